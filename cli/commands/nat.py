@@ -1,0 +1,81 @@
+"""``natprobe nat``: what NAT is this host behind? (RFC 5780 behaviour discovery)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from cli.exit_codes import ExitCode
+from cli.progress import ProgressLine
+from cli.render_nat import render_nat_report
+from natprobe.behavior.model import ClassicNatType
+from natprobe.discovery import DiscoveryOptions, discover_nat, split_host_port
+from natprobe.errors import NatprobeError
+from natprobe.lifetime import LifetimeProgress
+from natprobe.stun.types import DEFAULT_PORT
+
+DEFAULT_LIFETIME_MAX_S = 120.0
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "nat",
+        help="discover the NAT between this host and a STUN server (mapping, filtering, hairpinning)",
+        description=(
+            "Discover the NAT between this host and an RFC 5780 STUN server (natprobe's own echo "
+            "server or coturn): mapping and filtering behaviour (RFC 4787), the classic NAT type "
+            "(RFC 3489), hairpinning, port preservation and, with --lifetime, how long an idle UDP "
+            "mapping survives."
+        ),
+    )
+    parser.add_argument("--server", required=True, metavar="HOST[:PORT]",
+                        help=f"STUN server; port defaults to {DEFAULT_PORT}")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--bind", default="0.0.0.0", metavar="IP", help="local address to send from")
+    parser.add_argument("--no-hairpin", action="store_true", help="skip the hairpinning test")
+    parser.add_argument("--lifetime", action="store_true",
+                        help="also measure how long an idle UDP mapping survives (takes up to --lifetime-max)")
+    parser.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
+                        help=f"longest idle time to test with --lifetime (default {DEFAULT_LIFETIME_MAX_S:g})")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        split_host_port(args.server, DEFAULT_PORT)
+    except ValueError as exc:
+        print(f"natprobe nat: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.lifetime and not 2 <= args.lifetime_max <= 3600:
+        print("natprobe nat: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
+        return ExitCode.USAGE
+    options = DiscoveryOptions(
+        bind_ip=args.bind,
+        hairpin=not args.no_hairpin,
+        lifetime_max_s=args.lifetime_max if args.lifetime else None,
+    )
+    progress = ProgressLine(every_s=10.0)
+
+    def on_progress(state: LifetimeProgress) -> None:
+        alive = f"alive after {state.alive_after_s:g} s" if state.alive_after_s is not None else "waiting"
+        gone = f", gone after {state.gone_after_s:g} s" if state.gone_after_s is not None else ""
+        progress.update(
+            f"measuring mapping lifetime: {state.elapsed_s:.0f} s of at most {state.max_wait_s:g} s ({alive}{gone})"
+        )
+
+    try:
+        report = asyncio.run(discover_nat(args.server, options=options, lifetime_progress=on_progress))
+    except NatprobeError as exc:
+        progress.done()
+        print(f"natprobe nat: {exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    progress.done()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(render_nat_report(report))
+    if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:
+        return ExitCode.COULD_NOT_TEST
+    return ExitCode.OK

@@ -1,0 +1,345 @@
+"""From observations to verdicts (RFC 5780 sections 4.3, 4.4 and 3.4; RFC 3489 section 10.1).
+
+Rules this module keeps, learned from the tools that break them (facts/nat-and-stun.md §3.B/C):
+
+* A missing answer is only read as filtering when enough sends went out that loss cannot
+  explain it; otherwise the verdict is ``inconclusive`` with the reason.
+* A server that cannot do a test (no OTHER-ADDRESS, an OTHER-ADDRESS equal to the primary,
+  a 420 to CHANGE-REQUEST, an answer from the wrong source) makes that test inconclusive,
+  never "endpoint-independent".
+* Every verdict carries its evidence in plain sentences and a confidence in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from natprobe.behavior.model import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.stun.attributes import IPAddress, TransportAddress
+
+T = TypeVar("T")
+
+MIN_ASSUMED_LOSS = 0.1
+"""Round-trip loss assumed at least, whatever the answered probes suggest: a few answered
+probes cannot prove a clean path, and a wrong "filtered" verdict is worse than a slow one."""
+
+MAX_SILENCE_DOUBT = 0.01
+"""Silence becomes a verdict only when the chance that loss alone caused it is below this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Generic[T]):
+    """One conclusion, how sure it is, and why."""
+
+    value: T
+    confidence: float
+    reason: str
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    mapping: Verdict[Mapping]
+    filtering: Verdict[Filtering]
+    nat_type: Verdict[ClassicNatType]
+    hairpinning: Verdict[bool | None]
+    mapped: TransportAddress | None
+    port_preservation: bool | None
+    mapping_varies_by_destination: bool | None
+    round_trip_loss: float
+    """Estimated fraction of round trips lost, from how many sends the answered probes needed."""
+
+
+def estimate_round_trip_loss(observations: Iterable[Observation]) -> float:
+    """Losses per send among answered probes (the last send of each one succeeded)."""
+    sends = answered = 0
+    for observation in observations:
+        if observation.answered:
+            sends += observation.sends
+            answered += 1
+    return 0.0 if sends == 0 else (sends - answered) / sends
+
+
+def silence_doubt(sends: int, loss: float) -> float:
+    """Probability that ``sends`` round trips on an open path all got lost."""
+    return max(loss, MIN_ASSUMED_LOSS) ** sends
+
+
+def _describe(observation: Observation) -> str:
+    change = {
+        Probe.FILTERING_CHANGE_IP_PORT: " asking for a reply from the other IP and port",
+        Probe.FILTERING_CHANGE_PORT: " asking for a reply from the other port",
+    }.get(observation.probe, "")
+    head = f"{observation.probe.value}: from {observation.local} to {observation.destination}{change}"
+    if not observation.answered:
+        return f"{head}: no answer after {observation.sends} sends"
+    if observation.error_code is not None:
+        return f"{head}: error {observation.error_code} from {observation.response_source}"
+    mapped = f", mapped {observation.mapped}" if observation.mapped else ""
+    return f"{head}: answered from {observation.response_source}{mapped} after {observation.sends} send(s)"
+
+
+def _usable_alternate(primary: Observation) -> TransportAddress | None:
+    """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6)."""
+    other = primary.other_address
+    if other is None or other.ip == primary.destination.ip or other.port == primary.destination.port:
+        return None
+    return other
+
+
+def _classify_mapping(
+    by_probe: dict[Probe, Observation], local_ip: IPAddress | None, loss: float
+) -> Verdict[Mapping]:
+    primary = by_probe.get(Probe.MAPPING_PRIMARY)
+    if primary is None or not primary.answered or primary.mapped is None:
+        return Verdict(Mapping.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+    evidence = [_describe(primary)]
+    if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
+        return Verdict(Mapping.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
+    if _usable_alternate(primary) is None:
+        return Verdict(
+            Mapping.INCONCLUSIVE,
+            0.0,
+            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary), "
+            "so mapping toward a second destination cannot be tested",
+            tuple(evidence),
+        )
+    second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
+    if second is None or not second.answered or second.mapped is None:
+        if second is not None:
+            evidence.append(_describe(second))
+        return Verdict(Mapping.INCONCLUSIVE, 0.0, "no answer from the server's alternate address", tuple(evidence))
+    evidence.append(_describe(second))
+    if second.mapped == primary.mapped:
+        return Verdict(
+            Mapping.ENDPOINT_INDEPENDENT,
+            1.0,
+            f"the same external address {primary.mapped} was used toward two server addresses",
+            tuple(evidence),
+        )
+    third = by_probe.get(Probe.MAPPING_ALTERNATE_BOTH)
+    if third is None or not third.answered or third.mapped is None:
+        if third is not None:
+            evidence.append(_describe(third))
+        return Verdict(
+            Mapping.INCONCLUSIVE,
+            0.0,
+            "the mapping changed with the destination IP, but the third test got no answer",
+            tuple(evidence),
+        )
+    evidence.append(_describe(third))
+    if third.mapped == second.mapped:
+        return Verdict(
+            Mapping.ADDRESS_DEPENDENT,
+            1.0,
+            "the external address changed with the destination IP but not with the destination port",
+            tuple(evidence),
+        )
+    return Verdict(
+        Mapping.ADDRESS_AND_PORT_DEPENDENT,
+        1.0,
+        f"every destination got its own external address ({primary.mapped}, {second.mapped}, {third.mapped})",
+        tuple(evidence),
+    )
+
+
+def _filter_test_state(observation: Observation | None, loss: float) -> tuple[str, float]:
+    """('open' | 'closed' | 'unusable' | 'undecided', doubt) for one filtering test."""
+    if observation is None:
+        return "unusable", 1.0
+    if observation.answered:
+        if observation.error_code is not None or not observation.from_expected_source:
+            return "unusable", 1.0
+        return "open", 0.0
+    doubt = silence_doubt(observation.sends, loss)
+    return ("closed" if doubt <= MAX_SILENCE_DOUBT else "undecided"), doubt
+
+
+def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[Filtering]:
+    primary = by_probe.get(Probe.MAPPING_PRIMARY)
+    if primary is None or not primary.answered:
+        return Verdict(Filtering.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+    change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
+    change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
+    evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)
+    has_alternate = _usable_alternate(primary) is not None
+    both, both_doubt = _filter_test_state(change_both if has_alternate else None, loss)
+    port, port_doubt = _filter_test_state(change_port, loss)
+
+    if both == "open":
+        return Verdict(
+            Filtering.ENDPOINT_INDEPENDENT,
+            1.0,
+            "a reply from an address and port this socket never sent to came through",
+            evidence,
+        )
+    if port == "unusable":
+        reason = "the server did not honour the change-port request (error, or a reply from the wrong source)"
+        return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)
+    if port == "closed":
+        return Verdict(
+            Filtering.ADDRESS_AND_PORT_DEPENDENT,
+            1.0 - port_doubt,
+            "a reply from the server's other port was dropped: only the exact address and port "
+            "this socket sent to may answer",
+            evidence,
+        )
+    if port == "undecided":
+        return Verdict(
+            Filtering.INCONCLUSIVE,
+            0.0,
+            f"no reply from the other port, but with the loss measured on this path "
+            f"({port_doubt:.0%} chance it was only lost) that does not prove filtering",
+            evidence,
+        )
+    # A reply from the other port came through: endpoint-independent or address-dependent.
+    if both == "closed":
+        return Verdict(
+            Filtering.ADDRESS_DEPENDENT,
+            1.0 - both_doubt,
+            "a reply from the server's other port came through, one from its other IP did not",
+            evidence,
+        )
+    if both == "undecided":
+        reason = (
+            f"a reply from the other port came through; the other IP stayed silent, but loss "
+            f"({both_doubt:.0%} chance) could explain that"
+        )
+    else:
+        reason = (
+            "a reply from the other port came through, but the server cannot answer from a second IP, "
+            "so endpoint-independent and address-dependent filtering cannot be told apart"
+        )
+    return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)
+
+
+def _classify_hairpin(
+    by_probe: dict[Probe, Observation], loss: float, mapping: Mapping
+) -> Verdict[bool | None]:
+    hairpin = by_probe.get(Probe.HAIRPIN)
+    if hairpin is None:
+        if mapping is Mapping.NO_NAT:
+            return Verdict(None, 1.0, "no NAT between this host and the server: hairpinning does not apply")
+        return Verdict(None, 0.0, "hairpinning was not tested")
+    if hairpin.answered:
+        return Verdict(
+            True,
+            1.0,
+            f"a packet sent to this host's own public address {hairpin.destination} came back in "
+            f"(from {hairpin.response_source})",
+            (_describe(hairpin),),
+        )
+    doubt = silence_doubt(hairpin.sends, loss)
+    if doubt > MAX_SILENCE_DOUBT:
+        return Verdict(None, 0.0, "no hairpinned packet arrived, but loss could explain it", (_describe(hairpin),))
+    return Verdict(
+        False,
+        1.0 - doubt,
+        f"packets sent to this host's own public address {hairpin.destination} never came back in",
+        (_describe(hairpin),),
+    )
+
+
+def _classic_type(
+    mapping: Verdict[Mapping], filtering: Verdict[Filtering], udp_blocked: Verdict[bool] | None
+) -> Verdict[ClassicNatType]:
+    confidence = min(mapping.confidence, filtering.confidence)
+    if udp_blocked is not None and udp_blocked.value:
+        return Verdict(ClassicNatType.UDP_BLOCKED, udp_blocked.confidence, udp_blocked.reason, udp_blocked.evidence)
+    m, f = mapping.value, filtering.value
+    if m is Mapping.NO_NAT:
+        if f is Filtering.ENDPOINT_INDEPENDENT:
+            return Verdict(ClassicNatType.OPEN_INTERNET, confidence, "no NAT and no inbound filtering")
+        if f in (Filtering.ADDRESS_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT):
+            return Verdict(
+                ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, "no NAT, but a firewall filters inbound UDP"
+            )
+        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"no NAT; filtering: {filtering.reason}")
+    if m in (Mapping.ADDRESS_DEPENDENT, Mapping.ADDRESS_AND_PORT_DEPENDENT):
+        return Verdict(ClassicNatType.SYMMETRIC, mapping.confidence, "the mapping depends on the destination")
+    if m is Mapping.ENDPOINT_INDEPENDENT:
+        by_filtering = {
+            Filtering.ENDPOINT_INDEPENDENT: ClassicNatType.FULL_CONE,
+            Filtering.ADDRESS_DEPENDENT: ClassicNatType.RESTRICTED_CONE,
+            Filtering.ADDRESS_AND_PORT_DEPENDENT: ClassicNatType.PORT_RESTRICTED_CONE,
+        }
+        if f in by_filtering:
+            return Verdict(by_filtering[f], confidence, f"endpoint-independent mapping with {f.value} filtering")
+        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"filtering undetermined: {filtering.reason}")
+    return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"mapping undetermined: {mapping.reason}")
+
+
+def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) -> Verdict[bool] | None:
+    """UDP blocked: nothing ever answered over UDP while the server is known to be up over TCP."""
+    if any(o.answered for o in observations):
+        return None
+    sends = sum(o.sends for o in observations)
+    if sends == 0:
+        return None
+    doubt = silence_doubt(sends, 0.0)
+    evidence = tuple(_describe(o) for o in observations)
+    if tcp_reachable:
+        return Verdict(
+            True,
+            1.0 - doubt,
+            f"none of {sends} UDP requests was answered, while the same server answered over TCP",
+            evidence + ("STUN over TCP to the same server: answered",),
+        )
+    return Verdict(
+        False,
+        0.0,
+        f"none of {sends} UDP requests was answered and the server did not answer over TCP either: "
+        "the server may be down or unreachable",
+        evidence,
+    )
+
+
+def classify(
+    observations: Iterable[Observation],
+    *,
+    local_ip: IPAddress | None,
+    tcp_reachable: bool | None = None,
+) -> Classification:
+    """Turn the probes' observations into RFC 4787 / RFC 3489 verdicts.
+
+    ``local_ip`` is this host's address toward the server (to recognise "no NAT");
+    ``tcp_reachable`` whether STUN over TCP answered (to tell "UDP blocked" from "server down").
+    """
+    observed = list(observations)
+    by_probe = {o.probe: o for o in observed}
+    loss = estimate_round_trip_loss(observed)
+    mapping = _classify_mapping(by_probe, local_ip, loss)
+    filtering = _classify_filtering(by_probe, loss)
+    blocked = _udp_blocked(observed, tcp_reachable)
+    nat_type = _classic_type(mapping, filtering, blocked)
+    if blocked is not None and not blocked.value:
+        nat_type = Verdict(ClassicNatType.INCONCLUSIVE, 0.0, blocked.reason, blocked.evidence)
+    primary = by_probe.get(Probe.MAPPING_PRIMARY)
+    second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
+    mapped = primary.mapped if primary is not None and primary.answered else None
+    port_preservation = None if mapped is None or primary is None else mapped.port == primary.local.port
+    varies: bool | None = None
+    if mapped is not None and second is not None and second.answered and second.mapped is not None:
+        varies = second.mapped != mapped
+    return Classification(
+        mapping=mapping,
+        filtering=filtering,
+        nat_type=nat_type,
+        hairpinning=_classify_hairpin(by_probe, loss, mapping.value),
+        mapped=mapped,
+        port_preservation=port_preservation,
+        mapping_varies_by_destination=varies,
+        round_trip_loss=loss,
+    )
+
+
+def sends_needed(loss: float, *, floor: int = 6, ceiling: int = 12) -> int:
+    """How many sends make silence conclusive (doubt below :data:`MAX_SILENCE_DOUBT` / 100) at this loss."""
+    p = max(loss, MIN_ASSUMED_LOSS)
+    if p >= 1:
+        return ceiling
+    needed = math.ceil(math.log(MAX_SILENCE_DOUBT / 100) / math.log(p))
+    return max(floor, min(ceiling, needed))

@@ -1,0 +1,269 @@
+"""NAT behaviour discovery over UDP: run the RFC 5780 tests concurrently, then classify.
+
+The shape (facts/nat-and-stun.md §2, §5): one first Binding request measures the round-trip
+time and learns the server's alternate address; then every remaining test runs at once, each
+on its own fresh socket where state would otherwise leak between tests (RFC 5780 §4.1),
+under one retransmission window sized from that round-trip time. A test that stays silent is
+retried until loss can no longer explain the silence; only then is silence called filtering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from natprobe.behavior.classify import classify, sends_needed
+from natprobe.behavior.model import Observation, Probe
+from natprobe.errors import NatprobeError, NetworkError
+from natprobe.netinfo import source_address_toward
+from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
+from natprobe.report import NatReport
+from natprobe.stun.attributes import IPAddress, TransportAddress
+from natprobe.stun.message import Message, binding_request, decode, encode
+from natprobe.stun.transaction import RetransmissionPolicy
+from natprobe.stun.types import DEFAULT_PORT
+from natprobe.transport.stun_tcp import tcp_transact
+from natprobe.transport.stun_udp import StunEndpoint
+
+logger = logging.getLogger(__name__)
+
+FIRST_CONTACT = RetransmissionPolicy(rto=0.2, max_sends=8, last_wait=0.5, backoff=1.0)
+"""Test I: a send every 200 ms for 1.4 s, give up at 1.9 s. Eight sends make a silent server
+at 10 % loss each way a one-in-a-million event, and bound the "UDP blocked" verdict to 2 s."""
+
+TCP_CHECK_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryOptions:
+    """Knobs of :func:`discover_nat`; the defaults suit an interactive run."""
+
+    bind_ip: str = "0.0.0.0"
+    """Local address the test sockets bind to (``0.0.0.0`` lets the kernel choose)."""
+    hairpin: bool = True
+    tcp_fallback: bool = True
+    """When UDP gets no answer, try STUN over TCP to tell "UDP blocked" from "server down"."""
+    first_contact: RetransmissionPolicy = FIRST_CONTACT
+    lifetime_max_s: float | None = None
+    """Also measure the idle mapping lifetime, waiting at most this long (opt-in: it takes minutes)."""
+
+
+async def resolve_server(server: str | TransportAddress, default_port: int = DEFAULT_PORT) -> TransportAddress:
+    """``"host"``, ``"host:port"``, ``"[v6]:port"`` or an address → one IPv4/IPv6 transport address."""
+    if isinstance(server, TransportAddress):
+        return server
+    host, port = split_host_port(server, default_port)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror}") from exc
+    # Prefer IPv4: NAT behaviour is an IPv4 question for nearly every user.
+    infos.sort(key=lambda info: 0 if info[0] == socket.AF_INET else 1)
+    return TransportAddress.parse(str(infos[0][4][0]).split("%", 1)[0], port)
+
+
+def split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; ``ValueError`` with a clear message."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty server address")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError(f"unbalanced '[' in {text!r}")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"unexpected text after ']' in {text!r}")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""  # a bare IPv6 address or a plain host name
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"invalid port {port_text!r} in {text!r}")
+    return host, int(port_text)
+
+
+async def _stun_probe(
+    endpoint: StunEndpoint,
+    probe: Probe,
+    destination: TransportAddress,
+    policy: RetransmissionPolicy,
+    request: Message | None = None,
+    expected_source: TransportAddress | None = None,
+) -> Observation:
+    request = request or binding_request()
+    response = await endpoint.transact(request, destination, policy)
+    if response is None:
+        return Observation(probe, endpoint.local_address, destination, policy.max_sends, False,
+                           expected_source=expected_source)
+    message = response.message
+    error = message.error_code
+    return Observation(
+        probe,
+        endpoint.local_address,
+        destination,
+        response.sends,
+        True,
+        response_source=response.source,
+        mapped=message.reflexive_address,
+        other_address=message.other_address,
+        response_origin=message.response_origin,
+        error_code=error.code if response.is_error and error else (0 if response.is_error else None),
+        rtt=response.rtt,
+        expected_source=expected_source,
+    )
+
+
+async def _hairpin_probe(
+    sender: StunEndpoint, receiver: StunEndpoint, mapped: TransportAddress, policy: RetransmissionPolicy
+) -> Observation:
+    """Send Binding requests from ``sender`` to ``receiver``'s public address; did one come back in?"""
+    request = binding_request()
+    data = encode(request)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    offsets = policy.send_offsets()
+    deadline = start + policy.total_timeout
+    sends = 0
+    while True:
+        if sends < len(offsets) and loop.time() >= start + offsets[sends]:
+            sender.send_to(data, mapped)
+            sends += 1
+            continue
+        wake = start + offsets[sends] if sends < len(offsets) else deadline
+        if loop.time() >= deadline:
+            return Observation(Probe.HAIRPIN, sender.local_address, mapped, sends, False)
+        try:
+            async with asyncio.timeout_at(wake):
+                datagram = await receiver.inbox.get()
+        except TimeoutError:
+            continue
+        try:
+            arrived = decode(datagram.data)
+        except NatprobeError:
+            continue
+        if arrived.transaction_id == request.transaction_id:
+            return Observation(
+                Probe.HAIRPIN, sender.local_address, mapped, sends, True,
+                response_source=datagram.source, rtt=datagram.received_at - start,
+            )
+
+
+async def _tcp_answers(server: TransportAddress) -> bool:
+    try:
+        await tcp_transact(binding_request(), server, timeout=TCP_CHECK_TIMEOUT)
+    except NatprobeError:
+        return False
+    return True
+
+
+async def discover_nat(
+    server: str | TransportAddress,
+    *,
+    options: DiscoveryOptions = DiscoveryOptions(),
+    lifetime_progress: Callable[[LifetimeProgress], None] | None = None,
+) -> NatReport:
+    """Discover the NAT between this host and ``server`` (a STUN server, ideally RFC 5780-capable).
+
+    Never raises for silence: an unanswered test is an observation, and the report says
+    ``inconclusive`` with the reason when the evidence does not decide. Raises
+    :class:`~natprobe.errors.NetworkError` when the server name does not resolve or no
+    socket can be bound.
+    """
+    started = time.monotonic()
+    target = await resolve_server(server)
+    local_ip: IPAddress | None
+    try:
+        local_ip = source_address_toward(target.ip)
+    except NetworkError:
+        local_ip = None
+    if options.bind_ip not in ("0.0.0.0", "::"):
+        local_ip = TransportAddress.parse(options.bind_ip, 0).ip
+    bind = (options.bind_ip if target.ip.version == 4 or options.bind_ip != "0.0.0.0" else "::", 0)
+
+    async with await StunEndpoint.open(bind) as main_socket:
+        first = await _stun_probe(main_socket, Probe.MAPPING_PRIMARY, target, options.first_contact)
+        observations = [first]
+        tcp_reachable: bool | None = None
+        if not first.answered:
+            if options.tcp_fallback:
+                tcp_reachable = await _tcp_answers(target)
+        else:
+            observations += await _run_concurrent_tests(main_socket, first, target, local_ip, options)
+        classification = classify(observations, local_ip=local_ip, tcp_reachable=tcp_reachable)
+        local = TransportAddress(local_ip, main_socket.local_address.port) if local_ip is not None else None
+        lifetime_report = None
+        if options.lifetime_max_s is not None and first.answered:
+            lifetime_report = await measure_mapping_lifetime(
+                target, max_wait_s=options.lifetime_max_s, bind_ip=bind[0], progress=lifetime_progress
+            )
+
+    return NatReport(
+        server=target,
+        server_alternate=first.other_address,
+        local=local,
+        mapped=classification.mapped,
+        mapping=classification.mapping,
+        filtering=classification.filtering,
+        nat_type=classification.nat_type,
+        hairpinning=classification.hairpinning,
+        port_preservation=classification.port_preservation,
+        mapping_varies_by_destination=classification.mapping_varies_by_destination,
+        rtt_s=first.rtt if first.answered and first.sends == 1 else None,
+        round_trip_loss=classification.round_trip_loss,
+        duration_s=time.monotonic() - started,
+        observations=tuple(observations),
+        lifetime=lifetime_report,
+    )
+
+
+async def _run_concurrent_tests(
+    main_socket: StunEndpoint,
+    first: Observation,
+    target: TransportAddress,
+    local_ip: IPAddress | None,
+    options: DiscoveryOptions,
+) -> list[Observation]:
+    """Mapping II/III, filtering II/III and hairpinning, all at once."""
+    assert first.mapped is not None
+    rtt = first.rtt if first.rtt is not None else 0.2
+    loss = (first.sends - 1) / first.sends
+    policy = RetransmissionPolicy.for_rtt(rtt, max_sends=sends_needed(loss))
+    other = first.other_address
+    has_alternate = other is not None and other.ip != target.ip and other.port != target.port
+    behind_nat = local_ip is None or first.mapped != TransportAddress(local_ip, main_socket.local_address.port)
+    bind = (str(main_socket.local_address.ip), 0)
+
+    async with (
+        await StunEndpoint.open(bind) as change_both_socket,
+        await StunEndpoint.open(bind) as change_port_socket,
+        await StunEndpoint.open(bind) as hairpin_socket,
+    ):
+        async with asyncio.TaskGroup() as group:
+            tasks = []
+            if has_alternate and behind_nat:
+                assert other is not None
+                tasks.append(group.create_task(_stun_probe(
+                    main_socket, Probe.MAPPING_ALTERNATE_IP, TransportAddress(other.ip, target.port), policy,
+                    expected_source=TransportAddress(other.ip, target.port))))
+                tasks.append(group.create_task(_stun_probe(
+                    main_socket, Probe.MAPPING_ALTERNATE_BOTH, other, policy, expected_source=other)))
+            if has_alternate:
+                assert other is not None
+                tasks.append(group.create_task(_stun_probe(
+                    change_both_socket, Probe.FILTERING_CHANGE_IP_PORT, target, policy,
+                    binding_request(change_ip=True, change_port=True), expected_source=other)))
+            alternate_port = other.port if other is not None and other.port != target.port else target.port + 1
+            tasks.append(group.create_task(_stun_probe(
+                change_port_socket, Probe.FILTERING_CHANGE_PORT, target, policy,
+                binding_request(change_port=True), expected_source=TransportAddress(target.ip, alternate_port))))
+            if options.hairpin and behind_nat:
+                tasks.append(group.create_task(_hairpin_probe(hairpin_socket, main_socket, first.mapped, policy)))
+    return [task.result() for task in tasks]

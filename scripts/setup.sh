@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install everything natprobe, its tests, its lab and its benchmarks need on a fresh
+# Debian 12 machine, as root. Safe to run again: apt and pip skip what is already there.
+#
+#   scripts/setup.sh          system packages + natprobe with its test dependencies
+#   scripts/setup.sh --no-apt natprobe only (for a machine without root)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
+# turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
+# virtual host behind a port forward; miniupnpd for UPnP IGD / NAT-PMP / PCP on the lab router.
+APT_PACKAGES=(
+  iproute2 nftables conntrack ethtool iputils-ping tcpdump
+  coturn
+  jamulus
+  nginx-light openssl
+  miniupnpd
+)
+
+if [[ "${1:-}" != "--no-apt" ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: system packages need root (or run with --no-apt)" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -qq
+    # miniupnpd asks debconf questions; the defaults are fine and its service is never started by us.
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Debian starts coturn, nginx and miniupnpd as services on install. natprobe's tests run
+  # their own instances inside namespaces and on loopback; stop the system ones so they do
+  # not hold ports like 3478.
+  for service in coturn nginx miniupnpd; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      systemctl stop "$service" || true
+    fi
+  done
+fi
+
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+echo "setup: done ($(python3 -m pip show natprobe 2>/dev/null | grep -i '^version' || echo 'natprobe installed'))"
