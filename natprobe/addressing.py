@@ -1,0 +1,181 @@
+"""What kind of address is this? IP address scopes for NAT and reachability verdicts.
+
+Pure: no sockets, no I/O. natprobe needs a finer answer than :mod:`ipaddress` gives:
+``ipaddress.IPv4Address.is_private`` is True for the documentation ranges (RFC 5737),
+benchmarking (RFC 2544) and, depending on the Python version, the shared address space
+(RFC 6598) too, yet "private behind your router", "carrier-grade NAT" and "documentation"
+lead to entirely different advice. So :func:`classify` walks its own ordered table, built
+from the IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890), most specific
+block first.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Final, TypeAlias
+
+__all__ = (
+    "IPAddress",
+    "AddressScope",
+    "classify",
+    "is_globally_routable",
+    "is_ipv4_mapped",
+    "unmap",
+    "to_ipv4_mapped",
+)
+
+IPAddress: TypeAlias = IPv4Address | IPv6Address
+
+
+class AddressScope(StrEnum):
+    """Where an address is meaningful, as far as NAT diagnostics care."""
+
+    PUBLIC = "public"
+    """Globally reachable unicast (anything not listed below)."""
+    PRIVATE = "private"
+    """RFC 1918: 10/8, 172.16/12, 192.168/16 -- behind a NAT of your own."""
+    SHARED = "shared"
+    """RFC 6598: 100.64.0.0/10 -- the carrier-grade NAT's inside."""
+    LOOPBACK = "loopback"
+    """127/8 (RFC 1122 section 3.2.1.3), ::1 (RFC 4291 section 2.5.3)."""
+    LINK_LOCAL = "link-local"
+    """169.254/16 (RFC 3927), fe80::/10 (RFC 4291 section 2.5.6)."""
+    UNIQUE_LOCAL = "unique-local"
+    """fc00::/7 (RFC 4193): the IPv6 analogue of RFC 1918."""
+    DOCUMENTATION = "documentation"
+    """192.0.2/24, 198.51.100/24, 203.0.113/24 (RFC 5737); 2001:db8::/32 (RFC 3849),
+    3fff::/20 (RFC 9637)."""
+    MULTICAST = "multicast"
+    """224/4 (RFC 5771), ff00::/8 (RFC 4291 section 2.7)."""
+    UNSPECIFIED = "unspecified"
+    """0.0.0.0 (RFC 1122), :: (RFC 4291 section 2.5.2)."""
+    RESERVED = "reserved"
+    """Every other special-purpose block in the IANA registries (not globally reachable)."""
+
+
+_Scope = AddressScope
+
+# Ordered, most specific first: the first block that contains the address wins. Blocks the
+# IANA registry marks "globally reachable" (e.g. the PCP/TURN anycast addresses inside
+# 192.0.0.0/24) are listed as PUBLIC ahead of the enclosing reserved block.
+_V4_TABLE: Final[tuple[tuple[IPv4Network, AddressScope], ...]] = tuple(
+    (IPv4Network(net), scope)
+    for net, scope in (
+        ("0.0.0.0/32", _Scope.UNSPECIFIED),  # RFC 1122 3.2.1.3 "this host"
+        ("0.0.0.0/8", _Scope.RESERVED),  # RFC 791 "this network"
+        ("10.0.0.0/8", _Scope.PRIVATE),  # RFC 1918
+        ("100.64.0.0/10", _Scope.SHARED),  # RFC 6598 shared address space (CGN)
+        ("127.0.0.0/8", _Scope.LOOPBACK),  # RFC 1122
+        ("169.254.0.0/16", _Scope.LINK_LOCAL),  # RFC 3927
+        ("172.16.0.0/12", _Scope.PRIVATE),  # RFC 1918
+        ("192.0.0.9/32", _Scope.PUBLIC),  # RFC 7723 PCP anycast: globally reachable
+        ("192.0.0.10/32", _Scope.PUBLIC),  # RFC 8155 TURN anycast: globally reachable
+        ("192.0.0.0/24", _Scope.RESERVED),  # RFC 6890 IETF protocol assignments
+        ("192.0.2.0/24", _Scope.DOCUMENTATION),  # RFC 5737 TEST-NET-1
+        ("192.88.99.0/24", _Scope.RESERVED),  # RFC 7526 deprecated 6to4 relay anycast
+        ("192.168.0.0/16", _Scope.PRIVATE),  # RFC 1918
+        ("198.18.0.0/15", _Scope.RESERVED),  # RFC 2544 benchmarking
+        ("198.51.100.0/24", _Scope.DOCUMENTATION),  # RFC 5737 TEST-NET-2
+        ("203.0.113.0/24", _Scope.DOCUMENTATION),  # RFC 5737 TEST-NET-3
+        ("224.0.0.0/4", _Scope.MULTICAST),  # RFC 5771
+        ("240.0.0.0/4", _Scope.RESERVED),  # RFC 1112 (incl. 255.255.255.255, RFC 919)
+    )
+)
+
+_V6_TABLE: Final[tuple[tuple[IPv6Network, AddressScope], ...]] = tuple(
+    (IPv6Network(net), scope)
+    for net, scope in (
+        ("::/128", _Scope.UNSPECIFIED),  # RFC 4291 2.5.2
+        ("::1/128", _Scope.LOOPBACK),  # RFC 4291 2.5.3
+        # (::ffff:0:0/96, IPv4-mapped, is handled before the table: see classify.)
+        ("::/96", _Scope.RESERVED),  # RFC 4291 2.5.5.1 deprecated IPv4-compatible
+        ("64:ff9b::/96", _Scope.PUBLIC),  # RFC 6052 NAT64 well-known prefix: global
+        ("64:ff9b:1::/48", _Scope.RESERVED),  # RFC 8215 local-use NAT64
+        ("100::/64", _Scope.RESERVED),  # RFC 6666 discard-only
+        ("2001:1::1/128", _Scope.PUBLIC),  # RFC 7723 PCP anycast
+        ("2001:1::2/128", _Scope.PUBLIC),  # RFC 8155 TURN anycast
+        ("2001:1::3/128", _Scope.PUBLIC),  # RFC 9665 DNS-SD SRP anycast
+        ("2001:3::/32", _Scope.PUBLIC),  # RFC 7450 AMT
+        ("2001:4:112::/48", _Scope.PUBLIC),  # RFC 7535 AS112-v6
+        ("2001:20::/28", _Scope.PUBLIC),  # RFC 7343 ORCHIDv2
+        ("2001:30::/28", _Scope.PUBLIC),  # RFC 9374 DRIP DET
+        ("2001::/23", _Scope.RESERVED),  # RFC 2928 IETF protocol assignments (Teredo...)
+        ("2001:db8::/32", _Scope.DOCUMENTATION),  # RFC 3849
+        ("3fff::/20", _Scope.DOCUMENTATION),  # RFC 9637
+        ("5f00::/16", _Scope.RESERVED),  # RFC 9602 SRv6 SIDs
+        ("fc00::/7", _Scope.UNIQUE_LOCAL),  # RFC 4193
+        ("fe80::/10", _Scope.LINK_LOCAL),  # RFC 4291 2.5.6
+        ("fec0::/10", _Scope.RESERVED),  # RFC 3879 deprecated site-local
+        ("ff00::/8", _Scope.MULTICAST),  # RFC 4291 2.7
+    )
+)
+
+# Only 2000::/3 is allocated as global unicast (IANA IPv6 Address Space registry); the rest
+# is "Reserved by IETF", so an address outside it cannot be anybody's public address today.
+_V6_GLOBAL_UNICAST: Final = IPv6Network("2000::/3")
+
+_IPV4_MAPPED: Final = IPv6Network("::ffff:0:0/96")
+
+
+def is_ipv4_mapped(ip: IPAddress) -> bool:
+    """True for an IPv4-mapped IPv6 address ``::ffff:a.b.c.d`` (RFC 4291 section 2.5.5.2).
+
+    Dual-stack sockets report IPv4 peers this way.
+    """
+    return isinstance(ip, IPv6Address) and ip in _IPV4_MAPPED
+
+
+def unmap(ip: IPAddress) -> IPAddress:
+    """The IPv4 address inside an IPv4-mapped IPv6 address; any other address unchanged."""
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def to_ipv4_mapped(ip: IPv4Address) -> IPv6Address:
+    """``a.b.c.d`` -> ``::ffff:a.b.c.d``, for sending to an IPv4 peer from a dual-stack socket."""
+    return IPv6Address((0xFFFF << 32) | int(ip))
+
+
+def classify(ip: IPAddress) -> AddressScope:
+    """The :class:`AddressScope` of ``ip``.
+
+    IPv4 blocks: RFC 1918 (private), RFC 6598 (shared/CGN), RFC 1122 (loopback, 0/8),
+    RFC 3927 (link-local), RFC 5737 (documentation), RFC 5771 (multicast), RFC 6890 /
+    RFC 2544 / RFC 7526 / RFC 1112 (reserved). IPv6: RFC 4291 (unspecified, loopback,
+    link-local, multicast), RFC 4193 (unique-local), RFC 3849 and RFC 9637
+    (documentation), RFC 6052/8215/6666/2928/9602/3879 (special or reserved). An
+    IPv4-mapped IPv6 address (RFC 4291 section 2.5.5.2) is classified as the IPv4 address
+    it carries, because that address is what travels on the wire. An IPv6 zone
+    (``fe80::1%eth0``) does not change the scope.
+    """
+    if isinstance(ip, IPv4Address):
+        for net4, scope in _V4_TABLE:
+            if ip in net4:
+                return scope
+        return AddressScope.PUBLIC
+    if not isinstance(ip, IPv6Address):
+        raise TypeError(f"expected an IPv4Address or IPv6Address, got {type(ip).__name__}")
+    mapped = ip.ipv4_mapped
+    if mapped is not None:
+        return classify(mapped)
+    if ip.scope_id is not None:
+        # Membership tests ignore zones, but drop it anyway so equality stays obvious.
+        ip = ipaddress.IPv6Address(int(ip))
+    for net6, scope in _V6_TABLE:
+        if ip in net6:
+            return scope
+    return AddressScope.PUBLIC if ip in _V6_GLOBAL_UNICAST else AddressScope.RESERVED
+
+
+def is_globally_routable(scope: AddressScope) -> bool:
+    """Can an address of this scope be somebody's address on the public Internet?
+
+    ``documentation`` counts as routable on purpose: natprobe's own namespace lab (and its
+    tests) use the RFC 5737 / RFC 3849 documentation ranges as its stand-in "public
+    Internet", so a verdict computed in the lab must treat them exactly like public space.
+    No real network routes them, so this never misleads on a real host.
+    """
+    return scope in (AddressScope.PUBLIC, AddressScope.DOCUMENTATION)

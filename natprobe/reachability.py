@@ -1,0 +1,283 @@
+"""Why a port is or is not reachable from outside: the pure decision for ``natprobe check``.
+
+Inputs are what was observed — whether the echo server's probe-back arrived on the port,
+whether it was at least seen on this host's interface (a packet capture, when allowed),
+what the server saw when it connected or spoke the service's protocol — plus the local
+context (this host's address, the public address the server saw, the NAT layers). The
+output is one verdict per port with its reason and what to do, in plain language.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from natprobe.stun.attributes import IPAddress
+from natprobe.topology import NatLayers
+
+
+class Protocol(enum.StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+class ProbeMode(enum.StrEnum):
+    """What the echo server sends to the port (its HTTP API's ``mode``)."""
+
+    NONCE = "nonce"
+    """A one-time token natprobe listens for on the port (the port is free here)."""
+    JAMULUS = "jamulus"
+    HTTP = "http"
+    HTTPS = "https"
+    SSH = "ssh"
+    CONNECT = "connect"
+
+
+class PortStatus(enum.StrEnum):
+    """The verdict for one port; the stable strings scripts rely on."""
+
+    REACHABLE = "reachable"
+    NOTHING_ANSWERING = "forwarded-but-nothing-answering"
+    NOT_FORWARDED = "not-forwarded-or-filtered"
+    WRONG_HOST = "forwarded-to-another-host"
+    HOST_FIREWALL = "dropped-by-host-firewall"
+    CGNAT = "behind-cgnat"
+    UNTESTED = "not-tested"
+
+
+@dataclass(frozen=True, slots=True)
+class PortObservation:
+    """Everything observed for one port."""
+
+    protocol: Protocol
+    port: int
+    mode: ProbeMode
+    listening: bool
+    """natprobe held the port itself and listened for the nonce."""
+    nonce_received: bool | None = None
+    """The nonce arrived on natprobe's own socket (None: natprobe was not listening)."""
+    seen_on_interface: bool | None = None
+    """The probe reached this host's network interface (None: no capture was possible)."""
+    server_result: dict[str, Any] = field(default_factory=dict)
+    """The echo server's ``result`` object for this probe."""
+    service: str | None = None
+    """The service natprobe expected on the port, when it was held by one."""
+    error: str | None = None
+    """Why the probe could not run (e.g. the echo server refused it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    local_ip: IPAddress | None
+    public_ip: IPAddress | None
+    layers: NatLayers
+
+
+@dataclass(frozen=True, slots=True)
+class PortVerdict:
+    protocol: Protocol
+    port: int
+    reachable: bool | None
+    status: PortStatus
+    reason: str
+    advice: tuple[str, ...]
+    proof: str | None = None
+    """How reachability was proven, when it was."""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+    proto = observation.protocol.value.upper()
+    host = str(context.local_ip) if context.local_ip is not None else "this host's LAN address"
+    return (
+        f"On the router, forward {proto} port {observation.port} to {host} (this host), port {observation.port}.",
+        f"Give this host a fixed LAN address ({host}) with a DHCP reservation, so the forward keeps pointing at it.",
+        "If the router sits behind another router or modem that also does NAT, forward the port there too "
+        "(or put the modem in bridge mode).",
+    )
+
+
+_CGNAT_ADVICE = (
+    "Ask your ISP for a public IPv4 address (sometimes called 'disable CGNAT' or a static IP option).",
+    "Or serve over IPv6, if your ISP provides it: there is no NAT there, only a firewall to open.",
+    "Or run a tunnel to a VPS with a public address (reverse SSH tunnel or WireGuard) and a reverse proxy there.",
+)
+
+
+def _unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
+    """The probe did not get through: tell apart host firewall, CGNAT and a missing forward."""
+    common = dict(protocol=observation.protocol, port=observation.port, reachable=False)
+    if observation.seen_on_interface:
+        return PortVerdict(
+            status=PortStatus.HOST_FIREWALL,
+            reason=(
+                f"{what}: the echo server's probe reached this host's network interface but never got to "
+                f"port {observation.port}, so this host's own firewall dropped it"
+            ),
+            advice=(
+                f"Allow inbound {observation.protocol.value.upper()} port {observation.port} in this host's "
+                "firewall (nftables/iptables, ufw, firewalld).",
+            ),
+            **common,  # type: ignore[arg-type]
+        )
+    if context.layers is NatLayers.CGNAT:
+        return PortVerdict(
+            status=PortStatus.CGNAT,
+            reason=(
+                f"{what}: this network is behind carrier-grade NAT, so the public address {context.public_ip} "
+                "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable"
+            ),
+            advice=_CGNAT_ADVICE,
+            **common,  # type: ignore[arg-type]
+        )
+    if context.layers is NatLayers.NO_NAT:
+        return PortVerdict(
+            status=PortStatus.NOT_FORWARDED,
+            reason=(
+                f"{what}: this host has the public address {context.public_ip} itself, so a firewall in "
+                "front of it (provider or network firewall) filtered the probe"
+            ),
+            advice=(f"Open {observation.protocol.value.upper()} port {observation.port} in the network firewall.",),
+            **common,  # type: ignore[arg-type]
+        )
+    double = (
+        " This network has more than one NAT layer; every one of them needs the forward."
+        if context.layers is NatLayers.DOUBLE_NAT
+        else ""
+    )
+    return PortVerdict(
+        status=PortStatus.NOT_FORWARDED,
+        reason=(
+            f"{what}: nothing arrived at this host, so the router does not forward "
+            f"{observation.protocol.value.upper()} port {observation.port} to this host "
+            f"({context.local_ip}), or something on the way filters it.{double}"
+        ),
+        advice=_lan_advice(observation, context),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
+    """The verdict for one port."""
+    result = observation.server_result
+    base = dict(protocol=observation.protocol, port=observation.port)
+    if observation.error is not None:
+        return PortVerdict(reachable=None, status=PortStatus.UNTESTED, reason=observation.error, advice=(), **base)  # type: ignore[arg-type]
+
+    if observation.mode is ProbeMode.NONCE:
+        if observation.nonce_received:
+            return PortVerdict(
+                reachable=True,
+                status=PortStatus.REACHABLE,
+                reason=f"the echo server's probe arrived on {observation.protocol.value.upper()} port {observation.port}",
+                advice=(),
+                proof="a one-time token sent by the echo server to the public address arrived on this host's port "
+                "(router forward, firewalls and this host all let it through)",
+                **base,  # type: ignore[arg-type]
+            )
+        if observation.protocol is Protocol.TCP:
+            error = result.get("error")
+            if result.get("connected"):
+                return PortVerdict(
+                    reachable=False,
+                    status=PortStatus.WRONG_HOST,
+                    reason=(
+                        f"the echo server connected to port {observation.port}, but not to this host: the router "
+                        f"forwards it to another machine (this host is {context.local_ip})"
+                    ),
+                    advice=_lan_advice(observation, context)[:2],
+                    **base,  # type: ignore[arg-type]
+                )
+            if error == "refused":
+                return PortVerdict(
+                    reachable=False,
+                    status=PortStatus.WRONG_HOST if not observation.seen_on_interface else PortStatus.HOST_FIREWALL,
+                    reason=(
+                        "the connection was refused: "
+                        + (
+                            "this host's firewall rejects it"
+                            if observation.seen_on_interface
+                            else f"the port is forwarded, but to a machine other than this host ({context.local_ip}) "
+                            "where nothing listens, or a firewall rejects it"
+                        )
+                    ),
+                    advice=_lan_advice(observation, context)[:2],
+                    **base,  # type: ignore[arg-type]
+                )
+        return _unreached(observation, context, "the echo server's probe never arrived")
+
+    # A service holds the port: judge by what the echo server got back.
+    answered = _service_answered(observation.mode, result)
+    if answered:
+        return PortVerdict(
+            reachable=True,
+            status=PortStatus.REACHABLE,
+            reason=f"{answered} answered the echo server on {observation.protocol.value.upper()} port {observation.port}",
+            advice=(),
+            proof=f"the echo server spoke {observation.mode.value} to the public address and {answered} answered",
+            details=result,
+            **base,  # type: ignore[arg-type]
+        )
+    if observation.protocol is Protocol.TCP and result.get("connected"):
+        return PortVerdict(
+            reachable=True,
+            status=PortStatus.REACHABLE,
+            reason=(
+                f"the echo server connected to TCP port {observation.port}, but what answered did not speak "
+                f"{observation.mode.value}"
+            ),
+            advice=("Check that the service on this port is the one you expect.",),
+            proof="a TCP connection from the echo server to the public address was accepted",
+            details=result,
+            **base,  # type: ignore[arg-type]
+        )
+    if observation.protocol is Protocol.TCP and result.get("error") == "refused":
+        return PortVerdict(
+            reachable=False,
+            status=PortStatus.NOTHING_ANSWERING,
+            reason=(
+                f"the port is forwarded but the connection was refused: nothing accepted it at the far end "
+                f"(the forward may point to another machine than {context.local_ip}, or a firewall rejects it)"
+            ),
+            advice=_lan_advice(observation, context)[:2],
+            details=result,
+            **base,  # type: ignore[arg-type]
+        )
+    service = observation.service or observation.mode.value
+    if observation.seen_on_interface:
+        return PortVerdict(
+            reachable=False,
+            status=PortStatus.HOST_FIREWALL
+            if observation.protocol is Protocol.TCP
+            else PortStatus.NOTHING_ANSWERING,
+            reason=(
+                f"the echo server's {service} request reached this host's interface but {service} did not answer: "
+                "this host's firewall drops it, or the service is not listening on the public interface"
+            ),
+            advice=(
+                f"Allow inbound {observation.protocol.value.upper()} port {observation.port} in this host's firewall.",
+                f"Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.",
+            ),
+            details=result,
+            **base,  # type: ignore[arg-type]
+        )
+    return _unreached(observation, context, f"the echo server's {service} request got no answer")
+
+
+def _service_answered(mode: ProbeMode, result: dict[str, Any]) -> str | None:
+    """A short name of what answered, or None."""
+    if mode is ProbeMode.JAMULUS and result.get("answered"):
+        version = result.get("version")
+        return f"a Jamulus server{f' {version}' if version else ''}"
+    if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and result.get("status") is not None:
+        server = result.get("server_header")
+        tls = result.get("tls") or {}
+        name = f" ({server})" if server else ""
+        cert = f", certificate for {tls.get('subject_cn')}" if tls.get("subject_cn") else ""
+        return f"a web server{name} with HTTP {result['status']}{cert}"
+    if mode is ProbeMode.SSH and result.get("banner"):
+        return f"an SSH server ({result['banner']})"
+    if mode is ProbeMode.CONNECT and result.get("connected"):
+        return "a TCP service"
+    return None

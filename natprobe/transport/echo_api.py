@@ -1,0 +1,84 @@
+"""Client of the echo server's HTTP API (``natprobe serve --http-port``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from natprobe.errors import ServerError
+from natprobe.stun.attributes import IPAddress
+
+
+@dataclass(frozen=True, slots=True)
+class WhoAmI:
+    """What the echo server sees of this host."""
+
+    public_ip: IPAddress
+    public_port: int
+    probe_source_ip: IPAddress
+    udp_probe_port: int | None
+    auth_required: bool
+    version: str | None
+
+
+class EchoApiClient:
+    """``async with EchoApiClient("http://host:8080") as api: await api.whoami()``."""
+
+    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 5.0) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            base_url = "http://" + base_url
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> EchoApiClient:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        assert self._session is not None, "use EchoApiClient as an async context manager"
+        url = self.base_url + path
+        try:
+            async with self._session.request(method, url, json=body) as response:
+                try:
+                    data = await response.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError) as exc:
+                    raise ServerError(f"{url} did not answer with JSON (HTTP {response.status})", response.status) from exc
+                if response.status >= 400:
+                    error = data.get("error", {}) if isinstance(data, dict) else {}
+                    message = error.get("message") or f"HTTP {response.status}"
+                    raise ServerError(f"echo server refused the request: {message}", response.status)
+                if not isinstance(data, dict):
+                    raise ServerError(f"{url} answered with unexpected JSON", response.status)
+                return data
+        except TimeoutError as exc:
+            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+
+    async def whoami(self) -> WhoAmI:
+        data = await self._call("GET", "/v1/whoami")
+        try:
+            return WhoAmI(
+                public_ip=ipaddress.ip_address(data["ip"]),
+                public_port=int(data["port"]),
+                probe_source_ip=ipaddress.ip_address(data["probe_source_ip"]),
+                udp_probe_port=data.get("udp_probe_port"),
+                auth_required=bool(data.get("auth_required", False)),
+                version=data.get("version"),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ServerError(f"echo server sent a malformed whoami answer: {exc}") from exc
+
+    async def probe(self, **request: Any) -> dict[str, Any]:
+        """``POST /v1/probe``; returns the whole answer (``result`` holds the mode's outcome)."""
+        return await self._call("POST", "/v1/probe", {k: v for k, v in request.items() if v is not None})
