@@ -1,0 +1,552 @@
+"""Jamulus over UDP with asyncio: ping a server, list a directory's servers.
+
+:class:`JamulusSocket` owns one UDP socket and drives the sans-I/O machines of
+:mod:`natprobe.jamulus.probe` over it. Replies are accepted only from the exact ip:port a
+request went to (each exchange has its own inbox keyed by that address); anything else,
+and anything that is not a valid protocol frame, is dropped. Only :func:`encode` output
+is ever sent, so a Jamulus server never mistakes natprobe's traffic for audio (which
+would open a phantom channel).
+
+:func:`list_servers` pings the listed servers **from the socket that asked for the list**:
+a directory hole-punches each registered server toward the address that requested the
+list (``CLM_SEND_EMPTY_MESSAGE``), so only that socket is sure to get through a server's
+NAT, exactly as in the Jamulus client's connect dialog.
+
+A missing reply is a result (``rtt_ms`` is ``None``), not an exception; OS-level failures
+(bind, resolve, send) raise :class:`~natprobe.errors.NetworkError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from natprobe.errors import DecodeError, NetworkError
+from natprobe.jamulus.messages import DEFAULT_PORT, EmptyMessage, Message, OsType, decode, encode, matches_request
+from natprobe.jamulus.probe import (
+    Finished,
+    ListOutcome,
+    PingOutcome,
+    PingProbe,
+    SendMessages,
+    ServerListRequest,
+    merge_listing,
+)
+
+__all__ = (
+    "DEFAULT_PORT",
+    "JamulusPingResult",
+    "JamulusServerEntry",
+    "JamulusServerList",
+    "JamulusSocket",
+    "ping",
+    "list_servers",
+    "resolve",
+)
+
+logger = logging.getLogger(__name__)
+
+IPAddress = IPv4Address | IPv6Address
+Peer = tuple[IPAddress, int]
+
+INBOX_LIMIT = 256
+"""Messages queued per exchange before new ones are dropped (a flood cannot grow memory)."""
+HOLE_PUNCH_LIMIT = 4096
+"""Distinct sources of ``CLM_EMPTY_MESSAGE`` remembered per socket."""
+LIST_CONCURRENCY = 32
+"""Listed servers pinged at the same time."""
+
+_BROADCAST = IPv4Address("255.255.255.255")
+
+
+def _os_label(os: OsType | int | None) -> str | None:
+    if os is None:
+        return None
+    return os.label if isinstance(os, OsType) else f"unknown OS ({os})"
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusPingResult:
+    """What pinging one Jamulus server found. ``rtt_ms`` is ``None`` when nothing answered."""
+
+    host: str
+    """The name or address as the caller gave it."""
+    address: IPAddress
+    port: int
+    rtt_ms: float | None
+    num_clients: int | None
+    version: str | None
+    os: OsType | int | None
+    is_directory: bool | None
+    """True: answered ``CLM_REQ_SERVER_LIST``; False: answered pings, not the list; None: unknown."""
+    pings_sent: int
+    listed_servers: int | None
+    """How many entries a directory listed (``None`` when it is not one, or no list came)."""
+    local_port: int
+    """The local UDP port the probe used."""
+
+    @property
+    def answered(self) -> bool:
+        return self.rtt_ms is not None
+
+    @property
+    def os_name(self) -> str | None:
+        return _os_label(self.os)
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusServerEntry:
+    """One server of a directory's list, pinged as the Jamulus connect dialog does."""
+
+    name: str
+    ip: IPv4Address
+    port: int
+    is_directory: bool
+    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
+    city: str | None
+    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
+    country: int | None
+    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
+    max_clients: int | None
+    permanent: bool | None
+    rtt_ms: float | None
+    """``None``: the listed address did not answer (or was not pingable, e.g. 0.0.0.0)."""
+    num_clients: int | None
+    version: str | None
+    os: OsType | int | None
+    hole_punched: bool
+    """A ``CLM_EMPTY_MESSAGE`` came from this ip:port (the directory's hole punch worked)."""
+
+    @property
+    def os_name(self) -> str | None:
+        return _os_label(self.os)
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusServerList:
+    """A directory's list and the ping of every entry."""
+
+    host: str
+    address: IPv4Address
+    port: int
+    answered: bool
+    """The directory sent at least the reduced list."""
+    complete: bool
+    """The full ``CLM_SERVER_LIST`` arrived (otherwise only ``CLM_RED_SERVER_LIST``: no city, country, max)."""
+    requests_sent: int
+    local_port: int
+    """The local UDP port that asked for the list and pinged the servers."""
+    servers: tuple[JamulusServerEntry, ...]
+
+
+def _peer(addr: tuple[str, int] | tuple[str, int, int, int]) -> Peer:
+    return ip_address(addr[0].split("%", 1)[0]), int(addr[1])
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.owner: JamulusSocket | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.owner is not None:
+            self.owner._on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        if self.owner is not None:
+            self.owner._on_error(exc)
+
+
+class JamulusSocket:
+    """One UDP socket speaking Jamulus connection-less messages to any number of peers.
+
+    Open with :meth:`open` (or ``async with await JamulusSocket.open(...)``); close with
+    :meth:`close`. Exchanges with different peers may run concurrently; one peer has at most
+    one exchange at a time.
+    """
+
+    def __init__(self, transport: asyncio.DatagramTransport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._inboxes: dict[Peer, asyncio.Queue[tuple[Message, float]]] = {}
+        self._hole_punches: set[Peer] = set()
+        self._punch_waiters: dict[Peer, list[asyncio.Future[None]]] = {}
+        self._sending = False
+        self._send_error: Exception | None = None
+        sockname = transport.get_extra_info("sockname")
+        self.local_address: Peer = _peer(sockname)
+
+    @classmethod
+    async def open(
+        cls,
+        local_addr: tuple[str, int] | None = None,
+        *,
+        family: socket.AddressFamily = socket.AF_INET,
+        sock: socket.socket | None = None,
+    ) -> JamulusSocket:
+        """Bind a UDP socket at ``local_addr`` (default: any address, any port) or adopt ``sock``."""
+        loop = asyncio.get_running_loop()
+        try:
+            if sock is not None:
+                if local_addr is not None:
+                    raise ValueError("give either sock or local_addr, not both")
+                transport, protocol = await loop.create_datagram_endpoint(_Protocol, sock=sock)
+            else:
+                if local_addr is None:
+                    local_addr = ("::" if family == socket.AF_INET6 else "0.0.0.0", 0)
+                transport, protocol = await loop.create_datagram_endpoint(
+                    _Protocol, local_addr=local_addr, family=family
+                )
+        except OSError as exc:
+            where = f"{local_addr[0]}:{local_addr[1]}" if local_addr else "the given socket"
+            raise NetworkError(f"cannot bind UDP {where}: {exc.strerror or exc}") from exc
+        self = cls(transport, loop)
+        protocol.owner = self
+        logger.debug("Jamulus socket bound at %s:%d", *self.local_address)
+        return self
+
+    async def __aenter__(self) -> JamulusSocket:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    @property
+    def hole_punches(self) -> frozenset[Peer]:
+        """Every ip:port that sent this socket a ``CLM_EMPTY_MESSAGE`` (a hole punch or keep-alive)."""
+        return frozenset(self._hole_punches)
+
+    async def wait_hole_punch(self, peer: Peer, *, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a ``CLM_EMPTY_MESSAGE`` from ``peer``; ``True`` if one came (even earlier)."""
+        if peer in self._hole_punches:
+            return True
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._punch_waiters.setdefault(peer, []).append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            waiters = self._punch_waiters.get(peer)
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._punch_waiters[peer]
+        return True
+
+    # -- datagrams ------------------------------------------------------------------------
+
+    def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        received_at = self._loop.time()  # stamp now: RTTs must not include queueing delay
+        peer = _peer(addr)
+        try:
+            message = decode(data)
+        except DecodeError as exc:
+            # Not a frame (audio, junk) or a malformed one: nothing we asked for.
+            logger.debug("dropping %d bytes from %s:%d: %s", len(data), peer[0], peer[1], exc)
+            return
+        if isinstance(message, EmptyMessage):
+            if len(self._hole_punches) < HOLE_PUNCH_LIMIT:
+                self._hole_punches.add(peer)
+            for waiter in self._punch_waiters.pop(peer, []):
+                if not waiter.done():
+                    waiter.set_result(None)
+        inbox = self._inboxes.get(peer)
+        if inbox is None:
+            logger.debug("ignoring %s from %s:%d (no exchange with that address)", type(message).__name__, *peer)
+            return
+        try:
+            inbox.put_nowait((message, received_at))
+        except asyncio.QueueFull:
+            logger.debug("inbox for %s:%d full; dropping %s", peer[0], peer[1], type(message).__name__)
+
+    def _on_error(self, exc: Exception) -> None:
+        if self._sending:
+            self._send_error = exc
+        else:
+            logger.debug("UDP error on %s:%d: %s", *self.local_address, exc)
+
+    def send(self, message: Message, peer: Peer) -> None:
+        """Encode ``message`` and send it to ``peer``; :class:`NetworkError` if the OS refuses."""
+        data = encode(message)
+        self._send_error = None
+        self._sending = True
+        try:
+            # asyncio reports a failing sendto through error_received, synchronously.
+            self._transport.sendto(data, (str(peer[0]), peer[1]))
+        except OSError as exc:
+            self._send_error = exc
+        finally:
+            self._sending = False
+        if self._send_error is not None:
+            error = self._send_error
+            self._send_error = None
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise NetworkError(f"cannot send to {peer[0]}:{peer[1]}: {reason}") from error
+
+    @contextmanager
+    def _inbox(self, peer: Peer) -> Iterator[asyncio.Queue[tuple[Message, float]]]:
+        if peer in self._inboxes:
+            raise RuntimeError(f"an exchange with {peer[0]}:{peer[1]} is already running on this socket")
+        inbox: asyncio.Queue[tuple[Message, float]] = asyncio.Queue(INBOX_LIMIT)
+        self._inboxes[peer] = inbox
+        try:
+            yield inbox
+        finally:
+            del self._inboxes[peer]
+
+    async def run(self, machine: PingProbe | ServerListRequest, peer: Peer) -> None:
+        """Drive ``machine`` against ``peer`` until it finishes (its own deadline bounds this)."""
+        with self._inbox(peer) as inbox:
+            while True:
+                action = machine.poll(self._loop.time())
+                if isinstance(action, Finished):
+                    return
+                if isinstance(action, SendMessages):
+                    for message in action.messages:
+                        self.send(message, peer)
+                    continue
+                try:
+                    async with asyncio.timeout_at(action.deadline):
+                        message, received_at = await inbox.get()
+                except TimeoutError:
+                    continue
+                machine.receive(message, received_at)
+
+    # -- exchanges ------------------------------------------------------------------------
+
+    async def ping(
+        self,
+        peer: Peer,
+        *,
+        timeout: float = 2.0,
+        attempts: int = 3,
+        plain_ping: bool = True,
+        request_version: bool = True,
+        probe_directory: bool = True,
+    ) -> PingOutcome:
+        """Ping ``peer`` (see :class:`~natprobe.jamulus.probe.PingProbe`)."""
+        probe = PingProbe(
+            self._loop.time(),
+            timeout=timeout,
+            attempts=attempts,
+            first_time_value=secrets.randbits(32),  # stale echoes from an earlier run cannot match
+            plain_ping=plain_ping,
+            request_version=request_version,
+            probe_directory=probe_directory,
+        )
+        await self.run(probe, peer)
+        return probe.outcome
+
+    async def request(self, peer: Peer, message: Message, *, timeout: float = 2.0, attempts: int = 3) -> Message | None:
+        """Send ``message`` up to ``attempts`` times within ``timeout`` s; the first reply that
+        :func:`~natprobe.jamulus.messages.matches_request` it, or ``None``.
+
+        For one-off exchanges (``CLM_REQ_CONN_CLIENTS_LIST``, ``CLM_REGISTER_SERVER_EX``...).
+        """
+        if not timeout > 0 or attempts < 1:
+            raise ValueError("timeout must be positive and attempts at least 1")
+        start = self._loop.time()
+        with self._inbox(peer) as inbox:
+            for attempt in range(attempts):
+                self.send(message, peer)
+                until = start + (attempt + 1) * timeout / attempts
+                while True:
+                    try:
+                        async with asyncio.timeout_at(until):
+                            reply, _ = await inbox.get()
+                    except TimeoutError:
+                        break
+                    if matches_request(message, reply):
+                        return reply
+        return None
+
+    async def request_list(self, peer: Peer, *, timeout: float = 5.0) -> ListOutcome:
+        """Ask the directory at ``peer`` for its server list."""
+        request = ServerListRequest(self._loop.time(), timeout=timeout)
+        await self.run(request, peer)
+        return request.outcome
+
+
+def _check_port(port: int) -> None:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be 1..65535, got {port!r}")
+
+
+async def resolve(host: str | IPAddress, port: int = DEFAULT_PORT, *, ipv4_only: bool = False) -> IPAddress:
+    """``host`` as an address: literals as they are, names via ``getaddrinfo`` (IPv4 preferred, as Jamulus does)."""
+    if isinstance(host, (IPv4Address, IPv6Address)):
+        address: IPAddress = host
+    else:
+        try:
+            address = ip_address(host)
+        except ValueError:
+            loop = asyncio.get_running_loop()
+            family = socket.AF_INET if ipv4_only else socket.AF_UNSPEC
+            try:
+                infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM)
+            except OSError as exc:
+                raise NetworkError(f"cannot resolve {host!r}: {exc.strerror or exc}") from exc
+            addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+            if not addresses:
+                raise NetworkError(f"cannot resolve {host!r}: no address")
+            address = next((a for a in addresses if a.version == 4), addresses[0])
+    if ipv4_only and address.version != 4:
+        raise ValueError(f"{host} is not an IPv4 address; Jamulus directories are IPv4 only")
+    return address
+
+
+def _local(
+    family: socket.AddressFamily,
+    local_addr: tuple[str, int] | None,
+    local_port: int | None,
+    sock: socket.socket | None,
+) -> tuple[str, int] | None:
+    if sum(x is not None for x in (local_addr, local_port, sock)) > 1:
+        raise ValueError("give at most one of sock, local_addr and local_port")
+    if sock is not None:
+        return None
+    if local_port is not None:
+        return ("::" if family == socket.AF_INET6 else "0.0.0.0", local_port)
+    return local_addr
+
+
+async def ping(
+    host: str | IPAddress,
+    port: int = DEFAULT_PORT,
+    *,
+    timeout: float = 2.0,
+    attempts: int = 3,
+    local_port: int | None = None,
+    local_addr: tuple[str, int] | None = None,
+    sock: socket.socket | None = None,
+    probe_directory: bool = True,
+) -> JamulusPingResult:
+    """Ping a Jamulus server: RTT, client count, version and OS, and whether it is a directory.
+
+    Sends ``CLM_PING_MS_WITHNUMCLIENTS`` and ``CLM_PING_MS``, ``CLM_REQ_VERSION_AND_OS`` and
+    (``probe_directory``) ``CLM_REQ_SERVER_LIST`` in up to ``attempts`` rounds spread over
+    ``timeout`` seconds; returns within ``timeout``. Bind with ``local_port`` or ``local_addr``,
+    or pass a UDP ``sock`` (adopted: closed afterwards). No answer gives ``rtt_ms=None``.
+    """
+    _check_port(port)
+    address = await resolve(host, port)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    jsock = await JamulusSocket.open(_local(family, local_addr, local_port, sock), family=family, sock=sock)
+    async with jsock:
+        outcome = await jsock.ping((address, port), timeout=timeout, attempts=attempts, probe_directory=probe_directory)
+        local_port_used = jsock.local_address[1]
+    return JamulusPingResult(
+        host=str(host),
+        address=address,
+        port=port,
+        rtt_ms=None if outcome.rtt is None else outcome.rtt * 1000.0,
+        num_clients=outcome.num_clients,
+        version=outcome.version,
+        os=outcome.os,
+        is_directory=outcome.is_directory,
+        pings_sent=outcome.pings_sent,
+        listed_servers=outcome.listed_servers,
+        local_port=local_port_used,
+    )
+
+
+def _pingable(peer: tuple[IPv4Address, int]) -> bool:
+    """Never aim a ping at 0.0.0.0 (that is the local host), multicast, broadcast or port 0."""
+    ip, port = peer
+    return not (ip.is_unspecified or ip.is_multicast or ip == _BROADCAST or port == 0)
+
+
+async def list_servers(
+    directory_host: str | IPv4Address,
+    port: int = DEFAULT_PORT,
+    *,
+    timeout: float = 5.0,
+    ping_timeout: float = 2.0,
+    ping_attempts: int = 3,
+    concurrency: int = LIST_CONCURRENCY,
+    local_port: int | None = None,
+    local_addr: tuple[str, int] | None = None,
+    sock: socket.socket | None = None,
+) -> JamulusServerList:
+    """A directory's server list, each server pinged from the socket that asked for the list.
+
+    The list request is re-sent every 2 s (as the Jamulus client does) until the full list
+    arrives or ``timeout`` passes; then every listed server is pinged concurrently (at most
+    ``concurrency`` at a time, each bounded by ``ping_timeout``). Total time is at most
+    about ``timeout + ping_timeout * ceil(servers / concurrency)``. Jamulus directories and
+    their lists are IPv4 only; an IPv6 ``directory_host`` is a ``ValueError``.
+    """
+    _check_port(port)
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    address = await resolve(directory_host, port, ipv4_only=True)
+    assert isinstance(address, IPv4Address)
+    jsock = await JamulusSocket.open(
+        _local(socket.AF_INET, local_addr, local_port, sock), family=socket.AF_INET, sock=sock
+    )
+    async with jsock:
+        outcome = await jsock.request_list((address, port), timeout=timeout)
+        listed = merge_listing(outcome, address, port)
+        targets = list(dict.fromkeys(p for p in ((s.ip, s.port) for s in listed) if _pingable(p)))
+        pings: dict[tuple[IPv4Address, int], PingOutcome] = {}
+        gate = asyncio.Semaphore(concurrency)
+
+        async def ping_one(target: tuple[IPv4Address, int]) -> None:
+            async with gate:
+                try:
+                    pings[target] = await jsock.ping(
+                        target,
+                        timeout=ping_timeout,
+                        attempts=ping_attempts,
+                        plain_ping=False,  # the connect dialog sends only the with-clients ping
+                        probe_directory=False,  # never make listed servers (or directories) punch for us
+                    )
+                except NetworkError as exc:  # one unroutable entry must not sink the list
+                    logger.info("cannot ping %s:%d: %s", target[0], target[1], exc)
+
+        async with asyncio.TaskGroup() as group:
+            for target in targets:
+                group.create_task(ping_one(target))
+        punched = jsock.hole_punches
+        local_port_used = jsock.local_address[1]
+
+    servers = []
+    for server in listed:
+        result = pings.get((server.ip, server.port))
+        servers.append(
+            JamulusServerEntry(
+                name=server.name,
+                ip=server.ip,
+                port=server.port,
+                is_directory=server.is_directory,
+                city=server.city,
+                country=server.country,
+                max_clients=server.max_clients,
+                permanent=server.permanent,
+                rtt_ms=None if result is None or result.rtt is None else result.rtt * 1000.0,
+                num_clients=None if result is None else result.num_clients,
+                version=None if result is None else result.version,
+                os=None if result is None else result.os,
+                hole_punched=(server.ip, server.port) in punched,
+            )
+        )
+    return JamulusServerList(
+        host=str(directory_host),
+        address=address,
+        port=port,
+        answered=outcome.answered,
+        complete=outcome.full is not None,
+        requests_sent=outcome.requests_sent,
+        local_port=local_port_used,
+        servers=tuple(servers),
+    )
