@@ -13,16 +13,24 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
 
-from natprobe.behavior.classify import classify, sends_needed
+from natprobe.behavior.classify import (
+    MAX_SILENCE_DOUBT,
+    classify,
+    estimate_round_trip_loss,
+    sends_needed,
+    silence_doubt,
+)
 from natprobe.behavior.model import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
 from natprobe.netinfo import source_address_toward
 from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
 from natprobe.report import NatReport
-from natprobe.stun.attributes import IPAddress, TransportAddress
+from natprobe.stun.attributes import ChangeRequest, IPAddress, TransportAddress
 from natprobe.stun.message import Message, binding_request, decode, encode
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
@@ -36,6 +44,8 @@ FIRST_CONTACT = RetransmissionPolicy(rto=0.2, max_sends=8, last_wait=0.5, backof
 at 10 % loss each way a one-in-a-million event, and bound the "UDP blocked" verdict to 2 s."""
 
 TCP_CHECK_TIMEOUT = 2.0
+MAX_SENDS_PER_TEST = 16
+"""Bound on sends per silent test, across its first run and its confirmation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,39 +241,75 @@ async def _run_concurrent_tests(
     local_ip: IPAddress | None,
     options: DiscoveryOptions,
 ) -> list[Observation]:
-    """Mapping II/III, filtering II/III and hairpinning, all at once."""
+    """Mapping II/III, filtering II/III and hairpinning, all at once.
+
+    Silent tests are then confirmed: if the loss seen by the answered tests is high enough
+    that it could explain a silence, the silent tests run again on fresh sockets until it
+    cannot (bounded by :data:`MAX_SENDS_PER_TEST`).
+    """
     assert first.mapped is not None
+    mapped = first.mapped
     rtt = first.rtt if first.rtt is not None else 0.2
     loss = (first.sends - 1) / first.sends
     policy = RetransmissionPolicy.for_rtt(rtt, max_sends=sends_needed(loss))
     other = first.other_address
     has_alternate = other is not None and other.ip != target.ip and other.port != target.port
-    behind_nat = local_ip is None or first.mapped != TransportAddress(local_ip, main_socket.local_address.port)
+    behind_nat = local_ip is None or mapped != TransportAddress(local_ip, main_socket.local_address.port)
     bind = (str(main_socket.local_address.ip), 0)
+    alternate_port = other.port if other is not None and other.port != target.port else target.port + 1
 
-    async with (
-        await StunEndpoint.open(bind) as change_both_socket,
-        await StunEndpoint.open(bind) as change_port_socket,
-        await StunEndpoint.open(bind) as hairpin_socket,
-    ):
-        async with asyncio.TaskGroup() as group:
-            tasks = []
-            if has_alternate and behind_nat:
-                assert other is not None
-                tasks.append(group.create_task(_stun_probe(
-                    main_socket, Probe.MAPPING_ALTERNATE_IP, TransportAddress(other.ip, target.port), policy,
-                    expected_source=TransportAddress(other.ip, target.port))))
-                tasks.append(group.create_task(_stun_probe(
-                    main_socket, Probe.MAPPING_ALTERNATE_BOTH, other, policy, expected_source=other)))
-            if has_alternate:
-                assert other is not None
-                tasks.append(group.create_task(_stun_probe(
-                    change_both_socket, Probe.FILTERING_CHANGE_IP_PORT, target, policy,
-                    binding_request(change_ip=True, change_port=True), expected_source=other)))
-            alternate_port = other.port if other is not None and other.port != target.port else target.port + 1
+    async def on_fresh_socket(
+        probe: Probe, change: ChangeRequest, expected: TransportAddress, p: RetransmissionPolicy
+    ) -> Observation:
+        request = binding_request(change_ip=change.change_ip, change_port=change.change_port)
+        async with await StunEndpoint.open(bind) as fresh:
+            return await _stun_probe(fresh, probe, target, p, request, expected_source=expected)
+
+    async def hairpin(p: RetransmissionPolicy) -> Observation:
+        async with await StunEndpoint.open(bind) as sender:
+            return await _hairpin_probe(sender, main_socket, mapped, p)
+
+    # Each fresh-socket test as a re-runnable function of its retransmission policy.
+    rerunnable: dict[Probe, Callable[[RetransmissionPolicy], Coroutine[Any, Any, Observation]]] = {}
+    if has_alternate:
+        assert other is not None
+        rerunnable[Probe.FILTERING_CHANGE_IP_PORT] = partial(
+            on_fresh_socket, Probe.FILTERING_CHANGE_IP_PORT, ChangeRequest(change_ip=True, change_port=True), other)
+    rerunnable[Probe.FILTERING_CHANGE_PORT] = partial(
+        on_fresh_socket, Probe.FILTERING_CHANGE_PORT, ChangeRequest(change_port=True),
+        TransportAddress(target.ip, alternate_port))
+    if options.hairpin and behind_nat:
+        rerunnable[Probe.HAIRPIN] = hairpin
+
+    async with asyncio.TaskGroup() as group:
+        tasks = []
+        if has_alternate and behind_nat:
+            assert other is not None
+            second_destination = TransportAddress(other.ip, target.port)
             tasks.append(group.create_task(_stun_probe(
-                change_port_socket, Probe.FILTERING_CHANGE_PORT, target, policy,
-                binding_request(change_port=True), expected_source=TransportAddress(target.ip, alternate_port))))
-            if options.hairpin and behind_nat:
-                tasks.append(group.create_task(_hairpin_probe(hairpin_socket, main_socket, first.mapped, policy)))
-    return [task.result() for task in tasks]
+                main_socket, Probe.MAPPING_ALTERNATE_IP, second_destination, policy, expected_source=second_destination)))
+            tasks.append(group.create_task(_stun_probe(
+                main_socket, Probe.MAPPING_ALTERNATE_BOTH, other, policy, expected_source=other)))
+        tasks += [group.create_task(run(policy)) for run in rerunnable.values()]
+    observations = [task.result() for task in tasks]
+
+    loss = estimate_round_trip_loss([first, *observations])
+    doubtful = [o for o in observations if not o.answered and o.probe in rerunnable
+                and silence_doubt(o.sends, loss) > MAX_SILENCE_DOUBT / 10]
+    if not doubtful:
+        return observations
+    extra = {o.probe: max(3, min(sends_needed(loss), MAX_SENDS_PER_TEST) - o.sends) for o in doubtful}
+    logger.debug("loss %.0f%%: confirming silence of %s", loss * 100, [o.probe.value for o in doubtful])
+    async with asyncio.TaskGroup() as group:
+        reruns = {o.probe: group.create_task(rerunnable[o.probe](
+            RetransmissionPolicy.for_rtt(rtt, max_sends=extra[o.probe]))) for o in doubtful}
+    confirmed = []
+    for observation in observations:
+        rerun = reruns.get(observation.probe)
+        if rerun is None:
+            confirmed.append(observation)
+        elif rerun.result().answered:
+            confirmed.append(replace(rerun.result(), sends=observation.sends + rerun.result().sends))
+        else:
+            confirmed.append(replace(observation, sends=observation.sends + rerun.result().sends))
+    return confirmed

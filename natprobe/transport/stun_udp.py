@@ -181,7 +181,8 @@ class StunEndpoint:
                     async with asyncio.timeout_at(action.deadline):
                         await event.wait()
                 except TimeoutError:
-                    continue
+                    if transaction.result is None:
+                        continue  # the response may have arrived just as the timer fired
                 result = transaction.result
                 if result is None:  # endpoint closed under us
                     return None
