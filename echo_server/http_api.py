@@ -1,0 +1,727 @@
+"""The echo server's HTTP API: ``whoami`` and "probe me back" (``natprobe check --server URL``).
+
+Routes (all bodies JSON; the contract is :mod:`echo_server.openapi`, served at
+``GET /v1/openapi.json``):
+
+* ``GET /v1/whoami``: the requester's address as seen here, and where probe-backs come from.
+* ``POST /v1/probe``: reach back to the requester on a port it names (UDP nonce, Jamulus
+  ping, TCP connect/nonce, HTTP, HTTPS, SSH) and report what happened.
+
+The echo server is a public reflector (DESIGN.md), so the handler enforces, in this order:
+
+1. optional bearer token (401), compared in constant time;
+2. body size cap (413) before anything is parsed;
+3. a strict request schema (400): unknown fields are refused, so a client that tries to
+   name another address learns at once that it cannot: **the target IP is always the
+   address of the TCP connection the request came in on** (the socket's peer, never a
+   header such as ``X-Forwarded-For``);
+4. operator port policy (403 ``port_not_allowed``);
+5. a global and a per-source cap on probes in flight (429), checked before
+6. the per-source token bucket (429 with ``Retry-After``) from
+   :class:`echo_server.ratelimit.RateLimiter`, an LRU map of bounded size;
+7. UDP bytes sent per probe never exceed the HTTP request body (see :mod:`echo_server.probe_back`).
+
+Embed with :func:`create_app` or run with :func:`start_http_api`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import re
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from natprobe import __version__
+from natprobe.errors import NetworkError
+from natprobe.stun import TransportAddress
+
+from echo_server import probe_back
+from echo_server.openapi import openapi_document
+from echo_server.probe_back import IPAddress, ProbeOutcome, UdpProbeSocket
+from echo_server.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+__all__ = (
+    "DEFAULT_BURST",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_MAX_IN_FLIGHT_PER_SOURCE",
+    "DEFAULT_MAX_SOURCES",
+    "DEFAULT_RATE_PER_S",
+    "SERVER_NAME",
+    "ApiError",
+    "ApiState",
+    "ErrorCode",
+    "HttpApiConfig",
+    "InFlight",
+    "Mode",
+    "ProbeRequest",
+    "Protocol",
+    "STATE_KEY",
+    "add_arguments",
+    "config_from_args",
+    "create_app",
+    "parse_probe_request",
+    "source_key",
+    "start_http_api",
+)
+
+SERVER_NAME = "natprobe-echo"
+DEFAULT_RATE_PER_S = 1.0
+DEFAULT_BURST = 10.0
+DEFAULT_MAX_SOURCES = 10_000
+DEFAULT_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
+DEFAULT_MAX_BODY_BYTES = 4096
+
+NONCE_PATTERN = re.compile(r"[0-9a-fA-F]{16,64}", re.ASCII)
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
+"""RFC 6750 section 2.1 ``b64token``: what may follow ``Bearer``."""
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApiConfig:
+    """What the HTTP API needs before it starts.
+
+    The defaults suit a public server: 10 probes in a burst, then 1 per second per source IP,
+    10,000 source IPs remembered (least recently seen evicted), 64 probes in flight at once
+    (4 per source), request bodies up to 4 KiB.
+    """
+
+    probe_source_ip: IPAddress
+    """Address every probe-back leaves from (the echo server's public address). Requests
+    arriving over the other IP version are refused with a clear message."""
+    udp_probe_port: int = 0
+    """Source port of UDP nonce probe-backs; 0 = one the OS picks once at start (still fixed
+    for the server's lifetime, and reported by ``whoami``)."""
+    token: str | None = None
+    """If set, ``POST /v1/probe`` requires ``Authorization: Bearer <token>``."""
+    rate_per_s: float = DEFAULT_RATE_PER_S
+    burst: float = DEFAULT_BURST
+    max_sources: int = DEFAULT_MAX_SOURCES
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    max_in_flight_per_source: int = DEFAULT_MAX_IN_FLIGHT_PER_SOURCE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    denied_ports: frozenset[int] = frozenset()
+    """Ports the operator does not let anyone probe (403 ``port_not_allowed``)."""
+    tls_ca_file: str | None = None
+    """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
+    udp_nonce_spacing: float = probe_back.UDP_NONCE_SPACING
+
+    def __post_init__(self) -> None:
+        if self.probe_source_ip.is_unspecified or self.probe_source_ip.is_multicast:
+            raise ValueError("probe_source_ip must be a specific unicast address, not 0.0.0.0, :: or multicast")
+        if not 0 <= self.udp_probe_port <= 0xFFFF:
+            raise ValueError(f"udp_probe_port must be 0-65535, got {self.udp_probe_port}")
+        if self.token is not None and not _TOKEN.fullmatch(self.token):
+            raise ValueError("token must be non-empty and use only A-Z a-z 0-9 . _ ~ + / - (and trailing =)")
+        if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)) or not (
+            self.burst >= 1 and math.isfinite(self.burst)
+        ):
+            raise ValueError("rate_per_s must be > 0 and burst >= 1")
+        if min(self.max_sources, self.max_in_flight, self.max_in_flight_per_source) < 1:
+            raise ValueError("max_sources, max_in_flight and max_in_flight_per_source must be >= 1")
+        if self.max_body_bytes < 256:
+            raise ValueError("max_body_bytes must be at least 256 (a probe request needs room)")
+        if any(not 1 <= port <= 0xFFFF for port in self.denied_ports):
+            raise ValueError("denied_ports must be 1-65535")
+        if not 0 <= self.udp_nonce_spacing <= 1:
+            raise ValueError("udp_nonce_spacing must be 0-1 s")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ErrorCode(StrEnum):
+    """``error.code`` of every error body (``{"error": {"code": ..., "message": ...}}``)."""
+
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    PORT_NOT_ALLOWED = "port_not_allowed"
+    INTERNAL = "internal"
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, machine code, a sentence for a person, extra headers."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        return web.json_response(
+            {"error": {"code": str(self.code), "message": self.message}}, status=self.status, headers=self.headers
+        )
+
+
+def _bad(message: str) -> NoReturn:
+    raise ApiError(400, ErrorCode.BAD_REQUEST, message)
+
+
+# --- the request --------------------------------------------------------------------------------
+
+
+class Protocol(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+class Mode(StrEnum):
+    """What to do at the requester's port."""
+
+    NONCE = "nonce"
+    """UDP: datagrams carrying the nonce; TCP: connect and write the nonce."""
+    JAMULUS = "jamulus"
+    HTTP = "http"
+    HTTPS = "https"
+    SSH = "ssh"
+    CONNECT = "connect"
+
+
+MODES: dict[Protocol, frozenset[Mode]] = {
+    Protocol.UDP: frozenset({Mode.NONCE, Mode.JAMULUS}),
+    Protocol.TCP: frozenset({Mode.NONCE, Mode.CONNECT, Mode.HTTP, Mode.HTTPS, Mode.SSH}),
+}
+FIELDS = ("protocol", "port", "mode", "nonce", "host", "count", "timeout")
+COUNT_RANGE = (1, 5)
+DEFAULT_COUNT = 3
+TIMEOUT_RANGE = (0.5, 5.0)
+DEFAULT_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRequest:
+    """A validated ``POST /v1/probe`` body. There is deliberately no target address in it."""
+
+    protocol: Protocol
+    port: int
+    mode: Mode
+    nonce: str | None = None
+    host: str | None = None
+    count: int = DEFAULT_COUNT
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            _bad(f"field {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> NoReturn:
+    _bad(f"{name} is not a JSON number")
+
+
+def _as_int(value: object) -> int | None:
+    """An integer as JSON Schema means it (``3`` or ``3.0``, never ``true``), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name: LDH labels, at most 253 characters, the last label not all digits (which
+    also refuses IPv4 literals; IPv6 literals fail on ':')."""
+    name = host[:-1] if host.endswith(".") else host
+    if not 0 < len(name) <= 253:
+        return False
+    labels = name.split(".")
+    return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
+
+
+def parse_probe_request(body: bytes) -> ProbeRequest:
+    """Validate a probe request body; :class:`ApiError` (400) with a plain sentence if it is wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        _bad("the request body is not UTF-8 text")
+    try:
+        data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        _bad(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        _bad("the request body is nested too deeply")
+    if not isinstance(data, dict):
+        _bad("the request body must be a JSON object")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        _bad(
+            f"unknown field(s) {names}; allowed fields are {', '.join(FIELDS)}. There is no way to name "
+            "a target address: the server only ever probes the address this request came from"
+        )
+    for required in ("protocol", "port", "mode"):
+        if required not in data:
+            _bad(f"field {required!r} is required")
+
+    protocol_value, mode_value, port = data["protocol"], data["mode"], data["port"]
+    if protocol_value not in {p.value for p in Protocol}:
+        _bad(f"protocol must be 'udp' or 'tcp', got {protocol_value!r}")
+    protocol = Protocol(protocol_value)
+    if mode_value not in {m.value for m in Mode}:
+        _bad(f"mode must be one of {', '.join(m.value for m in Mode)}; got {mode_value!r}")
+    mode = Mode(mode_value)
+    if mode not in MODES[protocol]:
+        allowed = ", ".join(sorted(m.value for m in MODES[protocol]))
+        _bad(f"mode {mode.value!r} does not work over {protocol.value}; {protocol.value} modes are: {allowed}")
+    port_number = _as_int(port)
+    if port_number is None or not 1 <= port_number <= 0xFFFF:
+        _bad(f"port must be an integer from 1 to 65535, got {port!r}")
+
+    nonce = data.get("nonce")
+    if mode is Mode.NONCE:
+        if nonce is None:
+            _bad("mode 'nonce' needs a 'nonce': 16 to 64 hexadecimal characters")
+        if not isinstance(nonce, str) or not NONCE_PATTERN.fullmatch(nonce):
+            _bad(f"nonce must be 16 to 64 hexadecimal characters, got {nonce!r}")
+    elif "nonce" in data:
+        _bad("'nonce' is only used by mode 'nonce'")
+
+    host = data.get("host")
+    if "host" in data:
+        if mode not in (Mode.HTTP, Mode.HTTPS):
+            _bad("'host' is only used by modes 'http' and 'https'")
+        if not isinstance(host, str) or not _valid_host(host):
+            _bad(f"host must be a DNS name such as 'cloud.example.org' (not an IP address), got {host!r}")
+
+    count = DEFAULT_COUNT
+    if "count" in data:
+        if not (protocol is Protocol.UDP and mode is Mode.NONCE):
+            _bad("'count' is only used by UDP mode 'nonce'")
+        count_number = _as_int(data["count"])
+        if count_number is None or not COUNT_RANGE[0] <= count_number <= COUNT_RANGE[1]:
+            _bad(f"count must be an integer from {COUNT_RANGE[0]} to {COUNT_RANGE[1]}, got {data['count']!r}")
+        count = count_number
+
+    timeout = data.get("timeout", DEFAULT_TIMEOUT)
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]
+    ):
+        _bad(f"timeout must be a number of seconds from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}, got {timeout!r}")
+    return ProbeRequest(protocol, port_number, mode, nonce, host, count, float(timeout))
+
+
+# --- in-flight cap ------------------------------------------------------------------------------
+
+
+class InFlight:
+    """Probes running now: at most ``limit`` in all and ``per_source`` for one source.
+
+    Single-threaded (the event loop), so check-and-take needs no lock. Only running probes
+    have an entry, so the map holds at most ``limit`` keys.
+    """
+
+    __slots__ = ("limit", "per_source", "_by_source", "_total")
+
+    def __init__(self, limit: int, per_source: int) -> None:
+        self.limit = limit
+        self.per_source = per_source
+        self._by_source: dict[str, int] = {}
+        self._total = 0
+
+    def __len__(self) -> int:
+        return self._total
+
+    def sources(self) -> int:
+        return len(self._by_source)
+
+    def try_enter(self, key: str) -> str | None:
+        """Take a slot for ``key``; ``None`` if taken, else why not (a sentence)."""
+        if self._total >= self.limit:
+            return f"the server is running its maximum of {self.limit} probes; retry in a moment"
+        if self._by_source.get(key, 0) >= self.per_source:
+            return f"at most {self.per_source} probes may run at once for one address; wait for one to finish"
+        self._by_source[key] = self._by_source.get(key, 0) + 1
+        self._total += 1
+        return None
+
+    def leave(self, key: str) -> None:
+        count = self._by_source[key] - 1
+        if count:
+            self._by_source[key] = count
+        else:
+            del self._by_source[key]
+        self._total -= 1
+
+
+# --- application --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ApiState:
+    """The running API's mutable parts (one per application)."""
+
+    config: HttpApiConfig
+    limiter: RateLimiter
+    in_flight: InFlight
+    clock: Callable[[], float]
+    verify_context: ssl.SSLContext
+    udp: UdpProbeSocket | None = None
+    probes: int = 0
+    """Probes run since start."""
+    rate_limited: int = 0
+    """Probes refused by the rate limiter or the in-flight cap."""
+
+
+STATE_KEY = web.AppKey("natprobe_http_api_state", ApiState)
+
+
+def _peer(request: web.Request) -> TransportAddress:
+    """The TCP peer of this request: the only address this API ever probes.
+
+    Deliberately the socket's peer, not ``request.remote`` as a middleware may rewrite it from
+    ``Forwarded`` / ``X-Forwarded-For``: a header must never choose whom the server probes.
+    """
+    transport = request.transport
+    peername = None if transport is None else transport.get_extra_info("peername")
+    if not isinstance(peername, tuple) or len(peername) < 2:
+        raise ApiError(500, ErrorCode.INTERNAL, "the server cannot tell which address this request came from")
+    ip = ipaddress.ip_address(str(peername[0]))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    return TransportAddress(ip, int(peername[1]))
+
+
+def source_key(ip: IPAddress) -> str:
+    """Whose budget a request spends: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so keying by address
+    would let it rotate through 2**64 fresh buckets.
+    """
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+
+
+def _state(request: web.Request) -> ApiState:
+    return request.app[STATE_KEY]
+
+
+def _check_token(request: web.Request, token: str) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    # Digests of equal length, compared in constant time: neither the token's value nor its
+    # length leaks through timing.
+    given = hashlib.sha256(credentials.strip().encode("utf-8", "replace")).digest()
+    ok = hmac.compare_digest(given, hashlib.sha256(token.encode("ascii")).digest()) and scheme.lower() == "bearer"
+    if not ok:
+        message = (
+            "this server needs a token: send 'Authorization: Bearer <token>'"
+            if not header
+            else "the token is not valid for this server"
+        )
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, message, {"WWW-Authenticate": f'Bearer realm="{SERVER_NAME}"'})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    too_large = ApiError(413, ErrorCode.BAD_REQUEST, f"the request body is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    data = bytearray()
+    while True:  # bounded: stops past ``limit`` bytes or at the end of the body
+        chunk = await request.content.read(limit + 1 - len(data))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > limit:
+            raise too_large
+
+
+async def whoami(request: web.Request) -> web.Response:
+    """``GET /v1/whoami``."""
+    state = _state(request)
+    peer = _peer(request)
+    udp = state.udp
+    if udp is None:
+        raise ApiError(500, ErrorCode.INTERNAL, "the UDP probe socket is not open")
+    return web.json_response(
+        {
+            "ip": str(peer.ip),
+            "port": peer.port,
+            "server": SERVER_NAME,
+            "version": __version__,
+            "probe_source_ip": str(state.config.probe_source_ip),
+            "udp_probe_port": udp.local.port,
+            "auth_required": state.config.token is not None,
+        }
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """``GET /v1/openapi.json``."""
+    return web.json_response(openapi_document())
+
+
+async def probe(request: web.Request) -> web.Response:
+    """``POST /v1/probe``."""
+    state = _state(request)
+    config = state.config
+    if config.token is not None:
+        _check_token(request, config.token)
+    body = await _read_body(request, config.max_body_bytes)
+    spec = parse_probe_request(body)
+    peer = _peer(request)
+    if peer.ip.version != config.probe_source_ip.version:
+        _bad(
+            f"this server sends probes from {config.probe_source_ip} (IPv{config.probe_source_ip.version}) "
+            f"and cannot probe your IPv{peer.ip.version} address {peer.ip}; "
+            f"connect to the API over IPv{config.probe_source_ip.version}"
+        )
+    if spec.port in config.denied_ports:
+        raise ApiError(403, ErrorCode.PORT_NOT_ALLOWED, f"this server does not probe port {spec.port}")
+    key = source_key(peer.ip)
+    refusal = state.in_flight.try_enter(key)
+    if refusal is not None:
+        state.rate_limited += 1
+        raise ApiError(429, ErrorCode.RATE_LIMITED, refusal, {"Retry-After": "1"})
+    try:
+        if not state.limiter.allow(key, state.clock()):
+            state.rate_limited += 1
+            # With fewer than one token left, the next one is at most 1/rate seconds away.
+            wait = max(1, math.ceil(1.0 / config.rate_per_s))
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"too many probes from {key}: {config.burst:g} at once, then {config.rate_per_s:g} per second",
+                {"Retry-After": str(wait)},
+            )
+        target = TransportAddress(peer.ip, spec.port)
+        start = time.monotonic()  # not the injectable rate-limit clock: this is a measurement
+        try:
+            outcome = await _run(state, spec, target, len(body))
+        except NetworkError as exc:
+            logger.error("probe %s %s to %s failed: %s", spec.protocol, spec.mode, target, exc)
+            raise ApiError(500, ErrorCode.INTERNAL, f"the server could not send the probe: {exc}") from exc
+        elapsed_ms = round((time.monotonic() - start) * 1000.0, 3)
+        state.probes += 1
+    finally:
+        state.in_flight.leave(key)
+    result = outcome.result.to_json()
+    logger.info("probe %s/%s to %s from %s: %s", spec.protocol, spec.mode, target, outcome.source, result)
+    return web.json_response(
+        {
+            "target": {"ip": str(target.ip), "port": target.port},
+            "protocol": spec.protocol.value,
+            "mode": spec.mode.value,
+            "source": {"ip": str(outcome.source.ip), "port": outcome.source.port},
+            "result": result,
+            "elapsed_ms": elapsed_ms,
+        }
+    )
+
+
+async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, body_size: int) -> ProbeOutcome:
+    source_ip = state.config.probe_source_ip
+    if spec.protocol is Protocol.UDP:
+        if spec.mode is Mode.NONCE:
+            if state.udp is None:
+                raise NetworkError("the UDP probe socket is not open")
+            assert spec.nonce is not None
+            return await probe_back.probe_udp_nonce(
+                state.udp,
+                target,
+                probe_back.nonce_payload(spec.nonce),
+                count=spec.count,
+                byte_budget=body_size,
+                spacing=state.config.udp_nonce_spacing,
+            )
+        return await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=spec.timeout, byte_budget=body_size)
+    if spec.mode is Mode.NONCE:
+        assert spec.nonce is not None
+        payload = probe_back.nonce_payload(spec.nonce)
+        return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout, payload=payload)
+    if spec.mode is Mode.CONNECT:
+        return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout)
+    if spec.mode is Mode.SSH:
+        return await probe_back.probe_ssh(target, source_ip=source_ip, timeout=spec.timeout)
+    return await probe_back.probe_http(
+        target,
+        source_ip=source_ip,
+        timeout=spec.timeout,
+        host=spec.host,
+        verify_context=state.verify_context,
+        https=spec.mode is Mode.HTTPS,
+    )
+
+
+_STATUS_CODES = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMITED}
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error leaves as ``{"error": {"code", "message"}}``, including aiohttp's own 404/405."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _STATUS_CODES.get(exc.status, ErrorCode.INTERNAL if exc.status >= 500 else ErrorCode.BAD_REQUEST)
+        if exc.status == 404:
+            message = f"no such endpoint: {request.path}; see /v1/openapi.json"
+        elif exc.status == 405:
+            allowed = exc.headers.get("Allow", "")
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        else:
+            message = exc.reason
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return ApiError(exc.status, code, message, headers).response()
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return ApiError(500, ErrorCode.INTERNAL, "the server failed while handling this request").response()
+
+
+def _verify_context(config: HttpApiConfig) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=config.tls_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise NetworkError(f"cannot load the TLS trust store {config.tls_ca_file}: {exc}") from exc
+
+
+def create_app(config: HttpApiConfig, *, clock: Callable[[], float] = time.monotonic) -> web.Application:
+    """The API as an aiohttp application. The UDP probe socket is bound when the app starts
+    (``AppRunner.setup()``), which raises :class:`NetworkError` if it cannot be bound.
+
+    ``clock`` drives the rate limiter (tests inject one).
+    """
+    app = web.Application(middlewares=[_json_errors], client_max_size=config.max_body_bytes)
+    app[STATE_KEY] = ApiState(
+        config=config,
+        limiter=RateLimiter(config.rate_per_s, config.burst, config.max_sources),
+        in_flight=InFlight(config.max_in_flight, config.max_in_flight_per_source),
+        clock=clock,
+        verify_context=_verify_context(config),
+    )
+    app.router.add_get("/v1/whoami", whoami, allow_head=False)
+    app.router.add_post("/v1/probe", probe)
+    app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
+    app.cleanup_ctx.append(_udp_probe_socket)
+    return app
+
+
+async def _udp_probe_socket(app: web.Application) -> AsyncIterator[None]:
+    state = app[STATE_KEY]
+    state.udp = await UdpProbeSocket.open(state.config.probe_source_ip, state.config.udp_probe_port)
+    logger.info("UDP probe-backs leave from %s", state.udp.local)
+    try:
+        yield
+    finally:
+        udp, state.udp = state.udp, None
+        if udp is not None:
+            udp.close()
+
+
+async def start_http_api(
+    config: HttpApiConfig, host: str, port: int, *, clock: Callable[[], float] = time.monotonic
+) -> tuple[web.AppRunner, int]:
+    """Serve the API on ``host:port`` (0 = any free port); returns the runner and the bound port.
+
+    Stop it with ``await runner.cleanup()``; the app is ``runner.app`` (its state under
+    :data:`STATE_KEY`). Raises :class:`NetworkError` when the HTTP port or the UDP probe
+    socket cannot be bound (nothing is left open then).
+    """
+    # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
+    runner = web.AppRunner(create_app(config, clock=clock), handle_signals=False, shutdown_timeout=5.0)
+    try:
+        await runner.setup()  # binds the UDP probe socket
+    except BaseException:
+        await runner.cleanup()
+        raise
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise NetworkError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from exc
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The HTTP API's options (``--http-port`` and friends) for ``natprobe serve``."""
+    parser.add_argument("--http-port", type=int, metavar="P", help="serve the probe-back HTTP API on this TCP port")
+    parser.add_argument(
+        "--http-token-file",
+        type=Path,
+        metavar="FILE",
+        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line",
+    )
+    parser.add_argument(
+        "--udp-probe-port",
+        type=int,
+        default=0,
+        metavar="P",
+        help="source port of UDP probe-backs (default: one picked at start)",
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=DEFAULT_RATE_PER_S,
+        metavar="R",
+        help="probes per second per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--probe-burst",
+        type=float,
+        default=DEFAULT_BURST,
+        metavar="B",
+        help="probes allowed in a burst per source IP (default %(default)s)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, probe_source_ip: IPAddress) -> HttpApiConfig:
+    """Build the config from :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+    token: str | None = None
+    if args.http_token_file is not None:
+        try:
+            lines = Path(args.http_token_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read the token file {args.http_token_file}: {exc.strerror or exc}") from exc
+        token = lines[0].strip() if lines else ""
+    return HttpApiConfig(
+        probe_source_ip=probe_source_ip,
+        udp_probe_port=args.udp_probe_port,
+        token=token,
+        rate_per_s=args.probe_rate,
+        burst=args.probe_burst,
+    )

@@ -1,0 +1,387 @@
+"""``natprobe check``: prove from outside that a forwarded port works, and say why not.
+
+For each port: if it is free here, natprobe listens on it and asks the echo server to send a
+one-time token to this network's public address on that port — receipt proves the whole path
+(router forward, firewalls, this host). If a service already holds the port, the echo server
+speaks that service's protocol instead (Jamulus, HTTP, TLS, SSH, or a bare TCP connect) and
+reports what answered. Meanwhile a packet watcher notes whether the probe reached this host's
+interface at all, which separates "dropped by this host's firewall" from "never arrived".
+The local context (this host's address, the public address the server saw, the routers on
+the way) tells a missing forward from carrier-grade NAT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from natprobe.errors import NatprobeError, NetworkError, ServerError
+from natprobe.hops import Hop, trace_hops
+from natprobe.netinfo import source_address_toward
+from natprobe.reachability import (
+    Context,
+    PortObservation,
+    PortStatus,
+    PortVerdict,
+    ProbeMode,
+    Protocol,
+    decide_port,
+)
+from natprobe.stun.attributes import IPAddress
+from natprobe.topology import TopologyVerdict, assess_topology
+from natprobe.transport.echo_api import NONCE_PREFIX, EchoApiClient, WhoAmI
+from natprobe.transport.sniff import ArrivalWatcher, Match
+
+logger = logging.getLogger(__name__)
+
+ARRIVAL_GRACE_S = 1.0
+"""How long to keep listening after the echo server says it has sent the probe."""
+TRACE_PORT = 33434
+"""Traceroute's classic port: nothing listens there, so the path's end answers "port unreachable"."""
+
+SERVICE_BY_NAME = {
+    "jamulus": (Protocol.UDP, ProbeMode.JAMULUS),
+    "http": (Protocol.TCP, ProbeMode.HTTP),
+    "https": (Protocol.TCP, ProbeMode.HTTPS),
+    "tls": (Protocol.TCP, ProbeMode.HTTPS),
+    "ssh": (Protocol.TCP, ProbeMode.SSH),
+    "tcp": (Protocol.TCP, ProbeMode.CONNECT),
+}
+WELL_KNOWN_SERVICE = {
+    (Protocol.UDP, 22124): ProbeMode.JAMULUS,
+    (Protocol.TCP, 22): ProbeMode.SSH,
+    (Protocol.TCP, 80): ProbeMode.HTTP,
+    (Protocol.TCP, 8080): ProbeMode.HTTP,
+    (Protocol.TCP, 443): ProbeMode.HTTPS,
+    (Protocol.TCP, 8443): ProbeMode.HTTPS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PortSpec:
+    """A port to check; ``service`` forces the protocol spoken when the port is taken."""
+
+    protocol: Protocol
+    port: int
+    service: str | None = None
+    host: str | None = None
+    """Host name for HTTP ``Host`` and TLS SNI (web servers serve per name)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ValueError(f"port out of range: {self.port}")
+        if self.service is not None and self.service not in SERVICE_BY_NAME:
+            raise ValueError(f"unknown service {self.service!r}; known: {', '.join(sorted(SERVICE_BY_NAME))}")
+        if self.service is not None and SERVICE_BY_NAME[self.service][0] is not self.protocol:
+            raise ValueError(f"service {self.service} runs over {SERVICE_BY_NAME[self.service][0].value}, not {self.protocol.value}")
+
+
+@dataclass(frozen=True, slots=True)
+class HairpinResult:
+    protocol: Protocol
+    port: int
+    works: bool | None
+    reason: str
+    advice: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    server: str
+    public_ip: IPAddress
+    local_ip: IPAddress | None
+    topology: TopologyVerdict
+    hops: tuple[Hop, ...]
+    ports: tuple[PortVerdict, ...]
+    hairpin: tuple[HairpinResult, ...]
+    duration_s: float
+
+    @property
+    def all_reachable(self) -> bool:
+        return all(p.reachable for p in self.ports)
+
+    @property
+    def any_tested(self) -> bool:
+        return any(p.reachable is not None for p in self.ports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "natprobe/check-report",
+            "schema_version": 1,
+            "server": self.server,
+            "public_ip": str(self.public_ip),
+            "local_ip": None if self.local_ip is None else str(self.local_ip),
+            "nat_layers": self.topology.layers.value,
+            "topology": {
+                "layers": self.topology.layers.value,
+                "confidence": self.topology.confidence.value,
+                "evidence": list(self.topology.evidence),
+            },
+            "hops": [
+                {"ttl": h.ttl, "ip": None if h.address is None else str(h.address), "outcome": h.outcome.value}
+                for h in self.hops
+            ],
+            "ports": [
+                {
+                    "port": p.port,
+                    "protocol": p.protocol.value,
+                    "reachable": p.reachable,
+                    "status": p.status.value,
+                    "reason": p.reason,
+                    "advice": list(p.advice),
+                    "proof": p.proof,
+                    "details": p.details,
+                }
+                for p in self.ports
+            ],
+            "hairpin": [
+                {"port": h.port, "protocol": h.protocol.value, "works": h.works, "reason": h.reason, "advice": list(h.advice)}
+                for h in self.hairpin
+            ],
+            "duration_ms": round(self.duration_s * 1000, 1),
+        }
+
+
+def _server_host(server: str) -> str:
+    url = server if "://" in server else "http://" + server
+    host = urlsplit(url).hostname
+    if not host:
+        raise ValueError(f"cannot read a host name from {server!r}")
+    return host
+
+
+async def _resolve(host: str) -> IPAddress:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror}") from exc
+    infos.sort(key=lambda info: 0 if info[0] == socket.AF_INET else 1)
+    return ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0])
+
+
+class _UdpListener(asyncio.DatagramProtocol):
+    def __init__(self, nonce: bytes) -> None:
+        self.nonce = nonce
+        self.received = asyncio.Event()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if data == self.nonce:
+            self.received.set()
+
+
+async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> tuple[Any, asyncio.Event] | None:
+    """Listen on the port for the nonce; ``None`` if something else holds it (or we may not bind)."""
+    loop = asyncio.get_running_loop()
+    try:
+        if spec.protocol is Protocol.UDP:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _UdpListener(nonce), local_addr=(listen_ip, spec.port)
+            )
+            return transport, protocol.received
+        received = asyncio.Event()
+
+        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                data = await asyncio.wait_for(reader.read(len(nonce)), 3.0)
+                if data == nonce:
+                    received.set()
+            except (TimeoutError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(on_connection, listen_ip, spec.port, reuse_address=True)
+        return server, received
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            return None
+        raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
+
+
+def _close(handle: Any) -> None:
+    handle.close()
+
+
+def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
+    if spec.service is not None:
+        return SERVICE_BY_NAME[spec.service][1]
+    mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
+    if mode is not None:
+        return mode
+    return ProbeMode.CONNECT if spec.protocol is Protocol.TCP else None
+
+
+async def _observe_port(
+    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float
+) -> PortObservation:
+    token = secrets.token_hex(16)
+    nonce = NONCE_PREFIX + token.encode()
+    forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
+    listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
+    mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
+    if mode is None:
+        return PortObservation(
+            spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
+            error=(
+                f"a program already uses UDP port {spec.port}, and natprobe can only prove a UDP port it can "
+                "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
+                "run the check again."
+            ),
+        )
+    watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
+    try:
+        async with ArrivalWatcher(watch) if watch is not None else _NoWatcher() as watcher:
+            request: dict[str, Any] = {"protocol": spec.protocol.value, "port": spec.port, "mode": mode.value,
+                                       "timeout": timeout}
+            if mode is ProbeMode.NONCE:
+                request["nonce"] = token
+            if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and spec.host:
+                request["host"] = spec.host
+            try:
+                answer = await api.probe(**request)
+            except ServerError as exc:
+                return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
+            received: bool | None = None
+            if listener is not None:
+                event = listener[1]
+                try:
+                    async with asyncio.timeout(ARRIVAL_GRACE_S):
+                        await event.wait()
+                except TimeoutError:
+                    pass
+                received = event.is_set()
+            elif watcher.seen is False:
+                await asyncio.sleep(0.2)  # let a late frame reach the watcher
+            return PortObservation(
+                spec.protocol, spec.port, mode, listener is not None,
+                nonce_received=received, seen_on_interface=watcher.seen,
+                server_result=dict(answer.get("result") or {}),
+                service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
+            )
+    finally:
+        if listener is not None:
+            _close(listener[0])
+
+
+class _NoWatcher:
+    seen: bool | None = None
+
+    async def __aenter__(self) -> _NoWatcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
+    """From this host to its own public address and port: does the router loop it back?"""
+    advice = (
+        "Devices inside your network should use the server's LAN address, or set up split DNS so "
+        "the public name resolves to the LAN address locally.",
+    )
+    nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
+    listener = await _open_listener(spec, nonce, listen_ip)
+    try:
+        if spec.protocol is Protocol.UDP:
+            if listener is None:
+                return HairpinResult(spec.protocol, spec.port, None, "the port is in use here; cannot listen for the loop-back")
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
+            try:
+                for _ in range(5):
+                    transport.sendto(nonce, (str(public_ip), spec.port))
+                    try:
+                        async with asyncio.timeout(0.2):
+                            await listener[1].wait()
+                        break
+                    except TimeoutError:
+                        continue
+            finally:
+                transport.close()
+            works = listener[1].is_set()
+        else:
+            try:
+                async with asyncio.timeout(2.0):
+                    _, writer = await asyncio.open_connection(str(public_ip), spec.port)
+                    writer.write(nonce)
+                    await writer.drain()
+                    writer.close()
+                works = True
+            except (TimeoutError, OSError):
+                works = False
+    finally:
+        if listener is not None:
+            _close(listener[0])
+    if works:
+        return HairpinResult(spec.protocol, spec.port, True,
+                             f"this host reached its own public address {public_ip}:{spec.port} (the router hairpins)")
+    return HairpinResult(
+        spec.protocol, spec.port, False,
+        f"this host could not reach its own public address {public_ip}:{spec.port}: the router does not "
+        "hairpin (NAT loopback), so LAN clients cannot use the public address",
+        advice,
+    )
+
+
+async def check_ports(
+    server: str,
+    ports: Sequence[PortSpec],
+    *,
+    token: str | None = None,
+    hairpin: bool = False,
+    trace: bool = True,
+    listen_ip: str = "0.0.0.0",
+    probe_timeout: float = 2.0,
+) -> CheckReport:
+    """Check each port from outside through the echo server at ``server`` (``http://host:port``).
+
+    Raises :class:`~natprobe.errors.ServerError` when the echo server cannot be reached at all
+    (nothing could be tested); per-port problems are verdicts, not exceptions.
+    """
+    if not ports:
+        raise ValueError("no ports to check")
+    started = time.monotonic()
+    server_ip = await _resolve(_server_host(server))
+    # HTTPS probes take up to four steps of probe_timeout each on the server.
+    async with EchoApiClient(server, token=token, timeout=5 * probe_timeout + 2.0) as api:
+        whoami = await api.whoami()
+        try:
+            local_ip: IPAddress | None = source_address_toward(server_ip)
+        except NetworkError:
+            local_ip = None
+        hops: tuple[Hop, ...] = ()
+        if trace and server_ip.version == 4:
+            try:
+                hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+            except NatprobeError as exc:
+                logger.debug("hop trace failed: %s", exc)
+        topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
+        context = Context(local_ip, whoami.public_ip, topology.layers)
+        verdicts = []
+        for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
+            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
+            verdicts.append(decide_port(observation, context))
+        hairpins = tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports]) if hairpin else ()
+    return CheckReport(
+        server=server,
+        public_ip=whoami.public_ip,
+        local_ip=local_ip,
+        topology=topology,
+        hops=hops,
+        ports=tuple(verdicts),
+        hairpin=hairpins,
+        duration_s=time.monotonic() - started,
+    )
+
+
+__all__ = ("CheckReport", "HairpinResult", "PortSpec", "PortStatus", "check_ports")
