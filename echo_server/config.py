@@ -1,0 +1,192 @@
+"""The echo server's configuration: one frozen record, plus the command-line arguments that build it.
+
+Port layout (RFC 5780 section 6: the same pair of ports on both addresses)::
+
+    primary:N     primary:N+1      STUN over UDP (and TCP)
+    alternate:N   alternate:N+1    STUN over UDP (and TCP), only with --alternate
+    primary:M                      plain UDP echo, M = N+2 unless --echo-port says otherwise
+
+``N`` defaults to 3478 (RFC 8489 section 18.6). The echo port defaults to N+2 so a deployment
+opens one contiguous range (3478-3480) in its firewall. ``port=0`` asks the server to pick a
+free base port itself (N and N+1 must be adjacent, so the OS cannot pick it for us); tests and
+the lab use that.
+
+The argparse helpers live here so ``python -m echo_server`` and ``natprobe serve`` accept
+exactly the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from dataclasses import dataclass
+from typing import Union
+
+from natprobe.stun import DEFAULT_PORT
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+DEFAULT_RATE_PER_SOURCE = 100.0
+DEFAULT_BURST_PER_SOURCE = 200.0
+DEFAULT_MAX_TCP_CONNECTIONS = 256
+
+__all__ = (
+    "DEFAULT_PORT",
+    "EchoServerConfig",
+    "add_arguments",
+    "config_from_args",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EchoServerConfig:
+    """Everything :class:`~echo_server.server.EchoServer` needs to know before it binds.
+
+    Rate limiting is a token bucket per source IP: ``rate_per_source`` datagrams (or TCP
+    messages) per second, bursts up to ``burst_per_source``; at most ``rate_table_size`` source
+    IPs are remembered (least recently seen evicted first), so memory stays bounded whatever a
+    spoofing attacker sends. The default (100/s, burst 200) is far above what an RFC 5780 client
+    needs (RFC 5780 section 5: at most 10 new transactions per second) and leaves room for many
+    clients behind one carrier-grade NAT.
+    """
+
+    primary: IPAddress
+    alternate: IPAddress | None = None
+    port: int = DEFAULT_PORT
+    """Base port N: STUN on N and N+1. 0 = pick a free pair at start-up."""
+    echo_port: int | None = None
+    """UDP echo port; ``None`` = N+2, 0 = an ephemeral port. Ignored when ``echo`` is off."""
+    echo: bool = True
+    tcp: bool = True
+    """Serve STUN over TCP (RFC 8489 section 6.2.2 framing) on the same ports as UDP."""
+    rate_per_source: float = DEFAULT_RATE_PER_SOURCE
+    burst_per_source: float = DEFAULT_BURST_PER_SOURCE
+    rate_table_size: int = 65536
+    max_tcp_connections: int = DEFAULT_MAX_TCP_CONNECTIONS
+    tcp_idle_timeout: float = 30.0
+    padding_mtu: int = 1500
+    """RFC 5780 section 6.1: PADDING in a response SHOULD be the outgoing MTU (but never more
+    than the request allows, see :mod:`echo_server.stun_service`)."""
+    software: str | None = None
+    """SOFTWARE attribute for responses; off by default (it only makes replies bigger)."""
+    max_batch: int = 64
+    """Datagrams read from one socket per readiness callback before yielding to the loop."""
+    receive_buffer: int | None = None
+    """SO_RCVBUF for the UDP sockets in bytes (the kernel queue is the only queue); None = OS default."""
+
+    def __post_init__(self) -> None:
+        if self.alternate is not None:
+            if self.alternate.version != self.primary.version:
+                raise ValueError("primary and alternate must be the same IP version")
+            if self.alternate == self.primary:
+                raise ValueError("the alternate address must differ from the primary")
+        if self.primary.is_unspecified or (self.alternate is not None and self.alternate.is_unspecified):
+            # RESPONSE-ORIGIN and OTHER-ADDRESS must name a real address, and replies must
+            # leave from a known one, so wildcard binds are refused.
+            raise ValueError("listen addresses must be specific, not 0.0.0.0 or ::")
+        if self.port != 0 and not 1 <= self.port <= 0xFFFE:
+            raise ValueError(f"port must be 1-65534 (N+1 is used too) or 0, got {self.port}")
+        if self.echo_port is not None and not 0 <= self.echo_port <= 0xFFFF:
+            raise ValueError(f"echo port out of range: {self.echo_port}")
+        if self.echo and self.port != 0 and self.effective_echo_port in (self.port, self.port + 1):
+            raise ValueError("the echo port must differ from the STUN ports N and N+1")
+        if self.rate_per_source <= 0 or self.burst_per_source < 1:
+            raise ValueError("rate_per_source must be > 0 and burst_per_source >= 1")
+        if self.rate_table_size < 1 or self.max_tcp_connections < 1 or self.max_batch < 1:
+            raise ValueError("rate_table_size, max_tcp_connections and max_batch must be >= 1")
+        if self.tcp_idle_timeout <= 0:
+            raise ValueError("tcp_idle_timeout must be > 0")
+        if not 0 <= self.padding_mtu <= 0xFFFF:
+            raise ValueError("padding_mtu must be 0-65535")
+
+    @property
+    def effective_echo_port(self) -> int | None:
+        """The echo port to bind (0 = ephemeral), or ``None`` when echo is off.
+
+        With ``port=0`` and no explicit echo port this is 0 here; the server picks N+2 together
+        with N and reports the real port.
+        """
+        if not self.echo:
+            return None
+        if self.echo_port is not None:
+            return self.echo_port
+        return self.port + 2 if self.port else 0
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _ip(text: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the echo server's options to ``parser`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
+    parser.add_argument("--primary", required=True, type=_ip, metavar="IP", help="primary address to serve on")
+    parser.add_argument(
+        "--alternate",
+        type=_ip,
+        metavar="IP",
+        help="second address: enables CHANGE-REQUEST change-IP and OTHER-ADDRESS (full RFC 5780)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"STUN base port; N and N+1 are served (default {DEFAULT_PORT}; 0 = pick free ports)",
+    )
+    parser.add_argument("--echo-port", type=_port, metavar="M", help="UDP echo port on the primary (default N+2)")
+    parser.add_argument("--no-echo", action="store_true", help="do not run the UDP echo")
+    parser.add_argument("--no-tcp", action="store_true", help="do not serve STUN over TCP")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE_PER_SOURCE,
+        metavar="R",
+        help="requests per second allowed per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--burst",
+        type=float,
+        default=DEFAULT_BURST_PER_SOURCE,
+        metavar="B",
+        help="burst allowed per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-tcp-connections",
+        type=int,
+        default=DEFAULT_MAX_TCP_CONNECTIONS,
+        metavar="C",
+        help="concurrent TCP connections (default %(default)s)",
+    )
+    parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
+
+
+def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
+    """Build the config from parsed :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+    return EchoServerConfig(
+        primary=args.primary,
+        alternate=args.alternate,
+        port=args.port,
+        echo_port=args.echo_port,
+        echo=not args.no_echo,
+        tcp=not args.no_tcp,
+        rate_per_source=args.rate,
+        burst_per_source=args.burst,
+        max_tcp_connections=args.max_tcp_connections,
+        software=args.software,
+    )
