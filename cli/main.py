@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from cli.exit_codes import ExitCode
 
 # Subcommand modules, in the order ``natprobe --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("nat", "jamulus")
+COMMAND_MODULES: tuple[str, ...] = ("check", "nat", "serve", "jamulus", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

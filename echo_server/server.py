@@ -15,12 +15,14 @@ tried (a bounded number of times).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import errno
 import logging
 import random
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -28,7 +30,11 @@ from types import TracebackType
 from natprobe.errors import NetworkError
 from natprobe.stun import TransportAddress
 
-from echo_server.config import EchoServerConfig, IPAddress
+from echo_server.config import EchoServerConfig, IPAddress, config_from_args
+from echo_server.config import add_arguments as add_stun_arguments
+from echo_server.http_api import HttpApiConfig, start_http_api
+from echo_server.http_api import add_arguments as add_http_arguments
+from echo_server.http_api import config_from_args as http_config_from_args
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
@@ -315,20 +321,17 @@ class EchoServer:
         )
 
 
-def print_ready(server: EchoServer) -> None:
-    """Write the readiness line (:meth:`EchoServer.describe`) to stdout and flush it at once."""
-    print(server.describe(), flush=True)
-
-
 async def serve_until_signalled(
     config: EchoServerConfig,
     *,
-    on_ready: Callable[[EchoServer], None] | None = None,
+    http: HttpApiConfig | None = None,
+    http_port: int | None = None,
+    on_ready: Callable[[EchoServer, str], None] | None = None,
 ) -> ServerStats:
-    """Run the server until SIGINT or SIGTERM; return its final counters.
+    """Run the server (and, with ``http_port``, the probe-back HTTP API) until SIGINT or SIGTERM.
 
-    ``on_ready`` runs once everything is bound (the CLIs print the readiness line there).
-    Raises :class:`NetworkError` when binding fails.
+    ``on_ready`` gets the server and the readiness line once everything is bound.
+    Raises :class:`NetworkError` when binding fails; nothing stays open then.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -337,12 +340,49 @@ async def serve_until_signalled(
         loop.add_signal_handler(signum, stop.set)
     try:
         async with EchoServer(config) as server:
-            if on_ready is not None:
-                on_ready(server)
-            await stop.wait()
+            line = server.describe()
+            runner = None
+            if http_port is not None:
+                http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
+                runner, bound = await start_http_api(http, str(config.primary), http_port)
+                line += f" http={TransportAddress(config.primary, bound)}"
+            try:
+                if on_ready is not None:
+                    on_ready(server, line)
+                await stop.wait()
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
             stats = server.stats()
         logger.info("stopped: %s", stats)
         return stats
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+
+
+def print_ready(server: EchoServer, line: str) -> None:
+    """Write the readiness line to stdout and flush it at once (parents wait for it)."""
+    print(line, flush=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of the echo server: STUN/echo (``echo_server.config``) and the HTTP API."""
+    add_stun_arguments(parser)
+    add_http_arguments(parser)
+
+
+def run_from_args(args: argparse.Namespace, prog: str) -> int:
+    """Shared by ``python -m echo_server`` and ``natprobe serve``: 0 after a signal, 2 bad options, 3 bind failure."""
+    try:
+        config = config_from_args(args)
+        http = http_config_from_args(args, config.alternate or config.primary)
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve_until_signalled(config, http=http, http_port=args.http_port, on_ready=print_ready))
+    except NetworkError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 3
+    return 0

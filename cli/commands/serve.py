@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 
-from natprobe.errors import NetworkError
-
-from cli.exit_codes import ExitCode
-from echo_server.config import add_arguments, config_from_args
-from echo_server.server import print_ready, serve_until_signalled
+from echo_server.server import add_arguments, run_from_args
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="run the echo server (STUN on N and N+1, RFC 5780 with two addresses, UDP echo)",
+        help="run the echo server (STUN, RFC 5780 with two addresses, UDP echo, probe-back HTTP API)",
         description=(
             "Serve STUN on primary:N and primary:N+1 (and alternate:N, alternate:N+1 with "
-            "--alternate: a full RFC 5780 server), STUN over TCP on the same ports, and a plain "
-            "UDP echo on N+2. Prints one 'listening ...' line when ready; stops on Ctrl-C or SIGTERM."
+            "--alternate: a full RFC 5780 server), STUN over TCP on the same ports, a plain "
+            "UDP echo on N+2 and, with --http-port, the HTTP API that natprobe check uses to probe "
+            "back to the requester. Prints one 'listening ...' line when ready; stops on Ctrl-C or SIGTERM."
         ),
     )
     add_arguments(parser)
@@ -28,14 +23,4 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_args(args)
-    except ValueError as exc:
-        print(f"natprobe serve: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    try:
-        asyncio.run(serve_until_signalled(config, on_ready=print_ready))
-    except NetworkError as exc:
-        print(f"natprobe serve: {exc}", file=sys.stderr)
-        return ExitCode.COULD_NOT_TEST
-    return ExitCode.OK
+    return run_from_args(args, "natprobe serve")

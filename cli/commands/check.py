@@ -1,0 +1,89 @@
+"""``natprobe check``: is this port reachable from the Internet? If not, why, and what to do."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from cli.exit_codes import ExitCode
+from cli.render_check import render_check_report
+from natprobe.check import SERVICE_BY_NAME, PortSpec, check_ports
+from natprobe.errors import NatprobeError, ServerError
+from natprobe.reachability import Protocol
+
+
+def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
+    """``"22124"``, ``"80,443"``, ``"8443:https"`` → port specs; ``ValueError`` with a clear message."""
+    specs = []
+    for item in text.split(","):
+        item = item.strip()
+        port_text, _, service = item.partition(":")
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"invalid {protocol.value} port {item!r}: expected 1-65535, optionally PORT:SERVICE")
+        specs.append(PortSpec(protocol, int(port_text), service or None))
+    return specs
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    services = ", ".join(sorted(SERVICE_BY_NAME))
+    parser = subparsers.add_parser(
+        "check",
+        help="prove from outside that a forwarded port works, and say why not",
+        description=(
+            "Ask a natprobe echo server (natprobe serve --http-port N, on a public host) to reach back "
+            "to this network's public address on each port. A free port is proven end to end with a "
+            "one-time token natprobe listens for; a port held by a service is tested by speaking its "
+            f"protocol ({services})."
+        ),
+        epilog="examples: natprobe check --udp 22124 --server http://vps.example.org:8080\n"
+               "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
+    parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
+    parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
+    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--hairpin", action="store_true",
+                        help="also test reaching this host through its own public address (NAT loopback)")
+    parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]
+        specs += [s for text in args.tcp for s in parse_port_list(text, Protocol.TCP)]
+        if args.host:
+            specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
+    except ValueError as exc:
+        print(f"natprobe check: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if not specs:
+        print("natprobe check: name at least one port with --udp or --tcp", file=sys.stderr)
+        return ExitCode.USAGE
+    if not 0.5 <= args.timeout <= 5.0:
+        print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
+        return ExitCode.USAGE
+    if not args.json:
+        print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
+    try:
+        report = asyncio.run(
+            check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+                        probe_timeout=args.timeout)
+        )
+    except ServerError as exc:
+        print(f"natprobe check: {exc}", file=sys.stderr)
+        print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    except (NatprobeError, ValueError) as exc:
+        print(f"natprobe check: {exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    print(json.dumps(report.to_dict(), indent=2) if args.json else render_check_report(report))
+    if not report.any_tested:
+        return ExitCode.COULD_NOT_TEST
+    return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE
