@@ -122,6 +122,12 @@ UINT64_TYPES = frozenset({AttributeType.ICE_CONTROLLED, AttributeType.ICE_CONTRO
 # --- addresses -------------------------------------------------------------------------------
 
 
+def _xor(data: bytes, key: bytes) -> bytes:
+    """``data`` XOR the first ``len(data)`` bytes of ``key``, as one big-integer operation."""
+    size = len(data)
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key[:size], "big")).to_bytes(size, "big")
+
+
 def decode_address(value: bytes, xor_key: bytes | None = None) -> TransportAddress:
     """RFC 8489 sections 14.1/14.2. ``xor_key`` is header bytes 4..20 for XOR-MAPPED-ADDRESS."""
     if len(value) < 4:
@@ -139,7 +145,7 @@ def decode_address(value: bytes, xor_key: bytes | None = None) -> TransportAddre
         raise DecodeError(f"unknown address family 0x{family:02x}")
     if xor_key is not None:
         port ^= int.from_bytes(xor_key[:2], "big")
-        raw_ip = bytes(a ^ b for a, b in zip(raw_ip, xor_key))
+        raw_ip = _xor(raw_ip, xor_key)
     ip: IPAddress = ipaddress.IPv4Address(raw_ip) if family == _FAMILY_IPV4 else ipaddress.IPv6Address(raw_ip)
     return TransportAddress(ip, port)
 
@@ -151,7 +157,7 @@ def encode_address(address: TransportAddress, xor_key: bytes | None = None) -> b
     raw_ip = address.ip.packed
     if xor_key is not None:
         port ^= int.from_bytes(xor_key[:2], "big")
-        raw_ip = bytes(a ^ b for a, b in zip(raw_ip, xor_key))
+        raw_ip = _xor(raw_ip, xor_key)
     return bytes((0, family)) + port.to_bytes(2, "big") + raw_ip
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from natprobe.errors import DecodeError
 from natprobe.stun.message import Message, decode, message_length
-from natprobe.stun.types import HEADER_LENGTH
 
 
 class StreamDecoder:
@@ -21,6 +20,7 @@ class StreamDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._error: DecodeError | None = None
 
     @property
     def pending(self) -> int:
@@ -28,14 +28,26 @@ class StreamDecoder:
         return len(self._buffer)
 
     def feed(self, chunk: bytes) -> list[Message]:
+        """Messages completed by ``chunk``.
+
+        When a chunk holds good messages followed by garbage, the good ones are returned first
+        and the error is raised on the next call: nothing decoded is lost.
+        """
+        if self._error is not None:
+            raise self._error
         self._buffer += chunk
         messages: list[Message] = []
-        while len(self._buffer) >= HEADER_LENGTH:
-            total = message_length(bytes(self._buffer[:4]))
-            if len(self._buffer) < total:
-                break
-            messages.append(decode(bytes(self._buffer[:total])))
-            del self._buffer[:total]
-        if self._buffer and self._buffer[0] >= 0x40:
-            raise DecodeError("not a STUN stream: the first two bits must be zero")
+        try:
+            while len(self._buffer) >= 4:
+                total = message_length(bytes(self._buffer[:4]))
+                if len(self._buffer) < total:
+                    break
+                messages.append(decode(bytes(self._buffer[:total])))
+                del self._buffer[:total]
+            if self._buffer and self._buffer[0] >= 0x40:
+                raise DecodeError("not a STUN stream: the first two bits must be zero")
+        except DecodeError as exc:
+            if not messages:
+                raise
+            self._error = exc
         return messages

@@ -153,3 +153,11 @@ def test_encoding_rejects_wrong_value_types() -> None:
         encode(Message(MessageClass.REQUEST, Method.BINDING, bytes(12), (Attribute(AttributeType.XOR_MAPPED_ADDRESS, "x"),)))
     with pytest.raises(ValueError):
         Message(MessageClass.REQUEST, Method.BINDING, bytes(5))
+
+
+def test_stream_decoder_returns_good_messages_before_raising_on_garbage() -> None:
+    decoder = StreamDecoder()
+    good = encode(binding_request())
+    assert [m.raw for m in decoder.feed(good + b"\xff" * 8)] == [good]
+    with pytest.raises(DecodeError):
+        decoder.feed(b"")
