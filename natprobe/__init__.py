@@ -1,9 +1,28 @@
-"""natprobe: can the Internet reach my service? NAT and reachability diagnostics."""
+"""natprobe: can the Internet reach my service? NAT and reachability diagnostics.
+
+The public API, all importable from ``natprobe``:
+
+* NAT behaviour discovery (RFC 5780 / RFC 4787 / RFC 3489 names): :func:`discover_nat`,
+  :class:`DiscoveryOptions`, :class:`NatReport`, :class:`Mapping`, :class:`Filtering`,
+  :class:`ClassicNatType`, and :func:`measure_mapping_lifetime`.
+* Inbound reachability through a natprobe echo server: :func:`check_ports`,
+  :class:`PortSpec`, :class:`Protocol`, :class:`CheckReport`, :class:`PortVerdict`,
+  :class:`PortStatus`.
+* Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
+* Plain-language findings: :func:`explain_nat`, :class:`Finding`, :class:`Severity`.
+* Errors: :class:`NatprobeError` and its subclasses (see :mod:`natprobe.errors`).
+
+Lower layers have their own modules: :mod:`natprobe.stun` (sans-I/O STUN codec),
+:mod:`natprobe.jamulus` (Jamulus codec), :mod:`natprobe.lab` (the network-namespace NAT lab).
+"""
 
 from __future__ import annotations
 
 import logging
 
+from natprobe.behavior.model import ClassicNatType, Filtering, Mapping
+from natprobe.check import CheckReport, PortSpec, check_ports
+from natprobe.discovery import DiscoveryOptions, discover_nat
 from natprobe.errors import (
     DecodeError,
     ErrorResponse,
@@ -15,6 +34,13 @@ from natprobe.errors import (
     TransactionError,
     TransactionTimeout,
 )
+from natprobe.explain import Finding, Severity, explain_nat
+from natprobe.lifetime import measure_mapping_lifetime
+from natprobe.netinfo import read_local_context
+from natprobe.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.report import LifetimeReport, NatReport
+from natprobe.stun.attributes import TransportAddress
+from natprobe.topology import NatLayers, assess_topology
 
 __version__ = "0.1.0"
 
@@ -22,13 +48,34 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = (
     "__version__",
+    "CheckReport",
+    "ClassicNatType",
     "DecodeError",
+    "DiscoveryOptions",
     "ErrorResponse",
+    "Filtering",
+    "Finding",
     "IntegrityError",
     "LabError",
+    "LifetimeReport",
+    "Mapping",
+    "NatLayers",
+    "NatReport",
     "NatprobeError",
     "NetworkError",
+    "PortSpec",
+    "PortStatus",
+    "PortVerdict",
+    "Protocol",
     "ServerError",
+    "Severity",
     "TransactionError",
     "TransactionTimeout",
+    "TransportAddress",
+    "assess_topology",
+    "check_ports",
+    "discover_nat",
+    "explain_nat",
+    "measure_mapping_lifetime",
+    "read_local_context",
 )
