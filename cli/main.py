@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli.exit_codes import ExitCode
+from natprobe import __version__
 
 # Subcommand modules, in the order ``natprobe --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = ("check", "nat", "serve", "jamulus", "demo")
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"natprobe {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"cli.commands.{name}").register(subparsers)

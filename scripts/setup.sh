@@ -2,8 +2,11 @@
 # Install everything natprobe, its tests, its lab and its benchmarks need on a fresh
 # Debian 12 machine, as root. Safe to run again: apt and pip skip what is already there.
 #
-#   scripts/setup.sh          system packages + natprobe with its test dependencies
+#   scripts/setup.sh          system packages + natprobe with its test dependencies in .venv
 #   scripts/setup.sh --no-apt natprobe only (for a machine without root)
+#
+# natprobe goes into a virtual environment (.venv) because Debian's own Python refuses
+# system-wide pip installs (PEP 668). Afterwards: .venv/bin/natprobe, .venv/bin/python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +14,7 @@ cd "$(dirname "$0")/.."
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
 # virtual host behind a port forward; miniupnpd for UPnP IGD / NAT-PMP / PCP on the lab router.
 APT_PACKAGES=(
+  python3 python3-venv python3-pip
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
   coturn
   jamulus
@@ -44,5 +48,13 @@ if [[ "${1:-}" != "--no-apt" ]]; then
   done
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
-echo "setup: done ($(python3 -m pip show natprobe 2>/dev/null | grep -i '^version' || echo 'natprobe installed'))"
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: natprobe needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+  exit 2
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+echo "setup: done: $(.venv/bin/natprobe --version 2>/dev/null || echo natprobe) in $(pwd)/.venv"

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export NATPROBE_REQUIRE_LAB="${NATPROBE_REQUIRE_LAB:-1}"
-exec python3 -m pytest -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
