@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from pathlib import Path
 
 import pytest
 from hypothesis import given
