@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
 # virtual host behind a port forward; miniupnpd for UPnP IGD / NAT-PMP / PCP on the lab router.
 APT_PACKAGES=(
-  python3 python3-venv python3-pip
+  python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
   coturn
   jamulus
