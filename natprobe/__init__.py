@@ -18,11 +18,10 @@ Lower layers have their own modules: :mod:`natprobe.stun` (sans-I/O STUN codec),
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from natprobe.behavior.model import ClassicNatType, Filtering, Mapping
-from natprobe.check import CheckReport, PortSpec, check_ports
-from natprobe.discovery import DiscoveryOptions, discover_nat
 from natprobe.errors import (
     DecodeError,
     ErrorResponse,
@@ -34,17 +33,61 @@ from natprobe.errors import (
     TransactionError,
     TransactionTimeout,
 )
-from natprobe.explain import Finding, Severity, explain_nat
-from natprobe.lifetime import measure_mapping_lifetime
-from natprobe.netinfo import read_local_context
-from natprobe.reachability import PortStatus, PortVerdict, Protocol
-from natprobe.report import LifetimeReport, NatReport
-from natprobe.stun.attributes import TransportAddress
-from natprobe.topology import NatLayers, assess_topology
+
+if TYPE_CHECKING:
+    from natprobe.behavior.model import ClassicNatType, Filtering, Mapping
+    from natprobe.check import CheckReport, PortSpec, check_ports
+    from natprobe.discovery import DiscoveryOptions, discover_nat
+    from natprobe.explain import Finding, Severity, explain_nat
+    from natprobe.lifetime import measure_mapping_lifetime
+    from natprobe.netinfo import read_local_context
+    from natprobe.reachability import PortStatus, PortVerdict, Protocol
+    from natprobe.report import LifetimeReport, NatReport
+    from natprobe.stun.attributes import TransportAddress
+    from natprobe.topology import NatLayers, assess_topology
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+# Loaded on first use (PEP 562): ``import natprobe.stun`` in the echo server must not pull in
+# aiohttp and the whole client side, which would triple the server's memory.
+_LAZY_EXPORTS = {
+    "CheckReport": "natprobe.check",
+    "ClassicNatType": "natprobe.behavior.model",
+    "DiscoveryOptions": "natprobe.discovery",
+    "Filtering": "natprobe.behavior.model",
+    "Finding": "natprobe.explain",
+    "LifetimeReport": "natprobe.report",
+    "Mapping": "natprobe.behavior.model",
+    "NatLayers": "natprobe.topology",
+    "NatReport": "natprobe.report",
+    "PortSpec": "natprobe.check",
+    "PortStatus": "natprobe.reachability",
+    "PortVerdict": "natprobe.reachability",
+    "Protocol": "natprobe.reachability",
+    "Severity": "natprobe.explain",
+    "TransportAddress": "natprobe.stun.attributes",
+    "assess_topology": "natprobe.topology",
+    "check_ports": "natprobe.check",
+    "discover_nat": "natprobe.discovery",
+    "explain_nat": "natprobe.explain",
+    "measure_mapping_lifetime": "natprobe.lifetime",
+    "read_local_context": "natprobe.netinfo",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'natprobe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 __all__ = (
     "__version__",
