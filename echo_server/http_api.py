@@ -6,6 +6,9 @@ Routes (all bodies JSON; the contract is :mod:`echo_server.openapi`, served at
 * ``GET /v1/whoami``: the requester's address as seen here, and where probe-backs come from.
 * ``POST /v1/probe``: reach back to the requester on a port it names (UDP nonce, Jamulus
   ping, TCP connect/nonce, HTTP, HTTPS, SSH) and report what happened.
+* ``POST /v1/jamulus/hole-punch``: the Jamulus directory emulation
+  (:mod:`echo_server.jamulus_directory`) punches for a fresh peer toward a registration
+  that came from the requester's own IP, and reports each step.
 
 The echo server is a public reflector (DESIGN.md), so the handler enforces, in this order:
 
@@ -49,6 +52,7 @@ from natprobe.errors import NetworkError
 from natprobe.stun import TransportAddress
 
 from echo_server import probe_back
+from echo_server.jamulus_directory import JamulusDirectory, RegistrationNotFound
 from echo_server.openapi import openapi_document
 from echo_server.probe_back import IPAddress, ProbeOutcome, UdpProbeSocket
 from echo_server.ratelimit import RateLimiter
@@ -69,12 +73,14 @@ __all__ = (
     "HttpApiConfig",
     "InFlight",
     "Mode",
+    "HOLE_PUNCH_NAME",
     "ProbeRequest",
     "Protocol",
     "STATE_KEY",
     "add_arguments",
     "config_from_args",
     "create_app",
+    "parse_hole_punch_request",
     "parse_probe_request",
     "source_key",
     "start_http_api",
@@ -259,8 +265,12 @@ def _valid_host(host: str) -> bool:
     return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
 
 
-def parse_probe_request(body: bytes) -> ProbeRequest:
-    """Validate a probe request body; :class:`ApiError` (400) with a plain sentence if it is wrong."""
+HOLE_PUNCH_FIELDS = ("name",)
+HOLE_PUNCH_NAME = re.compile(r"[A-Za-z0-9._~-]{1,20}", re.ASCII)
+"""The registration name natprobe uses: a per-test nonce, at most 20 characters (Jamulus' limit)."""
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -273,6 +283,12 @@ def parse_probe_request(body: bytes) -> ProbeRequest:
         _bad("the request body is nested too deeply")
     if not isinstance(data, dict):
         _bad("the request body must be a JSON object")
+    return data
+
+
+def parse_probe_request(body: bytes) -> ProbeRequest:
+    """Validate a probe request body; :class:`ApiError` (400) with a plain sentence if it is wrong."""
+    data = _json_object(body)
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
@@ -333,6 +349,24 @@ def parse_probe_request(body: bytes) -> ProbeRequest:
     return ProbeRequest(protocol, port_number, mode, nonce, host, count, float(timeout))
 
 
+def parse_hole_punch_request(body: bytes) -> str:
+    """Validate a ``POST /v1/jamulus/hole-punch`` body; the registration name, or :class:`ApiError` (400)."""
+    data = _json_object(body)
+    unknown = sorted(set(data) - set(HOLE_PUNCH_FIELDS))
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        _bad(
+            f"unknown field(s) {names}; the only field is 'name'. There is no way to name a target: the "
+            "server only punches toward a registration that came from the address of this request"
+        )
+    name = data.get("name")
+    if name is None:
+        _bad("field 'name' is required: the name your Jamulus registration used")
+    if not isinstance(name, str) or not HOLE_PUNCH_NAME.fullmatch(name):
+        _bad(f"name must be 1 to 20 characters A-Z a-z 0-9 . _ ~ -, got {name!r}")
+    return name
+
+
 # --- in-flight cap ------------------------------------------------------------------------------
 
 
@@ -389,6 +423,8 @@ class ApiState:
     clock: Callable[[], float]
     verify_context: ssl.SSLContext
     udp: UdpProbeSocket | None = None
+    jamulus: JamulusDirectory | None = None
+    """The Jamulus directory emulation, when the server runs one."""
     probes: int = 0
     """Probes run since start."""
     rate_limited: int = 0
@@ -576,6 +612,56 @@ async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, bo
     )
 
 
+async def jamulus_hole_punch(request: web.Request) -> web.Response:
+    """``POST /v1/jamulus/hole-punch``: same token, in-flight and rate rules as ``/v1/probe``."""
+    state = _state(request)
+    config = state.config
+    if config.token is not None:
+        _check_token(request, config.token)
+    body = await _read_body(request, config.max_body_bytes)
+    name = parse_hole_punch_request(body)
+    directory = state.jamulus
+    if directory is None:
+        raise ApiError(
+            404,
+            ErrorCode.NOT_FOUND,
+            "this echo server does not play a Jamulus directory (its operator can turn it on with --jamulus-port)",
+        )
+    peer = _peer(request)
+    if peer.ip.version != 4 or config.probe_source_ip.version != 4:
+        _bad("Jamulus directories and hole punches are IPv4 only; connect to the API over IPv4")
+    key = source_key(peer.ip)
+    refusal = state.in_flight.try_enter(key)
+    if refusal is not None:
+        state.rate_limited += 1
+        raise ApiError(429, ErrorCode.RATE_LIMITED, refusal, {"Retry-After": "1"})
+    try:
+        if not state.limiter.allow(key, state.clock()):
+            state.rate_limited += 1
+            wait = max(1, math.ceil(1.0 / config.rate_per_s))
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"too many probes from {key}: {config.burst:g} at once, then {config.rate_per_s:g} per second",
+                {"Retry-After": str(wait)},
+            )
+        try:
+            result = await directory.hole_punch(name, peer.ip, source_ip=config.probe_source_ip, byte_budget=len(body))
+        except RegistrationNotFound as exc:
+            raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from exc
+        except ValueError as exc:
+            _bad(str(exc))
+        except NetworkError as exc:
+            logger.error("Jamulus hole punch for %s failed: %s", peer.ip, exc)
+            raise ApiError(500, ErrorCode.INTERNAL, f"the server could not run the hole punch: {exc}") from exc
+        state.probes += 1
+    finally:
+        state.in_flight.leave(key)
+    answer = result.to_json()
+    logger.info("Jamulus hole punch for %s (%s): %s", peer.ip, name, answer)
+    return web.json_response(answer)
+
+
 _STATUS_CODES = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMITED}
 
 
@@ -613,11 +699,17 @@ def _verify_context(config: HttpApiConfig) -> ssl.SSLContext:
         raise NetworkError(f"cannot load the TLS trust store {config.tls_ca_file}: {exc}") from exc
 
 
-def create_app(config: HttpApiConfig, *, clock: Callable[[], float] = time.monotonic) -> web.Application:
+def create_app(
+    config: HttpApiConfig,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    jamulus: JamulusDirectory | None = None,
+) -> web.Application:
     """The API as an aiohttp application. The UDP probe socket is bound when the app starts
     (``AppRunner.setup()``), which raises :class:`NetworkError` if it cannot be bound.
 
-    ``clock`` drives the rate limiter (tests inject one).
+    ``clock`` drives the rate limiter (tests inject one). ``jamulus`` is the running directory
+    emulation behind ``POST /v1/jamulus/hole-punch`` (without it that route answers 404).
     """
     app = web.Application(middlewares=[_json_errors], client_max_size=config.max_body_bytes)
     app[STATE_KEY] = ApiState(
@@ -626,9 +718,11 @@ def create_app(config: HttpApiConfig, *, clock: Callable[[], float] = time.monot
         in_flight=InFlight(config.max_in_flight, config.max_in_flight_per_source),
         clock=clock,
         verify_context=_verify_context(config),
+        jamulus=jamulus,
     )
     app.router.add_get("/v1/whoami", whoami, allow_head=False)
     app.router.add_post("/v1/probe", probe)
+    app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
     app.cleanup_ctx.append(_udp_probe_socket)
     return app
@@ -647,7 +741,12 @@ async def _udp_probe_socket(app: web.Application) -> AsyncIterator[None]:
 
 
 async def start_http_api(
-    config: HttpApiConfig, host: str, port: int, *, clock: Callable[[], float] = time.monotonic
+    config: HttpApiConfig,
+    host: str,
+    port: int,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    jamulus: JamulusDirectory | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API on ``host:port`` (0 = any free port); returns the runner and the bound port.
 
@@ -656,7 +755,7 @@ async def start_http_api(
     socket cannot be bound (nothing is left open then).
     """
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
-    runner = web.AppRunner(create_app(config, clock=clock), handle_signals=False, shutdown_timeout=5.0)
+    runner = web.AppRunner(create_app(config, clock=clock, jamulus=jamulus), handle_signals=False, shutdown_timeout=5.0)
     try:
         await runner.setup()  # binds the UDP probe socket
     except BaseException:

@@ -334,6 +334,89 @@ _SCHEMAS: dict[str, Any] = {
             },
         ],
     },
+    "HolePunchRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": (
+            "Which registration to punch for. There is no target: the server only punches toward a "
+            "registration with this name whose UDP source IP is the IP this request came from. The "
+            "server never sends more UDP bytes than the request body holds: pad the JSON with "
+            "trailing spaces to 110 bytes to pay for every retry (41 bytes pay for one try of each "
+            "step; fewer bytes are refused with 400)."
+        ),
+        "required": ["name"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9._~-]{1,20}$",
+                "description": "The name the Jamulus registration used (natprobe uses a per-test nonce).",
+            }
+        },
+    },
+    "PingStep": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["source", "sent", "answered", "rtt_ms"],
+        "properties": {
+            "source": {**_ref("Endpoint"), "description": "The server socket the CLM_PING_MS left from."},
+            "sent": {"type": "integer", "minimum": 0, "maximum": 3},
+            "answered": {"type": "boolean", "description": "The ping came back from the published address."},
+            "rtt_ms": _nullable("number", minimum=0),
+        },
+    },
+    "HolePunchResponse": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": (
+            "Each step of the hole punch, as a Jamulus directory does it for a client that asks for "
+            "the server list. a) `unsolicited`: a stranger socket pings the published address before "
+            "any punch (only a port forward or a full-cone NAT lets it in). b) `hole_punch.requests_sent`: "
+            "CLM_SEND_EMPTY_MESSAGE(peer) sent to the registration. c) `hole_punch.source`: where the "
+            "server's CLM_EMPTY_MESSAGE to the peer came from; a port other than the published one "
+            "means the NAT maps every destination to a different port (symmetric NAT). d) "
+            "`punched_ping`: the peer pings the published address, as a Jamulus client pings a listed server."
+        ),
+        "required": [
+            "name",
+            "published",
+            "registered_s_ago",
+            "keepalive_interval_s",
+            "unsolicited",
+            "hole_punch",
+            "punched_ping",
+            "udp_bytes_sent",
+            "elapsed_ms",
+        ],
+        "properties": {
+            "name": {"type": "string"},
+            "published": {
+                **_ref("Endpoint"),
+                "description": "The registration's UDP source address: what a directory lists for the server.",
+            },
+            "registered_s_ago": {"type": "number", "minimum": 0},
+            "keepalive_interval_s": {
+                "type": "number",
+                "minimum": 0,
+                "description": "CLM_EMPTY_MESSAGE keep-alive interval toward the registration (59 s, as Jamulus).",
+            },
+            "unsolicited": _ref("PingStep"),
+            "hole_punch": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["peer", "requests_sent", "received", "source", "after_ms"],
+                "properties": {
+                    "peer": {**_ref("Endpoint"), "description": "The fresh peer the server was asked to punch toward."},
+                    "requests_sent": {"type": "integer", "minimum": 0, "maximum": 3},
+                    "received": {"type": "boolean"},
+                    "source": {"oneOf": [{"type": "null"}, _ref("Endpoint")]},
+                    "after_ms": _nullable("number", minimum=0),
+                },
+            },
+            "punched_ping": _ref("PingStep"),
+            "udp_bytes_sent": {"type": "integer", "minimum": 0},
+            "elapsed_ms": {"type": "number", "minimum": 0},
+        },
+    },
 }
 
 _RETRY_AFTER = {
@@ -469,7 +552,9 @@ _DOCUMENT: dict[str, Any] = {
         "description": (
             "Run by `natprobe serve --http-port N` on a public host. `natprobe check --udp 22124 "
             "--server http://HOST:N` asks it to reach back to the public address the request came "
-            "from and reports whether the port is reachable from the Internet.\n\n"
+            "from and reports whether the port is reachable from the Internet. `natprobe explain "
+            "jamulus --server http://HOST:N` registers with the server's Jamulus directory emulation "
+            "and asks it for a hole punch, to show why Jamulus public mode needs no port forward.\n\n"
             "Safety: the server only ever probes the requester's own IP; UDP probe-backs are never "
             "bigger than the request body; every source IP is rate limited (token bucket, by default "
             "a burst of 10 then 1 per second) and the number of probes in flight is capped. All "
@@ -565,6 +650,165 @@ _DOCUMENT: dict[str, Any] = {
                     ),
                     "429": _error_response(
                         "Too many probes from your address, or too many in flight on the server.",
+                        {
+                            "rate_limited": _error(
+                                "rate_limited", "too many probes from 203.0.113.7: 10 at once, then 1 per second"
+                            )
+                        },
+                        {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}},
+                    ),
+                    "500": {"$ref": "#/components/responses/Internal"},
+                },
+            }
+        },
+        "/v1/jamulus/hole-punch": {
+            "post": {
+                "operationId": "jamulusHolePunch",
+                "summary": "Play a Jamulus directory's hole punch toward your own registration",
+                "description": (
+                    "Register first: send CLM_REGISTER_SERVER_EX (Jamulus' own message) from your Jamulus "
+                    "port to the server's directory emulation (UDP 22224 on the API's address by default), "
+                    "with a per-test name. The server remembers the registration by its UDP source address, "
+                    "keeps it alive with CLM_EMPTY_MESSAGE every 59 s (or every N >= 5 s when the "
+                    "registration's city is `keepalive=N`), and on this request performs the hole punch "
+                    "and reports what each side saw."
+                ),
+                "security": [{}, {"bearerAuth": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": _ref("HolePunchRequest"),
+                            "examples": {
+                                "default": {
+                                    "summary": "Punch toward my registration np-3f9a1c0e5b7d2468 (padded to 110 bytes)",
+                                    "value": {"name": "np-3f9a1c0e5b7d2468"},
+                                }
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": (
+                            "The hole punch ran. Silence at any step is a result (`answered: false`, "
+                            "`received: false`), not an error."
+                        ),
+                        "content": {
+                            _JSON: {
+                                "schema": _ref("HolePunchResponse"),
+                                "examples": {
+                                    "cone_nat": {
+                                        "summary": "Port-restricted cone NAT: stranger dropped, punched peer admitted",
+                                        "value": {
+                                            "name": "np-3f9a1c0e5b7d2468",
+                                            "published": {"ip": "203.0.113.7", "port": 22124},
+                                            "registered_s_ago": 0.4,
+                                            "keepalive_interval_s": 59.0,
+                                            "unsolicited": {
+                                                "source": {"ip": "198.51.100.11", "port": 40113},
+                                                "sent": 2,
+                                                "answered": False,
+                                                "rtt_ms": None,
+                                            },
+                                            "hole_punch": {
+                                                "peer": {"ip": "198.51.100.11", "port": 40114},
+                                                "requests_sent": 1,
+                                                "received": True,
+                                                "source": {"ip": "203.0.113.7", "port": 22124},
+                                                "after_ms": 24.8,
+                                            },
+                                            "punched_ping": {
+                                                "source": {"ip": "198.51.100.11", "port": 40114},
+                                                "sent": 1,
+                                                "answered": True,
+                                                "rtt_ms": 23.9,
+                                            },
+                                            "udp_bytes_sent": 54,
+                                            "elapsed_ms": 851.0,
+                                        },
+                                    },
+                                    "symmetric_nat": {
+                                        "summary": "Symmetric NAT: the punch leaves from another port, the ping is dropped",
+                                        "value": {
+                                            "name": "np-3f9a1c0e5b7d2468",
+                                            "published": {"ip": "203.0.113.7", "port": 61012},
+                                            "registered_s_ago": 0.4,
+                                            "keepalive_interval_s": 59.0,
+                                            "unsolicited": {
+                                                "source": {"ip": "198.51.100.11", "port": 40113},
+                                                "sent": 2,
+                                                "answered": False,
+                                                "rtt_ms": None,
+                                            },
+                                            "hole_punch": {
+                                                "peer": {"ip": "198.51.100.11", "port": 40114},
+                                                "requests_sent": 1,
+                                                "received": True,
+                                                "source": {"ip": "203.0.113.7", "port": 5077},
+                                                "after_ms": 25.1,
+                                            },
+                                            "punched_ping": {
+                                                "source": {"ip": "198.51.100.11", "port": 40114},
+                                                "sent": 3,
+                                                "answered": False,
+                                                "rtt_ms": None,
+                                            },
+                                            "udp_bytes_sent": 80,
+                                            "elapsed_ms": 2030.4,
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "400": _error_response(
+                        "The request is not valid, or its body is too small to pay for the UDP it needs (nothing was sent).",
+                        {
+                            "unknown_field": _error(
+                                "bad_request",
+                                "unknown field(s) 'ip'; the only field is 'name'. There is no way to name a target: "
+                                "the server only punches toward a registration that came from the address of this request",
+                                {"name": "np-3f9a1c0e5b7d2468", "ip": "10.0.0.1"},
+                            ),
+                            "bad_name": _error(
+                                "bad_request",
+                                "name must be 1 to 20 characters A-Z a-z 0-9 . _ ~ -, got 'a name that is far too long'",
+                                {"name": "a name that is far too long"},
+                            ),
+                        },
+                    ),
+                    "401": _error_response(
+                        "The server requires a token and none, or a wrong one, was sent.",
+                        {
+                            "missing_token": _error(
+                                "unauthorized", "this server needs a token: send 'Authorization: Bearer <token>'"
+                            )
+                        },
+                        {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                    ),
+                    "404": _error_response(
+                        "No registration by that name came from your address, or the server plays no directory.",
+                        {
+                            "not_registered": _error(
+                                "not_found",
+                                "no Jamulus registration named 'np-3f9a1c0e5b7d2468' came from your address "
+                                "203.0.113.7; register with the directory at udp 198.51.100.10:22224 from this "
+                                "address first (registrations from other addresses are never punched for you)",
+                            ),
+                            "no_directory": _error(
+                                "not_found",
+                                "this echo server does not play a Jamulus directory (its operator can turn it on "
+                                "with --jamulus-port)",
+                            ),
+                        },
+                    ),
+                    "413": _error_response(
+                        "The body is larger than the server accepts (4096 bytes by default).",
+                        {"too_large": _error("bad_request", "the request body is larger than 4096 bytes")},
+                    ),
+                    "429": _error_response(
+                        "Too many probes from your address, or too many in flight (shared with /v1/probe).",
                         {
                             "rate_limited": _error(
                                 "rate_limited", "too many probes from 203.0.113.7: 10 at once, then 1 per second"

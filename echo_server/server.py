@@ -35,6 +35,9 @@ from echo_server.config import add_arguments as add_stun_arguments
 from echo_server.http_api import HttpApiConfig, start_http_api
 from echo_server.http_api import add_arguments as add_http_arguments
 from echo_server.http_api import config_from_args as http_config_from_args
+from echo_server.jamulus_directory import JamulusDirectory, JamulusDirectoryConfig
+from echo_server.jamulus_directory import add_arguments as add_jamulus_arguments
+from echo_server.jamulus_directory import config_from_args as jamulus_config_from_args
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
@@ -321,17 +324,36 @@ class EchoServer:
         )
 
 
+async def _start_directory(config: JamulusDirectoryConfig | None, required: bool) -> JamulusDirectory | None:
+    """The Jamulus directory emulation, or ``None`` when it is off (or optional and cannot bind)."""
+    if config is None:
+        return None
+    directory = JamulusDirectory(config)
+    try:
+        await directory.start()
+    except NetworkError as exc:
+        if required:
+            raise
+        logger.warning("%s; running without the Jamulus directory (use --jamulus-port to pick a port)", exc)
+        return None
+    return directory
+
+
 async def serve_until_signalled(
     config: EchoServerConfig,
     *,
     http: HttpApiConfig | None = None,
     http_port: int | None = None,
+    jamulus: JamulusDirectoryConfig | None = None,
+    jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
 ) -> ServerStats:
-    """Run the server (and, with ``http_port``, the probe-back HTTP API) until SIGINT or SIGTERM.
+    """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
+    Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
 
-    ``on_ready`` gets the server and the readiness line once everything is bound.
-    Raises :class:`NetworkError` when binding fails; nothing stays open then.
+    ``on_ready`` gets the server and the readiness line once everything is bound. Raises
+    :class:`NetworkError` when binding fails (for the directory only if ``jamulus_required``;
+    otherwise it is left off with a warning); nothing stays open then.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -342,17 +364,22 @@ async def serve_until_signalled(
         async with EchoServer(config) as server:
             line = server.describe()
             runner = None
-            if http_port is not None:
-                http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
-                runner, bound = await start_http_api(http, str(config.primary), http_port)
-                line += f" http={TransportAddress(config.primary, bound)}"
+            directory = await _start_directory(jamulus, jamulus_required)
             try:
+                if http_port is not None:
+                    http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
+                    runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
+                    line += f" http={TransportAddress(config.primary, bound)}"
+                if http_port is not None or jamulus is not None:
+                    line += f" jamulus={directory.endpoint if directory is not None else '-'}"
                 if on_ready is not None:
                     on_ready(server, line)
                 await stop.wait()
             finally:
                 if runner is not None:
                     await runner.cleanup()
+                if directory is not None:
+                    await directory.stop()
             stats = server.stats()
         logger.info("stopped: %s", stats)
         return stats
@@ -367,9 +394,11 @@ def print_ready(server: EchoServer, line: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every option of the echo server: STUN/echo (``echo_server.config``) and the HTTP API."""
+    """Every option of the echo server: STUN/echo (``echo_server.config``), the HTTP API and the
+    Jamulus directory emulation."""
     add_stun_arguments(parser)
     add_http_arguments(parser)
+    add_jamulus_arguments(parser)
 
 
 def run_from_args(args: argparse.Namespace, prog: str) -> int:
@@ -377,11 +406,21 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     try:
         config = config_from_args(args)
         http = http_config_from_args(args, config.alternate or config.primary)
+        jamulus, jamulus_required = jamulus_config_from_args(args, config.primary)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve_until_signalled(config, http=http, http_port=args.http_port, on_ready=print_ready))
+        asyncio.run(
+            serve_until_signalled(
+                config,
+                http=http,
+                http_port=args.http_port,
+                jamulus=jamulus,
+                jamulus_required=jamulus_required,
+                on_ready=print_ready,
+            )
+        )
     except NetworkError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 3

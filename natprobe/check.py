@@ -173,13 +173,44 @@ class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, nonce: bytes) -> None:
         self.nonce = nonce
         self.received = asyncio.Event()
+        self.closed = asyncio.Event()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if data == self.nonce:
             self.received.set()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
 
-async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> tuple[Any, asyncio.Event] | None:
+
+class _Listener:
+    """natprobe's own socket on the port under test, waiting for the nonce."""
+
+    def __init__(self, handle: asyncio.DatagramTransport | asyncio.Server, received: asyncio.Event,
+                 closed: asyncio.Event | None = None) -> None:
+        self._handle = handle
+        self.received = received
+        self._closed = closed
+
+    async def close(self) -> None:
+        """Close and wait until the port is really free again.
+
+        ``DatagramTransport.close()`` only schedules the socket's close for the next loop
+        iteration; binding the same port right after (the hairpin test does) would fail
+        with EADDRINUSE and be taken for "a program holds the port".
+        """
+        self._handle.close()
+        if isinstance(self._handle, asyncio.Server):
+            await self._handle.wait_closed()
+        elif self._closed is not None:
+            try:
+                async with asyncio.timeout(1.0):  # one loop iteration in practice
+                    await self._closed.wait()
+            except TimeoutError:
+                logger.debug("UDP listener on the port under test did not report its close")
+
+
+async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Listener | None:
     """Listen on the port for the nonce; ``None`` if something else holds it (or we may not bind)."""
     loop = asyncio.get_running_loop()
     try:
@@ -187,29 +218,25 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> tuple[
             transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _UdpListener(nonce), local_addr=(listen_ip, spec.port)
             )
-            return transport, protocol.received
+            return _Listener(transport, protocol.received, protocol.closed)
         received = asyncio.Event()
 
         async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
-                data = await asyncio.wait_for(reader.read(len(nonce)), 3.0)
+                data = await asyncio.wait_for(reader.readexactly(len(nonce)), 3.0)
                 if data == nonce:
                     received.set()
-            except (TimeoutError, OSError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 pass
             finally:
                 writer.close()
 
         server = await asyncio.start_server(on_connection, listen_ip, spec.port, reuse_address=True)
-        return server, received
+        return _Listener(server, received)
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             return None
         raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
-
-
-def _close(handle: Any) -> None:
-    handle.close()
 
 
 def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
@@ -253,7 +280,7 @@ async def _observe_port(
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
             if listener is not None:
-                event = listener[1]
+                event = listener.received
                 try:
                     async with asyncio.timeout(ARRIVAL_GRACE_S):
                         await event.wait()
@@ -270,7 +297,7 @@ async def _observe_port(
             )
     finally:
         if listener is not None:
-            _close(listener[0])
+            await listener.close()
 
 
 class _NoWatcher:
@@ -302,26 +329,32 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
                     transport.sendto(nonce, (str(public_ip), spec.port))
                     try:
                         async with asyncio.timeout(0.2):
-                            await listener[1].wait()
+                            await listener.received.wait()
                         break
                     except TimeoutError:
                         continue
             finally:
                 transport.close()
-            works = listener[1].is_set()
+            works = listener.received.is_set()
         else:
             try:
                 async with asyncio.timeout(2.0):
                     _, writer = await asyncio.open_connection(str(public_ip), spec.port)
-                    writer.write(nonce)
-                    await writer.drain()
-                    writer.close()
+                    try:
+                        writer.write(nonce)
+                        await writer.drain()
+                        if listener is not None:
+                            # A connection alone could be accepted by another machine (or the
+                            # router): the loop-back works only if the nonce lands on our port.
+                            await listener.received.wait()
+                    finally:
+                        writer.close()
                 works = True
             except (TimeoutError, OSError):
                 works = False
     finally:
         if listener is not None:
-            _close(listener[0])
+            await listener.close()
     if works:
         return HairpinResult(spec.protocol, spec.port, True,
                              f"this host reached its own public address {public_ip}:{spec.port} (the router hairpins)")
@@ -352,8 +385,12 @@ async def check_ports(
         raise ValueError("no ports to check")
     started = time.monotonic()
     server_ip = await _resolve(_server_host(server))
-    # HTTPS probes take up to four steps of probe_timeout each on the server.
-    async with EchoApiClient(server, token=token, timeout=5 * probe_timeout + 2.0) as api:
+    # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
+    # the server itself must not: a server that is down behind a dropping firewall would
+    # otherwise keep the user waiting for the whole probe bound before "could not test".
+    async with EchoApiClient(
+        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0
+    ) as api:
         whoami = await api.whoami()
         try:
             local_ip: IPAddress | None = source_address_toward(server_ip)

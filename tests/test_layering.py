@@ -17,6 +17,7 @@ PURE = [
     "natprobe/reachability.py",
     "natprobe/report.py",
     "natprobe/explain.py",
+    "natprobe/jamulus_explain.py",
     "natprobe/errors.py",
 ]
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl"}

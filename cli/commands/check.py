@@ -8,9 +8,10 @@ import json
 import sys
 
 from cli.exit_codes import ExitCode
-from cli.render_check import render_check_report
+from cli.render_check import jamulus_findings, render_check_report
 from natprobe.check import SERVICE_BY_NAME, PortSpec, check_ports
 from natprobe.errors import NatprobeError, ServerError
+from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.reachability import Protocol
 
 
@@ -83,7 +84,21 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render_check_report(report))
+    # UDP 22124 (or --udp PORT:jamulus) also gets what its verdict means for Jamulus' two modes.
+    jamulus_ports = {
+        s.port for s in specs if s.protocol is Protocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
+    }
+    if args.json:
+        data = report.to_dict()
+        findings = jamulus_findings(report, jamulus_ports)
+        if findings:
+            data["jamulus"] = [
+                {"severity": f.severity.value, "title": f.title, "detail": f.detail, "advice": list(f.advice)}
+                for f in findings
+            ]
+        print(json.dumps(data, indent=2))
+    else:
+        print(render_check_report(report, jamulus_ports=jamulus_ports))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE

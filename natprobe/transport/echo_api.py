@@ -16,6 +16,9 @@ NONCE_PREFIX = b"natprobe-nonce:"
 """What a UDP/TCP nonce probe carries before the hex token."""
 JAMULUS_BODY_FOR_THREE_ROUNDS = 78
 """Request bytes that pay for three Jamulus ping rounds (23 bytes each) under the server's budget."""
+HOLE_PUNCH_BODY_BYTES = 110
+"""Request bytes that pay for every retry of a Jamulus hole punch (2 + 3 pings of 13 bytes,
+3 CLM_SEND_EMPTY_MESSAGE of 15): the server never sends more UDP bytes than the body holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +36,18 @@ class WhoAmI:
 class EchoApiClient:
     """``async with EchoApiClient("http://host:8080") as api: await api.whoami()``."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, *, token: str | None = None, timeout: float = 5.0, connect_timeout: float | None = None
+    ) -> None:
+        """``timeout`` bounds a whole request (a probe may take several seconds on the server);
+        ``connect_timeout`` bounds the TCP connect alone, so a server that is down behind a
+        dropping firewall is reported in seconds rather than after the long request bound."""
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connect_timeout = connect_timeout
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> EchoApiClient:
@@ -75,6 +84,12 @@ class EchoApiClient:
                     raise ServerError(f"{url} answered with unexpected JSON", response.status)
                 return data
         except TimeoutError as exc:
+            # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
+            if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
+                raise ServerError(
+                    f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
+                    "(wrong address, server down, or a firewall drops the traffic)"
+                ) from exc
             raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
         except aiohttp.ClientError as exc:
             raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
@@ -102,3 +117,7 @@ class EchoApiClient:
         elif body.get("mode") == "jamulus":
             pad_to = JAMULUS_BODY_FOR_THREE_ROUNDS
         return await self._call("POST", "/v1/probe", body, pad_to=pad_to)
+
+    async def jamulus_hole_punch(self, name: str) -> dict[str, Any]:
+        """``POST /v1/jamulus/hole-punch`` for this host's registration ``name`` (the whole answer)."""
+        return await self._call("POST", "/v1/jamulus/hole-punch", {"name": name}, pad_to=HOLE_PUNCH_BODY_BYTES)

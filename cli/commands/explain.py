@@ -1,0 +1,135 @@
+"""``natprobe explain TOPIC``: measure and explain one question in plain language.
+
+``natprobe explain jamulus --server URL`` shows, on this network, why a Jamulus server in
+public mode (registered with a directory) needs no port forward while one in private mode
+does: natprobe registers from the Jamulus port with the echo server's directory emulation,
+acts as the Jamulus server while the echo server plays the directory's hole punch, and
+compares that with an unsolicited probe of the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+
+from cli.exit_codes import ExitCode
+from cli.progress import ProgressLine
+from cli.render_jamulus import render_jamulus_report
+from natprobe.errors import NatprobeError, ServerError
+from natprobe.jamulus_modes import (
+    DEFAULT_DIRECTORY_PORT,
+    DEFAULT_JAMULUS_PORT,
+    DEFAULT_STUN_PORT,
+    measure_jamulus_modes,
+)
+from natprobe.lifetime import LifetimeProgress
+
+DEFAULT_LIFETIME_MAX_S = 120.0
+
+__all__ = ("register",)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="measure one question on this network and explain it in plain language (jamulus)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    topics = parser.add_subparsers(dest="topic", metavar="TOPIC")
+    jamulus = topics.add_parser(
+        "jamulus",
+        help="why Jamulus public mode needs no port forward and private mode does, measured here",
+        description=(
+            "Measure, through your natprobe echo server (natprobe serve --http-port N, which plays a "
+            "Jamulus directory on UDP 22224), whether a Jamulus server on this host is reachable in "
+            "private mode (unregistered: needs a port forward) and in public mode (registered: the "
+            "registration, 59 s keep-alives and the directory's hole punch open the NAT), and why. "
+            "The Jamulus port must be free for a measurement of that port itself."
+        ),
+        epilog="example: natprobe explain jamulus --server http://vps.example.org:8080 --lifetime",
+    )
+    jamulus.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    jamulus.add_argument("--port", type=_port, default=DEFAULT_JAMULUS_PORT, metavar="PORT",
+                         help=f"the Jamulus server port (default {DEFAULT_JAMULUS_PORT})")
+    jamulus.add_argument("--jamulus-port", type=_port, default=DEFAULT_DIRECTORY_PORT, metavar="PORT",
+                         help=f"the echo server's Jamulus directory port (default {DEFAULT_DIRECTORY_PORT})")
+    jamulus.add_argument("--stun-port", type=_port, default=DEFAULT_STUN_PORT, metavar="PORT",
+                         help=f"the echo server's STUN port, for --lifetime (default {DEFAULT_STUN_PORT})")
+    jamulus.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    jamulus.add_argument("--lifetime", action="store_true",
+                         help="also measure how long an idle UDP mapping lives, against Jamulus' 59 s keep-alive")
+    jamulus.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
+                         help=f"longest idle time tested with --lifetime (default {DEFAULT_LIFETIME_MAX_S:g})")
+    jamulus.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
+    jamulus.add_argument("--json", action="store_true", help="print the report as JSON")
+    jamulus.set_defaults(handler=run_jamulus)
+    parser.set_defaults(handler=_no_topic(parser))
+
+
+def _no_topic(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+
+    return handler
+
+
+def run_jamulus(args: argparse.Namespace) -> int:
+    if args.lifetime and not 2 <= args.lifetime_max <= 3600:
+        print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
+        return ExitCode.USAGE
+    progress = ProgressLine(every_s=10.0, enabled=not args.json)
+
+    def on_lifetime(state: LifetimeProgress) -> None:
+        alive = f"alive after {state.alive_after_s:g} s" if state.alive_after_s is not None else "waiting"
+        gone = f", gone after {state.gone_after_s:g} s" if state.gone_after_s is not None else ""
+        progress.update(
+            f"measuring mapping lifetime: {state.elapsed_s:.0f} s of at most {state.max_wait_s:g} s ({alive}{gone})"
+        )
+
+    try:
+        report = asyncio.run(
+            measure_jamulus_modes(
+                args.server,
+                port=args.port,
+                token=args.token,
+                lifetime_max_s=args.lifetime_max if args.lifetime else None,
+                directory_port=args.jamulus_port,
+                stun_port=args.stun_port,
+                trace=not args.no_trace,
+                progress=progress.update,
+                lifetime_progress=on_lifetime,
+            )
+        )
+    except ServerError as exc:
+        progress.done()
+        print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
+        print("natprobe explain jamulus: nothing could be measured; is the echo server running and reachable?",
+              file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    except (NatprobeError, ValueError) as exc:
+        progress.done()
+        print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    progress.done()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else render_jamulus_report(report))
+    verdicts = (report.public_mode.works, report.private_mode.works)
+    if True in verdicts:
+        return ExitCode.OK
+    if False in verdicts:
+        return ExitCode.NOT_REACHABLE
+    return ExitCode.COULD_NOT_TEST
