@@ -45,6 +45,8 @@ from natprobe.jamulus.messages import Message
 from natprobe.stun import TransportAddress
 from natprobe.transport.jamulus import JamulusSocket, Peer
 
+from echo_server.http_config import UDP_NONCE_SPACING
+
 logger = logging.getLogger(__name__)
 
 __all__ = (
@@ -83,7 +85,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 NONCE_PREFIX = b"natprobe-nonce:"
 """Every nonce datagram (and the TCP nonce) is exactly this prefix followed by the nonce's ASCII."""
-UDP_NONCE_SPACING = 0.15
 """Seconds between UDP nonce datagrams (0, 150, 300 ms...): one lost datagram is not a verdict."""
 HTTP_MAX_HEAD = 16 * 1024
 """Bytes of an HTTP response read at most (status line and headers)."""

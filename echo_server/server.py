@@ -32,9 +32,9 @@ from natprobe.stun import TransportAddress
 
 from echo_server.config import EchoServerConfig, IPAddress, config_from_args
 from echo_server.config import add_arguments as add_stun_arguments
-from echo_server.http_api import HttpApiConfig, start_http_api
-from echo_server.http_api import add_arguments as add_http_arguments
-from echo_server.http_api import config_from_args as http_config_from_args
+from echo_server.http_config import HttpApiConfig
+from echo_server.http_config import add_arguments as add_http_arguments
+from echo_server.http_config import config_from_args as http_config_from_args
 from echo_server.jamulus_directory import JamulusDirectory, JamulusDirectoryConfig
 from echo_server.jamulus_directory import add_arguments as add_jamulus_arguments
 from echo_server.jamulus_directory import config_from_args as jamulus_config_from_args
@@ -368,6 +368,8 @@ async def serve_until_signalled(
             try:
                 if http_port is not None:
                     http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
+                    from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
+
                     runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
                     line += f" http={TransportAddress(config.primary, bound)}"
                 if http_port is not None or jamulus is not None:

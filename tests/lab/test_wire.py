@@ -587,7 +587,8 @@ def test_wire_delays_both_ways_and_arp_crosses_it(lab: _Lab) -> None:
     assert _mac(lab.b, "b0") in neigh
     assert first.path >= 0.095, f"first RTT {first.path * 1000:.1f} ms: ARP skipped the delay"
     path = statistics.median(r.path for r in rtts)
-    assert 0.049 <= path <= 0.053, f"median path RTT {path * 1000:.2f} ms, want 50 ms"
+    # Never early; late only by the user-space wire's scheduling, a few ms on a loaded 2-core VM.
+    assert 0.049 <= path <= 0.060, f"median path RTT {path * 1000:.2f} ms, want 50 ms"
     # Nothing may arrive early; this process's wall time includes its own wake-ups.
     assert min(r.path for r in rtts) >= 0.049
     assert min(r.wall for r in rtts) >= 0.049

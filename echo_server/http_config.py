@@ -1,0 +1,144 @@
+"""The probe-back HTTP API's configuration and command-line options, without the app itself.
+
+Kept apart from :mod:`echo_server.http_api` so that a server started without ``--http-port``
+never imports aiohttp (a third of its memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from echo_server.config import IPAddress
+
+__all__ = (
+    "DEFAULT_BURST",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_MAX_IN_FLIGHT_PER_SOURCE",
+    "DEFAULT_MAX_SOURCES",
+    "DEFAULT_RATE_PER_S",
+    "HttpApiConfig",
+    "UDP_NONCE_SPACING",
+    "add_arguments",
+    "config_from_args",
+)
+
+UDP_NONCE_SPACING = 0.15
+"""Seconds between the datagrams of one UDP nonce probe (spread out to survive a burst of loss)."""
+
+DEFAULT_RATE_PER_S = 1.0
+DEFAULT_BURST = 10.0
+DEFAULT_MAX_SOURCES = 10_000
+DEFAULT_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
+DEFAULT_MAX_BODY_BYTES = 4096
+
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
+"""RFC 6750 section 2.1 ``b64token``: what may follow ``Bearer``."""
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApiConfig:
+    """What the HTTP API needs before it starts.
+
+    The defaults suit a public server: 10 probes in a burst, then 1 per second per source IP,
+    10,000 source IPs remembered (least recently seen evicted), 64 probes in flight at once
+    (4 per source), request bodies up to 4 KiB.
+    """
+
+    probe_source_ip: IPAddress
+    """Address every probe-back leaves from (the echo server's public address). Requests
+    arriving over the other IP version are refused with a clear message."""
+    udp_probe_port: int = 0
+    """Source port of UDP nonce probe-backs; 0 = one the OS picks once at start (still fixed
+    for the server's lifetime, and reported by ``whoami``)."""
+    token: str | None = None
+    """If set, ``POST /v1/probe`` requires ``Authorization: Bearer <token>``."""
+    rate_per_s: float = DEFAULT_RATE_PER_S
+    burst: float = DEFAULT_BURST
+    max_sources: int = DEFAULT_MAX_SOURCES
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    max_in_flight_per_source: int = DEFAULT_MAX_IN_FLIGHT_PER_SOURCE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    denied_ports: frozenset[int] = frozenset()
+    """Ports the operator does not let anyone probe (403 ``port_not_allowed``)."""
+    tls_ca_file: str | None = None
+    """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
+    udp_nonce_spacing: float = UDP_NONCE_SPACING
+
+    def __post_init__(self) -> None:
+        if self.probe_source_ip.is_unspecified or self.probe_source_ip.is_multicast:
+            raise ValueError("probe_source_ip must be a specific unicast address, not 0.0.0.0, :: or multicast")
+        if not 0 <= self.udp_probe_port <= 0xFFFF:
+            raise ValueError(f"udp_probe_port must be 0-65535, got {self.udp_probe_port}")
+        if self.token is not None and not _TOKEN.fullmatch(self.token):
+            raise ValueError("token must be non-empty and use only A-Z a-z 0-9 . _ ~ + / - (and trailing =)")
+        if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)) or not (
+            self.burst >= 1 and math.isfinite(self.burst)
+        ):
+            raise ValueError("rate_per_s must be > 0 and burst >= 1")
+        if min(self.max_sources, self.max_in_flight, self.max_in_flight_per_source) < 1:
+            raise ValueError("max_sources, max_in_flight and max_in_flight_per_source must be >= 1")
+        if self.max_body_bytes < 256:
+            raise ValueError("max_body_bytes must be at least 256 (a probe request needs room)")
+        if any(not 1 <= port <= 0xFFFF for port in self.denied_ports):
+            raise ValueError("denied_ports must be 1-65535")
+        if not 0 <= self.udp_nonce_spacing <= 1:
+            raise ValueError("udp_nonce_spacing must be 0-1 s")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The HTTP API's options (``--http-port`` and friends) for ``natprobe serve``."""
+    parser.add_argument("--http-port", type=int, metavar="P", help="serve the probe-back HTTP API on this TCP port")
+    parser.add_argument(
+        "--http-token-file",
+        type=Path,
+        metavar="FILE",
+        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line",
+    )
+    parser.add_argument(
+        "--udp-probe-port",
+        type=int,
+        default=0,
+        metavar="P",
+        help="source port of UDP probe-backs (default: one picked at start)",
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=DEFAULT_RATE_PER_S,
+        metavar="R",
+        help="probes per second per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--probe-burst",
+        type=float,
+        default=DEFAULT_BURST,
+        metavar="B",
+        help="probes allowed in a burst per source IP (default %(default)s)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, probe_source_ip: IPAddress) -> HttpApiConfig:
+    """Build the config from :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+    token: str | None = None
+    if args.http_token_file is not None:
+        try:
+            lines = Path(args.http_token_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read the token file {args.http_token_file}: {exc.strerror or exc}") from exc
+        token = lines[0].strip() if lines else ""
+    return HttpApiConfig(
+        probe_source_ip=probe_source_ip,
+        udp_probe_port=args.udp_probe_port,
+        token=token,
+        rate_per_s=args.probe_rate,
+        burst=args.probe_burst,
+    )
