@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import logging
 import secrets
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.hops import Hop, trace_hops
@@ -38,6 +35,7 @@ from natprobe.reachability import (
 )
 from natprobe.stun.attributes import IPAddress
 from natprobe.topology import TopologyVerdict, assess_topology
+from natprobe.transport.resolve import resolve_host, url_host
 from natprobe.transport.echo_api import NONCE_PREFIX, EchoApiClient, WhoAmI
 from natprobe.transport.sniff import ArrivalWatcher, Match
 
@@ -149,24 +147,6 @@ class CheckReport:
             ],
             "duration_ms": round(self.duration_s * 1000, 1),
         }
-
-
-def _server_host(server: str) -> str:
-    url = server if "://" in server else "http://" + server
-    host = urlsplit(url).hostname
-    if not host:
-        raise ValueError(f"cannot read a host name from {server!r}")
-    return host
-
-
-async def _resolve(host: str) -> IPAddress:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror}") from exc
-    infos.sort(key=lambda info: 0 if info[0] == socket.AF_INET else 1)
-    return ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0])
 
 
 class _UdpListener(asyncio.DatagramProtocol):
@@ -384,7 +364,7 @@ async def check_ports(
     if not ports:
         raise ValueError("no ports to check")
     started = time.monotonic()
-    server_ip = await _resolve(_server_host(server))
+    server_ip = await resolve_host(url_host(server))
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".

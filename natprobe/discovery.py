@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -35,6 +34,7 @@ from natprobe.stun.message import Message, binding_request, decode, encode
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
 from natprobe.transport.stun_tcp import tcp_transact
+from natprobe.transport.resolve import resolve_host
 from natprobe.transport.stun_udp import StunEndpoint
 
 logger = logging.getLogger(__name__)
@@ -67,14 +67,7 @@ async def resolve_server(server: str | TransportAddress, default_port: int = DEF
     if isinstance(server, TransportAddress):
         return server
     host, port = split_host_port(server, default_port)
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except socket.gaierror as exc:
-        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror}") from exc
-    # Prefer IPv4: NAT behaviour is an IPv4 question for nearly every user.
-    infos.sort(key=lambda info: 0 if info[0] == socket.AF_INET else 1)
-    return TransportAddress.parse(str(infos[0][4][0]).split("%", 1)[0], port)
+    return TransportAddress(await resolve_host(host), port)
 
 
 def split_host_port(text: str, default_port: int) -> tuple[str, int]:

@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from natprobe import __version__
 from natprobe.check import PortSpec, check_ports
@@ -63,8 +62,8 @@ from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
 from natprobe.reachability import PortVerdict, Protocol
 from natprobe.report import LifetimeReport
 from natprobe.stun.attributes import IPAddress, TransportAddress
-from natprobe.topology import NatLayers
 from natprobe.transport.echo_api import EchoApiClient
+from natprobe.transport.resolve import resolve_host, url_host
 
 __all__ = (
     "DEFAULT_DIRECTORY_PORT",
@@ -191,24 +190,6 @@ class _JamulusServerRole(asyncio.DatagramProtocol):
         logger.debug("Jamulus port: %s", exc)
 
 
-async def _server_ip(server: str) -> IPAddress:
-    url = server if "://" in server else "http://" + server
-    host = urlsplit(url).hostname
-    if not host:
-        raise ValueError(f"cannot read a host name from {server!r}")
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except socket.gaierror as exc:
-        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror}") from exc
-    infos.sort(key=lambda info: 0 if info[0] == socket.AF_INET else 1)  # Jamulus is IPv4
-    return ipaddress.ip_address(str(infos[0][4][0]).split("%", 1)[0])
-
-
 def _port_free(listen_ip: str, port: int) -> bool:
     """Can this process bind UDP ``listen_ip:port`` right now? (The socket is closed at once.)"""
     family = socket.AF_INET6 if ":" in listen_ip else socket.AF_INET
@@ -330,7 +311,7 @@ async def measure_jamulus_modes(
         raise ValueError("name must be 1 to 20 characters A-Z a-z 0-9 . _ ~ - (the echo server's rule)")
     started = time.monotonic()
     say = progress or (lambda _text: None)
-    server_ip = await _server_ip(server_url)
+    server_ip = await resolve_host(url_host(server_url))
     notes: list[str] = []
     # The lifetime measurement runs alongside the rest (it takes about the lifetime); it is
     # cancelled if anything else fails, so no task outlives this call.

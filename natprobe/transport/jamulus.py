@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
+from natprobe.transport.resolve import resolve_host
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.jamulus.messages import DEFAULT_PORT, EmptyMessage, Message, OsType, decode, encode, matches_request
 from natprobe.jamulus.probe import (
@@ -386,23 +387,13 @@ async def resolve(host: str | IPAddress, port: int = DEFAULT_PORT, *, ipv4_only:
     """``host`` as an address: literals as they are, names via ``getaddrinfo`` (IPv4 preferred, as Jamulus does)."""
     if isinstance(host, (IPv4Address, IPv6Address)):
         address: IPAddress = host
-    else:
-        try:
-            address = ip_address(host)
-        except ValueError:
-            loop = asyncio.get_running_loop()
-            family = socket.AF_INET if ipv4_only else socket.AF_UNSPEC
-            try:
-                infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM)
-            except OSError as exc:
-                raise NetworkError(f"cannot resolve {host!r}: {exc.strerror or exc}") from exc
-            addresses = [ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-            if not addresses:
-                raise NetworkError(f"cannot resolve {host!r}: no address")
-            address = next((a for a in addresses if a.version == 4), addresses[0])
-    if ipv4_only and address.version != 4:
-        raise ValueError(f"{host} is not an IPv4 address; Jamulus directories are IPv4 only")
-    return address
+        if ipv4_only and address.version != 4:
+            raise ValueError(f"{host} is not an IPv4 address; Jamulus directories are IPv4 only")
+        return address
+    try:
+        return await resolve_host(host, ipv4_only=ipv4_only)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; Jamulus directories are IPv4 only") from exc
 
 
 def _local(

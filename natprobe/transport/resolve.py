@@ -1,0 +1,41 @@
+"""Host names to addresses, one way for every command: literals as they are, names via
+``getaddrinfo``, IPv4 preferred (NAT questions, Jamulus directories and most echo servers are
+IPv4 questions)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from natprobe.errors import NetworkError
+from natprobe.stun.attributes import IPAddress
+
+
+async def resolve_host(host: str, *, ipv4_only: bool = False) -> IPAddress:
+    """Resolve ``host``; :class:`~natprobe.errors.NetworkError` when it does not resolve."""
+    try:
+        address: IPAddress = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET if ipv4_only else socket.AF_UNSPEC
+        try:
+            infos = await loop.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise NetworkError(f"cannot resolve {host!r}: {exc.strerror or exc}") from exc
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        if not addresses:
+            raise NetworkError(f"cannot resolve {host!r}: no address")
+        address = next((a for a in addresses if a.version == 4), addresses[0])
+    if ipv4_only and address.version != 4:
+        raise ValueError(f"{host} is not an IPv4 address")
+    return address
+
+
+def url_host(url: str) -> str:
+    """The host part of ``http://host:port/...`` (a scheme-less ``host:port`` is accepted too)."""
+    host = urlsplit(url if "://" in url else "http://" + url).hostname
+    if not host:
+        raise ValueError(f"cannot read a host name from {url!r}")
+    return host
