@@ -107,7 +107,6 @@ _CGNAT_ADVICE = (
 
 def _unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
     """The probe did not get through: tell apart host firewall, CGNAT and a missing forward."""
-    common = dict(protocol=observation.protocol, port=observation.port, reachable=False)
     if observation.seen_on_interface:
         return PortVerdict(
             status=PortStatus.HOST_FIREWALL,
@@ -119,7 +118,9 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
                 f"Allow inbound {observation.protocol.value.upper()} port {observation.port} in this host's "
                 "firewall (nftables/iptables, ufw, firewalld).",
             ),
-            **common,  # type: ignore[arg-type]
+            protocol=observation.protocol,
+            port=observation.port,
+            reachable=False,
         )
     if context.layers is NatLayers.CGNAT:
         return PortVerdict(
@@ -129,7 +130,9 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
                 "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable"
             ),
             advice=_CGNAT_ADVICE,
-            **common,  # type: ignore[arg-type]
+            protocol=observation.protocol,
+            port=observation.port,
+            reachable=False,
         )
     if context.layers is NatLayers.NO_NAT:
         return PortVerdict(
@@ -139,7 +142,9 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
                 "front of it (provider or network firewall) filtered the probe"
             ),
             advice=(f"Open {observation.protocol.value.upper()} port {observation.port} in the network firewall.",),
-            **common,  # type: ignore[arg-type]
+            protocol=observation.protocol,
+            port=observation.port,
+            reachable=False,
         )
     double = (
         " This network has more than one NAT layer; every one of them needs the forward."
@@ -154,16 +159,18 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
             f"({context.local_ip}), or something on the way filters it.{double}"
         ),
         advice=_lan_advice(observation, context),
-        **common,  # type: ignore[arg-type]
+        protocol=observation.protocol,
+        port=observation.port,
+        reachable=False,
     )
 
 
 def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
     """The verdict for one port."""
     result = observation.server_result
-    base = dict(protocol=observation.protocol, port=observation.port)
+    protocol, port = observation.protocol, observation.port
     if observation.error is not None:
-        return PortVerdict(reachable=None, status=PortStatus.UNTESTED, reason=observation.error, advice=(), **base)  # type: ignore[arg-type]
+        return PortVerdict(protocol, port, None, PortStatus.UNTESTED, observation.error, ())
 
     if observation.mode is ProbeMode.NONCE:
         if observation.nonce_received:
@@ -174,7 +181,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                 advice=(),
                 proof="a one-time token sent by the echo server to the public address arrived on this host's port "
                 "(router forward, firewalls and this host all let it through)",
-                **base,  # type: ignore[arg-type]
+                protocol=protocol,
+                port=port,
             )
         if observation.protocol is Protocol.TCP:
             error = result.get("error")
@@ -187,7 +195,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                         f"forwards it to another machine (this host is {context.local_ip})"
                     ),
                     advice=_lan_advice(observation, context)[:2],
-                    **base,  # type: ignore[arg-type]
+                    protocol=protocol,
+                port=port,
                 )
             if error == "refused":
                 return PortVerdict(
@@ -203,7 +212,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                         )
                     ),
                     advice=_lan_advice(observation, context)[:2],
-                    **base,  # type: ignore[arg-type]
+                    protocol=protocol,
+                port=port,
                 )
         return _unreached(observation, context, "the echo server's probe never arrived")
 
@@ -217,7 +227,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
             advice=(),
             proof=f"the echo server spoke {observation.mode.value} to the public address and {answered} answered",
             details=result,
-            **base,  # type: ignore[arg-type]
+            protocol=protocol,
+            port=port,
         )
     if observation.protocol is Protocol.TCP and result.get("connected"):
         return PortVerdict(
@@ -230,7 +241,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
             advice=("Check that the service on this port is the one you expect.",),
             proof="a TCP connection from the echo server to the public address was accepted",
             details=result,
-            **base,  # type: ignore[arg-type]
+            protocol=protocol,
+            port=port,
         )
     if observation.protocol is Protocol.TCP and result.get("error") == "refused":
         return PortVerdict(
@@ -242,7 +254,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
             ),
             advice=_lan_advice(observation, context)[:2],
             details=result,
-            **base,  # type: ignore[arg-type]
+            protocol=protocol,
+            port=port,
         )
     service = observation.service or observation.mode.value
     if observation.seen_on_interface:
@@ -260,7 +273,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                 f"Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.",
             ),
             details=result,
-            **base,  # type: ignore[arg-type]
+            protocol=protocol,
+            port=port,
         )
     return _unreached(observation, context, f"the echo server's {service} request got no answer")
 
