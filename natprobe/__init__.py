@@ -9,6 +9,8 @@ The public API, all importable from ``natprobe``:
   :class:`PortSpec`, :class:`Protocol`, :class:`CheckReport`, :class:`PortVerdict`,
   :class:`PortStatus`.
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
+* Jamulus public vs private mode, measured: :func:`measure_jamulus_modes`,
+  :class:`JamulusModesReport`, :func:`explain_jamulus`.
 * Plain-language findings: :func:`explain_nat`, :class:`Finding`, :class:`Severity`.
 * Errors: :class:`NatprobeError` and its subclasses (see :mod:`natprobe.errors`).
 
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from natprobe.check import CheckReport, PortSpec, check_ports
     from natprobe.discovery import DiscoveryOptions, discover_nat
     from natprobe.explain import Finding, Severity, explain_nat
+    from natprobe.jamulus_explain import JamulusModesReport, explain_jamulus
+    from natprobe.jamulus_modes import measure_jamulus_modes
     from natprobe.lifetime import measure_mapping_lifetime
     from natprobe.netinfo import read_local_context
     from natprobe.reachability import PortStatus, PortVerdict, Protocol
@@ -58,6 +62,7 @@ _LAZY_EXPORTS = {
     "DiscoveryOptions": "natprobe.discovery",
     "Filtering": "natprobe.behavior.model",
     "Finding": "natprobe.explain",
+    "JamulusModesReport": "natprobe.jamulus_explain",
     "LifetimeReport": "natprobe.report",
     "Mapping": "natprobe.behavior.model",
     "NatLayers": "natprobe.topology",
@@ -71,7 +76,9 @@ _LAZY_EXPORTS = {
     "assess_topology": "natprobe.topology",
     "check_ports": "natprobe.check",
     "discover_nat": "natprobe.discovery",
+    "explain_jamulus": "natprobe.jamulus_explain",
     "explain_nat": "natprobe.explain",
+    "measure_jamulus_modes": "natprobe.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.lifetime",
     "read_local_context": "natprobe.netinfo",
 }
@@ -99,6 +106,7 @@ __all__ = (
     "Filtering",
     "Finding",
     "IntegrityError",
+    "JamulusModesReport",
     "LabError",
     "LifetimeReport",
     "Mapping",
@@ -118,7 +126,9 @@ __all__ = (
     "assess_topology",
     "check_ports",
     "discover_nat",
+    "explain_jamulus",
     "explain_nat",
+    "measure_jamulus_modes",
     "measure_mapping_lifetime",
     "read_local_context",
 )
