@@ -1,0 +1,77 @@
+"""natprobe's STUN client against a real coturn ``turnserver`` (STUN only, RFC 5780 on loopback)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from natprobe.behavior import ClassicNatType, Mapping
+from natprobe.discovery import DiscoveryOptions, discover_nat
+from natprobe.stun import TransportAddress, binding_request
+from natprobe.stun.transaction import RetransmissionPolicy
+from natprobe.transport.stun_udp import StunEndpoint
+
+pytestmark = pytest.mark.interop
+
+QUICK = RetransmissionPolicy(rto=0.1, max_sends=5, last_wait=0.3)
+
+
+@pytest.fixture
+def coturn() -> Iterator[int]:
+    """coturn on 127.0.0.1 and 127.0.0.2 (two IPs of one family: RFC 5780 is on), a random port."""
+    binary = shutil.which("turnserver")
+    if binary is None:
+        pytest.skip("coturn's turnserver is not installed (scripts/setup.sh installs it)")
+    port = random.randrange(20000, 30000, 2)
+    process = subprocess.Popen(
+        [binary, "-n", "--stun-only", "--no-auth", "--no-cli", "--no-tls", "--no-dtls",
+         "-L", "127.0.0.1", "-L", "127.0.0.2", "--listening-port", str(port),
+         "--log-file", "stdout", "--simple-log", "--pidfile", f"/tmp/natprobe-test-coturn-{port}.pid"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+async def _first_answer(endpoint: StunEndpoint, server: TransportAddress) -> None:
+    """coturn needs a moment to open its listeners: retry the first request, bounded."""
+    for _ in range(50):
+        if await endpoint.transact(binding_request(), server, QUICK) is not None:
+            return
+    raise AssertionError("coturn did not answer within ~20 s")
+
+
+async def test_client_reads_xor_mapped_response_origin_and_other_address(coturn: int) -> None:
+    server = TransportAddress.parse("127.0.0.1", coturn)
+    async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
+        await _first_answer(endpoint, server)
+        response = await endpoint.request(binding_request(), server, QUICK)
+        message = response.message
+        assert message.xor_mapped_address == endpoint.local_address
+        assert message.response_origin == server
+        assert message.other_address == TransportAddress.parse("127.0.0.2", coturn + 1)
+        changed = await endpoint.request(binding_request(change_ip=True, change_port=True), server, QUICK)
+        assert changed.source == TransportAddress.parse("127.0.0.2", coturn + 1)
+        port_only = await endpoint.request(binding_request(change_port=True), server, QUICK)
+        assert port_only.source == TransportAddress.parse("127.0.0.1", coturn + 1)
+
+
+async def test_discovery_against_coturn_on_loopback_is_open_internet(coturn: int) -> None:
+    server = TransportAddress.parse("127.0.0.1", coturn)
+    async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
+        await _first_answer(endpoint, server)
+    report = await discover_nat(server, options=DiscoveryOptions(bind_ip="127.0.0.1"))
+    assert report.mapping.value is Mapping.NO_NAT
+    assert report.nat_type.value is ClassicNatType.OPEN_INTERNET
+    assert report.server_alternate == TransportAddress.parse("127.0.0.2", coturn + 1)
