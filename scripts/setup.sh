@@ -12,14 +12,13 @@ cd "$(dirname "$0")/.."
 
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
-# virtual host behind a port forward; miniupnpd for UPnP IGD / NAT-PMP / PCP on the lab router.
+# virtual host behind a port forward; gcc for the benchmark's load generator.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
   coturn
   jamulus
   nginx-light openssl
-  miniupnpd
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
@@ -35,13 +34,12 @@ if [[ "${1:-}" != "--no-apt" ]]; then
   if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
     apt-get update -qq
-    # miniupnpd asks debconf questions; the defaults are fine and its service is never started by us.
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # Debian starts coturn, nginx and miniupnpd as services on install. natprobe's tests run
-  # their own instances inside namespaces and on loopback; stop the system ones so they do
-  # not hold ports like 3478.
-  for service in coturn nginx miniupnpd; do
+  # Debian starts coturn and nginx as services on install. natprobe's tests run their own
+  # instances inside namespaces and on loopback; stop the system ones so they do not hold
+  # ports like 3478.
+  for service in coturn nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
       systemctl stop "$service" || true
     fi
