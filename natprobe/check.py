@@ -25,7 +25,10 @@ from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.hops import Hop, trace_hops
 from natprobe.netinfo import source_address_toward
 from natprobe.reachability import (
+    SERVICE_BY_NAME,
+    WELL_KNOWN_SERVICE,
     Context,
+    PortSpec,
     PortObservation,
     PortStatus,
     PortVerdict,
@@ -45,43 +48,6 @@ ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
 TRACE_PORT = 33434
 """Traceroute's classic port: nothing listens there, so the path's end answers "port unreachable"."""
-
-SERVICE_BY_NAME = {
-    "jamulus": (Protocol.UDP, ProbeMode.JAMULUS),
-    "http": (Protocol.TCP, ProbeMode.HTTP),
-    "https": (Protocol.TCP, ProbeMode.HTTPS),
-    "tls": (Protocol.TCP, ProbeMode.HTTPS),
-    "ssh": (Protocol.TCP, ProbeMode.SSH),
-    "tcp": (Protocol.TCP, ProbeMode.CONNECT),
-}
-WELL_KNOWN_SERVICE = {
-    (Protocol.UDP, 22124): ProbeMode.JAMULUS,
-    (Protocol.TCP, 22): ProbeMode.SSH,
-    (Protocol.TCP, 80): ProbeMode.HTTP,
-    (Protocol.TCP, 8080): ProbeMode.HTTP,
-    (Protocol.TCP, 443): ProbeMode.HTTPS,
-    (Protocol.TCP, 8443): ProbeMode.HTTPS,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PortSpec:
-    """A port to check; ``service`` forces the protocol spoken when the port is taken."""
-
-    protocol: Protocol
-    port: int
-    service: str | None = None
-    host: str | None = None
-    """Host name for HTTP ``Host`` and TLS SNI (web servers serve per name)."""
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535:
-            raise ValueError(f"port out of range: {self.port}")
-        if self.service is not None and self.service not in SERVICE_BY_NAME:
-            raise ValueError(f"unknown service {self.service!r}; known: {', '.join(sorted(SERVICE_BY_NAME))}")
-        if self.service is not None and SERVICE_BY_NAME[self.service][0] is not self.protocol:
-            raise ValueError(f"service {self.service} runs over {SERVICE_BY_NAME[self.service][0].value}, not {self.protocol.value}")
-
 
 @dataclass(frozen=True, slots=True)
 class HairpinResult:

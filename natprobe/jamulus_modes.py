@@ -43,6 +43,7 @@ from typing import Any, cast
 from natprobe import __version__
 from natprobe.check import PortSpec, check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
+from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus import (
     EmptyMessage,
     ESvrRegResult,
@@ -78,8 +79,7 @@ __all__ = (
 logger = logging.getLogger(__name__)
 
 DEFAULT_JAMULUS_PORT = 22124
-DEFAULT_DIRECTORY_PORT = 22224
-"""Where ``natprobe serve --http-port`` plays the directory unless told otherwise."""
+DEFAULT_DIRECTORY_PORT = DIRECTORY_PORT
 DEFAULT_STUN_PORT = 3478
 REGISTER_INTERVAL_S = 0.5
 """``REGISTER_SERVER_TIME_OUT_MS`` (src/global.h)."""

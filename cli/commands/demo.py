@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from cli.exit_codes import ExitCode
 from natprobe.errors import LabError
 from natprobe.lab import Behavior, Host, Lab, LabConfig, PortForward, require_lab
-from natprobe.lab.services import start_echo_server
 
 JAMULUS_PORT = 22124
 HTTP_PORT = 8080
@@ -70,6 +69,8 @@ def _start_udp_service(lab: Lab) -> str:
 
 
 def _lab_demo() -> int:
+    from natprobe.lab.services import start_echo_server
+
     _say("Building a lab: a LAN host behind a home router (port-restricted cone NAT, like most home "
          "routers), and an 'Internet' namespace where natprobe's echo server runs on two public "
          "addresses. Everything lives in network namespaces on this machine.")

@@ -14,18 +14,17 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from cli.progress import ProgressLine
-from cli.render_jamulus import render_jamulus_report
 from natprobe.errors import NatprobeError, ServerError
-from natprobe.jamulus_modes import (
-    DEFAULT_DIRECTORY_PORT,
-    DEFAULT_JAMULUS_PORT,
-    DEFAULT_STUN_PORT,
-    measure_jamulus_modes,
-)
-from natprobe.lifetime import LifetimeProgress
+from natprobe.jamulus.messages import DEFAULT_PORT as DEFAULT_JAMULUS_PORT
+from natprobe.jamulus.messages import DIRECTORY_PORT as DEFAULT_DIRECTORY_PORT
+from natprobe.stun.types import DEFAULT_PORT as DEFAULT_STUN_PORT
+
+if TYPE_CHECKING:
+    from natprobe.lifetime import LifetimeProgress
 
 DEFAULT_LIFETIME_MAX_S = 120.0
 
@@ -89,6 +88,10 @@ def _no_topic(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
 
 
 def run_jamulus(args: argparse.Namespace) -> int:
+    # The measurement (aiohttp, the check) loads only when it runs: `natprobe --help` stays quick.
+    from cli.render_jamulus import render_jamulus_report
+    from natprobe.jamulus_modes import measure_jamulus_modes
+
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
         return ExitCode.USAGE

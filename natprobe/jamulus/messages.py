@@ -42,6 +42,7 @@ from natprobe.jamulus.crc import crc16_genibus
 
 __all__ = (
     "DEFAULT_PORT",
+    "DIRECTORY_PORT",
     "HEADER_LENGTH",
     "FRAME_OVERHEAD",
     "MAX_LEN_SERVER_NAME",
@@ -85,6 +86,9 @@ __all__ = (
 
 DEFAULT_PORT = 22124
 """``DEFAULT_PORT_NUMBER`` (src/global.h): the server port and the port assumed when none is given."""
+DIRECTORY_PORT = 22224
+"""Port of the second any-genre directory (src/global.h, 3.9.x). natprobe's echo server plays
+a directory on it by default (``natprobe serve --http-port``)."""
 HEADER_LENGTH = 7
 """``MESS_HEADER_LENGTH_BYTE``: tag (2), id (2), cnt (1), length (2)."""
 FRAME_OVERHEAD = 9
