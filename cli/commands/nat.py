@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -52,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         split_host_port(args.server, DEFAULT_PORT)
     except ValueError as exc:
         print(f"natprobe nat: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        ipaddress.ip_address(args.bind)
+    except ValueError:
+        print(f"natprobe nat: --bind needs a local IP address, not {args.bind!r}", file=sys.stderr)
         return ExitCode.USAGE
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe nat: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
