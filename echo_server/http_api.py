@@ -29,6 +29,7 @@ Embed with :func:`create_app` or run with :func:`start_http_api`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -38,7 +39,7 @@ import math
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NoReturn
@@ -442,6 +443,30 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
             raise too_large
 
 
+@contextlib.contextmanager
+def _admitted(state: ApiState, key: str) -> Iterator[None]:
+    """Hold one in-flight slot for ``key`` and spend one rate-limit token, or refuse with 429."""
+    refusal = state.in_flight.try_enter(key)
+    if refusal is not None:
+        state.rate_limited += 1
+        raise ApiError(429, ErrorCode.RATE_LIMITED, refusal, {"Retry-After": "1"})
+    try:
+        if not state.limiter.allow(key, state.clock()):
+            state.rate_limited += 1
+            # With fewer than one token left, the next one is at most 1/rate seconds away.
+            config = state.config
+            wait = max(1, math.ceil(1.0 / config.rate_per_s))
+            raise ApiError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"too many probes from {key}: {config.burst:g} at once, then {config.rate_per_s:g} per second",
+                {"Retry-After": str(wait)},
+            )
+        yield
+    finally:
+        state.in_flight.leave(key)
+
+
 async def whoami(request: web.Request) -> web.Response:
     """``GET /v1/whoami``."""
     state = _state(request)
@@ -484,22 +509,7 @@ async def probe(request: web.Request) -> web.Response:
         )
     if spec.port in config.denied_ports:
         raise ApiError(403, ErrorCode.PORT_NOT_ALLOWED, f"this server does not probe port {spec.port}")
-    key = source_key(peer.ip)
-    refusal = state.in_flight.try_enter(key)
-    if refusal is not None:
-        state.rate_limited += 1
-        raise ApiError(429, ErrorCode.RATE_LIMITED, refusal, {"Retry-After": "1"})
-    try:
-        if not state.limiter.allow(key, state.clock()):
-            state.rate_limited += 1
-            # With fewer than one token left, the next one is at most 1/rate seconds away.
-            wait = max(1, math.ceil(1.0 / config.rate_per_s))
-            raise ApiError(
-                429,
-                ErrorCode.RATE_LIMITED,
-                f"too many probes from {key}: {config.burst:g} at once, then {config.rate_per_s:g} per second",
-                {"Retry-After": str(wait)},
-            )
+    with _admitted(state, source_key(peer.ip)):
         target = TransportAddress(peer.ip, spec.port)
         start = time.monotonic()  # not the injectable rate-limit clock: this is a measurement
         try:
@@ -509,8 +519,6 @@ async def probe(request: web.Request) -> web.Response:
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not send the probe: {exc}") from exc
         elapsed_ms = round((time.monotonic() - start) * 1000.0, 3)
         state.probes += 1
-    finally:
-        state.in_flight.leave(key)
     result = outcome.result.to_json()
     logger.info("probe %s/%s to %s from %s: %s", spec.protocol, spec.mode, target, outcome.source, result)
     return web.json_response(
@@ -577,21 +585,7 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
     peer = _peer(request)
     if peer.ip.version != 4 or config.probe_source_ip.version != 4:
         _bad("Jamulus directories and hole punches are IPv4 only; connect to the API over IPv4")
-    key = source_key(peer.ip)
-    refusal = state.in_flight.try_enter(key)
-    if refusal is not None:
-        state.rate_limited += 1
-        raise ApiError(429, ErrorCode.RATE_LIMITED, refusal, {"Retry-After": "1"})
-    try:
-        if not state.limiter.allow(key, state.clock()):
-            state.rate_limited += 1
-            wait = max(1, math.ceil(1.0 / config.rate_per_s))
-            raise ApiError(
-                429,
-                ErrorCode.RATE_LIMITED,
-                f"too many probes from {key}: {config.burst:g} at once, then {config.rate_per_s:g} per second",
-                {"Retry-After": str(wait)},
-            )
+    with _admitted(state, source_key(peer.ip)):
         try:
             result = await directory.hole_punch(name, peer.ip, source_ip=config.probe_source_ip, byte_budget=len(body))
         except RegistrationNotFound as exc:
@@ -602,8 +596,6 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
             logger.error("Jamulus hole punch for %s failed: %s", peer.ip, exc)
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not run the hole punch: {exc}") from exc
         state.probes += 1
-    finally:
-        state.in_flight.leave(key)
     answer = result.to_json()
     logger.info("Jamulus hole punch for %s (%s): %s", peer.ip, name, answer)
     return web.json_response(answer)
