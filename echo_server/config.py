@@ -123,7 +123,8 @@ def _ip(text: str) -> IPAddress:
         raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
-def _port(text: str) -> int:
+def port_argument(text: str) -> int:
+    """argparse ``type=`` for a port, 0-65535 (0: let the OS pick)."""
     try:
         value = int(text)
     except ValueError:
@@ -144,12 +145,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=port_argument,
         default=DEFAULT_PORT,
         metavar="N",
         help=f"STUN base port; N and N+1 are served (default {DEFAULT_PORT}; 0 = pick free ports)",
     )
-    parser.add_argument("--echo-port", type=_port, metavar="M", help="UDP echo port on the primary (default N+2)")
+    parser.add_argument("--echo-port", type=port_argument, metavar="M", help="UDP echo port on the primary (default N+2)")
     parser.add_argument("--no-echo", action="store_true", help="do not run the UDP echo")
     parser.add_argument("--no-tcp", action="store_true", help="do not serve STUN over TCP")
     parser.add_argument(

@@ -68,6 +68,7 @@ from natprobe.jamulus import (
 )
 from natprobe.stun import TransportAddress
 
+from echo_server.config import port_argument
 from echo_server.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -728,21 +729,11 @@ class JamulusDirectory:
 # --- command line ----------------------------------------------------------------------------
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--jamulus-port`` / ``--no-jamulus`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
     parser.add_argument(
         "--jamulus-port",
-        type=_port,
+        type=port_argument,
         metavar="P",
         help=(
             "play a Jamulus directory on UDP P of the primary address, for 'natprobe explain jamulus' "
