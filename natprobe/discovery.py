@@ -159,12 +159,53 @@ async def _hairpin_probe(
             )
 
 
-async def _tcp_answers(server: TransportAddress) -> bool:
+async def _tcp_round_trip(server: TransportAddress) -> float | None:
+    """Round-trip time of a STUN request over TCP, or ``None`` if TCP got no answer."""
     try:
-        await tcp_transact(binding_request(), server, timeout=TCP_CHECK_TIMEOUT)
+        response = await tcp_transact(binding_request(), server, timeout=TCP_CHECK_TIMEOUT)
     except NatprobeError:
-        return False
-    return True
+        return None
+    return response.rtt
+
+
+async def _first_contact(
+    endpoint: StunEndpoint, target: TransportAddress, options: DiscoveryOptions
+) -> tuple[Observation, bool | None]:
+    """Test I, with STUN over TCP racing it when ``tcp_fallback`` is on.
+
+    Normally UDP answers first and the TCP request is cancelled. When UDP stays silent but TCP
+    answers, the TCP round trip says how long a UDP answer could take, so "UDP blocked" is
+    decided after an RTT-sized window (0.65 s at 50 ms) instead of the whole first-contact
+    ladder. Returns the observation and whether TCP answered (``None``: not tried or not needed).
+    """
+    policy = options.first_contact
+    udp = asyncio.create_task(_stun_probe(endpoint, Probe.MAPPING_PRIMARY, target, policy))
+    if not options.tcp_fallback:
+        return await udp, None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    tcp = asyncio.create_task(_tcp_round_trip(target))
+    try:
+        await asyncio.wait({udp, tcp}, return_when=asyncio.FIRST_COMPLETED)
+        if not udp.done():
+            rtt = await tcp
+            if rtt is not None:
+                window = RetransmissionPolicy.for_rtt(rtt).total_timeout
+                done, _ = await asyncio.wait({udp}, timeout=max(0.0, started + window - loop.time()))
+                if not done:
+                    udp.cancel()
+                    elapsed = loop.time() - started
+                    sends = sum(1 for offset in policy.send_offsets() if offset <= elapsed)
+                    return Observation(Probe.MAPPING_PRIMARY, endpoint.local_address, target, sends, False), True
+        first = await udp
+        if first.answered:
+            return first, None
+        return first, (await tcp) is not None
+    finally:
+        for task in (udp, tcp):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(udp, tcp, return_exceptions=True)
 
 
 async def discover_nat(
@@ -192,13 +233,9 @@ async def discover_nat(
     bind = (options.bind_ip if target.ip.version == 4 or options.bind_ip != "0.0.0.0" else "::", 0)
 
     async with await StunEndpoint.open(bind) as main_socket:
-        first = await _stun_probe(main_socket, Probe.MAPPING_PRIMARY, target, options.first_contact)
+        first, tcp_reachable = await _first_contact(main_socket, target, options)
         observations = [first]
-        tcp_reachable: bool | None = None
-        if not first.answered:
-            if options.tcp_fallback:
-                tcp_reachable = await _tcp_answers(target)
-        else:
+        if first.answered:
             observations += await _run_concurrent_tests(main_socket, first, target, local_ip, options)
         classification = classify(observations, local_ip=local_ip, tcp_reachable=tcp_reachable)
         local = TransportAddress(local_ip, main_socket.local_address.port) if local_ip is not None else None
