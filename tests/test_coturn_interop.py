@@ -6,6 +6,7 @@ import random
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,10 +28,11 @@ def coturn() -> Iterator[int]:
     if binary is None:
         pytest.skip("coturn's turnserver is not installed (scripts/setup.sh installs it)")
     port = random.randrange(20000, 30000, 2)
+    pidfile = Path(f"/tmp/natprobe-test-coturn-{port}.pid")
     process = subprocess.Popen(
         [binary, "-n", "--stun-only", "--no-auth", "--no-cli", "--no-tls", "--no-dtls",
          "-L", "127.0.0.1", "-L", "127.0.0.2", "--listening-port", str(port),
-         "--log-file", "stdout", "--simple-log", "--pidfile", f"/tmp/natprobe-test-coturn-{port}.pid"],
+         "--log-file", "stdout", "--simple-log", "--pidfile", str(pidfile)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -42,6 +44,7 @@ def coturn() -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        pidfile.unlink(missing_ok=True)
 
 
 async def _first_answer(endpoint: StunEndpoint, server: TransportAddress) -> None:

@@ -7,6 +7,7 @@ bounded and raises :class:`~natprobe.errors.LabError` with the process's output 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -124,12 +125,16 @@ def start_coturn(host: Host, primary: IPv4Address, alternate: IPv4Address | None
     binary = shutil.which("turnserver")
     if binary is None:
         raise LabError("coturn's turnserver is not installed (scripts/setup.sh installs it)")
+    pidfile = f"/tmp/natprobe-coturn-{host.name}-{port}.pid"
     argv = [binary, "-n", "--stun-only", "--no-auth", "--no-cli", "--no-tls", "--no-dtls",
             "-L", str(primary), "--listening-port", str(port), "--log-file", "stdout", "--simple-log",
-            "--pidfile", f"/tmp/natprobe-coturn-{host.name}.pid"]
+            "--pidfile", pidfile]
     if alternate is not None:
         argv[argv.index("-L") + 2:argv.index("-L") + 2] = ["-L", str(alternate)]
     proc = host.spawn(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not _stun_answers(host, primary, port, READY_TIMEOUT_S):
         raise LabError(f"coturn did not answer STUN on {primary}:{port} within {READY_TIMEOUT_S:g} s")
+    # coturn insists on writing a pidfile; the lab tracks the process itself, so drop the file.
+    with contextlib.suppress(OSError):
+        os.unlink(pidfile)
     return proc
