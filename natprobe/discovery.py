@@ -39,9 +39,11 @@ from natprobe.transport.stun_udp import StunEndpoint
 
 logger = logging.getLogger(__name__)
 
-FIRST_CONTACT = RetransmissionPolicy(rto=0.2, max_sends=8, last_wait=0.5, backoff=1.0)
-"""Test I: a send every 200 ms for 1.4 s, give up at 1.9 s. Eight sends make a silent server
-at 10 % loss each way a one-in-a-million event, and bound the "UDP blocked" verdict to 2 s."""
+FIRST_CONTACT = RetransmissionPolicy(rto=0.1, max_sends=10, last_wait=0.6, backoff=1.0)
+"""Test I: a send every 100 ms for 0.9 s, give up at 1.5 s. When STUN over TCP answers first
+(UDP blocked), discovery stops after an RTT-sized window, by which time at least six sends went
+out: a silent server at 10 % loss each way is then a one-in-twenty-thousand event, and without
+TCP all ten sends make it one in 10^7."""
 
 TCP_CHECK_TIMEOUT = 2.0
 MAX_SENDS_PER_TEST = 16

@@ -16,10 +16,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from natprobe.errors import LabError
-from natprobe.lab import Behavior, Host, Lab, LabConfig, PortForward, require_lab
+
+if TYPE_CHECKING:
+    from natprobe.lab import Host, Lab
 
 JAMULUS_PORT = 22124
 HTTP_PORT = 8080
@@ -69,6 +72,7 @@ def _start_udp_service(lab: Lab) -> str:
 
 
 def _lab_demo() -> int:
+    from natprobe.lab import Behavior, Lab, LabConfig, PortForward
     from natprobe.lab.services import start_echo_server
 
     _say("Building a lab: a LAN host behind a home router (port-restricted cone NAT, like most home "
@@ -138,6 +142,8 @@ def _loopback_demo(reason: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from natprobe.lab import require_lab
+
     reason = require_lab()
     if reason is not None:
         return _loopback_demo(reason)

@@ -336,8 +336,12 @@ def classify(
     )
 
 
-def sends_needed(loss: float, *, floor: int = 6, ceiling: int = 12) -> int:
-    """How many sends make silence conclusive (doubt below :data:`MAX_SILENCE_DOUBT` / 100) at this loss."""
+def sends_needed(loss: float, *, floor: int = 5, ceiling: int = 12) -> int:
+    """How many sends make silence conclusive (doubt below :data:`MAX_SILENCE_DOUBT` / 100) at this loss.
+
+    Five sends at the assumed minimum loss leave a doubt of 1e-5; when the answered tests then
+    show more loss than that, discovery re-runs the silent tests with more sends.
+    """
     p = max(loss, MIN_ASSUMED_LOSS)
     if p >= 1:
         return ceiling

@@ -150,7 +150,7 @@ def test_lost_second_mapping_answer_is_inconclusive_not_endpoint_independent() -
 
 def test_silence_statistics() -> None:
     assert silence_doubt(6, 0.0) == pytest.approx(1e-6)
-    assert sends_needed(0.0) == 6
+    assert sends_needed(0.0) == 5
     assert sends_needed(0.5) == 12
     assert silence_doubt(sends_needed(0.3), 0.3) < 1e-3
 
