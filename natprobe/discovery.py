@@ -30,12 +30,12 @@ from natprobe.netinfo import source_address_toward
 from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
 from natprobe.report import NatReport
 from natprobe.stun.attributes import ChangeRequest, IPAddress, TransportAddress
-from natprobe.stun.message import Message, binding_request, decode, encode
+from natprobe.stun.message import Message, binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
 from natprobe.transport.stun_tcp import tcp_transact
 from natprobe.transport.resolve import resolve_host
-from natprobe.transport.stun_udp import StunEndpoint
+from natprobe.transport.stun_udp import StunEndpoint, send_until_arrival
 
 logger = logging.getLogger(__name__)
 
@@ -130,35 +130,14 @@ async def _hairpin_probe(
     sender: StunEndpoint, receiver: StunEndpoint, mapped: TransportAddress, policy: RetransmissionPolicy
 ) -> Observation:
     """Send Binding requests from ``sender`` to ``receiver``'s public address; did one come back in?"""
-    request = binding_request()
-    data = encode(request)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    offsets = policy.send_offsets()
-    deadline = start + policy.total_timeout
-    sends = 0
-    while True:
-        if sends < len(offsets) and loop.time() >= start + offsets[sends]:
-            sender.send_to(data, mapped)
-            sends += 1
-            continue
-        wake = start + offsets[sends] if sends < len(offsets) else deadline
-        if loop.time() >= deadline:
-            return Observation(Probe.HAIRPIN, sender.local_address, mapped, sends, False)
-        try:
-            async with asyncio.timeout_at(wake):
-                datagram = await receiver.inbox.get()
-        except TimeoutError:
-            continue
-        try:
-            arrived = decode(datagram.data)
-        except NatprobeError:
-            continue
-        if arrived.transaction_id == request.transaction_id:
-            return Observation(
-                Probe.HAIRPIN, sender.local_address, mapped, sends, True,
-                response_source=datagram.source, rtt=datagram.received_at - start,
-            )
+    started = asyncio.get_running_loop().time()
+    sends, arrived = await send_until_arrival(sender, binding_request(), mapped, receiver, policy)
+    if arrived is None:
+        return Observation(Probe.HAIRPIN, sender.local_address, mapped, sends, False)
+    return Observation(
+        Probe.HAIRPIN, sender.local_address, mapped, sends, True,
+        response_source=arrived.source, rtt=arrived.received_at - started,
+    )
 
 
 async def _tcp_round_trip(server: TransportAddress) -> float | None:

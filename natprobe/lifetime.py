@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from natprobe.behavior.lifetime import idle_schedule, interpret
-from natprobe.errors import NatprobeError
 from natprobe.report import LifetimeReport, LifetimeTrial
 from natprobe.stun.attributes import TransportAddress
-from natprobe.stun.message import binding_request, decode, encode
+from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.transport.stun_udp import StunEndpoint
+from natprobe.transport.stun_udp import StunEndpoint, send_until_arrival
 
 logger = logging.getLogger(__name__)
 
@@ -44,30 +43,10 @@ class LifetimeProgress:
 async def _check(
     checker: StunEndpoint, trial: StunEndpoint, server: TransportAddress, public_port: int
 ) -> bool:
+    """Ask the server to answer at ``public_port``; does the answer reach the idle trial socket?"""
     request = binding_request(response_port=public_port)
-    data = encode(request)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    offsets = CHECK_POLICY.send_offsets()
-    deadline = start + CHECK_POLICY.total_timeout
-    sends = 0
-    while loop.time() < deadline:
-        if sends < len(offsets) and loop.time() >= start + offsets[sends]:
-            checker.send_to(data, server)
-            sends += 1
-            continue
-        wake = min(start + offsets[sends], deadline) if sends < len(offsets) else deadline
-        try:
-            async with asyncio.timeout_at(wake):
-                datagram = await trial.inbox.get()
-        except TimeoutError:
-            continue
-        try:
-            if decode(datagram.data).transaction_id == request.transaction_id:
-                return True
-        except NatprobeError:
-            continue
-    return False
+    _, arrived = await send_until_arrival(checker, request, server, trial, CHECK_POLICY)
+    return arrived is not None
 
 
 async def measure_mapping_lifetime(

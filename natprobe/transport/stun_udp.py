@@ -213,3 +213,44 @@ class StunEndpoint:
         if response.is_error:
             raise ErrorResponse(error.code if error else 0, error.reason if error else "")
         return response
+
+
+async def send_until_arrival(
+    sender: StunEndpoint,
+    request: Message,
+    destination: TransportAddress,
+    receiver: StunEndpoint,
+    policy: RetransmissionPolicy,
+) -> tuple[int, Datagram | None]:
+    """Send ``request`` from ``sender`` on ``policy``'s ladder until it (or its answer) lands on ``receiver``.
+
+    For tests where what is sent and what is awaited travel different paths: a hairpinned
+    request arriving at another of our sockets, or a RESPONSE-PORT answer delivered to the
+    socket whose mapping is being checked. Returns the number of sends and the datagram that
+    carried ``request``'s transaction id, or ``None`` when none came within the policy.
+    """
+    data = encode(request)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    offsets = policy.send_offsets()
+    deadline = start + policy.total_timeout
+    sends = 0
+    while True:
+        now = loop.time()
+        if sends < len(offsets) and now >= start + offsets[sends]:
+            sender.send_to(data, destination)
+            sends += 1
+            continue
+        if now >= deadline:
+            return sends, None
+        wake = min(start + offsets[sends], deadline) if sends < len(offsets) else deadline
+        try:
+            async with asyncio.timeout_at(wake):
+                datagram = await receiver.inbox.get()
+        except TimeoutError:
+            continue
+        try:
+            if decode(datagram.data).transaction_id == request.transaction_id:
+                return sends, datagram
+        except DecodeError:
+            continue
