@@ -213,7 +213,7 @@ async def _observe_port(
         )
     watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
     try:
-        async with ArrivalWatcher(watch) if watch is not None else _NoWatcher() as watcher:
+        async with ArrivalWatcher(watch) as watcher:
             request: dict[str, Any] = {"protocol": spec.protocol.value, "port": spec.port, "mode": mode.value,
                                        "timeout": timeout}
             if mode is ProbeMode.NONCE:
@@ -244,16 +244,6 @@ async def _observe_port(
     finally:
         if listener is not None:
             await listener.close()
-
-
-class _NoWatcher:
-    seen: bool | None = None
-
-    async def __aenter__(self) -> _NoWatcher:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
 
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:

@@ -47,16 +47,18 @@ class ArrivalWatcher:
     """Watches all interfaces for inbound IPv4 packets matching one :class:`Match`.
 
     Use as ``async with ArrivalWatcher(match) as watcher: ...; watcher.seen``. ``seen`` is
-    ``None`` when packet capture is not permitted here.
+    ``None`` when packet capture is not permitted here, or when ``match`` is ``None``.
     """
 
-    def __init__(self, match: Match) -> None:
+    def __init__(self, match: Match | None) -> None:
         self._match = match
         self._sock: socket.socket | None = None
         self._inspected = 0
         self.seen: bool | None = None
 
     async def __aenter__(self) -> ArrivalWatcher:
+        if self._match is None:  # nothing this watcher can match (e.g. an IPv6 probe source)
+            return self
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
         except (PermissionError, OSError) as exc:
@@ -78,6 +80,7 @@ class ArrivalWatcher:
             except OSError:
                 return
             self._inspected += 1
+            assert self._match is not None
             if address[2] != PACKET_OUTGOING and matches(packet, self._match):
                 self.seen = True
             if self.seen or self._inspected >= MAX_PACKETS:
