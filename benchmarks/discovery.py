@@ -48,7 +48,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from natprobe.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
 from natprobe.errors import LabError
 from natprobe.lab import Behavior, Lab, LabConfig, require_lab
 from natprobe.lab.netns import Host

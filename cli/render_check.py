@@ -6,10 +6,10 @@ import textwrap
 from collections.abc import Collection
 
 from cli.render import render_findings
-from natprobe.check import CheckReport
-from natprobe.explain import Finding
-from natprobe.jamulus_explain import explain_jamulus_port
-from natprobe.reachability import Protocol
+from natprobe.reports.check_report import CheckReport
+from natprobe.findings.finding import Finding
+from natprobe.findings.jamulus_findings import explain_jamulus_port
+from natprobe.verdicts.reachability import Protocol
 
 _WIDTH = 88
 

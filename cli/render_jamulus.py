@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from cli.render import render_findings
-from natprobe.jamulus_explain import JamulusModesReport, ModeVerdict, explain_jamulus
+from natprobe.reports.jamulus_report import JamulusModesReport
+from natprobe.verdicts.jamulus_verdicts import ModeVerdict
+from natprobe.findings.jamulus_findings import explain_jamulus
 
 _WIDTH = 88
 _LABEL = 46

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cli.render import render_findings
-from natprobe.explain import explain_nat
-from natprobe.report import NatReport
+from natprobe.findings.nat_findings import explain_nat
+from natprobe.reports.nat_report import NatReport
 
 
 def _yes_no(value: bool | None) -> str:

@@ -16,15 +16,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from natprobe.stun import (
-    MAGIC_COOKIE,
-    AttributeType,
-    Message,
-    MessageClass,
-    Method,
-    TransportAddress,
-    encode,
-)
+from natprobe.stun import MAGIC_COOKIE, AttributeType, Message, MessageClass, Method, encode
+from natprobe.addressing import TransportAddress
 
 from echo_server.stun_service import StunService
 

@@ -48,12 +48,13 @@ from aiohttp import web
 
 from natprobe import __version__
 from natprobe.errors import NetworkError
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 from echo_server import probe_back
 from echo_server.jamulus_directory import JamulusDirectory, RegistrationNotFound
 from echo_server.openapi import openapi_document
-from echo_server.probe_back import IPAddress, ProbeOutcome, UdpProbeSocket
+from natprobe.addressing import IPAddress
+from echo_server.probe_back import ProbeOutcome, UdpProbeSocket
 from echo_server.http_config import (
     DEFAULT_BURST,
     DEFAULT_MAX_BODY_BYTES,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from echo_server.config import IPAddress
+from natprobe.addressing import IPAddress
 
 __all__ = (
     "DEFAULT_BURST",

@@ -66,7 +66,7 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 from echo_server.config import port_argument
 from echo_server.ratelimit import RateLimiter

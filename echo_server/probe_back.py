@@ -42,8 +42,8 @@ from natprobe import __version__
 from natprobe.errors import NetworkError
 from natprobe.jamulus import OsType, PingMsWithNumClients, ReqVersionAndOs, encode
 from natprobe.jamulus.messages import Message
-from natprobe.stun import TransportAddress
-from natprobe.transport.jamulus import JamulusSocket, Peer
+from natprobe.addressing import TransportAddress
+from natprobe.adapters.jamulus_socket import JamulusSocket, Peer
 
 from echo_server.http_config import UDP_NONCE_SPACING
 

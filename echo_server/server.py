@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from natprobe.errors import NetworkError
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
-from echo_server.config import EchoServerConfig, IPAddress, config_from_args
+from echo_server.config import EchoServerConfig, config_from_args
+from natprobe.addressing import IPAddress
 from echo_server.config import add_arguments as add_stun_arguments
 from echo_server.http_config import HttpApiConfig
 from echo_server.http_config import add_arguments as add_http_arguments

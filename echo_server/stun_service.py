@@ -60,11 +60,11 @@ from natprobe.stun import (
     Message,
     MessageClass,
     Method,
-    TransportAddress,
     decode,
     encode,
     verify_fingerprint,
 )
+from natprobe.addressing import TransportAddress
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from natprobe.errors import DecodeError
-from natprobe.stun import StreamDecoder, TransportAddress
+from natprobe.stun import StreamDecoder
+from natprobe.addressing import TransportAddress
 
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Transport

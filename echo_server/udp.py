@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 from echo_server.fastpath import FastBinding
 from echo_server.ratelimit import RateLimiter

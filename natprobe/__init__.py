@@ -37,18 +37,23 @@ from natprobe.errors import (
 )
 
 if TYPE_CHECKING:
-    from natprobe.behavior.model import ClassicNatType, Filtering, Mapping
-    from natprobe.check import CheckReport, PortSpec, check_ports
-    from natprobe.discovery import DiscoveryOptions, discover_nat
-    from natprobe.explain import Finding, Severity, explain_nat
-    from natprobe.jamulus_explain import JamulusModesReport, explain_jamulus
-    from natprobe.jamulus_modes import measure_jamulus_modes
-    from natprobe.lifetime import measure_mapping_lifetime
-    from natprobe.netinfo import read_local_context
-    from natprobe.reachability import PortStatus, PortVerdict, Protocol
-    from natprobe.report import LifetimeReport, NatReport
-    from natprobe.stun.attributes import TransportAddress
-    from natprobe.topology import NatLayers, assess_topology
+    from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.verdicts.reachability import PortSpec
+    from natprobe.measure.check import check_ports
+    from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+    from natprobe.findings.finding import Finding, Severity
+    from natprobe.findings.nat_findings import explain_nat
+    from natprobe.reports.jamulus_report import JamulusModesReport
+    from natprobe.findings.jamulus_findings import explain_jamulus
+    from natprobe.measure.jamulus_modes import measure_jamulus_modes
+    from natprobe.measure.lifetime import measure_mapping_lifetime
+    from natprobe.adapters.interfaces import read_local_context
+    from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+    from natprobe.reports.lifetime_report import LifetimeReport
+    from natprobe.reports.nat_report import NatReport
+    from natprobe.addressing import TransportAddress
+    from natprobe.verdicts.nat_layers import NatLayers, assess_topology
 
 __version__ = "0.1.0"
 
@@ -57,30 +62,30 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 # Loaded on first use (PEP 562): ``import natprobe.stun`` in the echo server must not pull in
 # aiohttp and the whole client side, which would triple the server's memory.
 _LAZY_EXPORTS = {
-    "CheckReport": "natprobe.check",
-    "ClassicNatType": "natprobe.behavior.model",
-    "DiscoveryOptions": "natprobe.discovery",
-    "Filtering": "natprobe.behavior.model",
-    "Finding": "natprobe.explain",
-    "JamulusModesReport": "natprobe.jamulus_explain",
-    "LifetimeReport": "natprobe.report",
-    "Mapping": "natprobe.behavior.model",
-    "NatLayers": "natprobe.topology",
-    "NatReport": "natprobe.report",
-    "PortSpec": "natprobe.check",
-    "PortStatus": "natprobe.reachability",
-    "PortVerdict": "natprobe.reachability",
-    "Protocol": "natprobe.reachability",
-    "Severity": "natprobe.explain",
-    "TransportAddress": "natprobe.stun.attributes",
-    "assess_topology": "natprobe.topology",
-    "check_ports": "natprobe.check",
-    "discover_nat": "natprobe.discovery",
-    "explain_jamulus": "natprobe.jamulus_explain",
-    "explain_nat": "natprobe.explain",
-    "measure_jamulus_modes": "natprobe.jamulus_modes",
-    "measure_mapping_lifetime": "natprobe.lifetime",
-    "read_local_context": "natprobe.netinfo",
+    "CheckReport": "natprobe.reports.check_report",
+    "ClassicNatType": "natprobe.verdicts.behavior",
+    "DiscoveryOptions": "natprobe.measure.discovery",
+    "Filtering": "natprobe.verdicts.behavior",
+    "Finding": "natprobe.findings.finding",
+    "JamulusModesReport": "natprobe.reports.jamulus_report",
+    "LifetimeReport": "natprobe.reports.lifetime_report",
+    "Mapping": "natprobe.verdicts.behavior",
+    "NatLayers": "natprobe.verdicts.nat_layers",
+    "NatReport": "natprobe.reports.nat_report",
+    "PortSpec": "natprobe.verdicts.reachability",
+    "PortStatus": "natprobe.verdicts.reachability",
+    "PortVerdict": "natprobe.verdicts.reachability",
+    "Protocol": "natprobe.verdicts.reachability",
+    "Severity": "natprobe.findings.finding",
+    "TransportAddress": "natprobe.addressing",
+    "assess_topology": "natprobe.verdicts.nat_layers",
+    "check_ports": "natprobe.measure.check",
+    "discover_nat": "natprobe.measure.discovery",
+    "explain_jamulus": "natprobe.findings.jamulus_findings",
+    "explain_nat": "natprobe.findings.nat_findings",
+    "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
+    "measure_mapping_lifetime": "natprobe.measure.lifetime",
+    "read_local_context": "natprobe.adapters.interfaces",
 }
 
 

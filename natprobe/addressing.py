@@ -1,4 +1,6 @@
-"""What kind of address is this? IP address scopes for NAT and reachability verdicts.
+"""Address value types (:data:`IPAddress`, :class:`TransportAddress`) and address scopes.
+
+What kind of address is this? IP address scopes for NAT and reachability verdicts.
 
 Pure: no sockets, no I/O. natprobe needs a finer answer than :mod:`ipaddress` gives:
 ``ipaddress.IPv4Address.is_private`` is True for the documentation ranges (RFC 5737),
@@ -14,10 +16,12 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 __all__ = (
     "IPAddress",
+    "TransportAddress",
     "AddressScope",
     "classify",
     "is_globally_routable",
@@ -179,3 +183,29 @@ def is_globally_routable(scope: AddressScope) -> bool:
     No real network routes them, so this never misleads on a real host.
     """
     return scope in (AddressScope.PUBLIC, AddressScope.DOCUMENTATION)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportAddress:
+    """An IP address and a port, as carried by the STUN address attributes (RFC 8489 14.1)."""
+
+    ip: IPAddress
+    port: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 0xFFFF:
+            raise ValueError(f"port out of range: {self.port}")
+
+    @classmethod
+    def parse(cls, host: str, port: int) -> TransportAddress:
+        """Build from a textual IP (``"192.0.2.1"``, ``"::1"``) and a port."""
+        return cls(ipaddress.ip_address(host), port)
+
+    def as_tuple(self) -> tuple[str, int]:
+        """``(host, port)`` as the socket API wants it."""
+        return (str(self.ip), self.port)
+
+    def __str__(self) -> str:
+        if self.ip.version == 6:
+            return f"[{self.ip}]:{self.port}"
+        return f"{self.ip}:{self.port}"

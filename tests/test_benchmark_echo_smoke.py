@@ -20,16 +20,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.echo_server import LoadResult, build_generator, run_generator
-from natprobe.stun import (
-    Attribute,
-    AttributeType,
-    Message,
-    MessageClass,
-    Method,
-    TransportAddress,
-    decode,
-    encode,
-)
+from natprobe.stun import Attribute, AttributeType, Message, MessageClass, Method, decode, encode
+from natprobe.addressing import TransportAddress
 
 ROOT = Path(__file__).resolve().parent.parent
 

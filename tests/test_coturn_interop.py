@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from natprobe.behavior import ClassicNatType, Mapping
-from natprobe.discovery import DiscoveryOptions, discover_nat
-from natprobe.stun import TransportAddress, binding_request
+from natprobe.verdicts.behavior import ClassicNatType, Mapping
+from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+from natprobe.addressing import TransportAddress
+from natprobe.stun import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.transport.stun_udp import StunEndpoint
+from natprobe.adapters.stun_udp import StunEndpoint
 
 pytestmark = pytest.mark.interop
 

@@ -1,4 +1,4 @@
-"""natprobe.hops: crafted sock_extended_err bytes, loopback traces, and a namespace path."""
+"""natprobe.adapters.hops and natprobe.recverr: crafted sock_extended_err bytes, loopback traces, and a namespace path."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from natprobe.addressing import AddressScope
 from natprobe.errors import DecodeError
-from natprobe.hops import (
+from natprobe.recverr import (
     IP_RECVERR,
     IPV6_RECVERR,
     SOL_IP,
@@ -35,10 +35,10 @@ from natprobe.hops import (
     hop_outcome,
     parse_extended_error,
     parse_recverr,
-    trace_hops,
 )
-from natprobe.netinfo import source_address_toward
-from natprobe.topology import NatLayers, assess_topology
+from natprobe.adapters.hops import trace_hops
+from natprobe.adapters.interfaces import source_address_toward
+from natprobe.verdicts.nat_layers import NatLayers, assess_topology
 
 T = TypeVar("T")
 

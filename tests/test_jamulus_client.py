@@ -55,7 +55,7 @@ from natprobe.jamulus import (
     is_protocol_frame,
     merge_listing,
 )
-from natprobe.transport.jamulus import JamulusSocket, list_servers, ping
+from natprobe.adapters.jamulus_socket import JamulusSocket, list_servers, ping
 
 LOCALHOST = IPv4Address("127.0.0.1")
 ANY = IPv4Address(0)

@@ -13,20 +13,14 @@ from typing import Any
 
 import pytest
 
-from natprobe.explain import Finding, Severity
-from natprobe.jamulus_explain import (
-    HolePunchObservation,
-    JamulusModesReport,
-    ModeStatus,
-    assess_jamulus_modes,
-    explain_jamulus,
-    explain_jamulus_port,
-    keepalive_outlives,
-)
-from natprobe.reachability import PortStatus, PortVerdict, Protocol
-from natprobe.report import LifetimeReport, LifetimeTrial
-from natprobe.stun.attributes import TransportAddress
-from natprobe.topology import NatLayers
+from natprobe.findings.finding import Finding, Severity
+from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, keepalive_outlives
+from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
+from natprobe.findings.jamulus_findings import explain_jamulus, explain_jamulus_port
+from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
+from natprobe.addressing import TransportAddress
+from natprobe.verdicts.nat_layers import NatLayers
 
 LOCAL = IPv4Address("192.168.1.20")
 PUBLIC = IPv4Address("203.0.113.7")

@@ -36,9 +36,15 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.jamulus_explain import ModeStatus
-from natprobe.jamulus_modes import MAX_ECHOES, MAX_PUNCHES, _JamulusServerRole, measure_jamulus_modes, registration_name
-from natprobe.stun import TransportAddress
+from natprobe.verdicts.jamulus_verdicts import ModeStatus
+from natprobe.measure.jamulus_modes import (
+    MAX_ECHOES,
+    MAX_PUNCHES,
+    _JamulusServerRole,
+    measure_jamulus_modes,
+    registration_name,
+)
+from natprobe.addressing import TransportAddress
 
 LO1 = ipaddress.IPv4Address("127.0.0.1")
 LO2 = ipaddress.IPv4Address("127.0.0.2")

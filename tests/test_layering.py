@@ -1,52 +1,149 @@
-"""Architecture rules from DESIGN.md, enforced: pure modules do no I/O; natprobe imports no application."""
+"""The architecture of DESIGN.md, enforced on packages (not on a hand-kept list of modules).
+
+Every first-level unit of ``natprobe`` (a subpackage, or a module directly under it) belongs
+to exactly one layer. Data flows down and imports point down:
+
+    measure (orchestration)  ->  adapters (I/O), lab (I/O)  ->  pure units
+
+and the pure units themselves are ordered foundation < codecs < contract < verdicts <
+reports < findings. Pure units import no asyncio, socket or aiohttp; ``natprobe`` never
+imports ``cli`` or ``echo_server``; no two units import each other, even indirectly.
+A new unit without a layer fails here, so the layout stays the one the README draws.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PURE = [
-    "natprobe/stun",
-    "natprobe/behavior",
-    "natprobe/jamulus",
-    "natprobe/addressing.py",
-    "natprobe/topology.py",
-    "natprobe/reachability.py",
-    "natprobe/report.py",
-    "natprobe/explain.py",
-    "natprobe/jamulus_explain.py",
-    "natprobe/errors.py",
-]
-IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl"}
+PACKAGE = ROOT / "natprobe"
+
+# unit -> (layer, rank). A unit may import units of a lower rank, and of its own rank only
+# when both are in the same layer family that allows it (see _allowed).
+LAYERS: dict[str, tuple[str, int]] = {
+    "errors": ("pure", 0),
+    "addressing": ("pure", 0),
+    "stun": ("pure", 1),
+    "jamulus": ("pure", 1),
+    "recverr": ("pure", 1),
+    "contract": ("pure", 2),
+    "verdicts": ("pure", 3),
+    "reports": ("pure", 4),
+    "findings": ("pure", 5),
+    "adapters": ("io", 6),
+    "lab": ("io", 6),
+    "measure": ("orchestration", 7),
+    "__init__": ("api", 8),
+    "__main__": ("api", 8),
+}
+IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
+APPLICATIONS = {"cli", "echo_server"}
 
 
-def _files(entry: str) -> list[Path]:
-    path = ROOT / entry
-    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+def _unit(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+def _imports(path: Path) -> Iterator[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            yield node.module
+            # ``from natprobe import reports`` names a unit too.
+            if node.module == "natprobe":
+                yield from (f"natprobe.{alias.name}" for alias in node.names)
 
 
-@pytest.mark.parametrize("path", [p for entry in PURE for p in _files(entry)], ids=lambda p: str(p.relative_to(ROOT)))
-def test_pure_modules_import_no_io(path: Path) -> None:
-    offending = {name for name in _imports(path) if name.split(".")[0] in IO_MODULES}
-    offending |= {name for name in _imports(path) if name.startswith("natprobe.transport") or name in (
-        "natprobe.discovery", "natprobe.check", "natprobe.netinfo", "natprobe.hops", "natprobe.lifetime", "natprobe.lab")}
-    assert not offending, f"{path} is pure but imports {sorted(offending)}"
+def _imported_unit(name: str) -> str | None:
+    parts = name.split(".")
+    if parts[0] != "natprobe" or len(parts) < 2:
+        return None
+    return parts[1] if parts[1] in LAYERS else None
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "natprobe").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_library_never_imports_the_applications(path: Path) -> None:
-    applications = {name for name in _imports(path) if name.split(".")[0] in ("cli", "echo_server")}
-    assert not applications, f"{path} imports {sorted(applications)}"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+IDS = [str(p.relative_to(ROOT)) for p in MODULES]
+
+
+def test_every_unit_has_a_layer() -> None:
+    units = {_unit(p) for p in MODULES}
+    assert units <= set(LAYERS), f"units without a layer: {sorted(units - set(LAYERS))}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=IDS)
+def test_imports_point_down(path: Path) -> None:
+    unit = _unit(path)
+    layer, rank = LAYERS[unit]
+    bad: list[str] = []
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top in APPLICATIONS:
+            bad.append(f"{name} (natprobe never imports an application)")
+        if layer == "pure" and top in IO_MODULES:
+            bad.append(f"{name} (a pure unit does no I/O)")
+        other = _imported_unit(name)
+        if other is None or other == unit or layer == "api":
+            continue
+        other_layer, other_rank = LAYERS[other]
+        if other_rank >= rank:
+            bad.append(f"{name} ({unit} is {layer} rank {rank}; {other} is {other_layer} rank {other_rank})")
+    assert not bad, f"{path.relative_to(ROOT)} imports upward or sideways: {bad}"
+
+
+def _unit_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {unit: set() for unit in LAYERS}
+    for path in MODULES:
+        unit = _unit(path)
+        for name in _imports(path):
+            other = _imported_unit(name)
+            if other is not None and other != unit:
+                graph[unit].add(other)
+    return graph
+
+
+def test_no_cycles_between_units() -> None:
+    graph = _unit_graph()
+    graph.pop("__init__", None)  # the public API re-exports everything, lazily
+    state: dict[str, int] = {}
+
+    def visit(unit: str, trail: list[str]) -> None:
+        state[unit] = 1
+        for other in sorted(graph.get(unit, ())):
+            if state.get(other) == 1:
+                pytest.fail("import cycle between units: " + " -> ".join([*trail, unit, other]))
+            if other in graph and state.get(other) is None:
+                visit(other, [*trail, unit])
+        state[unit] = 2
+
+    for unit in sorted(graph):
+        if state.get(unit) is None:
+            visit(unit, [])
+
+
+def test_no_module_name_repeats_across_units() -> None:
+    """One name, one home: ``lifetime`` or ``explain`` in two layers confuses a reader."""
+    seen: dict[str, list[str]] = {}
+    for path in MODULES:
+        if path.stem.startswith("__"):
+            continue
+        seen.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    repeated = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not repeated, repeated
+
+
+@pytest.mark.parametrize("application", sorted(APPLICATIONS))
+def test_applications_do_not_import_each_other(application: str) -> None:
+    others = APPLICATIONS - {application}
+    for path in sorted((ROOT / application).rglob("*.py")):
+        names = {name.split(".")[0] for name in _imports(path)}
+        # ``natprobe serve`` is the one door from the CLI into the server, by design.
+        if application == "cli" and path.name == "serve.py":
+            continue
+        assert not names & others, f"{path.relative_to(ROOT)} imports {sorted(names & others)}"

@@ -1,4 +1,4 @@
-"""natprobe.netinfo: real kernel answers on this host and inside a namespace we build."""
+"""natprobe.adapters.interfaces: real kernel answers on this host and inside a namespace we build."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 
 from natprobe.addressing import AddressScope, classify
 from natprobe.errors import NetworkError
-from natprobe.netinfo import Gateway, read_local_context, source_address_toward
+from natprobe.adapters.interfaces import Gateway, read_local_context, source_address_toward
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -210,7 +210,7 @@ PROBE = """
 import json, sys
 from ipaddress import IPv4Address, IPv6Address
 from natprobe.errors import NetworkError
-from natprobe.netinfo import read_local_context, source_address_toward
+from natprobe.adapters.interfaces import read_local_context, source_address_toward
 
 def s(x):
     return None if x is None else str(x)

@@ -28,7 +28,7 @@ def test_importing_the_codec_does_not_load_the_client_side() -> None:
     import subprocess
     import sys
 
-    code = "import sys, natprobe.stun; print(sorted(m for m in ('aiohttp', 'natprobe.check', 'netifaces') if m in sys.modules))"
+    code = "import sys, natprobe.stun; print(sorted(m for m in ('aiohttp', 'natprobe.measure.check', 'netifaces') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 

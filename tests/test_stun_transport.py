@@ -15,14 +15,14 @@ from natprobe.stun import (
     Message,
     MessageClass,
     StreamDecoder,
-    TransportAddress,
     binding_request,
     decode,
     encode,
 )
+from natprobe.addressing import TransportAddress
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.transport.stun_tcp import tcp_transact
-from natprobe.transport.stun_udp import StunEndpoint, to_address
+from natprobe.adapters.stun_tcp import tcp_transact
+from natprobe.adapters.stun_udp import StunEndpoint, to_address
 
 FAST = RetransmissionPolicy(rto=0.05, max_sends=3, last_wait=0.1)
 

@@ -1,4 +1,4 @@
-"""natprobe.topology: one table row per rule, plus the combinations that used to go wrong."""
+"""natprobe.verdicts.nat_layers: one table row per rule, plus the combinations that used to go wrong."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from natprobe.addressing import AddressScope, IPAddress, classify
-from natprobe.topology import Confidence, NatLayers, TopologyVerdict, assess_topology
+from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
 
 L = NatLayers
 C = Confidence

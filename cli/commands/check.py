@@ -10,7 +10,7 @@ import sys
 from cli.exit_codes import ExitCode
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
-from natprobe.reachability import SERVICE_BY_NAME, PortSpec, Protocol
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
 
 
 def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
@@ -56,7 +56,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from cli.render_check import jamulus_findings, render_check_report
-    from natprobe.check import check_ports
+    from natprobe.measure.check import check_ports
 
     try:
         specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]

@@ -24,7 +24,7 @@ from natprobe.jamulus.messages import DIRECTORY_PORT as DEFAULT_DIRECTORY_PORT
 from natprobe.stun.types import DEFAULT_PORT as DEFAULT_STUN_PORT
 
 if TYPE_CHECKING:
-    from natprobe.lifetime import LifetimeProgress
+    from natprobe.measure.lifetime import LifetimeProgress
 
 DEFAULT_LIFETIME_MAX_S = 120.0
 
@@ -90,7 +90,7 @@ def _no_topic(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
 def run_jamulus(args: argparse.Namespace) -> int:
     # The measurement (aiohttp, the check) loads only when it runs: `natprobe --help` stays quick.
     from cli.render_jamulus import render_jamulus_report
-    from natprobe.jamulus_modes import measure_jamulus_modes
+    from natprobe.measure.jamulus_modes import measure_jamulus_modes
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)

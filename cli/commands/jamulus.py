@@ -18,7 +18,8 @@ from typing import Any
 from cli.exit_codes import ExitCode
 from natprobe.errors import NetworkError
 from natprobe.jamulus.messages import DEFAULT_PORT, OsType
-from natprobe.transport.jamulus import JamulusPingResult, JamulusServerList, list_servers, ping
+from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerList
+from natprobe.adapters.jamulus_socket import list_servers, ping
 
 __all__ = ("register", "parse_host_port")
 

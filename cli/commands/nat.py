@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from cli.progress import ProgressLine
-from natprobe.behavior.model import ClassicNatType
+from natprobe.verdicts.behavior import ClassicNatType
 from natprobe.errors import NatprobeError
 from natprobe.stun.types import DEFAULT_PORT
 
 if TYPE_CHECKING:
-    from natprobe.lifetime import LifetimeProgress
+    from natprobe.measure.lifetime import LifetimeProgress
 
 DEFAULT_LIFETIME_MAX_S = 120.0
 
@@ -47,7 +47,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     # Sockets, netifaces and the classifier load only when discovery runs.
     from cli.render_nat import render_nat_report
-    from natprobe.discovery import DiscoveryOptions, discover_nat, split_host_port
+    from natprobe.measure.discovery import DiscoveryOptions, discover_nat, split_host_port
 
     try:
         split_host_port(args.server, DEFAULT_PORT)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from natprobe.jamulus.crc import crc16_genibus
 from natprobe.jamulus.messages import (
     DEFAULT_PORT,
+    DIRECTORY_PORT,
+    JAMULUS_KEEPALIVE_S,
     FRAME_OVERHEAD,
     HEADER_LENGTH,
     MAX_LEN_FADER_TAG,
@@ -72,6 +74,8 @@ from natprobe.jamulus.probe import (
 __all__ = (
     "crc16_genibus",
     "DEFAULT_PORT",
+    "DIRECTORY_PORT",
+    "JAMULUS_KEEPALIVE_S",
     "FRAME_OVERHEAD",
     "HEADER_LENGTH",
     "MAX_LEN_FADER_TAG",

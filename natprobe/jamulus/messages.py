@@ -43,6 +43,7 @@ from natprobe.jamulus.crc import crc16_genibus
 __all__ = (
     "DEFAULT_PORT",
     "DIRECTORY_PORT",
+    "JAMULUS_KEEPALIVE_S",
     "HEADER_LENGTH",
     "FRAME_OVERHEAD",
     "MAX_LEN_SERVER_NAME",
@@ -89,6 +90,9 @@ DEFAULT_PORT = 22124
 DIRECTORY_PORT = 22224
 """Port of the second any-genre directory (src/global.h, 3.9.x). natprobe's echo server plays
 a directory on it by default (``natprobe serve --http-port``)."""
+JAMULUS_KEEPALIVE_S = 59.0
+"""Servers and directories refresh their registration, and so their NAT mapping, every 59 s
+(``SERVLIST_UPDATE_PING_SERVERS_MS``, src/serverlist.h)."""
 HEADER_LENGTH = 7
 """``MESS_HEADER_LENGTH_BYTE``: tag (2), id (2), cnt (1), length (2)."""
 FRAME_OVERHEAD = 9

@@ -12,7 +12,7 @@
 Modules: :mod:`~natprobe.lab.config` (what to build, the address plan),
 :mod:`~natprobe.lab.nftables` (the rulesets that give each RFC 4787 behaviour),
 :mod:`~natprobe.lab.netns` (namespaces, processes, :class:`Host`),
-:mod:`~natprobe.lab.topology` (:class:`Lab`) and :mod:`~natprobe.lab.wire` (the
+:mod:`~natprobe.lab.network` (:class:`Lab`) and :mod:`~natprobe.lab.wire` (the
 user-space delay/reorder/duplicate bridge). Needs root, iproute2, nftables and
 conntrack-tools; :func:`require_lab` says what is missing.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from natprobe.lab.config import AddressPlan, Behavior, LabConfig, PortForward
 from natprobe.lab.netns import Host, cleanup_stale_namespaces, require_lab
-from natprobe.lab.topology import Lab, RouterHost, ServerHost
+from natprobe.lab.network import Lab, RouterHost, ServerHost
 
 __all__ = (
     "AddressPlan",

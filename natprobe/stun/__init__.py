@@ -1,10 +1,11 @@
 """Sans-I/O STUN: RFC 8489 messages, RFC 5780 NAT-behaviour attributes, RFC 3489 compatibility.
 
-Nothing in this package touches a socket or an event loop; see :mod:`natprobe.transport`
+Nothing in this package touches a socket or an event loop; see :mod:`natprobe.adapters`
 for the asyncio adapters.
 """
 
-from natprobe.stun.attributes import ChangeRequest, ErrorCodeValue, TransportAddress
+from natprobe.stun.attributes import ChangeRequest, ErrorCodeValue
+from natprobe.addressing import TransportAddress
 from natprobe.stun.framing import StreamDecoder
 from natprobe.stun.message import (
     Attribute,

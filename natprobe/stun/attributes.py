@@ -26,41 +26,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.errors import DecodeError
 from natprobe.stun.types import AttributeType, ChangeFlags
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 _FAMILY_IPV4 = 0x01
 _FAMILY_IPV6 = 0x02
-
-
-@dataclass(frozen=True, slots=True)
-class TransportAddress:
-    """An IP address and a port, as carried by the STUN address attributes (RFC 8489 14.1)."""
-
-    ip: IPAddress
-    port: int
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.port <= 0xFFFF:
-            raise ValueError(f"port out of range: {self.port}")
-
-    @classmethod
-    def parse(cls, host: str, port: int) -> TransportAddress:
-        """Build from a textual IP (``"192.0.2.1"``, ``"::1"``) and a port."""
-        return cls(ipaddress.ip_address(host), port)
-
-    def as_tuple(self) -> tuple[str, int]:
-        """``(host, port)`` as the socket API wants it."""
-        return (str(self.ip), self.port)
-
-    def __str__(self) -> str:
-        if self.ip.version == 6:
-            return f"[{self.ip}]:{self.port}"
-        return f"{self.ip}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +65,7 @@ class ErrorCodeValue:
             raise ValueError(f"STUN error code must be 300-699: {self.code}")
 
 
-AttributeValue = Union[TransportAddress, ChangeRequest, ErrorCodeValue, tuple[int, ...], int, str, bytes, None]
+AttributeValue = TransportAddress | ChangeRequest | ErrorCodeValue | tuple[int, ...] | int | str | bytes | None
 
 ADDRESS_TYPES = frozenset(
     {

@@ -19,14 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from natprobe.errors import DecodeError
-from natprobe.stun.attributes import (
-    AttributeValue,
-    ChangeRequest,
-    ErrorCodeValue,
-    TransportAddress,
-    decode_value,
-    encode_value,
-)
+from natprobe.stun.attributes import AttributeValue, ChangeRequest, ErrorCodeValue, decode_value, encode_value
+from natprobe.addressing import TransportAddress
 from natprobe.stun.types import (
     FINGERPRINT_XOR,
     HEADER_LENGTH,

@@ -8,7 +8,7 @@ waits on, so the policy is an explicit object: :data:`RFC8489` on request, :data
 which adapts the ladder to a measured round-trip time.
 
 :class:`ClientTransaction` is fed the current time and received messages, and answers with
-what to do next; the asyncio runner in :mod:`natprobe.transport.stun_udp` does the I/O.
+what to do next; the asyncio runner in :mod:`natprobe.adapters.stun_udp` does the I/O.
 """
 
 from __future__ import annotations

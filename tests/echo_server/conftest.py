@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from echo_server import EchoServer, EchoServerConfig
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 LO1 = ipaddress.IPv4Address("127.0.0.1")
 LO2 = ipaddress.IPv4Address("127.0.0.2")

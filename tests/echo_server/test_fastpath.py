@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from echo_server.fastpath import FastBinding, is_plain_binding_request
 from echo_server.stun_service import StunService, Topology
-from natprobe.stun import Message, MessageClass, Method, TransportAddress, binding_request, decode, encode
+from natprobe.stun import Message, MessageClass, Method, binding_request, decode, encode
+from natprobe.addressing import TransportAddress
 
 V4 = (ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("192.0.2.2"))
 V6 = (ipaddress.ip_address("2001:db8::1"), ipaddress.ip_address("2001:db8::2"))

@@ -52,7 +52,7 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 from .test_process import REPO
 

@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from natprobe.jamulus import PingMsWithNumClients, ReqVersionAndOs, decode, is_protocol_frame
-from natprobe.stun import TransportAddress
+from natprobe.addressing import TransportAddress
 
 from echo_server import probe_back
 from echo_server.probe_back import (

@@ -21,7 +21,8 @@ from cli.main import main as natprobe_main
 from echo_server import EchoServerConfig
 from echo_server.__main__ import main as echo_main
 from echo_server.config import add_arguments, config_from_args
-from natprobe.stun import TransportAddress, binding_request, decode, encode
+from natprobe.addressing import TransportAddress
+from natprobe.stun import binding_request, decode, encode
 
 from .conftest import LO1, UdpClient
 

@@ -16,12 +16,12 @@ from natprobe.stun import (
     Message,
     MessageClass,
     Method,
-    TransportAddress,
     binding_request,
     decode,
     encode,
     verify_fingerprint,
 )
+from natprobe.addressing import TransportAddress
 
 A1 = ipaddress.ip_address("192.0.2.1")
 A2 = ipaddress.ip_address("192.0.2.2")

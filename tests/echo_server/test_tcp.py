@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from echo_server import EchoServer, EchoServerConfig
-from natprobe.stun import Message, MessageClass, StreamDecoder, TransportAddress, binding_request, encode
+from natprobe.stun import Message, MessageClass, StreamDecoder, binding_request, encode
+from natprobe.addressing import TransportAddress
 
 from .conftest import LO1, LO2
 

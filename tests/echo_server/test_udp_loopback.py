@@ -8,16 +8,8 @@ import ipaddress
 import pytest
 
 from echo_server import EchoServer, EchoServerConfig
-from natprobe.stun import (
-    AttributeType,
-    Message,
-    MessageClass,
-    Method,
-    TransportAddress,
-    binding_request,
-    decode,
-    encode,
-)
+from natprobe.stun import AttributeType, Message, MessageClass, Method, binding_request, decode, encode
+from natprobe.addressing import TransportAddress
 
 from .conftest import LO1, LO2, UdpClient, has_ipv6_loopback
 

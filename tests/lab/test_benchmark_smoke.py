@@ -20,7 +20,7 @@ from benchmarks.discovery import (
     summarize,
     targets,
 )
-from natprobe.behavior import ClassicNatType
+from natprobe.verdicts.behavior import ClassicNatType
 from natprobe.lab import Behavior
 
 REPO = Path(__file__).resolve().parents[2]

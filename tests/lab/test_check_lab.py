@@ -30,13 +30,15 @@ from typing import Any
 
 import pytest
 
-from natprobe.check import CheckReport, PortSpec, check_ports
+from natprobe.reports.check_report import CheckReport
+from natprobe.verdicts.reachability import PortSpec
+from natprobe.measure.check import check_ports
 from natprobe.errors import ServerError
 from natprobe.jamulus.messages import is_connection_less_id, parse_frame
 from natprobe.lab import Host, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
-from natprobe.reachability import PortStatus, Protocol
-from natprobe.transport import jamulus as jamulus_transport
+from natprobe.verdicts.reachability import PortStatus, Protocol
+from natprobe.adapters import jamulus_socket as jamulus_transport
 from tests.lab._net import collect_until, drain_for, udp
 from tests.lab.nginx_tls import DEFAULT_NAME, nginx_missing, start_nginx_tls
 

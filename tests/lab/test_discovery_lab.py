@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 
-from natprobe.behavior import ClassicNatType, Filtering, Mapping
-from natprobe.discovery import DiscoveryOptions, discover_nat
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.services import start_coturn, start_echo_server
-from natprobe.report import NatReport
+from natprobe.reports.nat_report import NatReport
 
 pytestmark = pytest.mark.lab
 

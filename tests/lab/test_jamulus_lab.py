@@ -10,7 +10,7 @@ Per NAT configuration, one lab:
    registered (public mode) and then unregistered (private mode), and a remote client in the
    peer namespace (one address only: facts/linux-nat-lab.md, "Pitfalls") that asks the
    directory for the list and pings each server from the same socket, as the Jamulus connect
-   dialog does (``natprobe.transport.jamulus.list_servers``), or pings the server's public
+   dialog does (``natprobe.adapters.jamulus_socket.list_servers``), or pings the server's public
    address directly (private mode).
 
 natprobe's verdicts must match what real Jamulus did on the same network.
@@ -27,17 +27,19 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
-from natprobe.jamulus_explain import JamulusModesReport, ModeStatus, explain_jamulus
-from natprobe.jamulus_modes import measure_jamulus_modes
+from natprobe.reports.jamulus_report import JamulusModesReport
+from natprobe.verdicts.jamulus_verdicts import ModeStatus
+from natprobe.findings.jamulus_findings import explain_jamulus
+from natprobe.measure.jamulus_modes import measure_jamulus_modes
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
-from natprobe.transport.jamulus import JamulusServerEntry, list_servers, ping
+from natprobe.reports.jamulus_report import JamulusServerEntry
+from natprobe.adapters.jamulus_socket import list_servers, ping
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 

@@ -6,7 +6,16 @@ import ipaddress
 
 from hypothesis import strategies as st
 
-from natprobe.stun import Attribute, AttributeType, ChangeRequest, ErrorCodeValue, Message, MessageClass, Method, TransportAddress
+from natprobe.stun import (
+    Attribute,
+    AttributeType,
+    ChangeRequest,
+    ErrorCodeValue,
+    Message,
+    MessageClass,
+    Method,
+)
+from natprobe.addressing import TransportAddress
 
 ipv4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
 ipv6 = st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)

@@ -9,7 +9,18 @@ from aioice import stun as aioice_stun
 from hypothesis import given
 from hypothesis import strategies as st
 
-from natprobe.stun import Attribute, AttributeType, ChangeRequest, ErrorCodeValue, Message, MessageClass, Method, TransportAddress, decode, encode
+from natprobe.stun import (
+    Attribute,
+    AttributeType,
+    ChangeRequest,
+    ErrorCodeValue,
+    Message,
+    MessageClass,
+    Method,
+    decode,
+    encode,
+)
+from natprobe.addressing import TransportAddress
 from tests.stun.strategies import addresses, text
 
 _CLASSES = {

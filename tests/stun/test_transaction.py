@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from natprobe.stun import Attribute, AttributeType, Message, MessageClass, Method, TransportAddress, binding_request, encode
+from natprobe.stun import Attribute, AttributeType, Message, MessageClass, Method, binding_request, encode
+from natprobe.addressing import TransportAddress
 from natprobe.stun.transaction import (
     INTERACTIVE,
     RFC8489,

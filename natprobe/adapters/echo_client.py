@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from natprobe.errors import ServerError
-from natprobe.stun.attributes import IPAddress
+from natprobe.addressing import IPAddress
 
 NONCE_PREFIX = b"natprobe-nonce:"
 """What a UDP/TCP nonce probe carries before the hex token."""

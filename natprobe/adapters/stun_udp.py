@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 
 from natprobe.errors import DecodeError, ErrorResponse, NetworkError, TransactionTimeout
-from natprobe.stun.attributes import TransportAddress
+from natprobe.addressing import TransportAddress
 from natprobe.stun.message import Message, decode, encode
 from natprobe.stun.transaction import (
     INTERACTIVE,

@@ -6,11 +6,13 @@ import ipaddress
 
 import pytest
 
-from natprobe.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe, classify
-from natprobe.behavior.classify import sends_needed, silence_doubt
-from natprobe.behavior.lifetime import idle_schedule, interpret
-from natprobe.report import LifetimeTrial
-from natprobe.stun import TransportAddress
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.verdicts.classify import classify
+from natprobe.verdicts.classify import sends_needed, silence_doubt
+from natprobe.measure.lifetime import idle_schedule
+from natprobe.reports.lifetime_report import interpret
+from natprobe.reports.lifetime_report import LifetimeTrial
+from natprobe.addressing import TransportAddress
 
 LOCAL_IP = ipaddress.ip_address("192.168.1.10")
 PRIMARY = TransportAddress.parse("198.51.100.1", 3478)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from natprobe.behavior.classify import Verdict
-from natprobe.behavior.model import ClassicNatType, Filtering, Mapping, Observation
-from natprobe.stun.attributes import TransportAddress
+from natprobe.verdicts.classify import Verdict
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation
+from natprobe.addressing import TransportAddress
+from natprobe.reports.lifetime_report import LifetimeReport
 
 NAT_REPORT_SCHEMA = "natprobe/nat-report"
 NAT_REPORT_VERSION = 1
@@ -50,37 +51,6 @@ def observation_dict(observation: Observation) -> dict[str, Any]:
         "error_code": observation.error_code,
         "rtt_ms": None if observation.rtt is None else round(observation.rtt * 1000, 3),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class LifetimeTrial:
-    """One socket left idle for ``idle_s`` seconds, then checked from outside."""
-
-    idle_s: float
-    alive: bool | None
-    """True: an inbound packet still reached the socket; False: it did not; None: not checked."""
-
-
-@dataclass(frozen=True, slots=True)
-class LifetimeReport:
-    """How long an idle UDP mapping survives (RFC 5780 section 4.6, parallelised)."""
-
-    at_least_s: float | None
-    """The longest idle time after which the mapping was still alive."""
-    at_most_s: float | None
-    """The shortest idle time after which it was gone; ``None`` if it outlived the maximum."""
-    max_wait_s: float
-    trials: tuple[LifetimeTrial, ...]
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "at_least_s": self.at_least_s,
-            "at_most_s": self.at_most_s,
-            "max_wait_s": self.max_wait_s,
-            "reason": self.reason,
-            "trials": [{"idle_s": t.idle_s, "alive": t.alive} for t in self.trials],
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,46 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from natprobe.behavior.lifetime import idle_schedule, interpret
-from natprobe.report import LifetimeReport, LifetimeTrial
-from natprobe.stun.attributes import TransportAddress
+from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial, interpret
+from natprobe.addressing import TransportAddress
 from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.transport.stun_udp import StunEndpoint, send_until_arrival
+from natprobe.adapters.stun_udp import StunEndpoint, send_until_arrival
 
 logger = logging.getLogger(__name__)
 
 CHECK_POLICY = RetransmissionPolicy(rto=0.15, max_sends=6, last_wait=0.3, backoff=1.0)
 """A check sends every 150 ms for 0.75 s and waits 0.3 s more: a live mapping at 10 % loss each
 way is missed with probability 0.19**6 ≈ 5e-5."""
+
+ANCHORS_S = (30.0, 60.0, 120.0, 300.0)
+"""Idle times worth checking exactly: common NAT defaults, Jamulus' 59 s keep-alive, and RFC
+4787 REQ-5's 120 s floor and 300 s recommendation."""
+
+
+def idle_schedule(max_wait_s: float, *, first_s: float = 2.0, growth: float = 1.15, step_s: float = 2.0) -> tuple[float, ...]:
+    """Idle times to test, up to ``max_wait_s``: every ``step_s`` at first, then ~15 % apart.
+
+    The resolution is what a lifetime can be told to: 2 s around the short timeouts of cheap
+    routers, 15 % for the minute-long ones.
+    """
+    if max_wait_s < first_s:
+        raise ValueError(f"the maximum wait must be at least {first_s} s")
+    geometric: list[float] = []
+    t = first_s
+    while t <= max_wait_s:
+        geometric.append(round(t, 1))
+        t = max(t + step_s, t * growth)
+    preferred = {a for a in ANCHORS_S if a <= max_wait_s} | {float(max_wait_s)}
+    merged: list[float] = []
+    for t in sorted(set(geometric) | preferred):
+        if merged and t - merged[-1] < 1.0:  # too close to tell apart: keep the anchor
+            if t in preferred:
+                merged[-1] = t
+            continue
+        merged.append(t)
+    return tuple(merged)
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from natprobe.stun.attributes import IPAddress
-from natprobe.topology import NatLayers
+from natprobe.addressing import IPAddress
+from natprobe.verdicts.nat_layers import NatLayers
 
 
 class Protocol(enum.StrEnum):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from natprobe.errors import DecodeError, ErrorResponse, NetworkError, TransactionTimeout
-from natprobe.stun.attributes import TransportAddress
+from natprobe.addressing import TransportAddress
 from natprobe.stun.framing import StreamDecoder
 from natprobe.stun.message import Message, encode
 from natprobe.stun.types import MessageClass
-from natprobe.transport.stun_udp import StunResponse
+from natprobe.adapters.stun_udp import StunResponse
 
 RFC8489_TCP_TIMEOUT = 39.5
 """RFC 8489 section 6.2.2: Ti, the transaction timeout over a reliable transport."""

@@ -24,12 +24,12 @@ import secrets
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
-from natprobe.transport.resolve import resolve_host
+from natprobe.adapters.resolve import resolve_host
 from natprobe.errors import DecodeError, NetworkError
-from natprobe.jamulus.messages import DEFAULT_PORT, EmptyMessage, Message, OsType, decode, encode, matches_request
+from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerEntry, JamulusServerList
+from natprobe.jamulus.messages import DEFAULT_PORT, EmptyMessage, Message, decode, encode, matches_request
 from natprobe.jamulus.probe import (
     Finished,
     ListOutcome,
@@ -64,86 +64,6 @@ LIST_CONCURRENCY = 32
 """Listed servers pinged at the same time."""
 
 _BROADCAST = IPv4Address("255.255.255.255")
-
-
-def _os_label(os: OsType | int | None) -> str | None:
-    if os is None:
-        return None
-    return os.label if isinstance(os, OsType) else f"unknown OS ({os})"
-
-
-@dataclass(frozen=True, slots=True)
-class JamulusPingResult:
-    """What pinging one Jamulus server found. ``rtt_ms`` is ``None`` when nothing answered."""
-
-    host: str
-    """The name or address as the caller gave it."""
-    address: IPAddress
-    port: int
-    rtt_ms: float | None
-    num_clients: int | None
-    version: str | None
-    os: OsType | int | None
-    is_directory: bool | None
-    """True: answered ``CLM_REQ_SERVER_LIST``; False: answered pings, not the list; None: unknown."""
-    pings_sent: int
-    listed_servers: int | None
-    """How many entries a directory listed (``None`` when it is not one, or no list came)."""
-    local_port: int
-    """The local UDP port the probe used."""
-
-    @property
-    def answered(self) -> bool:
-        return self.rtt_ms is not None
-
-    @property
-    def os_name(self) -> str | None:
-        return _os_label(self.os)
-
-
-@dataclass(frozen=True, slots=True)
-class JamulusServerEntry:
-    """One server of a directory's list, pinged as the Jamulus connect dialog does."""
-
-    name: str
-    ip: IPv4Address
-    port: int
-    is_directory: bool
-    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
-    city: str | None
-    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
-    country: int | None
-    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
-    max_clients: int | None
-    permanent: bool | None
-    rtt_ms: float | None
-    """``None``: the listed address did not answer (or was not pingable, e.g. 0.0.0.0)."""
-    num_clients: int | None
-    version: str | None
-    os: OsType | int | None
-    hole_punched: bool
-    """A ``CLM_EMPTY_MESSAGE`` came from this ip:port (the directory's hole punch worked)."""
-
-    @property
-    def os_name(self) -> str | None:
-        return _os_label(self.os)
-
-
-@dataclass(frozen=True, slots=True)
-class JamulusServerList:
-    """A directory's list and the ping of every entry."""
-
-    host: str
-    address: IPv4Address
-    port: int
-    answered: bool
-    """The directory sent at least the reduced list."""
-    complete: bool
-    """The full ``CLM_SERVER_LIST`` arrived (otherwise only ``CLM_RED_SERVER_LIST``: no city, country, max)."""
-    requests_sent: int
-    local_port: int
-    """The local UDP port that asked for the list and pinged the servers."""
-    servers: tuple[JamulusServerEntry, ...]
 
 
 def _peer(addr: tuple[str, int] | tuple[str, int, int, int]) -> Peer:

@@ -7,30 +7,11 @@ records.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-
-from natprobe.behavior.model import ClassicNatType, Filtering, Mapping
-from natprobe.report import LifetimeReport, NatReport
-
-JAMULUS_KEEPALIVE_S = 59.0
-"""Jamulus servers and directories refresh their NAT mapping every 59 s (SERVLIST_UPDATE_PING_SERVERS_MS)."""
-
-
-class Severity(enum.StrEnum):
-    OK = "ok"
-    INFO = "info"
-    WARNING = "warning"
-    PROBLEM = "problem"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    severity: Severity
-    title: str
-    detail: str
-    advice: tuple[str, ...] = ()
-
+from natprobe.findings.finding import Finding, Severity
+from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.reports.lifetime_report import LifetimeReport
+from natprobe.reports.nat_report import NatReport
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
 
 _TYPE_MEANING: dict[ClassicNatType, tuple[Severity, str, tuple[str, ...]]] = {
     ClassicNatType.OPEN_INTERNET: (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from natprobe.stun.attributes import TransportAddress
+from natprobe.addressing import TransportAddress
 
 
 class Mapping(enum.StrEnum):

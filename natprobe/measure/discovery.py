@@ -17,25 +17,26 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from natprobe.behavior.classify import (
+from natprobe.verdicts.classify import (
     MAX_SILENCE_DOUBT,
     classify,
     estimate_round_trip_loss,
     sends_needed,
     silence_doubt,
 )
-from natprobe.behavior.model import Observation, Probe
+from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
-from natprobe.netinfo import source_address_toward
-from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
-from natprobe.report import NatReport
-from natprobe.stun.attributes import ChangeRequest, IPAddress, TransportAddress
+from natprobe.adapters.interfaces import source_address_toward
+from natprobe.measure.lifetime import LifetimeProgress, measure_mapping_lifetime
+from natprobe.reports.nat_report import NatReport
+from natprobe.stun.attributes import ChangeRequest
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.stun.message import Message, binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
-from natprobe.transport.stun_tcp import tcp_transact
-from natprobe.transport.resolve import resolve_host
-from natprobe.transport.stun_udp import StunEndpoint, send_until_arrival
+from natprobe.adapters.stun_tcp import tcp_transact
+from natprobe.adapters.resolve import resolve_host
+from natprobe.adapters.stun_udp import StunEndpoint, send_until_arrival
 
 logger = logging.getLogger(__name__)
 

@@ -18,29 +18,29 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.hops import Hop, trace_hops
-from natprobe.netinfo import source_address_toward
-from natprobe.reachability import (
+from natprobe.reports.check_report import CheckReport, HairpinResult
+from natprobe.recverr import Hop
+from natprobe.adapters.hops import trace_hops
+from natprobe.adapters.interfaces import source_address_toward
+from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     WELL_KNOWN_SERVICE,
     Context,
     PortSpec,
     PortObservation,
     PortStatus,
-    PortVerdict,
     ProbeMode,
     Protocol,
     decide_port,
 )
-from natprobe.stun.attributes import IPAddress
-from natprobe.topology import TopologyVerdict, assess_topology
-from natprobe.transport.resolve import resolve_host, url_host
-from natprobe.transport.echo_api import NONCE_PREFIX, EchoApiClient, WhoAmI
-from natprobe.transport.sniff import ArrivalWatcher, Match
+from natprobe.addressing import IPAddress
+from natprobe.verdicts.nat_layers import assess_topology
+from natprobe.adapters.resolve import resolve_host, url_host
+from natprobe.adapters.echo_client import NONCE_PREFIX, EchoApiClient, WhoAmI
+from natprobe.adapters.sniff import ArrivalWatcher, Match
 
 logger = logging.getLogger(__name__)
 
@@ -48,72 +48,6 @@ ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
 TRACE_PORT = 33434
 """Traceroute's classic port: nothing listens there, so the path's end answers "port unreachable"."""
-
-@dataclass(frozen=True, slots=True)
-class HairpinResult:
-    protocol: Protocol
-    port: int
-    works: bool | None
-    reason: str
-    advice: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CheckReport:
-    server: str
-    public_ip: IPAddress
-    local_ip: IPAddress | None
-    topology: TopologyVerdict
-    hops: tuple[Hop, ...]
-    ports: tuple[PortVerdict, ...]
-    hairpin: tuple[HairpinResult, ...]
-    duration_s: float
-
-    @property
-    def all_reachable(self) -> bool:
-        return all(p.reachable for p in self.ports)
-
-    @property
-    def any_tested(self) -> bool:
-        return any(p.reachable is not None for p in self.ports)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": "natprobe/check-report",
-            "schema_version": 1,
-            "server": self.server,
-            "public_ip": str(self.public_ip),
-            "local_ip": None if self.local_ip is None else str(self.local_ip),
-            "nat_layers": self.topology.layers.value,
-            "topology": {
-                "layers": self.topology.layers.value,
-                "confidence": self.topology.confidence.value,
-                "evidence": list(self.topology.evidence),
-            },
-            "hops": [
-                {"ttl": h.ttl, "ip": None if h.address is None else str(h.address), "outcome": h.outcome.value}
-                for h in self.hops
-            ],
-            "ports": [
-                {
-                    "port": p.port,
-                    "protocol": p.protocol.value,
-                    "reachable": p.reachable,
-                    "status": p.status.value,
-                    "reason": p.reason,
-                    "advice": list(p.advice),
-                    "proof": p.proof,
-                    "details": p.details,
-                }
-                for p in self.ports
-            ],
-            "hairpin": [
-                {"port": h.port, "protocol": h.protocol.value, "works": h.works, "reason": h.reason, "advice": list(h.advice)}
-                for h in self.hairpin
-            ],
-            "duration_ms": round(self.duration_s * 1000, 1),
-        }
-
 
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, nonce: bytes) -> None:

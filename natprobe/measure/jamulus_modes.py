@@ -5,7 +5,7 @@ plays a Jamulus directory on UDP 22224 of its address, see ``echo_server.jamulus
 
 0. **Private mode first**, before anything has left the Jamulus port: the echo server sends
    an unsolicited probe to this network's public address on that port
-   (:func:`natprobe.check.check_ports`). Only a forward (or no NAT) lets it in.
+   (:func:`natprobe.measure.check.check_ports`). Only a forward (or no NAT) lets it in.
 1. **Registration**: from the Jamulus port, ``CLM_REGISTER_SERVER_EX`` (name: a per-test
    nonce) to the directory, resent every 500 ms up to 5 times as Jamulus does, until
    ``CLM_REGISTER_SERVER_RESP``. This creates the mapping a directory publishes.
@@ -16,12 +16,12 @@ plays a Jamulus directory on UDP 22224 of its address, see ``echo_server.jamulus
 3. **Hole punch**: ``POST /v1/jamulus/hole-punch`` makes the directory ping from a stranger,
    ask for the punch toward a fresh peer and ping from that peer; its answer and what this
    side saw are combined.
-4. Optionally the **mapping lifetime** (:func:`natprobe.lifetime.measure_mapping_lifetime`
+4. Optionally the **mapping lifetime** (:func:`natprobe.measure.lifetime.measure_mapping_lifetime`
    against the echo server's STUN port), concurrently, to compare with the 59 s keep-alive.
 
 If another program (a real Jamulus server) holds the port, private mode is judged by the
 check's service probe and public mode is measured from an ephemeral port, and the report
-says so. The verdicts and the explanation are pure: :mod:`natprobe.jamulus_explain`.
+says so. The verdicts and the explanation are pure: :mod:`natprobe.verdicts.jamulus_verdicts`, :mod:`natprobe.findings.jamulus_findings`.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from natprobe import __version__
-from natprobe.check import PortSpec, check_ports
+from natprobe.verdicts.reachability import PortSpec
+from natprobe.measure.check import check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
 from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus import (
@@ -58,13 +59,14 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.jamulus_explain import HolePunchObservation, JamulusModesReport, assess_jamulus_modes
-from natprobe.lifetime import LifetimeProgress, measure_mapping_lifetime
-from natprobe.reachability import PortVerdict, Protocol
-from natprobe.report import LifetimeReport
-from natprobe.stun.attributes import IPAddress, TransportAddress
-from natprobe.transport.echo_api import EchoApiClient
-from natprobe.transport.resolve import resolve_host, url_host
+from natprobe.verdicts.jamulus_verdicts import HolePunchObservation
+from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
+from natprobe.measure.lifetime import LifetimeProgress, measure_mapping_lifetime
+from natprobe.verdicts.reachability import PortVerdict, Protocol
+from natprobe.reports.lifetime_report import LifetimeReport
+from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.adapters.echo_client import EchoApiClient
+from natprobe.adapters.resolve import resolve_host, url_host
 
 __all__ = (
     "DEFAULT_DIRECTORY_PORT",

@@ -10,7 +10,7 @@ import socket
 from urllib.parse import urlsplit
 
 from natprobe.errors import NetworkError
-from natprobe.stun.attributes import IPAddress
+from natprobe.addressing import IPAddress
 
 
 async def resolve_host(host: str, *, ipv4_only: bool = False) -> IPAddress:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from natprobe.behavior.model import ClassicNatType, Filtering, Mapping, Observation, Probe
-from natprobe.stun.attributes import IPAddress, TransportAddress
+from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.addressing import IPAddress, TransportAddress
 
 T = TypeVar("T")
 

@@ -1,0 +1,284 @@
+"""The Jamulus reports: public vs private mode (``natprobe explain jamulus``), and the
+ping and directory-list results of ``natprobe jamulus ping|list``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Any
+
+from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.jamulus import JAMULUS_KEEPALIVE_S, OsType
+from natprobe.reports.lifetime_report import LifetimeReport
+from natprobe.reports.nat_report import address_dict
+from natprobe.verdicts.jamulus_verdicts import (
+    HolePunchObservation,
+    ModeVerdict,
+    keepalive_outlives,
+    private_mode_verdict,
+    public_mode_verdict,
+)
+from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.verdicts.reachability import PortVerdict
+
+__all__ = (
+    "JAMULUS_MODES_SCHEMA",
+    "JAMULUS_MODES_VERSION",
+    "JamulusModesReport",
+    "JamulusPingResult",
+    "JamulusServerEntry",
+    "JamulusServerList",
+    "assess_jamulus_modes",
+)
+
+JAMULUS_MODES_SCHEMA = "natprobe/jamulus-modes"
+JAMULUS_MODES_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusModesReport:
+    """Public mode versus private mode, measured from the user's own network."""
+
+    server: str
+    port: int
+    """The Jamulus port asked about (22124 unless told otherwise)."""
+    measured_port: int | None
+    """The local UDP port the registration left from (``port``, or an ephemeral one when
+    ``port`` was held by another program); None when public mode was not measured."""
+    port_in_use: bool
+    local_ip: IPAddress | None
+    public_ip: IPAddress | None
+    nat_layers: NatLayers
+    private_check: PortVerdict | None
+    """The unsolicited-probe verdict for ``port``, taken before anything left it."""
+    directory: TransportAddress | None
+    registered: bool | None
+    """The directory answered the registration with status 0 (None: not attempted)."""
+    registration_status: int | None
+    hole_punch: HolePunchObservation | None
+    hole_punch_error: str | None
+    punches_sent: int
+    """``CLM_EMPTY_MESSAGE`` natprobe sent because the directory asked (the server half of the punch)."""
+    lifetime: LifetimeReport | None
+    private_mode: ModeVerdict
+    public_mode: ModeVerdict
+    notes: tuple[str, ...]
+    duration_s: float
+
+    # --- the named observations of the brief --------------------------------------------------
+
+    @property
+    def private_mode_reachable(self) -> bool | None:
+        return None if self.private_check is None else self.private_check.reachable
+
+    @property
+    def published_address(self) -> TransportAddress | None:
+        return None if self.hole_punch is None else self.hole_punch.published
+
+    @property
+    def port_preserved(self) -> bool | None:
+        if self.hole_punch is None or self.measured_port is None:
+            return None
+        return self.hole_punch.published.port == self.measured_port
+
+    @property
+    def unsolicited_from_new_peer_admitted(self) -> bool | None:
+        return None if self.hole_punch is None else self.hole_punch.unsolicited_answered
+
+    @property
+    def punch_sent_from_port(self) -> int | None:
+        punch = self.hole_punch
+        return None if punch is None or punch.punch_source is None else punch.punch_source.port
+
+    @property
+    def punched_ping_answered(self) -> bool | None:
+        return None if self.hole_punch is None else self.hole_punch.punched_ping_answered
+
+    @property
+    def keepalive_outlives_mapping(self) -> bool | None:
+        """Does the NAT keep an idle mapping longer than Jamulus' 59 s keep-alive? (None: unknown)."""
+        return keepalive_outlives(self.lifetime)
+
+    def to_dict(self) -> dict[str, Any]:
+        punch = self.hole_punch
+        return {
+            "schema": JAMULUS_MODES_SCHEMA,
+            "schema_version": JAMULUS_MODES_VERSION,
+            "server": self.server,
+            "port": self.port,
+            "measured_port": self.measured_port,
+            "port_in_use": self.port_in_use,
+            "local_ip": None if self.local_ip is None else str(self.local_ip),
+            "public_ip": None if self.public_ip is None else str(self.public_ip),
+            "nat_layers": self.nat_layers.value,
+            "private_mode": _verdict_dict(self.private_mode),
+            "public_mode": _verdict_dict(self.public_mode),
+            "private_mode_reachable": self.private_mode_reachable,
+            "private_check": None
+            if self.private_check is None
+            else {
+                "status": self.private_check.status.value,
+                "reachable": self.private_check.reachable,
+                "reason": self.private_check.reason,
+            },
+            "directory": address_dict(self.directory),
+            "registered": self.registered,
+            "registration_status": self.registration_status,
+            "published_address": address_dict(self.published_address),
+            "port_preserved": self.port_preserved,
+            "unsolicited_from_new_peer_admitted": self.unsolicited_from_new_peer_admitted,
+            "hole_punch_received": None if punch is None else punch.punch_received,
+            "punch_sent_from_port": self.punch_sent_from_port,
+            "punched_ping_answered": self.punched_ping_answered,
+            "punched_ping_rtt_ms": None if punch is None else punch.punched_rtt_ms,
+            "hole_punch_error": self.hole_punch_error,
+            "punches_sent": self.punches_sent,
+            "keepalive_s": JAMULUS_KEEPALIVE_S,
+            "keepalive_outlives_mapping": self.keepalive_outlives_mapping,
+            "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
+            "notes": list(self.notes),
+            "duration_ms": round(self.duration_s * 1000.0, 1),
+        }
+
+
+def _verdict_dict(verdict: ModeVerdict) -> dict[str, Any]:
+    return {"works": verdict.works, "status": verdict.status.value, "reason": verdict.reason}
+
+
+
+def assess_jamulus_modes(
+    *,
+    server: str,
+    port: int,
+    measured_port: int | None,
+    port_in_use: bool,
+    local_ip: IPAddress | None,
+    public_ip: IPAddress | None,
+    nat_layers: NatLayers,
+    private_check: PortVerdict | None,
+    directory: TransportAddress | None,
+    registered: bool | None,
+    registration_status: int | None = None,
+    hole_punch: HolePunchObservation | None = None,
+    hole_punch_error: str | None = None,
+    punches_sent: int = 0,
+    lifetime: LifetimeReport | None = None,
+    notes: tuple[str, ...] = (),
+    duration_s: float = 0.0,
+) -> JamulusModesReport:
+    """The report, with a verdict for each mode, from what was observed."""
+    private = private_mode_verdict(private_check, port, public_ip)
+    public = public_mode_verdict(
+        measured_port=measured_port,
+        directory=directory,
+        registered=registered,
+        registration_status=registration_status,
+        punch=hole_punch,
+        hole_punch_error=hole_punch_error,
+        lifetime=lifetime,
+        nat_layers=nat_layers,
+    )
+    return JamulusModesReport(
+        server=server,
+        port=port,
+        measured_port=measured_port,
+        port_in_use=port_in_use,
+        local_ip=local_ip,
+        public_ip=public_ip,
+        nat_layers=nat_layers,
+        private_check=private_check,
+        directory=directory,
+        registered=registered,
+        registration_status=registration_status,
+        hole_punch=hole_punch,
+        hole_punch_error=hole_punch_error,
+        punches_sent=punches_sent,
+        lifetime=lifetime,
+        private_mode=private,
+        public_mode=public,
+        notes=notes,
+        duration_s=duration_s,
+    )
+
+
+# --- natprobe jamulus ping | list ----------------------------------------------------------
+
+
+def _os_label(os: OsType | int | None) -> str | None:
+    if os is None:
+        return None
+    return os.label if isinstance(os, OsType) else f"unknown OS ({os})"
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusPingResult:
+    """What pinging one Jamulus server found. ``rtt_ms`` is ``None`` when nothing answered."""
+
+    host: str
+    """The name or address as the caller gave it."""
+    address: IPAddress
+    port: int
+    rtt_ms: float | None
+    num_clients: int | None
+    version: str | None
+    os: OsType | int | None
+    is_directory: bool | None
+    """True: answered ``CLM_REQ_SERVER_LIST``; False: answered pings, not the list; None: unknown."""
+    pings_sent: int
+    listed_servers: int | None
+    """How many entries a directory listed (``None`` when it is not one, or no list came)."""
+    local_port: int
+    """The local UDP port the probe used."""
+
+    @property
+    def answered(self) -> bool:
+        return self.rtt_ms is not None
+
+    @property
+    def os_name(self) -> str | None:
+        return _os_label(self.os)
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusServerEntry:
+    """One server of a directory's list, pinged as the Jamulus connect dialog does."""
+
+    name: str
+    ip: IPv4Address
+    port: int
+    is_directory: bool
+    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
+    city: str | None
+    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
+    country: int | None
+    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
+    max_clients: int | None
+    permanent: bool | None
+    rtt_ms: float | None
+    """``None``: the listed address did not answer (or was not pingable, e.g. 0.0.0.0)."""
+    num_clients: int | None
+    version: str | None
+    os: OsType | int | None
+    hole_punched: bool
+    """A ``CLM_EMPTY_MESSAGE`` came from this ip:port (the directory's hole punch worked)."""
+
+    @property
+    def os_name(self) -> str | None:
+        return _os_label(self.os)
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusServerList:
+    """A directory's list and the ping of every entry."""
+
+    host: str
+    address: IPv4Address
+    port: int
+    answered: bool
+    """The directory sent at least the reduced list."""
+    complete: bool
+    """The full ``CLM_SERVER_LIST`` arrived (otherwise only ``CLM_RED_SERVER_LIST``: no city, country, max)."""
+    requests_sent: int
+    local_port: int
+    """The local UDP port that asked for the list and pinged the servers."""
+    servers: tuple[JamulusServerEntry, ...]

@@ -1,0 +1,70 @@
+"""The mapping-lifetime report: how long an idle UDP mapping survives (RFC 5780 section 4.6).
+
+:func:`interpret` brackets the lifetime from the trials :mod:`natprobe.measure.lifetime` ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ("LifetimeReport", "LifetimeTrial", "interpret")
+
+
+@dataclass(frozen=True, slots=True)
+class LifetimeTrial:
+    """One socket left idle for ``idle_s`` seconds, then checked from outside."""
+
+    idle_s: float
+    alive: bool | None
+    """True: an inbound packet still reached the socket; False: it did not; None: not checked."""
+
+
+@dataclass(frozen=True, slots=True)
+class LifetimeReport:
+    """How long an idle UDP mapping survives (RFC 5780 section 4.6, parallelised)."""
+
+    at_least_s: float | None
+    """The longest idle time after which the mapping was still alive."""
+    at_most_s: float | None
+    """The shortest idle time after which it was gone; ``None`` if it outlived the maximum."""
+    max_wait_s: float
+    trials: tuple[LifetimeTrial, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at_least_s": self.at_least_s,
+            "at_most_s": self.at_most_s,
+            "max_wait_s": self.max_wait_s,
+            "reason": self.reason,
+            "trials": [{"idle_s": t.idle_s, "alive": t.alive} for t in self.trials],
+        }
+
+
+def interpret(trials: Sequence[LifetimeTrial], max_wait_s: float) -> LifetimeReport:
+    """Bracket the lifetime between the last survivor and the first expiry."""
+    checked = sorted((t for t in trials if t.alive is not None), key=lambda t: t.idle_s)
+    ordered = tuple(sorted(trials, key=lambda t: t.idle_s))
+    if not checked:
+        return LifetimeReport(None, None, max_wait_s, ordered, "no mapping could be checked")
+    first_dead = next((t for t in checked if not t.alive), None)
+    if first_dead is None:
+        longest = checked[-1].idle_s
+        return LifetimeReport(
+            longest, None, max_wait_s, ordered, f"every mapping survived; the longest idle period checked was {longest:g} s"
+        )
+    alive_before = [t for t in checked if t.alive and t.idle_s < first_dead.idle_s]
+    at_least = alive_before[-1].idle_s if alive_before else None
+    revived = [t for t in checked if t.alive and t.idle_s > first_dead.idle_s]
+    if revived:
+        reason = (
+            f"inconsistent: a mapping idle {first_dead.idle_s:g} s was gone but one idle "
+            f"{revived[0].idle_s:g} s survived (loss during a check, or a NAT that does not time out by idle time)"
+        )
+    elif at_least is None:
+        reason = f"even the shortest idle period ({first_dead.idle_s:g} s) lost the mapping"
+    else:
+        reason = f"idle mappings survive {at_least:g} s and are gone after {first_dead.idle_s:g} s"
+    return LifetimeReport(at_least, first_dead.idle_s, max_wait_s, ordered, reason)

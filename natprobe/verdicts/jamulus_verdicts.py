@@ -1,0 +1,223 @@
+"""Jamulus public mode versus private mode: the verdict for each mode (pure).
+
+Why the two modes differ behind a NAT (facts/jamulus.md §3):
+
+* **Public mode** (registered with a directory): the server *sends* first. Its registration
+  creates a NAT mapping whose public ip:port is what the directory lists; both sides send a
+  keep-alive every 59 s, which refreshes it; and when a client asks the directory for the
+  list, the directory tells the server to send an empty message to that client, an outbound
+  packet that opens the server's NAT filter for exactly that client.
+* **Private mode** (unregistered): the server sends nothing until a client has reached it, so
+  no mapping exists and every inbound packet is dropped unless a port forward exists.
+* Public mode fails anyway when the NAT maps every destination to a different port
+  (symmetric NAT: the listed port is not the one the punch opened), when the mapping expires
+  between 59 s keep-alives, or when something drops the punch; carrier-grade NAT makes private
+  mode impossible and often brings those failures with it.
+
+:func:`private_mode_verdict` and :func:`public_mode_verdict` judge what ``natprobe explain
+jamulus`` observed; :mod:`natprobe.reports.jamulus_report` assembles them into the report and
+:mod:`natprobe.findings.jamulus_findings` explains it. No I/O here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol as TypingProtocol
+
+from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+
+__all__ = (
+    "HolePunchObservation",
+    "LifetimeBounds",
+    "ModeStatus",
+    "ModeVerdict",
+    "keepalive_outlives",
+    "private_mode_verdict",
+    "public_mode_verdict",
+)
+
+
+class ModeStatus(enum.StrEnum):
+    """Why a Jamulus mode works or not; the stable strings scripts rely on."""
+
+    WORKS = "works"
+    NEEDS_PORT_FORWARD = "needs-port-forward"
+    """Private mode: nothing admits a stranger's first packet."""
+    HOST_FIREWALL = "dropped-by-host-firewall"
+    CGNAT = "behind-cgnat"
+    SYMMETRIC_NAT = "symmetric-nat"
+    """The hole punch left from another public port than the one a directory lists."""
+    NO_HOLE_PUNCH = "hole-punch-not-received"
+    FILTERED = "filtered-after-hole-punch"
+    MAPPING_TOO_SHORT = "mapping-expires-between-keepalives"
+    DIRECTORY_UNREACHABLE = "directory-unreachable"
+    NOT_MEASURED = "not-measured"
+
+
+@dataclass(frozen=True, slots=True)
+class ModeVerdict:
+    works: bool | None
+    """None: not measured, or the measurement could not decide."""
+    status: ModeStatus
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HolePunchObservation:
+    """What the echo server's directory emulation saw during its hole punch."""
+
+    published: TransportAddress
+    """The registration's source address at the directory: what a directory lists."""
+    unsolicited_answered: bool
+    """A stranger's ping to the published address came back (before any punch)."""
+    punch_received: bool
+    """The server's ``CLM_EMPTY_MESSAGE`` reached the new peer."""
+    punch_source: TransportAddress | None
+    punched_ping_answered: bool
+    """The new peer's ping to the published address came back after the punch."""
+    punched_rtt_ms: float | None = None
+    keepalive_s: float = JAMULUS_KEEPALIVE_S
+
+
+
+class LifetimeBounds(TypingProtocol):
+    """What a mapping-lifetime measurement bracketed (a :class:`~natprobe.LifetimeReport` is one)."""
+
+    @property
+    def at_least_s(self) -> float | None: ...
+
+    @property
+    def at_most_s(self) -> float | None: ...
+
+
+def keepalive_outlives(lifetime: LifetimeBounds | None) -> bool | None:
+    """True: idle mappings outlive 59 s; False: they expire within it; None: not measured or
+    the bracket straddles 59 s (or the measurement stopped before 59 s)."""
+    if lifetime is None:
+        return None
+    if lifetime.at_most_s is not None and lifetime.at_most_s <= JAMULUS_KEEPALIVE_S:
+        return False
+    if lifetime.at_least_s is not None and lifetime.at_least_s >= JAMULUS_KEEPALIVE_S:
+        return True
+    return None
+
+
+def _clause(text: str) -> str:
+    """``text`` without its final full stop, to embed it in a sentence."""
+    return text.rstrip().rstrip(".")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop."""
+    return _clause(text) + "."
+
+
+# --- verdicts ----------------------------------------------------------------------------------
+
+
+def private_mode_verdict(check: PortVerdict | None, port: int, public_ip: IPAddress | None) -> ModeVerdict:
+    if check is None:
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, "the unsolicited probe of the port did not run")
+    where = f"{public_ip}:{port}" if public_ip is not None else f"port {port}"
+    if check.reachable:
+        return ModeVerdict(
+            True,
+            ModeStatus.WORKS,
+            f"an unsolicited packet from the echo server reached UDP {where} before this port had sent "
+            "anything: a port forward (or no NAT at all) lets clients in",
+        )
+    if check.reachable is None:
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, check.reason)
+    status = {
+        PortStatus.CGNAT: ModeStatus.CGNAT,
+        PortStatus.HOST_FIREWALL: ModeStatus.HOST_FIREWALL,
+    }.get(check.status, ModeStatus.NEEDS_PORT_FORWARD)
+    return ModeVerdict(
+        False,
+        status,
+        f"the echo server's unsolicited packet to UDP {where}, sent before anything had left the port, "
+        f"did not get in ({_clause(check.reason)})",
+    )
+
+
+def public_mode_verdict(
+    *,
+    measured_port: int | None,
+    directory: TransportAddress | None,
+    registered: bool | None,
+    registration_status: int | None,
+    punch: HolePunchObservation | None,
+    hole_punch_error: str | None,
+    lifetime: LifetimeBounds | None,
+    nat_layers: NatLayers,
+) -> ModeVerdict:
+    if measured_port is None or registered is None:
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or "public mode was not measured")
+    where = f" at {directory}" if directory is not None else ""
+    if not registered:
+        if registration_status is not None:
+            return ModeVerdict(
+                None,
+                ModeStatus.DIRECTORY_UNREACHABLE,
+                f"the directory{where} refused the registration (status {registration_status})",
+            )
+        return ModeVerdict(
+            None,
+            ModeStatus.DIRECTORY_UNREACHABLE,
+            f"the directory{where} did not answer the registration (5 tries in 2.5 s, as Jamulus does): "
+            "outbound UDP is blocked, or the echo server runs without its Jamulus directory (--jamulus-port)",
+        )
+    if punch is None:
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or "the hole punch did not run")
+    cgnat = (
+        " This network is behind carrier-grade NAT, whose behaviour decides this."
+        if nat_layers is NatLayers.CGNAT
+        else ""
+    )
+    published = punch.published
+    if punch.punched_ping_answered:
+        outlives = keepalive_outlives(lifetime)
+        if outlives is False and lifetime is not None and lifetime.at_most_s is not None:
+            return ModeVerdict(
+                False,
+                ModeStatus.MAPPING_TOO_SHORT,
+                f"the hole punch worked (a new client's ping to {published} was answered), but the NAT forgets "
+                f"an idle mapping within {lifetime.at_most_s:g} s, before Jamulus' next {JAMULUS_KEEPALIVE_S:g} s "
+                "keep-alive: the listed address stops working between keep-alives",
+            )
+        rtt = f" in {punch.punched_rtt_ms:g} ms" if punch.punched_rtt_ms is not None else ""
+        return ModeVerdict(
+            True,
+            ModeStatus.WORKS,
+            f"after the directory-triggered packet, a new client's ping to the listed address {published} was "
+            f"answered{rtt}: the hole punch opens this NAT",
+        )
+    source = punch.punch_source
+    if punch.punch_received and source is not None and source != published:
+        through = f"port {source.port}" if source.ip == published.ip else str(source)
+        return ModeVerdict(
+            False,
+            ModeStatus.SYMMETRIC_NAT,
+            f"the registration left through {published}, but the packet to the new client left through "
+            f"{through}: the NAT gives every destination its own mapping (symmetric NAT), so the address a "
+            f"directory lists is closed to clients.{cgnat}",
+        )
+    if not punch.punch_received:
+        return ModeVerdict(
+            False,
+            ModeStatus.NO_HOLE_PUNCH,
+            "the directory asked for the hole punch, but the packet toward the new client never arrived "
+            f"(the request was lost, the mapping toward the directory is gone, or outbound UDP to new "
+            f"destinations is filtered).{cgnat}",
+        )
+    return ModeVerdict(
+        False,
+        ModeStatus.FILTERED,
+        f"the hole-punch packet left through the listed address {published}, but the new client's ping to it "
+        f"was still dropped.{cgnat}",
+    )
+
