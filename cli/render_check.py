@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Collection
 
 from cli.render import render_findings
+from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.finding import Finding
 from natprobe.findings.jamulus_findings import explain_jamulus_port
@@ -38,10 +39,14 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
     ]
     for sentence in report.topology.evidence:
         lines.extend(_wrap(sentence, "                   - "))
+    for family in report.families:
+        lines.extend(_wrap(family.note, f"{'IPv' + str(family.family.version):<19}"))
     lines.append("")
+    several = len({p.family for p in report.ports}) > 1 or any(p.family is IpFamily.IPV6 for p in report.ports)
     for port in report.ports:
         mark = {True: "REACHABLE", False: "NOT REACHABLE", None: "NOT TESTED"}[port.reachable]
-        lines.append(f"{port.protocol.value.upper()} {port.port}: {mark} ({port.status.value})")
+        over = f" over IPv{port.family.version}" if several else ""
+        lines.append(f"{port.protocol.value.upper()} {port.port}{over}: {mark} ({port.status.value})")
         lines.extend(_wrap(port.reason, "    why: "))
         if port.proof:
             lines.extend(_wrap(port.proof, "    proof: "))

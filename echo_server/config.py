@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -35,6 +36,8 @@ __all__ = (
     "EchoServerConfig",
     "add_arguments",
     "config_from_args",
+    "configs_from_args",
+    "pair_by_family",
 )
 
 
@@ -136,12 +139,21 @@ def port_argument(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the echo server's options to ``parser`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
-    parser.add_argument("--primary", required=True, type=_ip, metavar="IP", help="primary address to serve on")
     parser.add_argument(
-        "--alternate",
+        "--primary",
+        required=True,
+        action="append",
         type=_ip,
         metavar="IP",
-        help="second address: enables CHANGE-REQUEST change-IP and OTHER-ADDRESS (full RFC 5780)",
+        help="primary address to serve on; once per family (an IPv4 and an IPv6 address) to serve both",
+    )
+    parser.add_argument(
+        "--alternate",
+        action="append",
+        type=_ip,
+        metavar="IP",
+        help="second address of the same family as a --primary: enables CHANGE-REQUEST change-IP and "
+        "OTHER-ADDRESS (full RFC 5780); once per family",
     )
     parser.add_argument(
         "--port",
@@ -177,11 +189,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
 
 
+def pair_by_family(
+    primaries: Sequence[IPAddress], alternates: Sequence[IPAddress] = ()
+) -> tuple[tuple[IPAddress, IPAddress | None], ...]:
+    """``--primary``/``--alternate`` lists → one (primary, alternate) pair per family, in the
+    order the primaries were given. At most one primary and one alternate per family, and an
+    alternate needs a primary of its family (``ValueError`` otherwise)."""
+    by_family: dict[int, IPAddress] = {}
+    for ip in primaries:
+        if ip.version in by_family:
+            raise ValueError(f"--primary given twice for IPv{ip.version} ({by_family[ip.version]} and {ip}); "
+                             "give one IPv4 and one IPv6 address at most")
+        by_family[ip.version] = ip
+    alternate_by_family: dict[int, IPAddress] = {}
+    for ip in alternates:
+        if ip.version in alternate_by_family:
+            raise ValueError(f"--alternate given twice for IPv{ip.version}")
+        if ip.version not in by_family:
+            raise ValueError(f"--alternate {ip} is IPv{ip.version} but no IPv{ip.version} --primary was given")
+        alternate_by_family[ip.version] = ip
+    if not by_family:
+        raise ValueError("give at least one --primary address")
+    return tuple((ip, alternate_by_family.get(ip.version)) for ip in by_family.values())
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[EchoServerConfig, ...]:
+    """One config per address family, from parsed :func:`add_arguments` options, IPv4 first
+    (the Jamulus directory and the readiness line follow the first; ``ValueError`` if
+    inconsistent). The families share every option but the addresses: the same ports are
+    served on each."""
+    primaries = args.primary if isinstance(args.primary, list) else [args.primary]
+    alternates = args.alternate if isinstance(args.alternate, list) else [] if args.alternate is None else [args.alternate]
+    return tuple(
+        _config(args, primary, alternate)
+        for primary, alternate in sorted(pair_by_family(primaries, alternates), key=lambda pair: pair[0].version)
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
-    """Build the config from parsed :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+    """The first family's config (see :func:`configs_from_args` for all of them)."""
+    return configs_from_args(args)[0]
+
+
+def _config(args: argparse.Namespace, primary: IPAddress, alternate: IPAddress | None) -> EchoServerConfig:
     return EchoServerConfig(
-        primary=args.primary,
-        alternate=args.alternate,
+        primary=primary,
+        alternate=alternate,
         port=args.port,
         echo_port=args.echo_port,
         echo=not args.no_echo,

@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import errno
 import logging
 import random
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
 from natprobe.errors import NetworkError
 from natprobe.addressing import TransportAddress
 
-from echo_server.config import EchoServerConfig, config_from_args
+from echo_server.config import EchoServerConfig, configs_from_args
 from natprobe.addressing import IPAddress
 from echo_server.config import add_arguments as add_stun_arguments
 from echo_server.http_config import HttpApiConfig
@@ -348,13 +350,19 @@ async def serve_until_signalled(
     jamulus: JamulusDirectoryConfig | None = None,
     jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
+    other_families: Sequence[EchoServerConfig] = (),
 ) -> ServerStats:
     """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
     Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
 
-    ``on_ready`` gets the server and the readiness line once everything is bound. Raises
-    :class:`NetworkError` when binding fails (for the directory only if ``jamulus_required``;
-    otherwise it is left off with a warning); nothing stays open then.
+    ``other_families`` serves the same on the other address family (an IPv6 primary next to
+    an IPv4 one): its own STUN/echo sockets and its own HTTP API on the same port, whose
+    probe-backs leave from that family's address, so each requester is probed over the family
+    it came in on. The Jamulus directory stays on ``config``'s family (directories are IPv4).
+
+    ``on_ready`` gets the first family's server and the readiness line once everything is bound.
+    Raises :class:`NetworkError` when binding fails (for the directory only if
+    ``jamulus_required``; otherwise it is left off with a warning); nothing stays open then.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -362,27 +370,32 @@ async def serve_until_signalled(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with EchoServer(config) as server:
-            line = server.describe()
-            runner = None
+        async with contextlib.AsyncExitStack() as stack:
+            server = await stack.enter_async_context(EchoServer(config))
+            others = [await stack.enter_async_context(EchoServer(c)) for c in other_families]
+            line = " ".join([server.describe(), *(f"| {s.describe()}" for s in others)])
             directory = await _start_directory(jamulus, jamulus_required)
-            try:
-                if http_port is not None:
-                    http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
-                    from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
+            if directory is not None:
+                stack.push_async_callback(directory.stop)
+            if http_port is not None:
+                from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
 
-                    runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
-                    line += f" http={TransportAddress(config.primary, bound)}"
-                if http_port is not None or jamulus is not None:
-                    line += f" jamulus={directory.endpoint if directory is not None else '-'}"
-                if on_ready is not None:
-                    on_ready(server, line)
-                await stop.wait()
-            finally:
-                if runner is not None:
-                    await runner.cleanup()
-                if directory is not None:
-                    await directory.stop()
+                http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
+                runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
+                stack.push_async_callback(runner.cleanup)
+                endpoints = [TransportAddress(config.primary, bound)]
+                for other in other_families:
+                    # The same port on every family, so one URL port serves a name with A and AAAA.
+                    family_http = dataclasses.replace(http, probe_source_ip=other.alternate or other.primary)
+                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound)
+                    stack.push_async_callback(other_runner.cleanup)
+                    endpoints.append(TransportAddress(other.primary, bound))
+                line += f" http={','.join(str(e) for e in endpoints)}"
+            if http_port is not None or jamulus is not None:
+                line += f" jamulus={directory.endpoint if directory is not None else '-'}"
+            if on_ready is not None:
+                on_ready(server, line)
+            await stop.wait()
             stats = server.stats()
         logger.info("stopped: %s", stats)
         return stats
@@ -407,7 +420,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace, prog: str) -> int:
     """Shared by ``python -m echo_server`` and ``natprobe serve``: 0 after a signal, 2 bad options, 3 bind failure."""
     try:
-        config = config_from_args(args)
+        config, *other_families = configs_from_args(args)
         http = http_config_from_args(args, config.alternate or config.primary)
         jamulus, jamulus_required = jamulus_config_from_args(args, config.primary)
     except ValueError as exc:
@@ -422,6 +435,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
                 jamulus=jamulus,
                 jamulus_required=jamulus_required,
                 on_ready=print_ready,
+                other_families=other_families,
             )
         )
     except NetworkError as exc:

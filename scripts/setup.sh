@@ -12,13 +12,15 @@ cd "$(dirname "$0")/.."
 
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
-# virtual host behind a port forward; gcc for the benchmark's load generator.
+# virtual host behind a port forward; dnsmasq (the binary only, no service) as the lab's
+# authoritative DNS server for name checks; gcc for the benchmark's load generator.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
   coturn
   jamulus
   nginx-light openssl
+  dnsmasq-base
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then

@@ -8,6 +8,7 @@ import json
 import sys
 
 from cli.exit_codes import ExitCode
+from natprobe.addressing import IpFamily
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
@@ -48,6 +49,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--hairpin", action="store_true",
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--ipv4", action="store_true",
+                      help="check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)")
+    only.add_argument("--ipv6", action="store_true", help="check over IPv6 only (from this host's stable address)")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
@@ -72,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if not args.json:
         print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
     try:
         report = asyncio.run(
             check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
-                        probe_timeout=args.timeout)
+                        probe_timeout=args.timeout, families=families)
         )
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)

@@ -5,12 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop
 from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.verdicts.reachability import PortVerdict, Protocol
 
-__all__ = ("CheckReport", "HairpinResult")
+__all__ = ("CheckReport", "FamilyResult", "HairpinResult")
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyResult:
+    """Whether a family was tested, from which address, and why not when it was not."""
+
+    family: IpFamily
+    tested: bool
+    local_ip: IPAddress | None
+    """The address the check was sent from (over IPv6: the stable global address)."""
+    public_ip: IPAddress | None
+    """The address the echo server saw over this family."""
+    temporary_address: bool
+    """``local_ip`` is a temporary privacy address (there was no stable one)."""
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +47,10 @@ class CheckReport:
     ports: tuple[PortVerdict, ...]
     hairpin: tuple[HairpinResult, ...]
     duration_s: float
+    families: tuple[FamilyResult, ...] = ()
+    """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
+    has_global_ipv6: bool | None = None
+    """This host has a global IPv6 address (None: IPv6 was not asked about)."""
 
     @property
     def all_reachable(self) -> bool:
@@ -62,6 +81,7 @@ class CheckReport:
                 {
                     "port": p.port,
                     "protocol": p.protocol.value,
+                    "family": p.family.value,
                     "reachable": p.reachable,
                     "status": p.status.value,
                     "reason": p.reason,
@@ -75,5 +95,17 @@ class CheckReport:
                 {"port": h.port, "protocol": h.protocol.value, "works": h.works, "reason": h.reason, "advice": list(h.advice)}
                 for h in self.hairpin
             ],
+            "families": [
+                {
+                    "family": f.family.value,
+                    "tested": f.tested,
+                    "local_ip": None if f.local_ip is None else str(f.local_ip),
+                    "public_ip": None if f.public_ip is None else str(f.public_ip),
+                    "temporary_address": f.temporary_address,
+                    "note": f.note,
+                }
+                for f in self.families
+            ],
+            "has_global_ipv6": self.has_global_ipv6,
             "duration_ms": round(self.duration_s * 1000, 1),
         }
