@@ -39,6 +39,7 @@ __all__ = (
     "read_ipv6_addresses",
     "Ipv6Source",
     "ipv6_source_toward",
+    "choose_ipv6_source",
 )
 
 logger = logging.getLogger(__name__)
@@ -290,7 +291,8 @@ IFA_F_TEMPORARY: Final = 0x01
 _IFA_F_DADFAILED: Final = 0x08
 _IFA_F_DEPRECATED: Final = 0x20
 _IFA_F_TENTATIVE: Final = 0x40
-_IF_INET6: Final = "/proc/net/if_inet6"
+_IF_INET6: Final = "/proc/thread-self/net/if_inet6"
+"""The calling thread's network namespace (a thread may have entered another one with setns)."""
 _GLOBAL_SCOPES: Final = (AddressScope.PUBLIC, AddressScope.DOCUMENTATION)
 """Scopes that count as "global IPv6" (documentation prefixes are the lab's Internet)."""
 
@@ -339,12 +341,13 @@ def parse_if_inet6(text: str) -> tuple[Ipv6Address, ...]:
 
 def read_ipv6_addresses(path: str = _IF_INET6) -> tuple[Ipv6Address, ...]:
     """This host's IPv6 addresses with their flags; empty when IPv6 is off (no such file)."""
-    try:
-        with open(path, encoding="ascii", errors="replace") as file:
-            return parse_if_inet6(file.read())
-    except OSError as exc:
-        logger.debug("cannot read %s: %s", path, exc)
-        return ()
+    for candidate in (path, "/proc/net/if_inet6"):  # thread-self: Linux >= 3.17
+        try:
+            with open(candidate, encoding="ascii", errors="replace") as file:
+                return parse_if_inet6(file.read())
+        except OSError as exc:
+            logger.debug("cannot read %s: %s", candidate, exc)
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,25 +364,30 @@ class Ipv6Source:
 
 
 def ipv6_source_toward(ip: IPv6Address, addresses: Sequence[Ipv6Address] | None = None) -> Ipv6Source:
-    """The stable global address to send from toward ``ip``.
-
-    The kernel prefers a temporary address as source when privacy extensions are on, but a
-    DNS record and a router pinhole name the stable address, so that is the one to test: the
-    stable global address on the interface of the kernel's choice (same prefix first); the
-    temporary address only when there is no stable one.
-    """
+    """The stable global address to send from toward ``ip`` (see :func:`choose_ipv6_source`)."""
     if addresses is None:
         addresses = read_ipv6_addresses()
-    usable = tuple(a for a in addresses if a.usable and a.is_global)
     try:
-        chosen = source_address_toward(ip)
+        chosen: IPAddress | None = source_address_toward(ip)
     except NetworkError:
         chosen = None
-    kernel = chosen if isinstance(chosen, IPv6Address) and classify(chosen) in _GLOBAL_SCOPES else None
+    return choose_ipv6_source(chosen if isinstance(chosen, IPv6Address) else None, addresses)
+
+
+def choose_ipv6_source(kernel_choice: IPv6Address | None, addresses: Sequence[Ipv6Address]) -> Ipv6Source:
+    """Prefer the stable address to the kernel's choice.
+
+    The kernel prefers a temporary address as source when privacy extensions are on
+    (RFC 8981 section 3.6, RFC 6724 rule 7), but a DNS record and a router pinhole name the
+    stable address, so that is the one to test: the stable global address on the interface
+    of the kernel's choice (same /64 first); the temporary address only when there is no
+    stable one. No global route (the kernel's choice is not global): no IPv6 source.
+    """
+    usable = tuple(a for a in addresses if a.usable and a.is_global)
+    kernel = kernel_choice if kernel_choice is not None and classify(kernel_choice) in _GLOBAL_SCOPES else None
     if kernel is None:
         return Ipv6Source(None, False, None, usable)
-    by_address = {a.address: a for a in usable}
-    info = by_address.get(kernel)
+    info = next((a for a in usable if a.address == kernel), None)
     if info is not None and not info.temporary:
         return Ipv6Source(kernel, False, kernel, usable)
     interface = info.interface if info is not None else None

@@ -261,6 +261,11 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
         verdict = replace(verdict, advice=_v6_advice(observation, context))
     if context.family is IpFamily.IPV6 and verdict.reachable:
         verdict = replace(verdict, reason=f"{verdict.reason} (over IPv6, at {_v6_address(context)})")
+        if observation.mode is ProbeMode.NONCE:
+            verdict = replace(verdict, proof=(
+                f"a one-time token sent by the echo server to {_v6_address(context)} arrived on this host's port "
+                "(the router's IPv6 firewall and this host's firewall both let it through)"
+            ))
     return replace(verdict, family=context.family)
 
 
