@@ -58,6 +58,10 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
         lines.extend(_wrap(result.reason, "    why: "))
         for advice in result.advice:
             lines.extend(_wrap(advice, "    → "))
+    if report.dns is not None:
+        from cli.render_dns import render_dns_report
+
+        lines += ["", render_dns_report(report.dns)]
     findings = jamulus_findings(report, jamulus_ports)
     if findings:
         lines += ["", render_findings(findings)]

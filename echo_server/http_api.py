@@ -664,6 +664,9 @@ def create_app(
     app.router.add_post("/v1/probe", probe)
     app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
+    from echo_server.dns_route import dns_lookup  # its module imports this one
+
+    app.router.add_post("/v1/dns", dns_lookup)
     app.cleanup_ctx.append(_udp_probe_socket)
     return app
 

@@ -7,6 +7,7 @@ never imports aiohttp (a third of its memory).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import re
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class HttpApiConfig:
     tls_ca_file: str | None = None
     """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
     udp_nonce_spacing: float = UDP_NONCE_SPACING
+    resolvers: tuple[str, ...] = ()
+    """Name servers for ``POST /v1/dns``; empty = the system's (/etc/resolv.conf)."""
 
     def __post_init__(self) -> None:
         if self.probe_source_ip.is_unspecified or self.probe_source_ip.is_multicast:
@@ -92,6 +95,11 @@ class HttpApiConfig:
             raise ValueError("denied_ports must be 1-65535")
         if not 0 <= self.udp_nonce_spacing <= 1:
             raise ValueError("udp_nonce_spacing must be 0-1 s")
+        for resolver in self.resolvers:
+            try:
+                ipaddress.ip_address(resolver)
+            except ValueError:
+                raise ValueError(f"resolver {resolver!r} is not an IP address") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
     )
+    add_resolver_argument(parser)
+
+
+def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resolver", action="append", default=[], metavar="IP",
+        help="name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)",
+    )
 
 
 def config_from_args(args: argparse.Namespace, probe_source_ip: IPAddress) -> HttpApiConfig:
@@ -141,4 +157,5 @@ def config_from_args(args: argparse.Namespace, probe_source_ip: IPAddress) -> Ht
         token=token,
         rate_per_s=args.probe_rate,
         burst=args.probe_burst,
+        resolvers=tuple(getattr(args, "resolver", None) or ()),
     )

@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from natprobe import __version__
+from natprobe.contract import dns as dns_contract
 
 __all__ = ("openapi_document",)
 
@@ -851,6 +852,10 @@ _DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+# POST /v1/dns: its records and path item live with its types in natprobe.contract.dns.
+_DOCUMENT["paths"][dns_contract.PATH] = dns_contract.openapi_path()
+_DOCUMENT["components"]["schemas"].update(dns_contract.schema_components())
 
 
 def openapi_document() -> dict[str, Any]:

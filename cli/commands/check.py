@@ -44,7 +44,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
-    parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
+    parser.add_argument("--host", metavar="NAME",
+                        help="the site's name: used for HTTP Host and TLS SNI, and its A/AAAA records are checked "
+                             "against the public addresses (from here and from the echo server)")
     parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
     parser.add_argument("--hairpin", action="store_true",
                         help="also test reaching this host through its own public address (NAT loopback)")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(
             check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
-                        probe_timeout=args.timeout, families=families)
+                        probe_timeout=args.timeout, families=families, name=args.host)
         )
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
@@ -109,4 +111,5 @@ def run(args: argparse.Namespace) -> int:
         print(render_check_report(report, jamulus_ports=jamulus_ports))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
-    return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE
+    names_ok = report.dns is None or report.dns.ok
+    return ExitCode.OK if report.all_reachable and names_ok else ExitCode.NOT_REACHABLE

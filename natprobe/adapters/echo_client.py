@@ -10,7 +10,9 @@ from typing import Any
 
 import aiohttp
 
-from natprobe.errors import ServerError
+from natprobe.contract.dns import PATH as DNS_PATH
+from natprobe.contract.dns import DnsResponse, decode_response
+from natprobe.errors import DecodeError, ServerError
 from natprobe.addressing import IPAddress
 
 NONCE_PREFIX = b"natprobe-nonce:"
@@ -137,6 +139,14 @@ class EchoApiClient:
         elif body.get("mode") == "jamulus":
             pad_to = JAMULUS_BODY_FOR_THREE_ROUNDS
         return await self._call("POST", "/v1/probe", body, pad_to=pad_to)
+
+    async def dns(self, name: str) -> DnsResponse:
+        """``POST /v1/dns``: the echo server's resolver's A and AAAA answers for ``name``."""
+        data = await self._call("POST", DNS_PATH, {"name": name})
+        try:
+            return decode_response(data)
+        except DecodeError as exc:
+            raise ServerError(str(exc)) from exc
 
     async def jamulus_hole_punch(self, name: str) -> dict[str, Any]:
         """``POST /v1/jamulus/hole-punch`` for this host's registration ``name`` (the whole answer)."""

@@ -313,6 +313,8 @@ async def check_ports(
     listen_ip: str = "0.0.0.0",
     probe_timeout: float = 2.0,
     families: Sequence[IpFamily] = (IpFamily.IPV4, IpFamily.IPV6),
+    name: str | None = None,
+    nameservers: Sequence[str] | None = None,
 ) -> CheckReport:
     """Check each port from outside through the echo server at ``server`` (``http://host:port``),
     once per address family in ``families``.
@@ -372,6 +374,15 @@ async def check_ports(
             raise failures[0]
         raise NetworkError("; ".join(s.note for s in statuses))
     first = outcomes[0]
+    dns_report = None
+    if name is not None:
+        from natprobe.measure.name_check import check_name  # dnspython loads only for a name check
+
+        dns_report = await check_name(
+            name, server=server, token=token, nameservers=nameservers,
+            public_ips={f.family: f.public_ip for f in statuses if f.tested},
+            family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
+        )
     return CheckReport(
         server=server,
         public_ip=first.public_ip,
@@ -383,7 +394,17 @@ async def check_ports(
         duration_s=time.monotonic() - started,
         families=tuple(statuses),
         has_global_ipv6=has_global_ipv6,
+        dns=dns_report,
     )
+
+
+def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
+    """Per family: every tested port reachable (True), none (False), mixed or untested (None)."""
+    result: dict[IpFamily, bool | None] = {}
+    for family in IpFamily:
+        tested = [v.reachable for v in verdicts if v.family is family and v.reachable is not None]
+        result[family] = True if tested and all(tested) else False if tested and not any(tested) else None
+    return result
 
 
 __all__ = ("CheckReport", "FamilyResult", "HairpinResult", "PortSpec", "PortStatus", "check_ports")

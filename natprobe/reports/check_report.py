@@ -7,6 +7,7 @@ from typing import Any
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop
+from natprobe.reports.dns_report import DnsReport
 from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.verdicts.reachability import PortVerdict, Protocol
 
@@ -51,6 +52,8 @@ class CheckReport:
     """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
     has_global_ipv6: bool | None = None
     """This host has a global IPv6 address (None: IPv6 was not asked about)."""
+    dns: DnsReport | None = None
+    """The ``--host`` name's records against the public addresses (None: no name given)."""
 
     @property
     def all_reachable(self) -> bool:
@@ -107,5 +110,6 @@ class CheckReport:
                 for f in self.families
             ],
             "has_global_ipv6": self.has_global_ipv6,
+            "dns": None if self.dns is None else self.dns.body(),
             "duration_ms": round(self.duration_s * 1000, 1),
         }

@@ -49,6 +49,7 @@ def _start(client_global: bool) -> Iterator[DualStack]:
         v6.add_pinhole("udp", OPEN_BOTH)
         dns.serve({ECHO_NAME: [lab.server.primary_ip, v6.plan.primary_ip]})
         dns.use(lab.client)
+        dns.use(lab.server)  # before the echo server starts: ip netns exec mounts it then
         echo = start_echo_server(
             lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=8080,
             extra=("--primary", str(v6.plan.primary_ip), "--alternate", str(v6.plan.alternate_ip)),
@@ -142,3 +143,112 @@ def test_host_without_global_ipv6_checks_ipv4_only_and_says_so() -> None:
                                        "--server", URL], check=False, timeout=CLI_TIMEOUT_S)
         assert only6.returncode == 3 and "no global IPv6 address" in only6.stderr
         assert "Traceback" not in only6.stderr
+
+
+# --------------------------------------------------------------------------- the name
+
+
+SITE = "www.example.test"
+
+
+def _records(stack: DualStack, a: list[Any], aaaa: list[Any]) -> None:
+    stack.dns.serve({ECHO_NAME: [stack.lab.server.primary_ip, stack.v6.plan.primary_ip], SITE: [*a, *aaaa]})
+
+
+def _name_check(stack: DualStack, port: int, a: list[Any], aaaa: list[Any]) -> dict[str, Any]:
+    _records(stack, a, aaaa)
+    _, data = _check(stack, "--udp", str(port), "--host", SITE)
+    assert data["dns"]["name"] == SITE
+    return data
+
+
+def _verdicts(data: dict[str, Any]) -> dict[str, str]:
+    return {family: v["verdict"] for family, v in data["dns"]["verdicts"].items()}
+
+
+def test_name_matching_both_families(dual: DualStack) -> None:
+    data = _name_check(dual, OPEN_BOTH, [dual.lab.public_ip], [dual.v6.plan.client_ip])
+    assert _verdicts(data) == {"ipv4": "matches", "ipv6": "matches"}
+    records = data["dns"]["records"]
+    assert records["local"]["ipv4"]["addresses"] == [str(dual.lab.public_ip)]
+    assert records["outside"]["ipv6"]["addresses"] == [str(dual.v6.plan.client_ip)]
+
+
+def test_stale_lan_and_cgnat_a_records(dual: DualStack) -> None:
+    stale = _name_check(dual, OPEN_BOTH, ["203.0.113.99"], [dual.v6.plan.client_ip])
+    assert _verdicts(stale)["ipv4"] == "stale"
+    assert str(dual.lab.public_ip) in stale["dns"]["verdicts"]["ipv4"]["reason"]
+    lan = _name_check(dual, OPEN_BOTH, [dual.lab.client.ip], [dual.v6.plan.client_ip])
+    assert _verdicts(lan)["ipv4"] == "private-address"
+    cgnat = _name_check(dual, OPEN_BOTH, ["100.64.0.2"], [dual.v6.plan.client_ip])
+    assert _verdicts(cgnat)["ipv4"] == "cgnat-address"
+    assert all(v["advice"] for v in (stale, lan, cgnat) for v in [v["dns"]["verdicts"]["ipv4"]])
+
+
+def test_aaaa_at_the_temporary_address_and_missing_aaaa(dual: DualStack) -> None:
+    temporary = dual.v6.temporary_address()
+    data = _name_check(dual, OPEN_BOTH, [dual.lab.public_ip], [temporary])
+    assert _verdicts(data)["ipv6"] == "temporary-address"
+    assert str(dual.v6.plan.client_ip) in " ".join(data["dns"]["verdicts"]["ipv6"]["advice"])
+    missing = _name_check(dual, OPEN_BOTH, [dual.lab.public_ip], [])
+    assert _verdicts(missing) == {"ipv4": "matches", "ipv6": "missing"}
+
+
+def test_aaaa_while_ipv6_is_blocked(dual: DualStack) -> None:
+    data = _name_check(dual, OPEN_V4_ONLY, [dual.lab.public_ip], [dual.v6.plan.client_ip])
+    assert _verdicts(data) == {"ipv4": "matches", "ipv6": "unreachable-family"}
+
+
+def test_nxdomain_and_a_bad_name_are_verdicts_and_the_ports_are_still_checked(dual: DualStack) -> None:
+    _records(dual, [dual.lab.public_ip], [])
+    done, data = _check(dual, "--udp", str(OPEN_BOTH), "--host", "nope.example.test")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert _verdicts(data) == {"ipv4": "no-such-name", "ipv6": "no-such-name"}
+    assert all(p["reachable"] for p in data["ports"])
+    done, data = _check(dual, "--udp", str(OPEN_BOTH), "--host", "bad..name")
+    assert _verdicts(data) == {"ipv4": "invalid-name", "ipv6": "invalid-name"}
+    assert all(p["reachable"] for p in data["ports"]) and "Traceback" not in done.stderr
+    bad = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", "bad..name"], check=False)
+    assert bad.returncode == 2 and "empty label" in bad.stderr
+
+
+def test_split_horizon_and_natprobe_dns_alone(dual: DualStack) -> None:
+    from natprobe.lab.dns_server import PRIMARY_NS, SECOND_NS
+
+    _records(dual, [dual.lab.public_ip], [dual.v6.plan.client_ip])
+    # The LAN's own resolver answers the LAN address for the site (and the same echo server).
+    echo = [dual.lab.server.primary_ip, dual.v6.plan.primary_ip]
+    dual.dns.serve({SITE: [dual.lab.client.ip, dual.v6.plan.client_ip], ECHO_NAME: echo}, address=SECOND_NS)
+    dual.dns.use(dual.lab.client, SECOND_NS)
+    try:
+        done = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE, "--server", URL, "--json"],
+                                    check=False, timeout=CLI_TIMEOUT_S)
+        data = json.loads(done.stdout)
+        assert data["schema"] == "natprobe/dns-report"
+        assert data["verdicts"]["ipv4"]["verdict"] == "split-horizon" and done.returncode == 0
+        assert data["verdicts"]["ipv6"]["verdict"] == "matches"
+        assert data["records"]["local"]["ipv4"]["addresses"] == [str(dual.lab.client.ip)]
+        local_only = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE], check=False,
+                                          timeout=CLI_TIMEOUT_S)
+        assert "local view" in local_only.stdout and "private-address" in local_only.stdout
+    finally:
+        dual.dns.use(dual.lab.client, PRIMARY_NS)
+
+
+def test_a_resolver_that_never_answers_is_a_bounded_timeout_verdict(dual: DualStack) -> None:
+    import time
+
+    from natprobe.lab.dns_server import PRIMARY_NS
+
+    dual.dns.use(dual.lab.client, dual.dns.silence())
+    try:
+        started = time.monotonic()
+        done = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE, "--timeout", "1", "--json"],
+                                    check=False, timeout=CLI_TIMEOUT_S)
+        elapsed = time.monotonic() - started
+    finally:
+        dual.dns.use(dual.lab.client, PRIMARY_NS)
+    data = json.loads(done.stdout)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert {v["verdict"] for v in data["verdicts"].values()} == {"resolver-timeout"}
+    assert elapsed < 6.0, elapsed

@@ -1,0 +1,71 @@
+"""The report of a name check (``natprobe dns NAME``, and the ``dns`` part of ``natprobe check
+--host NAME``): the records per vantage point and family, and the verdict per family."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from natprobe.addressing import IPAddress, IpFamily
+from natprobe.verdicts.dns_verdicts import FamilyDnsVerdict, FamilyLookup
+
+__all__ = ("DnsReport",)
+
+
+def _lookups(view: Mapping[IpFamily, FamilyLookup] | None) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {
+        family.value: {
+            "status": lookup.status.value,
+            "addresses": [str(a) for a in lookup.addresses],
+            "detail": lookup.detail,
+        }
+        for family, lookup in view.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DnsReport:
+    name: str
+    """The name as given (``valid`` says whether it is a host name at all)."""
+    valid: bool
+    server: str | None
+    """The echo server asked for the outside view and the public addresses (None: local view only)."""
+    local: Mapping[IpFamily, FamilyLookup] | None
+    """This host's resolver (None: not asked, the name is invalid)."""
+    outside: Mapping[IpFamily, FamilyLookup] | None
+    """The echo server's resolver (None: not asked or it failed; ``notes`` says why)."""
+    public_ips: Mapping[IpFamily, IPAddress | None]
+    verdicts: tuple[FamilyDnsVerdict, ...]
+    notes: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    temporary_addresses: tuple[IPAddress, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    def body(self) -> dict[str, Any]:
+        """The report without its schema id (the ``dns`` object inside a check report)."""
+        return {
+            "name": self.name,
+            "valid": self.valid,
+            "server": self.server,
+            "records": {"local": _lookups(self.local), "outside": _lookups(self.outside)},
+            "public_ips": {f.value: None if ip is None else str(ip) for f, ip in self.public_ips.items()},
+            "verdicts": {
+                v.family.value: {"verdict": v.verdict.value, "reason": v.reason, "advice": list(v.advice)}
+                for v in self.verdicts
+            },
+            "notes": list(self.notes),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "natprobe/dns-report",
+            "schema_version": 1,
+            **self.body(),
+            "duration_ms": round(self.duration_s * 1000, 1),
+        }
