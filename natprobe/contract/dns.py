@@ -102,7 +102,9 @@ def schema_components() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         (DnsRequest, DnsResponse), ref_template="#/components/schemas/{name}"
     )
-    return components
+    # Through JSON once: defaults such as () become the JSON arrays a schema validator expects.
+    plain: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(components))
+    return plain
 
 
 _EXAMPLE = {

@@ -72,7 +72,8 @@ class DnsVerdict(enum.StrEnum):
     INVALID_NAME = "invalid-name"
 
 
-GOOD_VERDICTS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.SPLIT_HORIZON})
+NOT_PROBLEMS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.SPLIT_HORIZON, DnsVerdict.UNVERIFIED})
+"""Verdicts that ask nothing of the user (unverified: nothing wrong was found, nothing proven)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ class FamilyDnsVerdict:
 
     @property
     def ok(self) -> bool:
-        return self.verdict in GOOD_VERDICTS
+        return self.verdict in NOT_PROBLEMS
 
 
 def validate_name(text: str) -> str:
@@ -301,7 +302,7 @@ def decide_family(
             family, DnsVerdict.UNREACHABLE_FAMILY,
             f"the {rr} record of {name} points here ({public_ip}), but no port checked was reachable over "
             f"IPv{family.version}: visitors using IPv{family.version} cannot reach the site"
-            + (" (browsers try IPv6 first)" if family is IpFamily.IPV6 else ""),
+            + (" (browsers try IPv6 first)" if family is IpFamily.IPV6 else "") + local_note,
             (f"Open the ports over IPv{family.version} (see the port results), or remove the {rr} record "
              "until it works.",),
         )
@@ -318,6 +319,6 @@ def decide_family(
         )
     return FamilyDnsVerdict(
         family, DnsVerdict.MATCHES,
-        f"the {rr} record of {name} is {public_ip}, the public address the echo server saw{extra}",
+        f"the {rr} record of {name} is {public_ip}, the public address the echo server saw{extra}{local_note}",
     )
 
