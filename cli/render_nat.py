@@ -24,6 +24,12 @@ def render_nat_report(report: NatReport) -> str:
     ]
     if report.lifetime is not None:
         lines.append(f"Mapping lifetime   {report.lifetime.reason}")
+    if report.has_global_ipv6 is not None:
+        lines.append(
+            f"IPv6               {report.ipv6_address} (global: no NAT over IPv6, only firewalls to open)"
+            if report.ipv6_address is not None
+            else "IPv6               none (this host has no global IPv6 address)"
+        )
     rtt = f"{report.rtt_s * 1000:.1f} ms" if report.rtt_s is not None else "unknown"
     lines.append(f"Round trip         {rtt}, loss {report.round_trip_loss:.0%}, took {report.duration_s:.2f} s")
     lines.append("")

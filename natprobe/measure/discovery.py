@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from functools import partial
+from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import (
@@ -26,7 +27,7 @@ from natprobe.verdicts.classify import (
 )
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
-from natprobe.adapters.interfaces import source_address_toward
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.measure.lifetime import LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
@@ -205,6 +206,7 @@ async def discover_nat(
     """
     started = time.monotonic()
     target = await resolve_server(server)
+    ipv6 = ipv6_source_toward(target.ip if isinstance(target.ip, IPv6Address) else DEFAULT_TOWARD_V6)
     local_ip: IPAddress | None
     try:
         local_ip = source_address_toward(target.ip)
@@ -243,6 +245,9 @@ async def discover_nat(
         duration_s=time.monotonic() - started,
         observations=tuple(observations),
         lifetime=lifetime_report,
+        # A NAT question is an IPv4 question; whether IPv6 (no NAT, a firewall) is an option is not.
+        ipv6_address=ipv6.address,
+        has_global_ipv6=ipv6.address is not None,
     )
 
 

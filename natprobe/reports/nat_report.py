@@ -9,6 +9,7 @@ are a stable interface: new keys may be added, existing ones keep their meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import Verdict
@@ -72,6 +73,10 @@ class NatReport:
     duration_s: float
     observations: tuple[Observation, ...]
     lifetime: LifetimeReport | None = None
+    ipv6_address: IPv6Address | None = None
+    """This host's stable global IPv6 address (None: it has none, or IPv6 was not looked at)."""
+    has_global_ipv6: bool | None = None
+    """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""
@@ -99,4 +104,8 @@ class NatReport:
             },
             "tests": [observation_dict(o) for o in self.observations],
             "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
+            "ipv6": {
+                "global": self.has_global_ipv6,
+                "address": None if self.ipv6_address is None else str(self.ipv6_address),
+            },
         }

@@ -106,6 +106,17 @@ def test_forwarded_and_pinholed_is_reachable_on_both_the_other_port_only_on_ipv4
     assert data["has_global_ipv6"] is True
 
 
+def _nat_ipv6(stack: DualStack) -> dict[str, Any]:
+    done = stack.lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", str(stack.lab.server.primary_ip),
+                                  "--no-hairpin", "--json"], check=False, timeout=CLI_TIMEOUT_S)
+    ipv6: dict[str, Any] = json.loads(done.stdout)["ipv6"]
+    return ipv6
+
+
+def test_the_nat_report_says_the_host_has_global_ipv6(dual: DualStack) -> None:
+    assert _nat_ipv6(dual) == {"global": True, "address": str(dual.v6.plan.client_ip)}
+
+
 def test_ipv4_and_ipv6_options_restrict_the_families(dual: DualStack) -> None:
     done, data = _check(dual, "--udp", str(OPEN_BOTH), "--ipv6")
     assert done.returncode == 0, done.stderr
@@ -143,6 +154,7 @@ def test_host_without_global_ipv6_checks_ipv4_only_and_says_so() -> None:
                                        "--server", URL], check=False, timeout=CLI_TIMEOUT_S)
         assert only6.returncode == 3 and "no global IPv6 address" in only6.stderr
         assert "Traceback" not in only6.stderr
+        assert _nat_ipv6(stack) == {"global": False, "address": None}
 
 
 # --------------------------------------------------------------------------- the name
