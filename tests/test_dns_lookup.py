@@ -84,6 +84,9 @@ async def test_answers_nodata_and_nxdomain(nameserver: str) -> None:
     assert nodata.status is LookupStatus.ANSWERED and nodata.addresses == ()
     nx = await lookup_family("nope.example.test", IpFamily.IPV4, nameservers=[nameserver])
     assert nx.status is LookupStatus.NXDOMAIN
+    # Outside its zone, with nothing to forward to, dnsmasq refuses: no server could answer.
+    refused = await lookup_family("www.other.test", IpFamily.IPV4, nameservers=[nameserver])
+    assert refused.status is LookupStatus.SERVFAIL and "REFUSED" in refused.detail
 
 
 async def test_a_silent_resolver_is_a_timeout_within_the_lifetime(silent: str) -> None:

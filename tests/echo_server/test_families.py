@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import ipaddress
 import re
+import socket
 
 import pytest
 
 from echo_server.config import add_arguments, configs_from_args, pair_by_family
 from natprobe.adapters.echo_client import EchoApiClient
+from natprobe.stun import binding_request, decode, encode
 
 from .conftest import has_ipv6_loopback
 from .test_process import echo_process
@@ -63,3 +65,11 @@ async def test_serves_stun_and_the_http_api_on_each_family() -> None:
             seen[family] = (whoami.public_ip, whoami.probe_source_ip)
         # Each family's API sees that family's address and probes back from its own address.
         assert seen == {4: (V4, V4), 6: (V6, V6)}
+        stun = re.search(r"stun_udp=\[::1\]:(\d+)", line)
+        assert stun, line
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(2.0)
+            request = binding_request()
+            sock.sendto(encode(request), ("::1", int(stun.group(1))))
+            answer = decode(sock.recv(2048))
+        assert answer.transaction_id == request.transaction_id  # STUN answers over IPv6 too
