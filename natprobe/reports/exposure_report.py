@@ -36,7 +36,8 @@ class ExposedPort:
     @property
     def details(self) -> dict[str, Any]:
         """What answered: the scan's record less the fields shown at the top level, ``None``s dropped."""
-        data: dict[str, Any] = msgspec.to_builtins(self.scanned)
+        # Through JSON, so tuples come back as lists: the dict is what --json prints.
+        data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.scanned))
         for key in ("port", "protocol", "state", "service"):
             data.pop(key, None)
         return {key: value for key, value in data.items() if value is not None}
