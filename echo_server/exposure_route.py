@@ -6,10 +6,10 @@ Safety, in this order (the same rules as ``/v1/probe``, with a scan's own rate l
 2. the body size cap (413), then a strict schema (400): there is no field for a target, and
    unknown fields are refused, so a request naming another address is refused at once;
 3. the target is the TCP peer of the request, never a header;
-4. at most one scan per :data:`~natprobe.contract.exposure.MIN_SCAN_INTERVAL_S` per source
+4. at most one scan per :data:`~natprobe.contract.exposure_route.MIN_SCAN_INTERVAL_S` per source
    address and per IPv6 /64 (429 with ``Retry-After``), and a few scans at once in all (429);
-5. the port list is the server's (:data:`~natprobe.contract.exposure.DEFAULT_PORTS`) plus at
-   most :data:`~natprobe.contract.exposure.MAX_EXTRA_PORTS`, less the operator's denied ports;
+5. the port list is the server's (:data:`~natprobe.contract.exposure_route.DEFAULT_PORTS`) plus at
+   most :data:`~natprobe.contract.exposure_route.MAX_EXTRA_PORTS`, less the operator's denied ports;
    UDP bytes sent never exceed the request body;
 6. one log line per scan, and counters in :class:`~echo_server.exposure_scan.ExposureStats`.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from natprobe.contract.exposure import (
+from natprobe.contract.exposure_route import (
     MIN_SCAN_INTERVAL_S,
     ExposureResponse,
     RequestError,

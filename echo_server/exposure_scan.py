@@ -24,7 +24,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from natprobe.addressing import IPAddress, TransportAddress
-from natprobe.contract.exposure import (
+from natprobe.contract.exposure_route import (
     SCAN_DEADLINE_S,
     HttpDetails,
     PortState,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cli.commands.exposure import parse_expect, render
-from natprobe.contract.exposure import (
+from natprobe.contract.exposure_route import (
     DEFAULT_PORTS,
     HttpDetails,
     PortRef,

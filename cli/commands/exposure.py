@@ -8,7 +8,7 @@ import json
 import sys
 
 from cli.exit_codes import ExitCode
-from natprobe.contract.exposure import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
+from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
 from natprobe.errors import NatprobeError, ServerError
 
 _MARK = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "BAD "}

@@ -120,7 +120,7 @@ class EchoApiClient:
 
     async def exposure_raw(self, body: bytes) -> bytes:
         """``POST /v1/exposure`` with an encoded request; the raw answer (decoded by the caller
-        with :func:`natprobe.contract.exposure.decode_response`)."""
+        with :func:`natprobe.contract.exposure_route.decode_response`)."""
         assert self._session is not None, "use EchoApiClient as an async context manager"
         url = self.base_url + "/v1/exposure"
         try:

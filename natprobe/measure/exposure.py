@@ -20,7 +20,7 @@ from natprobe.addressing import IPAddress
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.interfaces import source_address_toward
 from natprobe.adapters.resolve import resolve_host, url_host
-from natprobe.contract.exposure import (
+from natprobe.contract.exposure_route import (
     MAX_EXTRA_PORTS,
     UDP_BUDGET_PER_PORT,
     DEFAULT_PORTS,

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from natprobe.addressing import IPAddress
-from natprobe.contract.exposure import PortState, ScannedPort
+from natprobe.contract.exposure_route import PortState, ScannedPort
 
 __all__ = ("SCHEMA", "SCHEMA_VERSION", "ExposedPort", "ExposureReport", "PortFinding")
 

@@ -1,7 +1,7 @@
 """Grade what an exposure scan found, port by port, with the self-hosting guides' rules (pure).
 
 Input: the echo server's scan of this network's public address
-(:class:`~natprobe.contract.exposure.ExposureResponse`), the ports the user meant to expose
+(:class:`~natprobe.contract.exposure_route.ExposureResponse`), the ports the user meant to expose
 (``--expect``), the host name they serve (for certificate names), the local context and the
 time. Output: for each port that matters (open, or expected), its state and a tuple of
 :class:`Grade` codes with a level; :mod:`natprobe.findings.exposure_findings` words them.
@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from natprobe.contract.exposure import PortState, ScannedPort, ScanProtocol
+from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.verdicts.reachability import (
     Context,
     PortObservation,

@@ -23,7 +23,7 @@ import pytest
 from echo_server.exposure_route import EXPOSURE_KEY, exposure_stats
 from echo_server.exposure_scan import ScanGate, ScanLimits, identify_banner
 from echo_server.http_api import HttpApiConfig, start_http_api
-from natprobe.contract.exposure import MIN_SCAN_INTERVAL_S
+from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S
 
 FAST = ScanLimits(connect_timeout=0.5, banner_wait=0.3, exchange_timeout=0.5, udp_timeout=0.2, deadline=5.0)
 
