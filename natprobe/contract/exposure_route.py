@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -38,6 +39,7 @@ __all__ = (
     "decode_request",
     "decode_response",
     "encode",
+    "openapi_fragment",
     "valid_host",
 )
 
@@ -258,3 +260,81 @@ def decode_response(body: bytes) -> ExposureResponse:
         return msgspec.json.decode(body, type=ExposureResponse)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise RequestError(f"malformed exposure answer: {exc}") from None
+
+
+def openapi_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(path item, component schemas)`` of ``POST /v1/exposure`` for the OpenAPI document.
+
+    The schemas are generated from the records above; the request records get
+    ``additionalProperties: false`` because :func:`decode_request` refuses unknown fields.
+    """
+    _, generated = msgspec.json.schema_components(
+        [ExposureRequest, ExposureResponse], ref_template="#/components/schemas/{name}"
+    )
+    # Through JSON: defaults such as ``()`` become the lists a JSON document holds.
+    components: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(generated))
+    for name in ("ExposureRequest", "PortRef"):
+        components[name]["additionalProperties"] = False
+    components["ExposureRequest"]["properties"]["extra"]["maxItems"] = MAX_EXTRA_PORTS
+    components["PortRef"]["properties"]["port"].update(minimum=1, maximum=65535)
+    error = {"$ref": "#/components/schemas/Error"}
+    json_type = "application/json"
+
+    def refused(description: str, code: str, message: str) -> dict[str, Any]:
+        example = {"value": {"error": {"code": code, "message": message}}}
+        return {"description": description, "content": {json_type: {"schema": error, "examples": {code: example}}}}
+
+    too_soon = refused(
+        "Scanned recently: one scan per source address and IPv6 /64 per interval (`Retry-After` says when), "
+        "or the server runs its maximum of scans.",
+        "rate_limited",
+        f"one exposure scan per {MIN_SCAN_INTERVAL_S:g} s per address (and per IPv6 /64): 203.0.113.7 scanned "
+        "recently; retry in 170 s",
+    )
+    too_soon["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+    path_item = {
+        "post": {
+            "operationId": "exposure",
+            "summary": "Scan your own public address for exposed services",
+            "description": (
+                "The server scans the address this request came from (never another: there is no field "
+                "for one) on its list of commonly exposed ports plus at most "
+                f"{MAX_EXTRA_PORTS} named ports, within {SCAN_DEADLINE_S:g} s, and reports what answers "
+                "(banner, TLS certificate, HTTP Server header, SSH version and offered authentication "
+                "methods). No login is attempted. Pad the body with whitespace to "
+                f"{UDP_BUDGET_PER_PORT} bytes per UDP port: UDP bytes sent never exceed the body."
+            ),
+            "security": [{}, {"bearerAuth": []}],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    json_type: {
+                        "schema": {"$ref": "#/components/schemas/ExposureRequest"},
+                        "examples": {
+                            "default": {
+                                "summary": "The standard list plus TCP 2222 and UDP 51820",
+                                "value": {"extra": [{"port": 2222}, {"port": 51820, "protocol": "udp"}]},
+                            }
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The scan ran; every port has a state (open, closed, filtered).",
+                    "content": {json_type: {"schema": {"$ref": "#/components/schemas/ExposureResponse"}}},
+                },
+                "400": refused(
+                    "The body is not a valid request (for example it names a target address).",
+                    "bad_request",
+                    "unknown field(s) 'target'; the fields are 'extra' and 'host'. There is no way to name a "
+                    "target address: the server only ever scans the address this request came from",
+                ),
+                "401": refused("A token is required or wrong.", "unauthorized",
+                               "this server needs a token: send 'Authorization: Bearer <token>'"),  # fmt: skip
+                "429": too_soon,
+                "500": {"$ref": "#/components/responses/Internal"},
+            },
+        }
+    }
+    return path_item, components

@@ -18,11 +18,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import jsonschema
 import pytest
 
 from echo_server.exposure_route import EXPOSURE_KEY, exposure_stats
 from echo_server.exposure_scan import ScanGate, ScanLimits, identify_banner
 from echo_server.http_api import HttpApiConfig, start_http_api
+from echo_server.openapi import openapi_document
 from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S
 
 FAST = ScanLimits(connect_timeout=0.5, banner_wait=0.3, exchange_timeout=0.5, udp_timeout=0.2, deadline=5.0)
@@ -105,6 +107,10 @@ async def test_scan_states_and_greetings_of_the_requesters_own_address() -> None
         for server in (ftp, web, silent):
             server.close()
     assert status == 200, body
+    document = openapi_document()
+    jsonschema.Draft202012Validator(
+        {"$ref": "#/components/schemas/ExposureResponse", "components": document["components"]}
+    ).validate(body)
     assert body["target"] == ip
     ports = {p["port"]: p for p in body["ports"]}
     assert ports[ftp_port]["state"] == "open" and ports[ftp_port]["service"] == "ftp"
