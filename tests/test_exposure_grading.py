@@ -151,6 +151,7 @@ def test_report_json_and_text() -> None:
                             (ExposedPort(ssh, True, (finding,)),), (ssh, closed), 1.5)  # fmt: skip
     data = report.to_dict()
     assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 1 and data["bad"] is True
+    assert data["family"] == "ipv4"
     port = data["ports"][0]
     assert {"port", "protocol", "state", "service", "details", "findings"} <= set(port)
     assert port["details"]["ssh"] == {"version": "SSH-2.0-x", "auth_methods": ["password"]}

@@ -47,6 +47,7 @@ class ExposedPort:
 class ExposureReport:
     server: str
     public_ip: IPAddress
+    """The scanned address: one report per address family (the family the request travelled over)."""
     local_ip: IPAddress | None
     scanned_from: str
     expect: tuple[str, ...] | None
@@ -69,6 +70,7 @@ class ExposureReport:
             "schema": SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "server": self.server,
+            "family": f"ipv{self.public_ip.version}",
             "public_ip": str(self.public_ip),
             "local_ip": None if self.local_ip is None else str(self.local_ip),
             "scanned_from": self.scanned_from,

@@ -12,6 +12,7 @@ All traffic stays inside the namespaces this module creates.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import http.client
 import json
@@ -30,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from natprobe.adapters.jamulus_socket import ping as jamulus_ping
 from natprobe.lab import Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from tests.lab.nginx_tls import NGINX, nginx_missing, self_signed
@@ -212,7 +214,10 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
             for port in (22, 2222, 80, 443, 8443, 6379, UNFORWARDED_NGINX):
                 _wait_tcp(lab, ip, port)
-            time.sleep(1.0)  # Jamulus binds its UDP socket a moment after start
+            with lab.client.entered():  # bounded: a few ping windows while Jamulus starts
+                for _ in range(5):
+                    if asyncio.run(jamulus_ping(ip, 22124, timeout=2.0, probe_directory=False)).answered:
+                        break
             with _Capture(lab) as capture:
                 started = time.monotonic()
                 done = lab.client.exec(
