@@ -19,6 +19,7 @@ UDP bytes sent never exceed the budget the request paid for (see ``probe_jamulus
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -84,9 +85,10 @@ class ScanGate:
 
     @staticmethod
     def keys(ip: IPAddress) -> tuple[str, ...]:
+        """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
         if ip.version == 4:
             return (str(ip),)
-        return (str(ip), f"{ip.exploded[:19]}::/64")
+        return (str(ip), str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))))
 
     def wait(self, ip: IPAddress, now: float) -> float:
         """Seconds until ``ip`` may scan again (0: now)."""
@@ -245,8 +247,8 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
             methods = await asyncssh.get_server_auth_methods(
                 sock=attempt.sock, username="natprobe", config=None, client_version="natprobe_exposure"
             )
-    except (TimeoutError, OSError, asyncssh.Error) as exc:
-        logger.debug("SSH auth methods of %s not learned: %s", target, exc)
+    except Exception as exc:  # whatever a hostile peer makes asyncssh raise, we learned nothing
+        logger.debug("SSH auth methods of %s not learned: %r", target, exc)
         attempt.sock.close()
         return None
     return tuple(_clean(method) for method in methods[:16])
@@ -342,6 +344,9 @@ async def scan_address(
         except TimeoutError:
             if item.state is not PortState.OPEN:
                 item.error = "the scan's time limit came first"
+        except Exception:  # one port's surprise must not cost the requester the whole scan
+            logger.exception("exposure scan of %s failed on this port", target)
+            item.error = "the server failed while probing this port"
 
     async with asyncio.TaskGroup() as group:
         for item in progress:

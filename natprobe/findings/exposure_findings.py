@@ -106,7 +106,9 @@ def _text(grade: Grade, port: ScannedPort, verdict: PortVerdict | None) -> tuple
         )  # fmt: skip
     if code is Code.RISKY_SERVICE:
         service = port.service or "this service"
-        return (f"{service} is open to the Internet on {where}", f"{grade.subject[:1].upper()}{grade.subject[1:]}. {_LAN}",
+        title = (f"{service} is open to the Internet on {where}" if port.identified
+                 else f"{where} is open to the Internet (usually {service})")  # fmt: skip
+        return (title, f"{grade.subject[:1].upper()}{grade.subject[1:]}. {_LAN}",
                 _VPN)  # fmt: skip
     if code is Code.PLAINTEXT_LOGIN:
         return (f"{grade.subject} on {where} sends passwords in clear text", _LAN,

@@ -192,3 +192,29 @@ def test_gate_keys_ipv6_by_address_and_64_with_bounded_memory() -> None:
 )
 def test_identify_banner(data: bytes, service: str | None) -> None:
     assert identify_banner(data, 2121) == service
+
+
+async def test_the_deadline_ends_the_scan_with_what_was_learned() -> None:
+    import ssl
+    import time
+
+    from echo_server.exposure_scan import scan_address
+    from natprobe.contract.exposure_route import ScanProtocol
+
+    ip = _unique_loopback()
+    silent = await _server(ip, None)
+    try:
+        started = time.monotonic()
+        limits = ScanLimits(connect_timeout=0.5, banner_wait=0.3, exchange_timeout=5.0, udp_timeout=5.0, deadline=0.8)
+        results = await scan_address(
+            ipaddress.IPv4Address(ip), ((_port(silent), ScanProtocol.TCP, None), (22124, ScanProtocol.UDP, "jamulus")),
+            source_ip=ipaddress.IPv4Address("127.0.0.1"), verify_context=ssl.create_default_context(),
+            udp_budget=78, limits=limits,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert elapsed < 1.5
+    tcp, udp = results
+    assert tcp.state.value == "open" and tcp.identified is False  # learned before the deadline, kept
+    assert udp.state.value == "filtered" and udp.error == "the scan's time limit came first"

@@ -152,6 +152,8 @@ class _Capture:
             if address[1] == 0x0800 and len(packet) >= 20:
                 dst = str(IPv4Address(packet[16:20]))
             elif address[1] == 0x86DD and len(packet) >= 40:
+                if packet[24] == 0xFF and packet[25] & 0x0F == 2:
+                    continue  # link-local multicast (neighbour discovery, MLD): the link's own upkeep
                 dst = str(IPv6Address(packet[24:40]))
             else:
                 continue  # ARP: asks who holds the next hop, sends nothing to anyone
@@ -222,7 +224,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
                 started = time.monotonic()
                 done = lab.client.exec(
                     [sys.executable, "-m", "cli", "exposure", "--server", echo.http_url,
-                     "--expect", "80,443,2222,22124/udp", "--json"],
+                     "--expect", f"80,443,2222,22124/udp,{UNFORWARDED_NGINX}", "--json"],
                     check=False, timeout=40,
                 )  # fmt: skip
                 wall = time.monotonic() - started
@@ -281,6 +283,15 @@ def test_each_service_is_identified_and_graded(scanned: Scanned) -> None:
     jamulus = ports[("udp", 22124)]
     assert jamulus["service"] == "jamulus" and jamulus["details"]["jamulus_version"]
     assert _codes(jamulus) == {"jamulus-server": "ok"}
+
+
+def test_an_expected_port_that_is_not_forwarded_gets_the_reachability_verdict(scanned: Scanned) -> None:
+    port = _ports(_report(scanned))[("tcp", UNFORWARDED_NGINX)]
+    assert port["state"] == "filtered" and port["expected"] is True
+    [finding] = port["findings"]
+    assert finding["code"] == "expected-port-not-reachable" and finding["severity"] == "problem"
+    assert "does not forward" in finding["detail"]
+    assert any(str(scanned.lab.client.ip) in advice for advice in finding["advice"])
 
 
 def test_ssh_exchange_stops_before_any_authentication(scanned: Scanned) -> None:
