@@ -224,7 +224,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
                 started = time.monotonic()
                 done = lab.client.exec(
                     [sys.executable, "-m", "cli", "exposure", "--server", echo.http_url,
-                     "--expect", f"80,443,2222,22124/udp,{UNFORWARDED_NGINX}", "--json"],
+                     "--expect", f"80,443,2222,22124/udp,{UNFORWARDED_NGINX}", "--host", "home.example.org", "--json"],
                     check=False, timeout=40,
                 )  # fmt: skip
                 wall = time.monotonic() - started
@@ -277,6 +277,7 @@ def test_each_service_is_identified_and_graded(scanned: Scanned) -> None:
     expired = ports[("tcp", 8443)]
     assert expired["details"]["tls"]["subject_cn"] == "old.example.org"
     assert _codes(expired)["tls-certificate-expired"] == "problem"
+    assert _codes(expired)["tls-wrong-name"] == "warning"  # --host home.example.org: not this certificate's name
     redis = ports[("tcp", 6379)]
     assert redis["service"] == "redis" and redis["details"]["auth_required"] is False
     assert _codes(redis)["redis-without-authentication"] == "problem"
