@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import ssl
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ from echo_server.probe_back import HttpResult, ProbeError, _clean, _close, _conn
 
 logger = logging.getLogger(__name__)
 
-__all__ = ("CONCURRENCY", "ExposureStats", "ScanGate", "ScanLimits", "identify_banner", "scan_address", "summary")
+__all__ = ("CONCURRENCY", "ExposureStats", "ScanGate", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
 
 CONCURRENCY = 12
 """Ports probed at once: 21 default ports that all time out take two rounds of the connect timeout."""
@@ -172,6 +173,17 @@ def identify_banner(data: bytes, port: int) -> str | None:
     return None
 
 
+def banner_text(data: bytes, service: str | None) -> str | None:
+    """What to show of a greeting: its first line as text, the version of a MySQL handshake,
+    a telnet greeting without its option negotiation. Pure; cut and cleaned."""
+    if service == "mysql" and data[4:5] == b"\x0a":
+        version = data[5:].split(b"\0", 1)[0]
+        return "MySQL protocol 10, server " + _clean(version.decode("latin-1"))
+    if service == "telnet":
+        data = re.sub(rb"\xff[\xfb-\xfe].|\xff[^\xfb-\xfe]", b"", data, flags=re.DOTALL)
+    return _clean(data.split(b"\n", 1)[0].decode("latin-1")) or None
+
+
 async def _read_greeting(reader: asyncio.StreamReader, wait: float) -> bytes:
     data = b""
     try:
@@ -275,8 +287,8 @@ async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IP
     finally:
         await _close(opened.writer)
     if greeting:
-        progress.banner = _clean(greeting.split(b"\n", 1)[0].decode("latin-1")) or None
         service = identify_banner(greeting, target.port)
+        progress.banner = banner_text(greeting, service)
         if service is not None:
             progress.service, progress.identified = service, True
         if service == "ssh":
@@ -285,12 +297,13 @@ async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IP
             progress.ssh = SshDetails(progress.banner, methods)
         return
     if reply:
-        progress.service, progress.identified = "redis", True
-        progress.banner = _clean(reply.decode("latin-1")) or None
-        if reply.startswith(b"+PONG"):
-            progress.auth_required = False
-        elif reply.startswith((b"-NOAUTH", b"-DENIED")):
-            progress.auth_required = True
+        progress.banner = banner_text(reply, None)
+        if reply[:1] in (b"+", b"-"):  # a RESP simple string or error: Redis answered
+            progress.service, progress.identified = "redis", True
+            if reply.startswith(b"+PONG"):
+                progress.auth_required = False
+            elif reply.startswith((b"-NOAUTH", b"-DENIED")):
+                progress.auth_required = True
         return
     if progress.hint is None or progress.hint in WEB_FIRST_PLAIN or progress.hint in WEB_FIRST_TLS:
         await _web(progress, target, source_ip, host, context, limits)

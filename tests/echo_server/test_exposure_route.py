@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 
 from echo_server.exposure_route import EXPOSURE_KEY, exposure_stats
-from echo_server.exposure_scan import ScanGate, ScanLimits, identify_banner
+from echo_server.exposure_scan import ScanGate, ScanLimits, banner_text, identify_banner
 from echo_server.http_api import HttpApiConfig, start_http_api
 from echo_server.openapi import openapi_document
 from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S
@@ -218,3 +218,31 @@ async def test_the_deadline_ends_the_scan_with_what_was_learned() -> None:
     tcp, udp = results
     assert tcp.state.value == "open" and tcp.identified is False  # learned before the deadline, kept
     assert udp.state.value == "filtered" and udp.error == "the scan's time limit came first"
+
+
+def test_banner_text() -> None:
+    mysql = b"\x4a\x00\x00\x00\x0a" + b"8.0.36\x00" + b"\x01" * 66
+    assert banner_text(mysql, "mysql") == "MySQL protocol 10, server 8.0.36"
+    assert banner_text(b"\xff\xfd\x18\xff\xfb\x01Debian GNU/Linux 12\r\nlogin: ", "telnet") == "Debian GNU/Linux 12"
+    assert banner_text(b"220 ready\r\nmore", "ftp") == "220 ready"
+    assert banner_text(b"\r\n", None) is None
+
+
+async def test_something_else_on_the_redis_port_is_not_called_redis() -> None:
+    import ssl
+
+    from echo_server.exposure_scan import scan_address
+    from natprobe.contract.exposure_route import ScanProtocol
+
+    ip = _unique_loopback()
+    other = await _server(ip, None, b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    try:
+        [result] = await scan_address(
+            ipaddress.IPv4Address(ip), ((_port(other), ScanProtocol.TCP, "redis"),),
+            source_ip=ipaddress.IPv4Address("127.0.0.1"), verify_context=ssl.create_default_context(),
+            udp_budget=0, limits=FAST,
+        )  # fmt: skip
+    finally:
+        other.close()
+    assert result.state.value == "open" and result.identified is False and result.auth_required is None
+    assert result.banner == "HTTP/1.1 400 Bad Request"
