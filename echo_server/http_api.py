@@ -667,6 +667,10 @@ def create_app(
     from echo_server.dns_route import dns_lookup  # its module imports this one
 
     app.router.add_post("/v1/dns", dns_lookup)
+    # POST /v1/exposure lives in its own module, which uses this one's helpers (hence imported here).
+    from echo_server import exposure_route
+
+    exposure_route.register(app, clock=clock)
     app.cleanup_ctx.append(_udp_probe_socket)
     return app
 

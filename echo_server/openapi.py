@@ -15,6 +15,7 @@ from typing import Any
 
 from natprobe import __version__
 from natprobe.contract import dns as dns_contract
+from natprobe.contract.exposure_route import openapi_fragment as exposure_openapi_fragment
 
 __all__ = ("openapi_document",)
 
@@ -856,6 +857,12 @@ _DOCUMENT: dict[str, Any] = {
 # POST /v1/dns: its records and path item live with its types in natprobe.contract.dns.
 _DOCUMENT["paths"][dns_contract.PATH] = dns_contract.openapi_path()
 _DOCUMENT["components"]["schemas"].update(dns_contract.schema_components())
+
+
+# POST /v1/exposure: generated from its contract module (natprobe.contract.exposure_route).
+_EXPOSURE_PATH, _EXPOSURE_SCHEMAS = exposure_openapi_fragment()
+_DOCUMENT["paths"]["/v1/exposure"] = _EXPOSURE_PATH
+_DOCUMENT["components"]["schemas"].update(_EXPOSURE_SCHEMAS)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -1,2 +1,3 @@
-"""The echo server's HTTP API contract: typed records shared by the server, the client and the
-OpenAPI document. One module per route: :mod:`~natprobe.contract.dns` (``POST /v1/dns``)."""
+"""The echo server's HTTP contract: typed request/response records shared by server and client (pure).
+
+One module per route, e.g. :mod:`~natprobe.contract.dns` (``POST /v1/dns``)."""
