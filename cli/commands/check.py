@@ -111,5 +111,6 @@ def run(args: argparse.Namespace) -> int:
         print(render_check_report(report, jamulus_ports=jamulus_ports))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
-    names_ok = report.dns is None or report.dns.ok
+    # A failing resolver is no finding about the name: only a wrong record changes the status.
+    names_ok = report.dns is None or not report.dns.any_problem
     return ExitCode.OK if report.all_reachable and names_ok else ExitCode.NOT_REACHABLE

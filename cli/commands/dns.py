@@ -64,4 +64,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(render_dns_report(report))
-    return ExitCode.OK if report.ok else ExitCode.NOT_REACHABLE
+    if report.any_problem:
+        return ExitCode.NOT_REACHABLE
+    return ExitCode.OK if report.ok else ExitCode.COULD_NOT_TEST  # only the resolvers failed

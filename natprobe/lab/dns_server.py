@@ -8,13 +8,13 @@ it does not know get NXDOMAIN, a known name without a record of a type gets an e
 ``198.51.100.55`` is a resolver address whose queries the Internet namespace silently
 drops: a resolver that never answers.
 
-Hosts use a server through ``/etc/netns/<namespace>/resolv.conf``: ``ip netns exec`` (which
-:meth:`Host.spawn` and :meth:`Host.exec` use) bind-mounts it over ``/etc/resolv.conf`` for
-the process it starts, so start the process *after* :meth:`LabDns.use`. Code running in
-this process through :meth:`Host.entered` still sees the machine's own resolv.conf: pass
-the nameserver explicitly there. :meth:`LabDns.close` (or leaving the ``with`` block) stops
-the servers and removes the ``/etc/netns`` directories it made; the directories of labs
-whose creator died are removed at the next start.
+Hosts use a server through ``/etc/netns/<namespace>/resolv.conf`` (:mod:`natprobe.lab.resolv`):
+``ip netns exec`` (which :meth:`Host.spawn` and :meth:`Host.exec` use) bind-mounts it over
+``/etc/resolv.conf`` for the process it starts, so start the process *after*
+:meth:`LabDns.use`. Code running in this process through :meth:`Host.entered` still sees
+the machine's own resolv.conf: pass the nameserver explicitly there. :meth:`LabDns.close`
+(or leaving the ``with`` block) stops the servers and points the hosts back at the lab's
+default (no resolver); the lab removes the files with its namespaces.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from types import TracebackType
 from typing import Any
 
 from natprobe.errors import LabError
-from natprobe.lab.netns import NETNS_DIR, PREFIX, Host
+from natprobe.lab.netns import NETNS_DIR, Host
+from natprobe.lab.resolv import write_resolv_conf
 from natprobe.lab.network import Lab
 
 __all__ = ("LabDns", "ZONE", "PRIMARY_NS", "SECOND_NS", "SILENT_NS")
@@ -40,18 +41,10 @@ ZONE = "example.test"
 PRIMARY_NS = IPv4Address("198.51.100.53")
 SECOND_NS = IPv4Address("198.51.100.54")
 SILENT_NS = IPv4Address("198.51.100.55")
-ETC_NETNS = Path("/etc/netns")
 _READY_TIMEOUT_S = 5.0
 _SILENT_TABLE = "nplab_dns"
 
 Records = Mapping[str, Sequence[IPv4Address | IPv6Address]]
-
-
-def _stale_resolv_dirs() -> list[Path]:
-    """``/etc/netns/np-*`` directories whose namespace is gone (a killed run left them)."""
-    if not ETC_NETNS.is_dir():
-        return []
-    return [d for d in ETC_NETNS.iterdir() if d.name.startswith(PREFIX) and not (NETNS_DIR / d.name).exists()]
 
 
 def dnsmasq_argv(address: IPv4Address, records: Records, zone: str = ZONE) -> list[str]:
@@ -76,12 +69,10 @@ class LabDns:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self._servers: dict[IPv4Address, subprocess.Popen[Any]] = {}
-        self._dirs: list[Path] = []
+        self._used: list[str] = []
         self._silenced = False
 
     def __enter__(self) -> LabDns:
-        for stale in _stale_resolv_dirs():
-            shutil.rmtree(stale, ignore_errors=True)
         return self
 
     def __exit__(
@@ -112,14 +103,9 @@ class LabDns:
 
     def use(self, host: Host, nameserver: IPv4Address = PRIMARY_NS) -> Path:
         """Point ``host``'s resolver at ``nameserver`` (for processes started from now on)."""
-        directory = ETC_NETNS / host.name
-        if directory not in self._dirs:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._dirs.append(directory)
-        path = directory / "resolv.conf"
-        # One try, one second: glibc's resolver must not stretch a test when the server is silent.
-        path.write_text(f"nameserver {nameserver}\noptions timeout:1 attempts:1\n", encoding="ascii")
-        return path
+        if host.name not in self._used:
+            self._used.append(host.name)
+        return write_resolv_conf(host.name, nameserver)
 
     def _wait_ready(self, proc: subprocess.Popen[Any], address: IPv4Address) -> None:
         import dns.exception
@@ -159,9 +145,10 @@ class LabDns:
         for address in list(self._servers):
             with contextlib.suppress(Exception):
                 self._stop(address)
-        for directory in self._dirs:
-            shutil.rmtree(directory, ignore_errors=True)
-        self._dirs = []
+        for name in self._used:  # back to the lab's default (no resolver), if the lab is still up
+            if (NETNS_DIR / name).exists():
+                write_resolv_conf(name)
+        self._used = []
 
 
 def lookup(host: Host, name: str, rdtype: str, nameserver: IPv4Address = PRIMARY_NS) -> list[str]:

@@ -47,6 +47,11 @@ class DnsReport:
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
 
+    @property
+    def any_problem(self) -> bool:
+        """A record was found wrong (a failing resolver alone is not a finding)."""
+        return any(v.problem for v in self.verdicts)
+
     def body(self) -> dict[str, Any]:
         """The report without its schema id (the ``dns`` object inside a check report)."""
         return {

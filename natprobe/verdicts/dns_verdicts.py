@@ -74,6 +74,8 @@ class DnsVerdict(enum.StrEnum):
 
 NOT_PROBLEMS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.SPLIT_HORIZON, DnsVerdict.UNVERIFIED})
 """Verdicts that ask nothing of the user (unverified: nothing wrong was found, nothing proven)."""
+NOT_CHECKED = frozenset({DnsVerdict.RESOLVER_TIMEOUT, DnsVerdict.RESOLVER_FAILURE})
+"""The resolver failed: nothing was learnt about the records (a "could not test", not a finding)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,11 @@ class FamilyDnsVerdict:
     @property
     def ok(self) -> bool:
         return self.verdict in NOT_PROBLEMS
+
+    @property
+    def problem(self) -> bool:
+        """Something was found wrong with the records (not just a resolver that failed)."""
+        return self.verdict not in NOT_PROBLEMS and self.verdict not in NOT_CHECKED
 
 
 def validate_name(text: str) -> str:

@@ -261,6 +261,6 @@ def test_a_resolver_that_never_answers_is_a_bounded_timeout_verdict(dual: DualSt
     finally:
         dual.dns.use(dual.lab.client, PRIMARY_NS)
     data = json.loads(done.stdout)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 3 and "Traceback" not in done.stderr  # could not test: the resolver failed
     assert {v["verdict"] for v in data["verdicts"].values()} == {"resolver-timeout"}
     assert elapsed < 6.0, elapsed

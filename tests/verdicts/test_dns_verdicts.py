@@ -82,6 +82,7 @@ def test_each_verdict_with_its_advice(
     assert result.ok is (verdict in (DnsVerdict.MATCHES, DnsVerdict.NO_RECORD))  # never UNVERIFIED here
     if not result.ok:
         assert result.advice
+    assert result.problem is (not result.ok and verdict not in (DnsVerdict.RESOLVER_TIMEOUT, DnsVerdict.RESOLVER_FAILURE))
 
 
 def test_split_horizon_is_fine_when_the_outside_matches_and_the_stale_outside_wins() -> None:
