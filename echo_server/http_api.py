@@ -481,7 +481,7 @@ async def whoami(request: web.Request) -> web.Response:
             "port": peer.port,
             "server": SERVER_NAME,
             "version": __version__,
-            "probe_source_ip": str(state.config.probe_source_ip),
+            "probe_source_ip": str(state.config.advertised_source_ip),
             "udp_probe_port": udp.local.port,
             "auth_required": state.config.token is not None,
         }
