@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from natprobe.errors import NetworkError
 from natprobe.addressing import TransportAddress
@@ -47,6 +48,9 @@ from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
 from echo_server.systemd_unit import DEFAULT_CONFIG_PATH, systemd_unit
 from echo_server.udp import UdpServer
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,8 @@ class ServerStats:
     malformed: int
     tcp_connections: int
     tcp_refused: int
+    tcp_requests: int = 0
+    tcp_replies: int = 0
 
 
 @dataclass(slots=True)
@@ -317,6 +323,8 @@ class EchoServer:
             malformed=service.stats.malformed,
             tcp_connections=0 if tcp is None else len(tcp.connections),
             tcp_refused=0 if tcp is None else tcp.refused,
+            tcp_requests=service.stats.tcp_requests,
+            tcp_replies=service.stats.tcp_replies,
         )
 
     def describe(self) -> str:
@@ -388,7 +396,10 @@ async def serve_until_signalled(
                     )
                     from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
 
-                    runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
+                    runner, bound = await start_http_api(
+                        http, str(config.primary), http_port, jamulus=directory,
+                        extend=_metrics_installer(server, directory),
+                    )
                     line += f" http={TransportAddress(config.primary, bound)}"
                 if http_port is not None or jamulus is not None:
                     line += f" jamulus={directory.endpoint if directory is not None else '-'}"
@@ -406,6 +417,22 @@ async def serve_until_signalled(
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+
+
+def _metrics_installer(
+    server: EchoServer, directory: JamulusDirectory | None
+) -> Callable[[web.Application], None] | None:
+    """What adds ``GET /metrics`` to the HTTP API, or ``None`` (with a warning) without prometheus-client."""
+    try:
+        from echo_server.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
+    except ImportError:
+        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        return None
+
+    def install(app: web.Application) -> None:
+        install_metrics(app, server, directory)
+
+    return install
 
 
 def print_ready(server: EchoServer, line: str) -> None:

@@ -198,6 +198,9 @@ class ServiceStats:
     """Well-formed STUN that is not a request, or a request with a bad FINGERPRINT."""
     malformed: int = 0
     """Input that does not decode as STUN."""
+    tcp_requests: int = 0
+    """Decoded messages that arrived over TCP (the UDP ones are counted by the UDP server)."""
+    tcp_replies: int = 0
 
 
 def _round_up4(value: int) -> int:
@@ -244,6 +247,16 @@ class StunService:
         transport: Transport = Transport.UDP,
     ) -> Reply | None:
         """Like :meth:`handle` for an already decoded message (TCP framing decodes for us)."""
+        if transport is Transport.TCP:
+            self.stats.tcp_requests += 1
+            reply = self._handle_message(message, local, remote, transport)
+            self.stats.tcp_replies += reply is not None
+            return reply
+        return self._handle_message(message, local, remote, transport)
+
+    def _handle_message(
+        self, message: Message, local: TransportAddress, remote: TransportAddress, transport: Transport
+    ) -> Reply | None:
         if message.message_class != MessageClass.REQUEST:
             self.stats.ignored += 1
             return None
