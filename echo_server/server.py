@@ -46,7 +46,7 @@ from echo_server.jamulus_directory import config_from_args as jamulus_config_fro
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
-from echo_server.systemd_unit import DEFAULT_CONFIG_PATH, systemd_unit
+from echo_server.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
 from echo_server.udp import UdpServer
 
 if TYPE_CHECKING:
@@ -484,7 +484,10 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     if args.systemd_unit:
-        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH), end="")
+        # The credential line only when the token file exists: systemd refuses to start a
+        # unit whose LoadCredential= source is missing.
+        token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
+        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
         return 0
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
