@@ -12,7 +12,8 @@ Metrics (all prefixed ``natprobe_``):
 * ``requests_total{service}`` and ``replies_total{service}``: ``stun_udp``, ``stun_tcp``,
   ``echo``, ``jamulus_directory``; HTTP requests are ``http_requests_total{route,status}``.
 * ``dropped_total{service,reason}``: ``malformed``, ``ignored``, ``rate_limited``,
-  ``connection_limit``, ``send_error`` (and the HTTP API's refused probes, ``rate_limited``).
+  ``connection_limit``, ``send_error``, ``budget`` (a Jamulus keep-alive its registration's
+  byte budget could not pay), and the HTTP API's refused probes (``rate_limited``).
 * ``probe_backs_total{protocol,mode,outcome}``: every probe the server sent back.
 * ``rate_limiter_entries{limiter}``: the sources each limiter remembers now (bounded tables).
 * ``probes_in_flight``, ``tcp_connections``.
@@ -83,6 +84,7 @@ class ServerCollector(Collector):
             dropped.add_metric(["jamulus_directory", "malformed"], d.malformed)
             dropped.add_metric(["jamulus_directory", "rate_limited"], d.rate_limited)
             dropped.add_metric(["jamulus_directory", "send_error"], d.send_errors)
+            dropped.add_metric(["jamulus_directory", "budget"], directory.table.budget_skipped)
             limiters.add_metric(["jamulus_directory"], len(directory.limiter))
         in_flight = GaugeMetricFamily("natprobe_probes_in_flight", "Probe-backs running now")
         api = self.api

@@ -118,3 +118,22 @@ def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
                             env={**os.environ, "PYTHONPATH": REPO})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
+    import ipaddress
+
+    from echo_server.jamulus_directory import EMPTY_BYTES, RESP_BYTES, DirectoryTable, JamulusDirectoryConfig
+    from natprobe.jamulus import RegisterServerEx, encode as encode_jamulus
+
+    from .test_jamulus_directory import registration
+
+    table = DirectoryTable(JamulusDirectoryConfig(ip=ipaddress.IPv4Address("127.0.0.1"), min_keepalive_s=5.0))
+    message = registration(city="keepalive=10")
+    assert isinstance(message, RegisterServerEx)
+    size = len(encode_jamulus(message))
+    table.register(TransportAddress.parse("127.0.0.1", 40000), message, size, now=0.0)
+    affordable = (size - RESP_BYTES) // EMPTY_BYTES
+    rounds = affordable + 3
+    sent = sum(len(table.due(10.0 * (i + 1))) for i in range(rounds))
+    assert (sent, table.budget_skipped) == (affordable, 3)
