@@ -64,7 +64,8 @@ def _no_server(args: argparse.Namespace) -> int:
 
     print(no_server_message("natprobe check"), file=sys.stderr)
     print(file=sys.stderr)
-    print(inside_report())
+    # With --json, stdout stays empty (no report could be made) rather than carry prose.
+    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
     return ExitCode.COULD_NOT_TEST
 
 
