@@ -112,3 +112,18 @@ def test_check_as_typed_with_the_environment_or_the_config_file_and_without_a_se
     assert f"Default gateway: {lab.plan.router_lan_ip}" in none.stdout
     assert f"public address as seen from outside: {lab.public_ip}" in none.stdout
     assert "classic type: port-restricted-cone" in none.stdout, none.stdout
+
+
+@pytest.mark.parametrize("public", [True, False])
+def test_explain_jamulus_through_the_cloud_directory(tmp_path: Path, public: bool) -> None:
+    """The directory's hole punch names the peer by its public address: with the flags the
+    punch reaches it; without them it names 10.0.0.6, and the punch never arrives."""
+    url = f"http://{CLOUD_PUBLIC_PRIMARY}:{HTTP_PORT}"
+    with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE)) as lab, CloudHost(lab) as cloud:
+        _serve(cloud, public=public, http=True)
+        done = _natprobe(lab, "explain", "jamulus", "--no-trace", "--json",
+                         env=_env(NATPROBE_SERVER=url, XDG_CONFIG_HOME=str(tmp_path)))
+    data = json.loads(done.stdout)
+    assert data["published_address"] == {"ip": str(lab.public_ip), "port": JAMULUS_PORT}
+    assert data["public_mode"]["works"] is public, data["public_mode"]
+    assert data["private_mode"]["status"] == "needs-port-forward"
