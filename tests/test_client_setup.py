@@ -214,3 +214,14 @@ def test_check_json_without_a_server_keeps_stdout_empty(home: Path, capsys: pyte
     assert natprobe_main(["check", "--udp", "22124", "--json"]) == ExitCode.COULD_NOT_TEST
     captured = capsys.readouterr()
     assert captured.out == "" and "What can be known from inside" in captured.err
+
+
+def test_token_from_stdin(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("piped-token\n"))
+    assert natprobe_main(["config", "set", "token", "-"]) == 0
+    assert load_user_config(home).token == "piped-token"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert natprobe_main(["config", "set", "token", "-"]) == ExitCode.USAGE
+    assert "cannot be empty" in capsys.readouterr().err

@@ -26,9 +26,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     show = actions.add_parser("show", help="print the settings in effect and where each comes from")
     show.set_defaults(handler=run_show)
-    setter = actions.add_parser("set", help="set one key: server URL, token TOKEN, stun_servers HOST[:PORT][,...]")
+    setter = actions.add_parser(
+        "set",
+        help="set one key: server URL, token TOKEN (- reads it from stdin), stun_servers HOST[:PORT][,...]",
+    )
     setter.add_argument("key", choices=("server", "token", "stun_servers"))
-    setter.add_argument("value")
+    setter.add_argument("value", help="the value; for the token, - reads it from stdin (a command line shows in ps)")
     setter.set_defaults(handler=run_set)
     unset = actions.add_parser("unset", help="remove one key from the file")
     unset.add_argument("key", choices=("server", "token", "stun_servers"))
@@ -41,6 +44,8 @@ def run_set(args: argparse.Namespace) -> int:
     from natprobe.measure.discovery import split_host_port
 
     value: str | list[str] = args.value.strip()
+    if args.key == "token" and args.value == "-":
+        value = sys.stdin.readline().strip()
     try:
         if args.key == "server":
             value = check_server_url(args.value, "server")
