@@ -76,6 +76,11 @@ class EchoServerConfig:
     """Datagrams read from one socket per readiness callback before yielding to the loop."""
     receive_buffer: int | None = None
     """SO_RCVBUF for the UDP sockets in bytes (the kernel queue is the only queue); None = OS default."""
+    primary_public: IPAddress | None = None
+    """Behind a 1:1 NAT (most clouds): the public address mapped onto ``primary``. Sockets
+    bind ``primary``; every address told to a client names this one instead."""
+    alternate_public: IPAddress | None = None
+    """The public address mapped onto ``alternate``."""
 
     def __post_init__(self) -> None:
         if self.alternate is not None:
@@ -87,6 +92,7 @@ class EchoServerConfig:
             # RESPONSE-ORIGIN and OTHER-ADDRESS must name a real address, and replies must
             # leave from a known one, so wildcard binds are refused.
             raise ValueError("listen addresses must be specific, not 0.0.0.0 or ::")
+        self._check_public()
         if self.port != 0 and not 1 <= self.port <= 0xFFFE:
             raise ValueError(f"port must be 1-65534 (N+1 is used too) or 0, got {self.port}")
         if self.echo_port is not None and not 0 <= self.echo_port <= 0xFFFF:
@@ -101,6 +107,27 @@ class EchoServerConfig:
             raise ValueError("tcp_idle_timeout must be > 0")
         if not 0 <= self.padding_mtu <= 0xFFFF:
             raise ValueError("padding_mtu must be 0-65535")
+
+    def _check_public(self) -> None:
+        if self.alternate_public is not None and self.alternate is None:
+            raise ValueError("--alternate-public needs --alternate (the private address it is mapped onto)")
+        for public, private in ((self.primary_public, self.primary), (self.alternate_public, self.alternate)):
+            if public is None or private is None:
+                continue
+            if public.version != private.version:
+                raise ValueError(f"the public address {public} and {private} must be the same IP version")
+            if public.is_unspecified or public.is_multicast:
+                raise ValueError(f"a public address must be a specific unicast address, not {public}")
+        if self.alternate is not None and self.public_of(self.primary) == self.public_of(self.alternate):
+            raise ValueError("the primary and alternate public addresses must differ")
+
+    def public_of(self, ip: IPAddress) -> IPAddress:
+        """The address clients know ``ip`` (the primary or the alternate) by."""
+        if ip == self.primary and self.primary_public is not None:
+            return self.primary_public
+        if ip == self.alternate and self.alternate_public is not None:
+            return self.alternate_public
+        return ip
 
     @property
     def effective_echo_port(self) -> int | None:
@@ -117,6 +144,42 @@ class EchoServerConfig:
 
 
 # --- command line ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """An option's default, wrapped so that a ``--config`` file can tell "not given on the
+    command line" (the file's value wins) from "given" (the command line wins), even when the
+    value given equals the default. See :func:`echo_server.config_file.mark_defaults`."""
+
+    value: object
+
+    def __str__(self) -> str:  # keeps "(default %(default)s)" in --help readable
+        return str(self.value)
+
+
+class AppendAddress(argparse.Action):
+    """``action="append"`` that also starts a fresh list over a :class:`Default` (argparse's own
+    append would try to copy and extend the wrapper). ``takes_list``: a config file may give a
+    list for this key."""
+
+    takes_list = True
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+        option_string: str | None = None,
+    ) -> None:
+        items = getattr(namespace, self.dest, None)
+        items = [] if items is None or isinstance(items, Default) else list(items)
+        items.append(values)
+        setattr(namespace, self.dest, items)
+
+
+def unwrap(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with every :class:`Default` replaced by its value (a copy)."""
+    return argparse.Namespace(
+        **{key: value.value if isinstance(value, Default) else value for key, value in vars(args).items()}
+    )
 
 
 def _ip(text: str) -> IPAddress:
@@ -139,21 +202,33 @@ def port_argument(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the echo server's options to ``parser`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
+    # Not required=True: the address may come from --config instead (checked in config_from_args).
     parser.add_argument(
         "--primary",
-        required=True,
-        action="append",
+        action=AppendAddress,
         type=_ip,
         metavar="IP",
-        help="primary address to serve on; once per family (an IPv4 and an IPv6 address) to serve both",
+        help="primary address to serve on (required); once per family (an IPv4 and an IPv6 address) to serve both",
     )
     parser.add_argument(
         "--alternate",
-        action="append",
+        action=AppendAddress,
         type=_ip,
         metavar="IP",
         help="second address of the same family as a --primary: enables CHANGE-REQUEST change-IP and "
         "OTHER-ADDRESS (full RFC 5780); once per family",
+    )
+    parser.add_argument(
+        "--primary-public",
+        type=_ip,
+        metavar="IP",
+        help="behind a 1:1 NAT (a cloud VPS): the public address mapped onto --primary, told to clients",
+    )
+    parser.add_argument(
+        "--alternate-public",
+        type=_ip,
+        metavar="IP",
+        help="behind a 1:1 NAT: the public address mapped onto --alternate",
     )
     parser.add_argument(
         "--port",
@@ -213,16 +288,36 @@ def pair_by_family(
     return tuple((ip, alternate_by_family.get(ip.version)) for ip in by_family.values())
 
 
+def _as_list(value: object) -> list[IPAddress]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]  # type: ignore[list-item]
+
+
 def configs_from_args(args: argparse.Namespace) -> tuple[EchoServerConfig, ...]:
-    """One config per address family, from parsed :func:`add_arguments` options, IPv4 first
+    """One config per address family, from parsed :func:`add_arguments` options (or a
+    ``--config`` file, whose ``primary``/``alternate`` may be a string or a list), IPv4 first
     (the Jamulus directory and the readiness line follow the first; ``ValueError`` if
     inconsistent). The families share every option but the addresses: the same ports are
-    served on each."""
-    primaries = args.primary if isinstance(args.primary, list) else [args.primary]
-    alternates = args.alternate if isinstance(args.alternate, list) else [] if args.alternate is None else [args.alternate]
+    served on each. ``--primary-public``/``--alternate-public`` (a 1:1 NAT) apply to the
+    family of their address."""
+    args = unwrap(args)
+    primaries = _as_list(args.primary)
+    if not primaries:
+        raise ValueError("the primary address is required: --primary IP (or 'primary' in the --config file)")
+    pairs = sorted(pair_by_family(primaries, _as_list(args.alternate)), key=lambda pair: pair[0].version)
+
+    def public(ip: IPAddress | None, index: int) -> IPAddress | None:
+        # A public address belongs to the family of its own version (the first if none matches,
+        # so EchoServerConfig refuses the mismatch with its own message).
+        if ip is None:
+            return None
+        match = next((i for i, (primary, _) in enumerate(pairs) if primary.version == ip.version), 0)
+        return ip if match == index else None
+
     return tuple(
-        _config(args, primary, alternate)
-        for primary, alternate in sorted(pair_by_family(primaries, alternates), key=lambda pair: pair[0].version)
+        _config(args, primary, alternate, public(args.primary_public, i), public(args.alternate_public, i))
+        for i, (primary, alternate) in enumerate(pairs)
     )
 
 
@@ -231,10 +326,18 @@ def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
     return configs_from_args(args)[0]
 
 
-def _config(args: argparse.Namespace, primary: IPAddress, alternate: IPAddress | None) -> EchoServerConfig:
+def _config(
+    args: argparse.Namespace,
+    primary: IPAddress,
+    alternate: IPAddress | None,
+    primary_public: IPAddress | None,
+    alternate_public: IPAddress | None,
+) -> EchoServerConfig:
     return EchoServerConfig(
         primary=primary,
         alternate=alternate,
+        primary_public=primary_public,
+        alternate_public=alternate_public,
         port=args.port,
         echo_port=args.echo_port,
         echo=not args.no_echo,

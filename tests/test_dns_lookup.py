@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -123,9 +124,9 @@ def test_request_contract_refuses_unknown_fields_and_long_names() -> None:
         decode_request(b"not json")
 
 
-def test_natprobe_dns_local_view_only_says_so(nameserver: str) -> None:
+def test_natprobe_dns_local_view_only_says_so(nameserver: str, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "cli", "dns", "www.example.test", "--resolver", nameserver, "--json"],
-                          cwd=REPO, capture_output=True, text=True, timeout=30, env={**os.environ, "NATPROBE_SERVER": ""})
+                          cwd=REPO, capture_output=True, text=True, timeout=30, env={**os.environ, "NATPROBE_SERVER": "", "XDG_CONFIG_HOME": str(tmp_path)})
     data = json.loads(done.stdout)
     assert data["schema"] == "natprobe/dns-report" and data["server"] is None
     assert {v["verdict"] for v in data["verdicts"].values()} == {"unverified"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 
 from cli.exit_codes import ExitCode
@@ -26,9 +25,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("name", metavar="NAME", help="the name visitors type, e.g. cloud.example.org")
-    parser.add_argument("--server", metavar="URL", default=os.environ.get("NATPROBE_SERVER") or None,
-                        help="echo server HTTP API for the outside view (default: $NATPROBE_SERVER)")
-    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--server", metavar="URL",
+                        help="echo server HTTP API for the outside view (default: $NATPROBE_SERVER, else 'server' "
+                             "in the config file, see natprobe config; none: this host's view only)")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, else "
+                             "'token' in the config file)")
     parser.add_argument("--resolver", action="append", default=[], metavar="IP",
                         help="ask this name server for the local view instead of /etc/resolv.conf (repeatable)")
     parser.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS",
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import ipaddress
 
     from cli.render_dns import render_dns_report
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.name_check import check_name
     from natprobe.verdicts.dns_verdicts import validate_name
 
@@ -58,7 +61,14 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"natprobe dns: --resolver {resolver!r} is not an IP address", file=sys.stderr)
             return ExitCode.USAGE
-    report = asyncio.run(check_name(args.name, server=args.server, token=args.token,
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(f"natprobe dns: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    server = None if setting is None else setting.value
+    report = asyncio.run(check_name(args.name, server=server, token=token,
                                     nameservers=args.resolver or None, lifetime=args.timeout))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -7,10 +7,12 @@ import asyncio
 import ipaddress
 import re
 import socket
+from pathlib import Path
 
 import pytest
 
 from echo_server.config import add_arguments, configs_from_args, pair_by_family
+from echo_server.config_file import mark_defaults
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.stun import binding_request, decode, encode
 
@@ -73,3 +75,23 @@ async def test_serves_stun_and_the_http_api_on_each_family() -> None:
             sock.sendto(encode(request), ("::1", int(stun.group(1))))
             answer = decode(sock.recv(2048))
         assert answer.transaction_id == request.transaction_id  # STUN answers over IPv6 too
+
+
+def test_the_config_file_takes_one_address_per_family_as_a_list(tmp_path: Path) -> None:
+    from echo_server.server import add_arguments as add_serve_arguments
+    from echo_server.server import resolve_args
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)  # --config included
+    mark_defaults(parser)
+    path = tmp_path / "serve.toml"
+    path.write_text('primary = ["127.0.0.1", "::1"]\nalternate = ["127.0.0.2", "2001:db8::11"]\n'
+                    'primary_public = "203.0.113.20"\n')
+    from_file = configs_from_args(resolve_args(parser.parse_args(["--config", str(path)]), "natprobe serve"))
+    flags = ["--primary", "127.0.0.1", "--primary", "::1", "--alternate", "127.0.0.2", "--alternate", "2001:db8::11",
+             "--primary-public", "203.0.113.20"]
+    from_flags = configs_from_args(resolve_args(parser.parse_args(flags), "natprobe serve"))
+    assert from_file == from_flags
+    assert [(c.primary, c.alternate, c.primary_public) for c in from_file] == [
+        (V4, V4B, ipaddress.ip_address("203.0.113.20")), (V6, V6B, None)  # the public address is IPv4's
+    ]
