@@ -149,6 +149,11 @@ def test_explain_jamulus_without_any_server_exits_3(home: Path, capsys: pytest.C
     assert "natprobe config set server" in capsys.readouterr().err
 
 
+def test_exposure_without_any_server_exits_3(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["exposure"]) == ExitCode.COULD_NOT_TEST
+    assert "natprobe config set server" in capsys.readouterr().err
+
+
 # --- picking a STUN server (loopback servers only) ---------------------------------------------------
 
 
