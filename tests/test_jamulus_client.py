@@ -56,6 +56,7 @@ from natprobe.jamulus import (
     merge_listing,
 )
 from natprobe.adapters.jamulus_socket import JamulusSocket, list_servers, ping
+from tests.json_reports import assert_valid_report
 
 LOCALHOST = IPv4Address("127.0.0.1")
 ANY = IPv4Address(0)
@@ -545,7 +546,7 @@ def test_cli_silent_port_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
         assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.3"]) == 1
         assert "No answer from 127.0.0.1" in capsys.readouterr().out
         assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.3", "--json"]) == 1
-        report = json.loads(capsys.readouterr().out)
+        report = assert_valid_report(json.loads(capsys.readouterr().out))
         assert report["answered"] is False and report["rtt_ms"] is None and report["port"] == port
         assert run_cli(["jamulus", "list", f"127.0.0.1:{port}", "--timeout", "0.3"]) == 1
 
@@ -785,7 +786,7 @@ async def test_real_directory_accepts_our_registration(jamulus_directory: Direct
 @pytest.mark.interop
 def test_real_cli_ping_json(jamulus_server: RunningJamulus, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["jamulus", "ping", f"127.0.0.1:{jamulus_server.port}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = assert_valid_report(json.loads(capsys.readouterr().out))
     assert report["answered"] is True and isinstance(report["rtt_ms"], float)
     assert (report["ip"], report["port"], report["version"], report["os"]) == (
         "127.0.0.1",
@@ -807,7 +808,7 @@ def test_real_cli_ping_text(jamulus_server: RunningJamulus, capsys: pytest.Captu
 def test_real_cli_list_json(jamulus_directory: DirectoryPair, capsys: pytest.CaptureFixture[str]) -> None:
     d, s = jamulus_directory.directory, jamulus_directory.server
     assert run_cli(["jamulus", "list", f"127.0.0.1:{d.port}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = assert_valid_report(json.loads(capsys.readouterr().out))
     assert report["answered"] is True and report["complete"] is True
     servers = report["servers"]
     assert [(x["name"], x["ip"], x["port"]) for x in servers] == [

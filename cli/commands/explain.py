@@ -90,7 +90,7 @@ def _no_topic(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
 def run_jamulus(args: argparse.Namespace) -> int:
     # The measurement (aiohttp, the check) loads only when it runs: `natprobe --help` stays quick.
     from cli.render_jamulus import render_jamulus_report
-    from natprobe.measure.jamulus_modes import measure_jamulus_modes
+    from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
@@ -108,12 +108,14 @@ def run_jamulus(args: argparse.Namespace) -> int:
         report = asyncio.run(
             measure_jamulus_modes(
                 args.server,
-                port=args.port,
-                token=args.token,
-                lifetime_max_s=args.lifetime_max if args.lifetime else None,
-                directory_port=args.jamulus_port,
-                stun_port=args.stun_port,
-                trace=not args.no_trace,
+                JamulusModesOptions(
+                    port=args.port,
+                    token=args.token,
+                    lifetime_max_s=args.lifetime_max if args.lifetime else None,
+                    directory_port=args.jamulus_port,
+                    stun_port=args.stun_port,
+                    trace=not args.no_trace,
+                ),
                 progress=progress.update,
                 lifetime_progress=on_lifetime,
             )

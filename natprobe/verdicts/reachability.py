@@ -332,3 +332,35 @@ def _service_answered(mode: ProbeMode, result: dict[str, Any]) -> str | None:
     if mode is ProbeMode.CONNECT and result.get("connected"):
         return "a TCP service"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class HairpinResult:
+    """Whether this host reached its own public address and port (NAT loopback, RFC 4787 REQ-9)."""
+
+    protocol: Protocol
+    port: int
+    works: bool | None
+    reason: str
+    advice: tuple[str, ...] = ()
+
+
+def decide_hairpin(protocol: Protocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
+    """The hairpin verdict from what the loop-back test saw (``None``: the port was in use here)."""
+    if works is None:
+        return HairpinResult(protocol, port, None, "the port is in use here; cannot listen for the loop-back")
+    if works:
+        return HairpinResult(
+            protocol, port, True, f"this host reached its own public address {public_ip}:{port} (the router hairpins)"
+        )
+    return HairpinResult(
+        protocol,
+        port,
+        False,
+        f"this host could not reach its own public address {public_ip}:{port}: the router does not "
+        "hairpin (NAT loopback), so LAN clients cannot use the public address",
+        (
+            "Devices inside your network should use the server's LAN address, or set up split DNS so "
+            "the public name resolves to the LAN address locally.",
+        ),
+    )

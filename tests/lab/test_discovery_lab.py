@@ -9,23 +9,24 @@ from collections import Counter
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.services import start_coturn, start_echo_server
 from natprobe.reports.nat_report import NatReport
+from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 
 EXPECTED = {
-    Behavior.NO_NAT: (Mapping.NO_NAT, Filtering.ENDPOINT_INDEPENDENT, ClassicNatType.OPEN_INTERNET),
-    Behavior.FULL_CONE: (Mapping.ENDPOINT_INDEPENDENT, Filtering.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
-    Behavior.RESTRICTED_CONE: (Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
+    Behavior.NO_NAT: (MappingBehavior.NO_NAT, FilteringBehavior.ENDPOINT_INDEPENDENT, ClassicNatType.OPEN_INTERNET),
+    Behavior.FULL_CONE: (MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
+    Behavior.RESTRICTED_CONE: (MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
     Behavior.PORT_RESTRICTED_CONE: (
-        Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
+        MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
     Behavior.SYMMETRIC: (
-        Mapping.ADDRESS_AND_PORT_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
-    Behavior.UDP_BLOCKED: (Mapping.INCONCLUSIVE, Filtering.INCONCLUSIVE, ClassicNatType.UDP_BLOCKED),
+        MappingBehavior.ADDRESS_AND_PORT_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
+    Behavior.UDP_BLOCKED: (MappingBehavior.INCONCLUSIVE, FilteringBehavior.INCONCLUSIVE, ClassicNatType.UDP_BLOCKED),
 }
 
 
@@ -81,9 +82,9 @@ def test_single_address_server_gives_inconclusive_never_a_wrong_verdict() -> Non
     with Lab(LabConfig(behavior=Behavior.FULL_CONE)) as lab:
         start_echo_server(lab.server, lab.server.primary_ip)  # one IP: RFC 5780 section 6 single-address mode
         report = _discover(lab)
-    assert report.mapping.value is Mapping.INCONCLUSIVE
+    assert report.mapping.value is MappingBehavior.INCONCLUSIVE
     assert "alternate" in report.mapping.reason
-    assert report.filtering.value is Filtering.INCONCLUSIVE
+    assert report.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert report.nat_type.value is ClassicNatType.INCONCLUSIVE
 
 
@@ -133,15 +134,15 @@ def test_cli_nat_json_in_the_lab() -> None:
         done = lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", f"{lab.server.primary_ip}:3478", "--json"],
                                check=False, timeout=30)
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    assert data["schema_version"] == 1
-    assert data["mapping"] == "address-and-port-dependent"
-    assert data["filtering"] == "address-and-port-dependent"
-    assert data["nat_type"] == "symmetric"
+    data = assert_valid_report(json.loads(done.stdout))
+    assert data["schema"] == "natprobe/nat" and data["schema_version"] == 2
+    assert data["mapping"]["value"] == "address-and-port-dependent"
+    assert data["filtering"]["value"] == "address-and-port-dependent"
+    assert data["nat_type"]["value"] == "symmetric"
     assert data["mapped"]["ip"] == str(lab.public_ip)
     assert data["local"]["ip"] == str(lab.client.ip)
-    assert data["hairpinning"] is False
-    assert {"confidence", "evidence", "reason"} <= set(data["verdicts"]["filtering"])
+    assert data["hairpinning"]["value"] is False
+    assert {"confidence", "evidence", "reason"} <= set(data["filtering"])
 
 
 def test_cli_nat_reports_unreachable_server_with_exit_3() -> None:
