@@ -34,7 +34,6 @@ from natprobe.verdicts.reachability import (
     Context,
     PortSpec,
     PortObservation,
-    PortStatus,
     HairpinResult,
     ProbeMode,
     Protocol,
