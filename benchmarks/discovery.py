@@ -168,18 +168,23 @@ class Outcome:
 
 
 def parse_natprobe(stdout: str) -> Outcome:
-    """``natprobe nat --json`` output → its verdicts and in-process duration."""
+    """``natprobe nat --json`` output (schema natprobe/nat v2) → its verdicts and in-process duration."""
     try:
         data = json.loads(stdout)
-        nat_type = ClassicNatType(data["nat_type"])
+        nat_type = ClassicNatType(data["nat_type"]["value"])
     except (ValueError, KeyError, TypeError) as exc:
         return Outcome(ClassicNatType.INCONCLUSIVE, detail=f"no readable JSON report ({exc.__class__.__name__})")
     duration = data.get("duration_ms")
-    hairpin = data.get("hairpinning")
+
+    def value(key: str) -> object:
+        verdict = data.get(key)
+        return verdict.get("value") if isinstance(verdict, dict) else None
+
+    hairpin = value("hairpinning")
     return Outcome(
         nat_type,
-        mapping=str(data.get("mapping")),
-        filtering=str(data.get("filtering")),
+        mapping=str(value("mapping")),
+        filtering=str(value("filtering")),
         hairpinning=hairpin if isinstance(hairpin, bool) else None,
         protocol_s=float(duration) / 1000.0 if isinstance(duration, (int, float)) else None,
         detail=nat_type.value,

@@ -296,15 +296,12 @@ def silent(message: Message, addr: tuple[str, int]) -> list[Message]:
 
 async def test_ping_plain_server(start_peer: StartPeer) -> None:
     server = await start_peer(plain_server(num_clients=3, version="3.8.2", os=OsType.MACOS))
-    started = time.monotonic()
     result = await ping("127.0.0.1", server.port, timeout=2.0)
-    elapsed = time.monotonic() - started
     assert result.answered and result.rtt_ms is not None and 0 <= result.rtt_ms < 200
     assert (result.num_clients, result.version, result.os) == (3, "3.8.2", OsType.MACOS)
     assert result.os_name == "macOS"
     assert result.is_directory is False and result.pings_sent == 1
     assert set(server.kinds()) == {PingMsWithNumClients, PingMs, ReqVersionAndOs, ReqServerList}
-    assert elapsed < 1.5  # the directory check waits a short grace, not the whole timeout
     assert server.sources() == {("127.0.0.1", result.local_port)}
 
 
@@ -334,12 +331,9 @@ async def test_replies_from_another_port_are_not_accepted(start_peer: StartPeer)
         return []
 
     server = await start_peer(answer_from_elsewhere)
-    started = time.monotonic()
     result = await ping("127.0.0.1", server.port, timeout=0.6, attempts=2)
-    elapsed = time.monotonic() - started
     assert not result.answered and result.rtt_ms is None and result.version is None
     assert result.pings_sent == 2
-    assert 0.5 <= elapsed < 1.2
 
 
 async def test_junk_and_audio_from_the_server_are_ignored(start_peer: StartPeer) -> None:
@@ -381,9 +375,7 @@ async def test_list_servers_pings_from_the_socket_that_asked(start_peer: StartPe
         ServerListEntry(LOCALHOST, s1.port, 82, 10, False, "Srv again", "", "Srvtown"),
     ]
     dir_peer = await start_peer(directory(entries, on_list=punch))
-    started = time.monotonic()
     listing = await list_servers("127.0.0.1", dir_peer.port, timeout=3.0, ping_timeout=0.6)
-    elapsed = time.monotonic() - started
 
     assert listing.answered and listing.complete and listing.requests_sent == 1
     by_name = {s.name: s for s in listing.servers}
@@ -403,7 +395,6 @@ async def test_list_servers_pings_from_the_socket_that_asked(start_peer: StartPe
     assert set(s1.kinds()) == {PingMsWithNumClients, ReqVersionAndOs}
     assert s1.kinds().count(PingMsWithNumClients) == 1
     assert s2.kinds().count(PingMsWithNumClients) == 3
-    assert elapsed < 2.5
 
 
 async def test_list_servers_with_only_the_reduced_list(start_peer: StartPeer) -> None:
@@ -420,10 +411,8 @@ async def test_list_servers_with_only_the_reduced_list(start_peer: StartPeer) ->
 
 async def test_list_servers_from_a_silent_directory(start_peer: StartPeer) -> None:
     quiet = await start_peer(silent)
-    started = time.monotonic()
     listing = await list_servers("127.0.0.1", quiet.port, timeout=0.5)
     assert not listing.answered and listing.servers == ()
-    assert time.monotonic() - started < 1.5
 
 
 async def test_request_and_hole_punch_helpers(start_peer: StartPeer) -> None:
@@ -825,9 +814,7 @@ def test_real_nothing_listening(capsys: pytest.CaptureFixture[str]) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # the port is free again: nothing listens there
-    started = time.monotonic()
     result = asyncio.run(ping("127.0.0.1", port, timeout=0.8))
     assert result.rtt_ms is None and not result.answered
-    assert time.monotonic() - started < 0.8 + 0.5
     assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.5"]) == 1
     assert "No answer" in capsys.readouterr().out
