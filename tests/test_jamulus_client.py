@@ -553,6 +553,13 @@ async def test_cli_list_renders_the_connect_dialog(start_peer: StartPeer) -> Non
     assert f"Directory 127.0.0.1:{dir_peer.port}: 2 servers" in out
     srv_line = next(line for line in out.splitlines() if line.startswith("Srv "))
     assert f"127.0.0.1:{s1.port}" in srv_line and "2/12" in srv_line and "Srvtown" in srv_line and " ms" in srv_line
+    code, out = await asyncio.to_thread(_run_capturing, ["jamulus", "list", f"127.0.0.1:{dir_peer.port}", "--json"])
+    data = assert_valid_report(json.loads(out))
+    assert code == 0 and (data["schema"], data["schema_version"]) == ("natprobe/jamulus-list", 2)
+    assert [(x["name"], x["num_clients"], x["max_clients"]) for x in data["servers"]] == [("Dir", 0, 10), ("Srv", 2, 12)]
+    code, out = await asyncio.to_thread(_run_capturing, ["jamulus", "ping", f"127.0.0.1:{s1.port}", "--json"])
+    data = assert_valid_report(json.loads(out))
+    assert code == 0 and data["answered"] is True and (data["os"], data["os_code"]) == ("Linux", 2)
 
 
 def _run_capturing(argv: list[str]) -> tuple[int, str]:
