@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import importlib.util
 import logging
 import random
 import signal
@@ -412,6 +413,10 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         jamulus, jamulus_required = jamulus_config_from_args(args, config.primary)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    if args.http_port is not None and importlib.util.find_spec("cryptography") is None:
+        print(f"{prog}: the HTTP API (--http-port) needs the server extra: pip install 'natprobe[server]'",
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(
