@@ -39,6 +39,7 @@ from natprobe.verdicts.reachability import (
     Protocol,
     decide_hairpin,
     decide_port,
+    held_udp_port_reason,
 )
 from natprobe.addressing import IPAddress
 from natprobe.verdicts.nat_layers import assess_topology
@@ -143,11 +144,7 @@ async def _observe_port(
     if mode is None:
         return PortObservation(
             spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=(
-                f"a program already uses UDP port {spec.port}, and natprobe can only prove a UDP port it can "
-                "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-                "run the check again."
-            ),
+            error=held_udp_port_reason(spec.port),
         )
     watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
     try:

@@ -59,7 +59,13 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.verdicts.jamulus_verdicts import HolePunchObservation
+from natprobe.verdicts.jamulus_verdicts import (
+    HolePunchObservation,
+    port_held_note,
+    refused_punches_note,
+    unmeasured_directory_reason,
+    unmeasured_lifetime_note,
+)
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.verdicts.reachability import PortVerdict, Protocol
@@ -278,7 +284,7 @@ async def _lifetime(
             TransportAddress(server_ip, stun_port), LifetimeOptions(max_wait_s, bind_ip), progress=progress
         )
     except NatprobeError as exc:
-        return f"the mapping lifetime could not be measured: {exc}"
+        return unmeasured_lifetime_note(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +421,7 @@ async def _measure_public(
     """Steps 1-3: register from the port, act as the server, ask for the hole punch."""
     result = _Public()
     if not isinstance(server_ip, ipaddress.IPv4Address):
-        result.error = f"the echo server's address {server_ip} is IPv6; Jamulus directories are IPv4 only"
+        result.error = unmeasured_directory_reason(server_ip)
         return result
     directory = TransportAddress(server_ip, directory_port)
     result.directory = directory
@@ -427,12 +433,7 @@ async def _measure_public(
             local_port = int(transport.get_extra_info("sockname")[1])
             result.measured_port, result.port_in_use = local_port, taken
             if taken:
-                notes.append(
-                    f"Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
-                    f"that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
-                    f"it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
-                    "(or pass --port with a free port)."
-                )
+                notes.append(port_held_note(port, local_port))
             say(f"public mode: registering with the directory at {directory} from UDP {local_port}")
             local_ip = transport.get_extra_info("sockname")[0]
             internal = "" if local_ip in ("0.0.0.0", "::") else str(local_ip)
@@ -465,6 +466,6 @@ async def _measure_public(
         finally:
             result.punches_sent = len(role.seen.punches)
             if role.seen.refused_punches:
-                notes.append("Refused hole-punch requests: " + "; ".join(role.seen.refused_punches))
+                notes.append(refused_punches_note(role.seen.refused_punches))
             transport.close()
     return result

@@ -124,6 +124,15 @@ class PortVerdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def held_udp_port_reason(port: int) -> str:
+    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
+    return (
+        f"a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
+        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
+        "run the check again."
+    )
+
+
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     proto = observation.protocol.value.upper()
     host = str(context.local_ip) if context.local_ip is not None else "this host's LAN address"
