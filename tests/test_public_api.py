@@ -89,6 +89,8 @@ def test_every_measurement_function_takes_one_options_record() -> None:
     ):
         parameters = inspect.signature(function).parameters
         assert parameters["options"].default == options(), function.__name__
+        # The same call shape everywhere: f(target..., options) positionally or by name.
+        assert parameters["options"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, function.__name__
         # Besides the target and the options: only callbacks and test seams, never a knob.
         extra = set(parameters) - {"server", "server_url", "ports", "options"}
         assert extra <= {"progress", "lifetime_progress", "clock"}, (function.__name__, extra)

@@ -193,8 +193,8 @@ async def _first_contact(
 
 async def discover_nat(
     server: str | TransportAddress,
-    *,
     options: DiscoveryOptions = DiscoveryOptions(),
+    *,
     lifetime_progress: Callable[[LifetimeProgress], None] | None = None,
 ) -> NatReport:
     """Discover the NAT between this host and ``server`` (a STUN server, ideally RFC 5780-capable).
