@@ -414,9 +414,10 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
-    if args.http_port is not None and importlib.util.find_spec("cryptography") is None:
-        print(f"{prog}: the HTTP API (--http-port) needs the server extra: pip install 'natprobe[server]'",
-              file=sys.stderr)
+    missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
+    if args.http_port is not None and missing:
+        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
+              "pip install 'natprobe[server]'", file=sys.stderr)
         return 2
     try:
         asyncio.run(

@@ -10,6 +10,8 @@ The public API, all importable from ``natprobe``:
   :class:`CheckOptions` and :class:`PortSpec` returns a :class:`CheckReport` (a
   :class:`PortVerdict` per port, :class:`HairpinResult`, its :class:`Finding` list).
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
+* What the Internet sees of this network: :func:`scan_exposure` with :class:`ExposureOptions`
+  returns an :class:`ExposureReport`.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes` with
   :class:`JamulusModesOptions` returns a :class:`JamulusModesReport`; :func:`explain_jamulus`.
 * Plain-language findings: :func:`explain_nat`, :class:`Finding`, :class:`Severity`.
@@ -45,15 +47,18 @@ from natprobe.errors import (
 if TYPE_CHECKING:
     from natprobe.adapters.interfaces import read_local_context
     from natprobe.addressing import AddressScope, TransportAddress
+    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScanProtocol, ScannedPort, SshDetails, TlsDetails
     from natprobe.findings.jamulus_findings import explain_jamulus
     from natprobe.findings.nat_findings import explain_nat
     from natprobe.jamulus.messages import OsType
     from natprobe.measure.check import CheckOptions, check_ports
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+    from natprobe.measure.exposure import ExposureOptions, scan_exposure
     from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
     from natprobe.measure.lifetime import Clock, LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
     from natprobe.recverr import Hop, HopOutcome
     from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
     from natprobe.reports.finding import Finding, Severity
     from natprobe.reports.jamulus_report import JamulusModesReport, JamulusPingResult, JamulusServerEntry, JamulusServerList
     from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
@@ -80,12 +85,16 @@ _LAZY_EXPORTS = {
     "Clock": "natprobe.measure.lifetime",
     "Confidence": "natprobe.verdicts.nat_layers",
     "DiscoveryOptions": "natprobe.measure.discovery",
+    "ExposedPort": "natprobe.reports.exposure_report",
+    "ExposureOptions": "natprobe.measure.exposure",
+    "ExposureReport": "natprobe.reports.exposure_report",
     "FilteringBehavior": "natprobe.verdicts.behavior",
     "Finding": "natprobe.reports.finding",
     "HairpinResult": "natprobe.verdicts.reachability",
     "HolePunchObservation": "natprobe.verdicts.jamulus_verdicts",
     "Hop": "natprobe.recverr",
     "HopOutcome": "natprobe.recverr",
+    "HttpDetails": "natprobe.contract.exposure_route",
     "JamulusModesOptions": "natprobe.measure.jamulus_modes",
     "JamulusModesReport": "natprobe.reports.jamulus_report",
     "JamulusPingResult": "natprobe.reports.jamulus_report",
@@ -102,13 +111,20 @@ _LAZY_EXPORTS = {
     "NatReport": "natprobe.reports.nat_report",
     "Observation": "natprobe.verdicts.behavior",
     "OsType": "natprobe.jamulus.messages",
+    "PortFinding": "natprobe.reports.exposure_report",
+    "PortRef": "natprobe.contract.exposure_route",
     "PortSpec": "natprobe.verdicts.reachability",
+    "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
     "Probe": "natprobe.verdicts.behavior",
     "Protocol": "natprobe.verdicts.reachability",
     "RetransmissionPolicy": "natprobe.stun.transaction",
+    "ScanProtocol": "natprobe.contract.exposure_route",
+    "ScannedPort": "natprobe.contract.exposure_route",
     "Severity": "natprobe.reports.finding",
+    "SshDetails": "natprobe.contract.exposure_route",
+    "TlsDetails": "natprobe.contract.exposure_route",
     "TopologyVerdict": "natprobe.verdicts.nat_layers",
     "TransportAddress": "natprobe.addressing",
     "Verdict": "natprobe.verdicts.classify",
@@ -120,6 +136,7 @@ _LAZY_EXPORTS = {
     "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
     "read_local_context": "natprobe.adapters.interfaces",
+    "scan_exposure": "natprobe.measure.exposure",
 }
 
 
@@ -147,12 +164,16 @@ __all__ = (
     "DecodeError",
     "DiscoveryOptions",
     "ErrorResponse",
+    "ExposedPort",
+    "ExposureOptions",
+    "ExposureReport",
     "FilteringBehavior",
     "Finding",
     "HairpinResult",
     "HolePunchObservation",
     "Hop",
     "HopOutcome",
+    "HttpDetails",
     "IntegrityError",
     "JamulusModesOptions",
     "JamulusModesReport",
@@ -173,14 +194,21 @@ __all__ = (
     "NetworkError",
     "Observation",
     "OsType",
+    "PortFinding",
+    "PortRef",
     "PortSpec",
+    "PortState",
     "PortStatus",
     "PortVerdict",
     "Probe",
     "Protocol",
     "RetransmissionPolicy",
+    "ScanProtocol",
+    "ScannedPort",
     "ServerError",
     "Severity",
+    "SshDetails",
+    "TlsDetails",
     "TopologyVerdict",
     "TransactionError",
     "TransactionTimeout",
@@ -194,4 +222,5 @@ __all__ = (
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
     "read_local_context",
+    "scan_exposure",
 )

@@ -27,11 +27,16 @@ def test_the_version_is_written_once() -> None:
 def test_dependencies_match_use() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
-    assert runtime == {"aiohttp", "netifaces-plus"}
-    assert {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]} == {"cryptography"}
+    assert runtime == {"aiohttp", "msgspec", "netifaces-plus"}
+    server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
+    assert server == {"asyncssh", "cryptography"}
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
     # Nothing outside the echo server's HTTP API and the tests imports them.
-    for package, allowed in (("cryptography", {"echo_server/probe_back.py"}), ("aioice", set())):
+    for package, allowed in (
+        ("cryptography", {"echo_server/probe_back.py"}),
+        ("asyncssh", {"echo_server/exposure_scan.py"}),
+        ("aioice", set()),
+    ):
         users = {
             str(path.relative_to(ROOT))
             for top in ("natprobe", "cli", "echo_server")
@@ -60,6 +65,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
         "import pathlib; assert 'site-packages' in natprobe.__file__, natprobe.__file__;"
         "assert (pathlib.Path(natprobe.__file__).parent / 'py.typed').exists();"
         "assert importlib.util.find_spec('cryptography') is None, 'the client install pulled in the server extra';"
+        "assert importlib.util.find_spec('asyncssh') is None, 'the client install pulled in the server extra';"
         "assert importlib.util.find_spec('aioice') is None, 'aioice is a test dependency';"
         "print(natprobe.__version__)"
     )
@@ -69,7 +75,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     natprobe_bin = str(env_dir / "bin" / "natprobe")
     helped = subprocess.run([natprobe_bin, "--help"], cwd=outside, capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0, helped.stderr
-    for command in ("check", "nat", "serve", "jamulus", "schema"):
+    for command in ("check", "nat", "serve", "jamulus", "exposure", "schema"):
         assert command in helped.stdout
     nat_help = subprocess.run([natprobe_bin, "nat", "--help"], cwd=outside, capture_output=True, text=True, timeout=60)
     assert nat_help.returncode == 0 and "--server" in nat_help.stdout, nat_help.stderr

@@ -86,6 +86,7 @@ def test_every_measurement_function_takes_one_options_record() -> None:
         (natprobe.check_ports, natprobe.CheckOptions),
         (natprobe.measure_mapping_lifetime, natprobe.LifetimeOptions),
         (natprobe.measure_jamulus_modes, natprobe.JamulusModesOptions),
+        (natprobe.scan_exposure, natprobe.ExposureOptions),
     ):
         parameters = inspect.signature(function).parameters
         assert parameters["options"].default == options(), function.__name__
@@ -93,7 +94,7 @@ def test_every_measurement_function_takes_one_options_record() -> None:
         assert parameters["options"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, function.__name__
         # Besides the target and the options: only callbacks and test seams, never a knob.
         extra = set(parameters) - {"server", "server_url", "ports", "options"}
-        assert extra <= {"progress", "lifetime_progress", "clock"}, (function.__name__, extra)
+        assert extra <= {"progress", "lifetime_progress", "clock", "now"}, (function.__name__, extra)
 
 
 def test_local_addresses_are_ipaddress_objects() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.reports.check_report import CHECK_SCHEMA
+from natprobe.reports.exposure_report import EXPOSURE_SCHEMA
 from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
 from natprobe.reports.nat_report import NAT_SCHEMA
@@ -51,7 +52,15 @@ SCHEMAS: dict[str, ReportSchema] = {
     entry.name: entry
     for entry in map(
         _entry,
-        (NAT_SCHEMA, LIFETIME_SCHEMA, CHECK_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA, JAMULUS_LIST_SCHEMA),
+        (
+            NAT_SCHEMA,
+            LIFETIME_SCHEMA,
+            CHECK_SCHEMA,
+            EXPOSURE_SCHEMA,
+            JAMULUS_MODES_SCHEMA,
+            JAMULUS_PING_SCHEMA,
+            JAMULUS_LIST_SCHEMA,
+        ),
     )
 }
 
