@@ -10,7 +10,6 @@ import msgspec
 from natprobe.addressing import IPAddress
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.reports.json_schema import (
-    BOOL_OR_NULL,
     FINDING,
     PORT,
     STRING_LIST,
