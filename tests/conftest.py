@@ -1,7 +1,20 @@
-"""Suite-wide guards, keyed on markers rather than on directories.
+"""Suite-wide guards.
 
-``lab`` tests need root, ``ip netns`` and nftables; ``interop`` tests need real third-party
-programs (coturn, Jamulus, pystun3...). Without them a test skips with the reason. With
+**Network and settings safety**: tests never read the user's settings and never contact
+public servers. natprobe falls back to a built-in list of public STUN servers and to the
+user's configuration file (``natprobe config``). Before any test runs, this replaces both for
+the whole session, including every subprocess the tests start (they inherit the environment):
+
+* ``$NATPROBE_STUN_SERVERS`` names only a loopback address (a port nothing listens on);
+* ``$XDG_CONFIG_HOME`` points at an empty directory of this session, so no real
+  ``config.toml`` is read or written;
+* ``$NATPROBE_SERVER`` and ``$NATPROBE_TOKEN`` are removed.
+
+``tests/test_network_safety.py`` asserts that this is in force.
+
+**Lab and interop prerequisites**, keyed on markers rather than on directories: ``lab`` tests
+need root, ``ip netns`` and nftables; ``interop`` tests need real third-party programs
+(coturn, Jamulus, pystun3...). Without them a test skips with the reason. With
 ``NATPROBE_REQUIRE_LAB=1`` (CI sets it) any skip of a ``lab`` or ``interop`` test, wherever
 it lives and whatever skipped it (a ``skipif``, a fixture, ``pytest.skip`` in the body),
 becomes a failure: a machine that lost its prerequisites cannot pass by skipping.
@@ -10,11 +23,20 @@ becomes a failure: a machine that lost its prerequisites cannot pass by skipping
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Generator
 
 import pytest
 
 from natprobe.lab import cleanup_stale_namespaces, require_lab
+
+SAFE_STUN_SERVERS = "127.0.0.1:9"
+"""UDP discard port on loopback: nothing answers, nothing leaves the host."""
+
+os.environ["NATPROBE_STUN_SERVERS"] = SAFE_STUN_SERVERS
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="natprobe-test-config-")
+for _name in ("NATPROBE_SERVER", "NATPROBE_TOKEN"):
+    os.environ.pop(_name, None)
 
 REQUIRED_MARKERS = ("lab", "interop")
 

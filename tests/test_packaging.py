@@ -29,12 +29,13 @@ def test_dependencies_match_use() -> None:
     runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
     assert runtime == {"aiohttp", "msgspec", "netifaces-plus"}
     server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
-    assert server == {"asyncssh", "cryptography"}
+    assert server == {"asyncssh", "cryptography", "prometheus-client"}
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
     # Nothing outside the echo server's HTTP API and the tests imports them.
     for package, allowed in (
         ("cryptography", {"echo_server/probe_back.py"}),
         ("asyncssh", {"echo_server/exposure_scan.py"}),
+        ("prometheus_client", {"echo_server/metrics.py"}),
         ("aioice", set()),
     ):
         users = {
@@ -66,6 +67,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
         "assert (pathlib.Path(natprobe.__file__).parent / 'py.typed').exists();"
         "assert importlib.util.find_spec('cryptography') is None, 'the client install pulled in the server extra';"
         "assert importlib.util.find_spec('asyncssh') is None, 'the client install pulled in the server extra';"
+        "assert importlib.util.find_spec('prometheus_client') is None, 'the client install pulled in the server extra';"
         "assert importlib.util.find_spec('aioice') is None, 'aioice is a test dependency';"
         "print(natprobe.__version__)"
     )
