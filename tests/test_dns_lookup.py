@@ -28,8 +28,9 @@ from natprobe.addressing import IpFamily
 from natprobe.contract.dns import DnsRequest, decode_request, encode
 from natprobe.errors import DecodeError, ServerError
 from natprobe.lab.dns_server import dnsmasq_argv
-from natprobe.measure.name_check import check_name
+from natprobe.measure.name_check import NameCheckOptions, check_name
 from natprobe.verdicts.dns_verdicts import DnsVerdict, LookupStatus
+from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.interop
 
@@ -106,7 +107,8 @@ async def test_the_echo_server_resolves_with_its_resolver_and_refuses_bad_names(
             assert answer.a.addresses == ("203.0.113.7",) and answer.aaaa.addresses == ("2001:db8::7",)
             with pytest.raises(ServerError, match="empty label"):
                 await api.dns("a..example.test")
-        report = await check_name("v4only.example.test", server=f"http://127.0.0.1:{port}", nameservers=[nameserver])
+        options = NameCheckOptions(server=f"http://127.0.0.1:{port}", nameservers=(nameserver,))
+        report = await check_name("v4only.example.test", options)
         verdicts = {v.family: v.verdict for v in report.verdicts}
         assert verdicts[IpFamily.IPV4] is DnsVerdict.PRIVATE_ADDRESS
         assert report.outside is not None and report.outside[IpFamily.IPV4].addresses == (ipaddress.ip_address("192.168.1.10"),)
@@ -127,8 +129,8 @@ def test_request_contract_refuses_unknown_fields_and_long_names() -> None:
 def test_natprobe_dns_local_view_only_says_so(nameserver: str, tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "cli", "dns", "www.example.test", "--resolver", nameserver, "--json"],
                           cwd=REPO, capture_output=True, text=True, timeout=30, env={**os.environ, "NATPROBE_SERVER": "", "XDG_CONFIG_HOME": str(tmp_path)})
-    data = json.loads(done.stdout)
-    assert data["schema"] == "natprobe/dns-report" and data["server"] is None
+    data = assert_valid_report(json.loads(done.stdout))
+    assert data["schema"] == "natprobe/dns" and data["server"] is None
     assert {v["verdict"] for v in data["verdicts"].values()} == {"unverified"}
     assert any("local view" in note for note in data["notes"]) and done.returncode == 0
     bad = subprocess.run([sys.executable, "-m", "cli", "dns", ""], cwd=REPO, capture_output=True, text=True, timeout=30)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cli.render_dns import render_dns_report
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
-    from natprobe.measure.name_check import check_name
+    from natprobe.measure.name_check import NameCheckOptions, check_name
     from natprobe.verdicts.dns_verdicts import validate_name
 
     try:
@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"natprobe dns: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     server = None if setting is None else setting.value
-    report = asyncio.run(check_name(args.name, server=server, token=token,
-                                    nameservers=args.resolver or None, lifetime=args.timeout))
+    options = NameCheckOptions(server=server, token=token, nameservers=tuple(args.resolver) or None,
+                               lifetime=args.timeout)
+    report = asyncio.run(check_name(args.name, options))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

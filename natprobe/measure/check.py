@@ -19,11 +19,12 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.reports.check_report import CheckReport, FamilyResult, HairpinResult
+from natprobe.findings.jamulus_findings import jamulus_check_findings
+from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
@@ -33,13 +34,16 @@ from natprobe.verdicts.reachability import (
     Context,
     PortSpec,
     PortObservation,
-    PortStatus,
+    HairpinResult,
     PortVerdict,
     ProbeMode,
     Protocol,
+    decide_hairpin,
     decide_port,
+    held_udp_port_reason,
 )
 from natprobe.addressing import IPAddress, IpFamily
+from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import NONCE_PREFIX, EchoApiClient, WhoAmI
@@ -142,11 +146,7 @@ async def _observe_port(
     if mode is None:
         return PortObservation(
             spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=(
-                f"a program already uses UDP port {spec.port}, and natprobe can only prove a UDP port it can "
-                "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-                "run the check again."
-            ),
+            error=held_udp_port_reason(spec.port),
         )
     watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
     try:
@@ -185,16 +185,12 @@ async def _observe_port(
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
-    advice = (
-        "Devices inside your network should use the server's LAN address, or set up split DNS so "
-        "the public name resolves to the LAN address locally.",
-    )
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
         if spec.protocol is Protocol.UDP:
             if listener is None:
-                return HairpinResult(spec.protocol, spec.port, None, "the port is in use here; cannot listen for the loop-back")
+                return decide_hairpin(spec.protocol, spec.port, public_ip, None)
             loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
@@ -228,15 +224,29 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     finally:
         if listener is not None:
             await listener.close()
-    if works:
-        return HairpinResult(spec.protocol, spec.port, True,
-                             f"this host reached its own public address {public_ip}:{spec.port} (the router hairpins)")
-    return HairpinResult(
-        spec.protocol, spec.port, False,
-        f"this host could not reach its own public address {public_ip}:{spec.port}: the router does not "
-        "hairpin (NAT loopback), so LAN clients cannot use the public address",
-        advice,
-    )
+    return decide_hairpin(spec.protocol, spec.port, public_ip, works)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """Knobs of :func:`check_ports`; the defaults suit an interactive run."""
+
+    token: str | None = None
+    """The echo server's shared token, if it requires one."""
+    hairpin: bool = False
+    """Also test reaching this host through its own public address (NAT loopback)."""
+    trace: bool = True
+    """Trace the first hops toward the server, to tell carrier-grade NAT apart."""
+    listen_ip: IPAddress = IPv4Address("0.0.0.0")
+    """Local address natprobe listens on for the probe-back."""
+    probe_timeout: float = 2.0
+    """Seconds the echo server waits for each probe's answer."""
+    families: tuple[IpFamily, ...] = (IpFamily.IPV4, IpFamily.IPV6)
+    """Address families to check over (IPv6 only when this host has a global IPv6 address)."""
+    name: str | None = None
+    """The site's name (``--host``): its A/AAAA records are checked against the public addresses."""
+    nameservers: tuple[str, ...] | None = None
+    """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +259,7 @@ class _FamilyOutcome:
     hops: tuple[Hop, ...]
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
+    findings: tuple[Finding, ...]
 
 
 async def _check_family(
@@ -300,22 +311,11 @@ async def _check_family(
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
             if hairpin and family is IpFamily.IPV4 else ()
         )
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins)
+    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
+                          jamulus_check_findings(ports, verdicts, topology.layers))
 
 
-async def check_ports(
-    server: str,
-    ports: Sequence[PortSpec],
-    *,
-    token: str | None = None,
-    hairpin: bool = False,
-    trace: bool = True,
-    listen_ip: str = "0.0.0.0",
-    probe_timeout: float = 2.0,
-    families: Sequence[IpFamily] = (IpFamily.IPV4, IpFamily.IPV6),
-    name: str | None = None,
-    nameservers: Sequence[str] | None = None,
-) -> CheckReport:
+async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
     """Check each port from outside through the echo server at ``server`` (``http://host:port``),
     once per address family in ``families``.
 
@@ -325,6 +325,8 @@ async def check_ports(
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
+    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
+    families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
     if not families:
@@ -354,7 +356,7 @@ async def check_ports(
             continue
         try:
             outcome = await _check_family(
-                server, server_ip, ports, token=token, hairpin=hairpin, trace=trace, listen_ip=listen_ip,
+                server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
                 probe_timeout=probe_timeout, source=source,
             )
         except ServerError as exc:
@@ -376,13 +378,13 @@ async def check_ports(
     first = outcomes[0]
     dns_report = None
     if name is not None:
-        from natprobe.measure.name_check import check_name  # dnspython loads only for a name check
+        from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
 
-        dns_report = await check_name(
-            name, server=server, token=token, nameservers=nameservers,
+        dns_report = await check_name(name, NameCheckOptions(
+            server=server, token=token, nameservers=nameservers,
             public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
-        )
+        ))
     return CheckReport(
         server=server,
         public_ip=first.public_ip,
@@ -395,6 +397,7 @@ async def check_ports(
         families=tuple(statuses),
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
+        findings=tuple(f for o in outcomes for f in o.findings),
     )
 
 
@@ -407,4 +410,4 @@ def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, boo
     return result
 
 
-__all__ = ("CheckReport", "FamilyResult", "HairpinResult", "PortSpec", "PortStatus", "check_ports")
+__all__ = ("CheckOptions", "check_ports")

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address
 
 from natprobe.adapters.dns_resolver import DEFAULT_LIFETIME_S, lookup_both
@@ -32,7 +33,7 @@ from natprobe.verdicts.dns_verdicts import (
     validate_name,
 )
 
-__all__ = ("check_name", "outside_view")
+__all__ = ("NameCheckOptions", "check_name", "outside_view")
 
 logger = logging.getLogger(__name__)
 
@@ -84,25 +85,32 @@ async def _public_ips(server: str, token: str | None, timeout: float) -> tuple[d
     return found, notes
 
 
-async def check_name(
-    name: str,
-    *,
-    server: str | None = None,
-    token: str | None = None,
-    public_ips: Mapping[IpFamily, IPAddress | None] | None = None,
-    family_reachable: Mapping[IpFamily, bool | None] | None = None,
-    nameservers: Sequence[str] | None = None,
-    lifetime: float = DEFAULT_LIFETIME_S,
-    temporary: Sequence[IPv6Address] | None = None,
-) -> DnsReport:
-    """Check ``name`` (see the module docstring).
+@dataclass(frozen=True, slots=True)
+class NameCheckOptions:
+    """Knobs of :func:`check_name`."""
 
-    ``public_ips``: the addresses the echo server saw per family, when the caller already
-    knows them (``natprobe check`` does); else they are asked from ``server``.
-    ``family_reachable``: per family, whether the checked ports were reachable.
-    ``nameservers`` replaces this host's resolv.conf for the local view. ``temporary``: this
-    host's temporary IPv6 addresses (default: read from the kernel).
-    """
+    server: str | None = None
+    """The echo server (``http://host:port``) for the outside view and the public addresses;
+    None: this host's view only."""
+    token: str | None = None
+    public_ips: Mapping[IpFamily, IPAddress | None] | None = None
+    """The addresses the echo server saw per family, when the caller already knows them
+    (``natprobe check`` does); else they are asked from ``server``."""
+    family_reachable: Mapping[IpFamily, bool | None] | None = None
+    """Per family, whether the checked ports were all (True), none (False) or some reachable."""
+    nameservers: tuple[str, ...] | None = None
+    """Name servers for the local view (default: this host's resolv.conf)."""
+    lifetime: float = DEFAULT_LIFETIME_S
+    """Bound of each lookup, every server and retry included."""
+    temporary: tuple[IPv6Address, ...] | None = None
+    """This host's temporary IPv6 addresses (default: read from the kernel)."""
+
+
+async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> DnsReport:
+    """Check ``name`` (see the module docstring); never raises for a bad name or a failing resolver."""
+    server, token, public_ips = options.server, options.token, options.public_ips
+    family_reachable, nameservers, lifetime = options.family_reachable, options.nameservers, options.lifetime
+    temporary: Sequence[IPv6Address] | None = options.temporary
     started = time.monotonic()
     notes: list[str] = []
     try:

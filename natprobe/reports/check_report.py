@@ -1,4 +1,4 @@
-"""The report of ``natprobe check``: each port's verdict, the NAT layers, hairpinning."""
+"""The report of ``natprobe check``: each port's verdict, the NAT layers, hairpinning, findings."""
 
 from __future__ import annotations
 
@@ -6,12 +6,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.recverr import Hop
-from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.nat_layers import TopologyVerdict
-from natprobe.verdicts.reachability import PortVerdict, Protocol
+from natprobe.recverr import Hop, HopOutcome
+from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
+from natprobe.reports.finding import Finding
+from natprobe.reports.json_schema import (
+    BOOL_OR_NULL,
+    FINDING,
+    STRING_LIST,
+    STRING_OR_NULL,
+    JsonSchema,
+    embedded,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
+from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
+from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict, Protocol
 
-__all__ = ("CheckReport", "FamilyResult", "HairpinResult")
+__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
+
+CHECK_SCHEMA_ID = "natprobe/check"
+CHECK_VERSION = 3
+"""2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
+top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
+3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
+``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +50,6 @@ class FamilyResult:
 
 
 @dataclass(frozen=True, slots=True)
-class HairpinResult:
-    protocol: Protocol
-    port: int
-    works: bool | None
-    reason: str
-    advice: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class CheckReport:
     server: str
     public_ip: IPAddress
@@ -48,6 +59,9 @@ class CheckReport:
     ports: tuple[PortVerdict, ...]
     hairpin: tuple[HairpinResult, ...]
     duration_s: float
+    findings: tuple[Finding, ...] = ()
+    """What the verdicts mean for the services behind the ports (today: Jamulus on UDP 22124 or
+    ``PORT:jamulus``), most important first."""
     families: tuple[FamilyResult, ...] = ()
     """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
     has_global_ipv6: bool | None = None
@@ -64,13 +78,13 @@ class CheckReport:
         return any(p.reachable is not None for p in self.ports)
 
     def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (:data:`CHECK_SCHEMA`)."""
         return {
-            "schema": "natprobe/check-report",
-            "schema_version": 1,
+            "schema": CHECK_SCHEMA_ID,
+            "schema_version": CHECK_VERSION,
             "server": self.server,
             "public_ip": str(self.public_ip),
             "local_ip": None if self.local_ip is None else str(self.local_ip),
-            "nat_layers": self.topology.layers.value,
             "topology": {
                 "layers": self.topology.layers.value,
                 "confidence": self.topology.confidence.value,
@@ -98,6 +112,7 @@ class CheckReport:
                 {"port": h.port, "protocol": h.protocol.value, "works": h.works, "reason": h.reason, "advice": list(h.advice)}
                 for h in self.hairpin
             ],
+            "findings": [f.to_dict() for f in self.findings],
             "families": [
                 {
                     "family": f.family.value,
@@ -113,3 +128,80 @@ class CheckReport:
             "dns": None if self.dns is None else self.dns.body(),
             "duration_ms": round(self.duration_s * 1000, 1),
         }
+
+
+_PORT_NUMBER: JsonSchema = {"type": "integer", "minimum": 1, "maximum": 65535}
+
+_DNS_BODY: JsonSchema = embedded(DNS_SCHEMA)
+# Inside the check report the name check carries no schema id of its own (and no duration).
+_DNS_BODY = {
+    **_DNS_BODY,
+    "properties": {k: v for k, v in _DNS_BODY["properties"].items()
+                   if k not in ("schema", "schema_version", "duration_ms")},
+    "required": [k for k in _DNS_BODY["required"] if k not in ("schema", "schema_version", "duration_ms")],
+}
+
+CHECK_SCHEMA: JsonSchema = report_schema(
+    CHECK_SCHEMA_ID,
+    CHECK_VERSION,
+    "Inbound reachability of ports, proven from outside (natprobe check)",
+    {
+        "server": {"type": "string"},
+        "public_ip": {"type": "string"},
+        "local_ip": STRING_OR_NULL,
+        "topology": obj(
+            {"layers": enum_of(NatLayers), "confidence": enum_of(Confidence), "evidence": STRING_LIST}
+        ),
+        "hops": {
+            "type": "array",
+            "items": obj(
+                {"ttl": {"type": "integer", "minimum": 1}, "ip": STRING_OR_NULL, "outcome": enum_of(HopOutcome)}
+            ),
+        },
+        "ports": {
+            "type": "array",
+            "items": obj(
+                {
+                    "port": _PORT_NUMBER,
+                    "protocol": enum_of(Protocol),
+                    "family": enum_of(IpFamily),
+                    "reachable": BOOL_OR_NULL,
+                    "status": enum_of(PortStatus),
+                    "reason": {"type": "string"},
+                    "advice": STRING_LIST,
+                    "proof": STRING_OR_NULL,
+                    "details": {"type": "object"},
+                }
+            ),
+        },
+        "hairpin": {
+            "type": "array",
+            "items": obj(
+                {
+                    "port": _PORT_NUMBER,
+                    "protocol": enum_of(Protocol),
+                    "works": BOOL_OR_NULL,
+                    "reason": {"type": "string"},
+                    "advice": STRING_LIST,
+                }
+            ),
+        },
+        "findings": {"type": "array", "items": FINDING},
+        "families": {
+            "type": "array",
+            "items": obj(
+                {
+                    "family": enum_of(IpFamily),
+                    "tested": {"type": "boolean"},
+                    "local_ip": STRING_OR_NULL,
+                    "public_ip": STRING_OR_NULL,
+                    "temporary_address": {"type": "boolean"},
+                    "note": {"type": "string"},
+                }
+            ),
+        },
+        "has_global_ipv6": BOOL_OR_NULL,
+        "dns": nullable(_DNS_BODY),
+        "duration_ms": {"type": "number"},
+    },
+)

@@ -8,9 +8,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.verdicts.dns_verdicts import FamilyDnsVerdict, FamilyLookup
+from natprobe.reports.json_schema import (
+    STRING_LIST,
+    STRING_OR_NULL,
+    JsonSchema,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyLookup, LookupStatus
 
-__all__ = ("DnsReport",)
+__all__ = ("DNS_SCHEMA", "DNS_SCHEMA_ID", "DNS_VERSION", "DnsReport")
+
+DNS_SCHEMA_ID = "natprobe/dns"
+DNS_VERSION = 1
 
 
 def _lookups(view: Mapping[IpFamily, FamilyLookup] | None) -> dict[str, Any] | None:
@@ -69,8 +81,33 @@ class DnsReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "natprobe/dns-report",
-            "schema_version": 1,
+            "schema": DNS_SCHEMA_ID,
+            "schema_version": DNS_VERSION,
             **self.body(),
             "duration_ms": round(self.duration_s * 1000, 1),
         }
+
+
+_LOOKUP: JsonSchema = obj({"status": enum_of(LookupStatus), "addresses": STRING_LIST, "detail": {"type": "string"}})
+_VIEW: JsonSchema = nullable(obj({family.value: _LOOKUP for family in IpFamily}))
+
+DNS_SCHEMA: JsonSchema = report_schema(
+    DNS_SCHEMA_ID,
+    DNS_VERSION,
+    "A name's A/AAAA records against this network's public addresses (natprobe dns, check --host)",
+    {
+        "name": {"type": "string"},
+        "valid": {"type": "boolean"},
+        "server": STRING_OR_NULL,
+        "records": obj({"local": _VIEW, "outside": _VIEW}),
+        "public_ips": obj({family.value: STRING_OR_NULL for family in IpFamily}),
+        "verdicts": obj(
+            {
+                family.value: obj({"verdict": enum_of(DnsVerdict), "reason": {"type": "string"}, "advice": STRING_LIST})
+                for family in IpFamily
+            }
+        ),
+        "notes": STRING_LIST,
+        "duration_ms": {"type": "number"},
+    },
+)

@@ -22,6 +22,7 @@ from natprobe.lab import Lab, LabConfig, PortForward
 from natprobe.lab.dns_server import LabDns, lookup
 from natprobe.lab.ipv6_net import Ipv6Lab, enable_ipv6
 from natprobe.lab.services import EchoServerProcess, start_echo_server
+from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 
@@ -66,7 +67,7 @@ def _check(stack: DualStack, *args: str) -> tuple[subprocess.CompletedProcess[st
     done = stack.lab.client.exec([sys.executable, "-m", "cli", "check", *args, "--server", URL, "--json"],
                                  check=False, timeout=CLI_TIMEOUT_S)
     assert done.stdout, done.stderr
-    return done, json.loads(done.stdout)
+    return done, assert_valid_report(json.loads(done.stdout))
 
 
 def _ports(data: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -109,7 +110,7 @@ def test_forwarded_and_pinholed_is_reachable_on_both_the_other_port_only_on_ipv4
 def _nat_ipv6(stack: DualStack) -> dict[str, Any]:
     done = stack.lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", str(stack.lab.server.primary_ip),
                                   "--no-hairpin", "--json"], check=False, timeout=CLI_TIMEOUT_S)
-    ipv6: dict[str, Any] = json.loads(done.stdout)["ipv6"]
+    ipv6: dict[str, Any] = assert_valid_report(json.loads(done.stdout))["ipv6"]
     return ipv6
 
 
@@ -235,8 +236,8 @@ def test_split_horizon_and_natprobe_dns_alone(dual: DualStack) -> None:
     try:
         done = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE, "--server", URL, "--json"],
                                     check=False, timeout=CLI_TIMEOUT_S)
-        data = json.loads(done.stdout)
-        assert data["schema"] == "natprobe/dns-report"
+        data = assert_valid_report(json.loads(done.stdout))
+        assert data["schema"] == "natprobe/dns"
         assert data["verdicts"]["ipv4"]["verdict"] == "split-horizon" and done.returncode == 0
         assert data["verdicts"]["ipv6"]["verdict"] == "matches"
         assert data["records"]["local"]["ipv4"]["addresses"] == [str(dual.lab.client.ip)]
@@ -260,7 +261,7 @@ def test_a_resolver_that_never_answers_is_a_bounded_timeout_verdict(dual: DualSt
         elapsed = time.monotonic() - started
     finally:
         dual.dns.use(dual.lab.client, PRIMARY_NS)
-    data = json.loads(done.stdout)
+    data = assert_valid_report(json.loads(done.stdout))
     assert done.returncode == 3 and "Traceback" not in done.stderr  # could not test: the resolver failed
     assert {v["verdict"] for v in data["verdicts"].values()} == {"resolver-timeout"}
     assert elapsed < 6.0, elapsed
