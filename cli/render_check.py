@@ -9,7 +9,7 @@ from cli.render import render_findings
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.finding import Finding
 from natprobe.findings.jamulus_findings import explain_jamulus_port
-from natprobe.verdicts.reachability import Protocol
+from natprobe.contract.terms import TransportProtocol
 
 _WIDTH = 88
 
@@ -23,7 +23,7 @@ def jamulus_findings(report: CheckReport, jamulus_ports: Collection[int]) -> tup
     return tuple(
         finding
         for port in report.ports
-        if port.protocol is Protocol.UDP and port.port in jamulus_ports
+        if port.protocol is TransportProtocol.UDP and port.port in jamulus_ports
         for finding in explain_jamulus_port(port, report.topology.layers)
     )
 

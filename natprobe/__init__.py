@@ -6,7 +6,7 @@ The public API, all importable from ``natprobe``:
   :class:`DiscoveryOptions`, :class:`NatReport`, :class:`Mapping`, :class:`Filtering`,
   :class:`ClassicNatType`, and :func:`measure_mapping_lifetime`.
 * Inbound reachability through a natprobe echo server: :func:`check_ports`,
-  :class:`PortSpec`, :class:`Protocol`, :class:`CheckReport`, :class:`PortVerdict`,
+  :class:`PortSpec`, :class:`TransportProtocol`, :class:`CheckReport`, :class:`PortVerdict`,
   :class:`PortStatus`.
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes`,
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from natprobe.measure.jamulus_modes import measure_jamulus_modes
     from natprobe.measure.lifetime import measure_mapping_lifetime
     from natprobe.adapters.interfaces import read_local_context
-    from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+    from natprobe.verdicts.reachability import PortStatus, PortVerdict
+    from natprobe.contract.terms import TransportProtocol
     from natprobe.reports.lifetime_report import LifetimeReport
     from natprobe.reports.nat_report import NatReport
     from natprobe.addressing import TransportAddress
@@ -75,9 +76,9 @@ _LAZY_EXPORTS = {
     "PortSpec": "natprobe.verdicts.reachability",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
-    "Protocol": "natprobe.verdicts.reachability",
     "Severity": "natprobe.findings.finding",
     "TransportAddress": "natprobe.addressing",
+    "TransportProtocol": "natprobe.contract.terms",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_ports": "natprobe.measure.check",
     "discover_nat": "natprobe.measure.discovery",
@@ -122,12 +123,12 @@ __all__ = (
     "PortSpec",
     "PortStatus",
     "PortVerdict",
-    "Protocol",
     "ServerError",
     "Severity",
     "TransactionError",
     "TransactionTimeout",
     "TransportAddress",
+    "TransportProtocol",
     "assess_topology",
     "check_ports",
     "discover_nat",

@@ -10,10 +10,11 @@ import sys
 from cli.exit_codes import ExitCode
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
+from natprobe.contract.terms import TransportProtocol
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec
 
 
-def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
+def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
     """``"22124"``, ``"80,443"``, ``"8443:https"`` → port specs; ``ValueError`` with a clear message."""
     specs = []
     for item in text.split(","):
@@ -59,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     from natprobe.measure.check import check_ports
 
     try:
-        specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]
-        specs += [s for text in args.tcp for s in parse_port_list(text, Protocol.TCP)]
+        specs = [s for text in args.udp for s in parse_port_list(text, TransportProtocol.UDP)]
+        specs += [s for text in args.tcp for s in parse_port_list(text, TransportProtocol.TCP)]
         if args.host:
             specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
     except ValueError as exc:
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.COULD_NOT_TEST
     # UDP 22124 (or --udp PORT:jamulus) also gets what its verdict means for Jamulus' two modes.
     jamulus_ports = {
-        s.port for s in specs if s.protocol is Protocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
+        s.port for s in specs if s.protocol is TransportProtocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
     }
     if args.json:
         data = report.to_dict()

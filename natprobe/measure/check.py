@@ -18,7 +18,8 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+
+from msgspec import UNSET
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.reports.check_report import CheckReport, HairpinResult
@@ -32,14 +33,13 @@ from natprobe.verdicts.reachability import (
     PortSpec,
     PortObservation,
     PortStatus,
-    ProbeMode,
-    Protocol,
     decide_port,
 )
+from natprobe.contract import NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress
 from natprobe.verdicts.nat_layers import assess_topology
 from natprobe.adapters.resolve import resolve_host, url_host
-from natprobe.adapters.echo_client import NONCE_PREFIX, EchoApiClient, WhoAmI
+from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
     """Listen on the port for the nonce; ``None`` if something else holds it (or we may not bind)."""
     loop = asyncio.get_running_loop()
     try:
-        if spec.protocol is Protocol.UDP:
+        if spec.protocol is TransportProtocol.UDP:
             transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _UdpListener(nonce), local_addr=(listen_ip, spec.port)
             )
@@ -125,7 +125,7 @@ def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
     if mode is not None:
         return mode
-    return ProbeMode.CONNECT if spec.protocol is Protocol.TCP else None
+    return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
 
 
 async def _observe_port(
@@ -145,17 +145,18 @@ async def _observe_port(
                 "run the check again."
             ),
         )
-    watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
+    source = whoami.probe_source
+    watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
     try:
         async with ArrivalWatcher(watch) as watcher:
-            request: dict[str, Any] = {"protocol": spec.protocol.value, "port": spec.port, "mode": mode.value,
-                                       "timeout": timeout}
-            if mode is ProbeMode.NONCE:
-                request["nonce"] = token
-            if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and spec.host:
-                request["host"] = spec.host
+            request = ProbeRequest(
+                spec.protocol, spec.port, mode,
+                nonce=token if mode is ProbeMode.NONCE else UNSET,
+                host=spec.host if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and spec.host else UNSET,
+                timeout=timeout,
+            )
             try:
-                answer = await api.probe(**request)
+                answer = await api.probe(request)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
@@ -172,7 +173,7 @@ async def _observe_port(
             return PortObservation(
                 spec.protocol, spec.port, mode, listener is not None,
                 nonce_received=received, seen_on_interface=watcher.seen,
-                server_result=dict(answer.get("result") or {}),
+                server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
             )
     finally:
@@ -189,7 +190,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
-        if spec.protocol is Protocol.UDP:
+        if spec.protocol is TransportProtocol.UDP:
             if listener is None:
                 return HairpinResult(spec.protocol, spec.port, None, "the port is in use here; cannot listen for the loop-back")
             loop = asyncio.get_running_loop()

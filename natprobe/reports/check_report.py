@@ -8,14 +8,15 @@ from typing import Any
 from natprobe.addressing import IPAddress
 from natprobe.recverr import Hop
 from natprobe.verdicts.nat_layers import TopologyVerdict
-from natprobe.verdicts.reachability import PortVerdict, Protocol
+from natprobe.contract import TransportProtocol, to_json_object
+from natprobe.verdicts.reachability import PortVerdict
 
 __all__ = ("CheckReport", "HairpinResult")
 
 
 @dataclass(frozen=True, slots=True)
 class HairpinResult:
-    protocol: Protocol
+    protocol: TransportProtocol
     port: int
     works: bool | None
     reason: str
@@ -67,7 +68,7 @@ class CheckReport:
                     "reason": p.reason,
                     "advice": list(p.advice),
                     "proof": p.proof,
-                    "details": p.details,
+                    "details": {} if p.details is None else to_json_object(p.details),
                 }
                 for p in self.ports
             ],
