@@ -111,6 +111,7 @@ def test_a_request_encodes_without_its_defaults_and_decodes_back() -> None:
     body = encode(request)
     assert json.loads(body) == {"protocol": "udp", "port": 22124, "mode": "nonce", "nonce": NONCE, "count": 2}
     assert decode_probe_request(body) == request
+    assert ProbeRequest.build(TransportProtocol.UDP, 22124, ProbeMode.NONCE, nonce=NONCE, count=2) == request
     assert request.payload == contract.NONCE_PREFIX + NONCE.encode() and request.datagrams == 2
     assert contract.udp_nonce_body_bytes(request) == 2 * len(request.payload)
     plain = decode_probe_request(b'{"protocol": "tcp", "port": 80, "mode": "http"}')

@@ -35,6 +35,7 @@ __all__ = (
     "Record",
     "decode",
     "encode",
+    "parse_ip",
     "to_json_object",
 )
 
@@ -51,7 +52,8 @@ Milliseconds = Annotated[float, msgspec.Meta(ge=0)]
 IpText = Annotated[str, msgspec.Meta(description="IPv4 or IPv6 address", max_length=45)]
 
 
-def _ip(text: str) -> IPAddress:
+def parse_ip(text: str) -> IPAddress:
+    """An address field's value as an ``ipaddress`` object (``ValueError`` if it is none)."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -68,7 +70,7 @@ class Endpoint(Record, frozen=True):
     port: AnyPort
 
     def __post_init__(self) -> None:
-        _ip(self.ip)
+        parse_ip(self.ip)
 
     @classmethod
     def of(cls, address: TransportAddress) -> Endpoint:
@@ -76,7 +78,7 @@ class Endpoint(Record, frozen=True):
 
     @property
     def address(self) -> TransportAddress:
-        return TransportAddress(_ip(self.ip), self.port)
+        return TransportAddress(parse_ip(self.ip), self.port)
 
 
 class ErrorDetail(Record, frozen=True):

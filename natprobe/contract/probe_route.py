@@ -14,7 +14,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from natprobe.addressing import IPAddress
-from natprobe.contract.base import Endpoint, Milliseconds, Port, Record, _ip, decode
+from natprobe.contract.base import Endpoint, Milliseconds, Port, Record, parse_ip, decode
 from natprobe.contract.terms import (
     COUNT_MODE,
     COUNT_RANGE,
@@ -123,18 +123,18 @@ class WhoAmI(Record, frozen=True):
     auth_required: Annotated[bool, msgspec.Meta(description="Whether POST /v1/probe needs a bearer token.")]
 
     def __post_init__(self) -> None:
-        _ip(self.ip)
-        _ip(self.probe_source_ip)
+        parse_ip(self.ip)
+        parse_ip(self.probe_source_ip)
 
     @property
     def public_ip(self) -> IPAddress:
         """This host's public address, as the echo server saw it."""
-        return _ip(self.ip)
+        return parse_ip(self.ip)
 
     @property
     def probe_source(self) -> IPAddress:
         """The address probe-backs leave from."""
-        return _ip(self.probe_source_ip)
+        return parse_ip(self.probe_source_ip)
 
 
 
@@ -144,7 +144,7 @@ class WhoAmI(Record, frozen=True):
 class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """What to probe. There is no target address: the server only ever probes the IP address
     the request came from (the TCP peer of this HTTP connection), on ``port``. Unknown fields
-    are refused with 400."""
+    are refused with 400, and integers are written as integers (``22124``, not ``22124.0``)."""
 
     protocol: TransportProtocol
     port: Port
@@ -176,6 +176,29 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             raise ValueError("'host' is only used by modes 'http' and 'https'")
         if (protocol, mode) != COUNT_MODE and self.count is not UNSET:
             raise ValueError("'count' is only used by UDP mode 'nonce'")
+
+    @classmethod
+    def build(
+        cls,
+        protocol: TransportProtocol,
+        port: int,
+        mode: ProbeMode,
+        *,
+        nonce: str | None = None,
+        host: str | None = None,
+        count: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ProbeRequest:
+        """A request with ``None`` for the fields it leaves out (``ValueError`` if the server would refuse it)."""
+        return cls(
+            protocol,
+            port,
+            mode,
+            UNSET if nonce is None else nonce,
+            UNSET if host is None else host,
+            UNSET if count is None else count,
+            timeout,
+        )
 
     @property
     def datagrams(self) -> int:

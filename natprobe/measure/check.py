@@ -19,8 +19,6 @@ import secrets
 import time
 from collections.abc import Sequence
 
-from msgspec import UNSET
-
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.reports.check_report import CheckReport, HairpinResult
 from natprobe.recverr import Hop
@@ -35,7 +33,7 @@ from natprobe.verdicts.reachability import (
     PortStatus,
     decide_port,
 )
-from natprobe.contract import NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
+from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress
 from natprobe.verdicts.nat_layers import assess_topology
 from natprobe.adapters.resolve import resolve_host, url_host
@@ -149,10 +147,10 @@ async def _observe_port(
     watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
     try:
         async with ArrivalWatcher(watch) as watcher:
-            request = ProbeRequest(
+            request = ProbeRequest.build(
                 spec.protocol, spec.port, mode,
-                nonce=token if mode is ProbeMode.NONCE else UNSET,
-                host=spec.host if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and spec.host else UNSET,
+                nonce=token if mode is ProbeMode.NONCE else None,
+                host=spec.host if mode in HOST_MODES and spec.host else None,
                 timeout=timeout,
             )
             try:
