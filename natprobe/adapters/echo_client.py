@@ -114,6 +114,11 @@ class EchoApiClient:
             pad_to = JAMULUS_PROBE_BODY_BYTES
         return await self._call("POST", "/v1/probe", decode_probe_response, encode(request), pad_to=pad_to)
 
+    async def exposure_raw(self, body: bytes) -> bytes:
+        """``POST /v1/exposure`` with an encoded request; the raw answer (decoded by the caller
+        with :func:`natprobe.contract.exposure_route.decode_response`)."""
+        return await self._call("POST", "/v1/exposure", bytes, body)
+
     async def jamulus_hole_punch(self, name: str) -> HolePunchResponse:
         """``POST /v1/jamulus/hole-punch`` for this host's registration ``name``."""
         payload = encode(HolePunchRequest(name))
