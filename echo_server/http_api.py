@@ -1,7 +1,7 @@
 """The echo server's HTTP API: ``whoami`` and "probe me back" (``natprobe check --server URL``).
 
-Routes (all bodies JSON; the contract is :mod:`echo_server.openapi`, served at
-``GET /v1/openapi.json``):
+Routes (all bodies JSON: the records of :mod:`natprobe.contract`, described by
+:mod:`echo_server.openapi`, served at ``GET /v1/openapi.json``):
 
 * ``GET /v1/whoami``: the requester's address as seen here, and where probe-backs come from.
 * ``POST /v1/probe``: reach back to the requester on a port it names (UDP nonce, Jamulus

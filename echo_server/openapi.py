@@ -16,7 +16,7 @@ import copy
 from typing import Any
 
 from natprobe import __version__
-from natprobe.contract import DEFAULT_MAX_BODY_BYTES, HOLE_PUNCH_FULL_BUDGET
+from natprobe.contract import API_SERVER_NAME, DEFAULT_MAX_BODY_BYTES, HOLE_PUNCH_FULL_BUDGET
 from natprobe.contract.components import schema_components
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.contract.exposure_route import openapi_fragment as exposure_openapi_fragment
@@ -208,7 +208,7 @@ _DOCUMENT: dict[str, Any] = {
                                         "value": {
                                             "ip": "203.0.113.7",
                                             "port": 51234,
-                                            "server": "natprobe-echo",
+                                            "server": API_SERVER_NAME,
                                             "version": __version__,
                                             "probe_source_ip": "198.51.100.10",
                                             "udp_probe_port": 3481,
