@@ -46,10 +46,9 @@ async def api_url(**config: Any) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_whoami_and_probes_come_back_as_records(
-    udp_sink: Callable[..., UdpSink], closed_tcp_port: Callable[[], int]
-) -> None:
-    sink = udp_sink()
+async def test_whoami_and_probes_come_back_as_records(request: pytest.FixtureRequest) -> None:
+    sink: UdpSink = request.getfixturevalue("udp_sink")()
+    closed_port: Callable[[], int] = request.getfixturevalue("closed_tcp_port")
     async with api_url() as url, EchoApiClient(url) as api:
         whoami = await api.whoami()
         assert isinstance(whoami, WhoAmI) and whoami.public_ip == ipaddress.IPv4Address("127.0.0.1")
@@ -61,7 +60,7 @@ async def test_whoami_and_probes_come_back_as_records(
         assert answer.result == UdpNonceResult(3) and answer.source.address.port == whoami.udp_probe_port
         assert [data for data, _ in await sink.receive(3)] == [nonce_payload(NONCE)] * 3
 
-        refused = await api.probe(ProbeRequest.build(TransportProtocol.TCP, closed_tcp_port(), ProbeMode.CONNECT))
+        refused = await api.probe(ProbeRequest.build(TransportProtocol.TCP, closed_port(), ProbeMode.CONNECT))
         assert refused.result == ConnectResult(False, ProbeError.REFUSED, None)
         assert refused.target.address.port == refused.target.port
 
