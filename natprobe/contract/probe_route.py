@@ -1,9 +1,10 @@
 """``GET /v1/whoami`` and ``POST /v1/probe``: the request, every mode's result, the answers.
 
 The rules that tie fields together (which modes a protocol has, which fields a mode takes)
-are data here (:data:`MODES`, :data:`NONCE_MODES`, ...): :meth:`ProbeRequest.__post_init__`
-enforces them and :func:`probe_request_rules` states them as JSON Schema for the OpenAPI
-document, so the two cannot drift apart.
+are data (:data:`~natprobe.contract.terms.MODES`, ``NONCE_MODES``, ``HOST_MODES``,
+``COUNT_MODE``): :meth:`ProbeRequest.__post_init__` enforces them and
+:func:`probe_request_rules` states them as JSON Schema for the OpenAPI document, so the two
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
         count: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> ProbeRequest:
-        """A request with ``None`` for the fields it leaves out (``ValueError`` if the server would refuse it)."""
+        """A request with ``None`` for the fields it leaves out.
+
+        ``ValueError`` for a combination the server refuses; ranges and patterns are checked
+        where a body is decoded (the server answers 400 with the rule)."""
         return cls(
             protocol,
             port,
