@@ -8,14 +8,9 @@ from natprobe.addressing import IpFamily
 from natprobe.adapters.interfaces import Ipv6Address, choose_ipv6_source, parse_if_inet6
 from natprobe.findings.jamulus_findings import explain_jamulus_port
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import (
-    Context,
-    PortObservation,
-    PortStatus,
-    ProbeMode,
-    Protocol,
-    decide_port,
-)
+from natprobe.contract import ConnectResult, ProbeError, ProbeMode
+from natprobe.contract import TransportProtocol as Protocol
+from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_port
 
 STABLE = IPv6Address("2001:db8:77::10")
 TEMPORARY = IPv6Address("2001:db8:77:0:3f2b:f305:512c:bb0d")
@@ -76,7 +71,7 @@ def test_ipv6_probe_not_arriving_is_a_firewall_with_pinhole_advice_for_the_addre
 
 def test_ipv6_refused_tcp_is_a_firewall_not_a_forward_to_another_machine() -> None:
     observation = PortObservation(Protocol.TCP, 443, ProbeMode.NONCE, listening=True, nonce_received=False,
-                                  server_result={"connected": False, "error": "refused"})
+                                  server_result=ConnectResult(connected=False, error=ProbeError.REFUSED, connect_ms=None))
     verdict = decide_port(observation, _v6())
     assert verdict.status is PortStatus.IPV6_FIREWALL and "refused" in verdict.reason
     assert not any("forward" in a.lower() for a in verdict.advice)

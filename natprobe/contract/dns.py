@@ -2,9 +2,9 @@
 
 The outside view of a name, for ``natprobe check --host NAME`` and ``natprobe dns NAME``: what
 a visitor's resolver would find. The server only resolves; it sends no traffic to the
-addresses it finds. Records are frozen msgspec Structs (msgspec validates and encodes them
-and generates their JSON Schema); :func:`decode_request` and :func:`decode_response` raise
-only :class:`~natprobe.errors.DecodeError`.
+addresses it finds. Records are the contract's frozen :class:`~natprobe.contract.base.Record`
+Structs (msgspec validates and encodes them and generates their JSON Schema);
+:func:`decode_request` and :func:`decode_response` raise only :class:`~natprobe.errors.DecodeError`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from natprobe.contract.base import Record
 from natprobe.errors import DecodeError
 
 __all__ = (
@@ -40,13 +41,13 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH + 1,
                                    description="A host name; the server validates it as RFC 1123 host name.")]
 
 
-class DnsRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DnsRequest(Record, frozen=True, forbid_unknown_fields=True):
     """What to resolve."""
 
     name: Name
 
 
-class DnsAnswer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DnsAnswer(Record, frozen=True, forbid_unknown_fields=True):
     """One record type's answer from the server's resolver."""
 
     status: Status
@@ -55,7 +56,7 @@ class DnsAnswer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     detail: str = ""
 
 
-class DnsResponse(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DnsResponse(Record, frozen=True, forbid_unknown_fields=True):
     """The server's view of the name."""
 
     name: str
@@ -143,9 +144,9 @@ def openapi_path() -> dict[str, Any]:
                     }},
                 },
                 "400": {"description": "Not a valid host name, or a malformed request.",
-                        "content": {json_type: {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "content": {json_type: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
                 "429": {"description": "Too many requests from your address.",
-                        "content": {json_type: {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                        "content": {json_type: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
                 "500": {"$ref": "#/components/responses/Internal"},
             },
         }

@@ -22,7 +22,8 @@ from natprobe.reports.json_schema import (
     report_schema,
 )
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
-from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict, Protocol
+from natprobe.contract import TransportProtocol, to_json_object
+from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict
 
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
 
@@ -104,7 +105,7 @@ class CheckReport:
                     "reason": p.reason,
                     "advice": list(p.advice),
                     "proof": p.proof,
-                    "details": p.details,
+                    "details": {} if p.details is None else to_json_object(p.details),
                 }
                 for p in self.ports
             ],
@@ -163,7 +164,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             "items": obj(
                 {
                     "port": _PORT_NUMBER,
-                    "protocol": enum_of(Protocol),
+                    "protocol": enum_of(TransportProtocol),
                     "family": enum_of(IpFamily),
                     "reachable": BOOL_OR_NULL,
                     "status": enum_of(PortStatus),
@@ -179,7 +180,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             "items": obj(
                 {
                     "port": _PORT_NUMBER,
-                    "protocol": enum_of(Protocol),
+                    "protocol": enum_of(TransportProtocol),
                     "works": BOOL_OR_NULL,
                     "reason": {"type": "string"},
                     "advice": STRING_LIST,

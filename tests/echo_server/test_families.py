@@ -64,7 +64,7 @@ async def test_serves_stun_and_the_http_api_on_each_family() -> None:
         for family, host in ((4, "127.0.0.1"), (6, "[::1]")):
             async with EchoApiClient(f"http://{host}:{port}", family=family) as api:
                 whoami = await api.whoami()
-            seen[family] = (whoami.public_ip, whoami.probe_source_ip)
+            seen[family] = (whoami.public_ip, ipaddress.ip_address(whoami.probe_source_ip))
         # Each family's API sees that family's address and probes back from its own address.
         assert seen == {4: (V4, V4), 6: (V6, V6)}
         stun = re.search(r"stun_udp=\[::1\]:(\d+)", line)
