@@ -140,3 +140,13 @@ def test_natprobe_dns_local_view_only_says_so(nameserver: str, tmp_path: Path) -
 def test_check_name_never_raises_for_a_bad_name() -> None:
     report = asyncio.run(check_name("-bad-.example.test"))
     assert not report.valid and {v.verdict for v in report.verdicts} == {DnsVerdict.INVALID_NAME}
+
+
+def test_reports_validate_against_the_dns_schema_whatever_is_missing() -> None:
+    bad = asyncio.run(check_name("a..example.test"))
+    assert_valid_report(bad.to_dict())
+    partial = asyncio.run(check_name("x.example.test", NameCheckOptions(
+        public_ips={IpFamily.IPV4: ipaddress.ip_address("203.0.113.7")}, nameservers=(SILENT,), lifetime=0.5,
+    ))) if os.geteuid() == 0 else bad
+    data = assert_valid_report(partial.to_dict())
+    assert set(data["public_ips"]) == {"ipv4", "ipv6"}

@@ -71,7 +71,9 @@ class DnsReport:
             "valid": self.valid,
             "server": self.server,
             "records": {"local": _lookups(self.local), "outside": _lookups(self.outside)},
-            "public_ips": {f.value: None if ip is None else str(ip) for f, ip in self.public_ips.items()},
+            "public_ips": {
+                f.value: None if (ip := self.public_ips.get(f)) is None else str(ip) for f in IpFamily
+            },
             "verdicts": {
                 v.family.value: {"verdict": v.verdict.value, "reason": v.reason, "advice": list(v.advice)}
                 for v in self.verdicts
