@@ -53,7 +53,6 @@ from natprobe.addressing import TransportAddress
 from echo_server import probe_back
 from echo_server.jamulus_directory import JamulusDirectory, RegistrationNotFound
 from echo_server.openapi import openapi_document
-from natprobe.addressing import IPAddress
 from echo_server.probe_back import ProbeOutcome, UdpProbeSocket
 from echo_server.http_config import (
     DEFAULT_BURST,
@@ -66,7 +65,7 @@ from echo_server.http_config import (
     add_arguments,
     config_from_args,
 )
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 
 logger = logging.getLogger(__name__)
 
@@ -397,17 +396,6 @@ def _peer(request: web.Request) -> TransportAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
     return TransportAddress(ip, int(peername[1]))
-
-
-def source_key(ip: IPAddress) -> str:
-    """Whose budget a request spends: the IPv4 address, or the IPv6 /64.
-
-    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so keying by address
-    would let it rotate through 2**64 fresh buckets.
-    """
-    if ip.version == 4:
-        return str(ip)
-    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 def _state(request: web.Request) -> ApiState:

@@ -69,7 +69,7 @@ from natprobe.jamulus import (
 from natprobe.addressing import TransportAddress
 
 from echo_server.config import port_argument
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 
 logger = logging.getLogger(__name__)
 
@@ -579,7 +579,7 @@ class JamulusDirectory:
         if source is None:
             return
         now = self.clock()
-        if not self.limiter.allow(str(source.ip), now):
+        if not self.limiter.allow(source_key(source.ip), now):
             self.stats.rate_limited += 1
             return
         try:

@@ -26,7 +26,7 @@ from natprobe.errors import DecodeError
 from natprobe.stun import StreamDecoder
 from natprobe.addressing import TransportAddress
 
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 from echo_server.stun_service import StunService, Transport
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class _StunConnection(asyncio.Protocol):
         if (
             self._remote is None
             or len(server.connections) >= server.max_connections
-            or not server.limiter.allow(str(self._remote.ip), server.clock())
+            or not server.limiter.allow(source_key(self._remote.ip), server.clock())
         ):
             server.refused += 1
             transport.abort()
@@ -83,7 +83,7 @@ class _StunConnection(asyncio.Protocol):
             server.service.stats.malformed += 1
             transport.close()
             return
-        source_ip = str(remote.ip)
+        source_ip = source_key(remote.ip)
         for message in messages:
             if not server.limiter.allow(source_ip, server.clock()):
                 continue

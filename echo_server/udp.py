@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from natprobe.addressing import TransportAddress
 
 from echo_server.fastpath import FastBinding
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 from echo_server.stun_service import StunService, Transport
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ class UdpServer:
         send = sock.sendto
         fast = FastBinding(self.service, local).respond
         allow = self.limiter.allow
+        key_of = source_key  # IPv4 keys are the address text itself: no call on that path
         clock = self.clock
         batch = range(self.max_batch)
         stats = self.stats
@@ -149,7 +150,7 @@ class UdpServer:
                         break
                     received += 1
                     ip = address[0]
-                    if not allow(ip, now):
+                    if not allow(ip if ":" not in ip else key_of(ip), now):
                         limited += 1
                         continue
                     reply = fast(buffer, length, ip, address[1])
@@ -196,6 +197,7 @@ class UdpServer:
         receive = sock.recvfrom_into
         send = sock.sendto
         allow = self.limiter.allow
+        key_of = source_key  # IPv4 keys are the address text itself: no call on that path
         clock = self.clock
         batch = range(self.max_batch)
         stats = self.stats
@@ -215,7 +217,8 @@ class UdpServer:
                         logger.warning("receive on the echo socket failed: %s", exc)
                         break
                     received += 1
-                    if not allow(address[0], now):
+                    ip = address[0]
+                    if not allow(ip if ":" not in ip else key_of(ip), now):
                         limited += 1
                         continue
                     try:

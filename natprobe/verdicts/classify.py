@@ -12,6 +12,7 @@ Rules this module keeps, learned from the tools that break them (facts/nat-and-s
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ T = TypeVar("T")
 MIN_ASSUMED_LOSS = 0.1
 """Round-trip loss assumed at least, whatever the answered probes suggest: a few answered
 probes cannot prove a clean path, and a wrong "filtered" verdict is worse than a slow one."""
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 MAX_SILENCE_DOUBT = 0.01
 """Silence becomes a verdict only when the chance that loss alone caused it is below this."""
@@ -82,20 +85,52 @@ def _describe(observation: Observation) -> str:
     return f"{head}: answered from {observation.response_source}{mapped} after {observation.sends} send(s)"
 
 
-def _usable_alternate(primary: Observation) -> TransportAddress | None:
-    """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6)."""
-    other = primary.other_address
-    if other is None or other.ip == primary.destination.ip or other.port == primary.destination.port:
+def sendable(address: TransportAddress, target: TransportAddress) -> bool:
+    """Whether a server-supplied address may be sent to: same family as the server, a real unicast host and port."""
+    ip = address.ip
+    return (
+        ip.version == target.ip.version
+        and address.port != 0
+        and not (ip.is_unspecified or ip.is_multicast or (ip.version == 4 and ip == _BROADCAST))
+    )
+
+
+def usable_alternate(other: TransportAddress | None, target: TransportAddress) -> TransportAddress | None:
+    """The server's OTHER-ADDRESS if the RFC 5780 tests can use it, else ``None``.
+
+    It must be a second IP *and* port (RFC 5780 section 6), and an address this host can
+    send to (a server is a stranger: a zero port, a multicast group or the other IP family
+    would only make the sends fail).
+    """
+    if other is None or other.ip == target.ip or other.port == target.port or not sendable(other, target):
         return None
     return other
+
+
+def _usable_alternate(primary: Observation) -> TransportAddress | None:
+    return usable_alternate(primary.other_address, primary.destination)
+
+
+def _unusable_first_answer(primary: Observation | None) -> str | None:
+    """Why the first Binding answer cannot lead the tests on (a sentence), or ``None`` if it can."""
+    if primary is None or not primary.answered:
+        return "the server did not answer the first Binding request"
+    if primary.error_code is not None:
+        code = f"error {primary.error_code}" if primary.error_code else "an error without an error code"
+        return f"the server answered the first Binding request with {code}, so nothing could be measured"
+    if primary.mapped is None:
+        return "the server's answer to the first Binding request did not say which address it saw"
+    return None
 
 
 def _classify_mapping(
     by_probe: dict[Probe, Observation], local_ip: IPAddress | None, loss: float
 ) -> Verdict[Mapping]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
-    if primary is None or not primary.answered or primary.mapped is None:
-        return Verdict(Mapping.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+    unusable = _unusable_first_answer(primary)
+    if unusable is not None or primary is None or primary.mapped is None:
+        return Verdict(Mapping.INCONCLUSIVE, 0.0, unusable or "the server did not answer the first Binding request",
+                       () if primary is None else (_describe(primary),))
     evidence = [_describe(primary)]
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
         return Verdict(Mapping.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
@@ -160,8 +195,9 @@ def _filter_test_state(observation: Observation | None, loss: float) -> tuple[st
 
 def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[Filtering]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
-    if primary is None or not primary.answered:
-        return Verdict(Filtering.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+    unusable = _unusable_first_answer(primary)
+    if unusable is not None or primary is None:
+        return Verdict(Filtering.INCONCLUSIVE, 0.0, unusable or "the server did not answer the first Binding request")
     change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
     change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
     evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)
