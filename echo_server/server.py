@@ -74,6 +74,10 @@ class ServerStats:
     malformed: int
     tcp_connections: int
     tcp_refused: int
+    tcp_evicted: int = 0
+    """Idle STUN/TCP connections closed to make room for a new one."""
+    tcp_cut: int = 0
+    """STUN/TCP connections closed for a message too slow, or a request of an unknown method."""
 
 
 @dataclass(slots=True)
@@ -193,7 +197,9 @@ class EchoServer:
                     sockets.stun_tcp,
                     self.limiter,
                     max_connections=self.config.max_tcp_connections,
+                    max_per_source=self.config.max_tcp_per_source,
                     idle_timeout=self.config.tcp_idle_timeout,
+                    message_timeout=self.config.tcp_message_timeout,
                 )
                 self._tcp = tcp
                 await tcp.start()
@@ -309,6 +315,8 @@ class EchoServer:
             malformed=service.stats.malformed,
             tcp_connections=0 if tcp is None else len(tcp.connections),
             tcp_refused=0 if tcp is None else tcp.refused,
+            tcp_evicted=0 if tcp is None else tcp.stats.evicted,
+            tcp_cut=0 if tcp is None else tcp.stats.message_timeouts + tcp.stats.unknown_method,
         )
 
     def describe(self) -> str:
