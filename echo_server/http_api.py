@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import re
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -53,6 +54,15 @@ from natprobe.addressing import TransportAddress
 from echo_server import probe_back
 from echo_server.jamulus_directory import JamulusDirectory, RegistrationNotFound
 from echo_server.openapi import openapi_document
+from echo_server.http_limits import (
+    GATE_KEY,
+    ConnectionGate,
+    GatedSite,
+    protocol_logger,
+    quiet_accept_errors,
+    raise_fd_limit,
+    request_rules,
+)
 from echo_server.probe_back import ProbeOutcome, UdpProbeSocket
 from echo_server.http_config import (
     DEFAULT_BURST,
@@ -639,7 +649,12 @@ def create_app(
     ``clock`` drives the rate limiter (tests inject one). ``jamulus`` is the running directory
     emulation behind ``POST /v1/jamulus/hole-punch`` (without it that route answers 404).
     """
-    app = web.Application(middlewares=[_json_errors], client_max_size=config.max_body_bytes)
+    app = web.Application(middlewares=[request_rules, _json_errors], client_max_size=config.max_body_bytes)
+    app[GATE_KEY] = ConnectionGate(
+        max_connections=config.max_connections,
+        max_per_source=config.max_connections_per_source,
+        request_timeout=config.request_timeout,
+    )
     app[STATE_KEY] = ApiState(
         config=config,
         limiter=RateLimiter(config.rate_per_s, config.burst, config.max_sources),
@@ -682,20 +697,36 @@ async def start_http_api(
     :data:`STATE_KEY`). Raises :class:`NetworkError` when the HTTP port or the UDP probe
     socket cannot be bound (nothing is left open then).
     """
+    quiet_accept_errors()
+    app = create_app(config, clock=clock, jamulus=jamulus)
+    gate = app[GATE_KEY]
+    # Below the file descriptor limit, whatever the configuration says: at most half of it
+    # for HTTP, the rest for STUN over TCP, probes and the server's own sockets.
+    gate.max_connections = max(1, min(gate.max_connections, raise_fd_limit() // 2))
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
-    runner = web.AppRunner(create_app(config, clock=clock, jamulus=jamulus), handle_signals=False, shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=5.0,
+        keepalive_timeout=config.keepalive_timeout,
+        lingering_time=0.0,  # a body left unread (refused early) closes the connection, no 10 s wait
+        logger=protocol_logger(),
+    )
     try:
         await runner.setup()  # binds the UDP probe socket
     except BaseException:
         await runner.cleanup()
         raise
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=128)
     except OSError as exc:
         await runner.cleanup()
         raise NetworkError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        await GatedSite(runner, sock, gate).start()
     except BaseException:
+        sock.close()
         await runner.cleanup()
         raise
     return runner, int(runner.addresses[0][1])

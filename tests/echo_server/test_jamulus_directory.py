@@ -326,6 +326,7 @@ class Api:
     async def punch(self, body: Any, *, pad_to: int = HOLE_PUNCH_FULL_BUDGET,
                     headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         data = (body if isinstance(body, str) else json.dumps(body)).ljust(pad_to).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.post(f"{self.url}/v1/jamulus/hole-punch", data=data, headers=headers) as response:
             return response.status, await response.json()
 
