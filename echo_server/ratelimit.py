@@ -14,42 +14,9 @@ per call). Pure: the caller passes the current time.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
+from natprobe.addressing import source_key
 
 __all__ = ("RateLimiter", "source_key")
-
-_V6_KEY_CACHE = 4096
-
-
-def source_key(ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    """Whose budget a packet or request spends: the IPv4 address, or the IPv6 /64.
-
-    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so keying by address
-    would hand it 2**64 fresh buckets. Every limiter of the server (UDP, STUN over TCP, the
-    Jamulus directory, the HTTP API) keys on this. An IPv4-mapped IPv6 address (a dual-stack
-    socket's view of an IPv4 peer) is its IPv4 address. The IPv4 text form costs one ``in``
-    test: this runs per datagram.
-    """
-    if isinstance(ip, str):
-        if ":" not in ip:
-            return ip
-        return _v6_key(ip)
-    if ip.version == 4:
-        return str(ip)
-    return _v6_key(str(ip))
-
-
-@functools.lru_cache(maxsize=_V6_KEY_CACHE)
-def _v6_key(text: str) -> str:
-    try:
-        address = ipaddress.IPv6Address(text.partition("%")[0])
-    except ValueError:
-        return text  # not an address we can group: its own bucket
-    if address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
-
 
 class RateLimiter:
     """Token bucket per key (the source IP string), in a table of at most ``max_sources``."""
