@@ -78,6 +78,9 @@ class EchoServerConfig:
     """SOFTWARE attribute for responses; off by default (it only makes replies bigger)."""
     max_batch: int = 64
     """Datagrams read from one socket per readiness callback before yielding to the loop."""
+    udp_poll_interval: float = 0.001
+    """While UDP traffic flows, drain the sockets every this many seconds instead of waking
+    per datagram (0 = always wait on epoll); the reply latency it adds is at most this."""
     receive_buffer: int | None = None
     """SO_RCVBUF for the UDP sockets in bytes (the kernel queue is the only queue); None = OS default."""
 
@@ -103,6 +106,8 @@ class EchoServerConfig:
             raise ValueError("rate_table_size, max_tcp_connections, max_tcp_per_source and max_batch must be >= 1")
         if self.tcp_idle_timeout <= 0 or self.tcp_message_timeout <= 0:
             raise ValueError("tcp_idle_timeout and tcp_message_timeout must be > 0")
+        if not 0 <= self.udp_poll_interval <= 0.1:
+            raise ValueError("udp_poll_interval must be 0-0.1 s")
         if not 0 <= self.padding_mtu <= 0xFFFF:
             raise ValueError("padding_mtu must be 0-65535")
 
@@ -195,6 +200,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds a STUN/TCP message may take to arrive whole (default %(default)s)",
     )
+    parser.add_argument(
+        "--udp-poll-interval",
+        type=float,
+        default=0.001,
+        metavar="S",
+        help="under load, read the UDP sockets every S seconds rather than per datagram (default %(default)s; 0 = off)",
+    )
     parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
 
 
@@ -212,5 +224,6 @@ def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
         max_tcp_connections=args.max_tcp_connections,
         max_tcp_per_source=args.max_tcp_per_source,
         tcp_message_timeout=args.tcp_message_timeout,
+        udp_poll_interval=args.udp_poll_interval,
         software=args.software,
     )

@@ -188,7 +188,14 @@ class EchoServer:
         try:
             topology = Topology(self.config.primary, self.config.alternate, sockets.port)
             service = StunService(topology, padding_mtu=self.config.padding_mtu, software=self.config.software)
-            udp = UdpServer(service, sockets.stun_udp, sockets.echo, self.limiter, max_batch=self.config.max_batch)
+            udp = UdpServer(
+                service,
+                sockets.stun_udp,
+                sockets.echo,
+                self.limiter,
+                max_batch=self.config.max_batch,
+                poll_interval=self.config.udp_poll_interval,
+            )
             self._sockets, self._service, self._udp = sockets, service, udp
             udp.start()
             if sockets.stun_tcp:
