@@ -118,6 +118,19 @@ async def test_a_slow_first_answer_is_matched_to_the_first_send() -> None:
         transport.close()
 
 
+async def test_a_slow_lone_answer_is_followed_by_one_more_sample() -> None:
+    # Answer 1 arrives at 0.11 s, before any retransmission (0.3 s): one more request, answered in 0.03 s.
+    transport, protocol, server = await _responder(hold_first=0.08, delay=0.03)
+    try:
+        async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
+            slow = RetransmissionPolicy(rto=0.3, max_sends=3, last_wait=0.3, backoff=1.0)
+            response = await endpoint.transact(binding_request(), server, slow, settle_rtt=True, settle_above=0.06)
+            assert response is not None and response.attempt == 1 and response.sends == 1
+            assert protocol.received == 2 and response.rtt < 0.11
+    finally:
+        transport.close()
+
+
 async def test_udp_silence_is_none_or_timeout_within_the_policy() -> None:
     transport, _, server = await _responder(drop=100)
     try:

@@ -183,6 +183,7 @@ class StunEndpoint:
         fingerprint: bool = False,
         fresh_id_per_send: bool = True,
         settle_rtt: bool = False,
+        settle_above: float | None = None,
     ) -> StunResponse | None:
         """Run one transaction; the response (success or error), or ``None`` if all sends went unanswered.
 
@@ -191,7 +192,9 @@ class StunEndpoint:
         :class:`~natprobe.stun.transaction.ClientTransaction`). With ``settle_rtt``, when the
         answer came to an earlier send while later ones are still in flight (a slow first
         packet), it waits up to that round-trip time for a later send's answer and reports
-        the smaller RTT: the first packet of a flow is often slower than the path.
+        the smaller RTT: the first packet of a flow is often slower than the path. With
+        ``settle_above`` too, an answer to the only send that took longer than that is
+        followed by one more request (the flow now exists) for a second RTT sample.
         """
         if request.transaction_id in self._pending:
             raise ValueError("a transaction with this id is already running on this endpoint")
@@ -224,7 +227,12 @@ class StunEndpoint:
                 if result is None:  # endpoint closed under us
                     return None
                 rtt = result.rtt
-                if settle_rtt and result.sends > result.attempt:
+                if settle_rtt and result.sends == result.attempt and settle_above is not None and rtt > settle_above:
+                    again = transaction.send_again(self._loop.time())
+                    if again is not None:
+                        self._pending[again.transaction_id] = waiter
+                        self.send_to(again.data, destination)
+                if settle_rtt and transaction.sends > result.attempt:  # a later send is in flight
                     try:
                         async with asyncio.timeout(result.rtt):
                             await waiter.late.wait()

@@ -49,6 +49,12 @@ FIRST_CONTACT = RetransmissionPolicy(rto=0.1, max_sends=10, last_wait=0.6, backo
 out: a silent server at 10 % loss each way is then a one-in-twenty-thousand event, and without
 TCP all ten sends make it one in 10^7."""
 
+SETTLE_ABOVE = 0.06
+"""A first answer slower than this is followed by one more Binding before the other tests are
+timed from the RTT: the first packet of a flow is often slow (a NAT creating its mapping, a
+radio waking up), and an RTT inflated by it would stretch every silence window. Below it the
+windows are at their floor anyway (:meth:`RetransmissionPolicy.for_rtt`), so nothing is spent."""
+
 TCP_CHECK_TIMEOUT = 2.0
 MAX_SENDS_PER_TEST = 16
 """Bound on sends per silent test, across its first run and its confirmation."""
@@ -124,7 +130,9 @@ async def _stun_probe(
     settle_rtt: bool = False,
 ) -> Observation:
     request = request or binding_request()
-    response = await endpoint.transact(request, destination, policy, settle_rtt=settle_rtt)
+    response = await endpoint.transact(
+        request, destination, policy, settle_rtt=settle_rtt, settle_above=SETTLE_ABOVE if settle_rtt else None
+    )
     if response is None:
         return Observation(probe, endpoint.local_address, destination, policy.max_sends, False,
                            expected_source=expected_source)

@@ -202,6 +202,19 @@ class ClientTransaction:
             return TimedOut(self._sends)
         return WaitUntil(self._give_up)
 
+    def send_again(self, now: float) -> Send | None:
+        """After completion, one more send under a fresh id, to sample the RTT once more.
+
+        Its answer lands in :attr:`late_rtts`. ``None`` without ``rewrite`` (one id for
+        every send could not tell that answer from a duplicate) or before completion.
+        """
+        if self._rewrite is None or self.state is not TransactionState.SUCCEEDED:
+            return None
+        self._sends += 1
+        transaction_id, data = self._rewrite(self._sends)
+        self._sent[transaction_id] = (self._sends, now)
+        return Send(data, self._sends, transaction_id)
+
     def receive(self, message: Message, now: float) -> Completed | None:
         """Offer a received message; returns the completion if it is this transaction's response."""
         sent = self._sent.get(message.transaction_id)

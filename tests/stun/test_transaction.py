@@ -125,6 +125,25 @@ def test_fresh_id_per_send_credits_a_slow_first_answer_to_the_first_send() -> No
     assert transaction.receive(answer(bytes(12)), 0.2) is None and len(transaction.late_rtts) == 1
 
 
+def test_send_again_samples_the_rtt_once_more_after_completion() -> None:
+    request = binding_request()
+    fresh = Message(MessageClass.REQUEST, Method.BINDING, b"\x07" * 12)
+    transaction = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0,
+                                    rewrite=lambda attempt: (fresh.transaction_id, encode(fresh)))
+    assert transaction.send_again(0.0) is None  # not complete yet
+    transaction.poll(0.0)
+    done = transaction.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, request.transaction_id), 0.1)
+    assert done is not None and done.attempt == 1
+    again = transaction.send_again(0.1)
+    assert again is not None and again.transaction_id == fresh.transaction_id and again.attempt == 2
+    transaction.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, fresh.transaction_id), 0.15)
+    assert transaction.late_rtts == [pytest.approx(0.05)]
+    plain = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0)
+    plain.poll(0.0)
+    plain.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, request.transaction_id), 0.1)
+    assert plain.send_again(0.1) is None  # one id for all sends: an extra answer could not be told apart
+
+
 def test_one_id_for_every_send_keeps_karn_ambiguity() -> None:
     request = binding_request()
     transaction = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0)
