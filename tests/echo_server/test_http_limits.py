@@ -256,3 +256,17 @@ async def test_a_lowered_fd_limit_keeps_the_server_answering() -> None:
             _, stderr = await process.communicate()
     assert b"Traceback" not in stderr
     assert len(stderr) < 4000, stderr[-500:]
+
+
+def test_accept_failures_are_budgeted_and_other_asyncio_lines_pass() -> None:
+    from echo_server.http_limits import _AcceptErrors
+
+    now = [0.0]
+    quiet = _AcceptErrors(per_s=1.0, burst=2.0, clock=lambda: now[0])
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, None, None)
+
+    accept = "socket.accept() out of system resource\nexception: [Errno 24] Too many open files"
+    assert [quiet.filter(record(accept)) for _ in range(100)].count(True) == 2  # a tight loop: 2 lines
+    assert all(quiet.filter(record("Task was destroyed but it is pending!")) for _ in range(10))
