@@ -58,6 +58,7 @@ from echo_server.http_limits import (
     GATE_KEY,
     ConnectionGate,
     GatedSite,
+    http_connection_budget,
     protocol_logger,
     quiet_accept_errors,
     raise_fd_limit,
@@ -704,9 +705,7 @@ async def start_http_api(
     quiet_accept_errors()
     app = create_app(config, clock=clock, jamulus=jamulus)
     gate = app[GATE_KEY]
-    # Below the file descriptor limit, whatever the configuration says: at most half of it
-    # for HTTP, the rest for STUN over TCP, probes and the server's own sockets.
-    gate.max_connections = max(1, min(gate.max_connections, raise_fd_limit() // 2))
+    gate.max_connections = max(1, min(gate.max_connections, http_connection_budget(raise_fd_limit())))
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
     runner = web.AppRunner(
         app,

@@ -77,7 +77,7 @@ class HttpApiConfig:
     """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
     udp_nonce_spacing: float = UDP_NONCE_SPACING
     max_connections: int = DEFAULT_MAX_CONNECTIONS
-    """HTTP connections at once (kept below half the file descriptor limit at start); when
+    """HTTP connections at once (kept below the file descriptor limit at start); when
     full, the one idle the longest makes room."""
     max_connections_per_source: int = DEFAULT_MAX_CONNECTIONS_PER_SOURCE
     """HTTP connections at once from one source (IPv4 address or IPv6 /64)."""
@@ -151,7 +151,7 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="C",
-        help="HTTP connections at once (default %(default)s; at most half the file descriptor limit)",
+        help="HTTP connections at once (default %(default)s; kept below the file descriptor limit)",
     )
     parser.add_argument(
         "--http-max-connections-per-source",

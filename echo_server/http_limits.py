@@ -6,7 +6,8 @@ what a *connection* may cost, around them, without touching a route:
 * :class:`ConnectionGate` caps connections per source (the IPv4 address or the IPv6 /64,
   :func:`~echo_server.ratelimit.source_key`) and in total, the total kept below the file
   descriptor limit (:func:`raise_fd_limit` lifts the soft limit to the hard one at start,
-  and the cap takes at most half of it, leaving the rest to STUN over TCP and the probes).
+  and :func:`http_connection_budget` leaves room for one accept batch and for STUN over TCP
+  and the probes).
   A full table closes the connection idle the longest (not inside a handler) to make room,
   so idle keep-alives cannot lock out a newcomer. Each connection must deliver a whole
   request (headers and body) within ``request_timeout`` of its start or of its previous
@@ -46,6 +47,7 @@ __all__ = (
     "ConnectionGate",
     "GatedSite",
     "LineBudget",
+    "http_connection_budget",
     "protocol_logger",
     "raise_fd_limit",
     "request_rules",
@@ -135,6 +137,19 @@ def raise_fd_limit() -> int:
         except (ValueError, OSError):
             pass  # not allowed here: keep the soft limit and size the caps from it
     return soft
+
+
+ACCEPT_BATCH = 100
+"""Connections asyncio accepts per readiness callback (``create_server``'s default backlog):
+a refused or evicted one closes only on the loop's next turn, so this many may be open on
+top of the cap for a moment."""
+
+
+def http_connection_budget(fd_limit: int) -> int:
+    """HTTP connections that stay clear of ``fd_limit``: half of what one accept batch leaves,
+    the other half for STUN over TCP, probes and the server's own sockets. Below the limit,
+    accept() never fails, so asyncio never logs its "out of system resource" loop."""
+    return max(1, (fd_limit - ACCEPT_BATCH) // 2)
 
 
 # --- connections --------------------------------------------------------------------------------

@@ -226,12 +226,13 @@ async def test_slow_headers_and_slow_bodies_are_cut_and_idle_keepalives_closed()
 
 
 async def test_a_lowered_fd_limit_keeps_the_server_answering() -> None:
-    """Under a 96-descriptor limit, 120 connections neither starve the API nor flood the log."""
+    """Under a 256-descriptor limit (78 HTTP slots), 300 connections neither starve the API nor
+    make accept() fail (no "out of system resource" lines)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--port", "0", "--http-port", "0",
-        "--no-echo", "--http-max-connections-per-source", "40",
+        "--no-echo", "--http-max-connections-per-source", "60",
         cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (96, 96)),
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)),
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     held = []
@@ -242,8 +243,8 @@ async def test_a_lowered_fd_limit_keeps_the_server_answering() -> None:
         match = re.search(r"http=127\.0\.0\.1:(\d+)", line)
         assert match, line
         port = int(match.group(1))
-        for index in range(120):
-            source = f"127.0.0.{80 + index // 40}"
+        for index in range(300):
+            source = f"127.0.0.{80 + index // 60}"
             with contextlib.suppress(ConnectionError):
                 held.append(await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)))
         assert await whoami_answered(port, "127.0.0.90")
@@ -254,7 +255,7 @@ async def test_a_lowered_fd_limit_keeps_the_server_answering() -> None:
             process.terminate()
         async with asyncio.timeout(10):
             _, stderr = await process.communicate()
-    assert b"Traceback" not in stderr
+    assert b"Traceback" not in stderr and b"out of system resource" not in stderr
     assert len(stderr) < 4000, stderr[-500:]
 
 
