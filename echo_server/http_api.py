@@ -58,8 +58,8 @@ from echo_server.http_limits import (
     GATE_KEY,
     ConnectionGate,
     GatedSite,
+    handler_options,
     http_connection_budget,
-    protocol_logger,
     quiet_accept_errors,
     raise_fd_limit,
     request_rules,
@@ -707,14 +707,8 @@ async def start_http_api(
     gate = app[GATE_KEY]
     gate.max_connections = max(1, min(gate.max_connections, http_connection_budget(raise_fd_limit())))
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        shutdown_timeout=5.0,
-        keepalive_timeout=config.keepalive_timeout,
-        lingering_time=0.0,  # a body left unread (refused early) closes the connection, no 10 s wait
-        logger=protocol_logger(),
-    )
+    connection_options = handler_options(config.keepalive_timeout)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, **connection_options)
     try:
         await runner.setup()  # binds the UDP probe socket
     except BaseException:
@@ -727,7 +721,7 @@ async def start_http_api(
         await runner.cleanup()
         raise NetworkError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from exc
     try:
-        await GatedSite(runner, sock, gate).start()
+        await GatedSite(runner, sock, gate, connection_options).start()
     except BaseException:
         sock.close()
         await runner.cleanup()

@@ -35,8 +35,10 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from echo_server.ratelimit import source_key
 
@@ -47,6 +49,7 @@ __all__ = (
     "ConnectionGate",
     "GatedSite",
     "LineBudget",
+    "handler_options",
     "http_connection_budget",
     "protocol_logger",
     "raise_fd_limit",
@@ -299,15 +302,60 @@ class _GatedProtocol(asyncio.Protocol):
             self._inner.connection_lost(exc)
 
 
+def handler_options(keepalive_timeout: float) -> dict[str, Any]:
+    """aiohttp's per-connection options, for the runner and for :class:`GatedSite` alike."""
+    return {
+        "keepalive_timeout": keepalive_timeout,  # aiohttp's default is an hour
+        "lingering_time": 0.0,  # a body left unread (refused early) closes the connection, no 10 s wait
+        "logger": protocol_logger(),
+    }
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's request handler, answering what its parser refuses in the API's JSON shape.
+
+    A request aiohttp cannot parse (negative Content-Length, Content-Length with
+    Transfer-Encoding, an over-long URL or header, an HTTP/2 preface) never reaches the
+    application: aiohttp answers it itself, in plain text, after logging a traceback. Here
+    it gets the same ``{"error": {...}}`` body as every other refusal, and one short line
+    in the budgeted log.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        text = " ".join(str(message or exc or "malformed request").split())[:200]
+        self.logger.warning("refused a malformed HTTP request from %s: %s", request.remote, text)
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response was already sent; the connection is closed instead")
+        code = "internal" if status >= 500 else "bad_request"
+        response = web.json_response({"error": {"code": code, "message": text}}, status=status)
+        response.force_close()
+        return response
+
+
 class GatedSite(web.BaseSite):
-    """Serve a runner on an already bound and listening socket, every connection through ``gate``."""
+    """Serve a runner on an already bound and listening socket, every connection through ``gate``.
 
-    __slots__ = ("_sock", "_gate")
+    ``options`` are the runner's :func:`handler_options`: each connection's handler is built
+    here (a :class:`_JsonErrorHandler`) with the same settings the runner was given.
+    """
 
-    def __init__(self, runner: web.BaseRunner, sock: socket.socket, gate: ConnectionGate) -> None:
+    __slots__ = ("_sock", "_gate", "_options")
+
+    def __init__(
+        self, runner: web.BaseRunner, sock: socket.socket, gate: ConnectionGate, options: dict[str, Any]
+    ) -> None:
         super().__init__(runner)
         self._sock = sock
         self._gate = gate
+        self._options = options
 
     @property
     def name(self) -> str:
@@ -319,9 +367,13 @@ class GatedSite(web.BaseSite):
         server = self._runner.server
         if server is None:
             raise RuntimeError("the runner is not set up")
-        gate = self._gate
+        gate, options = self._gate, self._options
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _GatedProtocol(gate, server()), sock=self._sock)
+
+        def connection() -> _GatedProtocol:
+            return _GatedProtocol(gate, _JsonErrorHandler(server, loop=loop, **options))
+
+        self._server = await loop.create_server(connection, sock=self._sock)
 
 
 # --- requests -----------------------------------------------------------------------------------
