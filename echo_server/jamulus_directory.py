@@ -150,6 +150,13 @@ class JamulusDirectoryConfig:
     """Datagrams per second per source IP (Jamulus registers at most twice a second)."""
     burst_per_source: float = 10.0
     rate_table_size: int = 10_000
+    public_ips: tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...] = ()
+    """Behind a 1:1 NAT: (private, public) pairs of the server's addresses. A hole punch names
+    the peer by its public address, the only one a Jamulus server out there can send to."""
+
+    def public(self, ip: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        """The address the outside knows this server's ``ip`` by."""
+        return dict(self.public_ips).get(ip, ip)
 
     def __post_init__(self) -> None:
         if not isinstance(self.ip, ipaddress.IPv4Address):
@@ -417,6 +424,13 @@ class JamulusDirectory:
             raise RuntimeError("the Jamulus directory is not running")
         return self._endpoint
 
+    @property
+    def advertised_endpoint(self) -> TransportAddress:
+        """:attr:`endpoint` as a client reaches it (its public address behind a 1:1 NAT)."""
+        endpoint = self.endpoint
+        assert isinstance(endpoint.ip, ipaddress.IPv4Address)  # the directory binds IPv4 only
+        return TransportAddress(self.config.public(endpoint.ip), endpoint.port)
+
     def registrations(self) -> tuple[RegistrationInfo, ...]:
         return self.table.entries()
 
@@ -512,7 +526,7 @@ class JamulusDirectory:
         if registration is None:
             raise RegistrationNotFound(
                 f"no Jamulus registration named {name!r} came from your address {requester}; register with "
-                f"the directory at udp {self.endpoint} from this address first (registrations from other "
+                f"the directory at udp {self.advertised_endpoint} from this address first (registrations from other "
                 "addresses are never punched for you)"
             )
         self.stats.hole_punches += 1
@@ -536,7 +550,9 @@ class JamulusDirectory:
 
             # b) + c) "send an empty message to the peer", resent until the punch arrives.
             assert isinstance(peer.local.ip, ipaddress.IPv4Address)
-            request = SendEmptyMessage(peer.local.ip, peer.local.port)
+            peer_public = TransportAddress(self.config.public(peer.local.ip), peer.local.port)
+            assert isinstance(peer_public.ip, ipaddress.IPv4Address)
+            request = SendEmptyMessage(peer_public.ip, peer_public.port)
             punch_source: TransportAddress | None = None
             punch_after: float | None = None
             requests = 0
@@ -576,7 +592,7 @@ class JamulusDirectory:
             registered_s_ago=registered_s_ago,
             keepalive_s=registration.keepalive_s,
             unsolicited=unsolicited,
-            peer=peer.local,
+            peer=peer_public,
             punch_requests=requests,
             punch_source=punch_source,
             punch_after_ms=punch_after,
@@ -619,7 +635,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(
-    args: argparse.Namespace, primary: ipaddress.IPv4Address | ipaddress.IPv6Address
+    args: argparse.Namespace,
+    primary: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    public_ips: tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...] = (),
 ) -> tuple[JamulusDirectoryConfig | None, bool]:
     """The directory config (``None``: off) and whether it was asked for explicitly.
 
@@ -643,4 +661,5 @@ def config_from_args(
         port=port,
         verify_grace_s=float(getattr(args, "jamulus_verify_grace", DEFAULT_VERIFY_GRACE_S)),
         max_table_bytes=int(getattr(args, "jamulus_max_table_bytes", DEFAULT_MAX_TABLE_BYTES)),
+        public_ips=public_ips,
     ), explicit

@@ -36,15 +36,20 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "one-time token natprobe listens for; a port held by a service is tested by speaking its "
             f"protocol ({services})."
         ),
-        epilog="examples: natprobe check --udp 22124 --server http://vps.example.org:8080\n"
+        epilog="examples: natprobe check --udp 22124    (with a server set by natprobe config set server URL)\n"
+               "          natprobe check --udp 22124 --server http://vps.example.org:8080\n"
                "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    parser.add_argument("--server", metavar="URL",
+                        help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                             "'server' in the config file, see natprobe config)")
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
     parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
-    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                             "else 'token' in the config file)")
     parser.add_argument("--hairpin", action="store_true",
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
@@ -53,9 +58,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=run)
 
 
+def _no_server(args: argparse.Namespace) -> int:
+    """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
+    from cli.no_server import inside_report, no_server_message
+
+    print(no_server_message("natprobe check"), file=sys.stderr)
+    print(file=sys.stderr)
+    # With --json, stdout stays empty (no report could be made) rather than carry prose.
+    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
+    return ExitCode.COULD_NOT_TEST
+
+
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from cli.render_check import jamulus_findings, render_check_report
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import check_ports
 
     try:
@@ -72,11 +89,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(f"natprobe check: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        return _no_server(args)
+    server = setting.value
     if not args.json:
-        print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
+        origin = "" if setting.origin == "--server" else f" (from {setting.origin})"
+        print(f"Checking {len(specs)} port(s) through {server}{origin} ...", file=sys.stderr)
     try:
         report = asyncio.run(
-            check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+            check_ports(server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
                         probe_timeout=args.timeout)
         )
     except ServerError as exc:

@@ -178,6 +178,8 @@ class DirectoryTable:
         self._unverified = 0
         self.evicted = 0
         """Unverified entries dropped to make room, or for not answering within the grace."""
+        self.budget_skipped = 0
+        """Keep-alives not sent because the registration's byte budget could not pay (metrics)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -313,6 +315,7 @@ class DirectoryTable:
             # Catch up without a burst: one keep-alive, then the next interval from now.
             entry.next_keepalive = now + entry.keepalive_s
             if entry.budget < EMPTY_BYTES:
+                self.budget_skipped += 1
                 continue  # nothing paid for it: skipped, not queued
             entry.budget -= EMPTY_BYTES
             entry.keepalives_sent += 1

@@ -23,9 +23,9 @@ from natprobe.verdicts.classify import (
     classify,
     estimate_round_trip_loss,
     sendable,
-    usable_alternate,
     sends_needed,
     silence_doubt,
+    usable_alternate,
 )
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
@@ -292,7 +292,10 @@ async def _run_concurrent_tests(
     rtt = first.rtt if first.rtt is not None else 0.2
     loss = (first.sends - 1) / first.sends
     policy = RetransmissionPolicy.for_rtt(rtt, max_sends=sends_needed(loss))
-    other = usable_alternate(first.other_address, target)
+    # Only an alternate this host can reach and send to is probed: a private/CGNAT alternate
+    # named by a public server would reach some host on this network, a zero port or the other
+    # family would only fail. The classifier then says why the alternate tests are inconclusive.
+    other = usable_alternate(first)
     behind_nat = local_ip is None or mapped != TransportAddress(local_ip, main_socket.local_address.port)
     bind = (str(main_socket.local_address.ip), 0)
     alternate_port = other.port if other is not None else target.port % 0xFFFF + 1

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import AddressScope, IPAddress, TransportAddress
+from natprobe.addressing import classify as address_scope
+from natprobe.addressing import is_globally_routable
 
 T = TypeVar("T")
 
@@ -95,20 +97,57 @@ def sendable(address: TransportAddress, target: TransportAddress) -> bool:
     )
 
 
-def usable_alternate(other: TransportAddress | None, target: TransportAddress) -> TransportAddress | None:
-    """The server's OTHER-ADDRESS if the RFC 5780 tests can use it, else ``None``.
+_INTERNAL_SCOPES = frozenset(
+    {AddressScope.PRIVATE, AddressScope.SHARED, AddressScope.LOOPBACK, AddressScope.LINK_LOCAL,
+     AddressScope.UNIQUE_LOCAL}
+)
 
-    It must be a second IP *and* port (RFC 5780 section 6), and an address this host can
-    send to (a server is a stranger: a zero port, a multicast group or the other IP family
-    would only make the sends fail).
+UNREACHABLE_ALTERNATE_REASON = (
+    "the server was reached at the public address {server} but names {alternate} as its alternate, "
+    "a {scope} address nobody outside its network can reach: the server is probably behind a 1:1 NAT "
+    "(a cloud VPS) without its public addresses configured (natprobe serve --primary-public / "
+    "--alternate-public)"
+)
+
+
+def unreachable_alternate(primary: Observation) -> str | None:
+    """Why the server's OTHER-ADDRESS cannot be used from here, when it is a private, shared
+    (CGNAT), loopback or link-local address while the server itself was reached at a public one.
+
+    A server on a cloud VPS binds the private interface address the provider maps its public
+    address onto; unless told its public addresses it advertises the private ones. Sending the
+    alternate tests there would probe some unrelated host on the client's own network.
     """
-    if other is None or other.ip == target.ip or other.port == target.port or not sendable(other, target):
+    other = primary.other_address
+    if other is None:
+        return None
+    server_scope = address_scope(primary.destination.ip)
+    other_scope = address_scope(other.ip)
+    if is_globally_routable(server_scope) and other_scope in _INTERNAL_SCOPES:
+        return UNREACHABLE_ALTERNATE_REASON.format(
+            server=primary.destination.ip,
+            alternate=other,
+            scope="carrier-grade NAT (100.64.0.0/10)" if other_scope is AddressScope.SHARED else other_scope.value,
+        )
+    return None
+
+
+def usable_alternate(primary: Observation) -> TransportAddress | None:
+    """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6) that
+    this client can reach (see :func:`unreachable_alternate`) and send to (:func:`sendable`:
+    a server is a stranger, and a zero port, a multicast group or the other IP family would
+    only make the sends fail)."""
+    other = primary.other_address
+    if other is None or other.ip == primary.destination.ip or other.port == primary.destination.port:
+        return None
+    if not sendable(other, primary.destination):
+        return None
+    if unreachable_alternate(primary) is not None:
         return None
     return other
 
 
-def _usable_alternate(primary: Observation) -> TransportAddress | None:
-    return usable_alternate(primary.other_address, primary.destination)
+_usable_alternate = usable_alternate
 
 
 def _unusable_first_answer(primary: Observation | None) -> str | None:
@@ -135,11 +174,13 @@ def _classify_mapping(
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
         return Verdict(Mapping.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
     if _usable_alternate(primary) is None:
+        reason = unreachable_alternate(primary) or (
+            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)"
+        )
         return Verdict(
             Mapping.INCONCLUSIVE,
             0.0,
-            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary), "
-            "so mapping toward a second destination cannot be tested",
+            f"{reason}, so mapping toward a second destination cannot be tested",
             tuple(evidence),
         )
     second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
@@ -245,8 +286,10 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
             f"({both_doubt:.0%} chance) could explain that"
         )
     else:
+        unreachable = unreachable_alternate(primary)
+        why = unreachable if unreachable is not None else "the server cannot answer from a second IP"
         reason = (
-            "a reply from the other port came through, but the server cannot answer from a second IP, "
+            f"a reply from the other port came through, but {why}, "
             "so endpoint-independent and address-dependent filtering cannot be told apart"
         )
     return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)
