@@ -33,7 +33,7 @@ from natprobe.errors import DecodeError, NatprobeError
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.stun import Attribute, AttributeType, ErrorCodeValue, Message, MessageClass, Method, decode, encode
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.verdicts.behavior import Mapping
+from natprobe.verdicts.behavior import MappingBehavior
 
 QUICK = RetransmissionPolicy(rto=0.03, max_sends=3, last_wait=0.06)
 
@@ -164,7 +164,7 @@ class HostileServer:
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=st.lists(REPLIES, min_size=1, max_size=6))
 def test_any_server_behaviour_ends_in_a_report_or_one_natprobe_error(script: list[Reply]) -> None:
-    options = DiscoveryOptions(bind_ip="127.0.0.1", tcp_fallback=False, first_contact=QUICK)
+    options = DiscoveryOptions(bind_ip=ipaddress.IPv4Address("127.0.0.1"), tcp_fallback=False, first_contact=QUICK)
     with HostileServer(script).running() as server:
         try:
             report = asyncio.run(discover_nat(server, options=options))
@@ -174,7 +174,7 @@ def test_any_server_behaviour_ends_in_a_report_or_one_natprobe_error(script: lis
     json.dumps(report.to_dict())  # the report renders whatever the server said
     first = report.observations[0]
     if not first.answered or first.error_code is not None or first.mapped is None:
-        assert report.mapping.value is Mapping.INCONCLUSIVE and report.mapping.reason
+        assert report.mapping.value is MappingBehavior.INCONCLUSIVE and report.mapping.reason
         assert len(report.observations) == 1  # nothing was built on an unusable first answer
 
 
@@ -196,14 +196,14 @@ def test_nat_command_says_why_when_the_first_answer_is_unusable(
     assert "Traceback" not in out + err
     assert code == 3, err  # could not test, with the report saying why
     report = json.loads(out)
-    assert report["mapping"] == "inconclusive"
+    assert report["mapping"]["value"] == "inconclusive"
     assert reason in out
 
 
 def test_unexpected_source_and_floods_do_not_mislead() -> None:
     """Every reply comes twenty times from another port: recorded as such, never a crash."""
     script = [Reply("success", mapped="127.0.0.1:40000", other="127.0.0.53:3479", copies=20, from_elsewhere=True)]
-    options = DiscoveryOptions(bind_ip="127.0.0.1", tcp_fallback=False, first_contact=QUICK)
+    options = DiscoveryOptions(bind_ip=ipaddress.IPv4Address("127.0.0.1"), tcp_fallback=False, first_contact=QUICK)
     with HostileServer(script).running() as server:
         report = asyncio.run(discover_nat(server, options=options))
     first = report.observations[0]
