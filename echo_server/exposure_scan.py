@@ -19,13 +19,12 @@ UDP bytes sent never exceed the budget the request paid for (see ``probe_jamulus
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import ssl
 from dataclasses import dataclass, field
 
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress, source_key
 from natprobe.contract.exposure_route import (
     SCAN_DEADLINE_S,
     HttpDetails,
@@ -91,7 +90,7 @@ class ScanGate:
         """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
         if ip.version == 4:
             return (str(ip),)
-        return (str(ip), str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))))
+        return (str(ip), source_key(ip))
 
     def wait(self, ip: IPAddress, now: float) -> float:
         """Seconds until ``ip`` may scan again (0: now)."""

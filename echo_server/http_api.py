@@ -35,6 +35,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -66,7 +67,16 @@ from natprobe.addressing import TransportAddress
 from echo_server import probe_back
 from echo_server.jamulus_directory import JamulusDirectory, RegistrationNotFound
 from echo_server.openapi import openapi_document
-from natprobe.addressing import IPAddress
+from echo_server.http_limits import (
+    GATE_KEY,
+    ConnectionGate,
+    GatedSite,
+    handler_options,
+    http_connection_budget,
+    quiet_accept_errors,
+    raise_fd_limit,
+    request_rules,
+)
 from echo_server.probe_back import ProbeOutcome, UdpProbeSocket
 from echo_server.http_config import (
     DEFAULT_BURST,
@@ -79,7 +89,7 @@ from echo_server.http_config import (
     add_arguments,
     config_from_args,
 )
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 
 logger = logging.getLogger(__name__)
 
@@ -249,17 +259,6 @@ def _peer(request: web.Request) -> TransportAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
     return TransportAddress(ip, int(peername[1]))
-
-
-def source_key(ip: IPAddress) -> str:
-    """Whose budget a request spends: the IPv4 address, or the IPv6 /64.
-
-    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so keying by address
-    would let it rotate through 2**64 fresh buckets.
-    """
-    if ip.version == 4:
-        return str(ip)
-    return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
 
 
 def _state(request: web.Request) -> ApiState:
@@ -513,7 +512,12 @@ def create_app(
     emulation behind ``POST /v1/jamulus/hole-punch`` (without it that route answers 404).
     ``extend`` adds to the app before it is frozen (``/metrics``, :mod:`echo_server.metrics`).
     """
-    app = web.Application(middlewares=[_json_errors], client_max_size=config.max_body_bytes)
+    app = web.Application(middlewares=[request_rules, _json_errors], client_max_size=config.max_body_bytes)
+    app[GATE_KEY] = ConnectionGate(
+        max_connections=config.max_connections,
+        max_per_source=config.max_connections_per_source,
+        request_timeout=config.request_timeout,
+    )
     app[STATE_KEY] = ApiState(
         config=config,
         limiter=RateLimiter(config.rate_per_s, config.burst, config.max_sources),
@@ -566,21 +570,28 @@ async def start_http_api(
     :data:`STATE_KEY`). Raises :class:`NetworkError` when the HTTP port or the UDP probe
     socket cannot be bound (nothing is left open then).
     """
-    # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
+    quiet_accept_errors()
     app = create_app(config, clock=clock, jamulus=jamulus, extend=extend)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+    gate = app[GATE_KEY]
+    gate.max_connections = max(1, min(gate.max_connections, http_connection_budget(raise_fd_limit())))
+    # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
+    connection_options = handler_options(config.keepalive_timeout)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, **connection_options)
     try:
         await runner.setup()  # binds the UDP probe socket
     except BaseException:
         await runner.cleanup()
         raise
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family, backlog=128)
     except OSError as exc:
         await runner.cleanup()
         raise NetworkError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        await GatedSite(runner, sock, gate, connection_options).start()
     except BaseException:
+        sock.close()
         await runner.cleanup()
         raise
     return runner, int(runner.addresses[0][1])

@@ -8,17 +8,15 @@ the byte budgets, and a server without ``--http-port`` should not load the recor
 from __future__ import annotations
 
 import enum
-import ipaddress
 from typing import Final, Literal
 
 from natprobe.jamulus import (
     MAX_LEN_SERVER_NAME,
-    PingMs,
     PingMsWithNumClients,
     ReqVersionAndOs,
-    SendEmptyMessage,
     encode,
 )
+from natprobe.jamulus.directory_table import PING_BYTES, SEND_EMPTY_BYTES
 
 __all__ = (
     "API_SERVER_NAME",
@@ -167,8 +165,6 @@ HOST_PATTERN: Final = full_pattern(
 
 # --- what the UDP costs (the server never sends more UDP bytes than the request body holds) ------
 
-PING_BYTES: Final = len(encode(PingMs(0)))
-SEND_EMPTY_BYTES: Final = len(encode(SendEmptyMessage(ipaddress.IPv4Address(0), 0)))
 HOLE_PUNCH_STRANGER_PINGS: Final = 2
 HOLE_PUNCH_REQUESTS: Final = 3
 HOLE_PUNCH_PEER_PINGS: Final = 3

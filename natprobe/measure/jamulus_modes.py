@@ -186,6 +186,10 @@ class _JamulusServerRole(asyncio.DatagramProtocol):
             self.registered.set()
         elif isinstance(message, EmptyMessage):
             self.seen.keepalives += 1
+        elif isinstance(message, PingMs):
+            # Echoed, as Jamulus does: a directory pings a registration to prove its address is
+            # not spoofed (echo_server keeps an unverified one only for a short grace).
+            self.send(message, self.directory)
         elif isinstance(message, SendEmptyMessage):
             target = TransportAddress(message.ip, message.port)
             if message.ip != self.punch_ip or message.port == 0:

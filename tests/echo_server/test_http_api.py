@@ -99,6 +99,7 @@ class Api:
         data = body if isinstance(body, (bytes, str)) else json.dumps(body)
         if isinstance(data, str):
             data = data.ljust(pad_to).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.post(f"{self.url}/v1/probe", data=data, headers=headers) as response:
             return response.status, await response.json(), dict(response.headers)
 
@@ -573,7 +574,9 @@ async def test_body_too_large_gets_413() -> None:
             for _ in range(10):
                 yield b" " * 1000
 
-        async with api.session.post(f"{api.url}/v1/probe", data=chunks()) as response:
+        async with api.session.post(
+            f"{api.url}/v1/probe", data=chunks(), headers={"Content-Type": "application/json"}
+        ) as response:
             assert_error(response.status, await response.json(), 413, "bad_request", "larger than 4096 bytes")
 
 
