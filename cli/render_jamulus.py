@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import textwrap
 
-from cli.render import render_findings
+from cli.render import render_findings, render_path
+from cli.terminal import Colour, Style
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeVerdict
 from natprobe.findings.jamulus_findings import explain_jamulus
+from natprobe.findings.path_picture import jamulus_path
 
 _WIDTH = 88
 _LABEL = 46
@@ -29,11 +31,13 @@ def _row(label: str, value: str) -> list[str]:
     ) or [f"  {label}"]
 
 
-def render_jamulus_report(report: JamulusModesReport) -> str:
-    """The measurement, the two verdicts, then the findings."""
+def render_jamulus_report(report: JamulusModesReport, style: Style = Style()) -> str:
+    """The drawn path, the measurement, the two verdicts, then the findings."""
     measured = report.measured_port
     via = "" if measured in (None, report.port) else f" (public mode measured from UDP {measured})"
     lines = [
+        render_path(jamulus_path(report), style),
+        "",
         f"Echo server        {report.server}",
         f"This host          {report.local_ip or 'unknown'}",
         f"Public address     {report.public_ip or 'unknown'} (NAT layers: {report.nat_layers.value})",
@@ -41,7 +45,8 @@ def render_jamulus_report(report: JamulusModesReport) -> str:
         "",
     ]
     for title, verdict in (("Private mode (unregistered)", report.private_mode), ("Public mode (registered)", report.public_mode)):
-        lines.append(f"{title:<28} {_mark(verdict)} ({verdict.status.value})")
+        colour = {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[verdict.works]
+        lines.append(f"{title:<28} {style.paint(_mark(verdict), colour)} ({verdict.status.value})")
         lines.extend(textwrap.wrap(verdict.reason, _WIDTH, initial_indent="    why: ", subsequent_indent="         "))
     lines += ["", "What was measured"]
     lines += _row("unsolicited probe, before anything was sent", _seen(report.private_mode_reachable, "arrived", "dropped"))
@@ -71,5 +76,5 @@ def render_jamulus_report(report: JamulusModesReport) -> str:
     lines += _row("idle mapping lifetime", lifetime.reason if lifetime is not None else "not measured (--lifetime)")
     if report.hole_punch_error:
         lines += _row("hole punch error", report.hole_punch_error)
-    lines += ["", render_findings(explain_jamulus(report)), f"\n(took {report.duration_s:.1f} s)"]
+    lines += ["", render_findings(explain_jamulus(report), style=style), f"\n(took {report.duration_s:.1f} s)"]
     return "\n".join(lines)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from cli.exit_codes import ExitCode
+from cli.terminal import style_for
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             ]
         print(json.dumps(data, indent=2))
     else:
-        print(render_check_report(report, jamulus_ports=jamulus_ports))
+        print(render_check_report(report, jamulus_ports=jamulus_ports, style=style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE

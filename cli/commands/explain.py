@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from cli.terminal import style_for
 from cli.progress import ProgressLine
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as DEFAULT_JAMULUS_PORT
@@ -129,7 +131,8 @@ def run_jamulus(args: argparse.Namespace) -> int:
         print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     progress.done()
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render_jamulus_report(report))
+    print(json.dumps(report.to_dict(), indent=2) if args.json
+          else render_jamulus_report(report, style_for(sys.stdout, os.environ)))
     verdicts = (report.public_mode.works, report.private_mode.works)
     if True in verdicts:
         return ExitCode.OK

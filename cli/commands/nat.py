@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
 import sys
 from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from cli.terminal import style_for
 from cli.progress import ProgressLine
 from natprobe.verdicts.behavior import ClassicNatType
 from natprobe.errors import NatprobeError
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_nat_report(report))
+        print(render_nat_report(report, style_for(sys.stdout, os.environ)))
     if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK
