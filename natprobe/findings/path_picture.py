@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from natprobe.addressing import AddressScope, IPAddress, TransportAddress, classify, is_globally_routable, unmap
+from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
 from natprobe.i18n import _
 from natprobe.recverr import Hop
 from natprobe.reports.check_report import CheckReport
