@@ -51,7 +51,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--share", action="store_true",
+                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
     parser.set_defaults(handler=run)
 
 
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
         return ExitCode.USAGE
-    if not args.json:
+    if not (args.json or args.share):
         print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
     try:
         report = asyncio.run(
@@ -101,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
                 for f in findings
             ]
         print(json.dumps(data, indent=2))
+    elif args.share:
+        from cli.render_share import share_check
+
+        print(share_check(report, names=[args.host], tokens=[args.token],
+                          extra_findings=jamulus_findings(report, jamulus_ports)))
     else:
         print(render_check_report(report, jamulus_ports=jamulus_ports, style=style_for(sys.stdout, os.environ)))
     if not report.any_tested:

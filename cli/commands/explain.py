@@ -76,7 +76,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     jamulus.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
                          help=f"longest idle time tested with --lifetime (default {DEFAULT_LIFETIME_MAX_S:g})")
     jamulus.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
-    jamulus.add_argument("--json", action="store_true", help="print the report as JSON")
+    output = jamulus.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--share", action="store_true",
+                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
     jamulus.set_defaults(handler=run_jamulus)
     parser.set_defaults(handler=_no_topic(parser))
 
@@ -97,7 +100,7 @@ def run_jamulus(args: argparse.Namespace) -> int:
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
         return ExitCode.USAGE
-    progress = ProgressLine(every_s=10.0, enabled=not args.json)
+    progress = ProgressLine(every_s=10.0, enabled=not (args.json or args.share))
 
     def on_lifetime(state: LifetimeProgress) -> None:
         alive = f"alive after {state.alive_after_s:g} s" if state.alive_after_s is not None else "waiting"
@@ -131,8 +134,14 @@ def run_jamulus(args: argparse.Namespace) -> int:
         print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     progress.done()
-    print(json.dumps(report.to_dict(), indent=2) if args.json
-          else render_jamulus_report(report, style_for(sys.stdout, os.environ)))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif args.share:
+        from cli.render_share import share_jamulus
+
+        print(share_jamulus(report, tokens=[args.token]))
+    else:
+        print(render_jamulus_report(report, style_for(sys.stdout, os.environ)))
     verdicts = (report.public_mode.works, report.private_mode.works)
     if True in verdicts:
         return ExitCode.OK

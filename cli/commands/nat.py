@@ -36,7 +36,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument("--server", required=True, metavar="HOST[:PORT]",
                         help=f"STUN server; port defaults to {DEFAULT_PORT}")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--share", action="store_true",
+                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
     parser.add_argument("--bind", default="0.0.0.0", metavar="IP", help="local address to send from")
     parser.add_argument("--no-hairpin", action="store_true", help="skip the hairpinning test")
     parser.add_argument("--lifetime", action="store_true",
@@ -87,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     progress.done()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
+    elif args.share:
+        from cli.render_share import share_nat
+
+        print(share_nat(report, names=[split_host_port(args.server, DEFAULT_PORT)[0]]))
     else:
         print(render_nat_report(report, style_for(sys.stdout, os.environ)))
     if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:

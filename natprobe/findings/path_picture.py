@@ -160,6 +160,11 @@ def _add(nodes: list[PathNode], kind: NodeKind | None, *, mark: Mark | None = No
     )
 
 
+def _replace_address(nodes: list[PathNode], kind: NodeKind, address: str) -> None:
+    index = [node.kind for node in nodes].index(kind)
+    nodes[index] = replace(nodes[index], address=address)
+
+
 # --- where a port probe stopped ----------------------------------------------------------------
 
 
@@ -189,8 +194,16 @@ def _port_mark(nodes: list[PathNode], verdict: PortVerdict, what: str | None = N
 def check_path(report: CheckReport) -> tuple[PathNode, ...]:
     """The path of ``natprobe check``: the NAT boxes and where each port's probe stopped."""
     nodes = _skeleton(report.topology.layers, report.local_ip, report.public_ip, _server_name(report.server), report.hops)
+    # Ports with the same verdict share one mark ("UDP 22124, TCP 80 stopped here"), so a
+    # check of many ports still fits on one line per hop.
+    by_status: dict[PortStatus, list[PortVerdict]] = {}
     for verdict in report.ports:
-        _port_mark(nodes, verdict)
+        by_status.setdefault(verdict.status, []).append(verdict)
+    for verdicts in by_status.values():
+        probes = ", ".join(
+            _("{protocol} {port}", protocol=v.protocol.value.upper(), port=v.port) for v in verdicts
+        )
+        _port_mark(nodes, verdicts[0], probes)
     return tuple(nodes)
 
 
@@ -221,8 +234,10 @@ def nat_path(report: NatReport) -> tuple[PathNode, ...]:
         layers = NatLayers.ONE_NAT  # counted as one: STUN alone cannot tell how many
     else:
         layers = NatLayers.UNKNOWN
-    server = f"{report.server}"
-    nodes = _skeleton(layers, local, public, server)
+    nodes = _skeleton(layers, local, public, str(report.server))
+    if layers is NatLayers.ONE_NAT:
+        # STUN sees the outermost NAT's address only: do not call it this router's WAN.
+        _replace_address(nodes, NodeKind.ROUTER, _("{address} seen from outside", address=_address(public)))
     nat_type = report.nat_type.value
     outer = _outermost_nat(nodes)
     target = outer if outer is not None else NodeKind.HOST

@@ -89,6 +89,13 @@ def test_cgnat_draws_the_carrier_nat_and_stops_there() -> None:
     assert lines[2].startswith("├─ Carrier NAT") and "203.0.113.7 (public)" in lines[2] and "✗" in lines[2]
 
 
+def test_ports_with_the_same_verdict_share_one_mark() -> None:
+    nodes = check_path(
+        check_report(NatLayers.ONE_NAT, verdict(PortStatus.NOT_FORWARDED, False), verdict(PortStatus.NOT_FORWARDED, False, port=5000))
+    )
+    assert marked(nodes) == {NodeKind.ROUTER: [(False, "UDP 22124, UDP 5000 stopped here: no forward")]}
+
+
 def test_host_firewall_and_untested_and_no_nat() -> None:
     nodes = check_path(
         check_report(NatLayers.NO_NAT, verdict(PortStatus.HOST_FIREWALL, False), verdict(PortStatus.UNTESTED, None, port=1))
@@ -131,7 +138,7 @@ def test_symmetric_nat_behaviour_is_written_on_the_nat() -> None:
         (False, "hairpin (own public address) stopped here"),
     ]
     line = draw_path(nodes).splitlines()[1]
-    assert "NAT: symmetric" in line and "WAN 203.0.113.7 (public)" in line
+    assert "NAT: symmetric" in line and "203.0.113.7 (public) seen from outside" in line
 
 
 def test_symmetric_nat_in_the_jamulus_picture_stops_the_punched_ping() -> None:
