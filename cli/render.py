@@ -31,6 +31,12 @@ def render_findings(findings: Iterable[Finding], width: int = 88, style: Style =
     return "\n".join(out)
 
 
+def label_rows(rows: Sequence[tuple[str, str]]) -> list[str]:
+    """``label   value`` lines, the values aligned after the longest (translated) label."""
+    width = max(len(label) for label, _value in rows) + 3
+    return [f"{label:<{width}}{value}" for label, value in rows]
+
+
 def render_path(nodes: Sequence[PathNode], style: Style = Style()) -> str:
     """The drawn path, its marks green (got through) or red (stopped) on a colour terminal."""
 

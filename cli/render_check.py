@@ -5,12 +5,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Collection
 
-from cli.render import arrow, render_findings, render_path
+from cli.render import arrow, label_rows, render_findings, render_path
 from cli.terminal import Colour, Style
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.finding import Finding
 from natprobe.findings.jamulus_findings import explain_jamulus_port
 from natprobe.findings.path_picture import check_path
+from natprobe.i18n import _
 from natprobe.verdicts.reachability import Protocol
 
 _WIDTH = 88
@@ -33,34 +34,46 @@ def jamulus_findings(report: CheckReport, jamulus_ports: Collection[int]) -> tup
 def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] = (), style: Style = Style()) -> str:
     """The check as text, the drawn path first; ``jamulus_ports`` (UDP) also get what the
     verdict means for Jamulus."""
-    lines = [
-        render_path(check_path(report), style),
-        "",
-        f"Echo server        {report.server}",
-        f"This host          {report.local_ip or 'unknown'}",
-        f"Public address     {report.public_ip} (as the echo server saw it)",
-        f"NAT layers         {report.topology.layers.value} ({report.topology.confidence.value} confidence)",
-    ]
+    rows = label_rows(
+        [
+            (_("Echo server"), report.server),
+            (_("This host"), str(report.local_ip or _("unknown"))),
+            (_("Public address"), _("{address} (as the echo server saw it)", address=report.public_ip)),
+            (
+                _("NAT layers"),
+                _(
+                    "{layers} ({confidence} confidence)",
+                    layers=report.topology.layers.value,
+                    confidence=report.topology.confidence.value,
+                ),
+            ),
+        ]
+    )
+    indent = " " * (len(rows[0]) - len(report.server))
+    lines = [render_path(check_path(report), style), "", *rows]
     for sentence in report.topology.evidence:
-        lines.extend(_wrap(sentence, "                   - "))
+        lines.extend(_wrap(sentence, indent + "- "))
     lines.append("")
+    why, proof = _("why: "), _("proof: ")
     for port in report.ports:
-        mark = {True: "REACHABLE", False: "NOT REACHABLE", None: "NOT TESTED"}[port.reachable]
+        mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
         mark = style.paint(mark, {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[port.reachable])
         lines.append(f"{port.protocol.value.upper()} {port.port}: {mark} ({port.status.value})")
-        lines.extend(_wrap(port.reason, "    why: "))
+        lines.extend(_wrap(port.reason, "    " + why))
         if port.proof:
-            lines.extend(_wrap(port.proof, "    proof: "))
+            lines.extend(_wrap(port.proof, "    " + proof))
         for advice in port.advice:
             lines.extend(_wrap(advice, f"    {arrow(style)} "))
     for result in report.hairpin:
-        state = {True: "works", False: "does not work", None: "not tested"}[result.works]
-        lines.append(f"Hairpin {result.protocol.value.upper()} {result.port}: {state}")
-        lines.extend(_wrap(result.reason, "    why: "))
+        state = {True: _("works"), False: _("does not work"), None: _("not tested")}[result.works]
+        lines.append(
+            _("Hairpin {protocol} {port}: {state}", protocol=result.protocol.value.upper(), port=result.port, state=state)
+        )
+        lines.extend(_wrap(result.reason, "    " + why))
         for advice in result.advice:
             lines.extend(_wrap(advice, f"    {arrow(style)} "))
     findings = jamulus_findings(report, jamulus_ports)
     if findings:
         lines += ["", render_findings(findings, style=style)]
-    lines.append(f"\n(took {report.duration_s:.1f} s)")
+    lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))
     return "\n".join(lines)

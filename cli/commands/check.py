@@ -10,6 +10,7 @@ import sys
 
 from cli.exit_codes import ExitCode
 from cli.terminal import style_for
+from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
@@ -20,9 +21,12 @@ def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
     specs = []
     for item in text.split(","):
         item = item.strip()
-        port_text, _, service = item.partition(":")
+        port_text, _colon, service = item.partition(":")
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"invalid {protocol.value} port {item!r}: expected 1-65535, optionally PORT:SERVICE")
+            raise ValueError(
+                _("invalid {protocol} port {value!r}: expected 1-65535, optionally PORT:SERVICE",
+                  protocol=protocol.value, value=item)
+            )
         specs.append(PortSpec(protocol, int(port_text), service or None))
     return specs
 
@@ -72,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"natprobe check: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     if not specs:
-        print("natprobe check: name at least one port with --udp or --tcp", file=sys.stderr)
+        print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
         return ExitCode.USAGE
     if not 0.5 <= args.timeout <= 5.0:
-        print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
+        print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     if not (args.json or args.share):
-        print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
+        print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=args.server), file=sys.stderr)
     try:
         report = asyncio.run(
             check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
-        print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)
+        print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
@@ -99,10 +103,7 @@ def run(args: argparse.Namespace) -> int:
         data = report.to_dict()
         findings = jamulus_findings(report, jamulus_ports)
         if findings:
-            data["jamulus"] = [
-                {"severity": f.severity.value, "title": f.title, "detail": f.detail, "advice": list(f.advice)}
-                for f in findings
-            ]
+            data["jamulus"] = [f.to_dict() for f in findings]
         print(json.dumps(data, indent=2))
     elif args.share:
         from cli.render_share import share_check

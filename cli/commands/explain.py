@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from cli.terminal import style_for
-from cli.progress import ProgressLine
+from natprobe.i18n import _
+from cli.progress import ProgressLine, lifetime_line
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as DEFAULT_JAMULUS_PORT
 from natprobe.jamulus.messages import DIRECTORY_PORT as DEFAULT_DIRECTORY_PORT
@@ -37,9 +38,9 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not a port number: {value!r}", value=text)) from None
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+        raise argparse.ArgumentTypeError(_("port out of range: {value}", value=value))
     return value
 
 
@@ -98,16 +99,12 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from natprobe.measure.jamulus_modes import measure_jamulus_modes
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
-        print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
+        print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     progress = ProgressLine(every_s=10.0, enabled=not (args.json or args.share))
 
     def on_lifetime(state: LifetimeProgress) -> None:
-        alive = f"alive after {state.alive_after_s:g} s" if state.alive_after_s is not None else "waiting"
-        gone = f", gone after {state.gone_after_s:g} s" if state.gone_after_s is not None else ""
-        progress.update(
-            f"measuring mapping lifetime: {state.elapsed_s:.0f} s of at most {state.max_wait_s:g} s ({alive}{gone})"
-        )
+        progress.update(lifetime_line(state))
 
     try:
         report = asyncio.run(
@@ -126,7 +123,7 @@ def run_jamulus(args: argparse.Namespace) -> int:
     except ServerError as exc:
         progress.done()
         print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
-        print("natprobe explain jamulus: nothing could be measured; is the echo server running and reachable?",
+        print(_("natprobe explain jamulus: nothing could be measured; is the echo server running and reachable?"),
               file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from cli.terminal import style_for
-from cli.progress import ProgressLine
+from natprobe.i18n import _
+from cli.progress import ProgressLine, lifetime_line
 from natprobe.verdicts.behavior import ClassicNatType
 from natprobe.errors import NatprobeError
 from natprobe.stun.types import DEFAULT_PORT
@@ -62,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ipaddress.ip_address(args.bind)
     except ValueError:
-        print(f"natprobe nat: --bind needs a local IP address, not {args.bind!r}", file=sys.stderr)
+        print(_("natprobe nat: --bind needs a local IP address, not {value!r}", value=args.bind), file=sys.stderr)
         return ExitCode.USAGE
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
-        print("natprobe nat: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
+        print(_("natprobe nat: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     options = DiscoveryOptions(
         bind_ip=args.bind,
@@ -75,11 +76,7 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressLine(every_s=10.0)
 
     def on_progress(state: LifetimeProgress) -> None:
-        alive = f"alive after {state.alive_after_s:g} s" if state.alive_after_s is not None else "waiting"
-        gone = f", gone after {state.gone_after_s:g} s" if state.gone_after_s is not None else ""
-        progress.update(
-            f"measuring mapping lifetime: {state.elapsed_s:.0f} s of at most {state.max_wait_s:g} s ({alive}{gone})"
-        )
+        progress.update(lifetime_line(state))
 
     try:
         report = asyncio.run(discover_nat(args.server, options=options, lifetime_progress=on_progress))
