@@ -55,7 +55,7 @@ def test_ascii_when_the_encoding_cannot_show_box_characters() -> None:
 
 
 def test_paint_is_a_no_op_without_colour() -> None:
-    finding = Finding(Severity.PROBLEM, "Broken", "It is broken.", ("Fix it.",))
+    finding = Finding(Severity.PROBLEM, "Broken", "It is broken.", ("Fix it.",), code="broken")
     assert "\x1b[" not in render_findings([finding], style=Style(colour=False))
     coloured = render_findings([finding], style=Style(colour=True))
     assert f"\x1b[{Colour.RED}m[FAIL]\x1b[0m" in coloured
