@@ -8,9 +8,15 @@ from collections.abc import Iterable, Sequence
 from cli.terminal import Colour, Style
 from natprobe.findings.finding import Finding, Severity
 from natprobe.findings.path_picture import PathNode, draw_path
-from natprobe.i18n import _
+from natprobe.i18n import N_, _
+from natprobe.verdicts.nat_layers import Confidence
 
-_MARKS = {Severity.OK: "OK  ", Severity.INFO: "INFO", Severity.WARNING: "WARN", Severity.PROBLEM: "FAIL"}
+_MARKS = {Severity.OK: N_("OK"), Severity.INFO: N_("INFO"), Severity.WARNING: N_("WARN"), Severity.PROBLEM: N_("FAIL")}
+_CONFIDENCE = {Confidence.HIGH: N_("high"), Confidence.MEDIUM: N_("medium"), Confidence.LOW: N_("low")}
+
+
+def confidence_words(confidence: Confidence) -> str:
+    return _(_CONFIDENCE[confidence])
 _COLOURS = {Severity.OK: Colour.GREEN, Severity.INFO: None, Severity.WARNING: Colour.YELLOW, Severity.PROBLEM: Colour.RED}
 
 
@@ -20,13 +26,16 @@ def arrow(style: Style) -> str:
 
 def render_findings(findings: Iterable[Finding], width: int = 88, style: Style = Style()) -> str:
     out: list[str] = []
+    marks = {severity: _(text) for severity, text in _MARKS.items()}
+    size = max(len(text) for text in marks.values())
+    indent = " " * (size + 3)
     for finding in findings:
-        mark = style.paint(f"[{_MARKS[finding.severity]}]", _COLOURS[finding.severity])
+        mark = style.paint(f"[{marks[finding.severity]:<{size}}]", _COLOURS[finding.severity])
         out.append(f"{mark} {style.paint(finding.title, Colour.BOLD)}")
-        out.extend(textwrap.wrap(finding.detail, width, initial_indent="       ", subsequent_indent="       "))
+        out.extend(textwrap.wrap(finding.detail, width, initial_indent=indent, subsequent_indent=indent))
         for advice in finding.advice:
             out.extend(
-                textwrap.wrap(advice, width, initial_indent=f"       {arrow(style)} ", subsequent_indent="         ")
+                textwrap.wrap(advice, width, initial_indent=f"{indent}{arrow(style)} ", subsequent_indent=indent + "  ")
             )
     return "\n".join(out)
 

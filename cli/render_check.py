@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Collection
 
-from cli.render import arrow, label_rows, render_findings, render_path
+from cli.render import arrow, confidence_words, label_rows, render_findings, render_path
 from cli.terminal import Colour, Style
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.finding import Finding
@@ -44,7 +44,7 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
                 _(
                     "{layers} ({confidence} confidence)",
                     layers=report.topology.layers.value,
-                    confidence=report.topology.confidence.value,
+                    confidence=confidence_words(report.topology.confidence),
                 ),
             ),
         ]
@@ -58,7 +58,15 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
     for port in report.ports:
         mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
         mark = style.paint(mark, {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[port.reachable])
-        lines.append(f"{port.protocol.value.upper()} {port.port}: {mark} ({port.status.value})")
+        lines.append(
+            _(
+                "{protocol} {port}: {verdict} ({status})",
+                protocol=port.protocol.value.upper(),
+                port=port.port,
+                verdict=mark,
+                status=port.status.value,
+            )
+        )
         lines.extend(_wrap(port.reason, "    " + why))
         if port.proof:
             lines.extend(_wrap(port.proof, "    " + proof))

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from cli.render import confidence_words
 from natprobe import __version__
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
 from natprobe.findings.finding import Finding
@@ -166,7 +167,7 @@ def share_check(
         _("### natprobe check: {reachable} of {total} port(s) reachable", reachable=reachable, total=len(report.ports)),
         "",
         _("- NAT layers: `{layers}` ({confidence} confidence)", layers=report.topology.layers.value,
-          confidence=report.topology.confidence.value),
+          confidence=confidence_words(report.topology.confidence)),
         _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_scope_label(report.local_ip)),
         _("- Public address: {address} ({label})", address=scrub(str(report.public_ip)), label=_scope_label(report.public_ip)),
         "",

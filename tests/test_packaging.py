@@ -39,3 +39,7 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     assert helped.returncode == 0, helped.stderr
     for command in ("check", "nat", "serve", "jamulus"):
         assert command in helped.stdout
+    # The build compiled the French catalog with Babel and shipped it in the wheel.
+    french = subprocess.run([str(env_dir / "bin" / "natprobe"), "--lang", "fr", "check", "--server", "http://127.0.0.1:9"],
+                            cwd=outside, capture_output=True, text=True, timeout=60)
+    assert french.returncode == 2 and "indiquez au moins un port" in french.stderr, french.stderr
