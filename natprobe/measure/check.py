@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
+from natprobe.i18n import _
 from natprobe.reports.check_report import CheckReport, HairpinResult
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
@@ -139,10 +140,10 @@ async def _observe_port(
     if mode is None:
         return PortObservation(
             spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=(
-                f"a program already uses UDP port {spec.port}, and natprobe can only prove a UDP port it can "
+            error=_(
+                "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
                 "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-                "run the check again."
+                "run the check again.", port=spec.port,
             ),
         )
     watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
@@ -183,19 +184,19 @@ async def _observe_port(
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
     advice = (
-        "Devices inside your network should use the server's LAN address, or set up split DNS so "
-        "the public name resolves to the LAN address locally.",
+        _("Devices inside your network should use the server's LAN address, or set up split DNS so "
+          "the public name resolves to the LAN address locally."),
     )
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
         if spec.protocol is Protocol.UDP:
             if listener is None:
-                return HairpinResult(spec.protocol, spec.port, None, "the port is in use here; cannot listen for the loop-back")
+                return HairpinResult(spec.protocol, spec.port, None, _("the port is in use here; cannot listen for the loop-back"))
             loop = asyncio.get_running_loop()
-            transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
+            transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
-                for _ in range(5):
+                for _attempt in range(5):
                     transport.sendto(nonce, (str(public_ip), spec.port))
                     try:
                         async with asyncio.timeout(0.2):
@@ -209,7 +210,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
         else:
             try:
                 async with asyncio.timeout(2.0):
-                    _, writer = await asyncio.open_connection(str(public_ip), spec.port)
+                    _reader, writer = await asyncio.open_connection(str(public_ip), spec.port)
                     try:
                         writer.write(nonce)
                         await writer.drain()
@@ -227,11 +228,12 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
             await listener.close()
     if works:
         return HairpinResult(spec.protocol, spec.port, True,
-                             f"this host reached its own public address {public_ip}:{spec.port} (the router hairpins)")
+                             _("this host reached its own public address {address}:{port} (the router hairpins)",
+                               address=public_ip, port=spec.port))
     return HairpinResult(
         spec.protocol, spec.port, False,
-        f"this host could not reach its own public address {public_ip}:{spec.port}: the router does not "
-        "hairpin (NAT loopback), so LAN clients cannot use the public address",
+        _("this host could not reach its own public address {address}:{port}: the router does not "
+          "hairpin (NAT loopback), so LAN clients cannot use the public address", address=public_ip, port=spec.port),
         advice,
     )
 

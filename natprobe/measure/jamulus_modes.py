@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from natprobe import __version__
+from natprobe.i18n import _
 from natprobe.verdicts.reachability import PortSpec
 from natprobe.measure.check import check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
@@ -277,7 +278,7 @@ async def _lifetime(
             TransportAddress(server_ip, stun_port), max_wait_s=max_wait_s, bind_ip=bind_ip, progress=progress
         )
     except NatprobeError as exc:
-        return f"the mapping lifetime could not be measured: {exc}"
+        return _("the mapping lifetime could not be measured: {error}", error=exc)
 
 
 async def measure_jamulus_modes(
@@ -323,7 +324,7 @@ async def measure_jamulus_modes(
         else None
     )
     try:
-        say(f"private mode: is UDP {port} reachable before it has sent anything?")
+        say(_("private mode: is UDP {port} reachable before it has sent anything?", port=port))
         # A free port is proven with a nonce natprobe listens for; a held one (a running Jamulus
         # server, presumably) is pinged the way a client would.
         service = None if _port_free(listen_ip, port) else "jamulus"
@@ -341,7 +342,7 @@ async def measure_jamulus_modes(
         )
         lifetime: LifetimeReport | None = None
         if lifetime_task is not None:
-            say(f"mapping lifetime: waiting up to {lifetime_max_s:g} s")
+            say(_("mapping lifetime: waiting up to {seconds:g} s", seconds=lifetime_max_s))
             outcome = await lifetime_task
             if isinstance(outcome, str):
                 notes.append(outcome)
@@ -399,7 +400,7 @@ async def _measure_public(
     """Steps 1-3: register from the port, act as the server, ask for the hole punch."""
     result = _Public()
     if not isinstance(server_ip, ipaddress.IPv4Address):
-        result.error = f"the echo server's address {server_ip} is IPv6; Jamulus directories are IPv4 only"
+        result.error = _("the echo server's address {address} is IPv6; Jamulus directories are IPv4 only", address=server_ip)
         return result
     directory = TransportAddress(server_ip, directory_port)
     result.directory = directory
@@ -411,13 +412,14 @@ async def _measure_public(
             local_port = int(transport.get_extra_info("sockname")[1])
             result.measured_port, result.port_in_use = local_port, taken
             if taken:
-                notes.append(
-                    f"Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
-                    f"that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
-                    f"it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
-                    "(or pass --port with a free port)."
-                )
-            say(f"public mode: registering with the directory at {directory} from UDP {local_port}")
+                notes.append(_(
+                    "Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
+                    "that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
+                    "it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
+                    "(or pass --port with a free port).", port=port, local_port=local_port,
+                ))
+            say(_("public mode: registering with the directory at {directory} from UDP {port}",
+                  directory=directory, port=local_port))
             local_ip = transport.get_extra_info("sockname")[0]
             internal = "" if local_ip in ("0.0.0.0", "::") else str(local_ip)
             registration = RegisterServerEx(
@@ -439,7 +441,7 @@ async def _measure_public(
             result.registered = response.status == ESvrRegResult.REGISTERED
             if not result.registered:
                 return result
-            say("public mode: asking the directory for a hole punch toward a new client")
+            say(_("public mode: asking the directory for a hole punch toward a new client"))
             try:
                 answer = await api.jamulus_hole_punch(name)
                 result.observation = _observation(answer)
@@ -449,6 +451,6 @@ async def _measure_public(
         finally:
             result.punches_sent = len(role.seen.punches)
             if role.seen.refused_punches:
-                notes.append("Refused hole-punch requests: " + "; ".join(role.seen.refused_punches))
+                notes.append(_("Refused hole-punch requests: {requests}", requests="; ".join(role.seen.refused_punches)))
             transport.close()
     return result
