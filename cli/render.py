@@ -42,7 +42,7 @@ def render_findings(findings: Iterable[Finding], width: int = 88, style: Style =
 
 def label_rows(rows: Sequence[tuple[str, str]]) -> list[str]:
     """``label   value`` lines, the values aligned after the longest (translated) label."""
-    width = max(len(label) for label, _value in rows) + 3
+    width = max(19, max(len(label) for label, _value in rows) + 3)  # 19: the English layout
     return [f"{label:<{width}}{value}" for label, value in rows]
 
 

@@ -316,7 +316,9 @@ def draw_path(
     middles = []
     for node in nodes:
         parts = [node.address] if node.address else []
-        if node.behaviour:
+        if node.behaviour and node.kind is NodeKind.HOST:
+            parts.append(_("no NAT: {behaviour}", behaviour=node.behaviour))
+        elif node.behaviour:
             parts.append(_("NAT: {behaviour}", behaviour=node.behaviour))
         middles.append(str(glyphs["sep"]).join(parts))
     middle_width = max(len(m) for m in middles) + 2
