@@ -207,9 +207,9 @@ def _port_free(listen_ip: str, port: int) -> bool:
 async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tuple[asyncio.DatagramTransport, bool]:
     """Bind the Jamulus port, or an ephemeral one when it is taken; (transport, was the port taken)."""
     loop = asyncio.get_running_loop()
-    for _ in range(3):
+    for _attempt in range(3):
         try:
-            transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, port))
+            transport, _protocol = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, port))
             return transport, False
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
@@ -218,7 +218,7 @@ async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tupl
         # socket on the next loop iteration, so give it one before calling the port taken.
         await asyncio.sleep(0)
     try:
-        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, 0))
+        transport, _protocol = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, 0))
     except OSError as exc:
         raise NetworkError(f"cannot bind a UDP port on {listen_ip}: {exc.strerror or exc}") from exc
     return transport, True
@@ -226,7 +226,7 @@ async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tupl
 
 async def _register(role: _JamulusServerRole, message: RegisterServerEx) -> RegisterServerResp | None:
     """Send the registration every 500 ms, 5 times at most, until the directory answers."""
-    for _ in range(REGISTER_ATTEMPTS):
+    for _attempt in range(REGISTER_ATTEMPTS):
         role.send(message, role.directory)
         try:
             async with asyncio.timeout(REGISTER_INTERVAL_S):
