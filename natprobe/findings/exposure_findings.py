@@ -37,7 +37,7 @@ def _name(port: ScannedPort) -> str:
 def explain_grade(grade: Grade, port: ScannedPort, verdict: PortVerdict | None = None) -> Finding:
     """The finding for one grade of ``port``."""
     title, detail, advice = _text(grade, port, verdict)
-    return Finding(_SEVERITY[grade.level], title, detail, advice)
+    return Finding(_SEVERITY[grade.level], title, detail, advice, code=f"exposure-{grade.code.value}")
 
 
 def _text(grade: Grade, port: ScannedPort, verdict: PortVerdict | None) -> tuple[str, str, tuple[str, ...]]:
