@@ -19,6 +19,10 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCES = ("natprobe", "cli")
 
 
+def _forms(value: object) -> tuple[object, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
 class CatalogBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
@@ -29,16 +33,15 @@ class CatalogBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
         root = Path(self.root)
         extracted = {
-            message
+            message[0] if isinstance(message, tuple) else message  # a plural message by its singular
             for source in SOURCES
             for _file, _line, message, _comments, _context in extract_from_dir(root / source)
-            if isinstance(message, str)
         }
         for po in sorted((root / "natprobe" / "locale").glob("*/LC_MESSAGES/natprobe.po")):
             with po.open("rb") as handle:
                 catalog = read_po(handle)
             missing = sorted(
-                m for m in extracted if not (catalog.get(m) and catalog[m].string and not catalog[m].fuzzy)
+                m for m in extracted if not (catalog.get(m) and all(_forms(catalog[m].string)) and not catalog[m].fuzzy)
             )
             if missing:
                 print(f"natprobe build: {po.parent.parent.name}: {len(missing)} message(s) without a translation, "

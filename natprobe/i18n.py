@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-__all__ = ("LANGUAGES", "N_", "_", "current_language", "language_from_environment", "use_language")
+__all__ = ("LANGUAGES", "N_", "_", "current_language", "language_from_environment", "ngettext", "use_language")
 
 DOMAIN: Final = "natprobe"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -73,6 +73,12 @@ def current_language() -> str:
 def _(message: str, /, **params: object) -> str:
     """``message`` in the current language, with its ``{name}`` placeholders filled."""
     return _Active.translations.gettext(message).format(**params)
+
+
+def ngettext(singular: str, plural: str, count: int, /, **params: object) -> str:
+    """The singular or plural form for ``count`` in the current language (French: 0 and 1 are
+    singular), with its placeholders filled; ``count`` is available as ``{count}``."""
+    return _Active.translations.ngettext(singular, plural, count).format(count=count, **params)
 
 
 def N_(message: str, /) -> str:

@@ -19,7 +19,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from cli.main import main
-from natprobe.i18n import LOCALE_DIR, _, current_language, language_from_environment, use_language
+from natprobe.i18n import LOCALE_DIR, _, current_language, language_from_environment, ngettext, use_language
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = LOCALE_DIR / "fr" / "LC_MESSAGES" / "natprobe.po"
@@ -33,13 +33,20 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[str, str]:
-    """Every marked message in natprobe/ and cli/, with where it is."""
+    """Every marked message in natprobe/ and cli/ (a plural one by its singular), with where it is."""
     found: dict[str, str] = {}
     for source in ("natprobe", "cli"):
         for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / source):
-            assert isinstance(message, str), (filename, lineno, message)
-            found.setdefault(message, f"{source}/{filename}:{lineno}")
+            key = message[0] if isinstance(message, tuple) else message
+            assert isinstance(key, str), (filename, lineno, message)
+            found.setdefault(key, f"{source}/{filename}:{lineno}")
     return found
+
+
+def _forms(value: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return value if isinstance(value, tuple) else (value,)
 
 
 @pytest.fixture(autouse=True)
@@ -56,13 +63,14 @@ def test_every_message_has_a_french_translation(catalog: Catalog, extracted: dic
     missing = [
         f"{where}: {message!r}"
         for message, where in extracted.items()
-        if not (message in catalog and catalog[message].string and not catalog[message].fuzzy)
+        if not (message in catalog and all(_forms(catalog[message].string)) and _forms(catalog[message].string)
+                and not catalog[message].fuzzy)
     ]
     assert not missing, "messages without a French translation:\n" + "\n".join(missing)
 
 
 def test_the_catalog_has_no_stale_messages(catalog: Catalog, extracted: dict[str, str]) -> None:
-    stale = [m.id for m in catalog if m.id and m.id not in extracted]
+    stale = [m.id for m in catalog if m.id and _forms(m.id)[0] not in extracted]
     assert not stale, f"translations of messages the sources no longer have: {stale}"
 
 
@@ -70,11 +78,15 @@ def test_translations_keep_the_placeholders(catalog: Catalog) -> None:
     wrong = [
         (m.id, m.string)
         for m in catalog
-        if m.id and isinstance(m.id, str) and isinstance(m.string, str)
-        and _placeholders(m.id) != _placeholders(m.string)
+        if m.id
+        for original in _forms(m.id)
+        for translation in _forms(m.string)
+        # a plural form may drop {count} ("un serveur"), never add or rename a placeholder
+        if _placeholders(translation) - _placeholders(original) or _placeholders(original) - _placeholders(translation) - {("count", "")}
     ]
     assert not wrong, wrong
-    assert any(_placeholders(m.id) for m in catalog if m.id), "the check would pass vacuously"
+    assert any(_placeholders(_forms(m.id)[0]) for m in catalog if m.id), "the check would pass vacuously"
+    assert any(m.pluralizable for m in catalog), "plural messages are checked too"
 
 
 def test_the_compiled_catalog_is_the_current_one(catalog: Catalog) -> None:
@@ -82,7 +94,16 @@ def test_the_compiled_catalog_is_the_current_one(catalog: Catalog) -> None:
     assert mo.is_file(), "no compiled catalog: run scripts/setup.sh (the build compiles it with Babel)"
     with mo.open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    stale = [m.id for m in catalog if m.id and compiled.gettext(m.id) != m.string]
+    stale = [
+        m.id
+        for m in catalog
+        if m.id
+        and (
+            [compiled.ngettext(m.id[0], m.id[1], n) for n in (1, 2)] != list(m.string)
+            if m.pluralizable
+            else compiled.gettext(m.id) != m.string
+        )
+    ]
     assert not stale, f"natprobe.mo is older than natprobe.po (run scripts/setup.sh): {stale[:3]}"
 
 
@@ -109,6 +130,13 @@ def test_placeholders_are_filled_after_the_lookup() -> None:
     assert _("{probe} stopped here: no forward", probe="UDP 22124") == "UDP 22124 arrêté ici\u00a0: pas de redirection"
     use_language("en")
     assert _("{probe} stopped here: no forward", probe="UDP 22124") == "UDP 22124 stopped here: no forward"
+    assert ngettext("Directory {where}: {count} server", "Directory {where}: {count} servers", 0, where="x") == (
+        "Directory x: 0 servers"
+    )
+    use_language("fr")
+    assert ngettext("Directory {where}: {count} server", "Directory {where}: {count} servers", 0, where="x") == (
+        "Annuaire x\u00a0: 0 serveur"  # French: 0 is singular
+    )
     with pytest.raises(ValueError):
         use_language("de")
 
