@@ -20,14 +20,14 @@ COMMAND_MODULES: tuple[str, ...] = ("check", "nat", "explain", "serve", "jamulus
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="natprobe",
-        description=(
+        description=_(
             "Can the Internet reach my service? NAT behaviour discovery (STUN, RFC 5780), "
             "port-forward verification from outside, and a self-hosted echo server."
         ),
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging (-vv for debug)"))
     parser.add_argument("--version", action="version", version=f"natprobe {__version__}")
-    parser.add_argument("--lang", choices=LANGUAGES, help="language of the text output (default: from LANG/LC_MESSAGES)")
+    parser.add_argument("--lang", choices=LANGUAGES, help=_("language of the text output (default: from LANG/LC_MESSAGES)"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"cli.commands.{name}").register(subparsers)

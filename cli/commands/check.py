@@ -35,30 +35,31 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     services = ", ".join(sorted(SERVICE_BY_NAME))
     parser = subparsers.add_parser(
         "check",
-        help="prove from outside that a forwarded port works, and say why not",
-        description=(
+        help=_("prove from outside that a forwarded port works, and say why not"),
+        description=_(
             "Ask a natprobe echo server (natprobe serve --http-port N, on a public host) to reach back "
             "to this network's public address on each port. A free port is proven end to end with a "
             "one-time token natprobe listens for; a port held by a service is tested by speaking its "
-            f"protocol ({services})."
+            "protocol ({services}).",
+            services=services,
         ),
-        epilog="examples: natprobe check --udp 22124 --server http://vps.example.org:8080\n"
+        epilog=_("examples:") + " natprobe check --udp 22124 --server http://vps.example.org:8080\n"
                "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
-    parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
-    parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
-    parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
-    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--server", required=True, metavar="URL", help=_("echo server HTTP API, e.g. http://HOST:8080"))
+    parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("UDP port(s) to check"))
+    parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("TCP port(s) to check"))
+    parser.add_argument("--host", metavar="NAME", help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)"))
+    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
     parser.add_argument("--hairpin", action="store_true",
-                        help="also test reaching this host through its own public address (NAT loopback)")
-    parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
+                        help=_("also test reaching this host through its own public address (NAT loopback)"))
+    parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     output.add_argument("--share", action="store_true",
-                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
+                        help=_("print a Markdown summary to post on a forum (public addresses masked, names removed)"))
     parser.set_defaults(handler=run)
 
 

@@ -33,7 +33,7 @@ COMMAND_TIMEOUT_S = 60.0
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run natprobe against a real kernel NAT built on this machine (root; no Internet needed)",
+        help=_("run natprobe against a real kernel NAT built on this machine (root; no Internet needed)"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -47,40 +47,40 @@ def _port(text: str) -> int:
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "explain",
-        help="measure one question on this network and explain it in plain language (jamulus)",
+        help=_("measure one question on this network and explain it in plain language (jamulus)"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     topics = parser.add_subparsers(dest="topic", metavar="TOPIC")
     jamulus = topics.add_parser(
         "jamulus",
-        help="why Jamulus public mode needs no port forward and private mode does, measured here",
-        description=(
+        help=_("why Jamulus public mode needs no port forward and private mode does, measured here"),
+        description=_(
             "Measure, through your natprobe echo server (natprobe serve --http-port N, which plays a "
             "Jamulus directory on UDP 22224), whether a Jamulus server on this host is reachable in "
             "private mode (unregistered: needs a port forward) and in public mode (registered: the "
             "registration, 59 s keep-alives and the directory's hole punch open the NAT), and why. "
             "The Jamulus port must be free for a measurement of that port itself."
         ),
-        epilog="example: natprobe explain jamulus --server http://vps.example.org:8080 --lifetime",
+        epilog=_("example:") + " natprobe explain jamulus --server http://vps.example.org:8080 --lifetime",
     )
-    jamulus.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    jamulus.add_argument("--server", required=True, metavar="URL", help=_("echo server HTTP API, e.g. http://HOST:8080"))
     jamulus.add_argument("--port", type=_port, default=DEFAULT_JAMULUS_PORT, metavar="PORT",
-                         help=f"the Jamulus server port (default {DEFAULT_JAMULUS_PORT})")
+                         help=_("the Jamulus server port (default {default})", default=DEFAULT_JAMULUS_PORT))
     jamulus.add_argument("--jamulus-port", type=_port, default=DEFAULT_DIRECTORY_PORT, metavar="PORT",
-                         help=f"the echo server's Jamulus directory port (default {DEFAULT_DIRECTORY_PORT})")
+                         help=_("the echo server's Jamulus directory port (default {default})", default=DEFAULT_DIRECTORY_PORT))
     jamulus.add_argument("--stun-port", type=_port, default=DEFAULT_STUN_PORT, metavar="PORT",
-                         help=f"the echo server's STUN port, for --lifetime (default {DEFAULT_STUN_PORT})")
-    jamulus.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+                         help=_("the echo server's STUN port, for --lifetime (default {default})", default=DEFAULT_STUN_PORT))
+    jamulus.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
     jamulus.add_argument("--lifetime", action="store_true",
-                         help="also measure how long an idle UDP mapping lives, against Jamulus' 59 s keep-alive")
+                         help=_("also measure how long an idle UDP mapping lives, against Jamulus' 59 s keep-alive"))
     jamulus.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
-                         help=f"longest idle time tested with --lifetime (default {DEFAULT_LIFETIME_MAX_S:g})")
-    jamulus.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
+                         help=_("longest idle time tested with --lifetime (default {default:g})", default=DEFAULT_LIFETIME_MAX_S))
+    jamulus.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
     output = jamulus.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     output.add_argument("--share", action="store_true",
-                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
+                        help=_("print a Markdown summary to post on a forum (public addresses masked, names removed)"))
     jamulus.set_defaults(handler=run_jamulus)
     parser.set_defaults(handler=_no_topic(parser))
 

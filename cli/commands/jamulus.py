@@ -97,44 +97,44 @@ def _local_port(text: str) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "jamulus",
-        help="ping a Jamulus server or list a Jamulus directory",
-        description="Talk to Jamulus servers (UDP, default port 22124) with their own connection-less messages.",
+        help=_("ping a Jamulus server or list a Jamulus directory"),
+        description=_("Talk to Jamulus servers (UDP, default port 22124) with their own connection-less messages."),
     )
     parser.set_defaults(handler=lambda args: _usage(parser))
     commands = parser.add_subparsers(dest="jamulus_command", metavar="ACTION")
 
     ping_parser = commands.add_parser(
         "ping",
-        help="ping time, musicians, version; is it a directory?",
-        description=(
+        help=_("ping time, musicians, version; is it a directory?"),
+        description=_(
             "Ping a Jamulus server as the Jamulus client does: ping time, number of connected musicians, "
             "version and OS, and whether it is a directory. Exit status 0 if it answered, 1 if not."
         ),
     )
-    ping_parser.add_argument("address", metavar="HOST[:PORT]", type=parse_host_port, help="server (port 22124 if omitted)")
-    ping_parser.add_argument("--timeout", type=_positive_float, default=2.0, metavar="S", help="give up after S seconds (2)")
-    ping_parser.add_argument("--attempts", type=_attempts, default=3, metavar="N", help="ping rounds within the timeout (3)")
-    ping_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help="send from local UDP port P")
-    ping_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    ping_parser.add_argument("address", metavar="HOST[:PORT]", type=parse_host_port, help=_("server (port 22124 if omitted)"))
+    ping_parser.add_argument("--timeout", type=_positive_float, default=2.0, metavar="S", help=_("give up after S seconds (2)"))
+    ping_parser.add_argument("--attempts", type=_attempts, default=3, metavar="N", help=_("ping rounds within the timeout (3)"))
+    ping_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help=_("send from local UDP port P"))
+    ping_parser.add_argument("--json", action="store_true", help=_("print one JSON object"))
     ping_parser.set_defaults(handler=_ping_command)
 
     list_parser = commands.add_parser(
         "list",
-        help="the servers a directory lists, each pinged",
-        description=(
+        help=_("the servers a directory lists, each pinged"),
+        description=_(
             "Ask a Jamulus directory for its server list and ping every server from the same socket, as the "
             "Jamulus client's connect dialog does. Exit status 0 if the directory answered, 1 if not."
         ),
     )
-    list_parser.add_argument("address", metavar="DIRECTORY[:PORT]", type=parse_host_port, help="directory (port 22124 if omitted)")
+    list_parser.add_argument("address", metavar="DIRECTORY[:PORT]", type=parse_host_port, help=_("directory (port 22124 if omitted)"))
     list_parser.add_argument(
-        "--timeout", type=_positive_float, default=5.0, metavar="S", help="wait S seconds for the directory's list (5)"
+        "--timeout", type=_positive_float, default=5.0, metavar="S", help=_("wait S seconds for the directory's list (5)")
     )
     list_parser.add_argument(
-        "--ping-timeout", type=_positive_float, default=2.0, metavar="S", help="wait S seconds for each server (2)"
+        "--ping-timeout", type=_positive_float, default=2.0, metavar="S", help=_("wait S seconds for each server (2)")
     )
-    list_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help="use local UDP port P")
-    list_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    list_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help=_("use local UDP port P"))
+    list_parser.add_argument("--json", action="store_true", help=_("print one JSON object"))
     list_parser.set_defaults(handler=_list_command)
 
 

@@ -27,8 +27,8 @@ DEFAULT_LIFETIME_MAX_S = 120.0
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "nat",
-        help="discover the NAT between this host and a STUN server (mapping, filtering, hairpinning)",
-        description=(
+        help=_("discover the NAT between this host and a STUN server (mapping, filtering, hairpinning)"),
+        description=_(
             "Discover the NAT between this host and an RFC 5780 STUN server (natprobe's own echo "
             "server or coturn): mapping and filtering behaviour (RFC 4787), the classic NAT type "
             "(RFC 3489), hairpinning, port preservation and, with --lifetime, how long an idle UDP "
@@ -36,17 +36,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         ),
     )
     parser.add_argument("--server", required=True, metavar="HOST[:PORT]",
-                        help=f"STUN server; port defaults to {DEFAULT_PORT}")
+                        help=_("STUN server; port defaults to {default}", default=DEFAULT_PORT))
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print the report as JSON")
+    output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     output.add_argument("--share", action="store_true",
-                        help="print a Markdown summary to post on a forum (public addresses masked, names removed)")
-    parser.add_argument("--bind", default="0.0.0.0", metavar="IP", help="local address to send from")
-    parser.add_argument("--no-hairpin", action="store_true", help="skip the hairpinning test")
+                        help=_("print a Markdown summary to post on a forum (public addresses masked, names removed)"))
+    parser.add_argument("--bind", default="0.0.0.0", metavar="IP", help=_("local address to send from"))
+    parser.add_argument("--no-hairpin", action="store_true", help=_("skip the hairpinning test"))
     parser.add_argument("--lifetime", action="store_true",
-                        help="also measure how long an idle UDP mapping survives (takes up to --lifetime-max)")
+                        help=_("also measure how long an idle UDP mapping survives (takes up to --lifetime-max)"))
     parser.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
-                        help=f"longest idle time to test with --lifetime (default {DEFAULT_LIFETIME_MAX_S:g})")
+                        help=_("longest idle time to test with --lifetime (default {default:g})", default=DEFAULT_LIFETIME_MAX_S))
     parser.set_defaults(handler=run)
 
 
