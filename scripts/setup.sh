@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
 # virtual host behind a port forward; OpenSSH and Redis as real services an exposure scan
-# meets; gcc for the benchmark's load generator.
+# meets; gcc for the benchmark's load generator; systemd for systemd-analyze, which checks
+# the unit `natprobe serve --systemd-unit` prints.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
@@ -21,6 +22,7 @@ APT_PACKAGES=(
   jamulus
   nginx-light openssl
   openssh-server redis-server
+  systemd
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
@@ -67,5 +69,5 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server]"
 echo "setup: done: $(.venv/bin/natprobe --version 2>/dev/null || echo natprobe) in $(pwd)/.venv"

@@ -43,15 +43,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "protocol ({services}).",
             services=services,
         ),
-        epilog=_("examples:") + " natprobe check --udp 22124 --server http://vps.example.org:8080\n"
+        epilog=_("examples:") + " natprobe check --udp 22124    (" + _("with a server set by natprobe config set server URL")
+               + ")\n"
+               "          natprobe check --udp 22124 --server http://vps.example.org:8080\n"
                "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help=_("echo server HTTP API, e.g. http://HOST:8080"))
+    parser.add_argument("--server", metavar="URL",
+                        help=_("echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                               "'server' in the config file, see natprobe config)"))
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("UDP port(s) to check"))
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("TCP port(s) to check"))
     parser.add_argument("--host", metavar="NAME", help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)"))
-    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    parser.add_argument("--token", metavar="TOKEN",
+                        help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                               "else 'token' in the config file)"))
     parser.add_argument("--hairpin", action="store_true",
                         help=_("also test reaching this host through its own public address (NAT loopback)"))
     parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
@@ -63,9 +69,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=run)
 
 
+def _no_server(args: argparse.Namespace) -> int:
+    """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
+    from cli.no_server import inside_report, no_server_message
+
+    print(no_server_message("natprobe check"), file=sys.stderr)
+    print(file=sys.stderr)
+    # With --json, stdout stays empty (no report could be made) rather than carry prose.
+    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
+    return ExitCode.COULD_NOT_TEST
+
+
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from cli.render_check import jamulus_findings, render_check_report
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import check_ports
 
     try:
@@ -74,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.host:
             specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
     except ValueError as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if not specs:
         print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
@@ -82,19 +100,32 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        return _no_server(args)
+    server = setting.value
     if not (args.json or args.share):
-        print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=args.server), file=sys.stderr)
+        if setting.origin == "--server":
+            print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=server), file=sys.stderr)
+        else:
+            print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
+                    origin=setting.origin), file=sys.stderr)
     try:
         report = asyncio.run(
-            check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+            check_ports(server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
                         probe_timeout=args.timeout)
         )
     except ServerError as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     # UDP 22124 (or --udp PORT:jamulus) also gets what its verdict means for Jamulus' two modes.
     jamulus_ports = {
@@ -109,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.share:
         from cli.render_share import share_check
 
-        print(share_check(report, names=[args.host], tokens=[args.token],
+        print(share_check(report, names=[args.host], tokens=[token],
                           extra_findings=jamulus_findings(report, jamulus_ports)))
     else:
         print(render_check_report(report, jamulus_ports=jamulus_ports, style=style_for(sys.stdout, os.environ)))

@@ -64,14 +64,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         ),
         epilog=_("example:") + " natprobe explain jamulus --server http://vps.example.org:8080 --lifetime",
     )
-    jamulus.add_argument("--server", required=True, metavar="URL", help=_("echo server HTTP API, e.g. http://HOST:8080"))
+    jamulus.add_argument("--server", metavar="URL",
+                         help=_("echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                                "'server' in the config file)"))
     jamulus.add_argument("--port", type=_port, default=DEFAULT_JAMULUS_PORT, metavar="PORT",
                          help=_("the Jamulus server port (default {default})", default=DEFAULT_JAMULUS_PORT))
     jamulus.add_argument("--jamulus-port", type=_port, default=DEFAULT_DIRECTORY_PORT, metavar="PORT",
                          help=_("the echo server's Jamulus directory port (default {default})", default=DEFAULT_DIRECTORY_PORT))
     jamulus.add_argument("--stun-port", type=_port, default=DEFAULT_STUN_PORT, metavar="PORT",
                          help=_("the echo server's STUN port, for --lifetime (default {default})", default=DEFAULT_STUN_PORT))
-    jamulus.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    jamulus.add_argument("--token", metavar="TOKEN",
+                         help=_("the echo server's shared token (default: $NATPROBE_TOKEN, else the config file)"))
     jamulus.add_argument("--lifetime", action="store_true",
                          help=_("also measure how long an idle UDP mapping lives, against Jamulus' 59 s keep-alive"))
     jamulus.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
@@ -98,9 +101,22 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from cli.render_jamulus import render_jamulus_report
     from natprobe.measure.jamulus_modes import measure_jamulus_modes
 
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(_("natprobe explain jamulus: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        from cli.no_server import no_server_message
+
+        print(no_server_message("natprobe explain jamulus"), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
     progress = ProgressLine(every_s=10.0, enabled=not (args.json or args.share))
 
     def on_lifetime(state: LifetimeProgress) -> None:
@@ -109,9 +125,9 @@ def run_jamulus(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(
             measure_jamulus_modes(
-                args.server,
+                setting.value,
                 port=args.port,
-                token=args.token,
+                token=token,
                 lifetime_max_s=args.lifetime_max if args.lifetime else None,
                 directory_port=args.jamulus_port,
                 stun_port=args.stun_port,
@@ -122,13 +138,13 @@ def run_jamulus(args: argparse.Namespace) -> int:
         )
     except ServerError as exc:
         progress.done()
-        print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
+        print(_("natprobe explain jamulus: {error}", error=exc), file=sys.stderr)
         print(_("natprobe explain jamulus: nothing could be measured; is the echo server running and reachable?"),
               file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:
         progress.done()
-        print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
+        print(_("natprobe explain jamulus: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     progress.done()
     if args.json:
@@ -136,7 +152,7 @@ def run_jamulus(args: argparse.Namespace) -> int:
     elif args.share:
         from cli.render_share import share_jamulus
 
-        print(share_jamulus(report, tokens=[args.token]))
+        print(share_jamulus(report, tokens=[token]))
     else:
         print(render_jamulus_report(report, style_for(sys.stdout, os.environ)))
     verdicts = (report.public_mode.works, report.private_mode.works)

@@ -49,7 +49,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         epilog=_("example:") + " natprobe exposure --expect 80,443,22124/udp --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help=_("echo server HTTP API, e.g. http://HOST:8080"))
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help=_("echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, then the user config file)"),
+    )
     parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
                         help=_("the ports you mean to expose (TCP unless /udp); any other open port is questioned"))  # fmt: skip
     parser.add_argument("--host", metavar="NAME", help=_("your site's name: TLS SNI, HTTP Host and the certificate name check"))
@@ -59,6 +63,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
+    from cli.no_server import no_server_message
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.exposure import scan_exposure  # aiohttp loads only when a scan runs
 
     try:
@@ -74,10 +80,20 @@ def run(args: argparse.Namespace) -> int:
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
         print(_("natprobe exposure: at most {count} ports outside the standard list", count=MAX_EXTRA_PORTS), file=sys.stderr)
         return ExitCode.USAGE
-    if not args.json:
-        print(_("Asking {server} to scan this network's public address (up to 15 s) ...", server=args.server), file=sys.stderr)
     try:
-        report = asyncio.run(scan_exposure(args.server, expect=expect, host=args.host, token=args.token))
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        print(no_server_message("natprobe exposure"), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    server = setting.value
+    if not args.json:
+        print(_("Asking {server} to scan this network's public address (up to 15 s) ...", server=server), file=sys.stderr)
+    try:
+        report = asyncio.run(scan_exposure(server, expect=expect, host=args.host, token=token))
     except ServerError as exc:
         print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

@@ -19,6 +19,7 @@ from natprobe.errors import NatprobeError
 from natprobe.stun.types import DEFAULT_PORT
 
 if TYPE_CHECKING:
+    from natprobe.addressing import TransportAddress
     from natprobe.measure.lifetime import LifetimeProgress
 
 DEFAULT_LIFETIME_MAX_S = 120.0
@@ -35,8 +36,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "mapping survives."
         ),
     )
-    parser.add_argument("--server", required=True, metavar="HOST[:PORT]",
-                        help=_("STUN server; port defaults to {default}", default=DEFAULT_PORT))
+    parser.add_argument("--server", metavar="HOST[:PORT]",
+                        help=_("STUN server; port defaults to {default}. Without it, the first usable server of "
+                               "$NATPROBE_STUN_SERVERS, the config file's stun_servers or a built-in list of public "
+                               "RFC 5780 servers", default=DEFAULT_PORT))
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     output.add_argument("--share", action="store_true",
@@ -56,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat, split_host_port
 
     try:
-        split_host_port(args.server, DEFAULT_PORT)
+        if args.server is not None:
+            split_host_port(args.server, DEFAULT_PORT)
     except ValueError as exc:
-        print(f"natprobe nat: {exc}", file=sys.stderr)
+        print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     try:
         ipaddress.ip_address(args.bind)
@@ -78,11 +82,16 @@ def run(args: argparse.Namespace) -> int:
     def on_progress(state: LifetimeProgress) -> None:
         progress.update(lifetime_line(state))
 
+    server = args.server
+    if server is None:
+        server = _pick_public_server(args.json)
+        if isinstance(server, ExitCode):
+            return server
     try:
-        report = asyncio.run(discover_nat(args.server, options=options, lifetime_progress=on_progress))
+        report = asyncio.run(discover_nat(server, options=options, lifetime_progress=on_progress))
     except NatprobeError as exc:
         progress.done()
-        print(f"natprobe nat: {exc}", file=sys.stderr)
+        print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     progress.done()
     if args.json:
@@ -90,9 +99,33 @@ def run(args: argparse.Namespace) -> int:
     elif args.share:
         from cli.render_share import share_nat
 
-        print(share_nat(report, names=[split_host_port(args.server, DEFAULT_PORT)[0]]))
+        print(share_nat(report, names=[split_host_port(args.server, DEFAULT_PORT)[0]] if args.server else []))
     else:
         print(render_nat_report(report, style_for(sys.stdout, os.environ)))
     if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK
+
+
+def _pick_public_server(quiet: bool) -> TransportAddress | ExitCode:
+    """The first usable server of the configured (or built-in) list, or the exit code after saying why not."""
+    from natprobe.adapters.user_config import UserConfigError, resolve_stun_servers
+    from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS, pick_stun_server
+
+    try:
+        names, origin = resolve_stun_servers(PUBLIC_STUN_SERVERS)
+    except UserConfigError as exc:
+        print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
+    if not quiet:
+        print(_("No --server given: trying {count} public STUN server(s) from {origin} ...", count=len(names), origin=origin),
+              file=sys.stderr)
+    address, tried = asyncio.run(pick_stun_server(names))
+    if address is not None:
+        return address
+    print(_("natprobe nat: none of the STUN servers from {origin} could be used:", origin=origin), file=sys.stderr)
+    for candidate in tried:
+        print(f"  {candidate.name}: {candidate.problem}", file=sys.stderr)
+    print(_("natprobe nat: name one with --server HOST[:PORT] (your own 'natprobe serve' with two addresses "
+            "is best), or list servers under stun_servers in the config file"), file=sys.stderr)
+    return ExitCode.COULD_NOT_TEST
