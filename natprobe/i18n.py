@@ -19,6 +19,7 @@ language.
 from __future__ import annotations
 
 import gettext
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -70,15 +71,28 @@ def current_language() -> str:
     return _Active.language
 
 
+class _Formatter(string.Formatter):
+    """``str.format`` with the language's decimal separator for non-integral numbers (0,5 s in French)."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        text = str(super().format_field(value, format_spec))
+        if isinstance(value, float) and _Active.language == "fr":
+            return text.replace(".", ",")
+        return text
+
+
+_FORMATTER = _Formatter()
+
+
 def _(message: str, /, **params: object) -> str:
     """``message`` in the current language, with its ``{name}`` placeholders filled."""
-    return _Active.translations.gettext(message).format(**params)
+    return _FORMATTER.vformat(_Active.translations.gettext(message), (), params)
 
 
 def ngettext(singular: str, plural: str, count: int, /, **params: object) -> str:
     """The singular or plural form for ``count`` in the current language (French: 0 and 1 are
     singular), with its placeholders filled; ``count`` is available as ``{count}``."""
-    return _Active.translations.ngettext(singular, plural, count).format(count=count, **params)
+    return _FORMATTER.vformat(_Active.translations.ngettext(singular, plural, count), (), {"count": count, **params})
 
 
 def N_(message: str, /) -> str:

@@ -128,8 +128,11 @@ def test_placeholders_are_filled_after_the_lookup() -> None:
     use_language("fr")
     assert current_language() == "fr"
     assert _("{probe} stopped here: no forward", probe="UDP 22124") == "UDP 22124 arrêté ici\u00a0: pas de redirection"
+    assert _("(took {seconds:.1f} s)", seconds=2.25) == "(durée\u00a0: 2,2 s)"  # the French decimal comma
+    assert _("port {port}", port=22124) == "port 22124"
     use_language("en")
     assert _("{probe} stopped here: no forward", probe="UDP 22124") == "UDP 22124 stopped here: no forward"
+    assert _("(took {seconds:.1f} s)", seconds=2.25) == "(took 2.2 s)"
     assert ngettext("Directory {where}: {count} server", "Directory {where}: {count} servers", 0, where="x") == (
         "Directory x: 0 servers"
     )
