@@ -14,7 +14,9 @@ from natprobe import __version__
 from natprobe.i18n import LANGUAGES, _, language_from_environment, use_language
 
 # Subcommand modules, in the order ``natprobe --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("check", "nat", "explain", "serve", "config", "jamulus", "exposure", "demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "check", "nat", "explain", "serve", "config", "jamulus", "exposure", "demo", "schema",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,9 +6,9 @@ import textwrap
 from collections.abc import Iterable, Sequence
 
 from cli.terminal import Colour, Style
-from natprobe.findings.finding import Finding, Severity
 from natprobe.findings.path_picture import PathNode, draw_path
 from natprobe.i18n import N_, _
+from natprobe.reports.finding import Finding, Severity
 from natprobe.verdicts.nat_layers import Confidence
 
 _MARKS = {Severity.OK: N_("OK"), Severity.INFO: N_("INFO"), Severity.WARNING: N_("WARN"), Severity.PROBLEM: N_("FAIL")}

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Collection
 
 from cli.render import arrow, confidence_words, label_rows, render_findings, render_path
 from cli.terminal import Colour, Style
 from natprobe.reports.check_report import CheckReport
-from natprobe.findings.finding import Finding
-from natprobe.findings.jamulus_findings import explain_jamulus_port
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
-from natprobe.verdicts.reachability import Protocol
 
 _WIDTH = 88
 
@@ -21,19 +17,8 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent))
 
 
-def jamulus_findings(report: CheckReport, jamulus_ports: Collection[int]) -> tuple[Finding, ...]:
-    """What the verdict of each Jamulus UDP port means for Jamulus' public and private mode."""
-    return tuple(
-        finding
-        for port in report.ports
-        if port.protocol is Protocol.UDP and port.port in jamulus_ports
-        for finding in explain_jamulus_port(port, report.topology.layers)
-    )
-
-
-def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] = (), style: Style = Style()) -> str:
-    """The check as text, the drawn path first; ``jamulus_ports`` (UDP) also get what the
-    verdict means for Jamulus."""
+def render_check_report(report: CheckReport, style: Style = Style()) -> str:
+    """The check as text: the drawn path first, then the verdicts and the findings."""
     rows = label_rows(
         [
             (_("Echo server"), report.server),
@@ -80,8 +65,7 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
         lines.extend(_wrap(result.reason, "    " + why))
         for advice in result.advice:
             lines.extend(_wrap(advice, f"    {arrow(style)} "))
-    findings = jamulus_findings(report, jamulus_ports)
-    if findings:
-        lines += ["", render_findings(findings, style=style)]
+    if report.findings:
+        lines += ["", render_findings(report.findings, style=style)]
     lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))
     return "\n".join(lines)

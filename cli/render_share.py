@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 from cli.render import confidence_words
 from natprobe import __version__
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
-from natprobe.findings.finding import Finding
 from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.findings.nat_findings import explain_nat
 from natprobe.findings.path_picture import PathNode, check_path, draw_path, jamulus_path, nat_path
 from natprobe.i18n import _
 from natprobe.reports.check_report import CheckReport
+from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
 from natprobe.verdicts.reachability import PortVerdict
@@ -150,10 +150,7 @@ def _answered(verdict: PortVerdict) -> str:
     return _("nothing")
 
 
-def share_check(
-    report: CheckReport, *, names: Iterable[str | None] = (), tokens: Iterable[str | None] = (),
-    extra_findings: Sequence[Finding] = (),
-) -> str:
+def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens: Iterable[str | None] = ()) -> str:
     """The Markdown summary of ``natprobe check``."""
     tls_names: list[str | None] = []
     for port in report.ports:
@@ -189,7 +186,7 @@ def share_check(
         lines.append(_("- Hairpin {protocol} {port}: {state}; {reason}", protocol=hairpin.protocol.value.upper(),
                        port=hairpin.port, state=state, reason=scrub(hairpin.reason)))
         lines += [f"  - {scrub(advice)}" for advice in hairpin.advice]
-    lines += _findings_block(extra_findings, scrub)
+    lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)
 

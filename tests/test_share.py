@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from cli.render_share import Scrubber, mask_address, share_check, share_jamulus, share_nat
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
 from tests.findings.test_path_picture import LAN, PUBLIC, check_report, nat_report, verdict
@@ -66,8 +66,8 @@ def test_share_check_has_no_public_address_and_keeps_the_lan_address() -> None:
 
 
 def test_share_nat_and_jamulus() -> None:
-    nat = share_nat(nat_report(ClassicNatType.SYMMETRIC, Mapping.ADDRESS_AND_PORT_DEPENDENT,
-                               Filtering.ADDRESS_AND_PORT_DEPENDENT, False))
+    nat = share_nat(nat_report(ClassicNatType.SYMMETRIC, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT,
+                               FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, False))
     assert "NAT type `symmetric`" in nat and str(PUBLIC) not in nat and str(LAN) in nat
     jamulus = share_jamulus(jamulus_report(hole_punch=punch(published=61000, source=61001, answered=False)))
     assert str(PUBLIC) not in jamulus and "vps.example" not in jamulus and "198.51.100" not in jamulus

@@ -8,7 +8,7 @@ import pty
 
 from cli.render import render_findings
 from cli.terminal import Colour, Style, style_for
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 
 
 class _Stream(io.StringIO):

@@ -12,7 +12,6 @@ from cli.exit_codes import ExitCode
 from cli.terminal import style_for
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
-from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
 
 
@@ -82,9 +81,9 @@ def _no_server(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
-    from cli.render_check import jamulus_findings, render_check_report
+    from cli.render_check import render_check_report
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
-    from natprobe.measure.check import check_ports
+    from natprobe.measure.check import CheckOptions, check_ports
 
     try:
         specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]
@@ -117,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
                     origin=setting.origin), file=sys.stderr)
     try:
         report = asyncio.run(
-            check_ports(server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
-                        probe_timeout=args.timeout)
+            check_ports(server, specs, CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace,
+                                                    probe_timeout=args.timeout))
         )
     except ServerError as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
@@ -127,23 +126,14 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    # UDP 22124 (or --udp PORT:jamulus) also gets what its verdict means for Jamulus' two modes.
-    jamulus_ports = {
-        s.port for s in specs if s.protocol is Protocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
-    }
     if args.json:
-        data = report.to_dict()
-        findings = jamulus_findings(report, jamulus_ports)
-        if findings:
-            data["jamulus"] = [f.to_dict() for f in findings]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
     elif args.share:
         from cli.render_share import share_check
 
-        print(share_check(report, names=[args.host], tokens=[token],
-                          extra_findings=jamulus_findings(report, jamulus_ports)))
+        print(share_check(report, names=[args.host], tokens=[token]))
     else:
-        print(render_check_report(report, jamulus_ports=jamulus_ports, style=style_for(sys.stdout, os.environ)))
+        print(render_check_report(report, style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE

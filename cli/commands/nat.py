@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     try:
-        ipaddress.ip_address(args.bind)
+        bind_ip = ipaddress.ip_address(args.bind)
     except ValueError:
         print(_("natprobe nat: --bind needs a local IP address, not {value!r}", value=args.bind), file=sys.stderr)
         return ExitCode.USAGE
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(_("natprobe nat: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     options = DiscoveryOptions(
-        bind_ip=args.bind,
+        bind_ip=bind_ip,
         hairpin=not args.no_hairpin,
         lifetime_max_s=args.lifetime_max if args.lifetime else None,
     )

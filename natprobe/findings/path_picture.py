@@ -27,7 +27,7 @@ from natprobe.recverr import Hop
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
@@ -246,14 +246,14 @@ def nat_path(report: NatReport) -> tuple[PathNode, ...]:
         return tuple(nodes)
     _add(nodes, target, behaviour=_type_words(nat_type))
     filtering = report.filtering.value
-    if filtering is Filtering.ENDPOINT_INDEPENDENT:
+    if filtering is FilteringBehavior.ENDPOINT_INDEPENDENT:
         _add(nodes, target, mark=Mark(True, _("replies from another address got in")))
-    elif filtering is Filtering.ADDRESS_DEPENDENT:
+    elif filtering is FilteringBehavior.ADDRESS_DEPENDENT:
         _add(nodes, target, mark=Mark(False, _("replies from another address stopped here")))
         _add(nodes, target, mark=Mark(True, _("from another port got in")))
-    elif filtering is Filtering.ADDRESS_AND_PORT_DEPENDENT:
+    elif filtering is FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT:
         _add(nodes, target, mark=Mark(False, _("replies from another address or port stopped here")))
-    if report.mapping.value is Mapping.ADDRESS_DEPENDENT or report.mapping.value is Mapping.ADDRESS_AND_PORT_DEPENDENT:
+    if report.mapping.value is MappingBehavior.ADDRESS_DEPENDENT or report.mapping.value is MappingBehavior.ADDRESS_AND_PORT_DEPENDENT:
         if nat_type is not ClassicNatType.SYMMETRIC:
             _add(nodes, target, behaviour=_("a new public port for each destination"))
     if report.hairpinning.value is False and outer is not None:

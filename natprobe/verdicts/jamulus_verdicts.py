@@ -22,6 +22,7 @@ jamulus`` observed; :mod:`natprobe.reports.jamulus_report` assembles them into t
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
@@ -38,7 +39,11 @@ __all__ = (
     "ModeVerdict",
     "keepalive_outlives",
     "private_mode_verdict",
+    "port_held_note",
     "public_mode_verdict",
+    "refused_punches_note",
+    "unmeasured_directory_reason",
+    "unmeasured_lifetime_note",
 )
 
 
@@ -250,3 +255,30 @@ def _with_cgnat(reason: str, cgnat: bool) -> str:
     if not cgnat:
         return reason
     return reason + " " + _("This network is behind carrier-grade NAT, whose behaviour decides this.")
+
+
+# --- what the measurement notes in plain words (the measurement itself only observes) --------------
+
+
+def port_held_note(port: int, measured_port: int) -> str:
+    """Another program held ``port``: how each mode was measured instead."""
+    return _(
+        "Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
+        "that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
+        "it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
+        "(or pass --port with a free port).",
+        port=port,
+        local_port=measured_port,
+    )
+
+
+def refused_punches_note(refusals: Sequence[str]) -> str:
+    return _("Refused hole-punch requests: {requests}", requests="; ".join(refusals))
+
+
+def unmeasured_lifetime_note(error: object) -> str:
+    return _("the mapping lifetime could not be measured: {error}", error=error)
+
+
+def unmeasured_directory_reason(server_ip: IPAddress) -> str:
+    return _("the echo server's address {address} is IPv6; Jamulus directories are IPv4 only", address=server_ip)

@@ -12,7 +12,7 @@ from natprobe.findings.path_picture import NodeKind, PathNode, check_path, draw_
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.nat_report import NatReport
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.classify import Verdict
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
 from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
@@ -107,7 +107,7 @@ def test_host_firewall_and_untested_and_no_nat() -> None:
     }
 
 
-def nat_report(nat_type: ClassicNatType, mapping: Mapping, filtering: Filtering, hairpin: bool | None) -> NatReport:
+def nat_report(nat_type: ClassicNatType, mapping: MappingBehavior, filtering: FilteringBehavior, hairpin: bool | None) -> NatReport:
     return NatReport(
         server=TransportAddress(IPv4Address("198.51.100.10"), 3478),
         server_alternate=None,
@@ -128,7 +128,7 @@ def nat_report(nat_type: ClassicNatType, mapping: Mapping, filtering: Filtering,
 
 def test_symmetric_nat_behaviour_is_written_on_the_nat() -> None:
     nodes = nat_path(
-        nat_report(ClassicNatType.SYMMETRIC, Mapping.ADDRESS_AND_PORT_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, False)
+        nat_report(ClassicNatType.SYMMETRIC, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, False)
     )
     router = nodes[1]
     assert router.kind is NodeKind.ROUTER

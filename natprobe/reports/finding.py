@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ("Finding", "Severity")
 
@@ -28,8 +29,8 @@ class Finding:
     code: str = field(kw_only=True)
     """Stable and language-independent, e.g. ``"nat-type-symmetric"``: what programs match on."""
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON form: the ``code`` beside the text."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``json_schema.FINDING``): the ``code`` beside the text."""
         return {
             "code": self.code,
             "severity": self.severity.value,
