@@ -3,7 +3,7 @@
 ::
 
     python -m benchmarks.discovery [--runs N] [--loss-runs N] [--target-runs N]
-        [--behaviors full-cone,...] [--conditions clean,delay25,loss10]
+        [--behaviors full-cone,...] [--conditions clean,delay25,loss10,slowfirst]
         [--tools natprobe,natdiscovery,pystun3] [--json FILE] [--quick] [--seed S] [-v]
 
 For every condition and behaviour it builds ONE lab (:class:`natprobe.lab.Lab`), starts
@@ -131,6 +131,8 @@ class Condition:
     description: str
     delay_ms: float = 0.0
     loss_percent: float = 0.0
+    first_packet_delay_ms: float = 0.0
+    """Extra delay for the first packet of each flow (a NAT creating its mapping)."""
 
 
 CONDITIONS: dict[str, Condition] = {
@@ -139,6 +141,8 @@ CONDITIONS: dict[str, Condition] = {
         Condition("clean", "no impairment"),
         Condition("delay25", "25 ms delay each way (50 ms RTT)", delay_ms=25.0),
         Condition("loss10", "10 % random loss each way", loss_percent=10.0),
+        Condition("slowfirst", "50 ms RTT; the first packet of each flow one RTT later",
+                  delay_ms=25.0, first_packet_delay_ms=50.0),
     )
 }
 
@@ -163,6 +167,8 @@ class Outcome:
     hairpinning: bool | None = None
     protocol_s: float | None = None
     """natprobe only: the report's own ``duration_ms``, in seconds."""
+    loss: float | None = None
+    """natprobe only: the report's ``round_trip_loss``."""
     detail: str = ""
     """The tool's own words for the verdict, or why none could be read."""
 
@@ -181,12 +187,14 @@ def parse_natprobe(stdout: str) -> Outcome:
         return verdict.get("value") if isinstance(verdict, dict) else None
 
     hairpin = value("hairpinning")
+    loss = data.get("round_trip_loss")
     return Outcome(
         nat_type,
         mapping=str(value("mapping")),
         filtering=str(value("filtering")),
         hairpinning=hairpin if isinstance(hairpin, bool) else None,
         protocol_s=float(duration) / 1000.0 if isinstance(duration, (int, float)) else None,
+        loss=float(loss) if isinstance(loss, (int, float)) else None,
         detail=nat_type.value,
     )
 
@@ -309,6 +317,8 @@ class Run:
     exit_codes: tuple[int, ...]
     timed_out: bool
     detail: str
+    loss: float | None = None
+    """natprobe only: the round-trip loss its report gives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,6 +434,7 @@ def _timed_run(cell: _Cell, tool: Tool, index: int) -> Run:
         exit_codes=tuple(i.exit_code for i in invocations),
         timed_out=timed_out,
         detail=detail,
+        loss=outcome.loss,
     )
 
 
@@ -460,7 +471,8 @@ def _cli_startup(host: Host) -> float | None:
 
 def _run_cell(plan: Plan, behavior: Behavior, condition: Condition, rng: random.Random, pystun3: str,
               used_ports: set[int], on_run: Callable[[Run], None], startups: list[float]) -> list[Run]:
-    config = LabConfig(behavior=behavior, delay_ms=condition.delay_ms, loss_percent=condition.loss_percent)
+    config = LabConfig(behavior=behavior, delay_ms=condition.delay_ms, loss_percent=condition.loss_percent,
+                       first_packet_delay_ms=condition.first_packet_delay_ms)
     runs: list[Run] = []
     with Lab(config) as lab:
         server = lab.server
@@ -503,6 +515,8 @@ class CellStats:
     median_protocol_s: float | None
     max_wall_s: float
     verdicts: dict[str, int]
+    max_loss: float | None = None
+    """natprobe only: the largest round-trip loss a report of this cell gave."""
 
 
 def summarize(runs: Iterable[Run]) -> list[CellStats]:
@@ -523,6 +537,7 @@ def summarize(runs: Iterable[Run]) -> list[CellStats]:
             median_protocol_s=statistics.median(protocol) if protocol else None,
             max_wall_s=max(r.wall_s for r in group),
             verdicts=dict(Counter(r.verdict for r in group).most_common()),
+            max_loss=max((r.loss for r in group if r.loss is not None), default=None),
         ))
     return stats
 
@@ -579,6 +594,22 @@ def targets(stats: Sequence[CellStats]) -> list[Target]:
         if wrong:
             text += f"; not always right on {', '.join(wrong)}"
         out.append(Target(name, text, proto is not None and proto < 1.0 and not wrong))
+    else:
+        out.append(Target(name, "not run", None))
+    name = "slow first packet (one extra RTT at 50 ms RTT): natprobe full report < 1 s, no loss reported"
+    cells = [s for s in stats if s.tool == Tool.NATPROBE.value and s.condition == "slowfirst"
+             and s.behavior != Behavior.UDP_BLOCKED.value]
+    if cells:
+        slow = max(cells, key=lambda s: s.median_protocol_s or 0.0)
+        lossy = [s.behavior for s in cells if s.max_loss]
+        proto = slow.median_protocol_s
+        text = (f"slowest median in-process {proto:.2f} s ({slow.behavior})" if proto is not None
+                else "no in-process duration")
+        text += f"; loss reported on {', '.join(lossy)}" if lossy else "; no loss reported"
+        wrong = [s.behavior for s in cells if s.correct < s.runs]
+        if wrong:
+            text += f"; not always right on {', '.join(wrong)}"
+        out.append(Target(name, text, proto is not None and proto < 1.0 and not lossy and not wrong))
     else:
         out.append(Target(name, "not run", None))
     for condition in ("delay25", "clean"):

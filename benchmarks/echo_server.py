@@ -14,7 +14,8 @@ What it does, in order:
    to one core (``taskset``), and the generator, pinned to the other core, first saturates it
    for S seconds with K requests in flight, then sends a paced 10 k requests/s for S seconds.
    Targets: natprobe's STUN, coturn's STUN, natprobe's UDP echo (the bare datagram path, the
-   ceiling for its STUN path). The order of the targets rotates every round, so neither server
+   ceiling for its STUN path), and natprobe's STUN with ``--udp-poll-interval 0`` (a loop
+   wake-up per datagram at moderate load, the reference for timed draining). The order of the targets rotates every round, so neither server
    always runs first on a VM whose speed drifts.
 4. Prints Markdown tables: medians with the round-to-round spread (min-max), the ratios
    natprobe/coturn (of the medians, and paired round by round), memory, reply sizes, where
@@ -119,6 +120,9 @@ class Target(StrEnum):
     """coturn's ``turnserver --stun-only``."""
     NATPROBE_ECHO = "natprobe-echo"
     """natprobe's echo server, its plain UDP echo on N+2: the bare datagram path."""
+    NATPROBE_EPOLL = "natprobe-epoll"
+    """natprobe's STUN with ``--udp-poll-interval 0``: a loop wake-up per readiness, as
+    before issue #9 (the same-run reference for what timed draining saves at 10 k/s)."""
 
 
 class AddressMode(StrEnum):
@@ -427,6 +431,8 @@ def _start_natprobe(target: Target, mode: AddressMode, cpu: int | None, workdir:
     argv = [sys.executable, "-m", "echo_server", "--primary", PRIMARY, "--port", "0",
             # The limiter still runs for every datagram; only its limits are out of the way.
             "--rate", "1e12", "--burst", "1e12"]
+    if target is Target.NATPROBE_EPOLL:
+        argv += ["--udp-poll-interval", "0"]
     if mode is AddressMode.RFC5780:
         argv += ["--alternate", ALTERNATE]
     log = workdir / f"natprobe-{time.monotonic_ns()}.log"
@@ -742,7 +748,7 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
             "unknown": sum(s.saturated.unknown + s.paced.unknown for s in group),
             "reply_bytes": sorted({s.saturated.reply_max for s in group if s.saturated.ok}),
         }
-    for numerator in (Target.NATPROBE, Target.NATPROBE_ECHO):
+    for numerator in (Target.NATPROBE, Target.NATPROBE_ECHO, Target.NATPROBE_EPOLL):
         mine, theirs = by_target.get(numerator), by_target.get(Target.COTURN)
         if not mine or not theirs:
             continue

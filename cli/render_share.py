@@ -14,11 +14,11 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from cli.render import confidence_words
 from natprobe import __version__
+from natprobe.contract import ConnectResult, HttpResult, HttpsResult, JamulusResult, SshResult
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
 from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.findings.nat_findings import explain_nat
@@ -132,32 +132,28 @@ def _cell(text: str) -> str:
 
 
 def _answered(verdict: PortVerdict) -> str:
-    """What answered on the port, from the echo server's details (no names: those are scrubbed)."""
-    details: dict[str, Any] = verdict.details
-    if not details:
-        return _("natprobe's one-time token arrived") if verdict.reachable else _("nothing")
-    if details.get("version"):
-        return _("Jamulus {version}", version=details["version"])
-    if details.get("answered"):
-        return _("Jamulus")
-    if details.get("status") is not None:
-        server = f" ({details['server_header']})" if details.get("server_header") else ""
-        return _("web server{server}, HTTP {status}", server=server, status=details["status"])
-    if details.get("banner"):
-        return _("SSH ({banner})", banner=details["banner"])
-    if details.get("connected"):
+    """What answered on the port, from the echo server's result (no names: those are scrubbed)."""
+    result = verdict.details
+    if isinstance(result, JamulusResult) and result.answered:
+        return _("Jamulus {version}", version=result.version) if result.version else _("Jamulus")
+    if isinstance(result, (HttpResult, HttpsResult)) and result.status is not None:
+        server = f" ({result.server_header})" if result.server_header else ""
+        return _("web server{server}, HTTP {status}", server=server, status=result.status)
+    if isinstance(result, SshResult) and result.banner:
+        return _("SSH ({banner})", banner=result.banner)
+    if verdict.reachable and verdict.proof is not None and not isinstance(result, (ConnectResult, HttpResult)):
+        return _("natprobe's one-time token arrived")
+    if isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected:
         return _("a TCP connection was accepted")
-    return _("nothing")
+    return _("natprobe's one-time token arrived") if verdict.reachable else _("nothing")
 
 
 def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens: Iterable[str | None] = ()) -> str:
     """The Markdown summary of ``natprobe check``."""
     tls_names: list[str | None] = []
     for port in report.ports:
-        tls = port.details.get("tls") if isinstance(port.details.get("tls"), dict) else None
-        if tls:
-            tls_names.append(tls.get("subject_cn"))
-            tls_names += [n for n in tls.get("san") or () if isinstance(n, str)]
+        if isinstance(port.details, HttpsResult) and port.details.tls is not None:
+            tls_names += [port.details.tls.subject_cn, *port.details.tls.san]
     scrub = Scrubber([*names, _url_host(report.server), *tls_names], tokens)
     reachable = sum(1 for p in report.ports if p.reachable)
     lines = [

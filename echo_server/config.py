@@ -29,6 +29,8 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 DEFAULT_RATE_PER_SOURCE = 100.0
 DEFAULT_BURST_PER_SOURCE = 200.0
 DEFAULT_MAX_TCP_CONNECTIONS = 256
+DEFAULT_MAX_TCP_PER_SOURCE = 8
+DEFAULT_TCP_MESSAGE_TIMEOUT = 5.0
 
 __all__ = (
     "DEFAULT_PORT",
@@ -63,7 +65,12 @@ class EchoServerConfig:
     burst_per_source: float = DEFAULT_BURST_PER_SOURCE
     rate_table_size: int = 65536
     max_tcp_connections: int = DEFAULT_MAX_TCP_CONNECTIONS
+    """STUN/TCP connections at once; when full, the one idle the longest makes room."""
+    max_tcp_per_source: int = DEFAULT_MAX_TCP_PER_SOURCE
+    """STUN/TCP connections at once from one source (IPv4 address or IPv6 /64)."""
     tcp_idle_timeout: float = 30.0
+    tcp_message_timeout: float = DEFAULT_TCP_MESSAGE_TIMEOUT
+    """Seconds a STUN/TCP message may take from its first byte to its last (slow senders are cut)."""
     padding_mtu: int = 1500
     """RFC 5780 section 6.1: PADDING in a response SHOULD be the outgoing MTU (but never more
     than the request allows, see :mod:`echo_server.stun_service`)."""
@@ -71,6 +78,9 @@ class EchoServerConfig:
     """SOFTWARE attribute for responses; off by default (it only makes replies bigger)."""
     max_batch: int = 64
     """Datagrams read from one socket per readiness callback before yielding to the loop."""
+    udp_poll_interval: float = 0.001
+    """While UDP traffic flows, drain the sockets every this many seconds instead of waking
+    per datagram (0 = always wait on epoll); the reply latency it adds is at most this."""
     receive_buffer: int | None = None
     """SO_RCVBUF for the UDP sockets in bytes (the kernel queue is the only queue); None = OS default."""
     primary_public: IPAddress | None = None
@@ -98,10 +108,12 @@ class EchoServerConfig:
             raise ValueError("the echo port must differ from the STUN ports N and N+1")
         if self.rate_per_source <= 0 or self.burst_per_source < 1:
             raise ValueError("rate_per_source must be > 0 and burst_per_source >= 1")
-        if self.rate_table_size < 1 or self.max_tcp_connections < 1 or self.max_batch < 1:
-            raise ValueError("rate_table_size, max_tcp_connections and max_batch must be >= 1")
-        if self.tcp_idle_timeout <= 0:
-            raise ValueError("tcp_idle_timeout must be > 0")
+        if min(self.rate_table_size, self.max_tcp_connections, self.max_tcp_per_source, self.max_batch) < 1:
+            raise ValueError("rate_table_size, max_tcp_connections, max_tcp_per_source and max_batch must be >= 1")
+        if self.tcp_idle_timeout <= 0 or self.tcp_message_timeout <= 0:
+            raise ValueError("tcp_idle_timeout and tcp_message_timeout must be > 0")
+        if not 0 <= self.udp_poll_interval <= 0.1:
+            raise ValueError("udp_poll_interval must be 0-0.1 s")
         if not 0 <= self.padding_mtu <= 0xFFFF:
             raise ValueError("padding_mtu must be 0-65535")
 
@@ -233,6 +245,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="C",
         help="concurrent TCP connections (default %(default)s)",
     )
+    parser.add_argument(
+        "--max-tcp-per-source",
+        type=int,
+        default=DEFAULT_MAX_TCP_PER_SOURCE,
+        metavar="C",
+        help="concurrent TCP connections from one IP (IPv6: one /64) (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tcp-message-timeout",
+        type=float,
+        default=DEFAULT_TCP_MESSAGE_TIMEOUT,
+        metavar="S",
+        help="seconds a STUN/TCP message may take to arrive whole (default %(default)s)",
+    )
+    parser.add_argument(
+        "--udp-poll-interval",
+        type=float,
+        default=0.001,
+        metavar="S",
+        help="under load, read the UDP sockets every S seconds rather than per datagram (default %(default)s; 0 = off)",
+    )
     parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
 
 
@@ -253,5 +286,8 @@ def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
         rate_per_source=args.rate,
         burst_per_source=args.burst,
         max_tcp_connections=args.max_tcp_connections,
+        max_tcp_per_source=args.max_tcp_per_source,
+        tcp_message_timeout=args.tcp_message_timeout,
+        udp_poll_interval=args.udp_poll_interval,
         software=args.software,
     )

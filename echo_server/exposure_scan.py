@@ -19,13 +19,12 @@ UDP bytes sent never exceed the budget the request paid for (see ``probe_jamulus
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import ssl
 from dataclasses import dataclass, field
 
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress, source_key
 from natprobe.contract.exposure_route import (
     SCAN_DEADLINE_S,
     HttpDetails,
@@ -36,11 +35,13 @@ from natprobe.contract.exposure_route import (
     TlsDetails,
 )
 
+from natprobe.contract import HttpResult, HttpsResult, JamulusResult, ProbeError
+
 from echo_server import probe_back
 
 # The stream helpers are probe_back's (one connect path, one way to read a certificate);
 # they are module-private there, shared here deliberately rather than copied.
-from echo_server.probe_back import HttpResult, ProbeError, _clean, _close, _connect, _Failed, _open_stream
+from echo_server.probe_back import _clean, _close, _connect, _Failed, _open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class ScanGate:
         """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
         if ip.version == 4:
             return (str(ip),)
-        return (str(ip), str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))))
+        return (str(ip), source_key(ip))
 
     def wait(self, ip: IPAddress, now: float) -> float:
         """Seconds until ``ip`` may scan again (0: now)."""
@@ -211,7 +212,7 @@ async def _redis_ping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         return b""
 
 
-def _tls_details(result: HttpResult) -> TlsDetails | None:
+def _tls_details(result: HttpsResult) -> TlsDetails | None:
     tls = result.tls
     if tls is None or tls.version is None:
         return None
@@ -233,8 +234,8 @@ async def _web(progress: _Progress, target: TransportAddress, source_ip: IPAddre
             target, source_ip=source_ip, timeout=limits.exchange_timeout, host=host, verify_context=context, https=https
         )
         result = outcome.result
-        assert isinstance(result, HttpResult)  # probe_http returns nothing else
-        tls = _tls_details(result) if https else None
+        assert isinstance(result, (HttpResult, HttpsResult))  # probe_http returns nothing else
+        tls = _tls_details(result) if isinstance(result, HttpsResult) else None
         if result.status is not None or tls is not None:
             progress.service = "https" if https else "http"
             progress.identified = True
@@ -313,7 +314,7 @@ async def _scan_udp(progress: _Progress, target: TransportAddress, source_ip: IP
                     limits: ScanLimits) -> None:
     outcome = await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=limits.udp_timeout, byte_budget=budget)
     result = outcome.result
-    if isinstance(result, probe_back.JamulusResult) and result.answered:
+    if isinstance(result, JamulusResult) and result.answered:
         progress.state, progress.error = PortState.OPEN, None
         progress.service, progress.identified = "jamulus", True
         progress.jamulus_version = result.version

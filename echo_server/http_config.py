@@ -40,6 +40,10 @@ DEFAULT_MAX_SOURCES = 10_000
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
 DEFAULT_MAX_BODY_BYTES = 4096
+DEFAULT_MAX_CONNECTIONS = 512
+DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 16
+DEFAULT_KEEPALIVE_TIMEOUT = 5.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
 TOKEN_ENVIRONMENT = "NATPROBE_TOKEN"
 
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
@@ -77,6 +81,16 @@ class HttpApiConfig:
     tls_ca_file: str | None = None
     """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
     udp_nonce_spacing: float = UDP_NONCE_SPACING
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """HTTP connections at once (kept below the file descriptor limit at start); when
+    full, the one idle the longest makes room."""
+    max_connections_per_source: int = DEFAULT_MAX_CONNECTIONS_PER_SOURCE
+    """HTTP connections at once from one source (IPv4 address or IPv6 /64)."""
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    """Seconds an idle keep-alive connection stays open."""
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    """Seconds a connection has to deliver a whole request (headers and body), from its
+    start or from its previous answer (slowloris)."""
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
@@ -105,6 +119,10 @@ class HttpApiConfig:
             raise ValueError("denied_ports must be 1-65535")
         if not 0 <= self.udp_nonce_spacing <= 1:
             raise ValueError("udp_nonce_spacing must be 0-1 s")
+        if min(self.max_connections, self.max_connections_per_source) < 1:
+            raise ValueError("max_connections and max_connections_per_source must be >= 1")
+        if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
+            raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +155,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BURST,
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
+    )
+    _add_limit_arguments(parser)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--http-max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="C",
+        help="HTTP connections at once (default %(default)s; kept below the file descriptor limit)",
+    )
+    parser.add_argument(
+        "--http-max-connections-per-source",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+        metavar="C",
+        help="HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-keepalive-timeout",
+        type=float,
+        default=DEFAULT_KEEPALIVE_TIMEOUT,
+        metavar="S",
+        help="seconds an idle keep-alive HTTP connection stays open (default %(default)s)",
+    )
+    parser.add_argument(
+        "--http-request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="S",
+        help="seconds a connection has to send a whole request (default %(default)s)",
     )
 
 
@@ -180,4 +230,8 @@ def config_from_args(
         token=token,
         rate_per_s=args.probe_rate,
         burst=args.probe_burst,
+        max_connections=args.http_max_connections,
+        max_connections_per_source=args.http_max_connections_per_source,
+        keepalive_timeout=args.http_keepalive_timeout,
+        request_timeout=args.http_request_timeout,
     )

@@ -29,10 +29,12 @@ Safety (the echo server is a public reflector, DESIGN.md):
   every valid frame it sends here and debited by every reply and keep-alive, so a spoofed
   registration draws at most as many bytes toward its victim as it cost. Hole punches are
   paid by the HTTP request body (like UDP probe-backs).
-* Every source IP is rate limited (:class:`~echo_server.ratelimit.RateLimiter`) before
-  anything is parsed; the table holds at most ``max_registrations`` entries (at most
-  ``max_per_ip`` per IP) and forgets an entry ``registration_ttl_s`` after its last
-  registration.
+* Every source (IPv4 address, IPv6 /64) is rate limited
+  (:class:`~echo_server.ratelimit.RateLimiter`) before anything is parsed; the codec refuses
+  names and cities longer than Jamulus allows; the table
+  (:class:`natprobe.jamulus.directory_table.DirectoryTable`) is bounded in entries, bytes
+  and per source, and keeps a registration beyond a short grace only when its source
+  echoes a verification ping (a spoofed source cannot).
 
 Datagrams are handled synchronously in ``datagram_received`` (a decode and a dictionary
 update): as in :mod:`echo_server.udp`, the kernel's receive buffer is the only queue.
@@ -44,16 +46,17 @@ import argparse
 import asyncio
 import ipaddress
 import logging
-import re
 import secrets
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.jamulus import (
+    JAMULUS_KEEPALIVE_S,
     EmptyMessage,
     ESvrRegResult,
     Message,
@@ -67,9 +70,29 @@ from natprobe.jamulus import (
     encode,
 )
 from natprobe.addressing import TransportAddress
+from natprobe.contract.terms import (
+    HOLE_PUNCH_FULL_BUDGET,
+    HOLE_PUNCH_MIN_BUDGET,
+    HOLE_PUNCH_PEER_PINGS,
+    HOLE_PUNCH_REQUESTS,
+    HOLE_PUNCH_STRANGER_PINGS,
+)
+from natprobe.jamulus.directory_table import (
+    EMPTY_BYTES,
+    PING_BYTES,
+    RESP_BYTES,
+    SEND_EMPTY_BYTES,
+    DirectoryTable,
+    RegistrationInfo,
+    TableLimits,
+    requested_keepalive,
+)
 
 from echo_server.config import port_argument
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
+
+if TYPE_CHECKING:
+    from natprobe.contract.hole_punch import HolePunchResponse, PingStep
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +107,8 @@ __all__ = (
     "SEND_EMPTY_BYTES",
     "DirectoryStats",
     "DirectoryTable",
-    "HolePunchResult",
     "JamulusDirectory",
     "JamulusDirectoryConfig",
-    "PingStep",
     "RegistrationInfo",
     "RegistrationNotFound",
     "add_arguments",
@@ -97,42 +118,12 @@ __all__ = (
 
 DEFAULT_JAMULUS_PORT = 22224
 """The port of Jamulus' second any-genre directory (src/global.h); any port works."""
-JAMULUS_KEEPALIVE_S = 59.0
-"""``SERVLIST_UPDATE_PING_SERVERS_MS``: both NAT keep-alives of Jamulus, in seconds."""
-
-RESP_BYTES = len(encode(RegisterServerResp(ESvrRegResult.REGISTERED)))
-EMPTY_BYTES = len(encode(EmptyMessage()))
-PING_BYTES = len(encode(PingMs(0)))
-SEND_EMPTY_BYTES = len(encode(SendEmptyMessage(ipaddress.IPv4Address(0), 0)))
-
-_STRANGER_PINGS = 2
-_PUNCH_REQUESTS = 3
-_PEER_PINGS = 3
-HOLE_PUNCH_MIN_BUDGET = 2 * PING_BYTES + SEND_EMPTY_BYTES
-"""Request body bytes that pay for one try of each step (41)."""
-HOLE_PUNCH_FULL_BUDGET = (_STRANGER_PINGS + _PEER_PINGS) * PING_BYTES + _PUNCH_REQUESTS * SEND_EMPTY_BYTES
-"""Request body bytes that pay for every retry (110): pad the JSON to this size."""
+DEFAULT_VERIFY_GRACE_S = 10.0
+DEFAULT_MAX_TABLE_BYTES = 512 * 1024
 
 _PING_SPACING_S = 0.4
 _PUNCH_SPACING_S = 0.5
 _INBOX_LIMIT = 64
-_MAX_BANKED_BYTES = 4096
-"""A registration's byte budget never grows past this (an old, chatty server banks no more)."""
-_KEEPALIVE_CITY = re.compile(r"keepalive=(\d{1,4})", re.ASCII)
-
-
-def requested_keepalive(city: str, *, minimum: float, default: float = JAMULUS_KEEPALIVE_S) -> float:
-    """The keep-alive interval a registration asks for through its city (``keepalive=N``).
-
-    Clamped to ``minimum`` .. ``default``: a client may ask for faster keep-alives (to watch
-    a short-lived NAT mapping), never slower ones than Jamulus' 59 s.
-    """
-    match = _KEEPALIVE_CITY.fullmatch(city.strip())
-    if match is None:
-        return default
-    return min(default, max(minimum, float(match.group(1))))
-
-
 # --- configuration ---------------------------------------------------------------------------
 
 
@@ -144,12 +135,18 @@ class JamulusDirectoryConfig:
     port: int = DEFAULT_JAMULUS_PORT
     """0 = a port the OS picks (tests)."""
     max_registrations: int = 1024
+    max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES
+    """The table's entries, counted as a fixed overhead plus name and city each."""
     max_per_ip: int = 8
+    """Registrations per source IPv4 address (or IPv6 /64)."""
     registration_ttl_s: float = 1200.0
     """Entries are forgotten this long after their last registration. A Jamulus server
     re-registers every 15 min, so 20 min keeps a real one listed without a gap."""
     keepalive_s: float = JAMULUS_KEEPALIVE_S
     min_keepalive_s: float = 5.0
+    verify_grace_s: float = DEFAULT_VERIFY_GRACE_S
+    """A registration whose source has not echoed a verification ping by then is dropped
+    (a spoofed one never can)."""
     rate_per_source: float = 2.0
     """Datagrams per second per source IP (Jamulus registers at most twice a second)."""
     burst_per_source: float = 10.0
@@ -169,225 +166,21 @@ class JamulusDirectoryConfig:
             raise ValueError("the Jamulus directory needs a specific unicast address")
         if not 0 <= self.port <= 0xFFFF:
             raise ValueError(f"Jamulus port out of range: {self.port}")
-        if min(self.max_registrations, self.max_per_ip, self.rate_table_size) < 1:
-            raise ValueError("max_registrations, max_per_ip and rate_table_size must be >= 1")
-        if not 0 < self.min_keepalive_s <= self.keepalive_s:
-            raise ValueError("keep-alive intervals must satisfy 0 < min_keepalive_s <= keepalive_s")
-        if self.registration_ttl_s <= 0 or self.rate_per_source <= 0 or self.burst_per_source < 1:
-            raise ValueError("registration_ttl_s and rate_per_source must be > 0, burst_per_source >= 1")
+        if self.rate_table_size < 1 or self.rate_per_source <= 0 or self.burst_per_source < 1:
+            raise ValueError("rate_table_size must be >= 1, rate_per_source > 0, burst_per_source >= 1")
+        self.table_limits  # validates the table's share of the settings
 
-
-# --- the registration table (pure: the caller passes the time) -------------------------------
-
-
-@dataclass(slots=True)
-class _Entry:
-    source: TransportAddress
-    name: str
-    city: str
-    registered_at: float
-    refreshed_at: float
-    keepalive_s: float
-    next_keepalive: float
-    budget: int
-    keepalives_sent: int = 0
-    keepalives_received: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationInfo:
-    """A snapshot of one registration."""
-
-    source: TransportAddress
-    """The registration's UDP source ip:port: what a directory publishes."""
-    name: str
-    city: str
-    registered_at: float
-    refreshed_at: float
-    keepalive_s: float
-    budget: int
-    """Bytes the directory may still send to this registration."""
-    keepalives_sent: int
-    keepalives_received: int
-
-
-def _info(entry: _Entry) -> RegistrationInfo:
-    return RegistrationInfo(
-        entry.source, entry.name, entry.city, entry.registered_at, entry.refreshed_at,
-        entry.keepalive_s, entry.budget, entry.keepalives_sent, entry.keepalives_received,
-    )
-
-
-class DirectoryTable:
-    """Registrations keyed by their source address, bounded in count, per IP and in time.
-
-    Pure: every method takes ``now`` (monotonic seconds); the I/O class sends what it says.
-    """
-
-    def __init__(self, config: JamulusDirectoryConfig) -> None:
-        self.config = config
-        self._entries: dict[TransportAddress, _Entry] = {}
-        self._per_ip: dict[str, int] = {}
-        self.budget_skipped = 0
-        """Keep-alives not sent because the registration's byte budget could not pay (metrics)."""
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def entries(self) -> tuple[RegistrationInfo, ...]:
-        return tuple(_info(e) for e in self._entries.values())
-
-    def get(self, source: TransportAddress) -> RegistrationInfo | None:
-        entry = self._entries.get(source)
-        return None if entry is None else _info(entry)
-
-    def register(
-        self, source: TransportAddress, message: RegisterServer | RegisterServerEx, size: int, now: float
-    ) -> ESvrRegResult:
-        """Add or refresh ``source``'s entry; the status to answer with (its cost is debited)."""
-        self.expire(now)
-        config = self.config
-        entry = self._entries.get(source)
-        keepalive = requested_keepalive(message.city, minimum=config.min_keepalive_s, default=config.keepalive_s)
-        if entry is None:
-            ip = str(source.ip)
-            if len(self._entries) >= config.max_registrations or self._per_ip.get(ip, 0) >= config.max_per_ip:
-                return ESvrRegResult.SERVER_LIST_FULL
-            entry = _Entry(source, message.name, message.city, now, now, keepalive, now + keepalive, 0)
-            self._entries[source] = entry
-            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        else:
-            entry.name, entry.city, entry.refreshed_at = message.name, message.city, now
-            if keepalive != entry.keepalive_s:
-                entry.keepalive_s = keepalive
-                entry.next_keepalive = min(entry.next_keepalive, now + keepalive)
-        entry.budget = min(_MAX_BANKED_BYTES, entry.budget + size - RESP_BYTES)
-        return ESvrRegResult.REGISTERED
-
-    def unregister(self, source: TransportAddress) -> bool:
-        entry = self._entries.pop(source, None)
-        if entry is None:
-            return False
-        self._forget_ip(entry)
-        return True
-
-    def credit(self, source: TransportAddress, size: int, *, keepalive: bool = False) -> None:
-        """A valid frame of ``size`` bytes came from a registration: it may draw that much back."""
-        entry = self._entries.get(source)
-        if entry is not None:
-            entry.budget = min(_MAX_BANKED_BYTES, entry.budget + size)
-            if keepalive:
-                entry.keepalives_received += 1
-
-    def find(self, name: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address, now: float) -> RegistrationInfo | None:
-        """The most recent registration called ``name`` whose source IP is ``ip``."""
-        self.expire(now)
-        matches = [e for e in self._entries.values() if e.name == name and e.source.ip == ip]
-        if not matches:
-            return None
-        return _info(max(matches, key=lambda e: e.refreshed_at))
-
-    def expire(self, now: float) -> int:
-        """Forget entries not re-registered within the TTL; how many went."""
-        limit = now - self.config.registration_ttl_s
-        stale = [source for source, e in self._entries.items() if e.refreshed_at <= limit]
-        for source in stale:
-            self.unregister(source)
-        return len(stale)
-
-    def due(self, now: float) -> list[TransportAddress]:
-        """Registrations owed a keep-alive now (each is debited and rescheduled)."""
-        self.expire(now)
-        due = []
-        for entry in self._entries.values():
-            if entry.next_keepalive > now:
-                continue
-            # Catch up without a burst: one keep-alive, then the next interval from now.
-            entry.next_keepalive = now + entry.keepalive_s
-            if entry.budget < EMPTY_BYTES:
-                self.budget_skipped += 1
-                continue  # nothing paid for it: skipped, not queued
-            entry.budget -= EMPTY_BYTES
-            entry.keepalives_sent += 1
-            due.append(entry.source)
-        return due
-
-    def next_deadline(self) -> float | None:
-        """When :meth:`due` or :meth:`expire` next has work, or ``None`` when empty."""
-        if not self._entries:
-            return None
-        ttl = self.config.registration_ttl_s
-        return min(min(e.next_keepalive, e.refreshed_at + ttl) for e in self._entries.values())
-
-    def _forget_ip(self, entry: _Entry) -> None:
-        ip = str(entry.source.ip)
-        left = self._per_ip.get(ip, 0) - 1
-        if left > 0:
-            self._per_ip[ip] = left
-        else:
-            self._per_ip.pop(ip, None)
-
-
-# --- hole punch results ----------------------------------------------------------------------
-
-
-def _endpoint(address: TransportAddress | None) -> dict[str, object] | None:
-    return None if address is None else {"ip": str(address.ip), "port": address.port}
-
-
-@dataclass(frozen=True, slots=True)
-class PingStep:
-    """``CLM_PING_MS`` from ``source`` to the published address, and whether it came back."""
-
-    source: TransportAddress
-    sent: int
-    answered: bool
-    rtt_ms: float | None
-
-    def to_json(self) -> dict[str, object]:
-        return {"source": _endpoint(self.source), "sent": self.sent, "answered": self.answered, "rtt_ms": self.rtt_ms}
-
-
-@dataclass(frozen=True, slots=True)
-class HolePunchResult:
-    """What each step of a hole punch sent and saw (``POST /v1/jamulus/hole-punch``)."""
-
-    name: str
-    published: TransportAddress
-    """The registration's source address as seen here: what a directory lists."""
-    registered_s_ago: float
-    keepalive_s: float
-    unsolicited: PingStep
-    """Step a: a stranger pinged the published address before any punch."""
-    peer: TransportAddress
-    punch_requests: int
-    """Step b: ``CLM_SEND_EMPTY_MESSAGE(peer)`` sent to the registration."""
-    punch_source: TransportAddress | None
-    """Step c: where the server's ``CLM_EMPTY_MESSAGE`` to the peer came from (None: it never came)."""
-    punch_after_ms: float | None
-    punched: PingStep
-    """Step d: the peer pinged the published address after the punch."""
-    udp_bytes_sent: int
-    elapsed_ms: float
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "published": _endpoint(self.published),
-            "registered_s_ago": round(self.registered_s_ago, 3),
-            "keepalive_interval_s": self.keepalive_s,
-            "unsolicited": self.unsolicited.to_json(),
-            "hole_punch": {
-                "peer": _endpoint(self.peer),
-                "requests_sent": self.punch_requests,
-                "received": self.punch_source is not None,
-                "source": _endpoint(self.punch_source),
-                "after_ms": self.punch_after_ms,
-            },
-            "punched_ping": self.punched.to_json(),
-            "udp_bytes_sent": self.udp_bytes_sent,
-            "elapsed_ms": self.elapsed_ms,
-        }
+    @property
+    def table_limits(self) -> TableLimits:
+        return TableLimits(
+            max_registrations=self.max_registrations,
+            max_bytes=self.max_table_bytes,
+            max_per_source=self.max_per_ip,
+            registration_ttl_s=self.registration_ttl_s,
+            keepalive_s=self.keepalive_s,
+            min_keepalive_s=self.min_keepalive_s,
+            verify_grace_s=self.verify_grace_s,
+        )
 
 
 class RegistrationNotFound(LookupError):
@@ -402,6 +195,7 @@ class DirectoryStats:
     registrations: int = 0
     refused: int = 0
     keepalives_sent: int = 0
+    verify_pings: int = 0
     hole_punches: int = 0
     send_errors: int = 0
 
@@ -484,6 +278,9 @@ class _ProbeSocket:
 
 async def _ping(sock: _ProbeSocket, target: TransportAddress, attempts: int) -> PingStep:
     """Up to ``attempts`` pings ``_PING_SPACING_S`` apart; an echo counts only from ``target``."""
+    from natprobe.contract.base import Endpoint  # see JamulusDirectory.hole_punch
+    from natprobe.contract.hole_punch import PingStep
+
     loop = asyncio.get_running_loop()
     stamp = secrets.randbits(32)
     sent_at: dict[int, float] = {}
@@ -502,8 +299,8 @@ async def _ping(sock: _ProbeSocket, target: TransportAddress, attempts: int) -> 
                 break
             if source == target and isinstance(message, PingMs) and message.time_ms in sent_at:
                 rtt = round((received_at - sent_at[message.time_ms]) * 1000.0, 3)
-                return PingStep(sock.local, len(sent_at), True, max(0.0, rtt))
-    return PingStep(sock.local, len(sent_at), False, None)
+                return PingStep(Endpoint.of(sock.local), len(sent_at), True, max(0.0, rtt))
+    return PingStep(Endpoint.of(sock.local), len(sent_at), False, None)
 
 
 class JamulusDirectory:
@@ -512,7 +309,7 @@ class JamulusDirectory:
     def __init__(self, config: JamulusDirectoryConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
-        self.table = DirectoryTable(config)
+        self.table = DirectoryTable(config.table_limits)
         self.limiter = RateLimiter(config.rate_per_source, config.burst_per_source, config.rate_table_size)
         self.stats = DirectoryStats()
         self._transport: asyncio.DatagramTransport | None = None
@@ -596,7 +393,7 @@ class JamulusDirectory:
         if source is None:
             return
         now = self.clock()
-        if not self.limiter.allow(str(source.ip), now):
+        if not self.limiter.allow(source_key(source.ip), now):
             self.stats.rate_limited += 1
             return
         try:
@@ -618,18 +415,20 @@ class JamulusDirectory:
         elif isinstance(message, UnregisterServer):
             if self.table.unregister(source):
                 logger.info("Jamulus registration from %s withdrawn", source)
-        elif isinstance(message, EmptyMessage):
-            self.table.credit(source, len(data), keepalive=True)
         else:
-            # Pings, list requests and the rest: this is not a listing directory.
-            self.table.credit(source, len(data))
+            # Keep-alives, verification ping echoes, list requests and the rest: credited
+            # (this is not a listing directory); a ping echo may verify the registration.
+            self.table.received(source, message, len(data))
 
     async def _keepalive_loop(self) -> None:
         while True:
             now = self.clock()
-            for target in self.table.due(now):
-                self._send(EmptyMessage(), target)
-                self.stats.keepalives_sent += 1
+            for target, message in self.table.due(now):
+                self._send(message, target)
+                if isinstance(message, EmptyMessage):
+                    self.stats.keepalives_sent += 1
+                else:
+                    self.stats.verify_pings += 1
             deadline = self.table.next_deadline()
             self._wake.clear()
             timeout = None if deadline is None else max(0.05, deadline - self.clock())
@@ -648,7 +447,7 @@ class JamulusDirectory:
         *,
         source_ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
         byte_budget: int,
-    ) -> HolePunchResult:
+    ) -> HolePunchResponse:
         """Punch for a fresh peer, as a directory does for a client that asks for the list.
 
         Raises :class:`RegistrationNotFound` when no registration called ``name`` came from
@@ -656,6 +455,11 @@ class JamulusDirectory:
         step (:data:`HOLE_PUNCH_MIN_BUDGET`) or ``source_ip`` is not IPv4, and
         :class:`NetworkError` when a probe socket cannot be bound.
         """
+        # The answer is the HTTP contract's record, imported here: a server without the HTTP
+        # API never loads msgspec (benchmarks/README.md, "The HTTP contract's library").
+        from natprobe.contract.base import Endpoint
+        from natprobe.contract.hole_punch import HolePunchResponse, HolePunchStep
+
         if self._transport is None:
             raise RuntimeError("the Jamulus directory is not running")
         if not isinstance(source_ip, ipaddress.IPv4Address):
@@ -688,7 +492,7 @@ class JamulusDirectory:
         try:
             # a) A stranger that nothing has sent to: only a forward or full-cone NAT lets it in.
             #    Its own socket, so that its (dropped) pings leave no NAT state on the peer's path.
-            stranger_attempts = min(_STRANGER_PINGS, (budget[0] - SEND_EMPTY_BYTES - PING_BYTES) // PING_BYTES)
+            stranger_attempts = min(HOLE_PUNCH_STRANGER_PINGS, (budget[0] - SEND_EMPTY_BYTES - PING_BYTES) // PING_BYTES)
             unsolicited = await _ping(stranger, target, stranger_attempts)
 
             # b) + c) "send an empty message to the peer", resent until the punch arrives.
@@ -700,7 +504,7 @@ class JamulusDirectory:
             punch_after: float | None = None
             requests = 0
             first_request = time.monotonic()
-            for attempt in range(_PUNCH_REQUESTS):
+            for attempt in range(HOLE_PUNCH_REQUESTS):
                 if budget[0] - SEND_EMPTY_BYTES < PING_BYTES:
                     break
                 budget[0] -= SEND_EMPTY_BYTES
@@ -724,22 +528,25 @@ class JamulusDirectory:
                     break
 
             # d) The peer pings the published address, as a client pings the listed server.
-            punched = await _ping(peer, target, min(_PEER_PINGS, budget[0] // PING_BYTES))
+            punched = await _ping(peer, target, min(HOLE_PUNCH_PEER_PINGS, budget[0] // PING_BYTES))
         finally:
             stranger.close()
             peer.close()
         elapsed = round((loop.time() - started) * 1000.0, 3)
-        return HolePunchResult(
+        return HolePunchResponse(
             name=registration.name,
-            published=target,
-            registered_s_ago=registered_s_ago,
-            keepalive_s=registration.keepalive_s,
+            published=Endpoint.of(target),
+            registered_s_ago=round(registered_s_ago, 3),
+            keepalive_interval_s=registration.keepalive_s,
             unsolicited=unsolicited,
-            peer=peer_public,
-            punch_requests=requests,
-            punch_source=punch_source,
-            punch_after_ms=punch_after,
-            punched=punched,
+            hole_punch=HolePunchStep(
+                peer=Endpoint.of(peer_public),
+                requests_sent=requests,
+                received=punch_source is not None,
+                source=None if punch_source is None else Endpoint.of(punch_source),
+                after_ms=punch_after,
+            ),
+            punched_ping=punched,
             udp_bytes_sent=byte_budget - budget[0],
             elapsed_ms=elapsed,
         )
@@ -760,6 +567,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--no-jamulus", action="store_true", help="do not play a Jamulus directory")
+    parser.add_argument(
+        "--jamulus-verify-grace",
+        type=float,
+        default=DEFAULT_VERIFY_GRACE_S,
+        metavar="S",
+        help="drop a registration whose address does not echo the directory's ping within S seconds "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--jamulus-max-table-bytes",
+        type=int,
+        default=DEFAULT_MAX_TABLE_BYTES,
+        metavar="N",
+        help="memory the registration table may use, in bytes (default %(default)s)",
+    )
 
 
 def config_from_args(
@@ -784,4 +606,10 @@ def config_from_args(
             raise ValueError("the Jamulus directory needs an IPv4 --primary address (Jamulus directories are IPv4 only)")
         return None, False
     port = args.jamulus_port if explicit else DEFAULT_JAMULUS_PORT
-    return JamulusDirectoryConfig(ip=primary, port=port, public_ips=public_ips), explicit
+    return JamulusDirectoryConfig(
+        ip=primary,
+        port=port,
+        verify_grace_s=float(getattr(args, "jamulus_verify_grace", DEFAULT_VERIFY_GRACE_S)),
+        max_table_bytes=int(getattr(args, "jamulus_max_table_bytes", DEFAULT_MAX_TABLE_BYTES)),
+        public_ips=public_ips,
+    ), explicit

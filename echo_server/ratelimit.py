@@ -14,8 +14,9 @@ per call). Pure: the caller passes the current time.
 
 from __future__ import annotations
 
-__all__ = ("RateLimiter",)
+from natprobe.addressing import source_key
 
+__all__ = ("RateLimiter", "source_key")
 
 class RateLimiter:
     """Token bucket per key (the source IP string), in a table of at most ``max_sources``."""

@@ -83,6 +83,10 @@ class ServerStats:
     malformed: int
     tcp_connections: int
     tcp_refused: int
+    tcp_evicted: int = 0
+    """Idle STUN/TCP connections closed to make room for a new one."""
+    tcp_cut: int = 0
+    """STUN/TCP connections closed for a message too slow, or a request of an unknown method."""
     tcp_requests: int = 0
     tcp_replies: int = 0
 
@@ -195,7 +199,14 @@ class EchoServer:
         try:
             topology = self._topology(sockets.port)
             service = StunService(topology, padding_mtu=self.config.padding_mtu, software=self.config.software)
-            udp = UdpServer(service, sockets.stun_udp, sockets.echo, self.limiter, max_batch=self.config.max_batch)
+            udp = UdpServer(
+                service,
+                sockets.stun_udp,
+                sockets.echo,
+                self.limiter,
+                max_batch=self.config.max_batch,
+                poll_interval=self.config.udp_poll_interval,
+            )
             self._sockets, self._service, self._udp = sockets, service, udp
             udp.start()
             if sockets.stun_tcp:
@@ -204,7 +215,9 @@ class EchoServer:
                     sockets.stun_tcp,
                     self.limiter,
                     max_connections=self.config.max_tcp_connections,
+                    max_per_source=self.config.max_tcp_per_source,
                     idle_timeout=self.config.tcp_idle_timeout,
+                    message_timeout=self.config.tcp_message_timeout,
                 )
                 self._tcp = tcp
                 await tcp.start()
@@ -324,6 +337,8 @@ class EchoServer:
             malformed=service.stats.malformed,
             tcp_connections=0 if tcp is None else len(tcp.connections),
             tcp_refused=0 if tcp is None else tcp.refused,
+            tcp_evicted=0 if tcp is None else tcp.stats.evicted,
+            tcp_cut=0 if tcp is None else tcp.stats.message_timeouts + tcp.stats.unknown_method,
             tcp_requests=service.stats.tcp_requests,
             tcp_replies=service.stats.tcp_replies,
         )

@@ -7,8 +7,10 @@ The public API, all importable from ``natprobe``:
   :class:`FilteringBehavior`, :class:`ClassicNatType`, each a :class:`Verdict`);
   :func:`measure_mapping_lifetime` with :class:`LifetimeOptions` returns a :class:`LifetimeReport`.
 * Inbound reachability through a natprobe echo server: :func:`check_ports` with
-  :class:`CheckOptions` and :class:`PortSpec` returns a :class:`CheckReport` (a
-  :class:`PortVerdict` per port, :class:`HairpinResult`, its :class:`Finding` list).
+  :class:`CheckOptions` and :class:`PortSpec` (a :class:`TransportProtocol` and a port)
+  returns a :class:`CheckReport` (a :class:`PortVerdict` per port, holding the echo server's
+  result record such as :class:`ConnectResult` or :class:`HttpsResult`; :class:`HairpinResult`,
+  its :class:`Finding` list).
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
 * What the Internet sees of this network: :func:`scan_exposure` with :class:`ExposureOptions`
   returns an :class:`ExposureReport`.
@@ -47,7 +49,7 @@ from natprobe.errors import (
 if TYPE_CHECKING:
     from natprobe.adapters.interfaces import read_local_context
     from natprobe.addressing import AddressScope, TransportAddress
-    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScanProtocol, ScannedPort, SshDetails, TlsDetails
+    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScannedPort, SshDetails, TlsDetails
     from natprobe.findings.jamulus_findings import explain_jamulus
     from natprobe.findings.nat_findings import explain_nat
     from natprobe.jamulus.messages import OsType
@@ -68,7 +70,17 @@ if TYPE_CHECKING:
     from natprobe.verdicts.classify import Verdict
     from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, ModeVerdict
     from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
-    from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict, Protocol
+    from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict
+    from natprobe.contract.probe_route import (
+        ConnectResult,
+        HttpResult,
+        HttpsResult,
+        JamulusResult,
+        SshResult,
+        TlsInfo,
+        UdpNonceResult,
+    )
+    from natprobe.contract.terms import TransportProtocol
 
 __version__ = "0.1.0"
 """The one place the version is written (pyproject.toml reads it: hatch's dynamic version)."""
@@ -84,6 +96,7 @@ _LAZY_EXPORTS = {
     "ClassicNatType": "natprobe.verdicts.behavior",
     "Clock": "natprobe.measure.lifetime",
     "Confidence": "natprobe.verdicts.nat_layers",
+    "ConnectResult": "natprobe.contract.probe_route",
     "DiscoveryOptions": "natprobe.measure.discovery",
     "ExposedPort": "natprobe.reports.exposure_report",
     "ExposureOptions": "natprobe.measure.exposure",
@@ -95,9 +108,12 @@ _LAZY_EXPORTS = {
     "Hop": "natprobe.recverr",
     "HopOutcome": "natprobe.recverr",
     "HttpDetails": "natprobe.contract.exposure_route",
+    "HttpResult": "natprobe.contract.probe_route",
+    "HttpsResult": "natprobe.contract.probe_route",
     "JamulusModesOptions": "natprobe.measure.jamulus_modes",
     "JamulusModesReport": "natprobe.reports.jamulus_report",
     "JamulusPingResult": "natprobe.reports.jamulus_report",
+    "JamulusResult": "natprobe.contract.probe_route",
     "JamulusServerEntry": "natprobe.reports.jamulus_report",
     "JamulusServerList": "natprobe.reports.jamulus_report",
     "LifetimeOptions": "natprobe.measure.lifetime",
@@ -118,15 +134,17 @@ _LAZY_EXPORTS = {
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
     "Probe": "natprobe.verdicts.behavior",
-    "Protocol": "natprobe.verdicts.reachability",
     "RetransmissionPolicy": "natprobe.stun.transaction",
-    "ScanProtocol": "natprobe.contract.exposure_route",
     "ScannedPort": "natprobe.contract.exposure_route",
     "Severity": "natprobe.reports.finding",
     "SshDetails": "natprobe.contract.exposure_route",
+    "SshResult": "natprobe.contract.probe_route",
     "TlsDetails": "natprobe.contract.exposure_route",
+    "TlsInfo": "natprobe.contract.probe_route",
     "TopologyVerdict": "natprobe.verdicts.nat_layers",
     "TransportAddress": "natprobe.addressing",
+    "TransportProtocol": "natprobe.contract.terms",
+    "UdpNonceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_ports": "natprobe.measure.check",
@@ -161,6 +179,7 @@ __all__ = (
     "ClassicNatType",
     "Clock",
     "Confidence",
+    "ConnectResult",
     "DecodeError",
     "DiscoveryOptions",
     "ErrorResponse",
@@ -174,10 +193,13 @@ __all__ = (
     "Hop",
     "HopOutcome",
     "HttpDetails",
+    "HttpResult",
+    "HttpsResult",
     "IntegrityError",
     "JamulusModesOptions",
     "JamulusModesReport",
     "JamulusPingResult",
+    "JamulusResult",
     "JamulusServerEntry",
     "JamulusServerList",
     "LabError",
@@ -201,18 +223,20 @@ __all__ = (
     "PortStatus",
     "PortVerdict",
     "Probe",
-    "Protocol",
     "RetransmissionPolicy",
-    "ScanProtocol",
     "ScannedPort",
     "ServerError",
     "Severity",
     "SshDetails",
+    "SshResult",
     "TlsDetails",
+    "TlsInfo",
     "TopologyVerdict",
     "TransactionError",
     "TransactionTimeout",
     "TransportAddress",
+    "TransportProtocol",
+    "UdpNonceResult",
     "Verdict",
     "assess_topology",
     "check_ports",

@@ -13,6 +13,7 @@ block first.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -25,6 +26,7 @@ __all__ = (
     "AddressScope",
     "classify",
     "is_globally_routable",
+    "source_key",
     "is_ipv4_mapped",
     "unmap",
     "to_ipv4_mapped",
@@ -209,3 +211,35 @@ class TransportAddress:
         if self.ip.version == 6:
             return f"[{self.ip}]:{self.port}"
         return f"{self.ip}:{self.port}"
+
+
+_V6_KEY_CACHE = 4096
+
+
+def source_key(ip: str | IPAddress) -> str:
+    """Whose budget a packet or request spends: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so keying by address
+    would hand it 2**64 fresh buckets. Every limiter of the server (UDP, STUN over TCP, the
+    Jamulus directory, the HTTP API) keys on this. An IPv4-mapped IPv6 address (a dual-stack
+    socket's view of an IPv4 peer) is its IPv4 address. The IPv4 text form costs one ``in``
+    test: this runs per datagram.
+    """
+    if isinstance(ip, str):
+        if ":" not in ip:
+            return ip
+        return _v6_key(ip)
+    if ip.version == 4:
+        return str(ip)
+    return _v6_key(str(ip))
+
+
+@functools.lru_cache(maxsize=_V6_KEY_CACHE)
+def _v6_key(text: str) -> str:
+    try:
+        address = ipaddress.IPv6Address(text.partition("%")[0])
+    except ValueError:
+        return text  # not an address we can group: its own bucket
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))

@@ -158,7 +158,7 @@ def test_quick_benchmark_validates_both_servers(tmp_path: Path) -> None:
     assert elapsed < 60, f"--quick took {elapsed:.1f} s"
     data = json.loads(out.read_text())
     samples = {s["target"]: s for s in data["samples"]}
-    assert set(samples) == {"natprobe", "coturn", "natprobe-echo"}
+    assert set(samples) == {"natprobe", "coturn", "natprobe-echo", "natprobe-epoll"}
     for target, sample in samples.items():
         for phase in ("saturated", "paced"):
             # Only "answered, and every answer right": how many depends on how busy the VM is.

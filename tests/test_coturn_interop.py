@@ -61,14 +61,17 @@ async def test_client_reads_xor_mapped_response_origin_and_other_address(coturn:
     server = TransportAddress.parse("127.0.0.1", coturn)
     async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
         await _first_answer(endpoint, server)
-        response = await endpoint.request(binding_request(), server, QUICK)
+        response = await endpoint.transact(binding_request(), server, QUICK)
+        assert response is not None
         message = response.message
         assert message.xor_mapped_address == endpoint.local_address
         assert message.response_origin == server
         assert message.other_address == TransportAddress.parse("127.0.0.2", coturn + 1)
-        changed = await endpoint.request(binding_request(change_ip=True, change_port=True), server, QUICK)
+        changed = await endpoint.transact(binding_request(change_ip=True, change_port=True), server, QUICK)
+        assert changed is not None
         assert changed.source == TransportAddress.parse("127.0.0.2", coturn + 1)
-        port_only = await endpoint.request(binding_request(change_port=True), server, QUICK)
+        port_only = await endpoint.transact(binding_request(change_port=True), server, QUICK)
+        assert port_only is not None
         assert port_only.source == TransportAddress.parse("127.0.0.1", coturn + 1)
 
 

@@ -288,6 +288,33 @@ def test_name_city_version_limits() -> None:
         encode(ex(name="\N{GUITAR}" * 11))
 
 
+def _text_field(raw: bytes) -> bytes:
+    return len(raw).to_bytes(2, "little") + raw
+
+
+def _register_ex_payload(name: bytes, city: bytes = b"c", version: bytes = b"3.9.1") -> bytes:
+    body = (22124).to_bytes(2, "little") + (0).to_bytes(2, "little") + bytes([10, 0])
+    body += _text_field(name) + _text_field(b"") + _text_field(city)
+    return body + bytes([OsType.LINUX]) + _text_field(version)
+
+
+def test_decode_enforces_the_field_limits() -> None:
+    """Issue #9: 1,024 registrations with 60 KB names cost the directory 59 MiB."""
+    ex = int(RegisterServerEx.MESSAGE_ID)
+    assert decode(frame(ex, _register_ex_payload("é".encode() * 20))) is not None  # 20 chars, 40 bytes: fine
+    for payload in (
+        _register_ex_payload(b"x" * 60_000),  # refused on its length alone, before any copy
+        _register_ex_payload(b"x" * 21),
+        _register_ex_payload(b"n", city=b"y" * 21),
+        _register_ex_payload(b"n", version=b"z" * 31),
+        _register_ex_payload("\N{GUITAR}".encode() * 11),  # 22 UTF-16 code units
+    ):
+        with pytest.raises(DecodeError):
+            decode(frame(ex, payload))
+    with pytest.raises(DecodeError):
+        decode(frame(int(RegisterServer.MESSAGE_ID), _register_ex_payload(b"x" * 80)[: -9]))
+
+
 def test_numeric_ranges_and_types() -> None:
     with pytest.raises(ValueError):
         encode(PingMs(1 << 32))

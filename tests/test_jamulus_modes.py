@@ -195,6 +195,7 @@ async def test_server_role_obeys_only_the_directory_toward_the_probe_address() -
         directory.send(SendEmptyMessage(ipaddress.IPv4Address("127.0.0.3"), elsewhere.address[1]), me)  # not the probe IP
         for _ in range(MAX_PUNCHES + 3):
             directory.send(punch_target, me)
+        directory.send(PingMs(0xABCD), me)  # the directory's verification ping: echoed to it
         directory.send(RegisterServerResp(ESvrRegResult.REGISTERED), me)  # handled after everything above
         async with asyncio.timeout(5):
             await role.registered.wait()
@@ -209,7 +210,7 @@ async def test_server_role_obeys_only_the_directory_toward_the_probe_address() -
             endpoint.transport.close()
     assert echoes == [PingMs(stamp) for stamp in range(MAX_ECHOES)]  # echoed as sent, then capped
     assert punches == [EmptyMessage()] * MAX_PUNCHES
-    assert nothing == [] and to_directory == []
+    assert nothing == [] and to_directory == [PingMs(0xABCD)]
     assert len(role.seen.pings_from) == MAX_ECHOES + 6
     assert len(role.seen.punches) == MAX_PUNCHES and len(role.seen.refused_punches) == 1 + 3
     assert role.seen.response == RegisterServerResp(ESvrRegResult.REGISTERED)

@@ -7,10 +7,12 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
+from natprobe.contract import HttpsResult, TlsInfo
 from cli.render_share import Scrubber, mask_address, share_check, share_jamulus, share_nat
 from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.contract import TransportProtocol
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 from tests.findings.test_path_picture import LAN, PUBLIC, check_report, nat_report, verdict
 from tests.test_jamulus_explain import punch, report as jamulus_report
 
@@ -48,12 +50,16 @@ def test_scrubber_masks_inside_prose_and_removes_names_and_tokens() -> None:
 
 def test_share_check_has_no_public_address_and_keeps_the_lan_address() -> None:
     reachable = replace(
-        verdict(PortStatus.REACHABLE, True, Protocol.TCP, 443),
+        verdict(PortStatus.REACHABLE, True, TransportProtocol.TCP, 443),
         reason="a web server with HTTP 200, certificate for cloud.example.org answered",
-        details={"status": 200, "server_header": "nginx", "tls": {"subject_cn": "cloud.example.org", "san": ["cloud.example.org"]}},
+        details=HttpsResult(
+            connected=True, error=None, status=200, server_header="nginx", location=None,
+            tls=TlsInfo(version="TLSv1.3", subject_cn="cloud.example.org", san=("cloud.example.org",), issuer_cn=None,
+                        not_after=None, verified=False, verify_error="self-signed"),
+        ),
     )
     blocked = PortVerdict(
-        Protocol.UDP, 22124, False, PortStatus.CGNAT,
+        TransportProtocol.UDP, 22124, False, PortStatus.CGNAT,
         f"this network is behind carrier-grade NAT, so the public address {PUBLIC} belongs to your ISP's NAT",
         (f"Forward UDP port 22124 to {LAN}.",),
     )

@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from natprobe.errors import DecodeError, ErrorResponse, NetworkError, TransactionTimeout
+from natprobe.errors import DecodeError, NetworkError
 from natprobe.addressing import TransportAddress
-from natprobe.stun.message import Message, decode, encode
+from natprobe.stun.message import Message, decode, encode, new_transaction_id
 from natprobe.stun.transaction import (
     INTERACTIVE,
     ClientTransaction,
-    Completed,
     RetransmissionPolicy,
     Send,
     TimedOut,
-    WaitUntil,
 )
 from natprobe.stun.types import MessageClass
 
@@ -32,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 INBOX_LIMIT = 256
 """Unmatched datagrams kept for the caller; beyond this, new ones are dropped."""
+
+RETIRED_LIMIT = 1024
+"""Ids of finished transactions remembered, so their late duplicates stay out of the inbox."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class StunResponse:
     """Where the request was sent."""
     rtt: float
     sends: int
+    attempt: int = 1
+    """Which send (1-based) the response answered; the sends before it were lost."""
 
     @property
     def is_error(self) -> bool:
@@ -81,14 +84,28 @@ class _Protocol(asyncio.DatagramProtocol):
         logger.debug("UDP error: %s", exc)
 
 
+class _Waiter:
+    """One running transaction and how its completion is signalled."""
+
+    __slots__ = ("transaction", "event", "late", "source")
+
+    def __init__(self, transaction: ClientTransaction) -> None:
+        self.transaction = transaction
+        self.event = asyncio.Event()
+        self.late = asyncio.Event()
+        self.source: TransportAddress | None = None
+
+
 class StunEndpoint:
     """One UDP socket running STUN client transactions. Use :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, transport: asyncio.DatagramTransport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._pending: dict[bytes, tuple[ClientTransaction, asyncio.Event]] = {}
-        self._sources: dict[bytes, TransportAddress] = {}
+        self._pending: dict[bytes, _Waiter] = {}
+        """Every transaction id in use -> its transaction (several ids per transaction)."""
+        self._retired: dict[bytes, None] = {}
+        """Ids of finished transactions (bounded): their late answers are dropped, not queued."""
         self.inbox: asyncio.Queue[Datagram] = asyncio.Queue(INBOX_LIMIT)
         self.local_address = to_address(transport.get_extra_info("sockname"))
 
@@ -121,8 +138,8 @@ class StunEndpoint:
 
     def close(self) -> None:
         self._transport.close()
-        for _, event in self._pending.values():
-            event.set()
+        for waiter in self._pending.values():
+            waiter.event.set()
         self._pending.clear()
 
     def _on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -133,13 +150,17 @@ class StunEndpoint:
             except DecodeError:
                 message = None
             if message is not None:
-                entry = self._pending.get(message.transaction_id)
-                if entry is not None:
-                    transaction, event = entry
-                    if transaction.receive(message, now) is not None:
-                        self._sources[message.transaction_id] = to_address(addr)
-                        event.set()
+                waiter = self._pending.get(message.transaction_id)
+                if waiter is not None:
+                    if waiter.transaction.receive(message, now) is not None:
+                        waiter.source = to_address(addr)
+                        waiter.event.set()
                         return
+                    if waiter.transaction.late_rtts:
+                        waiter.late.set()
+                is_response = message.message_class in (MessageClass.SUCCESS_RESPONSE, MessageClass.ERROR_RESPONSE)
+                if is_response and (waiter is not None or message.transaction_id in self._retired):
+                    return  # a duplicate or late answer of ours: not for the inbox
         try:
             self.inbox.put_nowait(Datagram(data, to_address(addr), now))
         except asyncio.QueueFull:
@@ -160,59 +181,72 @@ class StunEndpoint:
         *,
         integrity_key: bytes | None = None,
         fingerprint: bool = False,
+        fresh_id_per_send: bool = True,
+        settle_rtt: bool = False,
+        settle_above: float | None = None,
     ) -> StunResponse | None:
-        """Run one transaction; the response (success or error), or ``None`` if all sends went unanswered."""
+        """Run one transaction; the response (success or error), or ``None`` if all sends went unanswered.
+
+        Each retransmission carries its own transaction id unless ``fresh_id_per_send`` is
+        off, so an answer is matched to the send that caused it (see
+        :class:`~natprobe.stun.transaction.ClientTransaction`). With ``settle_rtt``, when the
+        answer came to an earlier send while later ones are still in flight (a slow first
+        packet), it waits up to that round-trip time for a later send's answer and reports
+        the smaller RTT: the first packet of a flow is often slower than the path. With
+        ``settle_above`` too, an answer to the only send that took longer than that is
+        followed by one more request (the flow now exists) for a second RTT sample.
+        """
         if request.transaction_id in self._pending:
             raise ValueError("a transaction with this id is already running on this endpoint")
         data = encode(request, integrity_key=integrity_key, fingerprint=fingerprint)
-        transaction = ClientTransaction(request, data, policy, self._loop.time())
-        event = asyncio.Event()
-        self._pending[request.transaction_id] = (transaction, event)
+
+        def rewrite(attempt: int) -> tuple[bytes, bytes]:
+            fresh = replace(request, transaction_id=new_transaction_id(), raw=None)
+            return fresh.transaction_id, encode(fresh, integrity_key=integrity_key, fingerprint=fingerprint)
+
+        transaction = ClientTransaction(
+            request, data, policy, self._loop.time(), rewrite=rewrite if fresh_id_per_send else None
+        )
+        waiter = _Waiter(transaction)
         try:
             while True:
                 action = transaction.poll(self._loop.time())
                 if isinstance(action, Send):
+                    self._pending[action.transaction_id] = waiter
                     self.send_to(action.data, destination)
                     continue
                 if isinstance(action, TimedOut):
                     return None
-                assert isinstance(action, WaitUntil)
                 try:
                     async with asyncio.timeout_at(action.deadline):
-                        await event.wait()
+                        await waiter.event.wait()
                 except TimeoutError:
                     if transaction.result is None:
                         continue  # the response may have arrived just as the timer fired
                 result = transaction.result
                 if result is None:  # endpoint closed under us
                     return None
-                return self._response(result, destination)
+                rtt = result.rtt
+                if settle_rtt and result.sends == result.attempt and settle_above is not None and rtt > settle_above:
+                    again = transaction.send_again(self._loop.time())
+                    if again is not None:
+                        self._pending[again.transaction_id] = waiter
+                        self.send_to(again.data, destination)
+                if settle_rtt and transaction.sends > result.attempt:  # a later send is in flight
+                    try:
+                        async with asyncio.timeout(result.rtt):
+                            await waiter.late.wait()
+                    except TimeoutError:
+                        pass
+                    rtt = min([rtt, *transaction.late_rtts])
+                source = waiter.source or destination
+                return StunResponse(result.response, source, destination, rtt, result.sends, result.attempt)
         finally:
-            self._pending.pop(request.transaction_id, None)
-            self._sources.pop(request.transaction_id, None)
-
-    def _response(self, result: Completed, destination: TransportAddress) -> StunResponse:
-        source = self._sources.get(result.response.transaction_id, destination)
-        return StunResponse(result.response, source, destination, result.rtt, result.sends)
-
-    async def request(
-        self,
-        request: Message,
-        destination: TransportAddress,
-        policy: RetransmissionPolicy = INTERACTIVE,
-        **kwargs: bool | bytes | None,
-    ) -> StunResponse:
-        """Like :meth:`transact`, but a timeout or an error response raises."""
-        response = await self.transact(request, destination, policy, **kwargs)  # type: ignore[arg-type]
-        if response is None:
-            raise TransactionTimeout(
-                f"no STUN response from {destination} after {policy.max_sends} sends "
-                f"in {policy.total_timeout:.1f} s"
-            )
-        error = response.message.error_code
-        if response.is_error:
-            raise ErrorResponse(error.code if error else 0, error.reason if error else "")
-        return response
+            for transaction_id in transaction.transaction_ids:
+                if self._pending.pop(transaction_id, None) is not None:
+                    self._retired[transaction_id] = None
+            while len(self._retired) > RETIRED_LIMIT:
+                del self._retired[next(iter(self._retired))]
 
 
 async def send_until_arrival(

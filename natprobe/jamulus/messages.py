@@ -243,13 +243,24 @@ class _Reader:
     def ipv4(self, what: str) -> IPv4Address:
         return IPv4Address(self.u32(what))
 
-    def text(self, what: str, length_size: int = 2) -> str:
+    def text(self, what: str, max_chars: int, length_size: int = 2) -> str:
+        """A length-prefixed UTF-8 string of at most ``max_chars`` characters (src/global.h).
+
+        The limit is Jamulus' own, in UTF-16 code units (what ``QString::size()`` counts); the
+        byte length is checked against 4 bytes per character before anything is copied, so a
+        peer cannot make a decoder hold 64 KiB per field.
+        """
         size = self.u8(f"{what} length") if length_size == 1 else self.u16(f"{what} length")
+        if size > 4 * max_chars:
+            raise DecodeError(f"{self._context}: {what} is {size} bytes long, more than {max_chars} characters can be")
         raw = self._take(size, what)
         try:
-            return raw.decode("utf-8")
+            value = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DecodeError(f"{self._context}: {what} is not valid UTF-8") from exc
+        if len(value.encode("utf-16-le")) // 2 > max_chars:
+            raise DecodeError(f"{self._context}: {what} is longer than Jamulus' {max_chars} characters")
+        return value
 
     def finish(self) -> None:
         left = len(self._data) - self._pos
@@ -402,9 +413,9 @@ def _read_server_body(r: _Reader) -> tuple[int, int, int, bool, str, str, str]:
     country = r.u16("country")
     max_clients = r.u8("maximum clients")
     permanent = r.u8("permanent flag") != 0
-    name = r.text("name")
-    internal_address = r.text("internal address")
-    city = r.text("city")
+    name = r.text("name", MAX_LEN_SERVER_NAME)
+    internal_address = r.text("internal address", MAX_LEN_IP_ADDRESS)
+    city = r.text("city", MAX_LEN_SERVER_CITY)
     return port, country, max_clients, permanent, name, internal_address, city
 
 
@@ -554,7 +565,7 @@ class VersionAndOs:
 
     @classmethod
     def _parse(cls, r: _Reader) -> Self:
-        return cls(_os_type(r.u8("operating system")), r.text("version"))
+        return cls(_os_type(r.u8("operating system")), r.text("version", MAX_LEN_VERSION_TEXT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,8 +626,8 @@ class ConnClientsList:
             instrument = r.u32("instrument")
             skill_level = r.u8("skill level")
             legacy_ip = r.u32("legacy address")
-            name = r.text("name")
-            city = r.text("city")
+            name = r.text("name", MAX_LEN_FADER_TAG)
+            city = r.text("city", MAX_LEN_SERVER_CITY)
             clients.append(ConnectedClient(channel_id, country, instrument, skill_level, name, city, legacy_ip))
         return cls(tuple(clients))
 
@@ -689,7 +700,7 @@ class RegisterServerEx:
     def _parse(cls, r: _Reader) -> Self:
         body = _read_server_body(r)
         os = _os_type(r.u8("operating system"))
-        return cls(*body, os, r.text("version"))
+        return cls(*body, os, r.text("version", MAX_LEN_VERSION_TEXT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -720,7 +731,7 @@ class RedServerList:
         while not r.at_end:
             ip = r.ipv4("server address")
             port = r.u16("port")
-            entries.append(RedServerListEntry(ip, port, r.text("name", length_size=1)))
+            entries.append(RedServerListEntry(ip, port, r.text("name", MAX_LEN_SERVER_NAME, length_size=1)))
         return cls(tuple(entries))
 
 

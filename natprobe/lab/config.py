@@ -94,6 +94,9 @@ class LabConfig:
     """One-way delay each direction, added by the user-space wire."""
     reorder_percent: float = 0.0
     duplicate_percent: float = 0.0
+    first_packet_delay_ms: float = 0.0
+    """Extra delay for the first packet of each flow on the WAN link (the user-space wire):
+    a NAT creating its mapping, a radio waking up, neighbour resolution."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.behavior, Behavior):
@@ -111,11 +114,14 @@ class LabConfig:
         _check_percent("duplicate_percent", self.duplicate_percent)
         if not (math.isfinite(self.delay_ms) and 0.0 <= self.delay_ms <= 10_000.0):
             raise ValueError(f"delay_ms must be within 0..10000, not {self.delay_ms}")
+        if not (math.isfinite(self.first_packet_delay_ms) and 0.0 <= self.first_packet_delay_ms <= 10_000.0):
+            raise ValueError(f"first_packet_delay_ms must be within 0..10000, not {self.first_packet_delay_ms}")
 
     @property
     def needs_wire(self) -> bool:
         """Whether the user-space wire sits on the WAN link (delay, reorder, duplicate)."""
-        return self.delay_ms > 0 or self.reorder_percent > 0 or self.duplicate_percent > 0
+        return (self.delay_ms > 0 or self.reorder_percent > 0 or self.duplicate_percent > 0
+                or self.first_packet_delay_ms > 0)
 
 
 @dataclass(frozen=True, slots=True)

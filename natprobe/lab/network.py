@@ -448,6 +448,7 @@ class Lab:
             "--delay-ms", f"{cfg.delay_ms:g}",
             "--reorder-percent", f"{cfg.reorder_percent:g}",
             "--duplicate-percent", f"{cfg.duplicate_percent:g}",
+            "--first-extra-ms", f"{cfg.first_packet_delay_ms:g}",
             "--seed", str(seed),
             "--max-seconds", f"{WIRE_MAX_SECONDS:g}",
         ]  # fmt: skip

@@ -113,11 +113,15 @@ class ImpairmentConfig:
     duplicate: float = 0.0
     duplicate_gap: float = 0.001
     loss: float = 0.0
+    first_extra: float = 0.0
+    """Extra delay for the first frame of each IPv4 UDP/TCP flow (both directions count as
+    one flow): the slow first packet of a NAT creating its mapping or of neighbour
+    resolution. The frame is held back like a reordered one, so it delays nobody else."""
     max_queued_frames: int = 4096
     max_queued_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        for name in ("delay", "jitter", "reorder_extra", "duplicate_gap"):
+        for name in ("delay", "jitter", "reorder_extra", "duplicate_gap", "first_extra"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= _MAX_TIME_S):
                 raise ValueError(f"{name} must be within 0..{_MAX_TIME_S} s, got {value!r}")
@@ -149,6 +153,26 @@ class ImpairmentCounters:
     duplicated: int = 0
     lost: int = 0
     dropped: int = 0
+    first_delayed: int = 0
+
+
+_FLOW_TABLE_LIMIT = 65536
+
+
+def flow_key(frame: bytes, offset: int = 0) -> bytes | None:
+    """The flow of an Ethernet frame carrying IPv4 UDP or TCP (``offset``: bytes before the
+    Ethernet header, e.g. a virtio-net header), the same for both directions; else ``None``."""
+    eth = offset
+    if len(frame) < eth + 14 + 20 or frame[eth + 12 : eth + 14] != b"\x08\x00":
+        return None
+    ip = eth + 14
+    header = (frame[ip] & 0x0F) * 4
+    protocol = frame[ip + 9]
+    if protocol not in (6, 17) or len(frame) < ip + header + 4:
+        return None
+    a = frame[ip + 12 : ip + 16] + frame[ip + header : ip + header + 2]
+    b = frame[ip + 16 : ip + 20] + frame[ip + header + 2 : ip + header + 4]
+    return bytes([protocol]) + min(a, b) + max(a, b)
 
 
 class Impairment:
@@ -160,10 +184,12 @@ class Impairment:
     order; equal send times keep their scheduling order.
     """
 
-    def __init__(self, config: ImpairmentConfig, rng: random.Random) -> None:
+    def __init__(self, config: ImpairmentConfig, rng: random.Random, flows: set[bytes] | None = None) -> None:
         self.config = config
         self.counters = ImpairmentCounters()
         self._rng = rng
+        self._flows = flows if flows is not None else set()
+        """Flows seen (shared by both directions of a wire), for ``first_extra``."""
         # (at, sequence, send): the sequence number makes equal times leave FIFO.
         self._queue: list[tuple[float, int, Send]] = []
         self._sequence = 0
@@ -182,8 +208,11 @@ class Impairment:
         """Send time of the earliest queued transmission, or None if the queue is empty."""
         return self._queue[0][0] if self._queue else None
 
-    def arrive(self, now: float, frame: bytes) -> list[Send]:
-        """Decide the fate of ``frame`` arriving at ``now``; queue and return its sends."""
+    def arrive(self, now: float, frame: bytes, flow: bytes | None = None) -> list[Send]:
+        """Decide the fate of ``frame`` arriving at ``now``; queue and return its sends.
+
+        ``flow`` (:func:`flow_key`) lets ``first_extra`` hold back a flow's first frame.
+        """
         cfg = self.config
         self.counters.received += 1
         # Always four draws, in a fixed order: see the module docstring.
@@ -196,10 +225,17 @@ class Impairment:
             return []
         at = max(now + cfg.delay + u_jitter * cfg.jitter, self._fifo_floor)
         reordered = u_reorder < cfg.reorder
+        first = cfg.first_extra > 0 and flow is not None and flow not in self._flows
+        if first and flow is not None:
+            if len(self._flows) >= _FLOW_TABLE_LIMIT:
+                self._flows.clear()  # bounded; an old flow may then count as new once more
+            self._flows.add(flow)
+            at += cfg.first_extra
+            self.counters.first_delayed += 1
         if reordered:
             at += cfg.reorder_extra
             self.counters.reordered += 1
-        else:
+        elif not first:
             self._fifo_floor = at
         if at > now:
             self.counters.delayed += 1
@@ -328,6 +364,8 @@ _ETH_P_ALL = 0x0003
 _PACKET_ADD_MEMBERSHIP = 1
 _PACKET_MR_PROMISC = 1
 _PACKET_VNET_HDR = 15
+_VNET_HDR_BYTES = 10
+"""struct virtio_net_hdr, ahead of every frame once PACKET_VNET_HDR is on."""
 _PACKET_IGNORE_OUTGOING = 23
 _SO_SNDBUFFORCE = 32
 _SO_RCVBUFFORCE = 33
@@ -482,9 +520,11 @@ class _Bridge:
         self._loop = loop
         self._options = options
         self._ports: tuple[_Port, _Port] | None = None
+        flows: set[bytes] = set()  # one flow table for both directions
         self.models = tuple(
-            Impairment(options.config, direction_rng(options.seed, d)) for d in Direction
+            Impairment(options.config, direction_rng(options.seed, d), flows) for d in Direction
         )
+        self._frame_offset = 0
         self.stats = (LinkStats(), LinkStats())
         self._buffer = bytearray(_RECV_BUFFER)
         self._view = memoryview(self._buffer)
@@ -516,6 +556,8 @@ class _Bridge:
             if not (left.enable_vnet_hdr() and right.enable_vnet_hdr()):
                 left.disable_vnet_hdr()
                 right.disable_vnet_hdr()
+            else:
+                self._frame_offset = _VNET_HDR_BYTES
         for direction in Direction:
             fd = self._ports[direction].sock.fileno()
             self._loop.add_reader(fd, self._on_readable, direction)
@@ -556,7 +598,9 @@ class _Bridge:
             if flags & _MSG_TRUNC:
                 stats.truncated += 1
                 continue
-            model.arrive(self._arrival_time(ancdata), bytes(self._view[:n]))
+            frame = bytes(self._view[:n])
+            flow = flow_key(frame, self._frame_offset) if model.config.first_extra > 0 else None
+            model.arrive(self._arrival_time(ancdata), frame, flow)
         self._flush()
 
     def _arrival_time(self, ancdata: list[tuple[int, int, bytes]]) -> float:
@@ -709,6 +753,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duplicate-gap-ms", type=_non_negative, default=1.0,
                    help="time between a frame and its copy (default 1)")
     p.add_argument("--loss-percent", type=_percent, default=0.0, help="random loss (default 0)")
+    p.add_argument("--first-extra-ms", type=_non_negative, default=0.0,
+                   help="extra delay for the first frame of each IPv4 UDP/TCP flow (default 0)")
     p.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
     p.add_argument("--max-seconds", type=_max_seconds, default=3600.0,
                    help="exit after this long (default 3600, at most 7 days)")
@@ -743,6 +789,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[WireOptions, bool]:
             duplicate=ns.duplicate_percent / 100.0,
             duplicate_gap=ns.duplicate_gap_ms / 1000.0,
             loss=ns.loss_percent / 100.0,
+            first_extra=ns.first_extra_ms / 1000.0,
             max_queued_frames=ns.max_queued_frames,
             max_queued_bytes=ns.max_queued_bytes,
         )

@@ -10,9 +10,10 @@ retried until loss can no longer explain the silence; only then is silence calle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, replace
 from functools import partial
 from ipaddress import IPv4Address, IPv6Address
@@ -22,6 +23,7 @@ from natprobe.verdicts.classify import (
     MAX_SILENCE_DOUBT,
     classify,
     estimate_round_trip_loss,
+    sendable,
     sends_needed,
     silence_doubt,
     usable_alternate,
@@ -47,6 +49,12 @@ FIRST_CONTACT = RetransmissionPolicy(rto=0.1, max_sends=10, last_wait=0.6, backo
 (UDP blocked), discovery stops after an RTT-sized window, by which time at least six sends went
 out: a silent server at 10 % loss each way is then a one-in-twenty-thousand event, and without
 TCP all ten sends make it one in 10^7."""
+
+SETTLE_ABOVE = 0.06
+"""A first answer slower than this is followed by one more Binding before the other tests are
+timed from the RTT: the first packet of a flow is often slow (a NAT creating its mapping, a
+radio waking up), and an RTT inflated by it would stretch every silence window. Below it the
+windows are at their floor anyway (:meth:`RetransmissionPolicy.for_rtt`), so nothing is spent."""
 
 TCP_CHECK_TIMEOUT = 2.0
 MAX_SENDS_PER_TEST = 16
@@ -98,6 +106,21 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
     return host, int(port_text)
 
 
+@contextlib.asynccontextmanager
+async def _first_error() -> AsyncIterator[None]:
+    """Surface the first natprobe error of a task group as itself, not as an ``ExceptionGroup``.
+
+    The CLI turns a :class:`NatprobeError` into one clear line (exit 3); a group would escape it.
+    """
+    try:
+        yield
+    except* NatprobeError as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
 async def _stun_probe(
     endpoint: StunEndpoint,
     probe: Probe,
@@ -105,9 +128,12 @@ async def _stun_probe(
     policy: RetransmissionPolicy,
     request: Message | None = None,
     expected_source: TransportAddress | None = None,
+    settle_rtt: bool = False,
 ) -> Observation:
     request = request or binding_request()
-    response = await endpoint.transact(request, destination, policy)
+    response = await endpoint.transact(
+        request, destination, policy, settle_rtt=settle_rtt, settle_above=SETTLE_ABOVE if settle_rtt else None
+    )
     if response is None:
         return Observation(probe, endpoint.local_address, destination, policy.max_sends, False,
                            expected_source=expected_source)
@@ -117,7 +143,7 @@ async def _stun_probe(
         probe,
         endpoint.local_address,
         destination,
-        response.sends,
+        response.attempt,  # the sends it took to get an answer: later ones were not lost
         True,
         response_source=response.source,
         mapped=message.reflexive_address,
@@ -163,7 +189,7 @@ async def _first_contact(
     ladder. Returns the observation and whether TCP answered (``None``: not tried or not needed).
     """
     policy = options.first_contact
-    udp = asyncio.create_task(_stun_probe(endpoint, Probe.MAPPING_PRIMARY, target, policy))
+    udp = asyncio.create_task(_stun_probe(endpoint, Probe.MAPPING_PRIMARY, target, policy, settle_rtt=True))
     if not options.tcp_fallback:
         return await udp, None
     loop = asyncio.get_running_loop()
@@ -222,12 +248,14 @@ async def discover_nat(
     async with await StunEndpoint.open(bind) as main_socket:
         first, tcp_reachable = await _first_contact(main_socket, target, options)
         observations = [first]
-        if first.answered:
-            observations += await _run_concurrent_tests(main_socket, first, target, local_ip, options)
+        if first.answered and first.error_code is None and first.mapped is not None:
+            # Only a usable first answer leads on; an error or an answer without a mapped
+            # address ends here, and the classifier says why the verdicts are inconclusive.
+            observations += await _run_concurrent_tests(main_socket, first, first.mapped, target, local_ip, options)
         classification = classify(observations, local_ip=local_ip, tcp_reachable=tcp_reachable)
         local = TransportAddress(local_ip, main_socket.local_address.port) if local_ip is not None else None
         lifetime_report = None
-        if options.lifetime_max_s is not None and first.answered:
+        if options.lifetime_max_s is not None and first.answered and first.mapped is not None:
             lifetime_report = await measure_mapping_lifetime(
                 target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip), progress=lifetime_progress
             )
@@ -243,7 +271,7 @@ async def discover_nat(
         hairpinning=classification.hairpinning,
         port_preservation=classification.port_preservation,
         mapping_varies_by_destination=classification.mapping_varies_by_destination,
-        rtt_s=first.rtt if first.answered and first.sends == 1 else None,
+        rtt_s=first.rtt if first.answered else None,  # each send has its own id: never ambiguous
         round_trip_loss=classification.round_trip_loss,
         duration_s=time.monotonic() - started,
         observations=tuple(observations),
@@ -254,6 +282,7 @@ async def discover_nat(
 async def _run_concurrent_tests(
     main_socket: StunEndpoint,
     first: Observation,
+    mapped: TransportAddress,
     target: TransportAddress,
     local_ip: IPAddress | None,
     options: DiscoveryOptions,
@@ -264,18 +293,16 @@ async def _run_concurrent_tests(
     that it could explain a silence, the silent tests run again on fresh sockets until it
     cannot (bounded by :data:`MAX_SENDS_PER_TEST`).
     """
-    assert first.mapped is not None
-    mapped = first.mapped
     rtt = first.rtt if first.rtt is not None else 0.2
     loss = (first.sends - 1) / first.sends
     policy = RetransmissionPolicy.for_rtt(rtt, max_sends=sends_needed(loss))
-    other = first.other_address
-    # A private/CGNAT alternate named by a public server is never probed (it would reach some
-    # host on this network): the classifier then says why the alternate tests are inconclusive.
-    has_alternate = usable_alternate(first) is not None
+    # Only an alternate this host can reach and send to is probed: a private/CGNAT alternate
+    # named by a public server would reach some host on this network, a zero port or the other
+    # family would only fail. The classifier then says why the alternate tests are inconclusive.
+    other = usable_alternate(first)
     behind_nat = local_ip is None or mapped != TransportAddress(local_ip, main_socket.local_address.port)
     bind = (str(main_socket.local_address.ip), 0)
-    alternate_port = other.port if other is not None and other.port != target.port else target.port + 1
+    alternate_port = other.port if other is not None else target.port % 0xFFFF + 1
 
     async def on_fresh_socket(
         probe: Probe, change: ChangeRequest, expected: TransportAddress, p: RetransmissionPolicy
@@ -290,20 +317,18 @@ async def _run_concurrent_tests(
 
     # Each fresh-socket test as a re-runnable function of its retransmission policy.
     rerunnable: dict[Probe, Callable[[RetransmissionPolicy], Coroutine[Any, Any, Observation]]] = {}
-    if has_alternate:
-        assert other is not None
+    if other is not None:
         rerunnable[Probe.FILTERING_CHANGE_IP_PORT] = partial(
             on_fresh_socket, Probe.FILTERING_CHANGE_IP_PORT, ChangeRequest(change_ip=True, change_port=True), other)
     rerunnable[Probe.FILTERING_CHANGE_PORT] = partial(
         on_fresh_socket, Probe.FILTERING_CHANGE_PORT, ChangeRequest(change_port=True),
         TransportAddress(target.ip, alternate_port))
-    if options.hairpin and behind_nat:
+    if options.hairpin and behind_nat and sendable(mapped, target):
         rerunnable[Probe.HAIRPIN] = hairpin
 
-    async with asyncio.TaskGroup() as group:
+    async with _first_error(), asyncio.TaskGroup() as group:
         tasks = []
-        if has_alternate and behind_nat:
-            assert other is not None
+        if other is not None and behind_nat:
             second_destination = TransportAddress(other.ip, target.port)
             tasks.append(group.create_task(_stun_probe(
                 main_socket, Probe.MAPPING_ALTERNATE_IP, second_destination, policy, expected_source=second_destination)))
@@ -319,7 +344,7 @@ async def _run_concurrent_tests(
         return observations
     extra = {o.probe: max(3, min(sends_needed(loss), MAX_SENDS_PER_TEST) - o.sends) for o in doubtful}
     logger.debug("loss %.0f%%: confirming silence of %s", loss * 100, [o.probe.value for o in doubtful])
-    async with asyncio.TaskGroup() as group:
+    async with _first_error(), asyncio.TaskGroup() as group:
         reruns = {o.probe: group.create_task(rerunnable[o.probe](
             RetransmissionPolicy.for_rtt(rtt, max_sends=extra[o.probe]))) for o in doubtful}
     confirmed = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Union
 
 from natprobe.stun.message import Message
@@ -83,10 +84,11 @@ class TransactionState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Action: (re)send the request bytes now."""
+    """Action: send ``data`` now; it carries ``transaction_id`` (fresh per send unless the id is kept)."""
 
     data: bytes
     attempt: int
+    transaction_id: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +111,19 @@ class Completed:
 
     response: Message
     rtt: float
-    """Time since the most recent send (Karn: ambiguous when ``sends`` > 1)."""
+    """Time since the send this response answers. Exact with a fresh id per send; with one
+    id for every send (Karn) it is measured from the most recent send and ambiguous when
+    ``sends`` > 1."""
     sends: int
+    """Sends made so far (the answered one and any later retransmission)."""
+    attempt: int = 0
+    """Which send (1-based) the response answers; with one id for every send, the last one."""
 
 
 Action = Union[Send, WaitUntil, TimedOut]
+
+Rewrite = Callable[[int], tuple[bytes, bytes]]
+"""``attempt -> (transaction id, request bytes)`` for a send that carries its own id."""
 
 
 class ClientTransaction:
@@ -122,22 +132,48 @@ class ClientTransaction:
     Usage: call :meth:`poll` with the current time and perform the returned action (``Send``
     then poll again, ``WaitUntil`` sleep until then or until a datagram arrives); hand every
     received message to :meth:`receive`.
+
+    RFC 8489 retransmits the same bytes under one transaction id, so a late answer to the
+    first send cannot be told from a prompt answer to the second (Karn's ambiguity): it looks
+    like a loss and an RTT of nearly zero. A diagnostic can do better. With ``rewrite`` each
+    send after the first carries its own transaction id (what ``rewrite(attempt)`` returns),
+    so every answer is matched to the send that caused it: a slow first answer is an RTT
+    sample, not a loss. Answers to later sends that arrive after completion are kept in
+    :attr:`late_rtts` (the first packet of a flow is often the slow one: ARP, a NAT creating
+    its mapping, a radio waking up).
     """
 
-    def __init__(self, request: Message, request_bytes: bytes, policy: RetransmissionPolicy, now: float) -> None:
+    def __init__(
+        self,
+        request: Message,
+        request_bytes: bytes,
+        policy: RetransmissionPolicy,
+        now: float,
+        *,
+        rewrite: Rewrite | None = None,
+    ) -> None:
         self.request = request
         self._data = request_bytes
+        self._rewrite = rewrite
         self._offsets = policy.send_offsets()
         self._start = now
         self._give_up = now + policy.total_timeout
         self._sends = 0
         self._last_send = now
+        self._sent: dict[bytes, tuple[int, float]] = {}
+        """transaction id -> (attempt, send time), for every id this transaction used."""
         self.state = TransactionState.WAITING
         self.result: Completed | None = None
+        self.late_rtts: list[float] = []
 
     @property
     def transaction_id(self) -> bytes:
         return self.request.transaction_id
+
+    @property
+    def transaction_ids(self) -> tuple[bytes, ...]:
+        """Every transaction id sent so far (one unless ``rewrite`` was given)."""
+        return tuple(self._sent) or (self.request.transaction_id,)
 
     @property
     def sends(self) -> int:
@@ -153,21 +189,48 @@ class ClientTransaction:
             if now >= due:
                 self._sends += 1
                 self._last_send = now
-                return Send(self._data, self._sends)
+                if self._rewrite is None or self._sends == 1:
+                    transaction_id, data = self.request.transaction_id, self._data
+                else:
+                    transaction_id, data = self._rewrite(self._sends)
+                if transaction_id not in self._sent:
+                    self._sent[transaction_id] = (self._sends, now)
+                return Send(data, self._sends, transaction_id)
             return WaitUntil(due)
         if now >= self._give_up:
             self.state = TransactionState.TIMED_OUT
             return TimedOut(self._sends)
         return WaitUntil(self._give_up)
 
+    def send_again(self, now: float) -> Send | None:
+        """After completion, one more send under a fresh id, to sample the RTT once more.
+
+        Its answer lands in :attr:`late_rtts`. ``None`` without ``rewrite`` (one id for
+        every send could not tell that answer from a duplicate) or before completion.
+        """
+        if self._rewrite is None or self.state is not TransactionState.SUCCEEDED:
+            return None
+        self._sends += 1
+        transaction_id, data = self._rewrite(self._sends)
+        self._sent[transaction_id] = (self._sends, now)
+        return Send(data, self._sends, transaction_id)
+
     def receive(self, message: Message, now: float) -> Completed | None:
         """Offer a received message; returns the completion if it is this transaction's response."""
-        if self.state is not TransactionState.WAITING or self._sends == 0:
-            return None
-        if message.transaction_id != self.request.transaction_id or message.method != self.request.method:
+        sent = self._sent.get(message.transaction_id)
+        if sent is None or message.method != self.request.method:
             return None
         if message.message_class not in (message.message_class.SUCCESS_RESPONSE, message.message_class.ERROR_RESPONSE):
             return None
+        attempt, sent_at = sent
+        if self._rewrite is None:
+            attempt, sent_at = self._sends, self._last_send  # one id for all sends: Karn's ambiguity
+        if self.state is TransactionState.SUCCEEDED:
+            if self.result is not None and attempt > self.result.attempt:
+                self.late_rtts.append(now - sent_at)
+            return None
+        if self.state is not TransactionState.WAITING:
+            return None
         self.state = TransactionState.SUCCEEDED
-        self.result = Completed(message, now - self._last_send, self._sends)
+        self.result = Completed(message, now - sent_at, self._sends, attempt)
         return self.result

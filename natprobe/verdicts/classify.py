@@ -12,6 +12,7 @@ Rules this module keeps, learned from the tools that break them (facts/nat-and-s
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ T = TypeVar("T")
 MIN_ASSUMED_LOSS = 0.1
 """Round-trip loss assumed at least, whatever the answered probes suggest: a few answered
 probes cannot prove a clean path, and a wrong "filtered" verdict is worse than a slow one."""
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 MAX_SILENCE_DOUBT = 0.01
 """Silence becomes a verdict only when the chance that loss alone caused it is below this."""
@@ -85,6 +88,16 @@ def _describe(observation: Observation) -> str:
     return f"{head}: answered from {observation.response_source}{mapped} after {observation.sends} send(s)"
 
 
+def sendable(address: TransportAddress, target: TransportAddress) -> bool:
+    """Whether a server-supplied address may be sent to: same family as the server, a real unicast host and port."""
+    ip = address.ip
+    return (
+        ip.version == target.ip.version
+        and address.port != 0
+        and not (ip.is_unspecified or ip.is_multicast or (ip.version == 4 and ip == _BROADCAST))
+    )
+
+
 _INTERNAL_SCOPES = frozenset(
     {AddressScope.PRIVATE, AddressScope.SHARED, AddressScope.LOOPBACK, AddressScope.LINK_LOCAL,
      AddressScope.UNIQUE_LOCAL}
@@ -123,9 +136,13 @@ def unreachable_alternate(primary: Observation) -> str | None:
 
 def usable_alternate(primary: Observation) -> TransportAddress | None:
     """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6) that
-    this client can reach (see :func:`unreachable_alternate`)."""
+    this client can reach (see :func:`unreachable_alternate`) and send to (:func:`sendable`:
+    a server is a stranger, and a zero port, a multicast group or the other IP family would
+    only make the sends fail)."""
     other = primary.other_address
     if other is None or other.ip == primary.destination.ip or other.port == primary.destination.port:
+        return None
+    if not sendable(other, primary.destination):
         return None
     if unreachable_alternate(primary) is not None:
         return None
@@ -135,12 +152,26 @@ def usable_alternate(primary: Observation) -> TransportAddress | None:
 _usable_alternate = usable_alternate
 
 
+def _unusable_first_answer(primary: Observation | None) -> str | None:
+    """Why the first Binding answer cannot lead the tests on (a sentence), or ``None`` if it can."""
+    if primary is None or not primary.answered:
+        return "the server did not answer the first Binding request"
+    if primary.error_code is not None:
+        code = f"error {primary.error_code}" if primary.error_code else "an error without an error code"
+        return f"the server answered the first Binding request with {code}, so nothing could be measured"
+    if primary.mapped is None:
+        return "the server's answer to the first Binding request did not say which address it saw"
+    return None
+
+
 def _classify_mapping(
     by_probe: dict[Probe, Observation], local_ip: IPAddress | None, loss: float
 ) -> Verdict[MappingBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
-    if primary is None or not primary.answered or primary.mapped is None:
-        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, _("the server did not answer the first Binding request"))
+    unusable = _unusable_first_answer(primary)
+    if unusable is not None or primary is None or primary.mapped is None:
+        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"),
+                       () if primary is None else (_describe(primary),))
     evidence = [_describe(primary)]
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
         return Verdict(MappingBehavior.NO_NAT, 1.0, _("the server saw this host's own address {address}", address=primary.mapped), tuple(evidence))
@@ -208,8 +239,9 @@ def _filter_test_state(observation: Observation | None, loss: float) -> tuple[st
 
 def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[FilteringBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
-    if primary is None or not primary.answered:
-        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, _("the server did not answer the first Binding request"))
+    unusable = _unusable_first_answer(primary)
+    if unusable is not None or primary is None:
+        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"))
     change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
     change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
     evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)

@@ -131,12 +131,24 @@ probe_rate = 2
 probe_burst = 4
 jamulus_port = 22224
 log_level = "INFO"
+max_tcp_per_source = 4
+tcp_message_timeout = 3.5
+udp_poll_interval = 0.002
+http_max_connections = 100
+http_max_connections_per_source = 6
+http_keepalive_timeout = 4
+http_request_timeout = 8
+jamulus_verify_grace = 12
+jamulus_max_table_bytes = 100000
 """
 
 SAME_FLAGS = (
     "--primary 10.0.0.5 --alternate 10.0.0.6 --primary-public 203.0.113.20 --alternate-public 203.0.113.21 "
     "--port 4000 --echo-port 5000 --no-tcp --rate 50 --burst 80.5 --max-tcp-connections 12 --software natprobe "
-    "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --jamulus-port 22224 --log-level INFO"
+    "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --jamulus-port 22224 --log-level INFO "
+    "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
+    "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
+    "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000"
 ).split()
 
 

@@ -58,6 +58,7 @@ async def api(client_ip: str, clock: Callable[[], float], **config: Any) -> Asyn
 async def _post(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None
                 ) -> tuple[int, dict[str, Any], dict[str, str]]:  # fmt: skip
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}  # the API takes JSON only (415)
     async with session.post(url, data=data, headers=headers) as response:
         return response.status, json.loads(await response.read()), dict(response.headers)
 

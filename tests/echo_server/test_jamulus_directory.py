@@ -53,6 +53,7 @@ from natprobe.jamulus import (
     encode,
 )
 from natprobe.addressing import TransportAddress
+from natprobe.contract import decode_hole_punch_response, to_json_object
 
 from .test_process import REPO
 
@@ -92,8 +93,16 @@ def test_requested_keepalive_is_bounded(city: str, expected: float) -> None:
     assert requested_keepalive(city, minimum=5.0) == expected
 
 
+def table_of(**changes: Any) -> DirectoryTable:
+    return DirectoryTable(config(**changes).table_limits, cookie=lambda: 0xC0FFEE)
+
+
+def verify(table: DirectoryTable, where: TransportAddress) -> None:
+    table.received(where, PingMs(0xC0FFEE), PING_BYTES)
+
+
 def test_registration_is_keyed_by_source_and_refreshed() -> None:
-    table = DirectoryTable(config())
+    table = table_of()
     message = registration()
     size = len(encode(message))
     assert table.register(source(40000), message, size, now=0.0) is ESvrRegResult.REGISTERED
@@ -108,11 +117,15 @@ def test_registration_is_keyed_by_source_and_refreshed() -> None:
 
 
 def test_table_is_bounded_in_count_per_ip_and_time() -> None:
-    table = DirectoryTable(config(max_registrations=3, max_per_ip=2, registration_ttl_s=100.0))
+    table = table_of(max_registrations=3, max_per_ip=2, registration_ttl_s=100.0)
     size = len(encode(registration()))
-    statuses = [table.register(source(port), registration(), size, 0.0) for port in (1, 2, 3)]
+    statuses = []
+    for port in (1, 2, 3):
+        statuses.append(table.register(source(port), registration(), size, 0.0))
+        verify(table, source(port))
     assert statuses == [ESvrRegResult.REGISTERED, ESvrRegResult.REGISTERED, ESvrRegResult.SERVER_LIST_FULL]
     assert table.register(source(1, "198.51.100.9"), registration(), size, 0.0) is ESvrRegResult.REGISTERED
+    verify(table, source(1, "198.51.100.9"))
     assert table.register(source(2, "198.51.100.8"), registration(), size, 0.0) is ESvrRegResult.SERVER_LIST_FULL
     assert len(table) == 3
     assert table.register(source(1), registration(), size, 60.0) is ESvrRegResult.REGISTERED  # refresh, not new
@@ -122,10 +135,13 @@ def test_table_is_bounded_in_count_per_ip_and_time() -> None:
 
 
 def test_keepalives_follow_the_interval_and_never_outspend_what_was_received() -> None:
-    table = DirectoryTable(config(min_keepalive_s=5.0))
+    table = table_of(min_keepalive_s=5.0)
     message = registration(city="keepalive=10")
     size = len(encode(message))
     table.register(source(40000), message, size, now=0.0)
+    assert table.due(0.0) == [(source(40000), PingMs(0xC0FFEE))]  # the verification ping, at once
+    table.received(source(40000), PingMs(0xC0FFEE), PING_BYTES)  # echoed: verified, and paid back
+    assert table.entries()[0].verified
     assert table.next_deadline() == 10.0
     assert table.due(9.9) == []
     sent = [now for now in (10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0) if table.due(now)]
@@ -134,9 +150,50 @@ def test_keepalives_follow_the_interval_and_never_outspend_what_was_received() -
     (entry,) = table.entries()
     assert RESP_BYTES + entry.keepalives_sent * EMPTY_BYTES <= size
     # The server's own keep-alive pays for one more from the directory.
-    table.credit(source(40000), EMPTY_BYTES, keepalive=True)
+    table.received(source(40000), EmptyMessage(), EMPTY_BYTES)
     later = 80.0 + 10.0 * affordable
-    assert table.due(later) == [source(40000)] and table.entries()[0].keepalives_received == 1
+    assert table.due(later) == [(source(40000), EmptyMessage())] and table.entries()[0].keepalives_received == 1
+
+
+def test_spoofed_registrations_never_verify_and_go_after_the_grace() -> None:
+    table = table_of(verify_grace_s=10.0)
+    size = len(encode(registration()))
+    table.register(source(1), registration(), size, 0.0)
+    pings = [now for now in (0.0, 2.5, 5.0, 7.5, 9.0) for _, m in table.due(now) if isinstance(m, PingMs)]
+    assert pings == [0.0, 2.5, 5.0]  # three tries within the grace, each paid from the budget
+    table.received(source(1), PingMs(0x1234), PING_BYTES)  # a wrong value proves nothing
+    assert not table.entries()[0].verified
+    assert table.expire(10.0) == 1 and len(table) == 0 and table.evicted == 1
+
+
+def test_a_flood_of_unverified_registrations_cannot_lock_out_a_real_server() -> None:
+    table = table_of(max_registrations=8, max_per_ip=2)
+    size = len(encode(registration()))
+    real = source(22124, "198.51.100.50")
+    for index in range(100):  # spoofed, from 100 sources: never verified
+        assert table.register(source(1, f"203.0.113.{index}"), registration(), size, 0.0) is ESvrRegResult.REGISTERED
+    assert len(table) <= 4  # unverified entries hold at most half the table
+    assert table.register(real, registration("real"), size, 0.0) is ESvrRegResult.REGISTERED
+    verify(table, real)
+    for index in range(100, 200):
+        table.register(source(1, f"203.0.113.{index % 250}"), registration(), size, 0.1)
+    assert table.get(real) is not None and table.get(real).verified  # type: ignore[union-attr]
+    spoofed = len(table) - 1
+    assert table.expire(100.0) == spoofed and [e.name for e in table.entries()] == ["real"]
+
+
+def test_table_is_bounded_in_bytes() -> None:
+    from natprobe.jamulus.directory_table import ENTRY_OVERHEAD_BYTES
+
+    long_name, long_city = "é" * 20, "ü" * 20  # the longest the codec lets through: 40 bytes each
+    cost = ENTRY_OVERHEAD_BYTES + 80
+    table = table_of(max_table_bytes=3 * cost, max_per_ip=8)
+    size = len(encode(registration(long_name, long_city)))
+    for port in range(1, 5):
+        status = table.register(source(port), registration(long_name, long_city), size, 0.0)
+        verify(table, source(port))
+        assert status is (ESvrRegResult.REGISTERED if port <= 3 else ESvrRegResult.SERVER_LIST_FULL)
+    assert table.bytes == 3 * cost
 
 
 def test_config_validation() -> None:
@@ -146,6 +203,8 @@ def test_config_validation() -> None:
         config(min_keepalive_s=60.0)
     with pytest.raises(ValueError):
         config(max_per_ip=0)
+    with pytest.raises(ValueError):
+        config(verify_grace_s=0)
 
 
 # =====================================================================================
@@ -161,6 +220,7 @@ class FakeServer(asyncio.DatagramProtocol):
         self.inbox: asyncio.Queue[tuple[Message, TransportAddress]] = asyncio.Queue()
         self.received: list[tuple[int, TransportAddress]] = []
         self.transport: asyncio.DatagramTransport | None = None
+        self.pinged = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -171,7 +231,9 @@ class FakeServer(asyncio.DatagramProtocol):
         message = decode(data)
         assert self.transport is not None
         if self.echo and isinstance(message, PingMs):
-            self.transport.sendto(data, addr)
+            self.transport.sendto(data, addr)  # as Jamulus does; this also verifies a registration
+            self.pinged.set()
+            return
         if self.punch and isinstance(message, SendEmptyMessage):
             self.transport.sendto(encode(EmptyMessage()), (str(message.ip), message.port))
         self.inbox.put_nowait((message, sender))
@@ -232,8 +294,39 @@ async def test_registration_is_answered_and_remembered_by_source() -> None:
 async def test_full_table_answers_list_full() -> None:
     async with directory(max_registrations=1) as running, fake_server() as first, fake_server() as second:
         assert await register(first, running) == RegisterServerResp(ESvrRegResult.REGISTERED)
+        async with asyncio.timeout(2):
+            await first.pinged.wait()  # verified by its echo ...
+        await register(first, running)  # ... handled before this refresh, from the same socket
+        assert running.registrations()[0].verified
         assert await register(second, running) == RegisterServerResp(ESvrRegResult.SERVER_LIST_FULL)
         assert len(running.registrations()) == 1 and running.stats.refused == 1
+
+
+async def test_a_real_registration_is_accepted_during_a_flood_of_spoofed_ones() -> None:
+    """Registrations from 60 sources that never answer (as spoofed ones cannot) fill the table;
+    a real server still registers, verifies, and is the one left after the grace."""
+    async with directory(max_registrations=16, verify_grace_s=0.3) as running:
+        flooders = []
+        try:
+            for index in range(60):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sock.bind((f"127.0.2.{index + 1}", 0))
+                sock.sendto(encode(registration(f"spoof{index}")), running.endpoint.as_tuple())
+                flooders.append(sock)
+            async with fake_server("127.0.3.1") as real:
+                assert await register(real, running, registration("real")) == RegisterServerResp(ESvrRegResult.REGISTERED)
+                async with asyncio.timeout(2):
+                    await real.pinged.wait()
+                for sock in flooders[:20]:  # the flood goes on
+                    sock.sendto(encode(registration("again")), running.endpoint.as_tuple())
+                async with asyncio.timeout(3):
+                    while len(running.registrations()) > 1:
+                        await asyncio.sleep(0.05)  # the grace passing
+                (entry,) = running.registrations()
+                assert entry.name == "real" and entry.verified
+        finally:
+            for sock in flooders:
+                sock.close()
 
 
 async def test_junk_is_ignored_and_floods_are_rate_limited() -> None:
@@ -248,7 +341,8 @@ async def test_junk_is_ignored_and_floods_are_rate_limited() -> None:
                 await server.next(timeout=0.5)
                 answers += 1
         assert answers == 4  # the burst of 5, minus the junk datagram
-        assert running.stats.malformed == 1 and running.stats.rate_limited == 16
+        # 16 registrations, and the echo of the verification ping (it spends a token like any datagram)
+        assert running.stats.malformed == 1 and running.stats.rate_limited == 17
 
 
 async def test_keepalives_arrive_at_the_asked_interval_and_stop_when_unpaid() -> None:
@@ -268,7 +362,7 @@ async def test_keepalives_arrive_at_the_asked_interval_and_stop_when_unpaid() ->
         server.send(EmptyMessage(), running.endpoint)  # the server's keep-alive buys one more
         assert (await server.next(timeout=1.0))[0] == EmptyMessage()
         sent = sum(size for size, sender in server.received if sender == running.endpoint)
-        assert sent <= len(encode(message)) + EMPTY_BYTES
+        assert sent <= len(encode(message)) + EMPTY_BYTES + PING_BYTES  # + the verification ping, echoed
 
 
 async def test_hole_punch_steps_on_loopback() -> None:
@@ -276,14 +370,16 @@ async def test_hole_punch_steps_on_loopback() -> None:
     async with directory() as running, fake_server() as server:
         await register(server, running)
         result = await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=HOLE_PUNCH_FULL_BUDGET)
-        assert result.published == server.address
-        assert result.unsolicited.answered and result.unsolicited.source.ip == LO2
-        assert result.punch_source == server.address and result.punch_requests == 1
-        assert result.peer.ip == LO2 and result.peer != result.unsolicited.source
-        assert result.punched.answered and result.punched.source == result.peer
+        punch = result.hole_punch
+        assert result.published.address == server.address
+        assert result.unsolicited.answered and result.unsolicited.source.address.ip == LO2
+        assert punch.source is not None and punch.source.address == server.address and punch.requests_sent == 1
+        assert punch.peer.address.ip == LO2 and punch.peer != result.unsolicited.source
+        assert result.punched_ping.answered and result.punched_ping.source == punch.peer
         assert result.udp_bytes_sent == PING_BYTES + SEND_EMPTY_BYTES + PING_BYTES
-        data = result.to_json()
+        data = to_json_object(result)
         schema("HolePunchResponse").validate(data)
+        assert decode_hole_punch_response(json.dumps(data).encode()) == result
         # Everything the directory side sent went to the registration's own address.
         assert {sender.ip for _, sender in server.received} <= {LO1, LO2}
 
@@ -294,12 +390,14 @@ async def test_hole_punch_toward_a_silent_server_spends_at_most_the_budget() -> 
         before = len(server.received)
         for budget in (HOLE_PUNCH_MIN_BUDGET, 4000):  # one try of each step; every retry, never more
             result = await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=budget)
-            assert not (result.unsolicited.answered or result.punch_source or result.punched.answered)
+            assert not (result.unsolicited.answered or result.hole_punch.received or result.punched_ping.answered)
             assert result.udp_bytes_sent <= budget
-            got = sum(size for size, _ in server.received[before:])
+            # (the directory's own verification pings, unanswered by this server, are not the punch's)
+            got = sum(size for size, sender in server.received[before:]
+                      if not (sender == running.endpoint and size == PING_BYTES))
             before = len(server.received)
             assert got == result.udp_bytes_sent
-        assert (result.unsolicited.sent, result.punch_requests, result.punched.sent) == (2, 3, 3)
+        assert (result.unsolicited.sent, result.hole_punch.requests_sent, result.punched_ping.sent) == (2, 3, 3)
         with pytest.raises(ValueError, match="at least 41 bytes"):
             await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=HOLE_PUNCH_MIN_BUDGET - 1)
 
@@ -326,6 +424,7 @@ class Api:
     async def punch(self, body: Any, *, pad_to: int = HOLE_PUNCH_FULL_BUDGET,
                     headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         data = (body if isinstance(body, str) else json.dumps(body)).ljust(pad_to).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.post(f"{self.url}/v1/jamulus/hole-punch", data=data, headers=headers) as response:
             return response.status, await response.json()
 
@@ -355,6 +454,7 @@ async def test_route_punches_for_the_requester_and_matches_the_openapi_document(
         status, body = await client.punch(request)
         assert status == 200, body
         schema("HolePunchResponse").validate(body)
+        assert to_json_object(decode_hole_punch_response(json.dumps(body).encode())) == body  # nothing more, nothing less
         assert body["published"] == {"ip": "127.0.0.1", "port": server.address.port}
         assert body["unsolicited"]["answered"] and body["punched_ping"]["answered"] and body["hole_punch"]["received"]
         assert body["hole_punch"]["source"] == body["published"]
@@ -370,7 +470,7 @@ async def test_route_404_for_another_requesters_registration() -> None:
         status, body = await client.punch({"name": "np-0123456789abcdef"})
         assert status == 404 and body["error"]["code"] == "not_found"
         assert "came from your address 127.0.0.1" in body["error"]["message"]
-        schema("Error").validate(body)
+        schema("ErrorBody").validate(body)
         assert server.inbox.empty()  # nothing was sent toward the other requester's registration
 
 

@@ -123,16 +123,26 @@ def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
 def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
     import ipaddress
 
-    from echo_server.jamulus_directory import EMPTY_BYTES, RESP_BYTES, DirectoryTable, JamulusDirectoryConfig
-    from natprobe.jamulus import RegisterServerEx, encode as encode_jamulus
+    from echo_server.jamulus_directory import (
+        EMPTY_BYTES,
+        PING_BYTES,
+        RESP_BYTES,
+        DirectoryTable,
+        JamulusDirectoryConfig,
+    )
+    from natprobe.jamulus import PingMs, RegisterServerEx, encode as encode_jamulus
 
     from .test_jamulus_directory import registration
 
-    table = DirectoryTable(JamulusDirectoryConfig(ip=ipaddress.IPv4Address("127.0.0.1"), min_keepalive_s=5.0))
+    config = JamulusDirectoryConfig(ip=ipaddress.IPv4Address("127.0.0.1"), min_keepalive_s=5.0)
+    table = DirectoryTable(config.table_limits, cookie=lambda: 7)
     message = registration(city="keepalive=10")
     assert isinstance(message, RegisterServerEx)
     size = len(encode_jamulus(message))
-    table.register(TransportAddress.parse("127.0.0.1", 40000), message, size, now=0.0)
+    source = TransportAddress.parse("127.0.0.1", 40000)
+    table.register(source, message, size, now=0.0)
+    assert table.due(0.0) == [(source, PingMs(7))]  # verification ping, echoed: paid back
+    table.received(source, PingMs(7), PING_BYTES)
     affordable = (size - RESP_BYTES) // EMPTY_BYTES
     rounds = affordable + 3
     sent = sum(len(table.due(10.0 * (i + 1))) for i in range(rounds))

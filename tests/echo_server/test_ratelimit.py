@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from echo_server.ratelimit import RateLimiter
+from echo_server.ratelimit import RateLimiter, source_key
 
 
 def test_burst_then_refill_at_rate() -> None:
@@ -48,3 +50,16 @@ def test_a_source_being_limited_is_never_the_one_evicted() -> None:
 def test_invalid_parameters(rate: float, burst: float, size: int) -> None:
     with pytest.raises(ValueError):
         RateLimiter(rate, burst, size)
+
+
+def test_every_limiter_keys_ipv6_on_the_64() -> None:
+    assert source_key("192.0.2.7") == "192.0.2.7"
+    assert source_key(ipaddress.ip_address("192.0.2.7")) == "192.0.2.7"
+    assert source_key("2001:db8:1:2:aaaa::1") == source_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_key(ipaddress.ip_address("2001:db8:1:2::1")) == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
+    assert source_key("fe80::1%eth0") == "fe80::/64"
+    assert source_key("::ffff:192.0.2.9") == "192.0.2.9"  # a dual-stack socket's IPv4 peer
+    limiter = RateLimiter(rate=1, burst=2, max_sources=8)
+    rotating = [f"2001:db8:1:2::{index:x}" for index in range(4)]
+    assert [limiter.allow(source_key(ip), 0.0) for ip in rotating] == [True, True, False, False]

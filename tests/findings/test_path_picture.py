@@ -15,7 +15,8 @@ from natprobe.reports.nat_report import NatReport
 from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.classify import Verdict
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.contract import TransportProtocol
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 from tests.test_jamulus_explain import punch, report as jamulus_report
 
 LAN = IPv4Address("192.168.77.10")
@@ -36,7 +37,7 @@ def check_report(layers: NatLayers, *verdicts: PortVerdict, hops: tuple[Hop, ...
     )
 
 
-def verdict(status: PortStatus, reachable: bool | None, protocol: Protocol = Protocol.UDP, port: int = 22124) -> PortVerdict:
+def verdict(status: PortStatus, reachable: bool | None, protocol: TransportProtocol = TransportProtocol.UDP, port: int = 22124) -> PortVerdict:
     return PortVerdict(protocol, port, reachable, status, "why", ())
 
 
@@ -65,7 +66,7 @@ def test_no_forward_stops_at_the_router_and_names_each_port() -> None:
         check_report(
             NatLayers.ONE_NAT,
             verdict(PortStatus.NOT_FORWARDED, False),
-            verdict(PortStatus.REACHABLE, True, Protocol.TCP, 443),
+            verdict(PortStatus.REACHABLE, True, TransportProtocol.TCP, 443),
         )
     )
     assert marked(nodes) == {

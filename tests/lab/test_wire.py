@@ -35,6 +35,7 @@ from natprobe.lab.wire import (
     LinkStats,
     Send,
     direction_rng,
+    flow_key,
     format_summary,
     parse_args,
     parse_summary,
@@ -237,6 +238,38 @@ def test_a_duplicate_that_does_not_fit_is_not_made() -> None:
     assert len(model.arrive(0.0, b"b")) == 1  # the copy would be the fourth
     assert model.counters.duplicated == 1 and model.counters.dropped == 1
     assert model.arrive(0.0, b"c") == [] and model.counters.dropped == 2
+
+
+def _udp_frame(src: str, sport: int, dst: str, dport: int, vnet: bool = False) -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    udp = struct.pack("!HHHH", sport, dport, 8, 0)
+    return (bytes(10) if vnet else b"") + bytes(12) + b"\x08\x00" + ip + udp
+
+
+def test_flow_key_is_the_same_both_ways_and_only_for_ipv4_udp_tcp() -> None:
+    out = flow_key(_udp_frame("192.0.2.1", 4000, "198.51.100.1", 3478))
+    back = flow_key(_udp_frame("198.51.100.1", 3478, "192.0.2.1", 4000))
+    assert out is not None and out == back
+    assert flow_key(_udp_frame("192.0.2.1", 4001, "198.51.100.1", 3478)) != out
+    assert flow_key(_udp_frame("192.0.2.1", 4000, "198.51.100.1", 3478, vnet=True), 10) == out
+    assert flow_key(bytes(12) + b"\x86\xdd" + bytes(60)) is None  # IPv6: not keyed
+    assert flow_key(b"short") is None
+
+
+def test_first_frame_of_a_flow_is_held_back_and_delays_nobody_else() -> None:
+    flows: set[bytes] = set()
+    out = Impairment(ImpairmentConfig(delay=0.025, first_extra=0.05), random.Random(1), flows)
+    back = Impairment(ImpairmentConfig(delay=0.025, first_extra=0.05), random.Random(2), flows)
+    a = flow_key(_udp_frame("192.0.2.1", 4000, "198.51.100.1", 3478))
+    b = flow_key(_udp_frame("192.0.2.1", 4001, "198.51.100.1", 3478))
+    (first,) = out.arrive(0.0, b"a1", a)
+    (other,) = out.arrive(0.001, b"b1", b)
+    (second,) = out.arrive(0.1, b"a2", a)
+    (reply,) = back.arrive(0.2, b"a-reply", a)  # the other direction of a known flow
+    assert first.at == pytest.approx(0.075) and second.at == pytest.approx(0.125)
+    assert other.at == pytest.approx(0.076)  # its own first frame; not queued behind flow a's
+    assert reply.at == pytest.approx(0.225)
+    assert out.counters.first_delayed == 2 and back.counters.first_delayed == 0
 
 
 def test_clear_forgets_the_queue() -> None:

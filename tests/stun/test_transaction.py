@@ -95,3 +95,60 @@ def test_invalid_policy_is_refused() -> None:
         RetransmissionPolicy(rto=0)
     with pytest.raises(ValueError):
         RetransmissionPolicy(max_sends=0)
+
+
+def test_fresh_id_per_send_credits_a_slow_first_answer_to_the_first_send() -> None:
+    """Issue #9: a first answer that arrives after the retransmission is an RTT sample, not a loss."""
+    request = binding_request()
+    ids = iter(bytes([n]) * 12 for n in range(1, 10))
+
+    def rewrite(attempt: int) -> tuple[bytes, bytes]:
+        fresh = Message(MessageClass.REQUEST, Method.BINDING, next(ids))
+        return fresh.transaction_id, encode(fresh)
+
+    policy = RetransmissionPolicy(rto=0.1, max_sends=4, last_wait=0.2, backoff=1.0)
+    transaction = ClientTransaction(request, encode(request), policy, now=0.0, rewrite=rewrite)
+    first = transaction.poll(0.0)
+    second = transaction.poll(0.1)
+    assert isinstance(first, Send) and isinstance(second, Send)
+    assert first.transaction_id == request.transaction_id != second.transaction_id
+    assert transaction.transaction_ids == (first.transaction_id, second.transaction_id)
+
+    def answer(transaction_id: bytes) -> Message:
+        return Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, transaction_id)
+
+    done = transaction.receive(answer(first.transaction_id), 0.15)
+    assert done is not None and done.attempt == 1 and done.sends == 2
+    assert done.rtt == pytest.approx(0.15)
+    assert transaction.receive(answer(second.transaction_id), 0.2) is None  # already complete ...
+    assert transaction.late_rtts == [pytest.approx(0.1)]  # ... but the steadier RTT is kept
+    assert transaction.receive(answer(bytes(12)), 0.2) is None and len(transaction.late_rtts) == 1
+
+
+def test_send_again_samples_the_rtt_once_more_after_completion() -> None:
+    request = binding_request()
+    fresh = Message(MessageClass.REQUEST, Method.BINDING, b"\x07" * 12)
+    transaction = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0,
+                                    rewrite=lambda attempt: (fresh.transaction_id, encode(fresh)))
+    assert transaction.send_again(0.0) is None  # not complete yet
+    transaction.poll(0.0)
+    done = transaction.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, request.transaction_id), 0.1)
+    assert done is not None and done.attempt == 1
+    again = transaction.send_again(0.1)
+    assert again is not None and again.transaction_id == fresh.transaction_id and again.attempt == 2
+    transaction.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, fresh.transaction_id), 0.15)
+    assert transaction.late_rtts == [pytest.approx(0.05)]
+    plain = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0)
+    plain.poll(0.0)
+    plain.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, request.transaction_id), 0.1)
+    assert plain.send_again(0.1) is None  # one id for all sends: an extra answer could not be told apart
+
+
+def test_one_id_for_every_send_keeps_karn_ambiguity() -> None:
+    request = binding_request()
+    transaction = ClientTransaction(request, encode(request), INTERACTIVE, now=0.0)
+    transaction.poll(0.0)
+    again = transaction.poll(INTERACTIVE.rto)
+    assert isinstance(again, Send) and again.transaction_id == request.transaction_id
+    done = transaction.receive(Message(MessageClass.SUCCESS_RESPONSE, Method.BINDING, request.transaction_id), 0.25)
+    assert done is not None and done.attempt == 2 and done.rtt == pytest.approx(0.05)
