@@ -88,3 +88,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
                            cwd=outside, capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2 and "pip install 'natprobe[server]'" in serve.stderr, serve.stderr
     assert "Traceback" not in serve.stderr
+    # The build compiled the French catalog with Babel and shipped it in the wheel.
+    french = subprocess.run([natprobe_bin, "--lang", "fr", "check", "--server", "http://127.0.0.1:9"],
+                            cwd=outside, capture_output=True, text=True, timeout=60)
+    assert french.returncode == 2 and "indiquez au moins un port" in french.stderr, french.stderr

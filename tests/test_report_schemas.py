@@ -43,12 +43,13 @@ def test_a_key_the_schema_does_not_know_fails_validation() -> None:
         assert_valid_report({k: v for k, v in document.items() if k != "reason"})
 
 
-def test_findings_may_carry_a_string_code() -> None:
-    finding = Finding(Severity.INFO, "t", "d").to_dict()
+def test_findings_carry_a_string_code() -> None:
+    finding = Finding(Severity.INFO, "t", "d", code="jamulus-port-needs-port-forward").to_dict()
     check = SCHEMAS["check"].schema
     validator = Draft202012Validator(check["properties"]["findings"])
-    assert validator.is_valid([finding, {**finding, "code": "jamulus.private-needs-forward"}])
+    assert validator.is_valid([finding])
     assert not validator.is_valid([{**finding, "code": 7}])
+    assert not validator.is_valid([{k: v for k, v in finding.items() if k != "code"}])
 
 
 def test_natprobe_schema_lists_every_schema(capsys: pytest.CaptureFixture[str]) -> None:

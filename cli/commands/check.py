@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from cli.exit_codes import ExitCode
+from cli.terminal import style_for
+from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec
@@ -18,9 +21,12 @@ def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
     specs = []
     for item in text.split(","):
         item = item.strip()
-        port_text, _, service = item.partition(":")
+        port_text, _colon, service = item.partition(":")
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"invalid {protocol.value} port {item!r}: expected 1-65535, optionally PORT:SERVICE")
+            raise ValueError(
+                _("invalid {protocol} port {value!r}: expected 1-65535, optionally PORT:SERVICE",
+                  protocol=protocol.value, value=item)
+            )
         specs.append(PortSpec(protocol, int(port_text), service or None))
     return specs
 
@@ -29,32 +35,37 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     services = ", ".join(sorted(SERVICE_BY_NAME))
     parser = subparsers.add_parser(
         "check",
-        help="prove from outside that a forwarded port works, and say why not",
-        description=(
+        help=_("prove from outside that a forwarded port works, and say why not"),
+        description=_(
             "Ask a natprobe echo server (natprobe serve --http-port N, on a public host) to reach back "
             "to this network's public address on each port. A free port is proven end to end with a "
             "one-time token natprobe listens for; a port held by a service is tested by speaking its "
-            f"protocol ({services})."
+            "protocol ({services}).",
+            services=services,
         ),
-        epilog="examples: natprobe check --udp 22124    (with a server set by natprobe config set server URL)\n"
+        epilog=_("examples:") + " natprobe check --udp 22124    (" + _("with a server set by natprobe config set server URL")
+               + ")\n"
                "          natprobe check --udp 22124 --server http://vps.example.org:8080\n"
                "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--server", metavar="URL",
-                        help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
-                             "'server' in the config file, see natprobe config)")
-    parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
-    parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
-    parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
+                        help=_("echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                               "'server' in the config file, see natprobe config)"))
+    parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("UDP port(s) to check"))
+    parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("TCP port(s) to check"))
+    parser.add_argument("--host", metavar="NAME", help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)"))
     parser.add_argument("--token", metavar="TOKEN",
-                        help="the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
-                             "else 'token' in the config file)")
+                        help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                               "else 'token' in the config file)"))
     parser.add_argument("--hairpin", action="store_true",
-                        help="also test reaching this host through its own public address (NAT loopback)")
-    parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+                        help=_("also test reaching this host through its own public address (NAT loopback)"))
+    parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
+    output.add_argument("--share", action="store_true",
+                        help=_("print a Markdown summary to post on a forum (public addresses masked, names removed)"))
     parser.set_defaults(handler=run)
 
 
@@ -81,39 +92,49 @@ def run(args: argparse.Namespace) -> int:
         if args.host:
             specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
     except ValueError as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if not specs:
-        print("natprobe check: name at least one port with --udp or --tcp", file=sys.stderr)
+        print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
         return ExitCode.USAGE
     if not 0.5 <= args.timeout <= 5.0:
-        print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
+        print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     try:
         setting = resolve_server(args.server)
         token = resolve_token(args.token)
     except UserConfigError as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if setting is None:
         return _no_server(args)
     server = setting.value
-    if not args.json:
-        origin = "" if setting.origin == "--server" else f" (from {setting.origin})"
-        print(f"Checking {len(specs)} port(s) through {server}{origin} ...", file=sys.stderr)
+    if not (args.json or args.share):
+        if setting.origin == "--server":
+            print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=server), file=sys.stderr)
+        else:
+            print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
+                    origin=setting.origin), file=sys.stderr)
     try:
         report = asyncio.run(
             check_ports(server, specs, CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace,
                                                     probe_timeout=args.timeout))
         )
     except ServerError as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
-        print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
+        print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:
-        print(f"natprobe check: {exc}", file=sys.stderr)
+        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render_check_report(report))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    elif args.share:
+        from cli.render_share import share_check
+
+        print(share_check(report, names=[args.host], tokens=[token]))
+    else:
+        print(render_check_report(report, style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE
