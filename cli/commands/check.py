@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
+
+if TYPE_CHECKING:
+    from natprobe.measure.mapped_check import MappedCheck
 
 
 def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
@@ -23,6 +27,15 @@ def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
             raise ValueError(f"invalid {protocol.value} port {item!r}: expected 1-65535, optionally PORT:SERVICE")
         specs.append(PortSpec(protocol, int(port_text), service or None))
     return specs
+
+
+async def _run_mapped(args: argparse.Namespace, specs: list[PortSpec]) -> "MappedCheck":
+    from natprobe.measure.mapped_check import check_ports_with_mapping
+
+    return await check_ports_with_mapping(
+        args.server, specs, keep=args.keep, lease_s=args.lease, token=args.token, hairpin=args.hairpin,
+        trace=not args.no_trace, probe_timeout=args.timeout,
+    )
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -49,6 +62,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
+    parser.add_argument("--map", action="store_true",
+                        help="for each port not reachable, ask the router (PCP, NAT-PMP, then UPnP) for a mapping "
+                             "to this host, prove it from outside, then remove it")
+    parser.add_argument("--keep", action="store_true", help="with --map: keep the mappings (for their lease) instead")
+    parser.add_argument("--lease", type=int, default=600, metavar="SECONDS",
+                        help="with --map: the mapping's lease (60-86400, default 600); never permanent")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
 
@@ -72,13 +91,24 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    if args.keep and not args.map:
+        print("natprobe check: --keep only makes sense with --map", file=sys.stderr)
+        return ExitCode.USAGE
+    if not 60 <= args.lease <= 86400:
+        print("natprobe check: --lease must be between 60 and 86400 seconds", file=sys.stderr)
+        return ExitCode.USAGE
     if not args.json:
         print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
+    mapped = None
     try:
-        report = asyncio.run(
-            check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
-                        probe_timeout=args.timeout)
-        )
+        if args.map:
+            mapped = asyncio.run(_run_mapped(args, specs))
+            report = mapped.report
+        else:
+            report = asyncio.run(
+                check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+                            probe_timeout=args.timeout)
+            )
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)
@@ -90,8 +120,16 @@ def run(args: argparse.Namespace) -> int:
     jamulus_ports = {
         s.port for s in specs if s.protocol is Protocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
     }
+    if mapped is not None and not args.json:
+        from natprobe.findings.router_findings import describe_mapping
+
+        if not mapped.router.any_answered:
+            print("natprobe check --map: the router answers none of UPnP, NAT-PMP and PCP: nothing was mapped",
+                  file=sys.stderr)
+        for outcome in mapped.mappings:
+            print(f"Router mapping: {describe_mapping(outcome)}", file=sys.stderr)
     if args.json:
-        data = report.to_dict()
+        data = report.to_dict() if mapped is None else mapped.to_dict()
         findings = jamulus_findings(report, jamulus_ports)
         if findings:
             data["jamulus"] = [

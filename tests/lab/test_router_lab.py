@@ -1,0 +1,205 @@
+"""``natprobe router`` and ``natprobe check --map`` against a real miniupnpd on the lab router.
+
+One lab per module (a port-restricted home NAT, the echo server on 198.51.100.10/.11 with its
+HTTP API; it is also miniupnpd's STUN server), a fresh miniupnpd per test, started and ended
+by PID in the router namespace. What miniupnpd installed is read from its nftables chain, so
+"no mapping left behind" is checked on the router itself. A second lab puts the router behind
+the carrier's NAT. All traffic stays inside the namespaces these tests create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+
+from natprobe.lab import Lab, LabConfig
+from natprobe.lab.miniupnpd import Miniupnpd, miniupnpd_missing
+from natprobe.lab.services import start_echo_server
+from natprobe.measure.portmapping import mapped_ports, probe_router
+
+pytestmark = [pytest.mark.lab, pytest.mark.interop]
+
+HTTP_API_PORT = 8080
+PORT = 22124
+CLI_TIMEOUT_S = 40.0
+
+
+@pytest.fixture(autouse=True)
+def _needs_miniupnpd() -> None:
+    reason = miniupnpd_missing()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _lab(config: LabConfig) -> Iterator[tuple[Lab, str]]:
+    with Lab(config) as lab:
+        echo = start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=HTTP_API_PORT)
+        yield lab, echo.http_url
+
+
+@pytest.fixture(scope="module")
+def home() -> Iterator[tuple[Lab, str]]:
+    yield from _lab(LabConfig())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_nat_state(request: pytest.FixtureRequest) -> None:
+    # A flow of an earlier test (the echo server's probe through a mapping since removed)
+    # would stay in conntrack and let the next probe in: every test starts from a clean NAT.
+    if "home" in request.fixturenames:
+        request.getfixturevalue("home")[0].flush_nat_state()
+
+
+def _cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return lab.client.exec([sys.executable, "-m", "cli", *args], check=False, timeout=CLI_TIMEOUT_S)
+
+
+def _router_json(lab: Lab) -> tuple[int, dict[str, Any]]:
+    done = _cli(lab, "router", "--json")
+    data = json.loads(done.stdout)
+    assert data["schema"] == "natprobe/router-report" and data["schema_version"] == 1
+    return done.returncode, data
+
+
+def _protocols(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["protocol"]: p for p in data["protocols"]}
+
+
+def _port_entry(done: subprocess.CompletedProcess[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    data = json.loads(done.stdout)
+    assert data["schema"] == "natprobe/check-report"
+    return data, next(p for p in data["ports"] if p["port"] == PORT)
+
+
+def test_router_sees_upnp_natpmp_and_pcp_and_the_external_address(home: tuple[Lab, str]) -> None:
+    lab, _ = home
+    with Miniupnpd(lab) as daemon:
+        assert daemon.forwarding_enabled
+        # A mapping made by another client (natpmpc) is listed, and marked as this host's.
+        made = lab.client.exec(["natpmpc", "-g", str(lab.router.lan_ip), "-a", "40000", "40000", "udp", "120"],
+                               check=False, timeout=20)
+        assert made.returncode == 0, made.stdout + made.stderr
+        code, data = _router_json(lab)
+    assert code == 0
+    protocols = _protocols(data)
+    assert protocols["pcp"]["answered"] and protocols["pcp"]["result"] is None
+    assert protocols["nat-pmp"]["external_address"] == str(lab.public_ip)
+    assert protocols["upnp"]["answered"] and "IGD:2" in protocols["upnp"]["detail"]
+    assert protocols["upnp"]["external_address"] == str(lab.public_ip)
+    assert data["gateway"] == str(lab.router.lan_ip) and data["external_meaning"] == "public"
+    listed = [m for m in data["mappings"] if m["external_port"] == 40000]
+    assert listed and listed[0]["points_here"] and listed[0]["internal_client"] == str(lab.client.ip)
+
+
+def test_check_map_proves_the_mapping_from_outside_and_removes_it(home: tuple[Lab, str]) -> None:
+    lab, url = home
+    with Miniupnpd(lab) as daemon:
+        plain = _cli(lab, "check", "--udp", str(PORT), "--no-trace", "--json", "--server", url)
+        assert _port_entry(plain)[1]["reachable"] is False  # no forward: the baseline
+        done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--json", "--server", url)
+        rules_after = daemon.dnat_rules()
+    data, port = _port_entry(done)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert port["reachable"] is True and port["status"] == "reachable"
+    assert "PCP mapping" in port["reason"]
+    [mapping] = data["mappings"]
+    assert mapping["via"] == "pcp" and mapping["created"] and mapping["removed"] is True
+    assert 0 < mapping["lease_s"] <= 600
+    assert rules_after == []
+
+
+def test_keep_leaves_the_mapping_and_a_plain_check_then_finds_the_port_open(home: tuple[Lab, str]) -> None:
+    lab, url = home
+    with Miniupnpd(lab) as daemon:
+        done = _cli(lab, "check", "--tcp", str(PORT), "--map", "--keep", "--lease", "120", "--no-trace",
+                    "--server", url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "kept as asked" in done.stderr and "expires after" in done.stderr
+        rules = daemon.dnat_rules()
+        assert any(f"dport {PORT}" in r and str(lab.client.ip) in r for r in rules), rules
+        # Interop: miniupnpc's upnpc lists natprobe's PCP mapping.
+        listing = lab.client.exec(["upnpc", "-i", "-l"], check=False, timeout=20).stdout
+        assert f"TCP {PORT}->{lab.client.ip}:{PORT}" in listing, listing
+        again = _cli(lab, "check", "--tcp", str(PORT), "--no-trace", "--json", "--server", url)
+        assert _port_entry(again)[1]["reachable"] is True
+        # Clean up the kept mapping as a user would, with miniupnpc's client.
+        lab.client.exec(["upnpc", "-i", "-d", str(PORT), "TCP"], check=False, timeout=20)
+        remaining = daemon.dnat_rules()
+    assert not any(f"dport {PORT}" in r for r in remaining), remaining
+
+
+def test_sigint_in_the_middle_still_removes_the_mapping(home: tuple[Lab, str]) -> None:
+    lab, url = home
+    with Miniupnpd(lab) as daemon:
+        proc = lab.client.spawn([sys.executable, "-m", "cli", "check", "--udp", str(PORT), "--map", "--no-trace",
+                                 "--timeout", "5", "--server", url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        seen = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(f"dport {PORT}" in r for r in daemon.dnat_rules()):
+                seen = True
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=20)
+        remaining = daemon.dnat_rules()
+    assert seen, "the mapping never appeared on the router"
+    assert proc.returncode == 130, err
+    assert remaining == [], remaining
+
+
+def test_without_upnp_the_mapping_uses_pcp_or_nat_pmp(home: tuple[Lab, str]) -> None:
+    lab, _ = home
+
+    async def map_one() -> tuple[Any, Any]:
+        session = await probe_router()
+        async with mapped_ports(session, [(True, PORT)], lease_s=60) as outcomes:
+            listed = lab.client.exec(["upnpc", "-i", "-l"], check=False, timeout=20)
+        return session, (outcomes, listed)
+
+    with Miniupnpd(lab, upnp=False) as daemon:
+        with lab.client.entered():
+            session, (outcomes, listed) = asyncio.run(map_one())
+        remaining = daemon.dnat_rules()
+    answers = {a.protocol.value: a for a in session.report.answers}
+    assert not answers["upnp"].answered and answers["pcp"].answered
+    assert outcomes[0].via.value in ("pcp", "nat-pmp") and outcomes[0].removed is True
+    assert "No IGD" in listed.stdout + listed.stderr or "No valid UPNP" in listed.stdout + listed.stderr
+    assert remaining == []
+
+
+def test_nothing_answering_exit_1_and_a_clear_line(home: tuple[Lab, str]) -> None:
+    lab, url = home
+    code, data = _router_json(lab)
+    assert code == 1 and not any(p["answered"] for p in data["protocols"])
+    done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--server", url)
+    assert done.returncode == 1
+    assert "answers none of UPnP, NAT-PMP and PCP: nothing was mapped" in done.stderr
+
+
+def test_behind_cgnat_the_router_refuses_and_the_port_is_never_reachable_on_its_word() -> None:
+    for lab, url in _lab(LabConfig(cgnat=True)):
+        with Miniupnpd(lab) as daemon:
+            # miniupnpd's own STUN test saw the carrier's filtering NAT and disabled forwarding.
+            assert daemon.forwarding_enabled is False
+            code, data = _router_json(lab)
+            done = _cli(lab, "check", "--udp", str(PORT), "--map", "--json", "--server", url)
+            rules = daemon.dnat_rules()
+        assert code == 0 and _protocols(data)["nat-pmp"]["external_address"] == str(lab.public_ip)
+        report, port = _port_entry(done)
+        assert port["reachable"] is False and port["status"] == "behind-cgnat", port
+        assert "carrier-grade NAT" in port["reason"]
+        assert report["nat_layers"] == "cgnat"
+        assert any(str(IPv4Address("100.64.0.1")) in e for e in report["topology"]["evidence"])
+        assert any("learns its address by STUN" in e for e in report["topology"]["evidence"])
+        assert not report["mappings"][0]["created"] and rules == []
