@@ -9,6 +9,9 @@ The public API, all importable from ``natprobe``:
   :class:`PortSpec`, :class:`Protocol`, :class:`CheckReport`, :class:`PortVerdict`,
   :class:`PortStatus`.
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
+* The router's view (UPnP IGD, NAT-PMP, PCP): :func:`probe_router`, :class:`RouterReport`,
+  :func:`explain_router`; mapping with proof: :func:`check_ports_with_mapping`,
+  :func:`mapped_ports` (removes what it created on every exit path), :class:`MappingOutcome`.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes`,
   :class:`JamulusModesReport`, :func:`explain_jamulus`.
 * Plain-language findings: :func:`explain_nat`, :class:`Finding`, :class:`Severity`.
@@ -31,6 +34,7 @@ from natprobe.errors import (
     LabError,
     NatprobeError,
     NetworkError,
+    PortMappingError,
     ServerError,
     TransactionError,
     TransactionTimeout,
@@ -54,6 +58,18 @@ if TYPE_CHECKING:
     from natprobe.reports.nat_report import NatReport
     from natprobe.addressing import TransportAddress
     from natprobe.verdicts.nat_layers import NatLayers, assess_topology
+    from natprobe.verdicts.router_verdicts import ExternalMeaning
+    from natprobe.verdicts.router_verdicts import MappingOutcome
+    from natprobe.verdicts.router_verdicts import MappingProtocol
+    from natprobe.verdicts.router_verdicts import RouterMapping
+    from natprobe.reports.router_report import ProtocolAnswer
+    from natprobe.reports.router_report import RouterReport
+    from natprobe.measure.portmapping import RouterSession
+    from natprobe.measure.portmapping import probe_router
+    from natprobe.measure.portmapping import mapped_ports
+    from natprobe.measure.mapped_check import MappedCheck
+    from natprobe.measure.mapped_check import check_ports_with_mapping
+    from natprobe.findings.router_findings import explain_router
 
 __version__ = "0.1.0"
 
@@ -65,26 +81,38 @@ _LAZY_EXPORTS = {
     "CheckReport": "natprobe.reports.check_report",
     "ClassicNatType": "natprobe.verdicts.behavior",
     "DiscoveryOptions": "natprobe.measure.discovery",
+    "ExternalMeaning": "natprobe.verdicts.router_verdicts",
     "Filtering": "natprobe.verdicts.behavior",
     "Finding": "natprobe.findings.finding",
     "JamulusModesReport": "natprobe.reports.jamulus_report",
     "LifetimeReport": "natprobe.reports.lifetime_report",
+    "MappedCheck": "natprobe.measure.mapped_check",
     "Mapping": "natprobe.verdicts.behavior",
+    "MappingOutcome": "natprobe.verdicts.router_verdicts",
+    "MappingProtocol": "natprobe.verdicts.router_verdicts",
     "NatLayers": "natprobe.verdicts.nat_layers",
     "NatReport": "natprobe.reports.nat_report",
     "PortSpec": "natprobe.verdicts.reachability",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
     "Protocol": "natprobe.verdicts.reachability",
+    "ProtocolAnswer": "natprobe.reports.router_report",
+    "RouterMapping": "natprobe.verdicts.router_verdicts",
+    "RouterReport": "natprobe.reports.router_report",
+    "RouterSession": "natprobe.measure.portmapping",
     "Severity": "natprobe.findings.finding",
     "TransportAddress": "natprobe.addressing",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_ports": "natprobe.measure.check",
+    "check_ports_with_mapping": "natprobe.measure.mapped_check",
     "discover_nat": "natprobe.measure.discovery",
     "explain_jamulus": "natprobe.findings.jamulus_findings",
     "explain_nat": "natprobe.findings.nat_findings",
+    "explain_router": "natprobe.findings.router_findings",
+    "mapped_ports": "natprobe.measure.portmapping",
     "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
+    "probe_router": "natprobe.measure.portmapping",
     "read_local_context": "natprobe.adapters.interfaces",
 }
 
@@ -108,21 +136,30 @@ __all__ = (
     "DecodeError",
     "DiscoveryOptions",
     "ErrorResponse",
+    "ExternalMeaning",
     "Filtering",
     "Finding",
     "IntegrityError",
     "JamulusModesReport",
     "LabError",
     "LifetimeReport",
+    "MappedCheck",
     "Mapping",
+    "MappingOutcome",
+    "MappingProtocol",
     "NatLayers",
     "NatReport",
     "NatprobeError",
     "NetworkError",
+    "PortMappingError",
     "PortSpec",
     "PortStatus",
     "PortVerdict",
     "Protocol",
+    "ProtocolAnswer",
+    "RouterMapping",
+    "RouterReport",
+    "RouterSession",
     "ServerError",
     "Severity",
     "TransactionError",
@@ -130,10 +167,14 @@ __all__ = (
     "TransportAddress",
     "assess_topology",
     "check_ports",
+    "check_ports_with_mapping",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",
+    "explain_router",
+    "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_router",
     "read_local_context",
 )
