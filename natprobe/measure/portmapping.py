@@ -251,6 +251,20 @@ async def _remove(session: RouterSession, live: _Live) -> bool:
     return False
 
 
+async def _same_port(session: RouterSession, live: _Live) -> tuple[_Live | None, str | None]:
+    """PCP and NAT-PMP may grant another external port when the one asked for is taken (by
+    another host, often): the service would not be reachable on its port, so undo it."""
+    outcome = live.outcome
+    if outcome.external_port in (None, outcome.port):
+        return live, None
+    removed = await asyncio.shield(_remove(session, live))
+    return None, (
+        f"the router offered external port {outcome.external_port} instead of {outcome.port} (that port is "
+        "already taken on the router, perhaps forwarded to another host)"
+        + ("" if removed else f"; removing that offer failed, it expires after {outcome.lease_s} s")
+    )
+
+
 async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) -> _Live | MappingOutcome:
     report = session.report
     gateway = report.gateway
@@ -266,12 +280,16 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
     if gateway is not None and session.pcp_ok:
         live, why = await _map_pcp(gateway, udp, port, lease_s)
         if live is not None:
-            return live
+            live, why = await _same_port(session, live)
+            if live is not None:
+                return live
         reasons.append(why or "")
     if gateway is not None and session.natpmp_ok:
         live, why = await _map_natpmp(gateway, udp, port, lease_s, report.external_address)
         if live is not None:
-            return live
+            live, why = await _same_port(session, live)
+            if live is not None:
+                return live
         reasons.append(why or "")
     if session.igd is not None and here is not None:
         live, why, conflict = await _map_upnp(session.igd, here, udp, port, lease_s, report.external_address)
@@ -282,7 +300,7 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
         reasons.append(why or "")
     if not reasons:
         reasons.append("no router answered UPnP, NAT-PMP or PCP, so natprobe could not ask for a mapping")
-    return MappingOutcome(proto, port, None, False, refused="; ".join(r for r in reasons if r))
+    return MappingOutcome(proto, port, None, False, refused="; ".join(dict.fromkeys(r for r in reasons if r)))
 
 
 @contextlib.asynccontextmanager

@@ -178,6 +178,24 @@ def test_without_upnp_the_mapping_uses_pcp_or_nat_pmp(home: tuple[Lab, str]) -> 
     assert remaining == []
 
 
+def test_an_offer_of_another_external_port_is_undone(home: tuple[Lab, str]) -> None:
+    lab, _ = home
+
+    async def map_one() -> Any:
+        async with mapped_ports(await probe_router(), [(True, PORT)], lease_s=120) as outcomes:
+            return list(outcomes)
+
+    with Miniupnpd(lab, upnp=False) as daemon:
+        # External 22124 already goes to another port: miniupnpd offers 22125 instead.
+        lab.client.exec(["natpmpc", "-g", str(lab.router.lan_ip), "-a", str(PORT), "23000", "udp", "120"],
+                        check=True, timeout=20)
+        with lab.client.entered():
+            [outcome] = asyncio.run(map_one())
+        remaining = daemon.dnat_rules()
+    assert not outcome.created and f"external port {PORT + 1} instead of {PORT}" in outcome.refused
+    assert remaining == [f'iif "wan0" @nh,72,8 0x11 th dport {PORT} dnat ip to {lab.client.ip}:23000'], remaining
+
+
 def test_nothing_answering_exit_1_and_a_clear_line(home: tuple[Lab, str]) -> None:
     lab, url = home
     code, data = _router_json(lab)
