@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from natprobe.lab import Lab, LabConfig
+from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.miniupnpd import Miniupnpd, miniupnpd_missing
 from natprobe.lab.services import start_echo_server
 from natprobe.measure.portmapping import mapped_ports, probe_router
@@ -178,6 +178,33 @@ def test_without_upnp_the_mapping_uses_pcp_or_nat_pmp(home: tuple[Lab, str]) -> 
     assert remaining == []
 
 
+def test_an_error_or_a_timeout_inside_the_block_still_removes_the_mappings(home: tuple[Lab, str]) -> None:
+    lab, _ = home
+    seen: list[list[str]] = []
+
+    async def fail_inside(daemon: Miniupnpd) -> None:
+        async with mapped_ports(await probe_router(), [(True, PORT), (False, PORT)], lease_s=120):
+            seen.append(daemon.dnat_rules())
+            raise RuntimeError("boom")
+
+    async def time_out_inside(daemon: Miniupnpd) -> None:
+        async with asyncio.timeout(0.5):  # cancels the block: CancelledError inside, TimeoutError out
+            async with mapped_ports(await probe_router(timeout=0.3), [(True, PORT)], lease_s=120):
+                seen.append(daemon.dnat_rules())
+                await asyncio.sleep(10)
+
+    with Miniupnpd(lab) as daemon:
+        with lab.client.entered():
+            with pytest.raises(RuntimeError):
+                asyncio.run(fail_inside(daemon))
+            after_error = daemon.dnat_rules()
+            with pytest.raises(TimeoutError):
+                asyncio.run(time_out_inside(daemon))
+            after_timeout = daemon.dnat_rules()
+    assert len(seen[0]) == 2 and len(seen[1]) == 1, seen
+    assert after_error == [] and after_timeout == []
+
+
 def test_an_offer_of_another_external_port_is_undone(home: tuple[Lab, str]) -> None:
     lab, _ = home
 
@@ -221,3 +248,20 @@ def test_behind_cgnat_the_router_refuses_and_the_port_is_never_reachable_on_its_
         assert any(str(IPv4Address("100.64.0.1")) in e for e in report["topology"]["evidence"])
         assert any("learns its address by STUN" in e for e in report["topology"]["evidence"])
         assert not report["mappings"][0]["created"] and rules == []
+
+
+def test_behind_a_full_cone_cgnat_the_accepted_mapping_is_not_taken_for_reachable() -> None:
+    # miniupnpd's STUN test passes through a full-cone carrier NAT, so it maps -- and the
+    # carrier never forwards: the gateway's word against the outside probe.
+    for lab, url in _lab(LabConfig(cgnat=True, carrier_behavior=Behavior.FULL_CONE)):
+        with Miniupnpd(lab) as daemon:
+            assert daemon.forwarding_enabled is True
+            done = _cli(lab, "check", "--udp", str(PORT), "--map", "--json", "--server", url)
+            rules = daemon.dnat_rules()
+        report, port = _port_entry(done)
+        assert done.returncode == 1, done.stderr
+        [mapping] = report["mappings"]
+        assert mapping["created"] and mapping["via"] == "pcp" and mapping["removed"] is True
+        assert port["reachable"] is False and port["status"] == "behind-cgnat", port
+        assert "accepted the PCP mapping" in port["reason"] and "did not arrive" in port["reason"]
+        assert rules == []
