@@ -15,6 +15,7 @@ from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
 
 if TYPE_CHECKING:
     from natprobe.measure.mapped_check import MappedCheck
+    from natprobe.reports.check_report import CheckReport
 
 
 def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
@@ -36,6 +37,16 @@ async def _run_mapped(args: argparse.Namespace, specs: list[PortSpec]) -> "Mappe
         args.server, specs, keep=args.keep, lease_s=args.lease, token=args.token, hairpin=args.hairpin,
         trace=not args.no_trace, probe_timeout=args.timeout,
     )
+
+
+async def _run_with_router(args: argparse.Namespace, specs: list[PortSpec]) -> "CheckReport":
+    from natprobe.measure.mapped_check import check_ports_with_router
+
+    report, _ = await check_ports_with_router(
+        args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+        probe_timeout=args.timeout,
+    )
+    return report
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -62,6 +73,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="per-probe timeout (0.5-5)")
+    parser.add_argument("--no-router", action="store_true",
+                        help="do not ask the router (UPnP, NAT-PMP, PCP) for its external address")
     parser.add_argument("--map", action="store_true",
                         help="for each port not reachable, ask the router (PCP, NAT-PMP, then UPnP) for a mapping "
                              "to this host, prove it from outside, then remove it")
@@ -91,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print("natprobe check: --timeout must be between 0.5 and 5 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    if args.map and args.no_router:
+        print("natprobe check: --map asks the router; it cannot be combined with --no-router", file=sys.stderr)
+        return ExitCode.USAGE
     if args.keep and not args.map:
         print("natprobe check: --keep only makes sense with --map", file=sys.stderr)
         return ExitCode.USAGE
@@ -104,11 +120,13 @@ def run(args: argparse.Namespace) -> int:
         if args.map:
             mapped = asyncio.run(_run_mapped(args, specs))
             report = mapped.report
-        else:
+        elif args.no_router:
             report = asyncio.run(
                 check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
                             probe_timeout=args.timeout)
             )
+        else:
+            report = asyncio.run(_run_with_router(args, specs))
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)

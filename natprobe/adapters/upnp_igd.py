@@ -209,7 +209,11 @@ async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClie
     Raises :class:`PortMappingError` when the gateway answered SSDP but its description
     could not be read or names no WAN connection service.
     """
-    location = await _search(gateway, timeout)
+    try:
+        location = await _search(gateway, timeout)
+    except OSError as exc:  # e.g. no route for the search: nothing answered
+        logger.debug("SSDP search toward %s: %s", gateway, exc)
+        return None
     if location is None:
         return None
     factory = UpnpFactory(AiohttpRequester(timeout=max(1, round(timeout))), non_strict=True)

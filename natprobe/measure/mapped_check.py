@@ -9,20 +9,22 @@ stays the single place where reachability is decided: the router's word never ma
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from natprobe.measure.check import check_ports
-from natprobe.measure.portmapping import DEFAULT_LEASE_S, mapped_ports, probe_router
+from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.router_report import RouterReport
 from natprobe.verdicts.nat_layers import NatLayers, assess_topology
 from natprobe.verdicts.reachability import PortSpec, PortVerdict, Protocol
-from natprobe.verdicts.router_verdicts import MappingOutcome, with_router_evidence
+from natprobe.verdicts.router_verdicts import MappingOutcome, with_gateway_topology, with_router_evidence
 
-__all__ = ("MappedCheck", "check_ports_with_mapping")
+__all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,37 @@ class MappedCheck:
         return data
 
 
+async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
+                               check_options: dict[str, Any]) -> tuple[CheckReport, RouterSession]:
+    # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
+    # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
+    router_task = asyncio.create_task(probe_router(timeout=router_timeout))
+    try:
+        report = await check_ports(server, ports, **check_options)
+    except BaseException:
+        router_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await router_task
+        raise
+    session = await router_task
+    gateway = session.report.external_address
+    if gateway is None:
+        return report, session
+    topology = assess_topology(report.local_ip, report.public_ip, hops=tuple(h.address for h in report.hops),
+                               gateway_external=gateway)
+    verdicts = tuple(with_gateway_topology(v, report.topology.layers, topology.layers, gateway) for v in report.ports)
+    return dataclasses.replace(report, topology=topology, ports=verdicts), session
+
+
+async def check_ports_with_router(
+    server: str, ports: Sequence[PortSpec], *, router_timeout: float = 1.0, **check_options: Any,
+) -> tuple[CheckReport, RouterReport]:
+    """:func:`check_ports`, with the router asked (read-only, concurrently) for its external
+    address, which joins the topology evidence and explains a missing forward (CGNAT, double NAT)."""
+    report, session = await _checked_with_router(server, ports, router_timeout, check_options)
+    return report, session.report
+
+
 async def check_ports_with_mapping(
     server: str,
     ports: Sequence[PortSpec],
@@ -52,12 +85,9 @@ async def check_ports_with_mapping(
     **check_options: Any,
 ) -> MappedCheck:
     """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
-    before = await check_ports(server, ports, **check_options)
-    session = await probe_router(timeout=router_timeout)
+    before, session = await _checked_with_router(server, ports, router_timeout, dict(check_options))
     router = session.report
-    topology = assess_topology(before.local_ip, before.public_ip, hops=tuple(h.address for h in before.hops),
-                               gateway_external=router.external_address)
-    before = dataclasses.replace(before, topology=topology)
+    topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
     if not todo:
         return MappedCheck(before, router, (), lease_s, keep)

@@ -15,10 +15,10 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, ip_address
-from typing import Final
+from typing import Any, Final
 
 from natprobe.adapters.interfaces import read_local_context, source_address_toward
 from natprobe.adapters.portmap_udp import GatewaySocket
@@ -120,6 +120,14 @@ async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswe
                           result=None if external else "no external address"), igd, mappings
 
 
+async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, ProtocolAnswer]) -> ProtocolAnswer:
+    """An OS error on the way to the gateway is that protocol's answer, not the report's end."""
+    try:
+        return await ask
+    except NetworkError as exc:
+        return ProtocolAnswer(protocol, False, detail=str(exc))
+
+
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
     started = time.monotonic()
@@ -135,8 +143,8 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
         local_ip = None
     ladder = tuple(w for w in (0.25, 0.5, 1.0) if w <= timeout) or (timeout,)
     async with asyncio.TaskGroup() as group:
-        pcp_task = group.create_task(_ask_pcp(gateway, ladder))
-        natpmp_task = group.create_task(_ask_natpmp(gateway, ladder))
+        pcp_task = group.create_task(_unfailing(MappingProtocol.PCP, _ask_pcp(gateway, ladder)))
+        natpmp_task = group.create_task(_unfailing(MappingProtocol.NATPMP, _ask_natpmp(gateway, ladder)))
         upnp_task = group.create_task(_ask_upnp(gateway, timeout))
     upnp_answer, igd, listed = upnp_task.result()
     answers = (pcp_task.result(), natpmp_task.result(), upnp_answer)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
+from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict, _CGNAT_ADVICE
 
 __all__ = (
@@ -24,6 +25,7 @@ __all__ = (
     "RouterMapping",
     "MappingOutcome",
     "external_meaning",
+    "with_gateway_topology",
     "with_router_evidence",
 )
 
@@ -195,3 +197,26 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
             ),
         )
     return dataclasses.replace(verdict, reason=f"{said}; {verdict.reason}")
+
+
+def with_gateway_topology(verdict: PortVerdict, before: NatLayers, after: NatLayers,
+                          gateway_external: IPAddress | None) -> PortVerdict:
+    """A "not forwarded" verdict, revisited once the router's external address joined the
+    topology evidence (``before`` -> ``after``): CGNAT or double NAT now explain it."""
+    if verdict.reachable is not False or verdict.status is not PortStatus.NOT_FORWARDED or after is before:
+        return verdict
+    said = f"the router reports its external address as {gateway_external}"
+    if after is NatLayers.CGNAT:
+        return dataclasses.replace(
+            verdict, status=PortStatus.CGNAT,
+            reason=(f"{verdict.reason}; {said}, in the carrier-grade NAT range: the ISP's NAT is in front of the "
+                    "router, so a forward on the router cannot make the port reachable"),
+            advice=_CGNAT_ADVICE,
+        )
+    if after is NatLayers.DOUBLE_NAT:
+        return dataclasses.replace(
+            verdict,
+            reason=(f"{verdict.reason} ({said}, which is not public: another NAT is in front of the router, and "
+                    "every NAT layer needs the forward)"),
+        )
+    return verdict

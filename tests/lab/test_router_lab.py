@@ -104,7 +104,11 @@ def test_check_map_proves_the_mapping_from_outside_and_removes_it(home: tuple[La
     lab, url = home
     with Miniupnpd(lab) as daemon:
         plain = _cli(lab, "check", "--udp", str(PORT), "--no-trace", "--json", "--server", url)
-        assert _port_entry(plain)[1]["reachable"] is False  # no forward: the baseline
+        baseline, entry = _port_entry(plain)
+        assert entry["reachable"] is False  # no forward: the baseline
+        # A plain check asks the router too (read-only): its address is topology evidence.
+        assert any(f"router reports its external address as {lab.public_ip}" in e
+                   for e in baseline["topology"]["evidence"]), baseline["topology"]
         done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--json", "--server", url)
         rules_after = daemon.dnat_rules()
     data, port = _port_entry(done)

@@ -15,8 +15,10 @@ from natprobe.verdicts.router_verdicts import (
     MappingProtocol,
     RouterMapping,
     external_meaning,
+    with_gateway_topology,
     with_router_evidence,
 )
+from natprobe.verdicts.nat_layers import NatLayers
 
 UNREACHED = PortVerdict(Protocol.UDP, 22124, False, PortStatus.NOT_FORWARDED, "the probe never arrived", ("fwd",))
 REACHED = PortVerdict(Protocol.UDP, 22124, True, PortStatus.REACHABLE, "the probe arrived", ())
@@ -95,3 +97,13 @@ def test_router_findings() -> None:
     data = _report(ProtocolAnswer(MappingProtocol.UPNP, True, IPv4Address("203.0.113.2")),
                    external="203.0.113.2").to_dict()
     assert data["schema"] == "natprobe/router-report" and data["external_meaning"] == "public"
+
+
+def test_a_gateway_in_cgnat_space_turns_not_forwarded_into_cgnat() -> None:
+    gateway = IPv4Address("100.64.0.2")
+    verdict = with_gateway_topology(UNREACHED, NatLayers.ONE_NAT, NatLayers.CGNAT, gateway)
+    assert verdict.status is PortStatus.CGNAT and "100.64.0.2" in verdict.reason
+    double = with_gateway_topology(UNREACHED, NatLayers.ONE_NAT, NatLayers.DOUBLE_NAT, IPv4Address("10.0.0.2"))
+    assert double.status is PortStatus.NOT_FORWARDED and "every NAT layer" in double.reason
+    assert with_gateway_topology(REACHED, NatLayers.ONE_NAT, NatLayers.CGNAT, gateway) is REACHED
+    assert with_gateway_topology(UNREACHED, NatLayers.CGNAT, NatLayers.CGNAT, gateway) is UNREACHED
