@@ -77,11 +77,13 @@ def _chains() -> str:
 class Miniupnpd:
     """miniupnpd in ``lab.router``'s namespace; a context manager that starts and stops it."""
 
-    def __init__(self, lab: Lab, *, upnp: bool = True, natpmp: bool = True,
+    def __init__(self, lab: Lab, *, upnp: bool = True, natpmp: bool = True, secure_mode: bool = True,
                  stun_server: IPv4Address | None = None, stun_port: int = 3478) -> None:
         self.lab = lab
         self.upnp = upnp
         self.natpmp = natpmp
+        self.secure_mode = secure_mode
+        """False lets a LAN client map ports to another LAN host (as many routers do)."""
         self.stun_server = stun_server if stun_server is not None else lab.server.primary_ip
         self.stun_port = stun_port
         self.process: subprocess.Popen[Any] | None = None
@@ -100,7 +102,7 @@ class Miniupnpd:
             f"http_port={HTTP_PORT}",
             f"enable_natpmp={'yes' if self.natpmp else 'no'}",
             f"enable_upnp={'yes' if self.upnp else 'no'}",
-            "secure_mode=yes",
+            f"secure_mode={'yes' if self.secure_mode else 'no'}",
             "system_uptime=yes",
             f"uuid={uuid.uuid4()}",
             "ext_perform_stun=yes",

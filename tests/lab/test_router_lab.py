@@ -133,6 +133,7 @@ def test_keep_leaves_the_mapping_and_a_plain_check_then_finds_the_port_open(home
         # Interop: miniupnpc's upnpc lists natprobe's PCP mapping.
         listing = lab.client.exec(["upnpc", "-i", "-l"], check=False, timeout=20).stdout
         assert f"TCP {PORT}->{lab.client.ip}:{PORT}" in listing, listing
+        lab.flush_nat_state()  # only the kept mapping, not the first probe's flow, may let it in
         again = _cli(lab, "check", "--tcp", str(PORT), "--no-trace", "--json", "--server", url)
         assert _port_entry(again)[1]["reachable"] is True
         # Clean up the kept mapping as a user would, with miniupnpc's client.
@@ -225,6 +226,30 @@ def test_an_offer_of_another_external_port_is_undone(home: tuple[Lab, str]) -> N
         remaining = daemon.dnat_rules()
     assert not outcome.created and f"external port {PORT + 1} instead of {PORT}" in outcome.refused
     assert remaining == [f'iif "wan0" @nh,72,8 0x11 th dport {PORT} dnat ip to {lab.client.ip}:23000'], remaining
+
+
+def test_upnp_only_maps_and_names_a_rule_that_forwards_the_port_elsewhere(home: tuple[Lab, str]) -> None:
+    lab, url = home
+    with Miniupnpd(lab, natpmp=False, secure_mode=False) as daemon:
+        done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--json", "--server", url)
+        _, port = _port_entry(done)
+        [mapping] = json.loads(done.stdout)["mappings"]
+        assert port["reachable"] is True and mapping["via"] == "upnp" and mapping["removed"] is True
+        # Ports below 1024 are outside miniupnpd's allow rule: refused, and said so.
+        refused = _cli(lab, "check", "--tcp", "80", "--map", "--no-trace", "--json", "--server", url)
+        [denied] = json.loads(refused.stdout)["mappings"]
+        assert not denied["created"] and "refused the UPnP mapping" in denied["refused"], denied
+        # Another program put a forward of the port to another LAN host (miniupnpc's client).
+        other = lab.client.exec(["upnpc", "-i", "-a", str(lab.lan_spare_ip), str(PORT), str(PORT), "UDP", "300"],
+                                check=False, timeout=20)
+        assert other.returncode == 0, other.stdout + other.stderr
+        lab.flush_nat_state()  # the first probe's flow must not carry the next one in
+        conflict = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--json", "--server", url)
+        rules = daemon.dnat_rules()
+    _, port = _port_entry(conflict)
+    assert port["status"] == "forwarded-to-another-host", port
+    assert f"{lab.lan_spare_ip}:{PORT}" in port["reason"] and "libminiupnpc" in port["reason"], port
+    assert rules == [f'iif "wan0" @nh,72,8 0x11 th dport {PORT} dnat ip to {lab.lan_spare_ip}:{PORT}'], rules
 
 
 def test_nothing_answering_exit_1_and_a_clear_line(home: tuple[Lab, str]) -> None:
