@@ -89,7 +89,10 @@ def test_router_sees_upnp_natpmp_and_pcp_and_the_external_address(home: tuple[La
                                check=False, timeout=20)
         assert made.returncode == 0, made.stdout + made.stderr
         code, data = _router_json(lab)
-    assert code == 0
+        human = _cli(lab, "router")
+    assert code == 0 and human.returncode == 0
+    assert "PCP      answers" in human.stdout and "<- this host" in human.stdout, human.stdout
+    assert f"reports the external address {lab.public_ip}" in human.stdout, human.stdout
     protocols = _protocols(data)
     assert protocols["pcp"]["answered"] and protocols["pcp"]["result"] is None
     assert protocols["nat-pmp"]["external_address"] == str(lab.public_ip)
