@@ -664,6 +664,10 @@ def create_app(
     app.router.add_post("/v1/probe", probe)
     app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
+    # POST /v1/exposure lives in its own module, which uses this one's helpers (hence imported here).
+    from echo_server import exposure_route
+
+    exposure_route.register(app, clock=clock)
     app.cleanup_ctx.append(_udp_probe_socket)
     return app
 

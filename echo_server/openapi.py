@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from natprobe import __version__
+from natprobe.contract.exposure_route import openapi_fragment as exposure_openapi_fragment
 
 __all__ = ("openapi_document",)
 
@@ -851,6 +852,12 @@ _DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+
+# POST /v1/exposure: generated from its contract module (natprobe.contract.exposure_route).
+_EXPOSURE_PATH, _EXPOSURE_SCHEMAS = exposure_openapi_fragment()
+_DOCUMENT["paths"]["/v1/exposure"] = _EXPOSURE_PATH
+_DOCUMENT["components"]["schemas"].update(_EXPOSURE_SCHEMAS)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -12,14 +12,16 @@ cd "$(dirname "$0")/.."
 
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
-# virtual host behind a port forward; gcc for the benchmark's load generator; miniupnpd
-# (UPnP IGD, NAT-PMP, PCP) for the lab router, with upnpc and natpmpc as interop peers.
+# virtual host behind a port forward; OpenSSH and Redis as real services an exposure scan
+# meets; gcc for the benchmark's load generator; miniupnpd (UPnP IGD, NAT-PMP, PCP) for the
+# lab router, with upnpc and natpmpc as interop peers.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
   coturn
   jamulus
   nginx-light openssl
+  openssh-server redis-server
   miniupnpd-nftables miniupnpc natpmpc
 )
 
@@ -45,12 +47,23 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # Debian starts coturn and nginx as services on install. natprobe's tests run their own
-  # instances inside namespaces and on loopback; stop the system ones so they do not hold
-  # ports like 3478.
+  # Debian starts coturn, nginx, sshd and Redis as services on install. natprobe's tests run
+  # their own instances inside namespaces and on loopback; stop the system ones so they do not
+  # hold ports like 3478. sshd and Redis are stopped and kept from starting at boot only when
+  # this run installed them (an sshd that was already there may be how this machine is reached).
   for service in coturn nginx; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
       systemctl stop "$service" || true
+    fi
+  done
+  for package in openssh-server redis-server; do
+    [[ " ${missing[*]} " == *" $package "* ]] || continue
+    service=${package/openssh-server/ssh}
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now --quiet "$service" 2>/dev/null || true
+    else  # no systemd (a container): Debian's init scripts started them
+      service "$service" stop >/dev/null 2>&1 || true
+      update-rc.d "$service" disable >/dev/null 2>&1 || true
     fi
   done
   # The lab tests start miniupnpd themselves, inside the router namespace, by PID. The system

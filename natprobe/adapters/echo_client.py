@@ -118,6 +118,26 @@ class EchoApiClient:
             pad_to = JAMULUS_BODY_FOR_THREE_ROUNDS
         return await self._call("POST", "/v1/probe", body, pad_to=pad_to)
 
+    async def exposure_raw(self, body: bytes) -> bytes:
+        """``POST /v1/exposure`` with an encoded request; the raw answer (decoded by the caller
+        with :func:`natprobe.contract.exposure_route.decode_response`)."""
+        assert self._session is not None, "use EchoApiClient as an async context manager"
+        url = self.base_url + "/v1/exposure"
+        try:
+            async with self._session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                data = await response.read()
+                if response.status >= 400:
+                    try:
+                        message = json.loads(data)["error"]["message"]
+                    except (ValueError, KeyError, TypeError):
+                        message = f"HTTP {response.status}"
+                    raise ServerError(f"echo server refused the request: {message}", response.status)
+                return data
+        except TimeoutError as exc:
+            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+
     async def jamulus_hole_punch(self, name: str) -> dict[str, Any]:
         """``POST /v1/jamulus/hole-punch`` for this host's registration ``name`` (the whole answer)."""
         return await self._call("POST", "/v1/jamulus/hole-punch", {"name": name}, pad_to=HOLE_PUNCH_BODY_BYTES)

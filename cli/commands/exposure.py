@@ -1,0 +1,130 @@
+"""``natprobe exposure``: what does the Internet see of this network, and what should I do about it?"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from cli.exit_codes import ExitCode
+from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
+from natprobe.errors import NatprobeError, ServerError
+
+_MARK = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "BAD "}
+
+
+def parse_expect(text: str) -> list[PortRef]:
+    """``"80,443,22124/udp"`` → port refs (TCP unless ``/udp``); ``ValueError`` with a clear message."""
+    refs: list[PortRef] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        port_text, _, protocol_text = item.partition("/")
+        protocol_text = protocol_text.lower() or "tcp"
+        if protocol_text not in ("tcp", "udp"):
+            raise ValueError(f"invalid port {item!r}: the protocol after '/' is tcp or udp")
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"invalid port {item!r}: expected 1-65535, optionally followed by /tcp or /udp")
+        ref = PortRef(int(port_text), ScanProtocol(protocol_text))
+        if ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    standard = ", ".join(f"{p}" + ("/udp" if proto is ScanProtocol.UDP else "") for p, proto, _ in DEFAULT_PORTS)
+    parser = subparsers.add_parser(
+        "exposure",
+        help="what the Internet sees of this network: open ports, what answers, and what to do",
+        description=(
+            "Ask a natprobe echo server to scan this network's own public address (it cannot scan any "
+            f"other) on the ports home networks most often expose ({standard}) plus the ports you name, "
+            "then grade each open port with the self-hosting guides' advice. Nothing logs in: SSH, TLS "
+            "and HTTP exchanges stop before any authentication. One scan every few minutes."
+        ),
+        epilog="example: natprobe exposure --expect 80,443,22124/udp --server http://vps.example.org:8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
+                        help="the ports you mean to expose (TCP unless /udp); any other open port is questioned")  # fmt: skip
+    parser.add_argument("--host", metavar="NAME", help="your site's name: TLS SNI, HTTP Host and the certificate name check")
+    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from natprobe.measure.exposure import scan_exposure  # aiohttp loads only when a scan runs
+
+    try:
+        expect = None if args.expect is None else [r for text in args.expect for r in parse_expect(text)]
+    except ValueError as exc:
+        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.host is not None and not valid_host(args.host):
+        print(f"natprobe exposure: --host must be a DNS name such as cloud.example.org, got {args.host!r}", file=sys.stderr)
+        return ExitCode.USAGE
+    standard = {(p, proto) for p, proto, _ in DEFAULT_PORTS}
+    if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
+        print(f"natprobe exposure: at most {MAX_EXTRA_PORTS} ports outside the standard list", file=sys.stderr)
+        return ExitCode.USAGE
+    if not args.json:
+        print(f"Asking {args.server} to scan this network's public address (up to 15 s) ...", file=sys.stderr)
+    try:
+        report = asyncio.run(scan_exposure(args.server, expect=expect, host=args.host, token=args.token))
+    except ServerError as exc:
+        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    except (NatprobeError, ValueError) as exc:
+        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(render(report))
+    return ExitCode.NOT_REACHABLE if report.bad else ExitCode.OK
+
+
+def render(report: object) -> str:
+    from natprobe.reports.exposure_report import ExposureReport
+
+    if not isinstance(report, ExposureReport):
+        raise TypeError("render() takes an ExposureReport")
+    lines = [
+        f"Public address {report.public_ip} as seen from {report.scanned_from}: "
+        f"{len(report.scanned)} ports scanned, {report.count(PortState.OPEN)} open, "
+        f"{report.count(PortState.CLOSED)} closed, {report.count(PortState.FILTERED)} filtered (no answer).",
+    ]
+    if not report.ports:
+        lines.append("Nothing answers on the scanned ports.")
+    for port in report.ports:
+        scanned = port.scanned
+        what = scanned.service or "unknown"
+        about = []
+        if scanned.ssh is not None and scanned.ssh.version:
+            about.append(scanned.ssh.version)
+        elif scanned.banner:
+            about.append(scanned.banner)
+        if scanned.http is not None:
+            about.append(f"HTTP {scanned.http.status}" + (f", Server: {scanned.http.server}" if scanned.http.server else ""))
+        if scanned.tls is not None:
+            names = ", ".join(scanned.tls.san) or scanned.tls.subject_cn or "?"
+            about.append(f"certificate for {names}, until {scanned.tls.not_after or '?'}")
+        if scanned.jamulus_version:
+            about.append(f"Jamulus {scanned.jamulus_version}")
+        expected = " (expected)" if port.expected else ""
+        lines.append("")
+        lines.append(f"{scanned.protocol.value.upper()} {scanned.port}: {scanned.state.value}, {what}{expected}"
+                     + (f" — {'; '.join(about)}" if about else ""))  # fmt: skip
+        for finding in port.findings:
+            lines.append(f"  [{_MARK.get(finding.severity, finding.severity)}] {finding.title}")
+            if finding.detail and finding.severity != "ok":
+                lines.append(f"         {finding.detail}")
+            for advice in finding.advice:
+                lines.append(f"         - {advice}")
+    lines.append("")
+    lines.append("Something needs fixing (see BAD above)." if report.bad else "Nothing graded bad.")
+    return "\n".join(lines)
