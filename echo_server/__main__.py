@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--http-port the probe-back HTTP API."
         ),
     )
-    add_arguments(parser)
-    parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="logging level (default %(default)s)",
-    )
+    add_arguments(parser)  # includes --log-level (default WARNING here) and --config
     return parser
 
 
@@ -39,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else 2
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return run_from_args(args, "echo_server")
 
 

@@ -73,6 +73,11 @@ class EchoServerConfig:
     """Datagrams read from one socket per readiness callback before yielding to the loop."""
     receive_buffer: int | None = None
     """SO_RCVBUF for the UDP sockets in bytes (the kernel queue is the only queue); None = OS default."""
+    primary_public: IPAddress | None = None
+    """Behind a 1:1 NAT (most clouds): the public address mapped onto ``primary``. Sockets
+    bind ``primary``; every address told to a client names this one instead."""
+    alternate_public: IPAddress | None = None
+    """The public address mapped onto ``alternate``."""
 
     def __post_init__(self) -> None:
         if self.alternate is not None:
@@ -84,6 +89,7 @@ class EchoServerConfig:
             # RESPONSE-ORIGIN and OTHER-ADDRESS must name a real address, and replies must
             # leave from a known one, so wildcard binds are refused.
             raise ValueError("listen addresses must be specific, not 0.0.0.0 or ::")
+        self._check_public()
         if self.port != 0 and not 1 <= self.port <= 0xFFFE:
             raise ValueError(f"port must be 1-65534 (N+1 is used too) or 0, got {self.port}")
         if self.echo_port is not None and not 0 <= self.echo_port <= 0xFFFF:
@@ -98,6 +104,27 @@ class EchoServerConfig:
             raise ValueError("tcp_idle_timeout must be > 0")
         if not 0 <= self.padding_mtu <= 0xFFFF:
             raise ValueError("padding_mtu must be 0-65535")
+
+    def _check_public(self) -> None:
+        if self.alternate_public is not None and self.alternate is None:
+            raise ValueError("--alternate-public needs --alternate (the private address it is mapped onto)")
+        for public, private in ((self.primary_public, self.primary), (self.alternate_public, self.alternate)):
+            if public is None or private is None:
+                continue
+            if public.version != private.version:
+                raise ValueError(f"the public address {public} and {private} must be the same IP version")
+            if public.is_unspecified or public.is_multicast:
+                raise ValueError(f"a public address must be a specific unicast address, not {public}")
+        if self.alternate is not None and self.public_of(self.primary) == self.public_of(self.alternate):
+            raise ValueError("the primary and alternate public addresses must differ")
+
+    def public_of(self, ip: IPAddress) -> IPAddress:
+        """The address clients know ``ip`` (the primary or the alternate) by."""
+        if ip == self.primary and self.primary_public is not None:
+            return self.primary_public
+        if ip == self.alternate and self.alternate_public is not None:
+            return self.alternate_public
+        return ip
 
     @property
     def effective_echo_port(self) -> int | None:
@@ -114,6 +141,25 @@ class EchoServerConfig:
 
 
 # --- command line ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """An option's default, wrapped so that a ``--config`` file can tell "not given on the
+    command line" (the file's value wins) from "given" (the command line wins), even when the
+    value given equals the default. See :func:`echo_server.config_file.mark_defaults`."""
+
+    value: object
+
+    def __str__(self) -> str:  # keeps "(default %(default)s)" in --help readable
+        return str(self.value)
+
+
+def unwrap(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with every :class:`Default` replaced by its value (a copy)."""
+    return argparse.Namespace(
+        **{key: value.value if isinstance(value, Default) else value for key, value in vars(args).items()}
+    )
 
 
 def _ip(text: str) -> IPAddress:
@@ -136,12 +182,25 @@ def port_argument(text: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the echo server's options to ``parser`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
-    parser.add_argument("--primary", required=True, type=_ip, metavar="IP", help="primary address to serve on")
+    # Not required=True: the address may come from --config instead (checked in config_from_args).
+    parser.add_argument("--primary", type=_ip, metavar="IP", help="primary address to serve on (required)")
     parser.add_argument(
         "--alternate",
         type=_ip,
         metavar="IP",
         help="second address: enables CHANGE-REQUEST change-IP and OTHER-ADDRESS (full RFC 5780)",
+    )
+    parser.add_argument(
+        "--primary-public",
+        type=_ip,
+        metavar="IP",
+        help="behind a 1:1 NAT (a cloud VPS): the public address mapped onto --primary, told to clients",
+    )
+    parser.add_argument(
+        "--alternate-public",
+        type=_ip,
+        metavar="IP",
+        help="behind a 1:1 NAT: the public address mapped onto --alternate",
     )
     parser.add_argument(
         "--port",
@@ -179,9 +238,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
     """Build the config from parsed :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+    args = unwrap(args)
+    if args.primary is None:
+        raise ValueError("the primary address is required: --primary IP (or 'primary' in the --config file)")
     return EchoServerConfig(
         primary=args.primary,
         alternate=args.alternate,
+        primary_public=args.primary_public,
+        alternate_public=args.alternate_public,
         port=args.port,
         echo_port=args.echo_port,
         echo=not args.no_echo,

@@ -378,6 +378,20 @@ class ApiState:
     """Probes run since start."""
     rate_limited: int = 0
     """Probes refused by the rate limiter or the in-flight cap."""
+    on_probe: Callable[[str, str, str], None] | None = None
+    """Told (protocol, mode, outcome) after every probe-back (the /metrics counters)."""
+
+
+def probe_outcome(result: object) -> str:
+    """One word for a probe-back's result, for the log line and the metrics label."""
+    for attribute, yes, no in (("answered", "answered", "silent"), ("connected", "connected", "not_connected")):
+        value = getattr(result, attribute, None)
+        if isinstance(value, bool):
+            return yes if value else no
+    sent = getattr(result, "sent", None)
+    if isinstance(sent, int):
+        return "sent" if sent else "not_sent"
+    return "done"
 
 
 STATE_KEY = web.AppKey("natprobe_http_api_state", ApiState)
@@ -481,7 +495,7 @@ async def whoami(request: web.Request) -> web.Response:
             "port": peer.port,
             "server": SERVER_NAME,
             "version": __version__,
-            "probe_source_ip": str(state.config.probe_source_ip),
+            "probe_source_ip": str(state.config.advertised_source_ip),
             "udp_probe_port": udp.local.port,
             "auth_required": state.config.token is not None,
         }
@@ -516,12 +530,20 @@ async def probe(request: web.Request) -> web.Response:
         try:
             outcome = await _run(state, spec, target, len(body))
         except NetworkError as exc:
-            logger.error("probe %s %s to %s failed: %s", spec.protocol, spec.mode, target, exc)
+            logger.error("probe-back for %s: %s/%s to port %d: server error: %s",
+                         peer.ip, spec.protocol.value, spec.mode.value, spec.port, exc)
+            if state.on_probe is not None:
+                state.on_probe(spec.protocol.value, spec.mode.value, "server_error")
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not send the probe: {exc}") from exc
         elapsed_ms = round((time.monotonic() - start) * 1000.0, 3)
         state.probes += 1
     result = outcome.result.to_json()
-    logger.info("probe %s/%s to %s from %s: %s", spec.protocol, spec.mode, target, outcome.source, result)
+    verdict = probe_outcome(outcome.result)
+    # One line per probe-back, enough to answer an abuse complaint: who asked, what, the outcome.
+    logger.info("probe-back for %s: %s/%s to port %d from %s: %s %s", peer.ip, spec.protocol.value,
+                spec.mode.value, spec.port, outcome.source, verdict, json.dumps(result, separators=(",", ":")))
+    if state.on_probe is not None:
+        state.on_probe(spec.protocol.value, spec.mode.value, verdict)
     return web.json_response(
         {
             "target": {"ip": str(target.ip), "port": target.port},
@@ -598,7 +620,11 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not run the hole punch: {exc}") from exc
         state.probes += 1
     answer = result.to_json()
-    logger.info("Jamulus hole punch for %s (%s): %s", peer.ip, name, answer)
+    verdict = "punched" if result.punch_source is not None else "not_punched"
+    logger.info("probe-back for %s: udp/jamulus-hole-punch to %s (%s): %s %s", peer.ip, result.published, name,
+                verdict, json.dumps(answer, separators=(",", ":")))
+    if state.on_probe is not None:
+        state.on_probe("udp", "jamulus-hole-punch", verdict)
     return web.json_response(answer)
 
 
@@ -644,12 +670,14 @@ def create_app(
     *,
     clock: Callable[[], float] = time.monotonic,
     jamulus: JamulusDirectory | None = None,
+    extend: Callable[[web.Application], None] | None = None,
 ) -> web.Application:
     """The API as an aiohttp application. The UDP probe socket is bound when the app starts
     (``AppRunner.setup()``), which raises :class:`NetworkError` if it cannot be bound.
 
     ``clock`` drives the rate limiter (tests inject one). ``jamulus`` is the running directory
     emulation behind ``POST /v1/jamulus/hole-punch`` (without it that route answers 404).
+    ``extend`` adds to the app before it is frozen (``/metrics``, :mod:`echo_server.metrics`).
     """
     app = web.Application(middlewares=[_json_errors], client_max_size=config.max_body_bytes)
     app[STATE_KEY] = ApiState(
@@ -669,6 +697,8 @@ def create_app(
 
     exposure_route.register(app, clock=clock)
     app.cleanup_ctx.append(_udp_probe_socket)
+    if extend is not None:
+        extend(app)
     return app
 
 
@@ -691,6 +721,7 @@ async def start_http_api(
     *,
     clock: Callable[[], float] = time.monotonic,
     jamulus: JamulusDirectory | None = None,
+    extend: Callable[[web.Application], None] | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API on ``host:port`` (0 = any free port); returns the runner and the bound port.
 
@@ -699,7 +730,8 @@ async def start_http_api(
     socket cannot be bound (nothing is left open then).
     """
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.
-    runner = web.AppRunner(create_app(config, clock=clock, jamulus=jamulus), handle_signals=False, shutdown_timeout=5.0)
+    app = create_app(config, clock=clock, jamulus=jamulus, extend=extend)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     try:
         await runner.setup()  # binds the UDP probe socket
     except BaseException:

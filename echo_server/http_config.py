@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from echo_server.config import port_argument
 from natprobe.addressing import IPAddress
 
 __all__ = (
@@ -22,6 +25,7 @@ __all__ = (
     "DEFAULT_MAX_SOURCES",
     "DEFAULT_RATE_PER_S",
     "HttpApiConfig",
+    "TOKEN_ENVIRONMENT",
     "UDP_NONCE_SPACING",
     "add_arguments",
     "config_from_args",
@@ -36,6 +40,7 @@ DEFAULT_MAX_SOURCES = 10_000
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
 DEFAULT_MAX_BODY_BYTES = 4096
+TOKEN_ENVIRONMENT = "NATPROBE_TOKEN"
 
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
 """RFC 6750 section 2.1 ``b64token``: what may follow ``Bearer``."""
@@ -72,6 +77,14 @@ class HttpApiConfig:
     tls_ca_file: str | None = None
     """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
     udp_nonce_spacing: float = UDP_NONCE_SPACING
+    probe_source_public_ip: IPAddress | None = None
+    """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
+    clients see probe-backs come from, so ``whoami`` reports it."""
+
+    @property
+    def advertised_source_ip(self) -> IPAddress:
+        """The probe-backs' source as a client sees it."""
+        return self.probe_source_public_ip or self.probe_source_ip
 
     def __post_init__(self) -> None:
         if self.probe_source_ip.is_unspecified or self.probe_source_ip.is_multicast:
@@ -96,16 +109,17 @@ class HttpApiConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The HTTP API's options (``--http-port`` and friends) for ``natprobe serve``."""
-    parser.add_argument("--http-port", type=int, metavar="P", help="serve the probe-back HTTP API on this TCP port")
+    parser.add_argument("--http-port", type=port_argument, metavar="P", help="serve the probe-back HTTP API on this TCP port")
     parser.add_argument(
         "--http-token-file",
         type=Path,
         metavar="FILE",
-        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line",
+        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line "
+        f"(or ${TOKEN_ENVIRONMENT})",
     )
     parser.add_argument(
         "--udp-probe-port",
-        type=int,
+        type=port_argument,
         default=0,
         metavar="P",
         help="source port of UDP probe-backs (default: one picked at start)",
@@ -126,17 +140,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace, probe_source_ip: IPAddress) -> HttpApiConfig:
+def _read_token(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ValueError(f"cannot read the token file {path}: {reason}") from exc
+    return lines[0].strip() if lines else ""
+
+
+def resolve_token(token_file: Path | None, environ: Mapping[str, str]) -> str | None:
+    """The probe token: ``--http-token-file``, else ``$NATPROBE_TOKEN``, else the systemd
+    credential ``token`` (``LoadCredential=``, read from ``$CREDENTIALS_DIRECTORY``), else none.
+
+    There is deliberately no ``--token`` option: a command line shows in ``ps`` to every user.
+    """
+    if token_file is not None:
+        return _read_token(Path(token_file))
+    if environ.get(TOKEN_ENVIRONMENT):
+        return environ[TOKEN_ENVIRONMENT].strip()
+    credentials = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / "token").is_file():
+        return _read_token(Path(credentials) / "token")
+    return None
+
+
+def config_from_args(
+    args: argparse.Namespace,
+    probe_source_ip: IPAddress,
+    probe_source_public_ip: IPAddress | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> HttpApiConfig:
     """Build the config from :func:`add_arguments` options (``ValueError`` if inconsistent)."""
-    token: str | None = None
-    if args.http_token_file is not None:
-        try:
-            lines = Path(args.http_token_file).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ValueError(f"cannot read the token file {args.http_token_file}: {exc.strerror or exc}") from exc
-        token = lines[0].strip() if lines else ""
+    token = resolve_token(args.http_token_file, os.environ if environ is None else environ)
     return HttpApiConfig(
         probe_source_ip=probe_source_ip,
+        probe_source_public_ip=probe_source_public_ip,
         udp_probe_port=args.udp_probe_port,
         token=token,
         rate_per_s=args.probe_rate,

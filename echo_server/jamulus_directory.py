@@ -154,6 +154,13 @@ class JamulusDirectoryConfig:
     """Datagrams per second per source IP (Jamulus registers at most twice a second)."""
     burst_per_source: float = 10.0
     rate_table_size: int = 10_000
+    public_ips: tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...] = ()
+    """Behind a 1:1 NAT: (private, public) pairs of the server's addresses. A hole punch names
+    the peer by its public address, the only one a Jamulus server out there can send to."""
+
+    def public(self, ip: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        """The address the outside knows this server's ``ip`` by."""
+        return dict(self.public_ips).get(ip, ip)
 
     def __post_init__(self) -> None:
         if not isinstance(self.ip, ipaddress.IPv4Address):
@@ -221,6 +228,8 @@ class DirectoryTable:
         self.config = config
         self._entries: dict[TransportAddress, _Entry] = {}
         self._per_ip: dict[str, int] = {}
+        self.budget_skipped = 0
+        """Keep-alives not sent because the registration's byte budget could not pay (metrics)."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -296,6 +305,7 @@ class DirectoryTable:
             # Catch up without a burst: one keep-alive, then the next interval from now.
             entry.next_keepalive = now + entry.keepalive_s
             if entry.budget < EMPTY_BYTES:
+                self.budget_skipped += 1
                 continue  # nothing paid for it: skipped, not queued
             entry.budget -= EMPTY_BYTES
             entry.keepalives_sent += 1
@@ -559,6 +569,13 @@ class JamulusDirectory:
             raise RuntimeError("the Jamulus directory is not running")
         return self._endpoint
 
+    @property
+    def advertised_endpoint(self) -> TransportAddress:
+        """:attr:`endpoint` as a client reaches it (its public address behind a 1:1 NAT)."""
+        endpoint = self.endpoint
+        assert isinstance(endpoint.ip, ipaddress.IPv4Address)  # the directory binds IPv4 only
+        return TransportAddress(self.config.public(endpoint.ip), endpoint.port)
+
     def registrations(self) -> tuple[RegistrationInfo, ...]:
         return self.table.entries()
 
@@ -652,7 +669,7 @@ class JamulusDirectory:
         if registration is None:
             raise RegistrationNotFound(
                 f"no Jamulus registration named {name!r} came from your address {requester}; register with "
-                f"the directory at udp {self.endpoint} from this address first (registrations from other "
+                f"the directory at udp {self.advertised_endpoint} from this address first (registrations from other "
                 "addresses are never punched for you)"
             )
         self.stats.hole_punches += 1
@@ -676,7 +693,9 @@ class JamulusDirectory:
 
             # b) + c) "send an empty message to the peer", resent until the punch arrives.
             assert isinstance(peer.local.ip, ipaddress.IPv4Address)
-            request = SendEmptyMessage(peer.local.ip, peer.local.port)
+            peer_public = TransportAddress(self.config.public(peer.local.ip), peer.local.port)
+            assert isinstance(peer_public.ip, ipaddress.IPv4Address)
+            request = SendEmptyMessage(peer_public.ip, peer_public.port)
             punch_source: TransportAddress | None = None
             punch_after: float | None = None
             requests = 0
@@ -716,7 +735,7 @@ class JamulusDirectory:
             registered_s_ago=registered_s_ago,
             keepalive_s=registration.keepalive_s,
             unsolicited=unsolicited,
-            peer=peer.local,
+            peer=peer_public,
             punch_requests=requests,
             punch_source=punch_source,
             punch_after_ms=punch_after,
@@ -744,7 +763,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(
-    args: argparse.Namespace, primary: ipaddress.IPv4Address | ipaddress.IPv6Address
+    args: argparse.Namespace,
+    primary: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    public_ips: tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...] = (),
 ) -> tuple[JamulusDirectoryConfig | None, bool]:
     """The directory config (``None``: off) and whether it was asked for explicitly.
 
@@ -763,4 +784,4 @@ def config_from_args(
             raise ValueError("the Jamulus directory needs an IPv4 --primary address (Jamulus directories are IPv4 only)")
         return None, False
     port = args.jamulus_port if explicit else DEFAULT_JAMULUS_PORT
-    return JamulusDirectoryConfig(ip=primary, port=port), explicit
+    return JamulusDirectoryConfig(ip=primary, port=port, public_ips=public_ips), explicit

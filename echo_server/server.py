@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import ipaddress
 import logging
 import random
 import signal
@@ -25,7 +26,9 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from natprobe.errors import NetworkError
 from natprobe.addressing import TransportAddress
@@ -33,6 +36,7 @@ from natprobe.addressing import TransportAddress
 from echo_server.config import EchoServerConfig, config_from_args
 from natprobe.addressing import IPAddress
 from echo_server.config import add_arguments as add_stun_arguments
+from echo_server.config_file import apply_file, load_config_file, mark_defaults
 from echo_server.http_config import HttpApiConfig
 from echo_server.http_config import add_arguments as add_http_arguments
 from echo_server.http_config import config_from_args as http_config_from_args
@@ -42,7 +46,11 @@ from echo_server.jamulus_directory import config_from_args as jamulus_config_fro
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
+from echo_server.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
 from echo_server.udp import UdpServer
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +82,8 @@ class ServerStats:
     malformed: int
     tcp_connections: int
     tcp_refused: int
+    tcp_requests: int = 0
+    tcp_replies: int = 0
 
 
 @dataclass(slots=True)
@@ -182,7 +192,7 @@ class EchoServer:
             raise RuntimeError("the server is already running")
         sockets = self._bind()
         try:
-            topology = Topology(self.config.primary, self.config.alternate, sockets.port)
+            topology = self._topology(sockets.port)
             service = StunService(topology, padding_mtu=self.config.padding_mtu, software=self.config.software)
             udp = UdpServer(service, sockets.stun_udp, sockets.echo, self.limiter, max_batch=self.config.max_batch)
             self._sockets, self._service, self._udp = sockets, service, udp
@@ -268,7 +278,11 @@ class EchoServer:
 
     @property
     def topology(self) -> Topology:
-        return Topology(self.config.primary, self.config.alternate, self.port)
+        return self._topology(self.port)
+
+    def _topology(self, port: int) -> Topology:
+        config = self.config
+        return Topology(config.primary, config.alternate, port, config.primary_public, config.alternate_public)
 
     @property
     def udp_endpoints(self) -> tuple[TransportAddress, ...]:
@@ -309,6 +323,8 @@ class EchoServer:
             malformed=service.stats.malformed,
             tcp_connections=0 if tcp is None else len(tcp.connections),
             tcp_refused=0 if tcp is None else tcp.refused,
+            tcp_requests=service.stats.tcp_requests,
+            tcp_replies=service.stats.tcp_replies,
         )
 
     def describe(self) -> str:
@@ -319,10 +335,15 @@ class EchoServer:
 
         echo = self.echo_endpoint
         mode = "rfc5780" if self.config.alternate is not None else "single-address"
-        return (
+        line = (
             f"listening port={self.port} mode={mode} stun_udp={join(self.udp_endpoints)} "
             f"stun_tcp={join(self.tcp_endpoints)} echo_udp={echo if echo is not None else '-'}"
         )
+        config = self.config
+        if config.primary_public is not None or config.alternate_public is not None:
+            ips = [config.primary] if config.alternate is None else [config.primary, config.alternate]
+            line += " public=" + ",".join(f"{ip}->{config.public_of(ip)}" for ip in ips)
+        return line
 
 
 async def _start_directory(config: JamulusDirectoryConfig | None, required: bool) -> JamulusDirectory | None:
@@ -368,10 +389,17 @@ async def serve_until_signalled(
             directory = await _start_directory(jamulus, jamulus_required)
             try:
                 if http_port is not None:
-                    http = http or HttpApiConfig(probe_source_ip=config.alternate or config.primary)
+                    probe_ip = config.alternate or config.primary
+                    public = config.public_of(probe_ip)
+                    http = http or HttpApiConfig(
+                        probe_source_ip=probe_ip, probe_source_public_ip=public if public != probe_ip else None
+                    )
                     from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
 
-                    runner, bound = await start_http_api(http, str(config.primary), http_port, jamulus=directory)
+                    runner, bound = await start_http_api(
+                        http, str(config.primary), http_port, jamulus=directory,
+                        extend=_metrics_installer(server, directory),
+                    )
                     line += f" http={TransportAddress(config.primary, bound)}"
                 if http_port is not None or jamulus is not None:
                     line += f" jamulus={directory.endpoint if directory is not None else '-'}"
@@ -391,25 +419,84 @@ async def serve_until_signalled(
             loop.remove_signal_handler(signum)
 
 
+def _metrics_installer(
+    server: EchoServer, directory: JamulusDirectory | None
+) -> Callable[[web.Application], None] | None:
+    """What adds ``GET /metrics`` to the HTTP API, or ``None`` (with a warning) without prometheus-client."""
+    try:
+        from echo_server.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
+    except ImportError:
+        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        return None
+
+    def install(app: web.Application) -> None:
+        install_metrics(app, server, directory)
+
+    return install
+
+
 def print_ready(server: EchoServer, line: str) -> None:
     """Write the readiness line to stdout and flush it at once (parents wait for it)."""
     print(line, flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Every option of the echo server: STUN/echo (``echo_server.config``), the HTTP API and the
-    Jamulus directory emulation."""
+    """Every option of the echo server: STUN/echo (``echo_server.config``), the HTTP API, the
+    Jamulus directory emulation, ``--config`` and ``--systemd-unit``."""
     add_stun_arguments(parser)
     add_http_arguments(parser)
     add_jamulus_arguments(parser)
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="logging level (INFO logs one line per probe-back)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read options from this TOML file (keys: the long options with _ for -); the command line wins",
+    )
+    parser.add_argument(
+        "--systemd-unit",
+        action="store_true",
+        help=f"print a hardened systemd unit that runs this server with --config (default {DEFAULT_CONFIG_PATH}) and exit",
+    )
+    mark_defaults(parser)
+
+
+def resolve_args(args: argparse.Namespace, prog: str) -> argparse.Namespace:
+    """The options with the ``--config`` file merged in (command line first); ``ValueError`` on a bad file."""
+    values: dict[str, object] = {}
+    config_path = getattr(args, "config", None)
+    if config_path is not None:
+        parser = argparse.ArgumentParser(prog=prog)
+        add_arguments(parser)
+        values = load_config_file(config_path, parser)
+    return apply_file(args, values)
 
 
 def run_from_args(args: argparse.Namespace, prog: str) -> int:
     """Shared by ``python -m echo_server`` and ``natprobe serve``: 0 after a signal, 2 bad options, 3 bind failure."""
     try:
+        args = resolve_args(args, prog)
+    except ValueError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    if args.systemd_unit:
+        # The credential line only when the token file exists: systemd refuses to start a
+        # unit whose LoadCredential= source is missing.
+        token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
+        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
+        return 0
+    if args.log_level is not None:
+        logging.getLogger().setLevel(args.log_level)
+    try:
         config = config_from_args(args)
-        http = http_config_from_args(args, config.alternate or config.primary)
-        jamulus, jamulus_required = jamulus_config_from_args(args, config.primary)
+        probe_ip = config.alternate or config.primary
+        public = config.public_of(probe_ip)
+        http = http_config_from_args(args, probe_ip, public if public != probe_ip else None)
+        jamulus, jamulus_required = jamulus_config_from_args(args, config.primary, _public_pairs(config))
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -428,3 +515,13 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 3
     return 0
+
+
+def _public_pairs(config: EchoServerConfig) -> tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...]:
+    """(private, public) pairs of the IPv4 addresses that sit behind a 1:1 NAT."""
+    pairs = []
+    for ip in (config.primary, config.alternate):
+        public = None if ip is None else config.public_of(ip)
+        if isinstance(ip, ipaddress.IPv4Address) and isinstance(public, ipaddress.IPv4Address) and public != ip:
+            pairs.append((ip, public))
+    return tuple(pairs)

@@ -34,6 +34,9 @@ RFC 5780 section 6 rules as implemented:
   with a CHANGE-REQUEST attribute", extended to RESPONSE-PORT (server support is optional,
   section 7.5, and an unsupported comprehension-required attribute is a 420 in RFC 8489
   section 7.3.1) and PADDING (section 3.5: "PADDING only applies to UDP datagrams").
+* Behind a 1:1 NAT (a cloud VPS: sockets on private addresses, the public ones mapped onto
+  them) every address written into a reply is the public twin (:meth:`Topology.advertised`);
+  the reply still *leaves* from the private socket, and the NAT rewrites its source.
 * RFC 3489 requests (no magic cookie) get MAPPED-ADDRESS, SOURCE-ADDRESS and, with two
   addresses, CHANGED-ADDRESS (RFC 3489 section 11.2), with the 16-byte transaction id echoed
   (RFC 8489 section 12.2), so classic clients such as pystun3 work.
@@ -101,10 +104,31 @@ class Topology:
     primary: IPAddress
     alternate: IPAddress | None
     port: int
+    primary_public: IPAddress | None = None
+    """The address clients reach ``primary`` at, when a 1:1 NAT (a cloud VPS) maps a public
+    address onto it; ``None`` = ``primary`` itself is public."""
+    alternate_public: IPAddress | None = None
+    """The same for ``alternate``."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 0xFFFE:
             raise ValueError(f"base port must be 1-65534, got {self.port}")
+        if self.alternate_public is not None and self.alternate is None:
+            raise ValueError("a public alternate address needs an alternate address to map onto")
+
+    def advertised(self, address: TransportAddress) -> TransportAddress:
+        """What to tell a client about the server's own ``address``: its public twin behind 1:1 NAT.
+
+        Sockets bind the private addresses; every address *written into a reply*
+        (RESPONSE-ORIGIN, OTHER-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS) must be the one the
+        client can send to, as coturn's ``-X public/private`` and stuntman's
+        ``--primaryadvertised`` do.
+        """
+        if address.ip == self.primary and self.primary_public is not None:
+            return TransportAddress(self.primary_public, address.port)
+        if address.ip == self.alternate and self.alternate_public is not None:
+            return TransportAddress(self.alternate_public, address.port)
+        return address
 
     @property
     def alternate_port(self) -> int:
@@ -174,6 +198,9 @@ class ServiceStats:
     """Well-formed STUN that is not a request, or a request with a bad FINGERPRINT."""
     malformed: int = 0
     """Input that does not decode as STUN."""
+    tcp_requests: int = 0
+    """Decoded messages that arrived over TCP (the UDP ones are counted by the UDP server)."""
+    tcp_replies: int = 0
 
 
 def _round_up4(value: int) -> int:
@@ -220,6 +247,16 @@ class StunService:
         transport: Transport = Transport.UDP,
     ) -> Reply | None:
         """Like :meth:`handle` for an already decoded message (TCP framing decodes for us)."""
+        if transport is Transport.TCP:
+            self.stats.tcp_requests += 1
+            reply = self._handle_message(message, local, remote, transport)
+            self.stats.tcp_replies += reply is not None
+            return reply
+        return self._handle_message(message, local, remote, transport)
+
+    def _handle_message(
+        self, message: Message, local: TransportAddress, remote: TransportAddress, transport: Transport
+    ) -> Reply | None:
         if message.message_class != MessageClass.REQUEST:
             self.stats.ignored += 1
             return None
@@ -277,13 +314,16 @@ class StunService:
         ``local`` is where the request arrived (Da:Dp), ``source`` where the reply leaves from.
         """
         other = self.topology.other_address(local)
+        if other is not None:
+            other = self.topology.advertised(other)
+        origin = self.topology.advertised(source)
         attributes: list[Attribute]
         if request.is_legacy:
             # RFC 3489 section 11.2.1 / RFC 8489 section 12.2: MAPPED-ADDRESS instead of
             # XOR-MAPPED-ADDRESS, plus SOURCE-ADDRESS and CHANGED-ADDRESS.
             attributes = [
                 Attribute(AttributeType.MAPPED_ADDRESS, remote),
-                Attribute(AttributeType.SOURCE_ADDRESS, source),
+                Attribute(AttributeType.SOURCE_ADDRESS, origin),
             ]
             if other is not None:
                 attributes.append(Attribute(AttributeType.CHANGED_ADDRESS, other))
@@ -293,7 +333,7 @@ class StunService:
                 Attribute(AttributeType.MAPPED_ADDRESS, remote),  # RFC 5780 6.1: both, ALG detection
             ]
             if other is not None or uses_rfc5780:
-                attributes.append(Attribute(AttributeType.RESPONSE_ORIGIN, source))
+                attributes.append(Attribute(AttributeType.RESPONSE_ORIGIN, origin))
             if other is not None:
                 attributes.append(Attribute(AttributeType.OTHER_ADDRESS, other))
         if self.software is not None:

@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
 # virtual host behind a port forward; OpenSSH and Redis as real services an exposure scan
-# meets; gcc for the benchmark's load generator; miniupnpd (UPnP IGD, NAT-PMP, PCP) for the
+# meets; gcc for the benchmark's load generator; systemd for systemd-analyze, which checks
+# the unit `natprobe serve --systemd-unit` prints; miniupnpd (UPnP IGD, NAT-PMP, PCP) for the
 # lab router, with upnpc and natpmpc as interop peers.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
@@ -22,6 +23,7 @@ APT_PACKAGES=(
   jamulus
   nginx-light openssl
   openssh-server redis-server
+  systemd
   miniupnpd-nftables miniupnpc natpmpc
 )
 
@@ -92,5 +94,5 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server]"
 echo "setup: done: $(.venv/bin/natprobe --version 2>/dev/null || echo natprobe) in $(pwd)/.venv"

@@ -30,20 +30,22 @@ def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
     return specs
 
 
-async def _run_mapped(args: argparse.Namespace, specs: list[PortSpec]) -> "MappedCheck":
+async def _run_mapped(args: argparse.Namespace, server: str, token: str | None,
+                      specs: list[PortSpec]) -> "MappedCheck":
     from natprobe.measure.mapped_check import check_ports_with_mapping
 
     return await check_ports_with_mapping(
-        args.server, specs, keep=args.keep, lease_s=args.lease, token=args.token, hairpin=args.hairpin,
+        server, specs, keep=args.keep, lease_s=args.lease, token=token, hairpin=args.hairpin,
         trace=not args.no_trace, probe_timeout=args.timeout,
     )
 
 
-async def _run_with_router(args: argparse.Namespace, specs: list[PortSpec]) -> "CheckReport":
+async def _run_with_router(args: argparse.Namespace, server: str, token: str | None,
+                           specs: list[PortSpec]) -> "CheckReport":
     from natprobe.measure.mapped_check import check_ports_with_router
 
     report, _ = await check_ports_with_router(
-        args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+        server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
         probe_timeout=args.timeout,
     )
     return report
@@ -60,15 +62,20 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "one-time token natprobe listens for; a port held by a service is tested by speaking its "
             f"protocol ({services})."
         ),
-        epilog="examples: natprobe check --udp 22124 --server http://vps.example.org:8080\n"
+        epilog="examples: natprobe check --udp 22124    (with a server set by natprobe config set server URL)\n"
+               "          natprobe check --udp 22124 --server http://vps.example.org:8080\n"
                "          natprobe check --tcp 443:https --host cloud.example.org --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    parser.add_argument("--server", metavar="URL",
+                        help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                             "'server' in the config file, see natprobe config)")
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="UDP port(s) to check")
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help="TCP port(s) to check")
     parser.add_argument("--host", metavar="NAME", help="host name for HTTP Host and TLS SNI (name-based virtual hosts)")
-    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    parser.add_argument("--token", metavar="TOKEN",
+                        help="the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                             "else 'token' in the config file)")
     parser.add_argument("--hairpin", action="store_true",
                         help="also test reaching this host through its own public address (NAT loopback)")
     parser.add_argument("--no-trace", action="store_true", help="skip the hop trace used to detect carrier-grade NAT")
@@ -85,9 +92,21 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=run)
 
 
+def _no_server(args: argparse.Namespace) -> int:
+    """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
+    from cli.no_server import inside_report, no_server_message
+
+    print(no_server_message("natprobe check"), file=sys.stderr)
+    print(file=sys.stderr)
+    # With --json, stdout stays empty (no report could be made) rather than carry prose.
+    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
+    return ExitCode.COULD_NOT_TEST
+
+
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from cli.render_check import jamulus_findings, render_check_report
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import check_ports
 
     try:
@@ -113,20 +132,30 @@ def run(args: argparse.Namespace) -> int:
     if not 60 <= args.lease <= 86400:
         print("natprobe check: --lease must be between 60 and 86400 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(f"natprobe check: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        return _no_server(args)
+    server = setting.value
     if not args.json:
-        print(f"Checking {len(specs)} port(s) through {args.server} ...", file=sys.stderr)
+        origin = "" if setting.origin == "--server" else f" (from {setting.origin})"
+        print(f"Checking {len(specs)} port(s) through {server}{origin} ...", file=sys.stderr)
     mapped = None
     try:
         if args.map:
-            mapped = asyncio.run(_run_mapped(args, specs))
+            mapped = asyncio.run(_run_mapped(args, server, token, specs))
             report = mapped.report
         elif args.no_router:
             report = asyncio.run(
-                check_ports(args.server, specs, token=args.token, hairpin=args.hairpin, trace=not args.no_trace,
+                check_ports(server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
                             probe_timeout=args.timeout)
             )
         else:
-            report = asyncio.run(_run_with_router(args, specs))
+            report = asyncio.run(_run_with_router(args, server, token, specs))
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)

@@ -61,14 +61,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         ),
         epilog="example: natprobe explain jamulus --server http://vps.example.org:8080 --lifetime",
     )
-    jamulus.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    jamulus.add_argument("--server", metavar="URL",
+                         help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, else "
+                              "'server' in the config file)")
     jamulus.add_argument("--port", type=_port, default=DEFAULT_JAMULUS_PORT, metavar="PORT",
                          help=f"the Jamulus server port (default {DEFAULT_JAMULUS_PORT})")
     jamulus.add_argument("--jamulus-port", type=_port, default=DEFAULT_DIRECTORY_PORT, metavar="PORT",
                          help=f"the echo server's Jamulus directory port (default {DEFAULT_DIRECTORY_PORT})")
     jamulus.add_argument("--stun-port", type=_port, default=DEFAULT_STUN_PORT, metavar="PORT",
                          help=f"the echo server's STUN port, for --lifetime (default {DEFAULT_STUN_PORT})")
-    jamulus.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
+    jamulus.add_argument("--token", metavar="TOKEN",
+                         help="the echo server's shared token (default: $NATPROBE_TOKEN, else the config file)")
     jamulus.add_argument("--lifetime", action="store_true",
                          help="also measure how long an idle UDP mapping lives, against Jamulus' 59 s keep-alive")
     jamulus.add_argument("--lifetime-max", type=float, default=DEFAULT_LIFETIME_MAX_S, metavar="SECONDS",
@@ -92,9 +95,22 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from cli.render_jamulus import render_jamulus_report
     from natprobe.measure.jamulus_modes import measure_jamulus_modes
 
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
         return ExitCode.USAGE
+    try:
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(f"natprobe explain jamulus: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        from cli.no_server import no_server_message
+
+        print(no_server_message("natprobe explain jamulus"), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
     progress = ProgressLine(every_s=10.0, enabled=not args.json)
 
     def on_lifetime(state: LifetimeProgress) -> None:
@@ -107,9 +123,9 @@ def run_jamulus(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(
             measure_jamulus_modes(
-                args.server,
+                setting.value,
                 port=args.port,
-                token=args.token,
+                token=token,
                 lifetime_max_s=args.lifetime_max if args.lifetime else None,
                 directory_port=args.jamulus_port,
                 stun_port=args.stun_port,

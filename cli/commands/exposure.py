@@ -47,7 +47,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         epilog="example: natprobe exposure --expect 80,443,22124/udp --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--server", required=True, metavar="URL", help="echo server HTTP API, e.g. http://HOST:8080")
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, then the user config file)",
+    )
     parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
                         help="the ports you mean to expose (TCP unless /udp); any other open port is questioned")  # fmt: skip
     parser.add_argument("--host", metavar="NAME", help="your site's name: TLS SNI, HTTP Host and the certificate name check")
@@ -57,6 +61,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
+    from cli.no_server import no_server_message
+    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.exposure import scan_exposure  # aiohttp loads only when a scan runs
 
     try:
@@ -71,10 +77,20 @@ def run(args: argparse.Namespace) -> int:
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
         print(f"natprobe exposure: at most {MAX_EXTRA_PORTS} ports outside the standard list", file=sys.stderr)
         return ExitCode.USAGE
-    if not args.json:
-        print(f"Asking {args.server} to scan this network's public address (up to 15 s) ...", file=sys.stderr)
     try:
-        report = asyncio.run(scan_exposure(args.server, expect=expect, host=args.host, token=args.token))
+        setting = resolve_server(args.server)
+        token = resolve_token(args.token)
+    except UserConfigError as exc:
+        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        print(no_server_message("natprobe exposure"), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    server = setting.value
+    if not args.json:
+        print(f"Asking {server} to scan this network's public address (up to 15 s) ...", file=sys.stderr)
+    try:
+        report = asyncio.run(scan_exposure(server, expect=expect, host=args.host, token=token))
     except ServerError as exc:
         print(f"natprobe exposure: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

@@ -16,6 +16,7 @@ from natprobe.errors import NatprobeError
 from natprobe.stun.types import DEFAULT_PORT
 
 if TYPE_CHECKING:
+    from natprobe.addressing import TransportAddress
     from natprobe.measure.lifetime import LifetimeProgress
 
 DEFAULT_LIFETIME_MAX_S = 120.0
@@ -32,8 +33,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "mapping survives."
         ),
     )
-    parser.add_argument("--server", required=True, metavar="HOST[:PORT]",
-                        help=f"STUN server; port defaults to {DEFAULT_PORT}")
+    parser.add_argument("--server", metavar="HOST[:PORT]",
+                        help=f"STUN server; port defaults to {DEFAULT_PORT}. Without it, the first usable server of "
+                             "$NATPROBE_STUN_SERVERS, the config file's stun_servers or a built-in list of public "
+                             "RFC 5780 servers")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--bind", default="0.0.0.0", metavar="IP", help="local address to send from")
     parser.add_argument("--no-hairpin", action="store_true", help="skip the hairpinning test")
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat, split_host_port
 
     try:
-        split_host_port(args.server, DEFAULT_PORT)
+        if args.server is not None:
+            split_host_port(args.server, DEFAULT_PORT)
     except ValueError as exc:
         print(f"natprobe nat: {exc}", file=sys.stderr)
         return ExitCode.USAGE
@@ -76,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
             f"measuring mapping lifetime: {state.elapsed_s:.0f} s of at most {state.max_wait_s:g} s ({alive}{gone})"
         )
 
+    server = args.server
+    if server is None:
+        server = _pick_public_server(args.json)
+        if isinstance(server, ExitCode):
+            return server
     try:
-        report = asyncio.run(discover_nat(args.server, options=options, lifetime_progress=on_progress))
+        report = asyncio.run(discover_nat(server, options=options, lifetime_progress=on_progress))
     except NatprobeError as exc:
         progress.done()
         print(f"natprobe nat: {exc}", file=sys.stderr)
@@ -90,3 +99,26 @@ def run(args: argparse.Namespace) -> int:
     if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK
+
+
+def _pick_public_server(quiet: bool) -> TransportAddress | ExitCode:
+    """The first usable server of the configured (or built-in) list, or the exit code after saying why not."""
+    from natprobe.adapters.user_config import UserConfigError, resolve_stun_servers
+    from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS, pick_stun_server
+
+    try:
+        names, origin = resolve_stun_servers(PUBLIC_STUN_SERVERS)
+    except UserConfigError as exc:
+        print(f"natprobe nat: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    if not quiet:
+        print(f"No --server given: trying {len(names)} public STUN server(s) from {origin} ...", file=sys.stderr)
+    address, tried = asyncio.run(pick_stun_server(names))
+    if address is not None:
+        return address
+    print(f"natprobe nat: none of the STUN servers from {origin} could be used:", file=sys.stderr)
+    for candidate in tried:
+        print(f"  {candidate.name}: {candidate.problem}", file=sys.stderr)
+    print("natprobe nat: name one with --server HOST[:PORT] (your own 'natprobe serve' with two addresses "
+          "is best), or list servers under stun_servers in the config file", file=sys.stderr)
+    return ExitCode.COULD_NOT_TEST

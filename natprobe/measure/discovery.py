@@ -23,6 +23,7 @@ from natprobe.verdicts.classify import (
     estimate_round_trip_loss,
     sends_needed,
     silence_doubt,
+    usable_alternate,
 )
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
@@ -265,7 +266,9 @@ async def _run_concurrent_tests(
     loss = (first.sends - 1) / first.sends
     policy = RetransmissionPolicy.for_rtt(rtt, max_sends=sends_needed(loss))
     other = first.other_address
-    has_alternate = other is not None and other.ip != target.ip and other.port != target.port
+    # A private/CGNAT alternate named by a public server is never probed (it would reach some
+    # host on this network): the classifier then says why the alternate tests are inconclusive.
+    has_alternate = usable_alternate(first) is not None
     behind_nat = local_ip is None or mapped != TransportAddress(local_ip, main_socket.local_address.port)
     bind = (str(main_socket.local_address.ip), 0)
     alternate_port = other.port if other is not None and other.port != target.port else target.port + 1

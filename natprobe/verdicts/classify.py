@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import AddressScope, IPAddress, TransportAddress
+from natprobe.addressing import classify as address_scope
+from natprobe.addressing import is_globally_routable
 
 T = TypeVar("T")
 
@@ -82,12 +84,53 @@ def _describe(observation: Observation) -> str:
     return f"{head}: answered from {observation.response_source}{mapped} after {observation.sends} send(s)"
 
 
-def _usable_alternate(primary: Observation) -> TransportAddress | None:
-    """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6)."""
+_INTERNAL_SCOPES = frozenset(
+    {AddressScope.PRIVATE, AddressScope.SHARED, AddressScope.LOOPBACK, AddressScope.LINK_LOCAL,
+     AddressScope.UNIQUE_LOCAL}
+)
+
+UNREACHABLE_ALTERNATE_REASON = (
+    "the server was reached at the public address {server} but names {alternate} as its alternate, "
+    "a {scope} address nobody outside its network can reach: the server is probably behind a 1:1 NAT "
+    "(a cloud VPS) without its public addresses configured (natprobe serve --primary-public / "
+    "--alternate-public)"
+)
+
+
+def unreachable_alternate(primary: Observation) -> str | None:
+    """Why the server's OTHER-ADDRESS cannot be used from here, when it is a private, shared
+    (CGNAT), loopback or link-local address while the server itself was reached at a public one.
+
+    A server on a cloud VPS binds the private interface address the provider maps its public
+    address onto; unless told its public addresses it advertises the private ones. Sending the
+    alternate tests there would probe some unrelated host on the client's own network.
+    """
+    other = primary.other_address
+    if other is None:
+        return None
+    server_scope = address_scope(primary.destination.ip)
+    other_scope = address_scope(other.ip)
+    if is_globally_routable(server_scope) and other_scope in _INTERNAL_SCOPES:
+        return UNREACHABLE_ALTERNATE_REASON.format(
+            server=primary.destination.ip,
+            alternate=other,
+            scope="carrier-grade NAT (100.64.0.0/10)" if other_scope is AddressScope.SHARED else other_scope.value,
+        )
+    return None
+
+
+def usable_alternate(primary: Observation) -> TransportAddress | None:
+    """OTHER-ADDRESS, if the server really has a second IP and port (RFC 5780 section 6) that
+    this client can reach (see :func:`unreachable_alternate`)."""
     other = primary.other_address
     if other is None or other.ip == primary.destination.ip or other.port == primary.destination.port:
         return None
+    if unreachable_alternate(primary) is not None:
+        return None
     return other
+
+
+_usable_alternate = usable_alternate
 
 
 def _classify_mapping(
@@ -100,11 +143,13 @@ def _classify_mapping(
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
         return Verdict(Mapping.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
     if _usable_alternate(primary) is None:
+        reason = unreachable_alternate(primary) or (
+            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)"
+        )
         return Verdict(
             Mapping.INCONCLUSIVE,
             0.0,
-            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary), "
-            "so mapping toward a second destination cannot be tested",
+            f"{reason}, so mapping toward a second destination cannot be tested",
             tuple(evidence),
         )
     second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
@@ -209,8 +254,10 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
             f"({both_doubt:.0%} chance) could explain that"
         )
     else:
+        unreachable = unreachable_alternate(primary)
+        why = unreachable if unreachable is not None else "the server cannot answer from a second IP"
         reason = (
-            "a reply from the other port came through, but the server cannot answer from a second IP, "
+            f"a reply from the other port came through, but {why}, "
             "so endpoint-independent and address-dependent filtering cannot be told apart"
         )
     return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)

@@ -1,0 +1,120 @@
+"""``natprobe config``: show and set the user's settings (echo server, token, STUN servers).
+
+``natprobe config set server http://vps.example.org:8080`` writes
+``$XDG_CONFIG_HOME/natprobe/config.toml``; from then on ``natprobe check --udp 22124`` and
+``natprobe explain jamulus`` work as typed. ``$NATPROBE_SERVER`` / ``$NATPROBE_TOKEN`` and the
+command line's ``--server`` / ``--token`` still win over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli.exit_codes import ExitCode
+
+__all__ = ("register",)
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "config",
+        help="show or set the echo server, token and STUN servers natprobe uses by default",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    show = actions.add_parser("show", help="print the settings in effect and where each comes from")
+    show.set_defaults(handler=run_show)
+    setter = actions.add_parser(
+        "set",
+        help="set one key: server URL, token TOKEN (- reads it from stdin), stun_servers HOST[:PORT][,...]",
+    )
+    setter.add_argument("key", choices=("server", "token", "stun_servers"))
+    setter.add_argument("value", help="the value; for the token, - reads it from stdin (a command line shows in ps)")
+    setter.set_defaults(handler=run_set)
+    unset = actions.add_parser("unset", help="remove one key from the file")
+    unset.add_argument("key", choices=("server", "token", "stun_servers"))
+    unset.set_defaults(handler=run_unset)
+    parser.set_defaults(handler=run_show)
+
+
+def run_set(args: argparse.Namespace) -> int:
+    from natprobe.adapters.user_config import UserConfigError, check_server_url, save_setting
+    from natprobe.measure.discovery import split_host_port
+
+    value: str | list[str] = args.value.strip()
+    if args.key == "token" and args.value == "-":
+        value = sys.stdin.readline().strip()
+    try:
+        if args.key == "server":
+            value = check_server_url(args.value, "server")
+        elif args.key == "stun_servers":
+            value = [name.strip() for name in args.value.split(",") if name.strip()]
+            if not value:
+                raise UserConfigError("stun_servers: name at least one HOST[:PORT]")
+            for name in value:
+                try:
+                    split_host_port(name, 3478)
+                except ValueError as exc:
+                    raise UserConfigError(f"stun_servers: {exc}") from None
+        elif not value:
+            raise UserConfigError("token: the token cannot be empty")
+        path = save_setting(args.key, value)
+    except UserConfigError as exc:
+        print(f"natprobe config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except OSError as exc:
+        print(f"natprobe config: cannot write the configuration file: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    print(f"{args.key} set in {path}")
+    return ExitCode.OK
+
+
+def run_unset(args: argparse.Namespace) -> int:
+    from natprobe.adapters.user_config import UserConfigError, save_setting
+
+    try:
+        path = save_setting(args.key, None)
+    except UserConfigError as exc:
+        print(f"natprobe config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except OSError as exc:
+        print(f"natprobe config: cannot write the configuration file: {exc.strerror or exc}", file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    print(f"{args.key} removed from {path}")
+    return ExitCode.OK
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from natprobe.adapters.user_config import (
+        ENV_TOKEN,
+        UserConfigError,
+        config_path,
+        load_user_config,
+        resolve_server,
+        resolve_stun_servers,
+        resolve_token,
+    )
+    from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS
+
+    path = config_path()
+    try:
+        config = load_user_config(path)
+        server = resolve_server(None, config=config)
+        token = resolve_token(None, config=config)
+        stun, stun_origin = resolve_stun_servers(PUBLIC_STUN_SERVERS, config=config)
+    except UserConfigError as exc:
+        print(f"natprobe config: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    print(f"config file   {path}{'' if path.exists() else ' (does not exist yet)'}")
+    print(f"server        {server.value + '  (from ' + server.origin + ')' if server else 'none'}")
+    if token is None:
+        token_text = "none"
+    else:
+        # Never print the token itself: a terminal is often shared or recorded.
+        token_origin = f"${ENV_TOKEN}" if config.token != token else str(path)
+        token_text = f"set ({len(token)} characters, from {token_origin})"
+    print(f"token         {token_text}")
+    print(f"stun_servers  {', '.join(stun)}  (from {stun_origin})")
+    return ExitCode.OK

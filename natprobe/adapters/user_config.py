@@ -1,0 +1,206 @@
+"""The user's own settings: which echo server and token to use, which STUN servers to try.
+
+Where a setting comes from, first found wins:
+
+1. the command line (``--server``, ``--token``);
+2. the environment: ``$NATPROBE_SERVER``, ``$NATPROBE_TOKEN``, ``$NATPROBE_STUN_SERVERS``
+   (comma-separated ``host[:port]``);
+3. the user's configuration file, ``$XDG_CONFIG_HOME/natprobe/config.toml`` (else
+   ``~/.config/natprobe/config.toml``; XDG Base Directory Specification), keys ``server``,
+   ``token`` and ``stun_servers`` (a list of ``host[:port]``), written by
+   ``natprobe config set``.
+
+A file that is not TOML, an unknown key or a value of the wrong type is a
+:class:`UserConfigError` naming the file and the key, never a traceback. An echo-server URL
+is checked when it is read (:func:`check_server_url`), so a typo is one clear line before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = (
+    "ENV_SERVER",
+    "ENV_STUN_SERVERS",
+    "ENV_TOKEN",
+    "KEYS",
+    "Setting",
+    "UserConfig",
+    "UserConfigError",
+    "check_server_url",
+    "config_path",
+    "load_user_config",
+    "resolve_server",
+    "resolve_stun_servers",
+    "resolve_token",
+    "save_setting",
+)
+
+ENV_SERVER = "NATPROBE_SERVER"
+ENV_TOKEN = "NATPROBE_TOKEN"
+ENV_STUN_SERVERS = "NATPROBE_STUN_SERVERS"
+KEYS = ("server", "token", "stun_servers")
+
+
+class UserConfigError(ValueError):
+    """A setting cannot be used; the message is one line naming where it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    """The configuration file's contents (every key optional)."""
+
+    server: str | None = None
+    token: str | None = None
+    stun_servers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A resolved value and where it came from (for messages: "from $NATPROBE_SERVER")."""
+
+    value: str
+    origin: str
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/natprobe/config.toml``, else ``~/.config/natprobe/config.toml``."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME", "")
+    # The XDG specification: a relative path in the variable is invalid and must be ignored.
+    root = Path(base) if base and os.path.isabs(base) else Path(environ.get("HOME") or Path.home()) / ".config"
+    return root / "natprobe" / "config.toml"
+
+
+def check_server_url(url: str, origin: str = "--server") -> str:
+    """``url`` if it is a usable echo-server URL (``http(s)://host[:port]``), else :class:`UserConfigError`."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserConfigError(
+            f"{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT"
+        )
+    if port == 0:
+        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL (port 0)")
+    return text
+
+
+def load_user_config(path: Path | None = None) -> UserConfig:
+    """Read the configuration file (a missing file is an empty configuration)."""
+    path = config_path() if path is None else path
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return UserConfig()
+    except OSError as exc:
+        raise UserConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserConfigError(f"{path}: not a valid TOML file: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserConfigError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+    for key in data:
+        if key not in KEYS:
+            raise UserConfigError(f"{path}: unknown key {key!r} (known keys: {', '.join(KEYS)})")
+    server, token, stun = data.get("server"), data.get("token"), data.get("stun_servers")
+    for key, value in (("server", server), ("token", token)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise UserConfigError(f"{path}: key {key!r} = {value!r}: expected a non-empty string")
+    if server is not None:
+        check_server_url(server, f"{path}: key 'server'")
+    if stun is not None and (
+        not isinstance(stun, list) or not stun or not all(isinstance(s, str) and s.strip() for s in stun)
+    ):
+        raise UserConfigError(f"{path}: key 'stun_servers' = {stun!r}: expected a list of \"host[:port]\" strings")
+    return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun))
+
+
+def _toml_value(value: str | list[str]) -> str:
+    # A JSON string is a valid TOML basic string (same escapes), so json.dumps writes TOML here.
+    if isinstance(value, list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def save_setting(key: str, value: str | list[str] | None, path: Path | None = None) -> Path:
+    """Set (or with ``None`` remove) one key, keeping the others; returns the file written.
+
+    The file holds only the keys above, so it is rewritten whole (tomllib reads, it cannot
+    write, and three flat keys need no TOML writer dependency). It is created private
+    (0600): it may hold the token.
+    """
+    if key not in KEYS:
+        raise UserConfigError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
+    path = config_path() if path is None else path
+    current = load_user_config(path)
+    values: dict[str, str | list[str]] = {}
+    if current.server is not None:
+        values["server"] = current.server
+    if current.token is not None:
+        values["token"] = current.token
+    if current.stun_servers is not None:
+        values["stun_servers"] = list(current.stun_servers)
+    if value is None:
+        values.pop(key, None)
+    else:
+        values[key] = value
+    text = "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def resolve_server(
+    given: str | None, environ: Mapping[str, str] | None = None, config: UserConfig | None = None
+) -> Setting | None:
+    """The echo server: ``given`` (the command line), ``$NATPROBE_SERVER``, the file, or ``None``."""
+    environ = os.environ if environ is None else environ
+    if given is not None:
+        return Setting(check_server_url(given), "--server")
+    if environ.get(ENV_SERVER, "").strip():
+        return Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
+    config = load_user_config(config_path(environ)) if config is None else config
+    if config.server is not None:
+        return Setting(config.server.strip(), str(config_path(environ)))
+    return None
+
+
+def resolve_token(
+    given: str | None, environ: Mapping[str, str] | None = None, config: UserConfig | None = None
+) -> str | None:
+    """The echo server's token: ``given``, ``$NATPROBE_TOKEN``, the file, or ``None``."""
+    environ = os.environ if environ is None else environ
+    if given is not None:
+        return given
+    if environ.get(ENV_TOKEN, "").strip():
+        return environ[ENV_TOKEN].strip()
+    config = load_user_config(config_path(environ)) if config is None else config
+    return config.token
+
+
+def resolve_stun_servers(
+    builtin: tuple[str, ...], environ: Mapping[str, str] | None = None, config: UserConfig | None = None
+) -> tuple[tuple[str, ...], str]:
+    """The STUN servers to try and where the list came from: ``$NATPROBE_STUN_SERVERS``,
+    the file's ``stun_servers``, else ``builtin``."""
+    environ = os.environ if environ is None else environ
+    listed = [s.strip() for s in environ.get(ENV_STUN_SERVERS, "").split(",") if s.strip()]
+    if listed:
+        return tuple(listed), f"${ENV_STUN_SERVERS}"
+    config = load_user_config(config_path(environ)) if config is None else config
+    if config.stun_servers is not None:
+        return tuple(s.strip() for s in config.stun_servers), str(config_path(environ))
+    return builtin, "the built-in list"
