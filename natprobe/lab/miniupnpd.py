@@ -38,7 +38,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from natprobe.errors import LabError
-from natprobe.lab.network import Lab
+from natprobe.lab.network import Lab, RouterHost
 
 __all__ = ("Miniupnpd", "NFT_TABLE", "miniupnpd_missing")
 
@@ -75,11 +75,18 @@ def _chains() -> str:
 
 
 class Miniupnpd:
-    """miniupnpd in ``lab.router``'s namespace; a context manager that starts and stops it."""
+    """miniupnpd in the home router's (or the carrier's) namespace; a context manager that starts and stops it."""
 
     def __init__(self, lab: Lab, *, upnp: bool = True, natpmp: bool = True, secure_mode: bool = True,
-                 stun_server: IPv4Address | None = None, stun_port: int = 3478) -> None:
+                 stun_server: IPv4Address | None = None, stun_port: int = 3478,
+                 on_carrier: bool = False) -> None:
         self.lab = lab
+        if on_carrier and lab.carrier is None:
+            raise LabError("on_carrier needs a lab built with cgnat=True")
+        self.host: RouterHost = lab.carrier if on_carrier and lab.carrier is not None else lab.router
+        """Where it runs: the home router, or (``on_carrier``) the carrier's NAT, whose "LAN" is
+        the home router's WAN link -- so a client behind the home router reaches it through a NAT."""
+        self.lan = lab.plan.home_wan if on_carrier else lab.plan.lan
         self.upnp = upnp
         self.natpmp = natpmp
         self.secure_mode = secure_mode
@@ -95,7 +102,6 @@ class Miniupnpd:
     # ------------------------------------------------------------------ lifecycle
 
     def config_text(self) -> str:
-        plan = self.lab.plan
         return "\n".join([
             "ext_ifname=wan0",
             "listening_ip=lan0",
@@ -110,7 +116,7 @@ class Miniupnpd:
             f"ext_stun_port={self.stun_port}",
             f"upnp_table_name={NFT_TABLE}",
             f"upnp_nat_table_name={NFT_TABLE}",
-            f"allow 1024-65535 {plan.lan} 1024-65535",
+            f"allow 1024-65535 {self.lan} 1024-65535",
             "deny 0-65535 0.0.0.0/0 0-65535",
             "",
         ])
@@ -119,7 +125,7 @@ class Miniupnpd:
         reason = miniupnpd_missing()
         if reason is not None:
             raise LabError(reason)
-        router = self.lab.router
+        router = self.host
         try:
             router.exec(["nft", "-f", "-"], input=_chains(), timeout=10)
             # miniupnpd's STUN replies come from the server's other address and port:
@@ -183,7 +189,7 @@ class Miniupnpd:
     def _wait_listening(self, deadline: float) -> None:
         want = f":{HTTP_PORT}" if self.upnp else ":5351"
         while time.monotonic() < deadline:
-            listing = self.lab.router.exec(["ss", "-lnt" if self.upnp else "-lnu"], check=False, timeout=5).stdout
+            listing = self.host.exec(["ss", "-lnt" if self.upnp else "-lnu"], check=False, timeout=5).stdout
             if want in listing:
                 return
             time.sleep(0.05)
@@ -204,7 +210,7 @@ class Miniupnpd:
                 rest = proc.stderr.read()
                 self.log += rest.decode(errors="replace").splitlines()
                 proc.stderr.close()
-        router = self.lab.router
+        router = self.host
         with contextlib.suppress(LabError, OSError, subprocess.SubprocessError):
             router.exec(["nft", "delete", "table", "inet", NFT_TABLE], check=False, timeout=10)
             listing = router.exec(["nft", "-a", "list", "chain", "ip", "nplab", "input"], check=False, timeout=10)
@@ -221,7 +227,7 @@ class Miniupnpd:
 
     def dnat_rules(self) -> list[str]:
         """The DNAT rules miniupnpd keeps in its prerouting chain: one per live mapping."""
-        listing = self.lab.router.exec(
+        listing = self.host.exec(
             ["nft", "list", "chain", "inet", NFT_TABLE, "prerouting_miniupnpd"], check=False, timeout=10)
         if listing.returncode != 0:
             raise LabError(f"cannot read miniupnpd's chain: {listing.stderr.strip()}")

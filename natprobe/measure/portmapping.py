@@ -44,6 +44,8 @@ DEFAULT_LEASE_S: Final = 600
 a killed natprobe expires on its own within ten minutes."""
 REMOVE_TIMEOUT_S: Final = 5.0
 DESCRIPTION: Final = "natprobe check"
+_MISMATCH_CHECK_PORT: Final = 9
+"""The discard port: the PCP address check names it, and nobody maps it."""
 
 
 @dataclass
@@ -75,6 +77,17 @@ async def _ask_pcp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> Pro
         return ProtocolAnswer(MappingProtocol.PCP, False, detail="the gateway speaks NAT-PMP only",
                               result="UNSUPP_VERSION")
     result = reply.result
+    if result == pcp.ResultCode.SUCCESS:
+        # Some servers (miniupnpd) check the client address only on MAP (RFC 6887 section 8.3
+        # asks it of every request). A MAP *deletion* under a fresh nonce cannot remove anything
+        # (section 15: another nonce gets NOT_AUTHORIZED) and is checked like any MAP.
+        async with GatewaySocket(gateway, ladder=timeout_ladder) as gw:
+            nonce = secrets.token_bytes(pcp.NONCE_SIZE)
+            check = pcp.encode_map_request(client=ip_address(gw.local_address), nonce=nonce, udp=True,
+                                           internal_port=_MISMATCH_CHECK_PORT, external_port=0, lifetime_s=0)
+            checked = await gw.request(check, pcp.decode_response, lambda r: r.opcode == pcp.Opcode.MAP)
+        if checked is not None and checked.result == pcp.ResultCode.ADDRESS_MISMATCH:
+            result = checked.result
     if result == pcp.ResultCode.SUCCESS:
         return ProtocolAnswer(MappingProtocol.PCP, True, detail=f"PCP version {reply.version}")
     name = result.name if isinstance(result, pcp.ResultCode) else str(result)
@@ -285,6 +298,10 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
         rule = RouterMapping(listed.protocol, port, listed.internal_client, listed.internal_port, listed.description,
                              listed.lease_s, False)
         return MappingOutcome(proto, port, None, False, conflict=rule)
+    if report.address_mismatch:
+        return MappingOutcome(proto, port, None, False, refused=(
+            "a NAT sits between this host and the gateway (PCP ADDRESS_MISMATCH): a mapping there would point "
+            "at that NAT, not at this host, so natprobe asked for none"))
     if gateway is not None and session.pcp_ok:
         live, why = await _map_pcp(gateway, udp, port, lease_s)
         if live is not None:

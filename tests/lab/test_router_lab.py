@@ -296,3 +296,18 @@ def test_behind_a_full_cone_cgnat_the_accepted_mapping_is_not_taken_for_reachabl
         assert port["reachable"] is False and port["status"] == "behind-cgnat", port
         assert "accepted the PCP mapping" in port["reason"] and "did not arrive" in port["reason"]
         assert rules == []
+
+
+def test_pcp_address_mismatch_names_a_nat_between_this_host_and_the_gateway() -> None:
+    # miniupnpd on the carrier, asked from behind the home router's NAT: the PCP server sees
+    # the home router's WAN address, not the client address the request carries.
+    for lab, _ in _lab(LabConfig(cgnat=True)):
+        assert lab.carrier is not None
+        with Miniupnpd(lab, on_carrier=True) as daemon:
+            assert daemon.forwarding_enabled is True
+            done = _cli(lab, "router", "--gateway", str(lab.carrier.lan_ip), "--json")
+            human = _cli(lab, "router", "--gateway", str(lab.carrier.lan_ip))
+        data = json.loads(done.stdout)
+        assert done.returncode == 0 and data["address_mismatch"] is True
+        assert _protocols(data)["pcp"]["result"] == "ADDRESS_MISMATCH"
+        assert "another NAT sits between this host and the gateway" in human.stdout, human.stdout
