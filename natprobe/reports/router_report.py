@@ -15,6 +15,8 @@ from natprobe.verdicts.router_verdicts import (
 )
 
 __all__ = (
+    "ROUTER_SCHEMA_ID",
+    "ROUTER_VERSION",
     "MappingProtocol",
     "ExternalMeaning",
     "ProtocolAnswer",
@@ -22,6 +24,10 @@ __all__ = (
     "RouterReport",
     "MappingOutcome",
 )
+
+
+ROUTER_SCHEMA_ID = "natprobe/router"
+ROUTER_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +64,8 @@ class RouterReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "natprobe/router-report",
-            "schema_version": 1,
+            "schema": ROUTER_SCHEMA_ID,
+            "schema_version": ROUTER_VERSION,
             "gateway": None if self.gateway is None else str(self.gateway),
             "local_ip": None if self.local_ip is None else str(self.local_ip),
             "external_address": None if self.external_address is None else str(self.external_address),

@@ -96,7 +96,7 @@ def test_router_findings() -> None:
     assert any("ADDRESS_MISMATCH" in f.title for f in mismatch)
     data = _report(ProtocolAnswer(MappingProtocol.UPNP, True, IPv4Address("203.0.113.2")),
                    external="203.0.113.2").to_dict()
-    assert data["schema"] == "natprobe/router-report" and data["external_meaning"] == "public"
+    assert data["schema"] == "natprobe/router" and data["external_meaning"] == "public"
 
 
 def test_a_gateway_in_cgnat_space_turns_not_forwarded_into_cgnat() -> None:
