@@ -104,7 +104,8 @@ async def _ask_natpmp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> 
     if isinstance(reply, natpmp.UnsupportedVersion):
         return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=f"the gateway answered with version {reply.version}",
                               result="UNSUPPORTED_VERSION")
-    assert isinstance(reply, natpmp.ExternalAddressResponse)
+    if not isinstance(reply, natpmp.ExternalAddressResponse):  # filtered out above; typed here
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail="an unexpected reply")
     if reply.result != natpmp.ResultCode.SUCCESS:
         name = reply.result.name if isinstance(reply.result, natpmp.ResultCode) else str(reply.result)
         return ProtocolAnswer(MappingProtocol.NATPMP, True, detail="no external address", result=name)
@@ -190,8 +191,8 @@ class _Live:
     nonce: bytes = b""
 
 
-async def _map_pcp(gateway: IPAddress, udp: bool, port: int, lease_s: int) -> tuple[_Live | None, str | None]:
-    nonce = secrets.token_bytes(pcp.NONCE_SIZE)
+async def _map_pcp(gateway: IPAddress, udp: bool, port: int, lease_s: int,
+                   nonce: bytes) -> tuple[_Live | None, str | None]:
     async with GatewaySocket(gateway) as gw:
         client = ip_address(gw.local_address)
         request = pcp.encode_map_request(client=client, nonce=nonce, udp=udp, internal_port=port,
@@ -286,6 +287,21 @@ async def _same_port(session: RouterSession, live: _Live) -> tuple[_Live | None,
     )
 
 
+@contextlib.asynccontextmanager
+async def _undone_if_cancelled(session: RouterSession, via: MappingProtocol, udp: bool, port: int,
+                               nonce: bytes = b"") -> AsyncIterator[None]:
+    """Ctrl-C while a request is in flight: the router may have made the mapping without
+    natprobe hearing back, so ask for its deletion anyway. Safe for PCP (only the holder of the
+    nonce can delete) and NAT-PMP (a gateway deletes only this client's NAT-PMP mapping of
+    that internal port, which natprobe's request would have replaced anyway)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        guess = MappingOutcome("udp" if udp else "tcp", port, via, True, port)
+        await asyncio.shield(_remove(session, _Live(guess, nonce)))
+        raise
+
+
 async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) -> _Live | MappingOutcome:
     report = session.report
     gateway = report.gateway
@@ -303,20 +319,24 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
             "a NAT sits between this host and the gateway (PCP ADDRESS_MISMATCH): a mapping there would point "
             "at that NAT, not at this host, so natprobe asked for none"))
     if gateway is not None and session.pcp_ok:
-        live, why = await _map_pcp(gateway, udp, port, lease_s)
+        nonce = secrets.token_bytes(pcp.NONCE_SIZE)
+        async with _undone_if_cancelled(session, MappingProtocol.PCP, udp, port, nonce):
+            live, why = await _map_pcp(gateway, udp, port, lease_s, nonce)
         if live is not None:
             live, why = await _same_port(session, live)
             if live is not None:
                 return live
         reasons.append(why or "")
     if gateway is not None and session.natpmp_ok:
-        live, why = await _map_natpmp(gateway, udp, port, lease_s, report.external_address)
+        async with _undone_if_cancelled(session, MappingProtocol.NATPMP, udp, port):
+            live, why = await _map_natpmp(gateway, udp, port, lease_s, report.external_address)
         if live is not None:
             live, why = await _same_port(session, live)
             if live is not None:
                 return live
         reasons.append(why or "")
     if session.igd is not None and here is not None:
+        # No blind undo for UPnP: a deletion by port could remove a forward that was not natprobe's.
         live, why, conflict = await _map_upnp(session.igd, here, udp, port, lease_s, report.external_address)
         if conflict is not None:
             return MappingOutcome(proto, port, None, False, conflict=conflict)
