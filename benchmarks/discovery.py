@@ -48,7 +48,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.errors import LabError
 from natprobe.lab import Behavior, Lab, LabConfig, require_lab
 from natprobe.lab.netns import Host
@@ -168,18 +168,23 @@ class Outcome:
 
 
 def parse_natprobe(stdout: str) -> Outcome:
-    """``natprobe nat --json`` output → its verdicts and in-process duration."""
+    """``natprobe nat --json`` output (schema natprobe/nat v2) → its verdicts and in-process duration."""
     try:
         data = json.loads(stdout)
-        nat_type = ClassicNatType(data["nat_type"])
+        nat_type = ClassicNatType(data["nat_type"]["value"])
     except (ValueError, KeyError, TypeError) as exc:
         return Outcome(ClassicNatType.INCONCLUSIVE, detail=f"no readable JSON report ({exc.__class__.__name__})")
     duration = data.get("duration_ms")
-    hairpin = data.get("hairpinning")
+
+    def value(key: str) -> object:
+        verdict = data.get(key)
+        return verdict.get("value") if isinstance(verdict, dict) else None
+
+    hairpin = value("hairpinning")
     return Outcome(
         nat_type,
-        mapping=str(data.get("mapping")),
-        filtering=str(data.get("filtering")),
+        mapping=str(value("mapping")),
+        filtering=str(value("filtering")),
         hairpinning=hairpin if isinstance(hairpin, bool) else None,
         protocol_s=float(duration) / 1000.0 if isinstance(duration, (int, float)) else None,
         detail=nat_type.value,
@@ -210,7 +215,7 @@ def _natdiscovery_verdict(section: str | None, kind: str) -> str | None:
     if section is None:
         return None
     if kind == "Mapping" and "No NAT!" in section:
-        return Mapping.NO_NAT.value
+        return MappingBehavior.NO_NAT.value
     for match in _ND_VERDICT.finditer(section):
         if match.group(2) == kind:
             return _ND_KINDS[match.group(1)]
@@ -237,18 +242,18 @@ def parse_natdiscovery(stdout: str) -> Outcome:
         elif any(m in hairpin_text for m in _ND_ANSWER_MARKERS) and "STUN receive timeout" in hairpin_text:
             hairpinning = False
     answered = any(m in stdout for m in _ND_ANSWER_MARKERS)
-    ei, ad, apd = (k.value for k in (Filtering.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_DEPENDENT,
-                                      Filtering.ADDRESS_AND_PORT_DEPENDENT))
+    ei, ad, apd = (k.value for k in (FilteringBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_DEPENDENT,
+                                      FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT))
     nat_type: ClassicNatType
     if mapping is None and filtering is None:
         blocked = not answered and "STUN receive timeout" in stdout
         nat_type = ClassicNatType.UDP_BLOCKED if blocked else ClassicNatType.INCONCLUSIVE
-    elif mapping == Mapping.NO_NAT.value:
+    elif mapping == MappingBehavior.NO_NAT.value:
         nat_type = {ei: ClassicNatType.OPEN_INTERNET, ad: ClassicNatType.SYMMETRIC_UDP_FIREWALL,
                     apd: ClassicNatType.SYMMETRIC_UDP_FIREWALL}.get(filtering or "", ClassicNatType.INCONCLUSIVE)
-    elif mapping in (Mapping.ADDRESS_DEPENDENT.value, Mapping.ADDRESS_AND_PORT_DEPENDENT.value):
+    elif mapping in (MappingBehavior.ADDRESS_DEPENDENT.value, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT.value):
         nat_type = ClassicNatType.SYMMETRIC
-    elif mapping == Mapping.ENDPOINT_INDEPENDENT.value:
+    elif mapping == MappingBehavior.ENDPOINT_INDEPENDENT.value:
         nat_type = {ei: ClassicNatType.FULL_CONE, ad: ClassicNatType.RESTRICTED_CONE,
                     apd: ClassicNatType.PORT_RESTRICTED_CONE}.get(filtering or "", ClassicNatType.INCONCLUSIVE)
     else:

@@ -12,7 +12,9 @@ from cli.exit_codes import ExitCode
 from natprobe import __version__
 
 # Subcommand modules, in the order ``natprobe --help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("check", "nat", "router", "explain", "serve", "config", "jamulus", "exposure", "demo")
+COMMAND_MODULES: tuple[str, ...] = (
+    "check", "nat", "router", "explain", "serve", "config", "jamulus", "exposure", "demo", "schema",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

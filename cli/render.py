@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 
 _MARKS = {Severity.OK: "OK  ", Severity.INFO: "INFO", Severity.WARNING: "WARN", Severity.PROBLEM: "FAIL"}
 

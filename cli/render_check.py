@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Collection
 
 from cli.render import render_findings
 from natprobe.reports.check_report import CheckReport
-from natprobe.findings.finding import Finding
-from natprobe.findings.jamulus_findings import explain_jamulus_port
-from natprobe.verdicts.reachability import Protocol
 
 _WIDTH = 88
 
@@ -18,18 +14,8 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent))
 
 
-def jamulus_findings(report: CheckReport, jamulus_ports: Collection[int]) -> tuple[Finding, ...]:
-    """What the verdict of each Jamulus UDP port means for Jamulus' public and private mode."""
-    return tuple(
-        finding
-        for port in report.ports
-        if port.protocol is Protocol.UDP and port.port in jamulus_ports
-        for finding in explain_jamulus_port(port, report.topology.layers)
-    )
-
-
-def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] = ()) -> str:
-    """The check as text; ``jamulus_ports`` (UDP) also get what the verdict means for Jamulus."""
+def render_check_report(report: CheckReport) -> str:
+    """The check as text, then its findings."""
     lines = [
         f"Echo server        {report.server}",
         f"This host          {report.local_ip or 'unknown'}",
@@ -53,8 +39,7 @@ def render_check_report(report: CheckReport, *, jamulus_ports: Collection[int] =
         lines.extend(_wrap(result.reason, "    why: "))
         for advice in result.advice:
             lines.extend(_wrap(advice, "    → "))
-    findings = jamulus_findings(report, jamulus_ports)
-    if findings:
-        lines += ["", render_findings(findings)]
+    if report.findings:
+        lines += ["", render_findings(report.findings)]
     lines.append(f"\n(took {report.duration_s:.1f} s)")
     return "\n".join(lines)

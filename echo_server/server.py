@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import importlib.util
 import ipaddress
 import logging
 import random
@@ -499,6 +500,11 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         jamulus, jamulus_required = jamulus_config_from_args(args, config.primary, _public_pairs(config))
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
+    if args.http_port is not None and missing:
+        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
+              "pip install 'natprobe[server]'", file=sys.stderr)
         return 2
     try:
         asyncio.run(

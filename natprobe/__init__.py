@@ -2,20 +2,28 @@
 
 The public API, all importable from ``natprobe``:
 
-* NAT behaviour discovery (RFC 5780 / RFC 4787 / RFC 3489 names): :func:`discover_nat`,
-  :class:`DiscoveryOptions`, :class:`NatReport`, :class:`Mapping`, :class:`Filtering`,
-  :class:`ClassicNatType`, and :func:`measure_mapping_lifetime`.
-* Inbound reachability through a natprobe echo server: :func:`check_ports`,
-  :class:`PortSpec`, :class:`Protocol`, :class:`CheckReport`, :class:`PortVerdict`,
-  :class:`PortStatus`.
+* NAT behaviour discovery (RFC 5780 / RFC 4787 / RFC 3489 names): :func:`discover_nat` with
+  :class:`DiscoveryOptions` returns a :class:`NatReport` (:class:`MappingBehavior`,
+  :class:`FilteringBehavior`, :class:`ClassicNatType`, each a :class:`Verdict`);
+  :func:`measure_mapping_lifetime` with :class:`LifetimeOptions` returns a :class:`LifetimeReport`.
+* Inbound reachability through a natprobe echo server: :func:`check_ports` with
+  :class:`CheckOptions` and :class:`PortSpec` returns a :class:`CheckReport` (a
+  :class:`PortVerdict` per port, :class:`HairpinResult`, its :class:`Finding` list).
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
 * The router's view (UPnP IGD, NAT-PMP, PCP): :func:`probe_router`, :class:`RouterReport`,
   :func:`explain_router`; mapping with proof: :func:`check_ports_with_mapping`,
   :func:`mapped_ports` (removes what it created on every exit path), :class:`MappingOutcome`.
-* Jamulus public vs private mode, measured: :func:`measure_jamulus_modes`,
-  :class:`JamulusModesReport`, :func:`explain_jamulus`.
+* What the Internet sees of this network: :func:`scan_exposure` with :class:`ExposureOptions`
+  returns an :class:`ExposureReport`.
+* Jamulus public vs private mode, measured: :func:`measure_jamulus_modes` with
+  :class:`JamulusModesOptions` returns a :class:`JamulusModesReport`; :func:`explain_jamulus`.
 * Plain-language findings: :func:`explain_nat`, :class:`Finding`, :class:`Severity`.
 * Errors: :class:`NatprobeError` and its subclasses (see :mod:`natprobe.errors`).
+
+Every type a public record or options record holds is exported here too. Measurement
+functions take one options record each (the defaults suit an interactive run); local
+addresses are :mod:`ipaddress` objects. Each report's JSON form (``to_dict``) has a JSON
+Schema: :mod:`natprobe.reports.catalog`, ``natprobe schema``.
 
 Lower layers have their own modules: :mod:`natprobe.stun` (sans-I/O STUN codec),
 :mod:`natprobe.jamulus` (Jamulus codec), :mod:`natprobe.lab` (the network-namespace NAT lab).
@@ -41,23 +49,29 @@ from natprobe.errors import (
 )
 
 if TYPE_CHECKING:
-    from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
-    from natprobe.reports.check_report import CheckReport
-    from natprobe.verdicts.reachability import PortSpec
-    from natprobe.measure.check import check_ports
-    from natprobe.measure.discovery import DiscoveryOptions, discover_nat
-    from natprobe.findings.finding import Finding, Severity
-    from natprobe.findings.nat_findings import explain_nat
-    from natprobe.reports.jamulus_report import JamulusModesReport
-    from natprobe.findings.jamulus_findings import explain_jamulus
-    from natprobe.measure.jamulus_modes import measure_jamulus_modes
-    from natprobe.measure.lifetime import measure_mapping_lifetime
     from natprobe.adapters.interfaces import read_local_context
-    from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
-    from natprobe.reports.lifetime_report import LifetimeReport
+    from natprobe.addressing import AddressScope, TransportAddress
+    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScanProtocol, ScannedPort, SshDetails, TlsDetails
+    from natprobe.findings.jamulus_findings import explain_jamulus
+    from natprobe.findings.nat_findings import explain_nat
+    from natprobe.jamulus.messages import OsType
+    from natprobe.measure.check import CheckOptions, check_ports
+    from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+    from natprobe.measure.exposure import ExposureOptions, scan_exposure
+    from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
+    from natprobe.measure.lifetime import Clock, LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
+    from natprobe.recverr import Hop, HopOutcome
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
+    from natprobe.reports.finding import Finding, Severity
+    from natprobe.reports.jamulus_report import JamulusModesReport, JamulusPingResult, JamulusServerEntry, JamulusServerList
+    from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
     from natprobe.reports.nat_report import NatReport
-    from natprobe.addressing import TransportAddress
-    from natprobe.verdicts.nat_layers import NatLayers, assess_topology
+    from natprobe.stun.transaction import RetransmissionPolicy
+    from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+    from natprobe.verdicts.classify import Verdict
+    from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, ModeVerdict
+    from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
     from natprobe.verdicts.router_verdicts import ExternalMeaning
     from natprobe.verdicts.router_verdicts import MappingOutcome
     from natprobe.verdicts.router_verdicts import MappingProtocol
@@ -67,44 +81,82 @@ if TYPE_CHECKING:
     from natprobe.measure.portmapping import RouterSession
     from natprobe.measure.portmapping import probe_router
     from natprobe.measure.portmapping import mapped_ports
-    from natprobe.measure.mapped_check import MappedCheck
+    from natprobe.reports.router_report import MappedCheck
     from natprobe.measure.mapped_check import check_ports_with_mapping
+    from natprobe.measure.mapped_check import check_ports_with_router
     from natprobe.findings.router_findings import explain_router
+    from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict, Protocol
 
 __version__ = "0.1.0"
+"""The one place the version is written (pyproject.toml reads it: hatch's dynamic version)."""
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # Loaded on first use (PEP 562): ``import natprobe.stun`` in the echo server must not pull in
 # aiohttp and the whole client side, which would triple the server's memory.
 _LAZY_EXPORTS = {
+    "AddressScope": "natprobe.addressing",
+    "CheckOptions": "natprobe.measure.check",
     "CheckReport": "natprobe.reports.check_report",
     "ClassicNatType": "natprobe.verdicts.behavior",
+    "Clock": "natprobe.measure.lifetime",
+    "Confidence": "natprobe.verdicts.nat_layers",
     "DiscoveryOptions": "natprobe.measure.discovery",
+    "ExposedPort": "natprobe.reports.exposure_report",
+    "ExposureOptions": "natprobe.measure.exposure",
+    "ExposureReport": "natprobe.reports.exposure_report",
     "ExternalMeaning": "natprobe.verdicts.router_verdicts",
-    "Filtering": "natprobe.verdicts.behavior",
-    "Finding": "natprobe.findings.finding",
+    "FilteringBehavior": "natprobe.verdicts.behavior",
+    "Finding": "natprobe.reports.finding",
+    "HairpinResult": "natprobe.verdicts.reachability",
+    "HolePunchObservation": "natprobe.verdicts.jamulus_verdicts",
+    "Hop": "natprobe.recverr",
+    "HopOutcome": "natprobe.recverr",
+    "HttpDetails": "natprobe.contract.exposure_route",
+    "JamulusModesOptions": "natprobe.measure.jamulus_modes",
     "JamulusModesReport": "natprobe.reports.jamulus_report",
+    "JamulusPingResult": "natprobe.reports.jamulus_report",
+    "JamulusServerEntry": "natprobe.reports.jamulus_report",
+    "JamulusServerList": "natprobe.reports.jamulus_report",
+    "LifetimeOptions": "natprobe.measure.lifetime",
+    "LifetimeProgress": "natprobe.measure.lifetime",
     "LifetimeReport": "natprobe.reports.lifetime_report",
-    "MappedCheck": "natprobe.measure.mapped_check",
-    "Mapping": "natprobe.verdicts.behavior",
+    "LifetimeTrial": "natprobe.reports.lifetime_report",
+    "MappedCheck": "natprobe.reports.router_report",
+    "MappingBehavior": "natprobe.verdicts.behavior",
     "MappingOutcome": "natprobe.verdicts.router_verdicts",
     "MappingProtocol": "natprobe.verdicts.router_verdicts",
+    "ModeStatus": "natprobe.verdicts.jamulus_verdicts",
+    "ModeVerdict": "natprobe.verdicts.jamulus_verdicts",
     "NatLayers": "natprobe.verdicts.nat_layers",
     "NatReport": "natprobe.reports.nat_report",
+    "Observation": "natprobe.verdicts.behavior",
+    "OsType": "natprobe.jamulus.messages",
+    "PortFinding": "natprobe.reports.exposure_report",
+    "PortRef": "natprobe.contract.exposure_route",
     "PortSpec": "natprobe.verdicts.reachability",
+    "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
+    "Probe": "natprobe.verdicts.behavior",
     "Protocol": "natprobe.verdicts.reachability",
     "ProtocolAnswer": "natprobe.reports.router_report",
+    "RetransmissionPolicy": "natprobe.stun.transaction",
     "RouterMapping": "natprobe.verdicts.router_verdicts",
     "RouterReport": "natprobe.reports.router_report",
     "RouterSession": "natprobe.measure.portmapping",
-    "Severity": "natprobe.findings.finding",
+    "ScanProtocol": "natprobe.contract.exposure_route",
+    "ScannedPort": "natprobe.contract.exposure_route",
+    "Severity": "natprobe.reports.finding",
+    "SshDetails": "natprobe.contract.exposure_route",
+    "TlsDetails": "natprobe.contract.exposure_route",
+    "TopologyVerdict": "natprobe.verdicts.nat_layers",
     "TransportAddress": "natprobe.addressing",
+    "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_ports": "natprobe.measure.check",
     "check_ports_with_mapping": "natprobe.measure.mapped_check",
+    "check_ports_with_router": "natprobe.measure.mapped_check",
     "discover_nat": "natprobe.measure.discovery",
     "explain_jamulus": "natprobe.findings.jamulus_findings",
     "explain_nat": "natprobe.findings.nat_findings",
@@ -114,6 +166,7 @@ _LAZY_EXPORTS = {
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
     "probe_router": "natprobe.measure.portmapping",
     "read_local_context": "natprobe.adapters.interfaces",
+    "scan_exposure": "natprobe.measure.exposure",
 }
 
 
@@ -129,45 +182,81 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
+
 __all__ = (
     "__version__",
+    "AddressScope",
+    "CheckOptions",
     "CheckReport",
     "ClassicNatType",
+    "Clock",
+    "Confidence",
     "DecodeError",
     "DiscoveryOptions",
     "ErrorResponse",
+    "ExposedPort",
+    "ExposureOptions",
+    "ExposureReport",
     "ExternalMeaning",
-    "Filtering",
+    "FilteringBehavior",
     "Finding",
+    "HairpinResult",
+    "HolePunchObservation",
+    "Hop",
+    "HopOutcome",
+    "HttpDetails",
     "IntegrityError",
+    "JamulusModesOptions",
     "JamulusModesReport",
+    "JamulusPingResult",
+    "JamulusServerEntry",
+    "JamulusServerList",
     "LabError",
+    "LifetimeOptions",
+    "LifetimeProgress",
     "LifetimeReport",
+    "LifetimeTrial",
     "MappedCheck",
-    "Mapping",
+    "MappingBehavior",
     "MappingOutcome",
     "MappingProtocol",
+    "ModeStatus",
+    "ModeVerdict",
     "NatLayers",
     "NatReport",
     "NatprobeError",
     "NetworkError",
+    "Observation",
+    "OsType",
+    "PortFinding",
     "PortMappingError",
+    "PortRef",
     "PortSpec",
+    "PortState",
     "PortStatus",
     "PortVerdict",
+    "Probe",
     "Protocol",
     "ProtocolAnswer",
+    "RetransmissionPolicy",
     "RouterMapping",
     "RouterReport",
     "RouterSession",
+    "ScanProtocol",
+    "ScannedPort",
     "ServerError",
     "Severity",
+    "SshDetails",
+    "TlsDetails",
+    "TopologyVerdict",
     "TransactionError",
     "TransactionTimeout",
     "TransportAddress",
+    "Verdict",
     "assess_topology",
     "check_ports",
     "check_ports_with_mapping",
+    "check_ports_with_router",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",
@@ -177,4 +266,5 @@ __all__ = (
     "measure_mapping_lifetime",
     "probe_router",
     "read_local_context",
+    "scan_exposure",
 )

@@ -94,5 +94,7 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,server]"
+# The server extra (the echo server's HTTP API) and the test tools; a client-only install is
+# plain `pip install natprobe`.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[server,test]"
 echo "setup: done: $(.venv/bin/natprobe --version 2>/dev/null || echo natprobe) in $(pwd)/.venv"

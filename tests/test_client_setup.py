@@ -28,6 +28,7 @@ from natprobe.adapters.user_config import (
     resolve_token,
 )
 from natprobe.measure.stun_servers import pick_stun_server, validate_stun_server
+from tests.json_reports import assert_valid_report
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -201,7 +202,7 @@ def test_nat_without_server_picks_from_the_configured_list(
 ) -> None:
     monkeypatch.setenv("NATPROBE_STUN_SERVERS", f"127.0.0.1:9,127.0.0.1:{server_process}")
     assert natprobe_main(["nat", "--json", "--no-hairpin"]) == ExitCode.OK
-    report = json.loads(capsys.readouterr().out)
+    report = assert_valid_report(json.loads(capsys.readouterr().out))
     assert report["server"]["port"] == server_process
 
 

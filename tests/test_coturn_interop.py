@@ -6,11 +6,12 @@ import random
 import shutil
 import subprocess
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, MappingBehavior
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request
@@ -75,7 +76,7 @@ async def test_discovery_against_coturn_on_loopback_is_open_internet(coturn: int
     server = TransportAddress.parse("127.0.0.1", coturn)
     async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
         await _first_answer(endpoint, server)
-    report = await discover_nat(server, options=DiscoveryOptions(bind_ip="127.0.0.1"))
-    assert report.mapping.value is Mapping.NO_NAT
+    report = await discover_nat(server, options=DiscoveryOptions(bind_ip=IPv4Address("127.0.0.1")))
+    assert report.mapping.value is MappingBehavior.NO_NAT
     assert report.nat_type.value is ClassicNatType.OPEN_INTERNET
     assert report.server_alternate == TransportAddress.parse("127.0.0.2", coturn + 1)

@@ -20,6 +20,7 @@ from natprobe.contract.exposure_route import (
 )
 from natprobe.findings.exposure_findings import explain_grade
 from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
+from tests.json_reports import assert_valid_report
 from natprobe.verdicts.exposure_grading import Code, Level, grade_scan, name_matches
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import Context, PortStatus
@@ -149,7 +150,7 @@ def test_report_json_and_text() -> None:
     finding = PortFinding("ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords", "d", ("keys only",))
     report = ExposureReport("http://s", ipaddress.ip_address("203.0.113.7"), None, "198.51.100.10", ("22/tcp",),
                             (ExposedPort(ssh, True, (finding,)),), (ssh, closed), 1.5)  # fmt: skip
-    data = report.to_dict()
+    data = assert_valid_report(report.to_dict())
     assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 1 and data["bad"] is True
     assert data["family"] == "ipv4"
     port = data["ports"][0]

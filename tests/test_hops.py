@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any, TypeVar, cast
@@ -183,15 +182,12 @@ def _closed_udp_port(host: str) -> int:
 
 async def test_loopback_closed_port_is_the_destination() -> None:
     port = _closed_udp_port("127.0.0.1")
-    started = time.monotonic()
     hops = await trace_hops(IPv4Address("127.0.0.1"), port, max_hops=4, timeout=5.0)
-    elapsed = time.monotonic() - started
     assert [(h.ttl, h.address, h.scope, h.outcome) for h in hops] == [
         (1, IPv4Address("127.0.0.1"), AddressScope.LOOPBACK, HopOutcome.PORT_UNREACHABLE)
     ]
     assert hops[0].rtt_ms is not None and 0 <= hops[0].rtt_ms < 5000
-    assert hops[0].ends_path
-    assert elapsed < 2.0, "should return as soon as the path end answered, not at the timeout"
+    assert hops[0].ends_path  # that it returns at once, not at the timeout: benchmarks/bounded_waits.py
 
 
 async def test_loopback_ipv6_closed_port() -> None:
@@ -367,9 +363,7 @@ def test_trace_through_a_router_namespace(make_netns: Callable[[str], str]) -> N
     _ip("-n", far, "-6", "route", "add", "default", "via", "2001:db8:113::1")
 
     dest4, dest6 = IPv4Address("203.0.113.2"), IPv6Address("2001:db8:113::2")
-    started = time.monotonic()
     hops4 = _in_netns(client, lambda: asyncio.run(trace_hops(dest4, 33434, timeout=5.0)))
-    elapsed = time.monotonic() - started
     hops6 = _in_netns(client, lambda: asyncio.run(trace_hops(dest6, 33434, timeout=2.0)))
 
     assert [(h.ttl, h.address, h.scope, h.outcome) for h in hops4] == [
@@ -377,7 +371,6 @@ def test_trace_through_a_router_namespace(make_netns: Callable[[str], str]) -> N
         (2, dest4, AddressScope.DOCUMENTATION, HopOutcome.PORT_UNREACHABLE),
     ]
     assert all(h.rtt_ms is not None and 0 <= h.rtt_ms < 2000 for h in hops4)
-    assert elapsed < 2.5, "all TTLs answered: must not wait for the 5 s timeout"
     assert [(h.ttl, h.address, h.scope, h.outcome) for h in hops6] == [
         (1, IPv6Address("fd00:50::1"), AddressScope.UNIQUE_LOCAL, HopOutcome.TIME_EXCEEDED),
         (2, dest6, AddressScope.DOCUMENTATION, HopOutcome.PORT_UNREACHABLE),

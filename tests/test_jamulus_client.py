@@ -56,6 +56,7 @@ from natprobe.jamulus import (
     merge_listing,
 )
 from natprobe.adapters.jamulus_socket import JamulusSocket, list_servers, ping
+from tests.json_reports import assert_valid_report
 
 LOCALHOST = IPv4Address("127.0.0.1")
 ANY = IPv4Address(0)
@@ -295,15 +296,12 @@ def silent(message: Message, addr: tuple[str, int]) -> list[Message]:
 
 async def test_ping_plain_server(start_peer: StartPeer) -> None:
     server = await start_peer(plain_server(num_clients=3, version="3.8.2", os=OsType.MACOS))
-    started = time.monotonic()
     result = await ping("127.0.0.1", server.port, timeout=2.0)
-    elapsed = time.monotonic() - started
     assert result.answered and result.rtt_ms is not None and 0 <= result.rtt_ms < 200
     assert (result.num_clients, result.version, result.os) == (3, "3.8.2", OsType.MACOS)
     assert result.os_name == "macOS"
     assert result.is_directory is False and result.pings_sent == 1
     assert set(server.kinds()) == {PingMsWithNumClients, PingMs, ReqVersionAndOs, ReqServerList}
-    assert elapsed < 1.5  # the directory check waits a short grace, not the whole timeout
     assert server.sources() == {("127.0.0.1", result.local_port)}
 
 
@@ -333,12 +331,9 @@ async def test_replies_from_another_port_are_not_accepted(start_peer: StartPeer)
         return []
 
     server = await start_peer(answer_from_elsewhere)
-    started = time.monotonic()
     result = await ping("127.0.0.1", server.port, timeout=0.6, attempts=2)
-    elapsed = time.monotonic() - started
     assert not result.answered and result.rtt_ms is None and result.version is None
     assert result.pings_sent == 2
-    assert 0.5 <= elapsed < 1.2
 
 
 async def test_junk_and_audio_from_the_server_are_ignored(start_peer: StartPeer) -> None:
@@ -380,9 +375,7 @@ async def test_list_servers_pings_from_the_socket_that_asked(start_peer: StartPe
         ServerListEntry(LOCALHOST, s1.port, 82, 10, False, "Srv again", "", "Srvtown"),
     ]
     dir_peer = await start_peer(directory(entries, on_list=punch))
-    started = time.monotonic()
     listing = await list_servers("127.0.0.1", dir_peer.port, timeout=3.0, ping_timeout=0.6)
-    elapsed = time.monotonic() - started
 
     assert listing.answered and listing.complete and listing.requests_sent == 1
     by_name = {s.name: s for s in listing.servers}
@@ -402,7 +395,6 @@ async def test_list_servers_pings_from_the_socket_that_asked(start_peer: StartPe
     assert set(s1.kinds()) == {PingMsWithNumClients, ReqVersionAndOs}
     assert s1.kinds().count(PingMsWithNumClients) == 1
     assert s2.kinds().count(PingMsWithNumClients) == 3
-    assert elapsed < 2.5
 
 
 async def test_list_servers_with_only_the_reduced_list(start_peer: StartPeer) -> None:
@@ -419,10 +411,8 @@ async def test_list_servers_with_only_the_reduced_list(start_peer: StartPeer) ->
 
 async def test_list_servers_from_a_silent_directory(start_peer: StartPeer) -> None:
     quiet = await start_peer(silent)
-    started = time.monotonic()
     listing = await list_servers("127.0.0.1", quiet.port, timeout=0.5)
     assert not listing.answered and listing.servers == ()
-    assert time.monotonic() - started < 1.5
 
 
 async def test_request_and_hole_punch_helpers(start_peer: StartPeer) -> None:
@@ -545,7 +535,7 @@ def test_cli_silent_port_is_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
         assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.3"]) == 1
         assert "No answer from 127.0.0.1" in capsys.readouterr().out
         assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.3", "--json"]) == 1
-        report = json.loads(capsys.readouterr().out)
+        report = assert_valid_report(json.loads(capsys.readouterr().out))
         assert report["answered"] is False and report["rtt_ms"] is None and report["port"] == port
         assert run_cli(["jamulus", "list", f"127.0.0.1:{port}", "--timeout", "0.3"]) == 1
 
@@ -563,6 +553,13 @@ async def test_cli_list_renders_the_connect_dialog(start_peer: StartPeer) -> Non
     assert f"Directory 127.0.0.1:{dir_peer.port}: 2 servers" in out
     srv_line = next(line for line in out.splitlines() if line.startswith("Srv "))
     assert f"127.0.0.1:{s1.port}" in srv_line and "2/12" in srv_line and "Srvtown" in srv_line and " ms" in srv_line
+    code, out = await asyncio.to_thread(_run_capturing, ["jamulus", "list", f"127.0.0.1:{dir_peer.port}", "--json"])
+    data = assert_valid_report(json.loads(out))
+    assert code == 0 and (data["schema"], data["schema_version"]) == ("natprobe/jamulus-list", 2)
+    assert [(x["name"], x["num_clients"], x["max_clients"]) for x in data["servers"]] == [("Dir", 0, 10), ("Srv", 2, 12)]
+    code, out = await asyncio.to_thread(_run_capturing, ["jamulus", "ping", f"127.0.0.1:{s1.port}", "--json"])
+    data = assert_valid_report(json.loads(out))
+    assert code == 0 and data["answered"] is True and (data["os"], data["os_code"]) == ("Linux", 2)
 
 
 def _run_capturing(argv: list[str]) -> tuple[int, str]:
@@ -785,7 +782,7 @@ async def test_real_directory_accepts_our_registration(jamulus_directory: Direct
 @pytest.mark.interop
 def test_real_cli_ping_json(jamulus_server: RunningJamulus, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(["jamulus", "ping", f"127.0.0.1:{jamulus_server.port}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = assert_valid_report(json.loads(capsys.readouterr().out))
     assert report["answered"] is True and isinstance(report["rtt_ms"], float)
     assert (report["ip"], report["port"], report["version"], report["os"]) == (
         "127.0.0.1",
@@ -807,7 +804,7 @@ def test_real_cli_ping_text(jamulus_server: RunningJamulus, capsys: pytest.Captu
 def test_real_cli_list_json(jamulus_directory: DirectoryPair, capsys: pytest.CaptureFixture[str]) -> None:
     d, s = jamulus_directory.directory, jamulus_directory.server
     assert run_cli(["jamulus", "list", f"127.0.0.1:{d.port}", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = assert_valid_report(json.loads(capsys.readouterr().out))
     assert report["answered"] is True and report["complete"] is True
     servers = report["servers"]
     assert [(x["name"], x["ip"], x["port"]) for x in servers] == [
@@ -824,9 +821,7 @@ def test_real_nothing_listening(capsys: pytest.CaptureFixture[str]) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # the port is free again: nothing listens there
-    started = time.monotonic()
     result = asyncio.run(ping("127.0.0.1", port, timeout=0.8))
     assert result.rtt_ms is None and not result.answered
-    assert time.monotonic() - started < 0.8 + 0.5
     assert run_cli(["jamulus", "ping", f"127.0.0.1:{port}", "--timeout", "0.5"]) == 1
     assert "No answer" in capsys.readouterr().out

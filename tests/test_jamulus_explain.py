@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
+from tests.json_reports import assert_valid_report
 from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, keepalive_outlives
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
 from natprobe.findings.jamulus_findings import explain_jamulus, explain_jamulus_port
@@ -276,10 +277,10 @@ def test_no_nat_wording() -> None:
 
 def test_report_json_is_stable_and_serialisable() -> None:
     r = report(lifetime=lifetime(8.0, 10.0, 20.0), hole_punch=punch(61012, source=5077, answered=False))
-    data = json.loads(json.dumps(r.to_dict()))
-    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 1
+    data = assert_valid_report(json.loads(json.dumps(r.to_dict())))
+    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 2
     assert data["public_mode"] == {"works": False, "status": "symmetric-nat", "reason": r.public_mode.reason}
-    assert data["private_mode"]["status"] == "needs-port-forward" and data["private_mode_reachable"] is False
+    assert data["private_mode"]["status"] == "needs-port-forward" and data["private_check"]["reachable"] is False
     assert data["published_address"] == {"ip": "203.0.113.7", "port": 61012}
     assert (data["port_preserved"], data["punch_sent_from_port"], data["punched_ping_answered"]) == (False, 5077, False)
     assert data["unsolicited_from_new_peer_admitted"] is False and data["hole_punch_received"] is True

@@ -40,11 +40,13 @@ from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.measure.jamulus_modes import (
     MAX_ECHOES,
     MAX_PUNCHES,
+    JamulusModesOptions,
     _JamulusServerRole,
     measure_jamulus_modes,
     registration_name,
 )
 from natprobe.addressing import TransportAddress
+from tests.json_reports import assert_valid_report
 
 LO1 = ipaddress.IPv4Address("127.0.0.1")
 LO2 = ipaddress.IPv4Address("127.0.0.2")
@@ -86,8 +88,8 @@ async def test_both_modes_work_without_a_nat() -> None:
     port = free_udp_port()
     async with echo_servers() as servers:
         report = await measure_jamulus_modes(
-            servers.url, port=port, directory_port=servers.directory_port, stun_port=servers.stun_port,
-            trace=False, listen_ip="127.0.0.1", lifetime_max_s=2.0,
+            servers.url, JamulusModesOptions(port=port, directory_port=servers.directory_port, stun_port=servers.stun_port,
+                                             trace=False, listen_ip=LO1, lifetime_max_s=2.0),
         )
     assert (report.private_mode.works, report.public_mode.works) == (True, True)
     assert report.measured_port == port and not report.port_in_use
@@ -107,8 +109,8 @@ async def test_a_program_on_the_port_is_probed_and_public_mode_measured_elsewher
     try:
         async with echo_servers() as servers:
             report = await measure_jamulus_modes(
-                servers.url, port=port, directory_port=servers.directory_port, trace=False, listen_ip="127.0.0.1",
-                probe_timeout=0.5,
+                servers.url, JamulusModesOptions(port=port, directory_port=servers.directory_port, trace=False,
+                                                 listen_ip=LO1, probe_timeout=0.5),
             )
     finally:
         holder.close()
@@ -121,7 +123,8 @@ async def test_a_program_on_the_port_is_probed_and_public_mode_measured_elsewher
 async def test_without_the_directory_public_mode_is_not_a_verdict() -> None:
     async with echo_servers(with_directory=False) as servers:
         report = await measure_jamulus_modes(
-            servers.url, port=free_udp_port(), directory_port=servers.directory_port, trace=False, listen_ip="127.0.0.1",
+            servers.url, JamulusModesOptions(port=free_udp_port(), directory_port=servers.directory_port, trace=False,
+                                             listen_ip=LO1),
         )
     assert report.registered is False
     assert (report.public_mode.works, report.public_mode.status) == (None, ModeStatus.DIRECTORY_UNREACHABLE)
@@ -254,7 +257,7 @@ def test_cli_explain_jamulus_json_and_text(echo_process: dict[str, int], capsys:
     args = ["explain", "jamulus", "--server", f"http://127.0.0.1:{echo_process['http']}", "--port", str(port),
             "--jamulus-port", str(echo_process["jamulus"]), "--no-trace"]
     assert natprobe_main([*args, "--json"]) == 0
-    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    data: dict[str, Any] = assert_valid_report(json.loads(capsys.readouterr().out))
     assert data["public_mode"]["works"] is True and data["private_mode"]["works"] is True
     assert data["published_address"] == {"ip": "127.0.0.1", "port": port}
     assert natprobe_main(args) == 0
@@ -280,9 +283,9 @@ def test_cli_check_adds_the_jamulus_explanation(echo_process: dict[str, int], ca
     out = capsys.readouterr().out
     assert "Jamulus: private mode needs a port forward; public mode may not" in out  # nothing answers Jamulus there
     assert natprobe_main(["check", "--udp", str(port), "--server", server, "--no-trace", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert "jamulus" not in data  # neither 22124 nor :jamulus: no Jamulus findings
+    data = assert_valid_report(json.loads(capsys.readouterr().out))
+    assert data["findings"] == []  # neither 22124 nor :jamulus: no Jamulus findings
     assert natprobe_main(["check", "--udp", f"{port}:jamulus", "--server", server, "--no-trace", "--json",
                           "--timeout", "0.5"]) == 1
-    data = json.loads(capsys.readouterr().out)
-    assert [f["title"] for f in data["jamulus"]] == ["Jamulus: private mode needs a port forward; public mode may not"]
+    data = assert_valid_report(json.loads(capsys.readouterr().out))
+    assert [f["title"] for f in data["findings"]] == ["Jamulus: private mode needs a port forward; public mode may not"]

@@ -1,24 +1,60 @@
-"""The wheel carries all three packages: build it, install it in a fresh venv, use it from elsewhere."""
+"""The wheel carries all three packages and installs small: build it, install it without extras
+in a fresh venv (the client), use it from elsewhere; the server extra is what the HTTP API needs."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
 import pytest
 
+import natprobe
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_the_version_is_written_once() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["hatch"]["version"]["path"] == "natprobe/__init__.py"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", natprobe.__version__)
+
+
+def test_dependencies_match_use() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
+    assert runtime == {"aiohttp", "msgspec", "netifaces-plus", "async-upnp-client"}
+    server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
+    assert server == {"asyncssh", "cryptography", "prometheus-client"}
+    assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
+    # Nothing outside the echo server's HTTP API and the tests imports them.
+    for package, allowed in (
+        ("cryptography", {"echo_server/probe_back.py"}),
+        ("asyncssh", {"echo_server/exposure_scan.py"}),
+        ("prometheus_client", {"echo_server/metrics.py"}),
+        ("aioice", set()),
+        ("async_upnp_client", {"natprobe/adapters/upnp_igd.py"}),  # UPnP IGD stays behind one adapter
+    ):
+        users = {
+            str(path.relative_to(ROOT))
+            for top in ("natprobe", "cli", "echo_server")
+            for path in (ROOT / top).rglob("*.py")
+            if re.search(rf"^\s*(from|import) {package}\b", path.read_text(), re.MULTILINE)
+        }
+        assert users == allowed, (package, users)
+
+
 @pytest.mark.slow
-def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
+def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
                    check=True, capture_output=True, timeout=300)
     wheels = list(dist.glob("natprobe-*.whl"))
-    assert len(wheels) == 1
+    assert len(wheels) == 1 and f"natprobe-{natprobe.__version__}-" in wheels[0].name
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -27,15 +63,29 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     probe = (
-        "import natprobe, cli, echo_server, natprobe.stun, natprobe.lab, natprobe.jamulus;"
+        "import importlib.util, natprobe, cli, echo_server, natprobe.stun, natprobe.lab, natprobe.jamulus;"
         "import pathlib; assert 'site-packages' in natprobe.__file__, natprobe.__file__;"
         "assert (pathlib.Path(natprobe.__file__).parent / 'py.typed').exists();"
+        "assert importlib.util.find_spec('cryptography') is None, 'the client install pulled in the server extra';"
+        "assert importlib.util.find_spec('asyncssh') is None, 'the client install pulled in the server extra';"
+        "assert importlib.util.find_spec('prometheus_client') is None, 'the client install pulled in the server extra';"
+        "assert importlib.util.find_spec('aioice') is None, 'aioice is a test dependency';"
         "print(natprobe.__version__)"
     )
     done = subprocess.run([str(python), "-c", probe], cwd=outside, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    helped = subprocess.run([str(env_dir / "bin" / "natprobe"), "--help"], cwd=outside,
-                            capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == natprobe.__version__
+    natprobe_bin = str(env_dir / "bin" / "natprobe")
+    helped = subprocess.run([natprobe_bin, "--help"], cwd=outside, capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0, helped.stderr
-    for command in ("check", "nat", "serve", "jamulus"):
+    for command in ("check", "nat", "serve", "jamulus", "exposure", "schema"):
         assert command in helped.stdout
+    nat_help = subprocess.run([natprobe_bin, "nat", "--help"], cwd=outside, capture_output=True, text=True, timeout=60)
+    assert nat_help.returncode == 0 and "--server" in nat_help.stdout, nat_help.stderr
+    schema = subprocess.run([natprobe_bin, "schema", "nat"], cwd=outside, capture_output=True, text=True, timeout=60)
+    assert schema.returncode == 0 and '"natprobe/nat"' in schema.stdout, schema.stderr
+    # The HTTP API needs the server extra: one clear line, no traceback, before anything binds.
+    serve = subprocess.run([natprobe_bin, "serve", "--primary", "127.0.0.1", "--port", "0", "--http-port", "0"],
+                           cwd=outside, capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2 and "pip install 'natprobe[server]'" in serve.stderr, serve.stderr
+    assert "Traceback" not in serve.stderr

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from cli.main import main
+from tests.json_reports import assert_valid_report
 
 
 @pytest.mark.parametrize("argv", [
@@ -26,7 +27,7 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.Captu
 
 def test_a_gateway_that_answers_nothing_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["router", "--gateway", "127.0.0.77", "--timeout", "0.5", "--json"]) == 1
-    data = json.loads(capsys.readouterr().out)
+    data = assert_valid_report(json.loads(capsys.readouterr().out))
     assert data["schema"] == "natprobe/router" and data["gateway"] == "127.0.0.77"
     assert [p["answered"] for p in data["protocols"]] == [False, False, False]
     assert data["external_meaning"] == "unknown"

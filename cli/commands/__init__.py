@@ -1,14 +1,6 @@
 """One module per ``natprobe`` subcommand; each exposes ``register(subparsers)``.
 
 A command's ``register`` adds its parser and sets ``handler`` (a callable taking the parsed
-``argparse.Namespace`` and returning an ``ExitCode``) with ``parser.set_defaults``.
+``argparse.Namespace`` and returning an ``ExitCode``) with ``parser.set_defaults``;
+``cli.main.COMMAND_MODULES`` lists them in the order ``natprobe --help`` shows.
 """
-
-from __future__ import annotations
-
-import argparse
-from typing import Protocol
-
-
-class CommandModule(Protocol):
-    def register(self, subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None: ...

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from natprobe.errors import NatprobeError, ServerError
-from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
 
 if TYPE_CHECKING:
+    from natprobe.measure.check import CheckOptions
     from natprobe.measure.mapped_check import MappedCheck
     from natprobe.reports.check_report import CheckReport
 
@@ -30,24 +30,17 @@ def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
     return specs
 
 
-async def _run_mapped(args: argparse.Namespace, server: str, token: str | None,
-                      specs: list[PortSpec]) -> "MappedCheck":
+async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec],
+                      options: "CheckOptions") -> "MappedCheck":
     from natprobe.measure.mapped_check import check_ports_with_mapping
 
-    return await check_ports_with_mapping(
-        server, specs, keep=args.keep, lease_s=args.lease, token=token, hairpin=args.hairpin,
-        trace=not args.no_trace, probe_timeout=args.timeout,
-    )
+    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease)
 
 
-async def _run_with_router(args: argparse.Namespace, server: str, token: str | None,
-                           specs: list[PortSpec]) -> "CheckReport":
+async def _run_with_router(server: str, specs: list[PortSpec], options: "CheckOptions") -> "CheckReport":
     from natprobe.measure.mapped_check import check_ports_with_router
 
-    report, _ = await check_ports_with_router(
-        server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
-        probe_timeout=args.timeout,
-    )
+    report, _ = await check_ports_with_router(server, specs, options)
     return report
 
 
@@ -105,9 +98,9 @@ def _no_server(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
-    from cli.render_check import jamulus_findings, render_check_report
+    from cli.render_check import render_check_report
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
-    from natprobe.measure.check import check_ports
+    from natprobe.measure.check import CheckOptions, check_ports
 
     try:
         specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]
@@ -146,16 +139,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"Checking {len(specs)} port(s) through {server}{origin} ...", file=sys.stderr)
     mapped = None
     try:
+        options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout)
         if args.map:
-            mapped = asyncio.run(_run_mapped(args, server, token, specs))
+            mapped = asyncio.run(_run_mapped(args, server, specs, options))
             report = mapped.report
         elif args.no_router:
-            report = asyncio.run(
-                check_ports(server, specs, token=token, hairpin=args.hairpin, trace=not args.no_trace,
-                            probe_timeout=args.timeout)
-            )
+            report = asyncio.run(check_ports(server, specs, options))
         else:
-            report = asyncio.run(_run_with_router(args, server, token, specs))
+            report = asyncio.run(_run_with_router(server, specs, options))
     except ServerError as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         print("natprobe check: nothing could be tested; is the echo server running and reachable?", file=sys.stderr)
@@ -163,10 +154,6 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(f"natprobe check: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    # UDP 22124 (or --udp PORT:jamulus) also gets what its verdict means for Jamulus' two modes.
-    jamulus_ports = {
-        s.port for s in specs if s.protocol is Protocol.UDP and (s.service == "jamulus" or s.port == JAMULUS_PORT)
-    }
     if mapped is not None and not args.json:
         from natprobe.findings.router_findings import describe_mapping
 
@@ -177,15 +164,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"Router mapping: {describe_mapping(outcome)}", file=sys.stderr)
     if args.json:
         data = report.to_dict() if mapped is None else mapped.to_dict()
-        findings = jamulus_findings(report, jamulus_ports)
-        if findings:
-            data["jamulus"] = [
-                {"severity": f.severity.value, "title": f.title, "detail": f.detail, "advice": list(f.advice)}
-                for f in findings
-            ]
         print(json.dumps(data, indent=2))
     else:
-        print(render_check_report(report, jamulus_ports=jamulus_ports))
+        print(render_check_report(report))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE

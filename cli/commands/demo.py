@@ -11,10 +11,12 @@ show and runs what it can on loopback.
 from __future__ import annotations
 
 import argparse
+import queue
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 JAMULUS_PORT = 22124
 HTTP_PORT = 8080
 COMMAND_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 15.0
+"""How long the loopback demo waits for its echo server's readiness line."""
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -112,6 +116,22 @@ def _lab_demo() -> int:
     return ExitCode.OK
 
 
+def _first_line(process: subprocess.Popen[str], timeout_s: float) -> str | None:
+    """The child's first stdout line, or ``None`` if none came within ``timeout_s``.
+
+    A pipe read has no timeout of its own, so a reader thread does the read and this waits on
+    it with a bound; when the child is then killed the pipe closes and the thread ends.
+    """
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue(maxsize=1)
+    stdout = process.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout_s)
+    except queue.Empty:
+        return None
+
+
 def _loopback_demo(reason: str) -> int:
     _say(f"Without the NAT lab ({reason}) this demo cannot show a real NAT, port forwards or CGNAT; "
          "run it as root for that. What runs here: natprobe's echo server on loopback (127.0.0.1 and "
@@ -122,10 +142,12 @@ def _loopback_demo(reason: str) -> int:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("listening"):
-            print(f"the echo server did not start: {line}{server.stderr.read() if server.stderr else ''}")
+        line = _first_line(server, START_TIMEOUT_S)
+        if line is None or not line.startswith("listening"):
+            server.kill()  # ended before its stderr is read to the end, so that read is bounded too
+            _, errors = server.communicate(timeout=5)
+            line = line or f"no readiness line within {START_TIMEOUT_S:g} s"
+            print(f"natprobe demo: the echo server did not start: {line.strip()} {errors.strip()}".rstrip(), file=sys.stderr)
             return ExitCode.COULD_NOT_TEST
         _run_natprobe(None, ["nat", "--server", "127.0.0.1:34780", "--bind", "127.0.0.1"], "this host")
         _say("→ On loopback there is no NAT: open Internet, as expected.")

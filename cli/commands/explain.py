@@ -93,7 +93,7 @@ def _no_topic(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
 def run_jamulus(args: argparse.Namespace) -> int:
     # The measurement (aiohttp, the check) loads only when it runs: `natprobe --help` stays quick.
     from cli.render_jamulus import render_jamulus_report
-    from natprobe.measure.jamulus_modes import measure_jamulus_modes
+    from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
 
@@ -124,12 +124,14 @@ def run_jamulus(args: argparse.Namespace) -> int:
         report = asyncio.run(
             measure_jamulus_modes(
                 setting.value,
-                port=args.port,
-                token=token,
-                lifetime_max_s=args.lifetime_max if args.lifetime else None,
-                directory_port=args.jamulus_port,
-                stun_port=args.stun_port,
-                trace=not args.no_trace,
+                JamulusModesOptions(
+                    port=args.port,
+                    token=token,
+                    lifetime_max_s=args.lifetime_max if args.lifetime else None,
+                    directory_port=args.jamulus_port,
+                    stun_port=args.stun_port,
+                    trace=not args.no_trace,
+                ),
                 progress=progress.update,
                 lifetime_progress=on_lifetime,
             )

@@ -63,7 +63,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     from cli.no_server import no_server_message
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
-    from natprobe.measure.exposure import scan_exposure  # aiohttp loads only when a scan runs
+    from natprobe.measure.exposure import ExposureOptions, scan_exposure  # aiohttp loads only when a scan runs
 
     try:
         expect = None if args.expect is None else [r for text in args.expect for r in parse_expect(text)]
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"Asking {server} to scan this network's public address (up to 15 s) ...", file=sys.stderr)
     try:
-        report = asyncio.run(scan_exposure(server, expect=expect, host=args.host, token=token))
+        options = ExposureOptions(expect=None if expect is None else tuple(expect), host=args.host, token=token)
+        report = asyncio.run(scan_exposure(server, options))
     except ServerError as exc:
         print(f"natprobe exposure: {exc}", file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

@@ -13,17 +13,14 @@ import asyncio
 import json
 import sys
 from ipaddress import IPv6Address, ip_address
-from typing import Any
 
 from cli.exit_codes import ExitCode
 from natprobe.errors import NetworkError
-from natprobe.jamulus.messages import DEFAULT_PORT, OsType
+from natprobe.jamulus.messages import DEFAULT_PORT
 from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerList
 from natprobe.adapters.jamulus_socket import list_servers, ping
 
 __all__ = ("register", "parse_host_port")
-
-SCHEMA_VERSION = 1
 
 
 def parse_host_port(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -147,12 +144,6 @@ def _fail(message: str, code: ExitCode) -> int:
     return int(code)
 
 
-def _os_fields(os: OsType | int | None) -> tuple[str | None, int | None]:
-    if os is None:
-        return None, None
-    return (os.label if isinstance(os, OsType) else None), int(os)
-
-
 def _where(host: str, ip: object, port: int) -> str:
     shown = f"[{ip}]" if ":" in str(ip) else str(ip)
     return f"{shown}:{port}" if host == str(ip) else f"{host} ({shown}):{port}"
@@ -172,31 +163,10 @@ def _ping_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc), ExitCode.USAGE)
     if args.json:
-        print(json.dumps(ping_to_json(result), indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
     else:
         print(_render_ping(result, args.timeout))
     return int(ExitCode.OK if result.answered else ExitCode.NOT_REACHABLE)
-
-
-def ping_to_json(result: JamulusPingResult) -> dict[str, Any]:
-    os_name, os_code = _os_fields(result.os)
-    return {
-        "schema": "natprobe.jamulus.ping",
-        "schema_version": SCHEMA_VERSION,
-        "host": result.host,
-        "ip": str(result.address),
-        "port": result.port,
-        "answered": result.answered,
-        "rtt_ms": None if result.rtt_ms is None else round(result.rtt_ms, 3),
-        "num_clients": result.num_clients,
-        "version": result.version,
-        "os": os_name,
-        "os_code": os_code,
-        "is_directory": result.is_directory,
-        "listed_servers": result.listed_servers,
-        "pings_sent": result.pings_sent,
-        "local_port": result.local_port,
-    }
 
 
 def _render_ping(result: JamulusPingResult, timeout: float) -> str:
@@ -247,44 +217,10 @@ def _list_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc), ExitCode.USAGE)
     if args.json:
-        print(json.dumps(list_to_json(listing), indent=2))
+        print(json.dumps(listing.to_dict(), indent=2))
     else:
         print(_render_list(listing, args.timeout))
     return int(ExitCode.OK if listing.answered else ExitCode.NOT_REACHABLE)
-
-
-def list_to_json(listing: JamulusServerList) -> dict[str, Any]:
-    servers = []
-    for server in listing.servers:
-        os_name, os_code = _os_fields(server.os)
-        servers.append(
-            {
-                "name": server.name,
-                "ip": str(server.ip),
-                "port": server.port,
-                "rtt_ms": None if server.rtt_ms is None else round(server.rtt_ms, 3),
-                "num_clients": server.num_clients,
-                "max_clients": server.max_clients,
-                "city": server.city,
-                "country": server.country,
-                "version": server.version,
-                "os": os_name,
-                "os_code": os_code,
-                "is_directory": server.is_directory,
-                "permanent": server.permanent,
-                "hole_punched": server.hole_punched,
-            }
-        )
-    return {
-        "schema": "natprobe.jamulus.list",
-        "schema_version": SCHEMA_VERSION,
-        "directory": {"host": listing.host, "ip": str(listing.address), "port": listing.port},
-        "answered": listing.answered,
-        "complete": listing.complete,
-        "requests_sent": listing.requests_sent,
-        "local_port": listing.local_port,
-        "servers": servers,
-    }
 
 
 def _render_list(listing: JamulusServerList, timeout: float) -> str:

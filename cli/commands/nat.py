@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"natprobe nat: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     try:
-        ipaddress.ip_address(args.bind)
+        bind_ip = ipaddress.ip_address(args.bind)
     except ValueError:
         print(f"natprobe nat: --bind needs a local IP address, not {args.bind!r}", file=sys.stderr)
         return ExitCode.USAGE
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print("natprobe nat: --lifetime-max must be between 2 and 3600 seconds", file=sys.stderr)
         return ExitCode.USAGE
     options = DiscoveryOptions(
-        bind_ip=args.bind,
+        bind_ip=bind_ip,
         hairpin=not args.no_hairpin,
         lifetime_max_s=args.lifetime_max if args.lifetime else None,
     )

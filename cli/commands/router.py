@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from natprobe.findings.finding import Finding
+    from natprobe.reports.finding import Finding
     from natprobe.reports.router_report import RouterReport
 
 

@@ -11,7 +11,7 @@ break-in there reaches your other devices.
 from __future__ import annotations
 
 from natprobe.contract.exposure_route import ScannedPort
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 from natprobe.verdicts.exposure_grading import Code, Grade, Level
 from natprobe.verdicts.reachability import PortVerdict
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from natprobe.addressing import IPAddress
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, keepalive_outlives
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict, Protocol
 
-__all__ = ("explain_jamulus", "explain_jamulus_port")
+__all__ = ("explain_jamulus", "explain_jamulus_port", "jamulus_check_findings")
 
 def _clause(text: str) -> str:
     """``text`` without its final full stop, to embed it in a sentence."""
@@ -303,4 +306,20 @@ def explain_jamulus_port(verdict: PortVerdict, nat_layers: NatLayers) -> tuple[F
             "mappings in under 59 s.",
             (measure, *verdict.advice[:1]),
         ),
+    )
+
+
+def jamulus_check_findings(
+    specs: Sequence[PortSpec], verdicts: Sequence[PortVerdict], nat_layers: NatLayers
+) -> tuple[Finding, ...]:
+    """What each checked Jamulus port (UDP 22124, or ``PORT:jamulus``) means for Jamulus' two modes.
+
+    ``specs`` and ``verdicts`` pair up by position, as :func:`~natprobe.measure.check.check_ports`
+    returns them.
+    """
+    return tuple(
+        finding
+        for spec, verdict in zip(specs, verdicts)
+        if spec.protocol is Protocol.UDP and (spec.service == "jamulus" or spec.port == JAMULUS_PORT)
+        for finding in explain_jamulus_port(verdict, nat_layers)
     )

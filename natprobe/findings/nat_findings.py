@@ -7,11 +7,11 @@ records.
 
 from __future__ import annotations
 
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.reports.lifetime_report import LifetimeReport
 from natprobe.reports.nat_report import NatReport
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 
 _TYPE_MEANING: dict[ClassicNatType, tuple[Severity, str, tuple[str, ...]]] = {
     ClassicNatType.OPEN_INTERNET: (
@@ -77,7 +77,7 @@ def explain_nat(report: NatReport) -> tuple[Finding, ...]:
     nat_type = report.nat_type.value
     severity, meaning, advice = _TYPE_MEANING[nat_type]
     findings.append(Finding(severity, f"NAT type: {nat_type.value}", meaning, advice))
-    if report.mapping.value is Mapping.INCONCLUSIVE or report.filtering.value is Filtering.INCONCLUSIVE:
+    if report.mapping.value is MappingBehavior.INCONCLUSIVE or report.filtering.value is FilteringBehavior.INCONCLUSIVE:
         reasons = [v.reason for v in (report.mapping, report.filtering) if v.value.value == "inconclusive"]
         findings.append(Finding(Severity.WARNING, "Some tests were inconclusive", "; ".join(reasons)))
     if report.hairpinning.value is False:
@@ -93,7 +93,7 @@ def explain_nat(report: NatReport) -> tuple[Finding, ...]:
                 ),
             )
         )
-    if report.port_preservation is False and report.mapping.value is Mapping.ENDPOINT_INDEPENDENT:
+    if report.port_preservation is False and report.mapping.value is MappingBehavior.ENDPOINT_INDEPENDENT:
         findings.append(
             Finding(
                 Severity.INFO,

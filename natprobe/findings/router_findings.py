@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from natprobe.findings.finding import Finding, Severity
+from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 

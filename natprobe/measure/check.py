@@ -18,10 +18,13 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address
 from typing import Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.reports.check_report import CheckReport, HairpinResult
+from natprobe.findings.jamulus_findings import jamulus_check_findings
+from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import source_address_toward
@@ -31,10 +34,12 @@ from natprobe.verdicts.reachability import (
     Context,
     PortSpec,
     PortObservation,
-    PortStatus,
+    HairpinResult,
     ProbeMode,
     Protocol,
+    decide_hairpin,
     decide_port,
+    held_udp_port_reason,
 )
 from natprobe.addressing import IPAddress
 from natprobe.verdicts.nat_layers import assess_topology
@@ -139,11 +144,7 @@ async def _observe_port(
     if mode is None:
         return PortObservation(
             spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=(
-                f"a program already uses UDP port {spec.port}, and natprobe can only prove a UDP port it can "
-                "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-                "run the check again."
-            ),
+            error=held_udp_port_reason(spec.port),
         )
     watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
     try:
@@ -182,16 +183,12 @@ async def _observe_port(
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
-    advice = (
-        "Devices inside your network should use the server's LAN address, or set up split DNS so "
-        "the public name resolves to the LAN address locally.",
-    )
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
         if spec.protocol is Protocol.UDP:
             if listener is None:
-                return HairpinResult(spec.protocol, spec.port, None, "the port is in use here; cannot listen for the loop-back")
+                return decide_hairpin(spec.protocol, spec.port, public_ip, None)
             loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
@@ -225,32 +222,33 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     finally:
         if listener is not None:
             await listener.close()
-    if works:
-        return HairpinResult(spec.protocol, spec.port, True,
-                             f"this host reached its own public address {public_ip}:{spec.port} (the router hairpins)")
-    return HairpinResult(
-        spec.protocol, spec.port, False,
-        f"this host could not reach its own public address {public_ip}:{spec.port}: the router does not "
-        "hairpin (NAT loopback), so LAN clients cannot use the public address",
-        advice,
-    )
+    return decide_hairpin(spec.protocol, spec.port, public_ip, works)
 
 
-async def check_ports(
-    server: str,
-    ports: Sequence[PortSpec],
-    *,
-    token: str | None = None,
-    hairpin: bool = False,
-    trace: bool = True,
-    listen_ip: str = "0.0.0.0",
-    probe_timeout: float = 2.0,
-) -> CheckReport:
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """Knobs of :func:`check_ports`; the defaults suit an interactive run."""
+
+    token: str | None = None
+    """The echo server's shared token, if it requires one."""
+    hairpin: bool = False
+    """Also test reaching this host through its own public address (NAT loopback)."""
+    trace: bool = True
+    """Trace the first hops toward the server, to tell carrier-grade NAT apart."""
+    listen_ip: IPAddress = IPv4Address("0.0.0.0")
+    """Local address natprobe listens on for the probe-back."""
+    probe_timeout: float = 2.0
+    """Seconds the echo server waits for each probe's answer."""
+
+
+async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
     """Check each port from outside through the echo server at ``server`` (``http://host:port``).
 
     Raises :class:`~natprobe.errors.ServerError` when the echo server cannot be reached at all
-    (nothing could be tested); per-port problems are verdicts, not exceptions.
+    (nothing could be tested); per-port problems are verdicts, not exceptions. The report's
+    findings say what the verdicts of Jamulus ports (UDP 22124, or ``service="jamulus"``) mean.
     """
+    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
     if not ports:
         raise ValueError("no ports to check")
     started = time.monotonic()
@@ -267,7 +265,7 @@ async def check_ports(
         except NetworkError:
             local_ip = None
         hops: tuple[Hop, ...] = ()
-        if trace and server_ip.version == 4:
+        if options.trace and server_ip.version == 4:
             try:
                 hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
@@ -278,7 +276,7 @@ async def check_ports(
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
             observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
             verdicts.append(decide_port(observation, context))
-        hairpins = tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports]) if hairpin else ()
+        hairpins = tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports]) if options.hairpin else ()
     return CheckReport(
         server=server,
         public_ip=whoami.public_ip,
@@ -288,7 +286,8 @@ async def check_ports(
         ports=tuple(verdicts),
         hairpin=hairpins,
         duration_s=time.monotonic() - started,
+        findings=jamulus_check_findings(ports, verdicts, topology.layers),
     )
 
 
-__all__ = ("CheckReport", "HairpinResult", "PortSpec", "PortStatus", "check_ports")
+__all__ = ("CheckOptions", "check_ports")

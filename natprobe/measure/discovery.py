@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from functools import partial
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import (
@@ -28,7 +29,7 @@ from natprobe.verdicts.classify import (
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
 from natprobe.adapters.interfaces import source_address_toward
-from natprobe.measure.lifetime import LifetimeProgress, measure_mapping_lifetime
+from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
 from natprobe.addressing import IPAddress, TransportAddress
@@ -56,7 +57,7 @@ MAX_SENDS_PER_TEST = 16
 class DiscoveryOptions:
     """Knobs of :func:`discover_nat`; the defaults suit an interactive run."""
 
-    bind_ip: str = "0.0.0.0"
+    bind_ip: IPAddress = IPv4Address("0.0.0.0")
     """Local address the test sockets bind to (``0.0.0.0`` lets the kernel choose)."""
     hairpin: bool = True
     tcp_fallback: bool = True
@@ -193,8 +194,8 @@ async def _first_contact(
 
 async def discover_nat(
     server: str | TransportAddress,
-    *,
     options: DiscoveryOptions = DiscoveryOptions(),
+    *,
     lifetime_progress: Callable[[LifetimeProgress], None] | None = None,
 ) -> NatReport:
     """Discover the NAT between this host and ``server`` (a STUN server, ideally RFC 5780-capable).
@@ -211,9 +212,12 @@ async def discover_nat(
         local_ip = source_address_toward(target.ip)
     except NetworkError:
         local_ip = None
-    if options.bind_ip not in ("0.0.0.0", "::"):
-        local_ip = TransportAddress.parse(options.bind_ip, 0).ip
-    bind = (options.bind_ip if target.ip.version == 4 or options.bind_ip != "0.0.0.0" else "::", 0)
+    if not options.bind_ip.is_unspecified:
+        local_ip = options.bind_ip
+    bind_ip: IPAddress = options.bind_ip
+    if target.ip.version == 6 and bind_ip == IPv4Address("0.0.0.0"):
+        bind_ip = IPv6Address("::")
+    bind = (str(bind_ip), 0)
 
     async with await StunEndpoint.open(bind) as main_socket:
         first, tcp_reachable = await _first_contact(main_socket, target, options)
@@ -225,7 +229,7 @@ async def discover_nat(
         lifetime_report = None
         if options.lifetime_max_s is not None and first.answered:
             lifetime_report = await measure_mapping_lifetime(
-                target, max_wait_s=options.lifetime_max_s, bind_ip=bind[0], progress=lifetime_progress
+                target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip), progress=lifetime_progress
             )
 
     return NatReport(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from natprobe.addressing import IPAddress
@@ -33,7 +33,7 @@ from natprobe.contract.exposure_route import (
 )
 from natprobe.errors import NetworkError, ServerError
 from natprobe.findings.exposure_findings import explain_grade
-from natprobe.findings.finding import Finding
+from natprobe.reports.finding import Finding
 from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
 from natprobe.verdicts.exposure_grading import grade_scan
 from natprobe.verdicts.nat_layers import assess_topology
@@ -41,7 +41,7 @@ from natprobe.verdicts.reachability import Context
 
 logger = logging.getLogger(__name__)
 
-__all__ = ("ExposureReport", "PortRef", "scan_exposure")
+__all__ = ("ExposureOptions", "scan_exposure")
 
 REQUEST_TIMEOUT_S = 25.0
 """The server ends its scan within SCAN_DEADLINE_S; this leaves room for the request itself."""
@@ -55,21 +55,32 @@ def request_body(request: ExposureRequest) -> bytes:
     return body + b" " * max(0, udp_ports * UDP_BUDGET_PER_PORT - len(body))
 
 
+@dataclass(frozen=True, slots=True)
+class ExposureOptions:
+    """Knobs of :func:`scan_exposure`."""
+
+    expect: tuple[PortRef, ...] | None = None
+    """The ports meant to be exposed (``None``: not said). Ports not in the server's list are
+    added to the scan (at most :data:`MAX_EXTRA_PORTS`)."""
+    host: str | None = None
+    """Host name for HTTP ``Host`` and TLS SNI (name-based virtual hosts)."""
+    token: str | None = None
+    """The echo server's shared token, if it requires one."""
+
+
 async def scan_exposure(
     server: str,
+    options: ExposureOptions = ExposureOptions(),
     *,
-    expect: Sequence[PortRef] | None = None,
-    host: str | None = None,
-    token: str | None = None,
     now: datetime | None = None,
 ) -> ExposureReport:
     """Have the echo server at ``server`` scan this network's public address; grade the result.
 
-    ``expect``: the ports meant to be exposed (``None``: not said). Ports not in the server's
-    list are added to the scan (at most :data:`MAX_EXTRA_PORTS`). Raises
+    ``now`` (default: the current UTC time) dates certificate expiry; a test passes a fixed one. Raises
     :class:`~natprobe.errors.ServerError` when the server refuses (e.g. 429: scanned recently)
     or cannot be reached, ``ValueError`` for a request the contract refuses.
     """
+    expect, host, token = options.expect, options.host, options.token
     started = time.monotonic()
     defaults = {(port, protocol) for port, protocol, _ in DEFAULT_PORTS}
     extra = tuple(ref for ref in (expect or ()) if (ref.port, ref.protocol) not in defaults)

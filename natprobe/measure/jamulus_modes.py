@@ -42,7 +42,7 @@ from typing import Any, cast
 
 from natprobe import __version__
 from natprobe.verdicts.reachability import PortSpec
-from natprobe.measure.check import check_ports
+from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
 from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus import (
@@ -59,9 +59,15 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.verdicts.jamulus_verdicts import HolePunchObservation
+from natprobe.verdicts.jamulus_verdicts import (
+    HolePunchObservation,
+    port_held_note,
+    refused_punches_note,
+    unmeasured_directory_reason,
+    unmeasured_lifetime_note,
+)
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
-from natprobe.measure.lifetime import LifetimeProgress, measure_mapping_lifetime
+from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.verdicts.reachability import PortVerdict, Protocol
 from natprobe.reports.lifetime_report import LifetimeReport
 from natprobe.addressing import IPAddress, TransportAddress
@@ -74,6 +80,7 @@ __all__ = (
     "DEFAULT_STUN_PORT",
     "MAX_ECHOES",
     "MAX_PUNCHES",
+    "JamulusModesOptions",
     "measure_jamulus_modes",
     "registration_name",
 )
@@ -269,29 +276,44 @@ async def _lifetime(
     server_ip: IPAddress,
     stun_port: int,
     max_wait_s: float,
-    bind_ip: str,
+    bind_ip: IPAddress,
     progress: Callable[[LifetimeProgress], None] | None,
 ) -> LifetimeReport | str:
     try:
         return await measure_mapping_lifetime(
-            TransportAddress(server_ip, stun_port), max_wait_s=max_wait_s, bind_ip=bind_ip, progress=progress
+            TransportAddress(server_ip, stun_port), LifetimeOptions(max_wait_s, bind_ip), progress=progress
         )
     except NatprobeError as exc:
-        return f"the mapping lifetime could not be measured: {exc}"
+        return unmeasured_lifetime_note(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class JamulusModesOptions:
+    """Knobs of :func:`measure_jamulus_modes`; the defaults suit an interactive run."""
+
+    port: int = DEFAULT_JAMULUS_PORT
+    """The Jamulus server port asked about."""
+    token: str | None = None
+    """The echo server's shared token, if it requires one."""
+    lifetime_max_s: float | None = None
+    """Also measure the idle mapping lifetime, up to this long (it runs alongside the rest)."""
+    directory_port: int = DEFAULT_DIRECTORY_PORT
+    """The echo server's Jamulus directory port."""
+    stun_port: int = DEFAULT_STUN_PORT
+    """The echo server's STUN port (for the lifetime)."""
+    listen_ip: IPAddress = ipaddress.IPv4Address("0.0.0.0")
+    """Local address natprobe listens on and registers from."""
+    trace: bool = True
+    """Trace the first hops to tell carrier-grade NAT apart."""
+    probe_timeout: float = 2.0
+    name: str | None = None
+    """The registration name (default: a fresh :func:`registration_name`)."""
 
 
 async def measure_jamulus_modes(
     server_url: str,
+    options: JamulusModesOptions = JamulusModesOptions(),
     *,
-    port: int = DEFAULT_JAMULUS_PORT,
-    token: str | None = None,
-    lifetime_max_s: float | None = None,
-    directory_port: int = DEFAULT_DIRECTORY_PORT,
-    stun_port: int = DEFAULT_STUN_PORT,
-    listen_ip: str = "0.0.0.0",
-    trace: bool = True,
-    probe_timeout: float = 2.0,
-    name: str | None = None,
     progress: Callable[[str], None] | None = None,
     lifetime_progress: Callable[[LifetimeProgress], None] | None = None,
 ) -> JamulusModesReport:
@@ -299,12 +321,14 @@ async def measure_jamulus_modes(
     private mode is reachable, through the echo server at ``server_url`` (``http://host:port``).
 
     Takes a few seconds (plus about the mapping lifetime, up to ``lifetime_max_s``, when that
-    is asked for; it runs concurrently). ``name`` is the registration name (default: a fresh
-    :func:`registration_name`); ``progress`` gets a sentence per step, ``lifetime_progress``
+    is asked for; it runs concurrently). ``progress`` gets a sentence per step, ``lifetime_progress``
     the lifetime measurement's state about once a second. Raises
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached at all;
     everything else is an observation in the report.
     """
+    port, token, lifetime_max_s = options.port, options.token, options.lifetime_max_s
+    directory_port, stun_port, name = options.directory_port, options.stun_port, options.name
+    listen_ip = str(options.listen_ip)
     if not 1 <= port <= 65535 or not 1 <= directory_port <= 65535 or not 1 <= stun_port <= 65535:
         raise ValueError("ports must be within 1..65535")
     if lifetime_max_s is not None and not 2 <= lifetime_max_s <= 3600:
@@ -318,7 +342,7 @@ async def measure_jamulus_modes(
     # The lifetime measurement runs alongside the rest (it takes about the lifetime); it is
     # cancelled if anything else fails, so no task outlives this call.
     lifetime_task = (
-        asyncio.create_task(_lifetime(server_ip, stun_port, lifetime_max_s, listen_ip, lifetime_progress))
+        asyncio.create_task(_lifetime(server_ip, stun_port, lifetime_max_s, options.listen_ip, lifetime_progress))
         if lifetime_max_s is not None
         else None
     )
@@ -330,10 +354,8 @@ async def measure_jamulus_modes(
         check = await check_ports(
             server_url,
             [PortSpec(Protocol.UDP, port, service)],
-            token=token,
-            trace=trace,
-            listen_ip=listen_ip,
-            probe_timeout=probe_timeout,
+            CheckOptions(token=token, trace=options.trace, listen_ip=options.listen_ip,
+                         probe_timeout=options.probe_timeout),
         )
         private_check: PortVerdict | None = check.ports[0] if check.ports else None
         public = await _measure_public(
@@ -399,7 +421,7 @@ async def _measure_public(
     """Steps 1-3: register from the port, act as the server, ask for the hole punch."""
     result = _Public()
     if not isinstance(server_ip, ipaddress.IPv4Address):
-        result.error = f"the echo server's address {server_ip} is IPv6; Jamulus directories are IPv4 only"
+        result.error = unmeasured_directory_reason(server_ip)
         return result
     directory = TransportAddress(server_ip, directory_port)
     result.directory = directory
@@ -411,12 +433,7 @@ async def _measure_public(
             local_port = int(transport.get_extra_info("sockname")[1])
             result.measured_port, result.port_in_use = local_port, taken
             if taken:
-                notes.append(
-                    f"Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
-                    f"that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
-                    f"it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
-                    "(or pass --port with a free port)."
-                )
+                notes.append(port_held_note(port, local_port))
             say(f"public mode: registering with the directory at {directory} from UDP {local_port}")
             local_ip = transport.get_extra_info("sockname")[0]
             internal = "" if local_ip in ("0.0.0.0", "::") else str(local_ip)
@@ -449,6 +466,6 @@ async def _measure_public(
         finally:
             result.punches_sent = len(role.seen.punches)
             if role.seen.refused_punches:
-                notes.append("Refused hole-punch requests: " + "; ".join(role.seen.refused_punches))
+                notes.append(refused_punches_note(role.seen.refused_punches))
             transport.close()
     return result

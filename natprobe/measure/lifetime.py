@@ -14,9 +14,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Protocol
 
 from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial, interpret
-from natprobe.addressing import TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.adapters.stun_udp import StunEndpoint, send_until_arrival
@@ -68,6 +70,67 @@ class LifetimeProgress:
     gone_after_s: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class LifetimeOptions:
+    """Knobs of :func:`measure_mapping_lifetime`."""
+
+    max_wait_s: float = 120.0
+    """The longest idle time tested; the measurement takes about the lifetime, at most this (+ ~1 s)."""
+    bind_ip: IPAddress = IPv4Address("0.0.0.0")
+    """Local address the trial sockets bind to (``0.0.0.0`` lets the kernel choose)."""
+
+
+class Clock(Protocol):
+    """Where the idle waits read the time and sleep (a test passes one that needs no real waiting)."""
+
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The running event loop's monotonic clock."""
+
+    def time(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Trial:
+    idle_s: float
+    endpoint: StunEndpoint
+    answered_at: float
+    """The clock's time when this trial's own Binding answer arrived: its idle period starts here."""
+    public_port: int
+
+    @property
+    def due(self) -> float:
+        return self.answered_at + self.idle_s
+
+
+async def _create_mappings(
+    endpoints: list[StunEndpoint], schedule: tuple[float, ...], server: TransportAddress, clock: Clock
+) -> list[_Trial]:
+    """One Binding per trial socket, all at once; each trial's idle time starts at its own answer.
+
+    A trial whose answer needed retransmissions starts later than the others: timing every
+    trial from the moment the slowest answered would stretch the early trials' idle periods.
+    """
+
+    async def create(idle: float, endpoint: StunEndpoint) -> _Trial | None:
+        answer = await endpoint.transact(binding_request(), server, CHECK_POLICY)
+        answered_at = clock.time()
+        if answer is None or answer.message.reflexive_address is None:
+            return None
+        return _Trial(idle, endpoint, answered_at, answer.message.reflexive_address.port)
+
+    created = await asyncio.gather(*(create(idle, e) for idle, e in zip(schedule, endpoints)))
+    return sorted((t for t in created if t is not None), key=lambda t: t.due)
+
+
 async def _check(
     checker: StunEndpoint, trial: StunEndpoint, server: TransportAddress, public_port: int
 ) -> bool:
@@ -79,57 +142,48 @@ async def _check(
 
 async def measure_mapping_lifetime(
     server: TransportAddress,
+    options: LifetimeOptions = LifetimeOptions(),
     *,
-    max_wait_s: float = 120.0,
-    bind_ip: str = "0.0.0.0",
     progress: Callable[[LifetimeProgress], None] | None = None,
+    clock: Clock | None = None,
 ) -> LifetimeReport:
     """Bracket the idle lifetime of UDP mappings toward ``server``; takes about the lifetime plus ~1 s.
 
-    Stops early once two consecutive idle times have lost their mapping.
+    Stops early once two consecutive idle times (in the order they come due) have lost their
+    mapping. ``clock`` times the idle periods (default: the event loop's clock).
     """
+    max_wait_s = options.max_wait_s
     schedule = idle_schedule(max_wait_s)
-    loop = asyncio.get_running_loop()
+    clock = clock or LoopClock()
     trials: dict[float, bool | None] = {idle: None for idle in schedule}
     sockets: list[StunEndpoint] = []
+    bind = (str(options.bind_ip), 0)
     try:
-        checker = await StunEndpoint.open((bind_ip, 0))
+        checker = await StunEndpoint.open(bind)
         sockets.append(checker)
         for _ in schedule:
-            sockets.append(await StunEndpoint.open((bind_ip, 0)))
-        # Create every mapping at once; each trial's idle period starts when its answer arrived.
-        answers = await asyncio.gather(
-            *(s.transact(binding_request(), server, CHECK_POLICY) for s in sockets[1:])
-        )
-        started: dict[float, tuple[StunEndpoint, float, int]] = {}
-        now = loop.time()
-        for idle, trial_socket, answer in zip(schedule, sockets[1:], answers):
-            if answer is None or answer.message.reflexive_address is None:
-                continue
-            started[idle] = (trial_socket, now, answer.message.reflexive_address.port)
-        if not started:
+            sockets.append(await StunEndpoint.open(bind))
+        created = await _create_mappings(sockets[1:], schedule, server, clock)
+        if not created:
             return LifetimeReport(None, None, max_wait_s, (), "the server did not answer; no mapping was created")
 
-        begin = loop.time()
+        begin = clock.time()
         consecutive_dead = 0
-        for idle in schedule:
-            if idle not in started:
-                continue
-            trial_socket, created, public_port = started[idle]
-            while loop.time() < created + idle:
+        for trial in created:
+            while (now := clock.time()) < trial.due:
                 if progress is not None:
-                    progress(_progress(trials, loop.time() - begin, max_wait_s))
-                await asyncio.sleep(min(1.0, created + idle - loop.time()))
-            while not trial_socket.inbox.empty():  # stale datagrams are not evidence
-                trial_socket.inbox.get_nowait()
-            alive = await _check(checker, trial_socket, server, public_port)
-            trials[idle] = alive
-            logger.debug("mapping idle %.1f s: %s", idle, "alive" if alive else "gone")
+                    progress(_progress(trials, now - begin, max_wait_s))
+                await clock.sleep(min(1.0, trial.due - now))
+            while not trial.endpoint.inbox.empty():  # stale datagrams are not evidence
+                trial.endpoint.inbox.get_nowait()
+            alive = await _check(checker, trial.endpoint, server, trial.public_port)
+            trials[trial.idle_s] = alive
+            logger.debug("mapping idle %.1f s: %s", trial.idle_s, "alive" if alive else "gone")
             consecutive_dead = 0 if alive else consecutive_dead + 1
             if consecutive_dead >= 2:
                 break
         if progress is not None:
-            progress(_progress(trials, loop.time() - begin, max_wait_s))
+            progress(_progress(trials, clock.time() - begin, max_wait_s))
         return interpret([LifetimeTrial(idle, alive) for idle, alive in trials.items()], max_wait_s)
     finally:
         for endpoint in sockets:

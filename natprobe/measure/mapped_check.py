@@ -13,44 +13,25 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from natprobe.measure.check import check_ports
+from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
 from natprobe.reports.check_report import CheckReport
-from natprobe.reports.router_report import RouterReport
+from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers, assess_topology
 from natprobe.verdicts.reachability import PortSpec, PortVerdict, Protocol
-from natprobe.verdicts.router_verdicts import MappingOutcome, with_gateway_topology, with_router_evidence
+from natprobe.verdicts.router_verdicts import with_gateway_topology, with_router_evidence
 
 __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
 
 
-@dataclass(frozen=True, slots=True)
-class MappedCheck:
-    """The check report (verdicts with the router's evidence) and what natprobe mapped."""
-
-    report: CheckReport
-    router: RouterReport
-    mappings: tuple[MappingOutcome, ...]
-    lease_s: int
-    keep: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        data = self.report.to_dict()
-        data["router"] = self.router.to_dict()
-        data["mappings"] = [m.to_dict() for m in self.mappings]
-        return data
-
-
 async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
-                               check_options: dict[str, Any]) -> tuple[CheckReport, RouterSession]:
+                               options: CheckOptions) -> tuple[CheckReport, RouterSession]:
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
     router_task = asyncio.create_task(probe_router(timeout=router_timeout))
     try:
-        report = await check_ports(server, ports, **check_options)
+        report = await check_ports(server, ports, options)
     except BaseException:
         router_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -67,25 +48,25 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
 
 
 async def check_ports_with_router(
-    server: str, ports: Sequence[PortSpec], *, router_timeout: float = 1.0, **check_options: Any,
+    server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions(), *, router_timeout: float = 1.0,
 ) -> tuple[CheckReport, RouterReport]:
     """:func:`check_ports`, with the router asked (read-only, concurrently) for its external
     address, which joins the topology evidence and explains a missing forward (CGNAT, double NAT)."""
-    report, session = await _checked_with_router(server, ports, router_timeout, check_options)
+    report, session = await _checked_with_router(server, ports, router_timeout, options)
     return report, session.report
 
 
 async def check_ports_with_mapping(
     server: str,
     ports: Sequence[PortSpec],
+    options: CheckOptions = CheckOptions(),
     *,
     keep: bool = False,
     lease_s: int = DEFAULT_LEASE_S,
     router_timeout: float = 2.0,
-    **check_options: Any,
 ) -> MappedCheck:
     """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
-    before, session = await _checked_with_router(server, ports, router_timeout, dict(check_options))
+    before, session = await _checked_with_router(server, ports, router_timeout, options)
     router = session.report
     topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
@@ -95,8 +76,8 @@ async def check_ports_with_mapping(
                             lease_s=lease_s, keep=keep) as outcomes:
         created = [spec for spec, outcome in zip(todo, outcomes) if outcome.created]
         # The hop trace was made already: the second check only needs the probes.
-        again = {**check_options, "trace": False}
-        during = await check_ports(server, created, **again) if created else None
+        again = dataclasses.replace(options, trace=False)
+        during = await check_ports(server, created, again) if created else None
     # ``outcomes`` now says whether each mapping was removed or kept.
     by_port: dict[tuple[Protocol, int], PortVerdict] = {}
     if during is not None:

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Any, Final
 
@@ -48,15 +48,19 @@ _MISMATCH_CHECK_PORT: Final = 9
 """The discard port: the PCP address check names it, and nobody maps it."""
 
 
-@dataclass
 class RouterSession:
-    """What :func:`probe_router` learnt, plus the live handles :func:`mapped_ports` uses."""
+    """What :func:`probe_router` learnt (:attr:`report`, a record), plus the live handles
+    :func:`mapped_ports` uses -- a handle, not a record, so it is not a dataclass."""
 
-    report: RouterReport
-    igd: IgdClient | None = None
-    pcp_ok: bool = False
-    natpmp_ok: bool = False
-    upnp_mappings: tuple[UpnpMapping, ...] = field(default=())
+    __slots__ = ("report", "igd", "pcp_ok", "natpmp_ok", "upnp_mappings")
+
+    def __init__(self, report: RouterReport, igd: IgdClient | None = None, pcp_ok: bool = False,
+                 natpmp_ok: bool = False, upnp_mappings: tuple[UpnpMapping, ...] = ()) -> None:
+        self.report = report
+        self.igd = igd
+        self.pcp_ok = pcp_ok
+        self.natpmp_ok = natpmp_ok
+        self.upnp_mappings = upnp_mappings
 
 
 def _parse(text: str) -> IPAddress | None:

@@ -1,4 +1,4 @@
-"""The report of ``natprobe check``: each port's verdict, the NAT layers, hairpinning."""
+"""The report of ``natprobe check``: each port's verdict, the NAT layers, hairpinning, findings."""
 
 from __future__ import annotations
 
@@ -6,20 +6,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.addressing import IPAddress
-from natprobe.recverr import Hop
-from natprobe.verdicts.nat_layers import TopologyVerdict
-from natprobe.verdicts.reachability import PortVerdict, Protocol
+from natprobe.recverr import Hop, HopOutcome
+from natprobe.reports.finding import Finding
+from natprobe.reports.json_schema import (
+    BOOL_OR_NULL,
+    FINDING,
+    STRING_LIST,
+    STRING_OR_NULL,
+    JsonSchema,
+    enum_of,
+    obj,
+    report_schema,
+)
+from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
+from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict, Protocol
 
-__all__ = ("CheckReport", "HairpinResult")
+__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
-
-@dataclass(frozen=True, slots=True)
-class HairpinResult:
-    protocol: Protocol
-    port: int
-    works: bool | None
-    reason: str
-    advice: tuple[str, ...] = ()
+CHECK_SCHEMA_ID = "natprobe/check"
+CHECK_VERSION = 2
+"""2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
+top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,9 @@ class CheckReport:
     ports: tuple[PortVerdict, ...]
     hairpin: tuple[HairpinResult, ...]
     duration_s: float
+    findings: tuple[Finding, ...] = ()
+    """What the verdicts mean for the services behind the ports (today: Jamulus on UDP 22124 or
+    ``PORT:jamulus``), most important first."""
 
     @property
     def all_reachable(self) -> bool:
@@ -42,13 +52,13 @@ class CheckReport:
         return any(p.reachable is not None for p in self.ports)
 
     def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (:data:`CHECK_SCHEMA`)."""
         return {
-            "schema": "natprobe/check-report",
-            "schema_version": 1,
+            "schema": CHECK_SCHEMA_ID,
+            "schema_version": CHECK_VERSION,
             "server": self.server,
             "public_ip": str(self.public_ip),
             "local_ip": None if self.local_ip is None else str(self.local_ip),
-            "nat_layers": self.topology.layers.value,
             "topology": {
                 "layers": self.topology.layers.value,
                 "confidence": self.topology.confidence.value,
@@ -75,5 +85,58 @@ class CheckReport:
                 {"port": h.port, "protocol": h.protocol.value, "works": h.works, "reason": h.reason, "advice": list(h.advice)}
                 for h in self.hairpin
             ],
+            "findings": [f.to_dict() for f in self.findings],
             "duration_ms": round(self.duration_s * 1000, 1),
         }
+
+
+_PORT_NUMBER: JsonSchema = {"type": "integer", "minimum": 1, "maximum": 65535}
+
+CHECK_SCHEMA: JsonSchema = report_schema(
+    CHECK_SCHEMA_ID,
+    CHECK_VERSION,
+    "Inbound reachability of ports, proven from outside (natprobe check)",
+    {
+        "server": {"type": "string"},
+        "public_ip": {"type": "string"},
+        "local_ip": STRING_OR_NULL,
+        "topology": obj(
+            {"layers": enum_of(NatLayers), "confidence": enum_of(Confidence), "evidence": STRING_LIST}
+        ),
+        "hops": {
+            "type": "array",
+            "items": obj(
+                {"ttl": {"type": "integer", "minimum": 1}, "ip": STRING_OR_NULL, "outcome": enum_of(HopOutcome)}
+            ),
+        },
+        "ports": {
+            "type": "array",
+            "items": obj(
+                {
+                    "port": _PORT_NUMBER,
+                    "protocol": enum_of(Protocol),
+                    "reachable": BOOL_OR_NULL,
+                    "status": enum_of(PortStatus),
+                    "reason": {"type": "string"},
+                    "advice": STRING_LIST,
+                    "proof": STRING_OR_NULL,
+                    "details": {"type": "object"},
+                }
+            ),
+        },
+        "hairpin": {
+            "type": "array",
+            "items": obj(
+                {
+                    "port": _PORT_NUMBER,
+                    "protocol": enum_of(Protocol),
+                    "works": BOOL_OR_NULL,
+                    "reason": {"type": "string"},
+                    "advice": STRING_LIST,
+                }
+            ),
+        },
+        "findings": {"type": "array", "items": FINDING},
+        "duration_ms": {"type": "number"},
+    },
+)

@@ -8,12 +8,30 @@ from typing import Any
 import msgspec
 
 from natprobe.addressing import IPAddress
-from natprobe.contract.exposure_route import PortState, ScannedPort
+from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
+from natprobe.reports.json_schema import (
+    FINDING,
+    PORT,
+    STRING_LIST,
+    STRING_OR_NULL,
+    JsonSchema,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
 
-__all__ = ("SCHEMA", "SCHEMA_VERSION", "ExposedPort", "ExposureReport", "PortFinding")
+__all__ = (
+    "EXPOSURE_SCHEMA",
+    "EXPOSURE_SCHEMA_ID",
+    "EXPOSURE_VERSION",
+    "ExposedPort",
+    "ExposureReport",
+    "PortFinding",
+)
 
-SCHEMA = "natprobe/exposure"
-SCHEMA_VERSION = 1
+EXPOSURE_SCHEMA_ID = "natprobe/exposure"
+EXPOSURE_VERSION = 1
 BAD_SEVERITIES = frozenset({"problem"})
 
 
@@ -67,8 +85,8 @@ class ExposureReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA,
-            "schema_version": SCHEMA_VERSION,
+            "schema": EXPOSURE_SCHEMA_ID,
+            "schema_version": EXPOSURE_VERSION,
             "server": self.server,
             "family": f"ipv{self.public_ip.version}",
             "public_ip": str(self.public_ip),
@@ -99,3 +117,42 @@ class ExposureReport:
             "bad": self.bad,
             "duration_ms": round(self.duration_s * 1000, 1),
         }  # fmt: skip
+
+
+_SCANNED: dict[str, JsonSchema] = {
+    "port": PORT,
+    "protocol": enum_of(ScanProtocol),
+    "state": enum_of(PortState),
+    "service": STRING_OR_NULL,
+}
+
+EXPOSURE_SCHEMA: JsonSchema = report_schema(
+    EXPOSURE_SCHEMA_ID,
+    EXPOSURE_VERSION,
+    "What the Internet sees of this network, port by port (natprobe exposure)",
+    {
+        "server": {"type": "string"},
+        "family": {"enum": ["ipv4", "ipv6"]},
+        "public_ip": {"type": "string"},
+        "local_ip": STRING_OR_NULL,
+        "scanned_from": {"type": "string"},
+        "expect": nullable(STRING_LIST),
+        "summary": obj({state.value: {"type": "integer", "minimum": 0} for state in PortState}),
+        "ports": {
+            "type": "array",
+            "items": obj(
+                {
+                    **_SCANNED,
+                    "expected": {"type": "boolean"},
+                    # The echo server's scan record for the port (POST /v1/exposure's ScannedPort,
+                    # described in its OpenAPI document) less the keys above and its nulls.
+                    "details": {"type": "object"},
+                    "findings": {"type": "array", "items": FINDING},
+                }
+            ),
+        },
+        "scanned": {"type": "array", "items": obj(_SCANNED)},
+        "bad": {"type": "boolean"},
+        "duration_ms": {"type": "number"},
+    },
+)

@@ -9,21 +9,44 @@ from typing import Any
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S, OsType
-from natprobe.reports.lifetime_report import LifetimeReport
+from natprobe.reports.json_schema import (
+    ADDRESS,
+    BOOL_OR_NULL,
+    INT_OR_NULL,
+    NUMBER_OR_NULL,
+    PORT,
+    STRING_LIST,
+    STRING_OR_NULL,
+    JsonSchema,
+    embedded,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
+from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
 from natprobe.verdicts.jamulus_verdicts import (
     HolePunchObservation,
+    ModeStatus,
     ModeVerdict,
     keepalive_outlives,
     private_mode_verdict,
     public_mode_verdict,
 )
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortVerdict
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
 __all__ = (
+    "JAMULUS_LIST_SCHEMA",
+    "JAMULUS_LIST_SCHEMA_ID",
+    "JAMULUS_LIST_VERSION",
     "JAMULUS_MODES_SCHEMA",
+    "JAMULUS_MODES_SCHEMA_ID",
     "JAMULUS_MODES_VERSION",
+    "JAMULUS_PING_SCHEMA",
+    "JAMULUS_PING_SCHEMA_ID",
+    "JAMULUS_PING_VERSION",
     "JamulusModesReport",
     "JamulusPingResult",
     "JamulusServerEntry",
@@ -31,8 +54,15 @@ __all__ = (
     "assess_jamulus_modes",
 )
 
-JAMULUS_MODES_SCHEMA = "natprobe/jamulus-modes"
-JAMULUS_MODES_VERSION = 1
+JAMULUS_MODES_SCHEMA_ID = "natprobe/jamulus-modes"
+JAMULUS_MODES_VERSION = 2
+"""2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``)."""
+JAMULUS_PING_SCHEMA_ID = "natprobe/jamulus-ping"
+JAMULUS_PING_VERSION = 2
+"""2: the id was ``natprobe.jamulus.ping``."""
+JAMULUS_LIST_SCHEMA_ID = "natprobe/jamulus-list"
+JAMULUS_LIST_VERSION = 2
+"""2: the id was ``natprobe.jamulus.list``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +132,7 @@ class JamulusModesReport:
     def to_dict(self) -> dict[str, Any]:
         punch = self.hole_punch
         return {
-            "schema": JAMULUS_MODES_SCHEMA,
+            "schema": JAMULUS_MODES_SCHEMA_ID,
             "schema_version": JAMULUS_MODES_VERSION,
             "server": self.server,
             "port": self.port,
@@ -113,7 +143,6 @@ class JamulusModesReport:
             "nat_layers": self.nat_layers.value,
             "private_mode": _verdict_dict(self.private_mode),
             "public_mode": _verdict_dict(self.public_mode),
-            "private_mode_reachable": self.private_mode_reachable,
             "private_check": None
             if self.private_check is None
             else {
@@ -210,6 +239,11 @@ def _os_label(os: OsType | int | None) -> str | None:
     return os.label if isinstance(os, OsType) else f"unknown OS ({os})"
 
 
+def _os_known_label(os: OsType | int | None) -> str | None:
+    """The JSON ``os``: a known system's name, else ``None`` (``os_code`` keeps the number)."""
+    return os.label if isinstance(os, OsType) else None
+
+
 @dataclass(frozen=True, slots=True)
 class JamulusPingResult:
     """What pinging one Jamulus server found. ``rtt_ms`` is ``None`` when nothing answered."""
@@ -237,6 +271,26 @@ class JamulusPingResult:
     @property
     def os_name(self) -> str | None:
         return _os_label(self.os)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form of ``natprobe jamulus ping --json`` (:data:`JAMULUS_PING_SCHEMA`)."""
+        return {
+            "schema": JAMULUS_PING_SCHEMA_ID,
+            "schema_version": JAMULUS_PING_VERSION,
+            "host": self.host,
+            "ip": str(self.address),
+            "port": self.port,
+            "answered": self.answered,
+            "rtt_ms": None if self.rtt_ms is None else round(self.rtt_ms, 3),
+            "num_clients": self.num_clients,
+            "version": self.version,
+            "os": _os_known_label(self.os),
+            "os_code": None if self.os is None else int(self.os),
+            "is_directory": self.is_directory,
+            "listed_servers": self.listed_servers,
+            "pings_sent": self.pings_sent,
+            "local_port": self.local_port,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +320,24 @@ class JamulusServerEntry:
     def os_name(self) -> str | None:
         return _os_label(self.os)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ip": str(self.ip),
+            "port": self.port,
+            "rtt_ms": None if self.rtt_ms is None else round(self.rtt_ms, 3),
+            "num_clients": self.num_clients,
+            "max_clients": self.max_clients,
+            "city": self.city,
+            "country": self.country,
+            "version": self.version,
+            "os": _os_known_label(self.os),
+            "os_code": None if self.os is None else int(self.os),
+            "is_directory": self.is_directory,
+            "permanent": self.permanent,
+            "hole_punched": self.hole_punched,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class JamulusServerList:
@@ -282,3 +354,113 @@ class JamulusServerList:
     local_port: int
     """The local UDP port that asked for the list and pinged the servers."""
     servers: tuple[JamulusServerEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form of ``natprobe jamulus list --json`` (:data:`JAMULUS_LIST_SCHEMA`)."""
+        return {
+            "schema": JAMULUS_LIST_SCHEMA_ID,
+            "schema_version": JAMULUS_LIST_VERSION,
+            "directory": {"host": self.host, "ip": str(self.address), "port": self.port},
+            "answered": self.answered,
+            "complete": self.complete,
+            "requests_sent": self.requests_sent,
+            "local_port": self.local_port,
+            "servers": [server.to_dict() for server in self.servers],
+        }
+
+
+# --- JSON Schemas --------------------------------------------------------------------------
+
+_MODE_VERDICT: JsonSchema = obj({"works": BOOL_OR_NULL, "status": enum_of(ModeStatus), "reason": {"type": "string"}})
+
+JAMULUS_MODES_SCHEMA: JsonSchema = report_schema(
+    JAMULUS_MODES_SCHEMA_ID,
+    JAMULUS_MODES_VERSION,
+    "Jamulus public mode against private mode, measured (natprobe explain jamulus)",
+    {
+        "server": {"type": "string"},
+        "port": PORT,
+        "measured_port": INT_OR_NULL,
+        "port_in_use": {"type": "boolean"},
+        "local_ip": STRING_OR_NULL,
+        "public_ip": STRING_OR_NULL,
+        "nat_layers": enum_of(NatLayers),
+        "private_mode": _MODE_VERDICT,
+        "public_mode": _MODE_VERDICT,
+        "private_check": nullable(
+            obj({"status": enum_of(PortStatus), "reachable": BOOL_OR_NULL, "reason": {"type": "string"}})
+        ),
+        "directory": nullable(ADDRESS),
+        "registered": BOOL_OR_NULL,
+        "registration_status": INT_OR_NULL,
+        "published_address": nullable(ADDRESS),
+        "port_preserved": BOOL_OR_NULL,
+        "unsolicited_from_new_peer_admitted": BOOL_OR_NULL,
+        "hole_punch_received": BOOL_OR_NULL,
+        "punch_sent_from_port": INT_OR_NULL,
+        "punched_ping_answered": BOOL_OR_NULL,
+        "punched_ping_rtt_ms": NUMBER_OR_NULL,
+        "hole_punch_error": STRING_OR_NULL,
+        "punches_sent": {"type": "integer", "minimum": 0},
+        "keepalive_s": {"type": "number"},
+        "keepalive_outlives_mapping": BOOL_OR_NULL,
+        "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
+        "notes": STRING_LIST,
+        "duration_ms": {"type": "number"},
+    },
+)
+
+_OS = {"os": STRING_OR_NULL, "os_code": INT_OR_NULL}
+
+JAMULUS_PING_SCHEMA: JsonSchema = report_schema(
+    JAMULUS_PING_SCHEMA_ID,
+    JAMULUS_PING_VERSION,
+    "One Jamulus server pinged (natprobe jamulus ping)",
+    {
+        "host": {"type": "string"},
+        "ip": {"type": "string"},
+        "port": PORT,
+        "answered": {"type": "boolean"},
+        "rtt_ms": NUMBER_OR_NULL,
+        "num_clients": INT_OR_NULL,
+        "version": STRING_OR_NULL,
+        **_OS,
+        "is_directory": BOOL_OR_NULL,
+        "listed_servers": INT_OR_NULL,
+        "pings_sent": {"type": "integer", "minimum": 0},
+        "local_port": PORT,
+    },
+)
+
+JAMULUS_LIST_SCHEMA: JsonSchema = report_schema(
+    JAMULUS_LIST_SCHEMA_ID,
+    JAMULUS_LIST_VERSION,
+    "A Jamulus directory's list, every server pinged (natprobe jamulus list)",
+    {
+        "directory": obj({"host": {"type": "string"}, "ip": {"type": "string"}, "port": PORT}),
+        "answered": {"type": "boolean"},
+        "complete": {"type": "boolean"},
+        "requests_sent": {"type": "integer", "minimum": 0},
+        "local_port": PORT,
+        "servers": {
+            "type": "array",
+            "items": obj(
+                {
+                    "name": {"type": "string"},
+                    "ip": {"type": "string"},
+                    "port": PORT,
+                    "rtt_ms": NUMBER_OR_NULL,
+                    "num_clients": INT_OR_NULL,
+                    "max_clients": INT_OR_NULL,
+                    "city": STRING_OR_NULL,
+                    "country": INT_OR_NULL,
+                    "version": STRING_OR_NULL,
+                    **_OS,
+                    "is_directory": {"type": "boolean"},
+                    "permanent": BOOL_OR_NULL,
+                    "hole_punched": {"type": "boolean"},
+                }
+            ),
+        },
+    },
+)

@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("LifetimeReport", "LifetimeTrial", "interpret")
+from natprobe.reports.json_schema import BOOL_OR_NULL, NUMBER_OR_NULL, JsonSchema, obj, report_schema
+
+__all__ = ("LIFETIME_SCHEMA", "LIFETIME_SCHEMA_ID", "LIFETIME_VERSION", "LifetimeReport", "LifetimeTrial", "interpret")
+
+LIFETIME_SCHEMA_ID = "natprobe/lifetime"
+LIFETIME_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +39,30 @@ class LifetimeReport:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (:data:`LIFETIME_SCHEMA`), alone or inside another report."""
         return {
+            "schema": LIFETIME_SCHEMA_ID,
+            "schema_version": LIFETIME_VERSION,
             "at_least_s": self.at_least_s,
             "at_most_s": self.at_most_s,
             "max_wait_s": self.max_wait_s,
             "reason": self.reason,
             "trials": [{"idle_s": t.idle_s, "alive": t.alive} for t in self.trials],
         }
+
+
+LIFETIME_SCHEMA: JsonSchema = report_schema(
+    LIFETIME_SCHEMA_ID,
+    LIFETIME_VERSION,
+    "How long an idle UDP mapping survives (natprobe nat --lifetime)",
+    {
+        "at_least_s": NUMBER_OR_NULL,
+        "at_most_s": NUMBER_OR_NULL,
+        "max_wait_s": {"type": "number"},
+        "reason": {"type": "string"},
+        "trials": {"type": "array", "items": obj({"idle_s": {"type": "number"}, "alive": BOOL_OR_NULL})},
+    },
+)
 
 
 def interpret(trials: Sequence[LifetimeTrial], max_wait_s: float) -> LifetimeReport:

@@ -1,10 +1,4 @@
-"""Structured reports and their versioned JSON form.
-
-Discovery and checks produce these frozen records; the CLI renders them as text or as JSON
-(``to_dict``), and library users read them directly. The JSON keys and the outcome strings
-are a stable interface: new keys may be added, existing ones keep their meaning.
-``schema_version`` changes only when a key changes meaning or disappears.
-"""
+"""The NAT behaviour report (``natprobe nat``), its versioned JSON form and its JSON Schema."""
 
 from __future__ import annotations
 
@@ -12,12 +6,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.verdicts.classify import Verdict
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
 from natprobe.addressing import TransportAddress
-from natprobe.reports.lifetime_report import LifetimeReport
+from natprobe.reports.json_schema import (
+    ADDRESS,
+    BOOL_OR_NULL,
+    INT_OR_NULL,
+    NUMBER_OR_NULL,
+    STRING_LIST,
+    JsonSchema,
+    embedded,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
+from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 
-NAT_REPORT_SCHEMA = "natprobe/nat-report"
-NAT_REPORT_VERSION = 1
+__all__ = ("NAT_SCHEMA", "NAT_SCHEMA_ID", "NAT_VERSION", "NatReport", "address_dict", "verdict_dict")
+
+NAT_SCHEMA_ID = "natprobe/nat"
+NAT_VERSION = 2
+"""2: the id was ``natprobe/nat-report``; each verdict is one object (``mapping.value``), no
+longer a bare ``mapping`` string plus ``verdicts.mapping``."""
 
 
 def address_dict(address: TransportAddress | None) -> dict[str, Any] | None:
@@ -61,8 +72,8 @@ class NatReport:
     server_alternate: TransportAddress | None
     local: TransportAddress | None
     mapped: TransportAddress | None
-    mapping: Verdict[Mapping]
-    filtering: Verdict[Filtering]
+    mapping: Verdict[MappingBehavior]
+    filtering: Verdict[FilteringBehavior]
     nat_type: Verdict[ClassicNatType]
     hairpinning: Verdict[bool | None]
     port_preservation: bool | None
@@ -76,27 +87,72 @@ class NatReport:
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""
         return {
-            "schema": NAT_REPORT_SCHEMA,
-            "schema_version": NAT_REPORT_VERSION,
+            "schema": NAT_SCHEMA_ID,
+            "schema_version": NAT_VERSION,
             "server": address_dict(self.server),
             "server_alternate": address_dict(self.server_alternate),
             "local": address_dict(self.local),
             "mapped": address_dict(self.mapped),
-            "mapping": self.mapping.value.value,
-            "filtering": self.filtering.value.value,
-            "nat_type": self.nat_type.value.value,
-            "hairpinning": self.hairpinning.value,
+            "mapping": verdict_dict(self.mapping),
+            "filtering": verdict_dict(self.filtering),
+            "nat_type": verdict_dict(self.nat_type),
+            "hairpinning": verdict_dict(self.hairpinning),
             "port_preservation": self.port_preservation,
             "mapping_varies_by_destination": self.mapping_varies_by_destination,
             "rtt_ms": None if self.rtt_s is None else round(self.rtt_s * 1000, 3),
             "round_trip_loss": round(self.round_trip_loss, 4),
             "duration_ms": round(self.duration_s * 1000, 1),
-            "verdicts": {
-                "mapping": verdict_dict(self.mapping),
-                "filtering": verdict_dict(self.filtering),
-                "nat_type": verdict_dict(self.nat_type),
-                "hairpinning": verdict_dict(self.hairpinning),
-            },
             "tests": [observation_dict(o) for o in self.observations],
             "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
         }
+
+
+def _verdict_schema(value: JsonSchema) -> JsonSchema:
+    return obj(
+        {
+            "value": value,
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "reason": {"type": "string"},
+            "evidence": STRING_LIST,
+        }
+    )
+
+
+_OBSERVATION: JsonSchema = obj(
+    {
+        "test": enum_of(Probe),
+        "local": ADDRESS,
+        "destination": ADDRESS,
+        "sends": {"type": "integer", "minimum": 0},
+        "answered": {"type": "boolean"},
+        "response_source": nullable(ADDRESS),
+        "expected_source": nullable(ADDRESS),
+        "mapped": nullable(ADDRESS),
+        "other_address": nullable(ADDRESS),
+        "error_code": INT_OR_NULL,
+        "rtt_ms": NUMBER_OR_NULL,
+    }
+)
+
+NAT_SCHEMA: JsonSchema = report_schema(
+    NAT_SCHEMA_ID,
+    NAT_VERSION,
+    "NAT behaviour discovery (natprobe nat)",
+    {
+        "server": ADDRESS,
+        "server_alternate": nullable(ADDRESS),
+        "local": nullable(ADDRESS),
+        "mapped": nullable(ADDRESS),
+        "mapping": _verdict_schema(enum_of(MappingBehavior)),
+        "filtering": _verdict_schema(enum_of(FilteringBehavior)),
+        "nat_type": _verdict_schema(enum_of(ClassicNatType)),
+        "hairpinning": _verdict_schema(BOOL_OR_NULL),
+        "port_preservation": BOOL_OR_NULL,
+        "mapping_varies_by_destination": BOOL_OR_NULL,
+        "rtt_ms": NUMBER_OR_NULL,
+        "round_trip_loss": {"type": "number", "minimum": 0, "maximum": 1},
+        "duration_ms": {"type": "number"},
+        "tests": {"type": "array", "items": _OBSERVATION},
+        "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
+    },
+)

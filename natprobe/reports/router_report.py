@@ -6,6 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.addressing import IPAddress
+from natprobe.reports.check_report import CHECK_SCHEMA, CheckReport
+from natprobe.reports.json_schema import (
+    BOOL_OR_NULL,
+    INT_OR_NULL,
+    PORT,
+    STRING_OR_NULL,
+    JsonSchema,
+    embedded,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
     MappingOutcome,
@@ -15,8 +28,13 @@ from natprobe.verdicts.router_verdicts import (
 )
 
 __all__ = (
+    "ROUTER_SCHEMA",
     "ROUTER_SCHEMA_ID",
     "ROUTER_VERSION",
+    "CHECK_MAP_SCHEMA",
+    "CHECK_MAP_SCHEMA_ID",
+    "CHECK_MAP_VERSION",
+    "MappedCheck",
     "MappingProtocol",
     "ExternalMeaning",
     "ProtocolAnswer",
@@ -86,3 +104,82 @@ class RouterReport:
         }
 
 
+
+
+CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
+CHECK_MAP_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MappedCheck:
+    """``natprobe check --map``: the check (verdicts with the router's evidence), what the
+    router said, and each mapping natprobe asked for."""
+
+    report: CheckReport
+    router: RouterReport
+    mappings: tuple[MappingOutcome, ...]
+    lease_s: int
+    keep: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (:data:`CHECK_MAP_SCHEMA`): the check's own document inside."""
+        return {
+            "schema": CHECK_MAP_SCHEMA_ID,
+            "schema_version": CHECK_MAP_VERSION,
+            "check": self.report.to_dict(),
+            "router": self.router.to_dict(),
+            "mappings": [m.to_dict() for m in self.mappings],
+            "lease_s": self.lease_s,
+            "keep": self.keep,
+        }
+
+
+_ROUTER_MAPPING: JsonSchema = obj({
+    "protocol": {"type": "string"}, "external_port": PORT, "internal_client": {"type": "string"},
+    "internal_port": PORT, "description": {"type": "string"}, "lease_s": {"type": "integer", "minimum": 0},
+    "points_here": {"type": "boolean"},
+})
+
+ROUTER_SCHEMA: JsonSchema = report_schema(
+    ROUTER_SCHEMA_ID,
+    ROUTER_VERSION,
+    "What the default gateway says about port mapping: UPnP IGD, NAT-PMP, PCP (natprobe router)",
+    {
+        "gateway": STRING_OR_NULL,
+        "local_ip": STRING_OR_NULL,
+        "external_address": STRING_OR_NULL,
+        "external_meaning": enum_of(ExternalMeaning),
+        "address_mismatch": {"type": "boolean"},
+        "protocols": {
+            "type": "array",
+            "items": obj({
+                "protocol": enum_of(MappingProtocol), "answered": {"type": "boolean"},
+                "external_address": STRING_OR_NULL, "detail": {"type": "string"}, "result": STRING_OR_NULL,
+            }),
+        },
+        "mappings": {"type": "array", "items": _ROUTER_MAPPING},
+        "duration_ms": {"type": "number"},
+    },
+)
+
+CHECK_MAP_SCHEMA: JsonSchema = report_schema(
+    CHECK_MAP_SCHEMA_ID,
+    CHECK_MAP_VERSION,
+    "Ports opened through the router for a check, proven from outside, then closed (natprobe check --map)",
+    {
+        "check": embedded(CHECK_SCHEMA),
+        "router": embedded(ROUTER_SCHEMA),
+        "mappings": {
+            "type": "array",
+            "items": obj({
+                "protocol": {"type": "string", "enum": ["udp", "tcp"]}, "port": PORT,
+                "via": nullable(enum_of(MappingProtocol)), "created": {"type": "boolean"},
+                "external_port": INT_OR_NULL, "lease_s": INT_OR_NULL, "external_address": STRING_OR_NULL,
+                "refused": STRING_OR_NULL, "conflict": nullable(_ROUTER_MAPPING), "kept": {"type": "boolean"},
+                "removed": BOOL_OR_NULL,
+            }),
+        },
+        "lease_s": {"type": "integer", "minimum": 1},
+        "keep": {"type": "boolean"},
+    },
+)

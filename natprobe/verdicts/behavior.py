@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from natprobe.addressing import TransportAddress
 
 
-class Mapping(enum.StrEnum):
+class MappingBehavior(enum.StrEnum):
     """How the NAT maps an internal endpoint to external ones (RFC 4787 section 4.1)."""
 
     ENDPOINT_INDEPENDENT = "endpoint-independent"
@@ -18,7 +18,7 @@ class Mapping(enum.StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
-class Filtering(enum.StrEnum):
+class FilteringBehavior(enum.StrEnum):
     """Which inbound packets the NAT (or firewall) lets through to a mapping (RFC 4787 section 5).
 
     ``no-nat`` is never produced by a measurement: a host without NAT may still sit behind a

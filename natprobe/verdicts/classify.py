@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
 from natprobe.addressing import AddressScope, IPAddress, TransportAddress
 from natprobe.addressing import classify as address_scope
 from natprobe.addressing import is_globally_routable
@@ -44,8 +44,8 @@ class Verdict(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Classification:
-    mapping: Verdict[Mapping]
-    filtering: Verdict[Filtering]
+    mapping: Verdict[MappingBehavior]
+    filtering: Verdict[FilteringBehavior]
     nat_type: Verdict[ClassicNatType]
     hairpinning: Verdict[bool | None]
     mapped: TransportAddress | None
@@ -135,19 +135,19 @@ _usable_alternate = usable_alternate
 
 def _classify_mapping(
     by_probe: dict[Probe, Observation], local_ip: IPAddress | None, loss: float
-) -> Verdict[Mapping]:
+) -> Verdict[MappingBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     if primary is None or not primary.answered or primary.mapped is None:
-        return Verdict(Mapping.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
     evidence = [_describe(primary)]
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
-        return Verdict(Mapping.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
+        return Verdict(MappingBehavior.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
     if _usable_alternate(primary) is None:
         reason = unreachable_alternate(primary) or (
             "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)"
         )
         return Verdict(
-            Mapping.INCONCLUSIVE,
+            MappingBehavior.INCONCLUSIVE,
             0.0,
             f"{reason}, so mapping toward a second destination cannot be tested",
             tuple(evidence),
@@ -156,11 +156,11 @@ def _classify_mapping(
     if second is None or not second.answered or second.mapped is None:
         if second is not None:
             evidence.append(_describe(second))
-        return Verdict(Mapping.INCONCLUSIVE, 0.0, "no answer from the server's alternate address", tuple(evidence))
+        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, "no answer from the server's alternate address", tuple(evidence))
     evidence.append(_describe(second))
     if second.mapped == primary.mapped:
         return Verdict(
-            Mapping.ENDPOINT_INDEPENDENT,
+            MappingBehavior.ENDPOINT_INDEPENDENT,
             1.0,
             f"the same external address {primary.mapped} was used toward two server addresses",
             tuple(evidence),
@@ -170,7 +170,7 @@ def _classify_mapping(
         if third is not None:
             evidence.append(_describe(third))
         return Verdict(
-            Mapping.INCONCLUSIVE,
+            MappingBehavior.INCONCLUSIVE,
             0.0,
             "the mapping changed with the destination IP, but the third test got no answer",
             tuple(evidence),
@@ -178,13 +178,13 @@ def _classify_mapping(
     evidence.append(_describe(third))
     if third.mapped == second.mapped:
         return Verdict(
-            Mapping.ADDRESS_DEPENDENT,
+            MappingBehavior.ADDRESS_DEPENDENT,
             1.0,
             "the external address changed with the destination IP but not with the destination port",
             tuple(evidence),
         )
     return Verdict(
-        Mapping.ADDRESS_AND_PORT_DEPENDENT,
+        MappingBehavior.ADDRESS_AND_PORT_DEPENDENT,
         1.0,
         f"every destination got its own external address ({primary.mapped}, {second.mapped}, {third.mapped})",
         tuple(evidence),
@@ -203,10 +203,10 @@ def _filter_test_state(observation: Observation | None, loss: float) -> tuple[st
     return ("closed" if doubt <= MAX_SILENCE_DOUBT else "undecided"), doubt
 
 
-def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[Filtering]:
+def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[FilteringBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     if primary is None or not primary.answered:
-        return Verdict(Filtering.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
+        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, "the server did not answer the first Binding request")
     change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
     change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
     evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)
@@ -216,17 +216,17 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
 
     if both == "open":
         return Verdict(
-            Filtering.ENDPOINT_INDEPENDENT,
+            FilteringBehavior.ENDPOINT_INDEPENDENT,
             1.0,
             "a reply from an address and port this socket never sent to came through",
             evidence,
         )
     if port == "unusable":
         reason = "the server did not honour the change-port request (error, or a reply from the wrong source)"
-        return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)
+        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
     if port == "closed":
         return Verdict(
-            Filtering.ADDRESS_AND_PORT_DEPENDENT,
+            FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT,
             1.0 - port_doubt,
             "a reply from the server's other port was dropped: only the exact address and port "
             "this socket sent to may answer",
@@ -234,7 +234,7 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
         )
     if port == "undecided":
         return Verdict(
-            Filtering.INCONCLUSIVE,
+            FilteringBehavior.INCONCLUSIVE,
             0.0,
             f"no reply from the other port, but with the loss measured on this path "
             f"({port_doubt:.0%} chance it was only lost) that does not prove filtering",
@@ -243,7 +243,7 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
     # A reply from the other port came through: endpoint-independent or address-dependent.
     if both == "closed":
         return Verdict(
-            Filtering.ADDRESS_DEPENDENT,
+            FilteringBehavior.ADDRESS_DEPENDENT,
             1.0 - both_doubt,
             "a reply from the server's other port came through, one from its other IP did not",
             evidence,
@@ -260,15 +260,15 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
             f"a reply from the other port came through, but {why}, "
             "so endpoint-independent and address-dependent filtering cannot be told apart"
         )
-    return Verdict(Filtering.INCONCLUSIVE, 0.0, reason, evidence)
+    return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
 
 
 def _classify_hairpin(
-    by_probe: dict[Probe, Observation], loss: float, mapping: Mapping
+    by_probe: dict[Probe, Observation], loss: float, mapping: MappingBehavior
 ) -> Verdict[bool | None]:
     hairpin = by_probe.get(Probe.HAIRPIN)
     if hairpin is None:
-        if mapping is Mapping.NO_NAT:
+        if mapping is MappingBehavior.NO_NAT:
             return Verdict(None, 1.0, "no NAT between this host and the server: hairpinning does not apply")
         return Verdict(None, 0.0, "hairpinning was not tested")
     if hairpin.answered:
@@ -291,27 +291,27 @@ def _classify_hairpin(
 
 
 def _classic_type(
-    mapping: Verdict[Mapping], filtering: Verdict[Filtering], udp_blocked: Verdict[bool] | None
+    mapping: Verdict[MappingBehavior], filtering: Verdict[FilteringBehavior], udp_blocked: Verdict[bool] | None
 ) -> Verdict[ClassicNatType]:
     confidence = min(mapping.confidence, filtering.confidence)
     if udp_blocked is not None and udp_blocked.value:
         return Verdict(ClassicNatType.UDP_BLOCKED, udp_blocked.confidence, udp_blocked.reason, udp_blocked.evidence)
     m, f = mapping.value, filtering.value
-    if m is Mapping.NO_NAT:
-        if f is Filtering.ENDPOINT_INDEPENDENT:
+    if m is MappingBehavior.NO_NAT:
+        if f is FilteringBehavior.ENDPOINT_INDEPENDENT:
             return Verdict(ClassicNatType.OPEN_INTERNET, confidence, "no NAT and no inbound filtering")
-        if f in (Filtering.ADDRESS_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT):
+        if f in (FilteringBehavior.ADDRESS_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT):
             return Verdict(
                 ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, "no NAT, but a firewall filters inbound UDP"
             )
         return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"no NAT; filtering: {filtering.reason}")
-    if m in (Mapping.ADDRESS_DEPENDENT, Mapping.ADDRESS_AND_PORT_DEPENDENT):
+    if m in (MappingBehavior.ADDRESS_DEPENDENT, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT):
         return Verdict(ClassicNatType.SYMMETRIC, mapping.confidence, "the mapping depends on the destination")
-    if m is Mapping.ENDPOINT_INDEPENDENT:
+    if m is MappingBehavior.ENDPOINT_INDEPENDENT:
         by_filtering = {
-            Filtering.ENDPOINT_INDEPENDENT: ClassicNatType.FULL_CONE,
-            Filtering.ADDRESS_DEPENDENT: ClassicNatType.RESTRICTED_CONE,
-            Filtering.ADDRESS_AND_PORT_DEPENDENT: ClassicNatType.PORT_RESTRICTED_CONE,
+            FilteringBehavior.ENDPOINT_INDEPENDENT: ClassicNatType.FULL_CONE,
+            FilteringBehavior.ADDRESS_DEPENDENT: ClassicNatType.RESTRICTED_CONE,
+            FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT: ClassicNatType.PORT_RESTRICTED_CONE,
         }
         if f in by_filtering:
             return Verdict(by_filtering[f], confidence, f"endpoint-independent mapping with {f.value} filtering")

@@ -22,6 +22,7 @@ jamulus`` observed; :mod:`natprobe.reports.jamulus_report` assembles them into t
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
@@ -37,7 +38,11 @@ __all__ = (
     "ModeVerdict",
     "keepalive_outlives",
     "private_mode_verdict",
+    "port_held_note",
     "public_mode_verdict",
+    "refused_punches_note",
+    "unmeasured_directory_reason",
+    "unmeasured_lifetime_note",
 )
 
 
@@ -221,3 +226,28 @@ def public_mode_verdict(
         f"was still dropped.{cgnat}",
     )
 
+
+
+# --- what the measurement notes in plain words (the measurement itself only observes) --------------
+
+
+def port_held_note(port: int, measured_port: int) -> str:
+    """Another program held ``port``: how each mode was measured instead."""
+    return (
+        f"Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
+        f"that program, and public mode was measured from UDP port {measured_port} instead: the NAT treats "
+        f"it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
+        "(or pass --port with a free port)."
+    )
+
+
+def refused_punches_note(refusals: Sequence[str]) -> str:
+    return "Refused hole-punch requests: " + "; ".join(refusals)
+
+
+def unmeasured_lifetime_note(error: object) -> str:
+    return f"the mapping lifetime could not be measured: {error}"
+
+
+def unmeasured_directory_reason(server_ip: IPAddress) -> str:
+    return f"the echo server's address {server_ip} is IPv6; Jamulus directories are IPv4 only"

@@ -124,6 +124,15 @@ class PortVerdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def held_udp_port_reason(port: int) -> str:
+    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
+    return (
+        f"a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
+        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
+        "run the check again."
+    )
+
+
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     proto = observation.protocol.value.upper()
     host = str(context.local_ip) if context.local_ip is not None else "this host's LAN address"
@@ -332,3 +341,35 @@ def _service_answered(mode: ProbeMode, result: dict[str, Any]) -> str | None:
     if mode is ProbeMode.CONNECT and result.get("connected"):
         return "a TCP service"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class HairpinResult:
+    """Whether this host reached its own public address and port (NAT loopback, RFC 4787 REQ-9)."""
+
+    protocol: Protocol
+    port: int
+    works: bool | None
+    reason: str
+    advice: tuple[str, ...] = ()
+
+
+def decide_hairpin(protocol: Protocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
+    """The hairpin verdict from what the loop-back test saw (``None``: the port was in use here)."""
+    if works is None:
+        return HairpinResult(protocol, port, None, "the port is in use here; cannot listen for the loop-back")
+    if works:
+        return HairpinResult(
+            protocol, port, True, f"this host reached its own public address {public_ip}:{port} (the router hairpins)"
+        )
+    return HairpinResult(
+        protocol,
+        port,
+        False,
+        f"this host could not reach its own public address {public_ip}:{port}: the router does not "
+        "hairpin (NAT loopback), so LAN clients cannot use the public address",
+        (
+            "Devices inside your network should use the server's LAN address, or set up split DNS so "
+            "the public name resolves to the LAN address locally.",
+        ),
+    )

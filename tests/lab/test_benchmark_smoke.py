@@ -117,13 +117,14 @@ def test_pystun3_names(name: str, expected: ClassicNatType) -> None:
 
 
 def test_natprobe_json_and_garbage() -> None:
-    good = parse_natprobe(json.dumps({"nat_type": "symmetric", "mapping": "address-and-port-dependent",
-                                      "filtering": "address-and-port-dependent", "hairpinning": False,
-                                      "duration_ms": 612.5}))
+    good = parse_natprobe(json.dumps({"nat_type": {"value": "symmetric"}, "mapping": {"value": "address-and-port-dependent"},
+                                      "filtering": {"value": "address-and-port-dependent"},
+                                      "hairpinning": {"value": False}, "duration_ms": 612.5}))
     assert good.nat_type is ClassicNatType.SYMMETRIC and good.protocol_s == pytest.approx(0.6125)
-    assert good.hairpinning is False
+    assert good.hairpinning is False and good.mapping == "address-and-port-dependent"
     assert parse_natprobe("Traceback (most recent call last):").nat_type is ClassicNatType.INCONCLUSIVE
-    assert parse_natprobe('{"nat_type": "nonsense"}').nat_type is ClassicNatType.INCONCLUSIVE
+    assert parse_natprobe('{"nat_type": {"value": "nonsense"}}').nat_type is ClassicNatType.INCONCLUSIVE
+    assert parse_natprobe('{"nat_type": "symmetric"}').nat_type is ClassicNatType.INCONCLUSIVE  # v1: not read
 
 
 def test_expected_types() -> None:

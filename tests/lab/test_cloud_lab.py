@@ -21,6 +21,7 @@ import pytest
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.cloud import CLOUD_PUBLIC, CloudHost
 from natprobe.lab.services import start_echo_server
+from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 
@@ -54,7 +55,7 @@ def _natprobe(lab: Lab, *argv: str, env: dict[str, str] | None = None) -> subpro
 def _nat(lab: Lab, cloud: CloudHost) -> dict[str, Any]:
     done = _natprobe(lab, "nat", "--server", f"{cloud.public[0]}:3478", "--json", "--no-hairpin")
     assert done.returncode == 0, done.stderr
-    report: dict[str, Any] = json.loads(done.stdout)
+    report: dict[str, Any] = assert_valid_report(json.loads(done.stdout))
     return report
 
 
@@ -70,7 +71,7 @@ def test_public_flags_give_the_home_nats_real_behaviour(behavior: Behavior, mapp
         line = _serve(cloud, public=True)
         assert "public=10.0.0.5->198.51.100.200,10.0.0.6->198.51.100.201" in line
         report = _nat(lab, cloud)
-    assert (report["mapping"], report["filtering"]) == (mapping, filtering), report["verdicts"]
+    assert (report["mapping"]["value"], report["filtering"]["value"]) == (mapping, filtering), report
     assert report["server_alternate"]["ip"] == str(cloud.public[1])
     assert report["mapped"]["ip"] == str(lab.public_ip)
 
@@ -80,8 +81,8 @@ def test_without_public_flags_the_alternate_tests_are_inconclusive_with_the_reas
         _serve(cloud, public=False)
         report = _nat(lab, cloud)
     assert report["server_alternate"]["ip"] == str(cloud.private[1])  # what the server wrongly advertised
-    assert (report["mapping"], report["filtering"]) == ("inconclusive", "inconclusive")
-    for verdict in (report["verdicts"]["mapping"], report["verdicts"]["filtering"]):
+    assert (report["mapping"]["value"], report["filtering"]["value"]) == ("inconclusive", "inconclusive")
+    for verdict in (report["mapping"], report["filtering"]):
         assert "1:1 NAT" in verdict["reason"] and "--primary-public" in verdict["reason"], verdict
 
 
@@ -104,7 +105,7 @@ def test_check_as_typed_with_the_environment_or_the_config_file_and_without_a_se
                                   NATPROBE_STUN_SERVERS=f"{CLOUD_PUBLIC_PRIMARY}:3478"))
     for done in (by_env, by_file):
         assert done.returncode == 0, done.stderr
-        (port,) = json.loads(done.stdout)["ports"]
+        (port,) = assert_valid_report(json.loads(done.stdout))["ports"]
         assert (port["port"], port["reachable"]) == (JAMULUS_PORT, True), port
     assert none.returncode == 3, none.stderr
     assert "no echo server is configured" in none.stderr and "natprobe config set server" in none.stderr
@@ -123,7 +124,7 @@ def test_explain_jamulus_through_the_cloud_directory(tmp_path: Path, public: boo
         _serve(cloud, public=public, http=True)
         done = _natprobe(lab, "explain", "jamulus", "--no-trace", "--json",
                          env=_env(NATPROBE_SERVER=url, XDG_CONFIG_HOME=str(tmp_path)))
-    data = json.loads(done.stdout)
+    data = assert_valid_report(json.loads(done.stdout))
     assert data["published_address"] == {"ip": str(lab.public_ip), "port": JAMULUS_PORT}
     assert data["public_mode"]["works"] is public, data["public_mode"]
     assert data["private_mode"]["status"] == "needs-port-forward"

@@ -9,23 +9,24 @@ from collections import Counter
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.services import start_coturn, start_echo_server
 from natprobe.reports.nat_report import NatReport
+from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.lab
 
 EXPECTED = {
-    Behavior.NO_NAT: (Mapping.NO_NAT, Filtering.ENDPOINT_INDEPENDENT, ClassicNatType.OPEN_INTERNET),
-    Behavior.FULL_CONE: (Mapping.ENDPOINT_INDEPENDENT, Filtering.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
-    Behavior.RESTRICTED_CONE: (Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
+    Behavior.NO_NAT: (MappingBehavior.NO_NAT, FilteringBehavior.ENDPOINT_INDEPENDENT, ClassicNatType.OPEN_INTERNET),
+    Behavior.FULL_CONE: (MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
+    Behavior.RESTRICTED_CONE: (MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
     Behavior.PORT_RESTRICTED_CONE: (
-        Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
+        MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
     Behavior.SYMMETRIC: (
-        Mapping.ADDRESS_AND_PORT_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
-    Behavior.UDP_BLOCKED: (Mapping.INCONCLUSIVE, Filtering.INCONCLUSIVE, ClassicNatType.UDP_BLOCKED),
+        MappingBehavior.ADDRESS_AND_PORT_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
+    Behavior.UDP_BLOCKED: (MappingBehavior.INCONCLUSIVE, FilteringBehavior.INCONCLUSIVE, ClassicNatType.UDP_BLOCKED),
 }
 
 
@@ -52,7 +53,6 @@ def test_every_behaviour_is_classified_right(behavior: Behavior, server: str) ->
         report.mapping.reason, report.filtering.reason, report.nat_type.reason)
     if behavior is Behavior.UDP_BLOCKED:
         assert report.mapped is None
-        assert report.duration_s < 5
         return
     assert report.mapped is not None
     expected_public = lab.client.ip if behavior is Behavior.NO_NAT else lab.public_ip
@@ -63,7 +63,6 @@ def test_every_behaviour_is_classified_right(behavior: Behavior, server: str) ->
         assert report.hairpinning.value is False
         assert report.port_preservation is (behavior is not Behavior.SYMMETRIC)
         assert report.mapping_varies_by_destination is (behavior is Behavior.SYMMETRIC)
-    assert report.duration_s < 1.0  # every test concurrently under one short window
     # Evidence names the tests and where answers came from.
     assert report.mapping.evidence and all("mapping" in line for line in report.mapping.evidence)
 
@@ -81,18 +80,18 @@ def test_single_address_server_gives_inconclusive_never_a_wrong_verdict() -> Non
     with Lab(LabConfig(behavior=Behavior.FULL_CONE)) as lab:
         start_echo_server(lab.server, lab.server.primary_ip)  # one IP: RFC 5780 section 6 single-address mode
         report = _discover(lab)
-    assert report.mapping.value is Mapping.INCONCLUSIVE
+    assert report.mapping.value is MappingBehavior.INCONCLUSIVE
     assert "alternate" in report.mapping.reason
-    assert report.filtering.value is Filtering.INCONCLUSIVE
+    assert report.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert report.nat_type.value is ClassicNatType.INCONCLUSIVE
 
 
-def test_server_down_is_inconclusive_quickly() -> None:
+def test_server_down_is_inconclusive() -> None:
+    # How quickly: benchmarks/bounded_waits.py (a silent server on loopback).
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE)) as lab:
         report = _discover(lab)
     assert report.nat_type.value is ClassicNatType.INCONCLUSIVE
     assert "server" in report.nat_type.reason
-    assert report.duration_s < 5
 
 
 @pytest.mark.slow
@@ -105,13 +104,14 @@ def test_verdicts_stay_right_at_ten_percent_loss(behavior: Behavior) -> None:
     assert outcomes == Counter({behavior.value: runs})
 
 
-def test_fifty_ms_rtt_full_report_under_a_second() -> None:
+def test_fifty_ms_rtt_full_report() -> None:
+    # The time a full report takes at 50 ms RTT (the "under a second" target) is measured by
+    # benchmarks/discovery.py (its delay25 condition), not asserted here.
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE, delay_ms=25)) as lab:
         start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip)
         report = _discover(lab)
     assert report.nat_type.value is ClassicNatType.PORT_RESTRICTED_CONE
     assert report.rtt_s is not None and 0.045 < report.rtt_s < 0.09
-    assert report.duration_s < 1.0
 
 
 @pytest.mark.slow
@@ -124,7 +124,8 @@ def test_mapping_lifetime_is_bracketed_in_about_the_lifetime() -> None:
     assert lifetime.at_least_s is not None and lifetime.at_most_s is not None
     # The kernel drops the entry 10.0-10.1 s after the last packet; a check takes up to 1 s.
     assert 8 <= lifetime.at_least_s <= 10 <= lifetime.at_most_s <= 14, lifetime
-    assert report.duration_s < 20  # about the lifetime plus a margin, not the sum of the trials
+    # "About the lifetime, not the sum of the trials" is checked with an injected clock in
+    # tests/test_lifetime.py.
 
 
 def test_cli_nat_json_in_the_lab() -> None:
@@ -133,15 +134,15 @@ def test_cli_nat_json_in_the_lab() -> None:
         done = lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", f"{lab.server.primary_ip}:3478", "--json"],
                                check=False, timeout=30)
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    assert data["schema_version"] == 1
-    assert data["mapping"] == "address-and-port-dependent"
-    assert data["filtering"] == "address-and-port-dependent"
-    assert data["nat_type"] == "symmetric"
+    data = assert_valid_report(json.loads(done.stdout))
+    assert data["schema"] == "natprobe/nat" and data["schema_version"] == 2
+    assert data["mapping"]["value"] == "address-and-port-dependent"
+    assert data["filtering"]["value"] == "address-and-port-dependent"
+    assert data["nat_type"]["value"] == "symmetric"
     assert data["mapped"]["ip"] == str(lab.public_ip)
     assert data["local"]["ip"] == str(lab.client.ip)
-    assert data["hairpinning"] is False
-    assert {"confidence", "evidence", "reason"} <= set(data["verdicts"]["filtering"])
+    assert data["hairpinning"]["value"] is False
+    assert {"confidence", "evidence", "reason"} <= set(data["filtering"])
 
 
 def test_cli_nat_reports_unreachable_server_with_exit_3() -> None:

@@ -34,6 +34,7 @@ import pytest
 from natprobe.adapters.jamulus_socket import ping as jamulus_ping
 from natprobe.lab import Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
+from tests.json_reports import assert_valid_report
 from tests.lab.nginx_tls import NGINX, nginx_missing, self_signed
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
@@ -237,7 +238,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
 
 def _report(s: Scanned) -> dict[str, Any]:
     assert s.done.returncode == 1, (s.done.stdout, s.done.stderr)  # bad findings: exit 1
-    data: dict[str, Any] = json.loads(s.done.stdout)
+    data: dict[str, Any] = assert_valid_report(json.loads(s.done.stdout))
     assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 1
     return data
 

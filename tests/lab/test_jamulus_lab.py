@@ -35,7 +35,8 @@ import pytest
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.findings.jamulus_findings import explain_jamulus
-from natprobe.measure.jamulus_modes import measure_jamulus_modes
+from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
+from tests.json_reports import assert_valid_report
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.reports.jamulus_report import JamulusServerEntry
@@ -160,7 +161,7 @@ def _echo_server(lab: Lab) -> EchoServerProcess:
 
 def _natprobe(lab: Lab, echo: EchoServerProcess, lifetime_max_s: float | None = None) -> JamulusModesReport:
     with lab.client.entered():
-        return asyncio.run(measure_jamulus_modes(echo.http_url, port=JAMULUS_PORT, lifetime_max_s=lifetime_max_s))
+        return asyncio.run(measure_jamulus_modes(echo.http_url, JamulusModesOptions(port=JAMULUS_PORT, lifetime_max_s=lifetime_max_s)))
 
 
 @dataclass(frozen=True)
@@ -295,8 +296,8 @@ def test_cli_explain_and_check_in_the_lab() -> None:
             check=False, timeout=60,
         )
     assert explained.returncode == 0, explained.stderr
-    data = json.loads(explained.stdout)
-    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 1
+    data = assert_valid_report(json.loads(explained.stdout))
+    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 2
     assert data["public_mode"]["works"] is True and data["private_mode"]["status"] == "needs-port-forward"
     assert data["published_address"] == {"ip": str(lab.public_ip), "port": JAMULUS_PORT}
     assert data["port_preserved"] is True and data["unsolicited_from_new_peer_admitted"] is False

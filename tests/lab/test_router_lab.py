@@ -25,6 +25,7 @@ from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.miniupnpd import Miniupnpd, miniupnpd_missing
 from natprobe.lab.services import start_echo_server
 from natprobe.measure.portmapping import mapped_ports, probe_router
+from tests.json_reports import assert_valid_report
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
@@ -63,10 +64,10 @@ def _cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
     return lab.client.exec([sys.executable, "-m", "cli", *args], check=False, timeout=CLI_TIMEOUT_S)
 
 
-def _router_json(lab: Lab) -> tuple[int, dict[str, Any]]:
-    done = _cli(lab, "router", "--json")
-    data = json.loads(done.stdout)
-    assert data["schema"] == "natprobe/router" and data["schema_version"] == 1
+def _router_json(lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
+    done = _cli(lab, "router", "--json", *args)
+    data = assert_valid_report(json.loads(done.stdout))
+    assert data["schema"] == "natprobe/router"
     return done.returncode, data
 
 
@@ -75,8 +76,12 @@ def _protocols(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _port_entry(done: subprocess.CompletedProcess[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    data = json.loads(done.stdout)
-    assert data["schema"].startswith("natprobe/check")  # "natprobe/check-report" until the v2 ids
+    """The check report and its entry for PORT; with --map, the check-map document's fields
+    (``router``, ``mappings``) are merged in beside the check's own."""
+    data = assert_valid_report(json.loads(done.stdout))
+    if data["schema"] == "natprobe/check-map":
+        data = {**data["check"], "router": data["router"], "mappings": data["mappings"]}
+    assert data["schema"] == "natprobe/check"
     return data, next(p for p in data["ports"] if p["port"] == PORT)
 
 
@@ -235,11 +240,11 @@ def test_upnp_only_maps_and_names_a_rule_that_forwards_the_port_elsewhere(home: 
     with Miniupnpd(lab, natpmp=False, secure_mode=False) as daemon:
         done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--json", "--server", url)
         _, port = _port_entry(done)
-        [mapping] = json.loads(done.stdout)["mappings"]
+        [mapping] = _port_entry(done)[0]["mappings"]
         assert port["reachable"] is True and mapping["via"] == "upnp" and mapping["removed"] is True
         # Ports below 1024 are outside miniupnpd's allow rule: refused, and said so.
         refused = _cli(lab, "check", "--tcp", "80", "--map", "--no-trace", "--json", "--server", url)
-        [denied] = json.loads(refused.stdout)["mappings"]
+        [denied] = assert_valid_report(json.loads(refused.stdout))["mappings"]
         assert not denied["created"] and "refused the UPnP mapping" in denied["refused"], denied
         # Another program put a forward of the port to another LAN host (miniupnpc's client).
         other = lab.client.exec(["upnpc", "-i", "-a", str(lab.lan_spare_ip), str(PORT), str(PORT), "UDP", "300"],
@@ -305,9 +310,8 @@ def test_pcp_address_mismatch_names_a_nat_between_this_host_and_the_gateway() ->
         assert lab.carrier is not None
         with Miniupnpd(lab, on_carrier=True) as daemon:
             assert daemon.forwarding_enabled is True
-            done = _cli(lab, "router", "--gateway", str(lab.carrier.lan_ip), "--json")
+            code, data = _router_json(lab, "--gateway", str(lab.carrier.lan_ip))
             human = _cli(lab, "router", "--gateway", str(lab.carrier.lan_ip))
-        data = json.loads(done.stdout)
-        assert done.returncode == 0 and data["address_mismatch"] is True
+        assert code == 0 and data["address_mismatch"] is True
         assert _protocols(data)["pcp"]["result"] == "ADDRESS_MISMATCH"
         assert "another NAT sits between this host and the gateway" in human.stdout, human.stdout

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
 from natprobe.verdicts.classify import classify
 from natprobe.verdicts.classify import sends_needed, silence_doubt
 from natprobe.measure.lifetime import idle_schedule
@@ -59,14 +59,14 @@ def nat_run(mapping: str, filtering: str, hairpin: bool = False) -> list[Observa
 @pytest.mark.parametrize(
     ("mapping", "filtering", "expected_mapping", "expected_filtering", "expected_type"),
     [
-        ("eim", "eif", Mapping.ENDPOINT_INDEPENDENT, Filtering.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
-        ("eim", "adf", Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
-        ("eim", "apdf", Mapping.ENDPOINT_INDEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
-        ("apdm", "apdf", Mapping.ADDRESS_AND_PORT_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
-        ("adm", "apdf", Mapping.ADDRESS_DEPENDENT, Filtering.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
+        ("eim", "eif", MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ENDPOINT_INDEPENDENT, ClassicNatType.FULL_CONE),
+        ("eim", "adf", MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_DEPENDENT, ClassicNatType.RESTRICTED_CONE),
+        ("eim", "apdf", MappingBehavior.ENDPOINT_INDEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.PORT_RESTRICTED_CONE),
+        ("apdm", "apdf", MappingBehavior.ADDRESS_AND_PORT_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
+        ("adm", "apdf", MappingBehavior.ADDRESS_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT, ClassicNatType.SYMMETRIC),
     ],
 )
-def test_each_behaviour(mapping: str, filtering: str, expected_mapping: Mapping, expected_filtering: Filtering,
+def test_each_behaviour(mapping: str, filtering: str, expected_mapping: MappingBehavior, expected_filtering: FilteringBehavior,
                         expected_type: ClassicNatType) -> None:
     result = classify(nat_run(mapping, filtering), local_ip=LOCAL_IP)
     assert result.mapping.value is expected_mapping
@@ -86,7 +86,7 @@ def test_no_nat_with_and_without_firewall() -> None:
     open_host = [first(own), answered(Probe.FILTERING_CHANGE_IP_PORT, own, ALTERNATE),
                  answered(Probe.FILTERING_CHANGE_PORT, own, addr("198.51.100.1", 3479))]
     result = classify(open_host, local_ip=LOCAL_IP)
-    assert result.mapping.value is Mapping.NO_NAT
+    assert result.mapping.value is MappingBehavior.NO_NAT
     assert result.nat_type.value is ClassicNatType.OPEN_INTERNET
     firewalled = [first(own), silent(Probe.FILTERING_CHANGE_IP_PORT), silent(Probe.FILTERING_CHANGE_PORT)]
     assert classify(firewalled, local_ip=LOCAL_IP).nat_type.value is ClassicNatType.SYMMETRIC_UDP_FIREWALL
@@ -96,7 +96,7 @@ def test_udp_blocked_needs_tcp_evidence() -> None:
     nothing = [Observation(Probe.MAPPING_PRIMARY, addr("0.0.0.0", 1), PRIMARY, 8, False)]
     blocked = classify(nothing, local_ip=LOCAL_IP, tcp_reachable=True)
     assert blocked.nat_type.value is ClassicNatType.UDP_BLOCKED
-    assert blocked.mapping.value is Mapping.INCONCLUSIVE
+    assert blocked.mapping.value is MappingBehavior.INCONCLUSIVE
     down = classify(nothing, local_ip=LOCAL_IP, tcp_reachable=False)
     assert down.nat_type.value is ClassicNatType.INCONCLUSIVE
     assert "down" in down.nat_type.reason
@@ -108,15 +108,15 @@ def test_server_without_usable_alternate_is_never_read_as_endpoint_independent(o
     observations = [first(other=other), answered(Probe.FILTERING_CHANGE_IP_PORT, addr(PUBLIC, 1), PRIMARY),
                     answered(Probe.FILTERING_CHANGE_PORT, addr(PUBLIC, 2), addr("198.51.100.1", 3479))]
     result = classify(observations, local_ip=LOCAL_IP)
-    assert result.mapping.value is Mapping.INCONCLUSIVE
+    assert result.mapping.value is MappingBehavior.INCONCLUSIVE
     assert "alternate" in result.mapping.reason
-    assert result.filtering.value is Filtering.INCONCLUSIVE
+    assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert result.nat_type.value is ClassicNatType.INCONCLUSIVE
 
 
 def test_single_ip_server_still_proves_port_dependent_filtering() -> None:
     observations = [first(other=None), silent(Probe.FILTERING_CHANGE_PORT)]
-    assert classify(observations, local_ip=LOCAL_IP).filtering.value is Filtering.ADDRESS_AND_PORT_DEPENDENT
+    assert classify(observations, local_ip=LOCAL_IP).filtering.value is FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT
 
 
 def test_reply_from_the_wrong_source_makes_the_test_unusable() -> None:
@@ -124,14 +124,14 @@ def test_reply_from_the_wrong_source_makes_the_test_unusable() -> None:
     observations[3] = answered(Probe.FILTERING_CHANGE_IP_PORT, addr(PUBLIC, 1), PRIMARY, expected=ALTERNATE)
     observations[4] = answered(Probe.FILTERING_CHANGE_PORT, addr(PUBLIC, 2), PRIMARY, expected=addr("198.51.100.1", 3479))
     result = classify(observations, local_ip=LOCAL_IP)
-    assert result.filtering.value is Filtering.INCONCLUSIVE
+    assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
 
 
 def test_420_to_change_request_is_inconclusive() -> None:
     observations = nat_run("eim", "apdf")
     observations[4] = Observation(Probe.FILTERING_CHANGE_PORT, addr("0.0.0.0", 1), PRIMARY, 1, True,
                                   response_source=PRIMARY, error_code=420, expected_source=addr("198.51.100.1", 3479))
-    assert classify(observations, local_ip=LOCAL_IP).filtering.value is Filtering.INCONCLUSIVE
+    assert classify(observations, local_ip=LOCAL_IP).filtering.value is FilteringBehavior.INCONCLUSIVE
 
 
 def test_too_few_sends_under_loss_is_inconclusive_not_filtered() -> None:
@@ -139,7 +139,7 @@ def test_too_few_sends_under_loss_is_inconclusive_not_filtered() -> None:
     observations[3] = silent(Probe.FILTERING_CHANGE_IP_PORT, sends=1)
     observations[4] = silent(Probe.FILTERING_CHANGE_PORT, sends=1)
     result = classify(observations, local_ip=LOCAL_IP)
-    assert result.filtering.value is Filtering.INCONCLUSIVE
+    assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert "loss" in result.filtering.reason
 
 
@@ -147,7 +147,7 @@ def test_lost_second_mapping_answer_is_inconclusive_not_endpoint_independent() -
     """turnutils_natdiscovery's failure: a lost answer read as a verdict (facts, linux-nat-lab.md)."""
     observations = nat_run("apdm", "apdf")
     observations[1] = silent(Probe.MAPPING_ALTERNATE_IP)
-    assert classify(observations, local_ip=LOCAL_IP).mapping.value is Mapping.INCONCLUSIVE
+    assert classify(observations, local_ip=LOCAL_IP).mapping.value is MappingBehavior.INCONCLUSIVE
 
 
 def test_silence_statistics() -> None:

@@ -6,6 +6,8 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from tests.json_reports import assert_valid_report
+
 from natprobe.findings.router_findings import describe_mapping, explain_router
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
 from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
@@ -96,7 +98,7 @@ def test_router_findings() -> None:
     assert any("ADDRESS_MISMATCH" in f.title for f in mismatch)
     data = _report(ProtocolAnswer(MappingProtocol.UPNP, True, IPv4Address("203.0.113.2")),
                    external="203.0.113.2").to_dict()
-    assert data["schema"] == "natprobe/router" and data["external_meaning"] == "public"
+    assert assert_valid_report(data)["schema"] == "natprobe/router" and data["external_meaning"] == "public"
 
 
 def test_a_gateway_in_cgnat_space_turns_not_forwarded_into_cgnat() -> None:

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import ClassicNatType, Filtering, Mapping, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
 from natprobe.verdicts.classify import classify, unreachable_alternate, usable_alternate
 
 LOCAL_IP = ipaddress.ip_address("192.168.1.10")
@@ -33,9 +33,9 @@ def test_public_server_with_internal_alternate_is_inconclusive_with_the_reason(o
                               response_source=TransportAddress(SERVER.ip, 3479), mapped=MAPPED,
                               expected_source=TransportAddress(SERVER.ip, 3479))
     result = classify([primary, change_port], local_ip=LOCAL_IP)
-    assert result.mapping.value is Mapping.INCONCLUSIVE
+    assert result.mapping.value is MappingBehavior.INCONCLUSIVE
     assert "1:1 NAT" in result.mapping.reason and other in result.mapping.reason
-    assert result.filtering.value is Filtering.INCONCLUSIVE
+    assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert "1:1 NAT" in result.filtering.reason
     assert result.nat_type.value is ClassicNatType.INCONCLUSIVE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ("Finding", "Severity")
 
@@ -21,3 +22,7 @@ class Finding:
     title: str
     detail: str
     advice: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``json_schema.FINDING``)."""
+        return {"severity": self.severity.value, "title": self.title, "detail": self.detail, "advice": list(self.advice)}
