@@ -36,7 +36,8 @@ from natprobe.measure.check import check_ports
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 from natprobe.stun import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
-from natprobe.verdicts.reachability import PortSpec, Protocol
+from natprobe.contract import TransportProtocol
+from natprobe.verdicts.reachability import PortSpec
 
 LOOPBACK = "127.0.0.1"
 FAST = RetransmissionPolicy(rto=0.05, max_sends=3, last_wait=0.1)
@@ -144,7 +145,7 @@ async def _jamulus_list_silent_directory() -> None:
 
 async def _check_server_refused() -> None:
     try:
-        await check_ports(f"http://{LOOPBACK}:{_free_tcp_port()}", [PortSpec(Protocol.UDP, 1)])
+        await check_ports(f"http://{LOOPBACK}:{_free_tcp_port()}", [PortSpec(TransportProtocol.UDP, 1)])
     except NatprobeError:
         return
     raise AssertionError("check_ports reached an echo server on a free port")

@@ -36,11 +36,13 @@ from natprobe.contract.exposure_route import (
     TlsDetails,
 )
 
+from natprobe.contract import HttpResult, HttpsResult, JamulusResult, ProbeError
+
 from echo_server import probe_back
 
 # The stream helpers are probe_back's (one connect path, one way to read a certificate);
 # they are module-private there, shared here deliberately rather than copied.
-from echo_server.probe_back import HttpResult, ProbeError, _clean, _close, _connect, _Failed, _open_stream
+from echo_server.probe_back import _clean, _close, _connect, _Failed, _open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +213,7 @@ async def _redis_ping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         return b""
 
 
-def _tls_details(result: HttpResult) -> TlsDetails | None:
+def _tls_details(result: HttpsResult) -> TlsDetails | None:
     tls = result.tls
     if tls is None or tls.version is None:
         return None
@@ -233,8 +235,8 @@ async def _web(progress: _Progress, target: TransportAddress, source_ip: IPAddre
             target, source_ip=source_ip, timeout=limits.exchange_timeout, host=host, verify_context=context, https=https
         )
         result = outcome.result
-        assert isinstance(result, HttpResult)  # probe_http returns nothing else
-        tls = _tls_details(result) if https else None
+        assert isinstance(result, (HttpResult, HttpsResult))  # probe_http returns nothing else
+        tls = _tls_details(result) if isinstance(result, HttpsResult) else None
         if result.status is not None or tls is not None:
             progress.service = "https" if https else "http"
             progress.identified = True
@@ -313,7 +315,7 @@ async def _scan_udp(progress: _Progress, target: TransportAddress, source_ip: IP
                     limits: ScanLimits) -> None:
     outcome = await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=limits.udp_timeout, byte_budget=budget)
     result = outcome.result
-    if isinstance(result, probe_back.JamulusResult) and result.answered:
+    if isinstance(result, JamulusResult) and result.answered:
         progress.state, progress.error = PortState.OPEN, None
         progress.service, progress.identified = "jamulus", True
         progress.jamulus_version = result.version

@@ -1,7 +1,7 @@
 """The echo server's HTTP API: ``whoami`` and "probe me back" (``natprobe check --server URL``).
 
-Routes (all bodies JSON; the contract is :mod:`echo_server.openapi`, served at
-``GET /v1/openapi.json``):
+Routes (all bodies JSON: the records of :mod:`natprobe.contract`, described by
+:mod:`echo_server.openapi`, served at ``GET /v1/openapi.json``):
 
 * ``GET /v1/whoami``: the requester's address as seen here, and where probe-backs come from.
 * ``POST /v1/probe``: reach back to the requester on a port it names (UDP nonce, Jamulus
@@ -14,10 +14,10 @@ The echo server is a public reflector (DESIGN.md), so the handler enforces, in t
 
 1. optional bearer token (401), compared in constant time;
 2. body size cap (413) before anything is parsed;
-3. a strict request schema (400): unknown fields are refused, so a client that tries to
-   name another address learns at once that it cannot: **the target IP is always the
-   address of the TCP connection the request came in on** (the socket's peer, never a
-   header such as ``X-Forwarded-For``);
+3. a strict request schema (400, the records of :mod:`natprobe.contract`): unknown fields
+   are refused, so a client that tries to name another address learns at once that it
+   cannot: **the target IP is always the address of the TCP connection the request came in
+   on** (the socket's peer, never a header such as ``X-Forwarded-For``);
 4. operator port policy (403 ``port_not_allowed``);
 5. a global and a per-source cap on probes in flight (429), checked before
 6. the per-source token bucket (429 with ``Retry-After``) from
@@ -33,21 +33,34 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import math
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from aiohttp import web
 
 from natprobe import __version__
-from natprobe.errors import NetworkError
+from natprobe.contract import (
+    API_SERVER_NAME,
+    Endpoint,
+    ErrorBody,
+    ErrorCode,
+    ErrorDetail,
+    ProbeMode,
+    ProbeRequest,
+    ProbeResponse,
+    Record,
+    TransportProtocol,
+    WhoAmI,
+    decode_hole_punch_request,
+    decode_probe_request,
+    encode,
+)
+from natprobe.errors import DecodeError, NetworkError
 from natprobe.addressing import TransportAddress
 
 from echo_server import probe_back
@@ -83,10 +96,6 @@ __all__ = (
     "ErrorCode",
     "HttpApiConfig",
     "InFlight",
-    "Mode",
-    "HOLE_PUNCH_NAME",
-    "ProbeRequest",
-    "Protocol",
     "STATE_KEY",
     "add_arguments",
     "config_from_args",
@@ -97,23 +106,10 @@ __all__ = (
     "start_http_api",
 )
 
-SERVER_NAME = "natprobe-echo"
-NONCE_PATTERN = re.compile(r"[0-9a-fA-F]{16,64}", re.ASCII)
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+SERVER_NAME = API_SERVER_NAME
 
 
 # --- errors -------------------------------------------------------------------------------------
-
-
-class ErrorCode(StrEnum):
-    """``error.code`` of every error body (``{"error": {"code": ..., "message": ...}}``)."""
-
-    BAD_REQUEST = "bad_request"
-    UNAUTHORIZED = "unauthorized"
-    RATE_LIMITED = "rate_limited"
-    NOT_FOUND = "not_found"
-    PORT_NOT_ALLOWED = "port_not_allowed"
-    INTERNAL = "internal"
 
 
 class ApiError(Exception):
@@ -127,9 +123,12 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def response(self) -> web.Response:
-        return web.json_response(
-            {"error": {"code": str(self.code), "message": self.message}}, status=self.status, headers=self.headers
-        )
+        return _record_response(ErrorBody(ErrorDetail(self.code, self.message)), status=self.status, headers=self.headers)
+
+
+def _record_response(record: Record, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """``record`` as a JSON answer, encoded by the contract (the client decodes it with the same type)."""
+    return web.Response(body=encode(record), status=status, headers=headers, content_type="application/json")
 
 
 def _bad(message: str) -> NoReturn:
@@ -139,181 +138,20 @@ def _bad(message: str) -> NoReturn:
 # --- the request --------------------------------------------------------------------------------
 
 
-class Protocol(StrEnum):
-    UDP = "udp"
-    TCP = "tcp"
-
-
-class Mode(StrEnum):
-    """What to do at the requester's port."""
-
-    NONCE = "nonce"
-    """UDP: datagrams carrying the nonce; TCP: connect and write the nonce."""
-    JAMULUS = "jamulus"
-    HTTP = "http"
-    HTTPS = "https"
-    SSH = "ssh"
-    CONNECT = "connect"
-
-
-MODES: dict[Protocol, frozenset[Mode]] = {
-    Protocol.UDP: frozenset({Mode.NONCE, Mode.JAMULUS}),
-    Protocol.TCP: frozenset({Mode.NONCE, Mode.CONNECT, Mode.HTTP, Mode.HTTPS, Mode.SSH}),
-}
-FIELDS = ("protocol", "port", "mode", "nonce", "host", "count", "timeout")
-COUNT_RANGE = (1, 5)
-DEFAULT_COUNT = 3
-TIMEOUT_RANGE = (0.5, 5.0)
-DEFAULT_TIMEOUT = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeRequest:
-    """A validated ``POST /v1/probe`` body. There is deliberately no target address in it."""
-
-    protocol: Protocol
-    port: int
-    mode: Mode
-    nonce: str | None = None
-    host: str | None = None
-    count: int = DEFAULT_COUNT
-    timeout: float = DEFAULT_TIMEOUT
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            _bad(f"field {key!r} appears twice")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> NoReturn:
-    _bad(f"{name} is not a JSON number")
-
-
-def _as_int(value: object) -> int | None:
-    """An integer as JSON Schema means it (``3`` or ``3.0``, never ``true``), else ``None``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _valid_host(host: str) -> bool:
-    """A DNS name: LDH labels, at most 253 characters, the last label not all digits (which
-    also refuses IPv4 literals; IPv6 literals fail on ':')."""
-    name = host[:-1] if host.endswith(".") else host
-    if not 0 < len(name) <= 253:
-        return False
-    labels = name.split(".")
-    return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
-
-
-HOLE_PUNCH_FIELDS = ("name",)
-HOLE_PUNCH_NAME = re.compile(r"[A-Za-z0-9._~-]{1,20}", re.ASCII)
-"""The registration name natprobe uses: a per-test nonce, at most 20 characters (Jamulus' limit)."""
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        _bad("the request body is not UTF-8 text")
-    try:
-        data = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        _bad(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
-    except RecursionError:
-        _bad("the request body is nested too deeply")
-    if not isinstance(data, dict):
-        _bad("the request body must be a JSON object")
-    return data
-
-
 def parse_probe_request(body: bytes) -> ProbeRequest:
     """Validate a probe request body; :class:`ApiError` (400) with a plain sentence if it is wrong."""
-    data = _json_object(body)
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        _bad(
-            f"unknown field(s) {names}; allowed fields are {', '.join(FIELDS)}. There is no way to name "
-            "a target address: the server only ever probes the address this request came from"
-        )
-    for required in ("protocol", "port", "mode"):
-        if required not in data:
-            _bad(f"field {required!r} is required")
-
-    protocol_value, mode_value, port = data["protocol"], data["mode"], data["port"]
-    if protocol_value not in {p.value for p in Protocol}:
-        _bad(f"protocol must be 'udp' or 'tcp', got {protocol_value!r}")
-    protocol = Protocol(protocol_value)
-    if mode_value not in {m.value for m in Mode}:
-        _bad(f"mode must be one of {', '.join(m.value for m in Mode)}; got {mode_value!r}")
-    mode = Mode(mode_value)
-    if mode not in MODES[protocol]:
-        allowed = ", ".join(sorted(m.value for m in MODES[protocol]))
-        _bad(f"mode {mode.value!r} does not work over {protocol.value}; {protocol.value} modes are: {allowed}")
-    port_number = _as_int(port)
-    if port_number is None or not 1 <= port_number <= 0xFFFF:
-        _bad(f"port must be an integer from 1 to 65535, got {port!r}")
-
-    nonce = data.get("nonce")
-    if mode is Mode.NONCE:
-        if nonce is None:
-            _bad("mode 'nonce' needs a 'nonce': 16 to 64 hexadecimal characters")
-        if not isinstance(nonce, str) or not NONCE_PATTERN.fullmatch(nonce):
-            _bad(f"nonce must be 16 to 64 hexadecimal characters, got {nonce!r}")
-    elif "nonce" in data:
-        _bad("'nonce' is only used by mode 'nonce'")
-
-    host = data.get("host")
-    if "host" in data:
-        if mode not in (Mode.HTTP, Mode.HTTPS):
-            _bad("'host' is only used by modes 'http' and 'https'")
-        if not isinstance(host, str) or not _valid_host(host):
-            _bad(f"host must be a DNS name such as 'cloud.example.org' (not an IP address), got {host!r}")
-
-    count = DEFAULT_COUNT
-    if "count" in data:
-        if not (protocol is Protocol.UDP and mode is Mode.NONCE):
-            _bad("'count' is only used by UDP mode 'nonce'")
-        count_number = _as_int(data["count"])
-        if count_number is None or not COUNT_RANGE[0] <= count_number <= COUNT_RANGE[1]:
-            _bad(f"count must be an integer from {COUNT_RANGE[0]} to {COUNT_RANGE[1]}, got {data['count']!r}")
-        count = count_number
-
-    timeout = data.get("timeout", DEFAULT_TIMEOUT)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]
-    ):
-        _bad(f"timeout must be a number of seconds from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}, got {timeout!r}")
-    return ProbeRequest(protocol, port_number, mode, nonce, host, count, float(timeout))
+    try:
+        return decode_probe_request(body)
+    except DecodeError as exc:
+        _bad(str(exc))
 
 
 def parse_hole_punch_request(body: bytes) -> str:
     """Validate a ``POST /v1/jamulus/hole-punch`` body; the registration name, or :class:`ApiError` (400)."""
-    data = _json_object(body)
-    unknown = sorted(set(data) - set(HOLE_PUNCH_FIELDS))
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        _bad(
-            f"unknown field(s) {names}; the only field is 'name'. There is no way to name a target: the "
-            "server only punches toward a registration that came from the address of this request"
-        )
-    name = data.get("name")
-    if name is None:
-        _bad("field 'name' is required: the name your Jamulus registration used")
-    if not isinstance(name, str) or not HOLE_PUNCH_NAME.fullmatch(name):
-        _bad(f"name must be 1 to 20 characters A-Z a-z 0-9 . _ ~ -, got {name!r}")
-    return name
+    try:
+        return decode_hole_punch_request(body).name
+    except DecodeError as exc:
+        _bad(str(exc))
 
 
 # --- in-flight cap ------------------------------------------------------------------------------
@@ -489,16 +327,16 @@ async def whoami(request: web.Request) -> web.Response:
     udp = state.udp
     if udp is None:
         raise ApiError(500, ErrorCode.INTERNAL, "the UDP probe socket is not open")
-    return web.json_response(
-        {
-            "ip": str(peer.ip),
-            "port": peer.port,
-            "server": SERVER_NAME,
-            "version": __version__,
-            "probe_source_ip": str(state.config.advertised_source_ip),
-            "udp_probe_port": udp.local.port,
-            "auth_required": state.config.token is not None,
-        }
+    return _record_response(
+        WhoAmI(
+            ip=str(peer.ip),
+            port=peer.port,
+            server=SERVER_NAME,
+            version=__version__,
+            probe_source_ip=str(state.config.advertised_source_ip),
+            udp_probe_port=udp.local.port,
+            auth_required=state.config.token is not None,
+        )
     )
 
 
@@ -537,56 +375,53 @@ async def probe(request: web.Request) -> web.Response:
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not send the probe: {exc}") from exc
         elapsed_ms = round((time.monotonic() - start) * 1000.0, 3)
         state.probes += 1
-    result = outcome.result.to_json()
     verdict = probe_outcome(outcome.result)
     # One line per probe-back, enough to answer an abuse complaint: who asked, what, the outcome.
     logger.info("probe-back for %s: %s/%s to port %d from %s: %s %s", peer.ip, spec.protocol.value,
-                spec.mode.value, spec.port, outcome.source, verdict, json.dumps(result, separators=(",", ":")))
+                spec.mode.value, spec.port, outcome.source, verdict, encode(outcome.result).decode())
     if state.on_probe is not None:
         state.on_probe(spec.protocol.value, spec.mode.value, verdict)
-    return web.json_response(
-        {
-            "target": {"ip": str(target.ip), "port": target.port},
-            "protocol": spec.protocol.value,
-            "mode": spec.mode.value,
-            "source": {"ip": str(outcome.source.ip), "port": outcome.source.port},
-            "result": result,
-            "elapsed_ms": elapsed_ms,
-        }
+    return _record_response(
+        ProbeResponse(
+            target=Endpoint.of(target),
+            protocol=spec.protocol,
+            mode=spec.mode,
+            source=Endpoint.of(outcome.source),
+            result=outcome.result,
+            elapsed_ms=elapsed_ms,
+        )
     )
 
 
 async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, body_size: int) -> ProbeOutcome:
     source_ip = state.config.probe_source_ip
-    if spec.protocol is Protocol.UDP:
-        if spec.mode is Mode.NONCE:
+    payload = spec.payload
+    if spec.protocol is TransportProtocol.UDP:
+        if payload is not None:
             if state.udp is None:
                 raise NetworkError("the UDP probe socket is not open")
-            assert spec.nonce is not None
             return await probe_back.probe_udp_nonce(
                 state.udp,
                 target,
-                probe_back.nonce_payload(spec.nonce),
-                count=spec.count,
+                payload,
+                count=spec.datagrams,
                 byte_budget=body_size,
                 spacing=state.config.udp_nonce_spacing,
             )
         return await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=spec.timeout, byte_budget=body_size)
-    if spec.mode is Mode.NONCE:
-        assert spec.nonce is not None
-        payload = probe_back.nonce_payload(spec.nonce)
+    if payload is not None:
         return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout, payload=payload)
-    if spec.mode is Mode.CONNECT:
+    if spec.mode is ProbeMode.CONNECT:
         return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout)
-    if spec.mode is Mode.SSH:
+    if spec.mode is ProbeMode.SSH:
         return await probe_back.probe_ssh(target, source_ip=source_ip, timeout=spec.timeout)
     return await probe_back.probe_http(
         target,
         source_ip=source_ip,
         timeout=spec.timeout,
-        host=spec.host,
+        host=spec.virtual_host,
         verify_context=state.verify_context,
-        https=spec.mode is Mode.HTTPS,
+        https=spec.mode is ProbeMode.HTTPS,
     )
 
 
@@ -619,13 +454,12 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
             logger.error("Jamulus hole punch for %s failed: %s", peer.ip, exc)
             raise ApiError(500, ErrorCode.INTERNAL, f"the server could not run the hole punch: {exc}") from exc
         state.probes += 1
-    answer = result.to_json()
-    verdict = "punched" if result.punch_source is not None else "not_punched"
-    logger.info("probe-back for %s: udp/jamulus-hole-punch to %s (%s): %s %s", peer.ip, result.published, name,
-                verdict, json.dumps(answer, separators=(",", ":")))
+    verdict = "punched" if result.hole_punch.received else "not_punched"
+    logger.info("probe-back for %s: udp/jamulus-hole-punch to %s (%s): %s %s", peer.ip, result.published.address, name,
+                verdict, encode(result).decode())
     if state.on_probe is not None:
         state.on_probe("udp", "jamulus-hole-punch", verdict)
-    return web.json_response(answer)
+    return _record_response(result)
 
 
 _STATUS_CODES = {401: ErrorCode.UNAUTHORIZED, 404: ErrorCode.NOT_FOUND, 429: ErrorCode.RATE_LIMITED}

@@ -51,9 +51,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.jamulus import (
+    JAMULUS_KEEPALIVE_S,
     EmptyMessage,
     ESvrRegResult,
     Message,
@@ -67,8 +69,20 @@ from natprobe.jamulus import (
     encode,
 )
 from natprobe.addressing import TransportAddress
+from natprobe.contract.terms import (
+    HOLE_PUNCH_FULL_BUDGET,
+    HOLE_PUNCH_MIN_BUDGET,
+    HOLE_PUNCH_PEER_PINGS,
+    HOLE_PUNCH_REQUESTS,
+    HOLE_PUNCH_STRANGER_PINGS,
+    PING_BYTES,
+    SEND_EMPTY_BYTES,
+)
 
 from echo_server.config import port_argument
+
+if TYPE_CHECKING:
+    from natprobe.contract.hole_punch import HolePunchResponse, PingStep
 from echo_server.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -84,10 +98,8 @@ __all__ = (
     "SEND_EMPTY_BYTES",
     "DirectoryStats",
     "DirectoryTable",
-    "HolePunchResult",
     "JamulusDirectory",
     "JamulusDirectoryConfig",
-    "PingStep",
     "RegistrationInfo",
     "RegistrationNotFound",
     "add_arguments",
@@ -97,21 +109,8 @@ __all__ = (
 
 DEFAULT_JAMULUS_PORT = 22224
 """The port of Jamulus' second any-genre directory (src/global.h); any port works."""
-JAMULUS_KEEPALIVE_S = 59.0
-"""``SERVLIST_UPDATE_PING_SERVERS_MS``: both NAT keep-alives of Jamulus, in seconds."""
-
 RESP_BYTES = len(encode(RegisterServerResp(ESvrRegResult.REGISTERED)))
 EMPTY_BYTES = len(encode(EmptyMessage()))
-PING_BYTES = len(encode(PingMs(0)))
-SEND_EMPTY_BYTES = len(encode(SendEmptyMessage(ipaddress.IPv4Address(0), 0)))
-
-_STRANGER_PINGS = 2
-_PUNCH_REQUESTS = 3
-_PEER_PINGS = 3
-HOLE_PUNCH_MIN_BUDGET = 2 * PING_BYTES + SEND_EMPTY_BYTES
-"""Request body bytes that pay for one try of each step (41)."""
-HOLE_PUNCH_FULL_BUDGET = (_STRANGER_PINGS + _PEER_PINGS) * PING_BYTES + _PUNCH_REQUESTS * SEND_EMPTY_BYTES
-"""Request body bytes that pay for every retry (110): pad the JSON to this size."""
 
 _PING_SPACING_S = 0.4
 _PUNCH_SPACING_S = 0.5
@@ -328,68 +327,6 @@ class DirectoryTable:
             self._per_ip.pop(ip, None)
 
 
-# --- hole punch results ----------------------------------------------------------------------
-
-
-def _endpoint(address: TransportAddress | None) -> dict[str, object] | None:
-    return None if address is None else {"ip": str(address.ip), "port": address.port}
-
-
-@dataclass(frozen=True, slots=True)
-class PingStep:
-    """``CLM_PING_MS`` from ``source`` to the published address, and whether it came back."""
-
-    source: TransportAddress
-    sent: int
-    answered: bool
-    rtt_ms: float | None
-
-    def to_json(self) -> dict[str, object]:
-        return {"source": _endpoint(self.source), "sent": self.sent, "answered": self.answered, "rtt_ms": self.rtt_ms}
-
-
-@dataclass(frozen=True, slots=True)
-class HolePunchResult:
-    """What each step of a hole punch sent and saw (``POST /v1/jamulus/hole-punch``)."""
-
-    name: str
-    published: TransportAddress
-    """The registration's source address as seen here: what a directory lists."""
-    registered_s_ago: float
-    keepalive_s: float
-    unsolicited: PingStep
-    """Step a: a stranger pinged the published address before any punch."""
-    peer: TransportAddress
-    punch_requests: int
-    """Step b: ``CLM_SEND_EMPTY_MESSAGE(peer)`` sent to the registration."""
-    punch_source: TransportAddress | None
-    """Step c: where the server's ``CLM_EMPTY_MESSAGE`` to the peer came from (None: it never came)."""
-    punch_after_ms: float | None
-    punched: PingStep
-    """Step d: the peer pinged the published address after the punch."""
-    udp_bytes_sent: int
-    elapsed_ms: float
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "published": _endpoint(self.published),
-            "registered_s_ago": round(self.registered_s_ago, 3),
-            "keepalive_interval_s": self.keepalive_s,
-            "unsolicited": self.unsolicited.to_json(),
-            "hole_punch": {
-                "peer": _endpoint(self.peer),
-                "requests_sent": self.punch_requests,
-                "received": self.punch_source is not None,
-                "source": _endpoint(self.punch_source),
-                "after_ms": self.punch_after_ms,
-            },
-            "punched_ping": self.punched.to_json(),
-            "udp_bytes_sent": self.udp_bytes_sent,
-            "elapsed_ms": self.elapsed_ms,
-        }
-
-
 class RegistrationNotFound(LookupError):
     """No registration by that name from the requester's address (the HTTP route answers 404)."""
 
@@ -484,6 +421,9 @@ class _ProbeSocket:
 
 async def _ping(sock: _ProbeSocket, target: TransportAddress, attempts: int) -> PingStep:
     """Up to ``attempts`` pings ``_PING_SPACING_S`` apart; an echo counts only from ``target``."""
+    from natprobe.contract.base import Endpoint  # see JamulusDirectory.hole_punch
+    from natprobe.contract.hole_punch import PingStep
+
     loop = asyncio.get_running_loop()
     stamp = secrets.randbits(32)
     sent_at: dict[int, float] = {}
@@ -502,8 +442,8 @@ async def _ping(sock: _ProbeSocket, target: TransportAddress, attempts: int) -> 
                 break
             if source == target and isinstance(message, PingMs) and message.time_ms in sent_at:
                 rtt = round((received_at - sent_at[message.time_ms]) * 1000.0, 3)
-                return PingStep(sock.local, len(sent_at), True, max(0.0, rtt))
-    return PingStep(sock.local, len(sent_at), False, None)
+                return PingStep(Endpoint.of(sock.local), len(sent_at), True, max(0.0, rtt))
+    return PingStep(Endpoint.of(sock.local), len(sent_at), False, None)
 
 
 class JamulusDirectory:
@@ -648,7 +588,7 @@ class JamulusDirectory:
         *,
         source_ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
         byte_budget: int,
-    ) -> HolePunchResult:
+    ) -> HolePunchResponse:
         """Punch for a fresh peer, as a directory does for a client that asks for the list.
 
         Raises :class:`RegistrationNotFound` when no registration called ``name`` came from
@@ -656,6 +596,11 @@ class JamulusDirectory:
         step (:data:`HOLE_PUNCH_MIN_BUDGET`) or ``source_ip`` is not IPv4, and
         :class:`NetworkError` when a probe socket cannot be bound.
         """
+        # The answer is the HTTP contract's record, imported here: a server without the HTTP
+        # API never loads msgspec (benchmarks/README.md, "The HTTP contract's library").
+        from natprobe.contract.base import Endpoint
+        from natprobe.contract.hole_punch import HolePunchResponse, HolePunchStep
+
         if self._transport is None:
             raise RuntimeError("the Jamulus directory is not running")
         if not isinstance(source_ip, ipaddress.IPv4Address):
@@ -688,7 +633,7 @@ class JamulusDirectory:
         try:
             # a) A stranger that nothing has sent to: only a forward or full-cone NAT lets it in.
             #    Its own socket, so that its (dropped) pings leave no NAT state on the peer's path.
-            stranger_attempts = min(_STRANGER_PINGS, (budget[0] - SEND_EMPTY_BYTES - PING_BYTES) // PING_BYTES)
+            stranger_attempts = min(HOLE_PUNCH_STRANGER_PINGS, (budget[0] - SEND_EMPTY_BYTES - PING_BYTES) // PING_BYTES)
             unsolicited = await _ping(stranger, target, stranger_attempts)
 
             # b) + c) "send an empty message to the peer", resent until the punch arrives.
@@ -700,7 +645,7 @@ class JamulusDirectory:
             punch_after: float | None = None
             requests = 0
             first_request = time.monotonic()
-            for attempt in range(_PUNCH_REQUESTS):
+            for attempt in range(HOLE_PUNCH_REQUESTS):
                 if budget[0] - SEND_EMPTY_BYTES < PING_BYTES:
                     break
                 budget[0] -= SEND_EMPTY_BYTES
@@ -724,22 +669,25 @@ class JamulusDirectory:
                     break
 
             # d) The peer pings the published address, as a client pings the listed server.
-            punched = await _ping(peer, target, min(_PEER_PINGS, budget[0] // PING_BYTES))
+            punched = await _ping(peer, target, min(HOLE_PUNCH_PEER_PINGS, budget[0] // PING_BYTES))
         finally:
             stranger.close()
             peer.close()
         elapsed = round((loop.time() - started) * 1000.0, 3)
-        return HolePunchResult(
+        return HolePunchResponse(
             name=registration.name,
-            published=target,
-            registered_s_ago=registered_s_ago,
-            keepalive_s=registration.keepalive_s,
+            published=Endpoint.of(target),
+            registered_s_ago=round(registered_s_ago, 3),
+            keepalive_interval_s=registration.keepalive_s,
             unsolicited=unsolicited,
-            peer=peer_public,
-            punch_requests=requests,
-            punch_source=punch_source,
-            punch_after_ms=punch_after,
-            punched=punched,
+            hole_punch=HolePunchStep(
+                peer=Endpoint.of(peer_public),
+                requests_sent=requests,
+                received=punch_source is not None,
+                source=None if punch_source is None else Endpoint.of(punch_source),
+                after_ms=punch_after,
+            ),
+            punched_ping=punched,
             udp_bytes_sent=byte_budget - budget[0],
             elapsed_ms=elapsed,
         )

@@ -26,23 +26,33 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
-import ipaddress
 import logging
 import re
 import socket
 import ssl
 from dataclasses import dataclass
 from datetime import timezone
-from enum import StrEnum
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from natprobe import __version__
 from natprobe.errors import NetworkError
-from natprobe.jamulus import OsType, PingMsWithNumClients, ReqVersionAndOs, encode
+from natprobe.contract import (
+    ConnectResult,
+    HttpResult,
+    HttpsResult,
+    JamulusResult,
+    ProbeError,
+    ProbeResult,
+    SshResult,
+    TlsInfo,
+    UdpNonceResult,
+)
+from natprobe.contract.terms import JAMULUS_PROBE_RESEND_BYTES, JAMULUS_PROBE_ROUND_BYTES, JAMULUS_PROBE_ROUNDS
+from natprobe.jamulus import OsType, encode
 from natprobe.jamulus.messages import Message
-from natprobe.addressing import TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.adapters.jamulus_socket import JamulusSocket, Peer
 
 from echo_server.http_config import UDP_NONCE_SPACING
@@ -52,26 +62,15 @@ logger = logging.getLogger(__name__)
 __all__ = (
     "HTTP_MAX_HEAD",
     "JAMULUS_MAX_ATTEMPTS",
-    "NONCE_PREFIX",
     "SSH_MAX_BANNER",
     "SSH_MAX_READ",
     "UDP_NONCE_SPACING",
     "CertificateInfo",
-    "ConnectResult",
     "HttpHead",
-    "HttpResult",
-    "IPAddress",
-    "JamulusResult",
-    "ProbeError",
     "ProbeOutcome",
-    "ProbeResult",
-    "SshResult",
-    "TlsInfo",
-    "UdpNonceResult",
     "UdpProbeSocket",
     "describe_certificate",
     "jamulus_attempts",
-    "nonce_payload",
     "parse_http_head",
     "probe_http",
     "probe_jamulus",
@@ -81,11 +80,6 @@ __all__ = (
     "scan_ssh_banner",
 )
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-NONCE_PREFIX = b"natprobe-nonce:"
-"""Every nonce datagram (and the TCP nonce) is exactly this prefix followed by the nonce's ASCII."""
-"""Seconds between UDP nonce datagrams (0, 150, 300 ms...): one lost datagram is not a verdict."""
 HTTP_MAX_HEAD = 16 * 1024
 """Bytes of an HTTP response read at most (status line and headers)."""
 SSH_MAX_BANNER = 255
@@ -93,40 +87,13 @@ SSH_MAX_BANNER = 255
 SSH_MAX_READ = 1024
 """Bytes read at most while looking for the SSH identification line (RFC 4253 section 4.2
 lets a server send other lines first)."""
-JAMULUS_MAX_ATTEMPTS = 3
+JAMULUS_MAX_ATTEMPTS = JAMULUS_PROBE_ROUNDS
 """Ping rounds at most; fewer when the byte budget allows fewer (see :func:`jamulus_attempts`)."""
 REPORTED_TEXT_MAX = 256
 """Header values and similar peer-chosen strings are cut to this many characters in results."""
 
-_JAMULUS_ROUND = len(encode(PingMsWithNumClients(0, 0))) + len(encode(ReqVersionAndOs()))
-"""Bytes of one ping round: CLM_PING_MS_WITHNUMCLIENTS (14) + CLM_REQ_VERSION_AND_OS (9)."""
-_JAMULUS_RESEND = len(encode(ReqVersionAndOs()))
-"""After an answer the probe may re-ask for the version once (natprobe.jamulus.probe.PingProbe)."""
 _CLOSE_GRACE = 1.0
 """Seconds a graceful close (FIN, TLS close_notify) may take before the connection is aborted."""
-
-
-class ProbeError(StrEnum):
-    """Why a TCP probe did not get what it came for (the ``error`` field of results).
-
-    An OS error without a name here is reported as its lower-case errno symbol (``"eacces"``).
-    """
-
-    REFUSED = "refused"
-    """The target answered the SYN with a RST: the port is reachable and nothing listens, or a
-    firewall rejects (RFC 5382 REQ-4: a NAT without a mapping should not answer at all)."""
-    TIMEOUT = "timeout"
-    """No answer within the timeout: typically no port forward, or a dropping firewall."""
-    UNREACHABLE = "unreachable"
-    """ICMP host/network unreachable (or administratively prohibited)."""
-    RESET = "reset"
-    """Connected, then the peer reset the connection before answering."""
-    CLOSED = "closed"
-    """Connected, then the peer closed the connection without sending anything useful."""
-    PROTOCOL = "protocol"
-    """Connected, and the peer sent something that is not the expected protocol."""
-    TLS = "tls"
-    """Connected, and the TLS handshake failed for a reason other than certificate verification."""
 
 
 _ERRNO_ERRORS = {
@@ -157,49 +124,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-# --- results -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UdpNonceResult:
-    """UDP nonce datagrams handed to the kernel (no reply is expected: the client watches for them)."""
-
-    sent: int
-
-    def to_json(self) -> dict[str, object]:
-        return {"sent": self.sent}
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectResult:
-    """A TCP connect (modes ``connect`` and ``nonce`` over TCP)."""
-
-    connected: bool
-    error: str | None
-    connect_ms: float | None
-
-    def to_json(self) -> dict[str, object]:
-        return {"connected": self.connected, "error": self.error, "connect_ms": self.connect_ms}
-
-
-@dataclass(frozen=True, slots=True)
-class JamulusResult:
-    """A Jamulus connection-less ping. ``answered`` false: no echo within the timeout."""
-
-    answered: bool
-    rtt_ms: float | None
-    clients: int | None
-    version: str | None
-    os: str | None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "answered": self.answered,
-            "rtt_ms": self.rtt_ms,
-            "clients": self.clients,
-            "version": self.version,
-            "os": self.os,
-        }
+# --- results (the records themselves are the contract's: natprobe.contract) ------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,70 +139,6 @@ class CertificateInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class TlsInfo:
-    """What the TLS handshake showed. ``verified``: the chain and name check against the trust store."""
-
-    version: str | None
-    subject_cn: str | None
-    san: tuple[str, ...]
-    issuer_cn: str | None
-    not_after: str | None
-    verified: bool
-    verify_error: str | None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "version": self.version,
-            "subject_cn": self.subject_cn,
-            "san": list(self.san),
-            "issuer_cn": self.issuer_cn,
-            "not_after": self.not_after,
-            "verified": self.verified,
-            "verify_error": self.verify_error,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResult:
-    """``GET /`` over HTTP or HTTPS. ``tls`` is set for HTTPS once TCP connected."""
-
-    connected: bool
-    error: str | None
-    status: int | None
-    server_header: str | None
-    location: str | None
-    https: bool = False
-    tls: TlsInfo | None = None
-
-    def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "connected": self.connected,
-            "error": self.error,
-            "status": self.status,
-            "server_header": self.server_header,
-            "location": self.location,
-        }
-        if self.https:
-            data["tls"] = None if self.tls is None else self.tls.to_json()
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class SshResult:
-    """The SSH identification line (RFC 4253 section 4.2), e.g. ``"SSH-2.0-OpenSSH_9.2p1"``."""
-
-    connected: bool
-    error: str | None
-    banner: str | None
-
-    def to_json(self) -> dict[str, object]:
-        return {"connected": self.connected, "error": self.error, "banner": self.banner}
-
-
-ProbeResult = UdpNonceResult | ConnectResult | JamulusResult | HttpResult | SshResult
-
-
-@dataclass(frozen=True, slots=True)
 class ProbeOutcome:
     """A probe's result and the local address it left from (for HTTPS with a second
     handshake, the connection that sent the request)."""
@@ -287,11 +148,6 @@ class ProbeOutcome:
 
 
 # --- UDP nonce ---------------------------------------------------------------------------------
-
-
-def nonce_payload(nonce: str) -> bytes:
-    """The exact bytes of a nonce datagram / TCP nonce: ``b"natprobe-nonce:" + nonce``."""
-    return NONCE_PREFIX + nonce.encode("ascii")
 
 
 class _DiscardProtocol(asyncio.DatagramProtocol):
@@ -361,7 +217,7 @@ async def probe_udp_nonce(
 
 def jamulus_attempts(byte_budget: int) -> int:
     """Ping rounds that fit ``byte_budget`` (with room for the one version re-ask), 1-3."""
-    return max(1, min(JAMULUS_MAX_ATTEMPTS, (byte_budget - _JAMULUS_RESEND) // _JAMULUS_ROUND))
+    return max(1, min(JAMULUS_MAX_ATTEMPTS, (byte_budget - JAMULUS_PROBE_RESEND_BYTES) // JAMULUS_PROBE_ROUND_BYTES))
 
 
 class _BudgetedJamulusSocket(JamulusSocket):
@@ -746,27 +602,21 @@ async def probe_http(
             # Connected at least once (a first, verifying handshake reached the certificate) counts.
             connected = opened.connected or verify_error is not None
             tls = _unknown_tls(verify_error or f"TLS handshake did not complete ({opened.error})") if connected else None
-            return ProbeOutcome(opened.source, HttpResult(connected, opened.error, None, None, None, True, tls))
+            return ProbeOutcome(opened.source, HttpsResult(connected, opened.error, None, None, None, tls))
         if isinstance(opened, _TlsFailed):  # the handshake itself failed (not TLS, no common version...)
             tls = _unknown_tls(verify_error or opened.message)
-            return ProbeOutcome(opened.source, HttpResult(True, ProbeError.TLS, None, None, None, True, tls))
+            return ProbeOutcome(opened.source, HttpsResult(True, ProbeError.TLS, None, None, None, tls))
         tls = _tls_info(opened.writer, verified=verify_error is None, verify_error=verify_error)
     try:
         head, error = await _get(opened, host_header, timeout)
     finally:
         await _close(opened.writer)
-    return ProbeOutcome(
-        opened.source,
-        HttpResult(
-            connected=True,
-            error=error,
-            status=None if head is None else head.status,
-            server_header=None if head is None else head.server,
-            location=None if head is None else head.location,
-            https=https,
-            tls=tls,
-        ),
-    )
+    status = None if head is None else head.status
+    server_header = None if head is None else head.server
+    location = None if head is None else head.location
+    if https:
+        return ProbeOutcome(opened.source, HttpsResult(True, error, status, server_header, location, tls))
+    return ProbeOutcome(opened.source, HttpResult(True, error, status, server_header, location))
 
 
 def _unknown_tls(verify_error: str | None) -> TlsInfo:

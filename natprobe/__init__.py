@@ -7,8 +7,10 @@ The public API, all importable from ``natprobe``:
   :class:`FilteringBehavior`, :class:`ClassicNatType`, each a :class:`Verdict`);
   :func:`measure_mapping_lifetime` with :class:`LifetimeOptions` returns a :class:`LifetimeReport`.
 * Inbound reachability through a natprobe echo server: :func:`check_ports` with
-  :class:`CheckOptions` and :class:`PortSpec` returns a :class:`CheckReport` (a
-  :class:`PortVerdict` per port, :class:`HairpinResult`, its :class:`Finding` list).
+  :class:`CheckOptions` and :class:`PortSpec` (a :class:`TransportProtocol` and a port)
+  returns a :class:`CheckReport` (a :class:`PortVerdict` per port, holding the echo server's
+  result record such as :class:`ConnectResult` or :class:`HttpsResult`; :class:`HairpinResult`,
+  its :class:`Finding` list).
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
 * The router's view (UPnP IGD, NAT-PMP, PCP): :func:`probe_router`, :class:`RouterReport`,
   :func:`explain_router`; mapping with proof: :func:`check_ports_with_mapping`,
@@ -51,7 +53,7 @@ from natprobe.errors import (
 if TYPE_CHECKING:
     from natprobe.adapters.interfaces import read_local_context
     from natprobe.addressing import AddressScope, TransportAddress
-    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScanProtocol, ScannedPort, SshDetails, TlsDetails
+    from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScannedPort, SshDetails, TlsDetails
     from natprobe.findings.jamulus_findings import explain_jamulus
     from natprobe.findings.nat_findings import explain_nat
     from natprobe.jamulus.messages import OsType
@@ -85,7 +87,17 @@ if TYPE_CHECKING:
     from natprobe.measure.mapped_check import check_ports_with_mapping
     from natprobe.measure.mapped_check import check_ports_with_router
     from natprobe.findings.router_findings import explain_router
-    from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict, Protocol
+    from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict
+    from natprobe.contract.probe_route import (
+        ConnectResult,
+        HttpResult,
+        HttpsResult,
+        JamulusResult,
+        SshResult,
+        TlsInfo,
+        UdpNonceResult,
+    )
+    from natprobe.contract.terms import TransportProtocol
 
 __version__ = "0.1.0"
 """The one place the version is written (pyproject.toml reads it: hatch's dynamic version)."""
@@ -101,6 +113,7 @@ _LAZY_EXPORTS = {
     "ClassicNatType": "natprobe.verdicts.behavior",
     "Clock": "natprobe.measure.lifetime",
     "Confidence": "natprobe.verdicts.nat_layers",
+    "ConnectResult": "natprobe.contract.probe_route",
     "DiscoveryOptions": "natprobe.measure.discovery",
     "ExposedPort": "natprobe.reports.exposure_report",
     "ExposureOptions": "natprobe.measure.exposure",
@@ -113,9 +126,12 @@ _LAZY_EXPORTS = {
     "Hop": "natprobe.recverr",
     "HopOutcome": "natprobe.recverr",
     "HttpDetails": "natprobe.contract.exposure_route",
+    "HttpResult": "natprobe.contract.probe_route",
+    "HttpsResult": "natprobe.contract.probe_route",
     "JamulusModesOptions": "natprobe.measure.jamulus_modes",
     "JamulusModesReport": "natprobe.reports.jamulus_report",
     "JamulusPingResult": "natprobe.reports.jamulus_report",
+    "JamulusResult": "natprobe.contract.probe_route",
     "JamulusServerEntry": "natprobe.reports.jamulus_report",
     "JamulusServerList": "natprobe.reports.jamulus_report",
     "LifetimeOptions": "natprobe.measure.lifetime",
@@ -139,19 +155,21 @@ _LAZY_EXPORTS = {
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
     "Probe": "natprobe.verdicts.behavior",
-    "Protocol": "natprobe.verdicts.reachability",
     "ProtocolAnswer": "natprobe.reports.router_report",
     "RetransmissionPolicy": "natprobe.stun.transaction",
     "RouterMapping": "natprobe.verdicts.router_verdicts",
     "RouterReport": "natprobe.reports.router_report",
     "RouterSession": "natprobe.measure.portmapping",
-    "ScanProtocol": "natprobe.contract.exposure_route",
     "ScannedPort": "natprobe.contract.exposure_route",
     "Severity": "natprobe.reports.finding",
     "SshDetails": "natprobe.contract.exposure_route",
+    "SshResult": "natprobe.contract.probe_route",
     "TlsDetails": "natprobe.contract.exposure_route",
+    "TlsInfo": "natprobe.contract.probe_route",
     "TopologyVerdict": "natprobe.verdicts.nat_layers",
     "TransportAddress": "natprobe.addressing",
+    "TransportProtocol": "natprobe.contract.terms",
+    "UdpNonceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_ports": "natprobe.measure.check",
@@ -191,6 +209,7 @@ __all__ = (
     "ClassicNatType",
     "Clock",
     "Confidence",
+    "ConnectResult",
     "DecodeError",
     "DiscoveryOptions",
     "ErrorResponse",
@@ -205,10 +224,13 @@ __all__ = (
     "Hop",
     "HopOutcome",
     "HttpDetails",
+    "HttpResult",
+    "HttpsResult",
     "IntegrityError",
     "JamulusModesOptions",
     "JamulusModesReport",
     "JamulusPingResult",
+    "JamulusResult",
     "JamulusServerEntry",
     "JamulusServerList",
     "LabError",
@@ -236,22 +258,24 @@ __all__ = (
     "PortStatus",
     "PortVerdict",
     "Probe",
-    "Protocol",
     "ProtocolAnswer",
     "RetransmissionPolicy",
     "RouterMapping",
     "RouterReport",
     "RouterSession",
-    "ScanProtocol",
     "ScannedPort",
     "ServerError",
     "Severity",
     "SshDetails",
+    "SshResult",
     "TlsDetails",
+    "TlsInfo",
     "TopologyVerdict",
     "TransactionError",
     "TransactionTimeout",
     "TransportAddress",
+    "TransportProtocol",
+    "UdpNonceResult",
     "Verdict",
     "assess_topology",
     "check_ports",

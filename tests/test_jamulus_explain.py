@@ -18,7 +18,8 @@ from tests.json_reports import assert_valid_report
 from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, keepalive_outlives
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
 from natprobe.findings.jamulus_findings import explain_jamulus, explain_jamulus_port
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.contract import TransportProtocol
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
 from natprobe.addressing import TransportAddress
 from natprobe.verdicts.nat_layers import NatLayers
@@ -41,7 +42,7 @@ def check(status: PortStatus, reachable: bool | None) -> PortVerdict:
         PortStatus.HOST_FIREWALL: "the probe reached this host's interface but not the port",
         PortStatus.UNTESTED: "the echo server refused the probe",
     }
-    return PortVerdict(Protocol.UDP, 22124, reachable, status, reasons[status], ("Forward it.",))
+    return PortVerdict(TransportProtocol.UDP, 22124, reachable, status, reasons[status], ("Forward it.",))
 
 
 def punch(

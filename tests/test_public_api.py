@@ -109,5 +109,4 @@ def test_local_addresses_are_ipaddress_objects() -> None:
 
 def test_no_public_name_shadows_a_typing_name() -> None:
     shadowing = {name for name in natprobe.__all__ if hasattr(typing, name)}
-    # ``Protocol`` becomes ``TransportProtocol`` in the echo-server contract work (#8a).
-    assert shadowing <= {"Protocol"}, shadowing
+    assert shadowing == set(), shadowing  # the transport enum is TransportProtocol, not Protocol

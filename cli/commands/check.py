@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from natprobe.errors import NatprobeError, ServerError
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, Protocol
+from natprobe.contract.terms import TransportProtocol
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec
 
 if TYPE_CHECKING:
     from natprobe.measure.check import CheckOptions
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from natprobe.reports.check_report import CheckReport
 
 
-def parse_port_list(text: str, protocol: Protocol) -> list[PortSpec]:
+def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
     """``"22124"``, ``"80,443"``, ``"8443:https"`` → port specs; ``ValueError`` with a clear message."""
     specs = []
     for item in text.split(","):
@@ -103,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from natprobe.measure.check import CheckOptions, check_ports
 
     try:
-        specs = [s for text in args.udp for s in parse_port_list(text, Protocol.UDP)]
-        specs += [s for text in args.tcp for s in parse_port_list(text, Protocol.TCP)]
+        specs = [s for text in args.udp for s in parse_port_list(text, TransportProtocol.UDP)]
+        specs += [s for text in args.tcp for s in parse_port_list(text, TransportProtocol.TCP)]
         if args.host:
             specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
     except ValueError as exc:

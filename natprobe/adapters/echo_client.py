@@ -1,36 +1,38 @@
-"""Client of the echo server's HTTP API (``natprobe serve --http-port``)."""
+"""Client of the echo server's HTTP API (``natprobe serve --http-port``).
+
+Requests and answers are the records of :mod:`natprobe.contract`, encoded and decoded by the
+same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import aiohttp
 
-from natprobe.errors import ServerError
-from natprobe.addressing import IPAddress
+from natprobe.contract import (
+    HOLE_PUNCH_FULL_BUDGET,
+    JAMULUS_PROBE_BODY_BYTES,
+    ErrorBody,
+    HolePunchRequest,
+    HolePunchResponse,
+    ProbeMode,
+    ProbeRequest,
+    ProbeResponse,
+    WhoAmI,
+    decode,
+    decode_hole_punch_response,
+    decode_probe_response,
+    decode_whoami,
+    encode,
+    udp_nonce_body_bytes,
+)
+from natprobe.errors import DecodeError, ServerError
 
-NONCE_PREFIX = b"natprobe-nonce:"
-"""What a UDP/TCP nonce probe carries before the hex token."""
-JAMULUS_BODY_FOR_THREE_ROUNDS = 78
-"""Request bytes that pay for three Jamulus ping rounds (23 bytes each) under the server's budget."""
-HOLE_PUNCH_BODY_BYTES = 110
-"""Request bytes that pay for every retry of a Jamulus hole punch (2 + 3 pings of 13 bytes,
-3 CLM_SEND_EMPTY_MESSAGE of 15): the server never sends more UDP bytes than the body holds."""
+__all__ = ("EchoApiClient",)
 
-
-@dataclass(frozen=True, slots=True)
-class WhoAmI:
-    """What the echo server sees of this host."""
-
-    public_ip: IPAddress
-    public_port: int
-    probe_source_ip: IPAddress
-    udp_probe_port: int | None
-    auth_required: bool
-    version: str | None
+T = TypeVar("T")
 
 
 class EchoApiClient:
@@ -60,11 +62,17 @@ class EchoApiClient:
             await self._session.close()
 
     async def _call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, *, pad_to: int = 0
-    ) -> dict[str, Any]:
-        assert self._session is not None, "use EchoApiClient as an async context manager"
+        self,
+        method: str,
+        path: str,
+        decoder: Callable[[bytes], T],
+        payload: bytes | None = None,
+        *,
+        pad_to: int = 0,
+    ) -> T:
+        if self._session is None:
+            raise RuntimeError("use EchoApiClient as an async context manager")
         url = self.base_url + path
-        payload = None if body is None else json.dumps(body).encode()
         if payload is not None and len(payload) < pad_to:
             # The server never sends more bytes than the request carried (reflection safety),
             # so a probe of several datagrams pays for them with JSON whitespace.
@@ -72,17 +80,8 @@ class EchoApiClient:
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         try:
             async with self._session.request(method, url, data=payload, headers=headers) as response:
-                try:
-                    data = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError) as exc:
-                    raise ServerError(f"{url} did not answer with JSON (HTTP {response.status})", response.status) from exc
-                if response.status >= 400:
-                    error = data.get("error", {}) if isinstance(data, dict) else {}
-                    message = error.get("message") or f"HTTP {response.status}"
-                    raise ServerError(f"echo server refused the request: {message}", response.status)
-                if not isinstance(data, dict):
-                    raise ServerError(f"{url} answered with unexpected JSON", response.status)
-                return data
+                body = await response.read()
+                status = response.status
         except TimeoutError as exc:
             # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
             if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
@@ -93,51 +92,36 @@ class EchoApiClient:
             raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
         except aiohttp.ClientError as exc:
             raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+        if status >= 400:
+            try:
+                message = decode(body, ErrorBody).error.message
+            except DecodeError:
+                message = f"HTTP {status}"
+            raise ServerError(f"echo server refused the request: {message}", status)
+        try:
+            return decoder(body)
+        except DecodeError as exc:
+            raise ServerError(f"{url} sent a malformed answer (HTTP {status}): {exc}", status) from exc
 
     async def whoami(self) -> WhoAmI:
-        data = await self._call("GET", "/v1/whoami")
-        try:
-            return WhoAmI(
-                public_ip=ipaddress.ip_address(data["ip"]),
-                public_port=int(data["port"]),
-                probe_source_ip=ipaddress.ip_address(data["probe_source_ip"]),
-                udp_probe_port=data.get("udp_probe_port"),
-                auth_required=bool(data.get("auth_required", False)),
-                version=data.get("version"),
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise ServerError(f"echo server sent a malformed whoami answer: {exc}") from exc
+        """``GET /v1/whoami``: this host's address as the server sees it."""
+        return await self._call("GET", "/v1/whoami", decode_whoami)
 
-    async def probe(self, **request: Any) -> dict[str, Any]:
-        """``POST /v1/probe``; returns the whole answer (``result`` holds the mode's outcome)."""
-        body = {k: v for k, v in request.items() if v is not None}
-        pad_to = 0
-        if body.get("mode") == "nonce" and body.get("protocol") == "udp":
-            pad_to = int(body.get("count", 3)) * (len(NONCE_PREFIX) + len(str(body.get("nonce", ""))))
-        elif body.get("mode") == "jamulus":
-            pad_to = JAMULUS_BODY_FOR_THREE_ROUNDS
-        return await self._call("POST", "/v1/probe", body, pad_to=pad_to)
+    async def probe(self, request: ProbeRequest) -> ProbeResponse[Any]:
+        """``POST /v1/probe``; ``result`` is the mode's record (:data:`natprobe.contract.RESULT_TYPES`)."""
+        pad_to = udp_nonce_body_bytes(request)
+        if request.mode is ProbeMode.JAMULUS:
+            pad_to = JAMULUS_PROBE_BODY_BYTES
+        return await self._call("POST", "/v1/probe", decode_probe_response, encode(request), pad_to=pad_to)
 
     async def exposure_raw(self, body: bytes) -> bytes:
         """``POST /v1/exposure`` with an encoded request; the raw answer (decoded by the caller
         with :func:`natprobe.contract.exposure_route.decode_response`)."""
-        assert self._session is not None, "use EchoApiClient as an async context manager"
-        url = self.base_url + "/v1/exposure"
-        try:
-            async with self._session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
-                data = await response.read()
-                if response.status >= 400:
-                    try:
-                        message = json.loads(data)["error"]["message"]
-                    except (ValueError, KeyError, TypeError):
-                        message = f"HTTP {response.status}"
-                    raise ServerError(f"echo server refused the request: {message}", response.status)
-                return data
-        except TimeoutError as exc:
-            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
-            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+        return await self._call("POST", "/v1/exposure", bytes, body)
 
-    async def jamulus_hole_punch(self, name: str) -> dict[str, Any]:
-        """``POST /v1/jamulus/hole-punch`` for this host's registration ``name`` (the whole answer)."""
-        return await self._call("POST", "/v1/jamulus/hole-punch", {"name": name}, pad_to=HOLE_PUNCH_BODY_BYTES)
+    async def jamulus_hole_punch(self, name: str) -> HolePunchResponse:
+        """``POST /v1/jamulus/hole-punch`` for this host's registration ``name``."""
+        payload = encode(HolePunchRequest(name))
+        return await self._call(
+            "POST", "/v1/jamulus/hole-punch", decode_hole_punch_response, payload, pad_to=HOLE_PUNCH_FULL_BUDGET
+        )

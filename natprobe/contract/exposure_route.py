@@ -20,6 +20,9 @@ from typing import Any
 
 import msgspec
 
+from natprobe.contract.terms import HOST_PATTERN, JAMULUS_PROBE_BODY_BYTES, TransportProtocol
+from natprobe.errors import DecodeError
+
 __all__ = (
     "DEFAULT_PORTS",
     "MAX_EXTRA_PORTS",
@@ -44,9 +47,8 @@ __all__ = (
 )
 
 
-class ScanProtocol(enum.StrEnum):
-    TCP = "tcp"
-    UDP = "udp"
+ScanProtocol = TransportProtocol
+"""The scan's ``protocol``: the contract's one transport enum."""
 
 
 class PortState(enum.StrEnum):
@@ -106,12 +108,12 @@ MIN_SCAN_INTERVAL_S = 180.0
 """One scan per source address (and per IPv6 /64) at most this often."""
 SCAN_DEADLINE_S = 13.0
 """The whole scan ends within this many seconds (ports still running are reported filtered)."""
-UDP_BUDGET_PER_PORT = 78
+UDP_BUDGET_PER_PORT = JAMULUS_PROBE_BODY_BYTES
 """Request body bytes that pay for the Jamulus ping rounds of one UDP port: the server never
 sends more UDP bytes than the request carried (reflection safety), so a client pads its body."""
 
 _REQUEST_FIELDS = frozenset({"extra", "host"})
-_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)", re.ASCII)
+_HOST = re.compile(HOST_PATTERN, re.ASCII)
 _PORT_FIELDS = frozenset({"port", "protocol"})
 
 
@@ -195,7 +197,7 @@ class ExposureResponse:
     """The address the scan left from."""
 
 
-class RequestError(ValueError):
+class RequestError(DecodeError, ValueError):
     """A request body that is not a valid :class:`ExposureRequest` (one sentence)."""
 
 
@@ -243,11 +245,7 @@ def decode_request(body: bytes) -> ExposureRequest:
 def valid_host(host: str) -> bool:
     """A DNS name: LDH labels, at most 253 characters, the last label not all digits (which
     refuses IPv4 literals; IPv6 literals fail on ':')."""
-    name = host[:-1] if host.endswith(".") else host
-    if not 0 < len(name) <= 253:
-        return False
-    labels = name.split(".")
-    return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
+    return _HOST.search(host) is not None  # the contract's one host rule (probe requests use it too)
 
 
 def encode(record: ExposureRequest | ExposureResponse) -> bytes:
@@ -277,7 +275,7 @@ def openapi_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
         components[name]["additionalProperties"] = False
     components["ExposureRequest"]["properties"]["extra"]["maxItems"] = MAX_EXTRA_PORTS
     components["PortRef"]["properties"]["port"].update(minimum=1, maximum=65535)
-    error = {"$ref": "#/components/schemas/Error"}
+    error = {"$ref": "#/components/schemas/ErrorBody"}  # natprobe.contract.ErrorBody
     json_type = "application/json"
 
     def refused(description: str, code: str, message: str) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, keepalive_outlives
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict, Protocol
+from natprobe.contract.terms import TransportProtocol
+from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
 
 __all__ = ("explain_jamulus", "explain_jamulus_port", "jamulus_check_findings")
 
@@ -320,6 +321,6 @@ def jamulus_check_findings(
     return tuple(
         finding
         for spec, verdict in zip(specs, verdicts)
-        if spec.protocol is Protocol.UDP and (spec.service == "jamulus" or spec.port == JAMULUS_PORT)
+        if spec.protocol is TransportProtocol.UDP and (spec.service == "jamulus" or spec.port == JAMULUS_PORT)
         for finding in explain_jamulus_port(verdict, nat_layers)
     )

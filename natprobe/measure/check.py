@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.jamulus_findings import jamulus_check_findings
@@ -35,16 +34,15 @@ from natprobe.verdicts.reachability import (
     PortSpec,
     PortObservation,
     HairpinResult,
-    ProbeMode,
-    Protocol,
     decide_hairpin,
     decide_port,
     held_udp_port_reason,
 )
+from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress
 from natprobe.verdicts.nat_layers import assess_topology
 from natprobe.adapters.resolve import resolve_host, url_host
-from natprobe.adapters.echo_client import NONCE_PREFIX, EchoApiClient, WhoAmI
+from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 
 logger = logging.getLogger(__name__)
@@ -99,7 +97,7 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
     """Listen on the port for the nonce; ``None`` if something else holds it (or we may not bind)."""
     loop = asyncio.get_running_loop()
     try:
-        if spec.protocol is Protocol.UDP:
+        if spec.protocol is TransportProtocol.UDP:
             transport, protocol = await loop.create_datagram_endpoint(
                 lambda: _UdpListener(nonce), local_addr=(listen_ip, spec.port)
             )
@@ -130,7 +128,7 @@ def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
     if mode is not None:
         return mode
-    return ProbeMode.CONNECT if spec.protocol is Protocol.TCP else None
+    return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
 
 
 async def _observe_port(
@@ -146,17 +144,18 @@ async def _observe_port(
             spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
             error=held_udp_port_reason(spec.port),
         )
-    watch = Match(spec.protocol.value, whoami.probe_source_ip, spec.port) if whoami.probe_source_ip.version == 4 else None
+    source = whoami.probe_source
+    watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
     try:
         async with ArrivalWatcher(watch) as watcher:
-            request: dict[str, Any] = {"protocol": spec.protocol.value, "port": spec.port, "mode": mode.value,
-                                       "timeout": timeout}
-            if mode is ProbeMode.NONCE:
-                request["nonce"] = token
-            if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and spec.host:
-                request["host"] = spec.host
+            request = ProbeRequest.build(
+                spec.protocol, spec.port, mode,
+                nonce=token if mode is ProbeMode.NONCE else None,
+                host=spec.host if mode in HOST_MODES and spec.host else None,
+                timeout=timeout,
+            )
             try:
-                answer = await api.probe(**request)
+                answer = await api.probe(request)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
@@ -173,7 +172,7 @@ async def _observe_port(
             return PortObservation(
                 spec.protocol, spec.port, mode, listener is not None,
                 nonce_received=received, seen_on_interface=watcher.seen,
-                server_result=dict(answer.get("result") or {}),
+                server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
             )
     finally:
@@ -186,7 +185,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
-        if spec.protocol is Protocol.UDP:
+        if spec.protocol is TransportProtocol.UDP:
             if listener is None:
                 return decide_hairpin(spec.protocol, spec.port, public_ip, None)
             loop = asyncio.get_running_loop()

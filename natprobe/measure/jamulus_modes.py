@@ -68,7 +68,8 @@ from natprobe.verdicts.jamulus_verdicts import (
 )
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
-from natprobe.verdicts.reachability import PortVerdict, Protocol
+from natprobe.verdicts.reachability import PortVerdict
+from natprobe.contract import REGISTRATION_NAME_PATTERN, HolePunchResponse, TransportProtocol
 from natprobe.reports.lifetime_report import LifetimeReport
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.adapters.echo_client import EchoApiClient
@@ -98,7 +99,7 @@ MAX_PUNCHES = 4
 """Hole-punch requests natprobe obeys per measurement (the directory sends at most 3)."""
 MAX_ECHOES = 32
 """Pings natprobe echoes per measurement (the directory sends at most 5)."""
-_NAME = re.compile(r"[A-Za-z0-9._~-]{1,20}", re.ASCII)
+_NAME = re.compile(REGISTRATION_NAME_PATTERN, re.ASCII)
 _API_TIMEOUT_S = 15.0
 """The hole punch takes at most ~4 s on the server; the rest is margin for slow links."""
 
@@ -243,33 +244,19 @@ async def _register(role: _JamulusServerRole, message: RegisterServerEx) -> Regi
     return None
 
 
-def _endpoint(data: Any) -> TransportAddress | None:
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise ValueError(f"not an endpoint: {data!r}")
-    return TransportAddress(ipaddress.ip_address(str(data["ip"])), int(data["port"]))
-
-
-def _observation(answer: dict[str, Any]) -> HolePunchObservation:
-    """The echo server's hole-punch answer as an observation; :class:`ServerError` if malformed."""
-    try:
-        published = _endpoint(answer["published"])
-        punch = answer["hole_punch"]
-        if published is None or not isinstance(punch, dict):
-            raise ValueError("no published address")
-        rtt = answer["punched_ping"].get("rtt_ms")
-        return HolePunchObservation(
-            published=published,
-            unsolicited_answered=bool(answer["unsolicited"]["answered"]),
-            punch_received=bool(punch["received"]),
-            punch_source=_endpoint(punch.get("source")),
-            punched_ping_answered=bool(answer["punched_ping"]["answered"]),
-            punched_rtt_ms=None if rtt is None else float(rtt),
-            keepalive_s=float(answer.get("keepalive_interval_s", 59.0)),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ServerError(f"the echo server sent a malformed hole-punch answer: {exc}") from exc
+def _observation(answer: HolePunchResponse) -> HolePunchObservation:
+    """The echo server's hole-punch answer (decoded and validated by the contract) as the
+    verdict's input."""
+    punch = answer.hole_punch
+    return HolePunchObservation(
+        published=answer.published.address,
+        unsolicited_answered=answer.unsolicited.answered,
+        punch_received=punch.received,
+        punch_source=None if punch.source is None else punch.source.address,
+        punched_ping_answered=answer.punched_ping.answered,
+        punched_rtt_ms=answer.punched_ping.rtt_ms,
+        keepalive_s=answer.keepalive_interval_s,
+    )
 
 
 async def _lifetime(
@@ -333,7 +320,7 @@ async def measure_jamulus_modes(
         raise ValueError("ports must be within 1..65535")
     if lifetime_max_s is not None and not 2 <= lifetime_max_s <= 3600:
         raise ValueError("lifetime_max_s must be between 2 and 3600 seconds")
-    if name is not None and not _NAME.fullmatch(name):
+    if name is not None and not _NAME.search(name):
         raise ValueError("name must be 1 to 20 characters A-Z a-z 0-9 . _ ~ - (the echo server's rule)")
     started = time.monotonic()
     say = progress or (lambda _text: None)
@@ -353,7 +340,7 @@ async def measure_jamulus_modes(
         service = None if _port_free(listen_ip, port) else "jamulus"
         check = await check_ports(
             server_url,
-            [PortSpec(Protocol.UDP, port, service)],
+            [PortSpec(TransportProtocol.UDP, port, service)],
             CheckOptions(token=token, trace=options.trace, listen_ip=options.listen_ip,
                          probe_timeout=options.probe_timeout),
         )
@@ -427,7 +414,7 @@ async def _measure_public(
     result.directory = directory
     async with EchoApiClient(server_url, token=token, timeout=_API_TIMEOUT_S) as api:
         whoami = await api.whoami()
-        role = _JamulusServerRole(directory, whoami.probe_source_ip)
+        role = _JamulusServerRole(directory, whoami.probe_source)
         transport, taken = await _bind(listen_ip, port, role)
         try:
             local_port = int(transport.get_extra_info("sockname")[1])

@@ -19,7 +19,8 @@ from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers, assess_topology
-from natprobe.verdicts.reachability import PortSpec, PortVerdict, Protocol
+from natprobe.contract.terms import TransportProtocol
+from natprobe.verdicts.reachability import PortSpec, PortVerdict
 from natprobe.verdicts.router_verdicts import with_gateway_topology, with_router_evidence
 
 __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
@@ -72,14 +73,14 @@ async def check_ports_with_mapping(
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
     if not todo:
         return MappedCheck(before, router, (), lease_s, keep)
-    async with mapped_ports(session, [(s.protocol is Protocol.UDP, s.port) for s in todo],
+    async with mapped_ports(session, [(s.protocol is TransportProtocol.UDP, s.port) for s in todo],
                             lease_s=lease_s, keep=keep) as outcomes:
         created = [spec for spec, outcome in zip(todo, outcomes) if outcome.created]
         # The hop trace was made already: the second check only needs the probes.
         again = dataclasses.replace(options, trace=False)
         during = await check_ports(server, created, again) if created else None
     # ``outcomes`` now says whether each mapping was removed or kept.
-    by_port: dict[tuple[Protocol, int], PortVerdict] = {}
+    by_port: dict[tuple[TransportProtocol, int], PortVerdict] = {}
     if during is not None:
         by_port = {(v.protocol, v.port): v for v in during.ports}
     cgnat = topology.layers is NatLayers.CGNAT

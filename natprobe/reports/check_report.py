@@ -19,7 +19,8 @@ from natprobe.reports.json_schema import (
     report_schema,
 )
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
-from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict, Protocol
+from natprobe.contract import TransportProtocol, to_json_object
+from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict
 
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
@@ -77,7 +78,7 @@ class CheckReport:
                     "reason": p.reason,
                     "advice": list(p.advice),
                     "proof": p.proof,
-                    "details": p.details,
+                    "details": {} if p.details is None else to_json_object(p.details),
                 }
                 for p in self.ports
             ],
@@ -114,7 +115,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             "items": obj(
                 {
                     "port": _PORT_NUMBER,
-                    "protocol": enum_of(Protocol),
+                    "protocol": enum_of(TransportProtocol),
                     "reachable": BOOL_OR_NULL,
                     "status": enum_of(PortStatus),
                     "reason": {"type": "string"},
@@ -129,7 +130,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             "items": obj(
                 {
                     "port": _PORT_NUMBER,
-                    "protocol": enum_of(Protocol),
+                    "protocol": enum_of(TransportProtocol),
                     "works": BOOL_OR_NULL,
                     "reason": {"type": "string"},
                     "advice": STRING_LIST,

@@ -16,15 +16,9 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
-from natprobe.verdicts.reachability import (
-    Context,
-    PortObservation,
-    PortVerdict,
-    ProbeMode,
-    Protocol,
-    decide_port,
-)
+from natprobe.verdicts.reachability import Context, PortObservation, PortVerdict, decide_port
 
 __all__ = (
     "Code",
@@ -197,11 +191,12 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
 def _expected_verdict(port: ScannedPort, context: Context) -> PortVerdict:
     """The reachability check's verdict for an expected port that is not open."""
     if port.protocol is ScanProtocol.UDP:
-        observation = PortObservation(Protocol.UDP, port.port, ProbeMode.JAMULUS, listening=False,
-                                      server_result={"answered": False}, service=port.service)  # fmt: skip
+        observation = PortObservation(TransportProtocol.UDP, port.port, ProbeMode.JAMULUS, listening=False,
+                                      server_result=JamulusResult(False, None, None, None, None),
+                                      service=port.service)  # fmt: skip
     else:
-        observation = PortObservation(Protocol.TCP, port.port, ProbeMode.CONNECT, listening=False,
-                                      server_result={"connected": False, "error": port.error},
+        observation = PortObservation(TransportProtocol.TCP, port.port, ProbeMode.CONNECT, listening=False,
+                                      server_result=ConnectResult(False, port.error, None),
                                       service=port.service)  # fmt: skip
     return decide_port(observation, context)
 

@@ -10,28 +10,21 @@ output is one verdict per port with its reason and what to do, in plain language
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from natprobe.addressing import IPAddress
+from natprobe.contract import (
+    ConnectResult,
+    HttpResult,
+    HttpsResult,
+    JamulusResult,
+    ProbeError,
+    ProbeMode,
+    ProbeResult,
+    SshResult,
+    TransportProtocol,
+)
 from natprobe.verdicts.nat_layers import NatLayers
-
-
-class Protocol(enum.StrEnum):
-    UDP = "udp"
-    TCP = "tcp"
-
-
-class ProbeMode(enum.StrEnum):
-    """What the echo server sends to the port (its HTTP API's ``mode``)."""
-
-    NONCE = "nonce"
-    """A one-time token natprobe listens for on the port (the port is free here)."""
-    JAMULUS = "jamulus"
-    HTTP = "http"
-    HTTPS = "https"
-    SSH = "ssh"
-    CONNECT = "connect"
 
 
 class PortStatus(enum.StrEnum):
@@ -47,20 +40,20 @@ class PortStatus(enum.StrEnum):
 
 
 SERVICE_BY_NAME = {
-    "jamulus": (Protocol.UDP, ProbeMode.JAMULUS),
-    "http": (Protocol.TCP, ProbeMode.HTTP),
-    "https": (Protocol.TCP, ProbeMode.HTTPS),
-    "tls": (Protocol.TCP, ProbeMode.HTTPS),
-    "ssh": (Protocol.TCP, ProbeMode.SSH),
-    "tcp": (Protocol.TCP, ProbeMode.CONNECT),
+    "jamulus": (TransportProtocol.UDP, ProbeMode.JAMULUS),
+    "http": (TransportProtocol.TCP, ProbeMode.HTTP),
+    "https": (TransportProtocol.TCP, ProbeMode.HTTPS),
+    "tls": (TransportProtocol.TCP, ProbeMode.HTTPS),
+    "ssh": (TransportProtocol.TCP, ProbeMode.SSH),
+    "tcp": (TransportProtocol.TCP, ProbeMode.CONNECT),
 }
 WELL_KNOWN_SERVICE = {
-    (Protocol.UDP, 22124): ProbeMode.JAMULUS,
-    (Protocol.TCP, 22): ProbeMode.SSH,
-    (Protocol.TCP, 80): ProbeMode.HTTP,
-    (Protocol.TCP, 8080): ProbeMode.HTTP,
-    (Protocol.TCP, 443): ProbeMode.HTTPS,
-    (Protocol.TCP, 8443): ProbeMode.HTTPS,
+    (TransportProtocol.UDP, 22124): ProbeMode.JAMULUS,
+    (TransportProtocol.TCP, 22): ProbeMode.SSH,
+    (TransportProtocol.TCP, 80): ProbeMode.HTTP,
+    (TransportProtocol.TCP, 8080): ProbeMode.HTTP,
+    (TransportProtocol.TCP, 443): ProbeMode.HTTPS,
+    (TransportProtocol.TCP, 8443): ProbeMode.HTTPS,
 }
 
 
@@ -68,7 +61,7 @@ WELL_KNOWN_SERVICE = {
 class PortSpec:
     """A port to check; ``service`` forces the protocol spoken when the port is taken."""
 
-    protocol: Protocol
+    protocol: TransportProtocol
     port: int
     service: str | None = None
     host: str | None = None
@@ -87,7 +80,7 @@ class PortSpec:
 class PortObservation:
     """Everything observed for one port."""
 
-    protocol: Protocol
+    protocol: TransportProtocol
     port: int
     mode: ProbeMode
     listening: bool
@@ -96,8 +89,8 @@ class PortObservation:
     """The nonce arrived on natprobe's own socket (None: natprobe was not listening)."""
     seen_on_interface: bool | None = None
     """The probe reached this host's network interface (None: no capture was possible)."""
-    server_result: dict[str, Any] = field(default_factory=dict)
-    """The echo server's ``result`` object for this probe."""
+    server_result: ProbeResult | None = None
+    """The echo server's ``result`` record for this probe (None: it did not run)."""
     service: str | None = None
     """The service natprobe expected on the port, when it was held by one."""
     error: str | None = None
@@ -113,7 +106,7 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class PortVerdict:
-    protocol: Protocol
+    protocol: TransportProtocol
     port: int
     reachable: bool | None
     status: PortStatus
@@ -121,7 +114,8 @@ class PortVerdict:
     advice: tuple[str, ...]
     proof: str | None = None
     """How reachability was proven, when it was."""
-    details: dict[str, Any] = field(default_factory=dict)
+    details: ProbeResult | None = None
+    """What the echo server got back, when a service answered or refused."""
 
 
 def held_udp_port_reason(port: int) -> str:
@@ -230,9 +224,8 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                 protocol=protocol,
                 port=port,
             )
-        if observation.protocol is Protocol.TCP:
-            error = result.get("error")
-            if result.get("connected"):
+        if isinstance(result, ConnectResult):
+            if result.connected:
                 return PortVerdict(
                     reachable=False,
                     status=PortStatus.WRONG_HOST,
@@ -244,7 +237,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                     protocol=protocol,
                 port=port,
                 )
-            if error == "refused":
+            if result.error == ProbeError.REFUSED:
                 return PortVerdict(
                     reachable=False,
                     status=PortStatus.WRONG_HOST if not observation.seen_on_interface else PortStatus.HOST_FIREWALL,
@@ -276,7 +269,9 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
             protocol=protocol,
             port=port,
         )
-    if observation.protocol is Protocol.TCP and result.get("connected"):
+    connected = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected
+    refused = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.error == ProbeError.REFUSED
+    if connected:
         return PortVerdict(
             reachable=True,
             status=PortStatus.REACHABLE,
@@ -290,7 +285,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
             protocol=protocol,
             port=port,
         )
-    if observation.protocol is Protocol.TCP and result.get("error") == "refused":
+    if refused:
         return PortVerdict(
             reachable=False,
             status=PortStatus.NOTHING_ANSWERING,
@@ -308,7 +303,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
         return PortVerdict(
             reachable=False,
             status=PortStatus.HOST_FIREWALL
-            if observation.protocol is Protocol.TCP
+            if observation.protocol is TransportProtocol.TCP
             else PortStatus.NOTHING_ANSWERING,
             reason=(
                 f"the echo server's {service} request reached this host's interface but {service} did not answer: "
@@ -325,20 +320,18 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
     return _unreached(observation, context, f"the echo server's {service} request got no answer")
 
 
-def _service_answered(mode: ProbeMode, result: dict[str, Any]) -> str | None:
+def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None:
     """A short name of what answered, or None."""
-    if mode is ProbeMode.JAMULUS and result.get("answered"):
-        version = result.get("version")
-        return f"a Jamulus server{f' {version}' if version else ''}"
-    if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and result.get("status") is not None:
-        server = result.get("server_header")
-        tls = result.get("tls") or {}
-        name = f" ({server})" if server else ""
-        cert = f", certificate for {tls.get('subject_cn')}" if tls.get("subject_cn") else ""
-        return f"a web server{name} with HTTP {result['status']}{cert}"
-    if mode is ProbeMode.SSH and result.get("banner"):
-        return f"an SSH server ({result['banner']})"
-    if mode is ProbeMode.CONNECT and result.get("connected"):
+    if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
+        return f"a Jamulus server{f' {result.version}' if result.version else ''}"
+    if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and isinstance(result, (HttpResult, HttpsResult)) and result.status is not None:
+        name = f" ({result.server_header})" if result.server_header else ""
+        tls = result.tls if isinstance(result, HttpsResult) else None
+        cert = f", certificate for {tls.subject_cn}" if tls is not None and tls.subject_cn else ""
+        return f"a web server{name} with HTTP {result.status}{cert}"
+    if mode is ProbeMode.SSH and isinstance(result, SshResult) and result.banner:
+        return f"an SSH server ({result.banner})"
+    if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
         return "a TCP service"
     return None
 
@@ -347,14 +340,14 @@ def _service_answered(mode: ProbeMode, result: dict[str, Any]) -> str | None:
 class HairpinResult:
     """Whether this host reached its own public address and port (NAT loopback, RFC 4787 REQ-9)."""
 
-    protocol: Protocol
+    protocol: TransportProtocol
     port: int
     works: bool | None
     reason: str
     advice: tuple[str, ...] = ()
 
 
-def decide_hairpin(protocol: Protocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
+def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
     """The hairpin verdict from what the loop-back test saw (``None``: the port was in use here)."""
     if works is None:
         return HairpinResult(protocol, port, None, "the port is in use here; cannot listen for the loop-back")

@@ -53,6 +53,7 @@ from natprobe.jamulus import (
     encode,
 )
 from natprobe.addressing import TransportAddress
+from natprobe.contract import decode_hole_punch_response, to_json_object
 
 from .test_process import REPO
 
@@ -276,14 +277,16 @@ async def test_hole_punch_steps_on_loopback() -> None:
     async with directory() as running, fake_server() as server:
         await register(server, running)
         result = await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=HOLE_PUNCH_FULL_BUDGET)
-        assert result.published == server.address
-        assert result.unsolicited.answered and result.unsolicited.source.ip == LO2
-        assert result.punch_source == server.address and result.punch_requests == 1
-        assert result.peer.ip == LO2 and result.peer != result.unsolicited.source
-        assert result.punched.answered and result.punched.source == result.peer
+        punch = result.hole_punch
+        assert result.published.address == server.address
+        assert result.unsolicited.answered and result.unsolicited.source.address.ip == LO2
+        assert punch.source is not None and punch.source.address == server.address and punch.requests_sent == 1
+        assert punch.peer.address.ip == LO2 and punch.peer != result.unsolicited.source
+        assert result.punched_ping.answered and result.punched_ping.source == punch.peer
         assert result.udp_bytes_sent == PING_BYTES + SEND_EMPTY_BYTES + PING_BYTES
-        data = result.to_json()
+        data = to_json_object(result)
         schema("HolePunchResponse").validate(data)
+        assert decode_hole_punch_response(json.dumps(data).encode()) == result
         # Everything the directory side sent went to the registration's own address.
         assert {sender.ip for _, sender in server.received} <= {LO1, LO2}
 
@@ -294,12 +297,12 @@ async def test_hole_punch_toward_a_silent_server_spends_at_most_the_budget() -> 
         before = len(server.received)
         for budget in (HOLE_PUNCH_MIN_BUDGET, 4000):  # one try of each step; every retry, never more
             result = await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=budget)
-            assert not (result.unsolicited.answered or result.punch_source or result.punched.answered)
+            assert not (result.unsolicited.answered or result.hole_punch.received or result.punched_ping.answered)
             assert result.udp_bytes_sent <= budget
             got = sum(size for size, _ in server.received[before:])
             before = len(server.received)
             assert got == result.udp_bytes_sent
-        assert (result.unsolicited.sent, result.punch_requests, result.punched.sent) == (2, 3, 3)
+        assert (result.unsolicited.sent, result.hole_punch.requests_sent, result.punched_ping.sent) == (2, 3, 3)
         with pytest.raises(ValueError, match="at least 41 bytes"):
             await running.hole_punch("np-0123456789abcdef", LO1, source_ip=LO2, byte_budget=HOLE_PUNCH_MIN_BUDGET - 1)
 
@@ -355,6 +358,7 @@ async def test_route_punches_for_the_requester_and_matches_the_openapi_document(
         status, body = await client.punch(request)
         assert status == 200, body
         schema("HolePunchResponse").validate(body)
+        assert to_json_object(decode_hole_punch_response(json.dumps(body).encode())) == body  # nothing more, nothing less
         assert body["published"] == {"ip": "127.0.0.1", "port": server.address.port}
         assert body["unsolicited"]["answered"] and body["punched_ping"]["answered"] and body["hole_punch"]["received"]
         assert body["hole_punch"]["source"] == body["published"]
@@ -370,7 +374,7 @@ async def test_route_404_for_another_requesters_registration() -> None:
         status, body = await client.punch({"name": "np-0123456789abcdef"})
         assert status == 404 and body["error"]["code"] == "not_found"
         assert "came from your address 127.0.0.1" in body["error"]["message"]
-        schema("Error").validate(body)
+        schema("ErrorBody").validate(body)
         assert server.inbox.empty()  # nothing was sent toward the other requester's registration
 
 

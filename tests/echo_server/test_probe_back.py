@@ -27,18 +27,23 @@ from hypothesis import strategies as st
 from natprobe.jamulus import PingMsWithNumClients, ReqVersionAndOs, decode, is_protocol_frame
 from natprobe.addressing import TransportAddress
 
-from echo_server import probe_back
-from echo_server.probe_back import (
+from natprobe.contract import (
     ConnectResult,
     HttpResult,
+    HttpsResult,
     JamulusResult,
     ProbeError,
     SshResult,
     UdpNonceResult,
+    nonce_payload,
+    to_json_object,
+)
+
+from echo_server import probe_back
+from echo_server.probe_back import (
     UdpProbeSocket,
     describe_certificate,
     jamulus_attempts,
-    nonce_payload,
     parse_http_head,
     scan_ssh_banner,
 )
@@ -534,7 +539,7 @@ async def test_https_self_signed_is_read_but_not_verified(tmp_path: Path) -> Non
             target(server.port), source_ip=LOCALHOST, timeout=2.0, host="probe.test", https=True
         )
     result = outcome.result
-    assert isinstance(result, HttpResult)
+    assert isinstance(result, HttpsResult)
     assert (result.connected, result.error, result.status, result.server_header) == (True, None, 200, "tls-test")
     assert result.tls is not None
     assert result.tls.version in ("TLSv1.2", "TLSv1.3")
@@ -542,7 +547,7 @@ async def test_https_self_signed_is_read_but_not_verified(tmp_path: Path) -> Non
     assert result.tls.not_after == "2031-01-02T03:04:05Z"
     assert result.tls.verified is False
     assert result.tls.verify_error is not None and "self-signed" in result.tls.verify_error
-    assert "tls" in result.to_json()
+    assert "tls" in to_json_object(result)
     # verify first, then read: two handshakes, the GET on the second
     assert len(server.received) == 1 and server.received[0].startswith(b"GET / HTTP/1.1\r\nHost: probe.test:")
 
@@ -562,7 +567,7 @@ async def test_https_verification_against_a_trust_store(tmp_path: Path) -> None:
             probe_back.probe_http(target(server.port), source_ip=LOCALHOST, timeout=2.0, verify_context=trust, https=True),
         )
     for outcome in (good, wrong_name, by_ip):
-        assert isinstance(outcome.result, HttpResult) and outcome.result.status == 204
+        assert isinstance(outcome.result, HttpsResult) and outcome.result.status == 204
         assert outcome.result.tls is not None and outcome.result.tls.subject_cn == "probe.test"
     assert good.result.tls is not None and good.result.tls.verified and good.result.tls.verify_error is None  # type: ignore[union-attr]
     wrong = wrong_name.result.tls  # type: ignore[union-attr]
@@ -581,7 +586,7 @@ async def test_https_against_plain_http_reports_a_tls_error() -> None:
     async with tcp_server(plain_http_400) as server:
         outcome = await probe_back.probe_http(target(server.port), source_ip=LOCALHOST, timeout=2.0, https=True)
     result = outcome.result
-    assert isinstance(result, HttpResult)
+    assert isinstance(result, HttpsResult)
     assert result.connected and result.status is None
     assert result.error == ProbeError.TLS
     assert result.tls is not None and not result.tls.verified
@@ -590,8 +595,8 @@ async def test_https_against_plain_http_reports_a_tls_error() -> None:
 
 async def test_https_to_a_closed_port(closed_tcp_port: Callable[[], int]) -> None:
     outcome = await probe_back.probe_http(target(closed_tcp_port()), source_ip=LOCALHOST, timeout=2.0, https=True)
-    assert outcome.result == HttpResult(False, ProbeError.REFUSED, None, None, None, True, None)
-    assert outcome.result.to_json()["tls"] is None
+    assert outcome.result == HttpsResult(False, ProbeError.REFUSED, None, None, None, None)
+    assert to_json_object(outcome.result)["tls"] is None
 
 
 async def test_ssh_banner_and_failures() -> None:

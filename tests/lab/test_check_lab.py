@@ -37,7 +37,8 @@ from natprobe.errors import ServerError
 from natprobe.jamulus.messages import is_connection_less_id, parse_frame
 from natprobe.lab import Host, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
-from natprobe.verdicts.reachability import PortStatus, Protocol
+from natprobe.contract import TransportProtocol
+from natprobe.verdicts.reachability import PortStatus
 from natprobe.adapters import jamulus_socket as jamulus_transport
 from tests.json_reports import assert_valid_report
 from tests.lab._net import collect_until, drain_for, udp
@@ -187,7 +188,7 @@ def test_udp_forwarded_to_another_lan_address_names_this_hosts_address() -> None
 def test_tcp_forwarded_with_natprobe_listening_is_reachable_by_nonce() -> None:
     with Lab(LabConfig(forwards=(PortForward("tcp", TCP_PORT),))) as lab:
         echo = _echo(lab)
-        report = _check_lib(lab, echo.http_url, [PortSpec(Protocol.TCP, TCP_PORT)], trace=False)
+        report = _check_lib(lab, echo.http_url, [PortSpec(TransportProtocol.TCP, TCP_PORT)], trace=False)
     verdict = report.ports[0]
     assert verdict.reachable is True and verdict.status is PortStatus.REACHABLE, verdict
     assert verdict.proof is not None and "one-time token" in verdict.proof
@@ -355,7 +356,7 @@ def test_echo_server_down_exits_3_with_a_clear_message(how: str) -> None:
             lab.server.exec(["nft", "-f", "-"], input=SERVER_FIREWALL % HTTP_API_PORT, timeout=10)
         done, _ = _check_cli(lab, url, "--udp", str(UDP_PORT), timeout=30)
         with pytest.raises(ServerError, match="cannot reach echo server"):
-            _check_lib(lab, url, [PortSpec(Protocol.UDP, UDP_PORT)])
+            _check_lib(lab, url, [PortSpec(TransportProtocol.UDP, UDP_PORT)])
     assert done.returncode == 3, (done.stdout, done.stderr)
     assert "cannot reach echo server" in done.stderr and "nothing could be tested" in done.stderr, done.stderr
     assert done.stdout == ""

@@ -10,7 +10,8 @@ from tests.json_reports import assert_valid_report
 
 from natprobe.findings.router_findings import describe_mapping, explain_router
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, Protocol
+from natprobe.contract.terms import TransportProtocol as Protocol
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
     MappingOutcome,
