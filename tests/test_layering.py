@@ -30,6 +30,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "addressing": ("pure", 0),
     "stun": ("pure", 1),
     "jamulus": ("pure", 1),
+    "portmap": ("pure", 1),
     "recverr": ("pure", 1),
     "contract": ("pure", 2),
     "verdicts": ("pure", 3),

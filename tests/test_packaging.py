@@ -27,7 +27,7 @@ def test_the_version_is_written_once() -> None:
 def test_dependencies_match_use() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
-    assert runtime == {"aiohttp", "msgspec", "netifaces-plus"}
+    assert runtime == {"aiohttp", "msgspec", "netifaces-plus", "async-upnp-client"}
     server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
     assert server == {"asyncssh", "cryptography", "prometheus-client"}
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
@@ -37,6 +37,7 @@ def test_dependencies_match_use() -> None:
         ("asyncssh", {"echo_server/exposure_scan.py"}),
         ("prometheus_client", {"echo_server/metrics.py"}),
         ("aioice", set()),
+        ("async_upnp_client", {"natprobe/adapters/upnp_igd.py"}),  # UPnP IGD stays behind one adapter
     ):
         users = {
             str(path.relative_to(ROOT))

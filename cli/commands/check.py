@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
 from cli.terminal import style_for
@@ -14,6 +15,11 @@ from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec
+
+if TYPE_CHECKING:
+    from natprobe.measure.check import CheckOptions
+    from natprobe.measure.mapped_check import MappedCheck
+    from natprobe.reports.check_report import CheckReport
 
 
 def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
@@ -29,6 +35,20 @@ def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
             )
         specs.append(PortSpec(protocol, int(port_text), service or None))
     return specs
+
+
+async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec],
+                      options: "CheckOptions") -> "MappedCheck":
+    from natprobe.measure.mapped_check import check_ports_with_mapping
+
+    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease)
+
+
+async def _run_with_router(server: str, specs: list[PortSpec], options: "CheckOptions") -> "CheckReport":
+    from natprobe.measure.mapped_check import check_ports_with_router
+
+    report, _ = await check_ports_with_router(server, specs, options)
+    return report
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -62,6 +82,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help=_("also test reaching this host through its own public address (NAT loopback)"))
     parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
+    parser.add_argument("--no-router", action="store_true",
+                        help=_("do not ask the router (UPnP, NAT-PMP, PCP) for its external address"))
+    parser.add_argument("--map", action="store_true",
+                        help=_("for each port not reachable, ask the router (PCP, NAT-PMP, then UPnP) for a mapping "
+                               "to this host, prove it from outside, then remove it"))
+    parser.add_argument("--keep", action="store_true", help=_("with --map: keep the mappings (for their lease) instead"))
+    parser.add_argument("--lease", type=int, default=600, metavar="SECONDS",
+                        help=_("with --map: the mapping's lease (60-86400, default 600); never permanent"))
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     output.add_argument("--share", action="store_true",
@@ -100,6 +128,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0.5 <= args.timeout <= 5.0:
         print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
+    if args.map and args.no_router:
+        print(_("natprobe check: --map asks the router; it cannot be combined with --no-router"), file=sys.stderr)
+        return ExitCode.USAGE
+    if args.keep and not args.map:
+        print(_("natprobe check: --keep only makes sense with --map"), file=sys.stderr)
+        return ExitCode.USAGE
+    if not 60 <= args.lease <= 86400:
+        print(_("natprobe check: --lease must be between 60 and 86400 seconds"), file=sys.stderr)
+        return ExitCode.USAGE
     try:
         setting = resolve_server(args.server)
         token = resolve_token(args.token)
@@ -115,11 +152,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
                     origin=setting.origin), file=sys.stderr)
+    mapped = None
     try:
-        report = asyncio.run(
-            check_ports(server, specs, CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace,
-                                                    probe_timeout=args.timeout))
-        )
+        options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout)
+        if args.map:
+            mapped = asyncio.run(_run_mapped(args, server, specs, options))
+            report = mapped.report
+        elif args.no_router:
+            report = asyncio.run(check_ports(server, specs, options))
+        else:
+            report = asyncio.run(_run_with_router(server, specs, options))
     except ServerError as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"), file=sys.stderr)
@@ -127,8 +169,17 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
+    if mapped is not None and not (args.json or args.share):
+        from natprobe.findings.router_findings import describe_mapping
+
+        if not mapped.router.any_answered:
+            print(_("natprobe check --map: the router answers none of UPnP, NAT-PMP and PCP: nothing was mapped"),
+                  file=sys.stderr)
+        for outcome in mapped.mappings:
+            print(_("Router mapping: {mapping}", mapping=describe_mapping(outcome)), file=sys.stderr)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        data = report.to_dict() if mapped is None else mapped.to_dict()
+        print(json.dumps(data, indent=2))
     elif args.share:
         from cli.render_share import share_check
 

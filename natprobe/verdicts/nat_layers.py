@@ -224,7 +224,16 @@ def assess_topology(
                 )
             )
         elif is_globally_routable(gateway_scope) and observed_routable:
-            if gateway == observed:
+            if gateway == observed and local_scope is not _S.SHARED and _read_hops(hops).shared:
+                # A router that learns its address by STUN (miniupnpd's ext_perform_stun)
+                # reports the carrier's public address from behind a CGNAT: equal addresses
+                # do not outweigh a shared-space hop beyond a LAN that is not itself shared.
+                evidence.append(
+                    f"{said}, the same address the server saw -- but a router behind a "
+                    "carrier-grade NAT that learns its address by STUN reports exactly that, "
+                    "so it does not rule out the carrier-grade NAT the hops show."
+                )
+            elif gateway == observed:
                 # Corroborated by the outside observation, so it can be trusted -- unlike a
                 # gateway's word on its own (Start9 #3784).
                 one_nat_pinned = True
