@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from natprobe.i18n import _
+
+if TYPE_CHECKING:
+    from natprobe.measure.lifetime import LifetimeProgress
+
+
+def lifetime_line(state: LifetimeProgress) -> str:
+    """The progress line while idle UDP mappings are being timed."""
+    if state.alive_after_s is None:
+        alive = _("waiting")
+    else:
+        alive = _("alive after {seconds:g} s", seconds=state.alive_after_s)
+    if state.gone_after_s is not None:
+        alive = _("{alive}, gone after {seconds:g} s", alive=alive, seconds=state.gone_after_s)
+    return _(
+        "measuring mapping lifetime: {elapsed:.0f} s of at most {maximum:g} s ({state})",
+        elapsed=state.elapsed_s,
+        maximum=state.max_wait_s,
+        state=alive,
+    )
 
 
 class ProgressLine:

@@ -2,36 +2,50 @@
 
 from __future__ import annotations
 
-from cli.render import render_findings
+from cli.render import label_rows, render_findings, render_path
+from cli.terminal import Style
 from natprobe.findings.nat_findings import explain_nat
+from natprobe.findings.path_picture import nat_path
+from natprobe.i18n import _
 from natprobe.reports.nat_report import NatReport
 
 
 def _yes_no(value: bool | None) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
+    return _("unknown") if value is None else (_("yes") if value else _("no"))
 
 
-def render_nat_report(report: NatReport) -> str:
-    lines = [
-        f"STUN server        {report.server}" + (f" (alternate {report.server_alternate})" if report.server_alternate else ""),
-        f"Local address      {report.local or 'unknown'}",
-        f"Public address     {report.mapped or 'unknown (no answer)'}",
-        f"NAT type           {report.nat_type.value.value}",
-        f"Mapping            {report.mapping.value.value}  — {report.mapping.reason}",
-        f"Filtering          {report.filtering.value.value}  — {report.filtering.reason}",
-        f"Hairpinning        {_yes_no(report.hairpinning.value)}  — {report.hairpinning.reason}",
-        f"Port preserved     {_yes_no(report.port_preservation)}",
+def render_nat_report(report: NatReport, style: Style = Style()) -> str:
+    dash = "—" if style.unicode else "-"
+    server = str(report.server)
+    if report.server_alternate:
+        server = _("{server} (alternate {alternate})", server=report.server, alternate=report.server_alternate)
+    rows = [
+        (_("STUN server"), server),
+        (_("Local address"), str(report.local or _("unknown"))),
+        (_("Public address"), str(report.mapped or _("unknown (no answer)"))),
+        (_("NAT type"), report.nat_type.value.value),
+        (_("Mapping"), f"{report.mapping.value.value}  {dash} {report.mapping.reason}"),
+        (_("Filtering"), f"{report.filtering.value.value}  {dash} {report.filtering.reason}"),
+        (_("Hairpinning"), f"{_yes_no(report.hairpinning.value)}  {dash} {report.hairpinning.reason}"),
+        (_("Port preserved"), _yes_no(report.port_preservation)),
     ]
     if report.lifetime is not None:
-        lines.append(f"Mapping lifetime   {report.lifetime.reason}")
+        rows.append((_("Mapping lifetime"), report.lifetime.reason))
     if report.has_global_ipv6 is not None:
-        lines.append(
-            f"IPv6               {report.ipv6_address} (global: no NAT over IPv6, only firewalls to open)"
+        # Not yet in the French catalog (kept English, like the IPv6/DNS verdict texts).
+        rows.append((
+            "IPv6",
+            f"{report.ipv6_address} (global: no NAT over IPv6, only firewalls to open)"
             if report.ipv6_address is not None
-            else "IPv6               none (this host has no global IPv6 address)"
+            else "none (this host has no global IPv6 address)",
+        ))
+    rtt = _("{ms:.1f} ms", ms=report.rtt_s * 1000) if report.rtt_s is not None else _("unknown")
+    rows.append(
+        (
+            _("Round trip"),
+            _("{rtt}, loss {loss:.0%}, took {seconds:.2f} s", rtt=rtt, loss=report.round_trip_loss, seconds=report.duration_s),
         )
-    rtt = f"{report.rtt_s * 1000:.1f} ms" if report.rtt_s is not None else "unknown"
-    lines.append(f"Round trip         {rtt}, loss {report.round_trip_loss:.0%}, took {report.duration_s:.2f} s")
-    lines.append("")
-    lines.append(render_findings(explain_nat(report)))
+    )
+    lines = [render_path(nat_path(report), style), "", *label_rows(rows), ""]
+    lines.append(render_findings(explain_nat(report), style=style))
     return "\n".join(lines)

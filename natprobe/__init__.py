@@ -12,6 +12,9 @@ The public API, all importable from ``natprobe``:
   result record such as :class:`ConnectResult` or :class:`HttpsResult`; :class:`HairpinResult`,
   its :class:`Finding` list).
 * Local context: :func:`read_local_context`, :func:`assess_topology`, :class:`NatLayers`.
+* The router's view (UPnP IGD, NAT-PMP, PCP): :func:`probe_router`, :class:`RouterReport`,
+  :func:`explain_router`; mapping with proof: :func:`check_ports_with_mapping`,
+  :func:`mapped_ports` (removes what it created on every exit path), :class:`MappingOutcome`.
 * What the Internet sees of this network: :func:`scan_exposure` with :class:`ExposureOptions`
   returns an :class:`ExposureReport`.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes` with
@@ -41,6 +44,7 @@ from natprobe.errors import (
     LabError,
     NatprobeError,
     NetworkError,
+    PortMappingError,
     ServerError,
     TransactionError,
     TransactionTimeout,
@@ -73,6 +77,19 @@ if TYPE_CHECKING:
     from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyLookup, LookupStatus
     from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, ModeVerdict
     from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
+    from natprobe.verdicts.router_verdicts import ExternalMeaning
+    from natprobe.verdicts.router_verdicts import MappingOutcome
+    from natprobe.verdicts.router_verdicts import MappingProtocol
+    from natprobe.verdicts.router_verdicts import RouterMapping
+    from natprobe.reports.router_report import ProtocolAnswer
+    from natprobe.reports.router_report import RouterReport
+    from natprobe.measure.portmapping import RouterSession
+    from natprobe.measure.portmapping import probe_router
+    from natprobe.measure.portmapping import mapped_ports
+    from natprobe.reports.router_report import MappedCheck
+    from natprobe.measure.mapped_check import check_ports_with_mapping
+    from natprobe.measure.mapped_check import check_ports_with_router
+    from natprobe.findings.router_findings import explain_router
     from natprobe.verdicts.reachability import HairpinResult, PortSpec, PortStatus, PortVerdict
     from natprobe.contract.probe_route import (
         ConnectResult,
@@ -106,6 +123,7 @@ _LAZY_EXPORTS = {
     "ExposedPort": "natprobe.reports.exposure_report",
     "ExposureOptions": "natprobe.measure.exposure",
     "ExposureReport": "natprobe.reports.exposure_report",
+    "ExternalMeaning": "natprobe.verdicts.router_verdicts",
     "FamilyDnsVerdict": "natprobe.verdicts.dns_verdicts",
     "FamilyLookup": "natprobe.verdicts.dns_verdicts",
     "FamilyResult": "natprobe.reports.check_report",
@@ -130,7 +148,10 @@ _LAZY_EXPORTS = {
     "LifetimeReport": "natprobe.reports.lifetime_report",
     "LifetimeTrial": "natprobe.reports.lifetime_report",
     "LookupStatus": "natprobe.verdicts.dns_verdicts",
+    "MappedCheck": "natprobe.reports.router_report",
     "MappingBehavior": "natprobe.verdicts.behavior",
+    "MappingOutcome": "natprobe.verdicts.router_verdicts",
+    "MappingProtocol": "natprobe.verdicts.router_verdicts",
     "ModeStatus": "natprobe.verdicts.jamulus_verdicts",
     "ModeVerdict": "natprobe.verdicts.jamulus_verdicts",
     "NameCheckOptions": "natprobe.measure.name_check",
@@ -145,7 +166,11 @@ _LAZY_EXPORTS = {
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
     "Probe": "natprobe.verdicts.behavior",
+    "ProtocolAnswer": "natprobe.reports.router_report",
     "RetransmissionPolicy": "natprobe.stun.transaction",
+    "RouterMapping": "natprobe.verdicts.router_verdicts",
+    "RouterReport": "natprobe.reports.router_report",
+    "RouterSession": "natprobe.measure.portmapping",
     "ScannedPort": "natprobe.contract.exposure_route",
     "Severity": "natprobe.reports.finding",
     "SshDetails": "natprobe.contract.exposure_route",
@@ -160,11 +185,16 @@ _LAZY_EXPORTS = {
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_name": "natprobe.measure.name_check",
     "check_ports": "natprobe.measure.check",
+    "check_ports_with_mapping": "natprobe.measure.mapped_check",
+    "check_ports_with_router": "natprobe.measure.mapped_check",
     "discover_nat": "natprobe.measure.discovery",
     "explain_jamulus": "natprobe.findings.jamulus_findings",
     "explain_nat": "natprobe.findings.nat_findings",
+    "explain_router": "natprobe.findings.router_findings",
+    "mapped_ports": "natprobe.measure.portmapping",
     "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
+    "probe_router": "natprobe.measure.portmapping",
     "read_local_context": "natprobe.adapters.interfaces",
     "scan_exposure": "natprobe.measure.exposure",
 }
@@ -200,6 +230,7 @@ __all__ = (
     "ExposedPort",
     "ExposureOptions",
     "ExposureReport",
+    "ExternalMeaning",
     "FamilyDnsVerdict",
     "FamilyLookup",
     "FamilyResult",
@@ -226,7 +257,10 @@ __all__ = (
     "LifetimeReport",
     "LifetimeTrial",
     "LookupStatus",
+    "MappedCheck",
     "MappingBehavior",
+    "MappingOutcome",
+    "MappingProtocol",
     "ModeStatus",
     "ModeVerdict",
     "NameCheckOptions",
@@ -237,13 +271,18 @@ __all__ = (
     "Observation",
     "OsType",
     "PortFinding",
+    "PortMappingError",
     "PortRef",
     "PortSpec",
     "PortState",
     "PortStatus",
     "PortVerdict",
     "Probe",
+    "ProtocolAnswer",
     "RetransmissionPolicy",
+    "RouterMapping",
+    "RouterReport",
+    "RouterSession",
     "ScannedPort",
     "ServerError",
     "Severity",
@@ -261,11 +300,16 @@ __all__ = (
     "assess_topology",
     "check_name",
     "check_ports",
+    "check_ports_with_mapping",
+    "check_ports_with_router",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",
+    "explain_router",
+    "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_router",
     "read_local_context",
     "scan_exposure",
 )

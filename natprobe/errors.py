@@ -11,6 +11,7 @@
     ├── NetworkError           an OS-level failure (bind, connect, unreachable), mapped
     │                          from OSError at the socket boundary
     ├── ServerError            the echo server's HTTP API refused or failed a request
+    ├── PortMappingError       a gateway refused or failed a port-mapping request (UPnP IGD)
     └── LabError               the network-namespace lab could not be built or torn down
 
 A missing reply during NAT discovery is *not* an exception: discovery records it as an
@@ -29,6 +30,7 @@ __all__ = (
     "ErrorResponse",
     "NetworkError",
     "ServerError",
+    "PortMappingError",
     "LabError",
 )
 
@@ -72,6 +74,16 @@ class ServerError(NatprobeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class PortMappingError(NatprobeError):
+    """A gateway answered a port-mapping request with an error (a UPnP fault, an HTTP
+    failure). ``code`` is the UPnP error code when there is one (718: the port is mapped
+    to another host; 725: only permanent leases)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class LabError(NatprobeError):

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 # virtual host behind a port forward; OpenSSH and Redis as real services an exposure scan
 # meets; dnsmasq (the binary only, no service) as the lab's authoritative DNS server for
 # name checks; gcc for the benchmark's load generator; systemd for systemd-analyze, which checks
-# the unit `natprobe serve --systemd-unit` prints.
+# the unit `natprobe serve --systemd-unit` prints; miniupnpd (UPnP IGD, NAT-PMP, PCP) for the
+# lab router, with upnpc and natpmpc as interop peers.
 APT_PACKAGES=(
   python3 python3-venv python3-pip gcc
   iproute2 nftables conntrack ethtool iputils-ping tcpdump
@@ -25,6 +26,7 @@ APT_PACKAGES=(
   openssh-server redis-server
   dnsmasq-base
   systemd
+  miniupnpd-nftables miniupnpc natpmpc
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
@@ -39,6 +41,13 @@ if [[ "${1:-}" != "--no-apt" ]]; then
   done
   if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
+    # miniupnpd's service, if started, would run in the root namespace and write nftables
+    # rules there. Its debconf default is already "do not start"; say so explicitly, and
+    # mask the unit before the package exists so that nothing can start it.
+    echo "miniupnpd miniupnpd/start_daemon boolean false" | debconf-set-selections
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
@@ -61,6 +70,22 @@ if [[ "${1:-}" != "--no-apt" ]]; then
       update-rc.d "$service" disable >/dev/null 2>&1 || true
     fi
   done
+  # The lab tests start miniupnpd themselves, inside the router namespace, by PID. The system
+  # service must never run: stop it if something started it, then disable and mask it
+  # (systemd and SysV alike), so neither a boot nor an upgrade touches this host's firewall.
+  if command -v systemctl >/dev/null 2>&1; then
+    systemctl stop miniupnpd.service >/dev/null 2>&1 || true
+    systemctl --root=/ disable miniupnpd.service >/dev/null 2>&1 || true
+    systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
+  fi
+  # Its SysV script refuses to start unless START_DAEMON=1 (never run its "stop": that runs
+  # the package's nftables clean-up scripts in the root namespace).
+  if [[ -f /etc/default/miniupnpd ]]; then
+    sed -i 's/^START_DAEMON=.*/START_DAEMON=0/' /etc/default/miniupnpd
+  fi
+  if [[ -x /etc/init.d/miniupnpd ]] && command -v update-rc.d >/dev/null 2>&1; then
+    update-rc.d miniupnpd disable >/dev/null 2>&1 || true
+  fi
 fi
 
 PYTHON="${PYTHON:-python3}"

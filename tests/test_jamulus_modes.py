@@ -290,3 +290,9 @@ def test_cli_check_adds_the_jamulus_explanation(echo_process: dict[str, int], ca
                           "--timeout", "0.5"]) == 1
     data = assert_valid_report(json.loads(capsys.readouterr().out))
     assert [f["title"] for f in data["findings"]] == ["Jamulus: private mode needs a port forward; public mode may not"]
+    assert [f["code"] for f in data["findings"]] == ["jamulus-port-needs-port-forward"]
+    # JSON never changes with the language: the same run in French gives the same text and code.
+    assert natprobe_main(["--lang", "fr", "check", "--udp", f"{port}:jamulus", "--server", server, "--no-trace",
+                          "--json", "--timeout", "0.5"]) == 1
+    french = assert_valid_report(json.loads(capsys.readouterr().out))
+    assert french["findings"] == data["findings"] and french["ports"][0]["reason"] == data["ports"][0]["reason"]

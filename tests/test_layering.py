@@ -26,9 +26,11 @@ PACKAGE = ROOT / "natprobe"
 # when both are in the same layer family that allows it (see _allowed).
 LAYERS: dict[str, tuple[str, int]] = {
     "errors": ("pure", 0),
+    "i18n": ("pure", 0),
     "addressing": ("pure", 0),
     "stun": ("pure", 1),
     "jamulus": ("pure", 1),
+    "portmap": ("pure", 1),
     "recverr": ("pure", 1),
     "contract": ("pure", 2),
     "verdicts": ("pure", 3),

@@ -27,7 +27,7 @@ def test_the_version_is_written_once() -> None:
 def test_dependencies_match_use() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
-    assert runtime == {"aiohttp", "dnspython", "msgspec", "netifaces-plus"}
+    assert runtime == {"aiohttp", "dnspython", "msgspec", "netifaces-plus", "async-upnp-client"}
     server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
     assert server == {"asyncssh", "cryptography", "prometheus-client"}
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
@@ -37,6 +37,7 @@ def test_dependencies_match_use() -> None:
         ("asyncssh", {"echo_server/exposure_scan.py"}),
         ("prometheus_client", {"echo_server/metrics.py"}),
         ("aioice", set()),
+        ("async_upnp_client", {"natprobe/adapters/upnp_igd.py"}),  # UPnP IGD stays behind one adapter
     ):
         users = {
             str(path.relative_to(ROOT))
@@ -88,3 +89,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
                            cwd=outside, capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2 and "pip install 'natprobe[server]'" in serve.stderr, serve.stderr
     assert "Traceback" not in serve.stderr
+    # The build compiled the French catalog with Babel and shipped it in the wheel.
+    french = subprocess.run([natprobe_bin, "--lang", "fr", "check", "--server", "http://127.0.0.1:9"],
+                            cwd=outside, capture_output=True, text=True, timeout=60)
+    assert french.returncode == 2 and "indiquez au moins un port" in french.stderr, french.stderr

@@ -12,7 +12,9 @@ from natprobe.reports.catalog import SCHEMAS, schema_for
 from natprobe.reports.finding import Finding, Severity
 from tests.json_reports import assert_valid_report
 
-EXPECTED = {"nat", "lifetime", "check", "dns", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list"}
+EXPECTED = {
+    "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list",
+}
 
 
 def test_one_schema_per_report_each_a_valid_2020_12_document() -> None:
@@ -43,12 +45,13 @@ def test_a_key_the_schema_does_not_know_fails_validation() -> None:
         assert_valid_report({k: v for k, v in document.items() if k != "reason"})
 
 
-def test_findings_may_carry_a_string_code() -> None:
-    finding = Finding(Severity.INFO, "t", "d").to_dict()
+def test_findings_carry_a_string_code() -> None:
+    finding = Finding(Severity.INFO, "t", "d", code="jamulus-port-needs-port-forward").to_dict()
     check = SCHEMAS["check"].schema
     validator = Draft202012Validator(check["properties"]["findings"])
-    assert validator.is_valid([finding, {**finding, "code": "jamulus.private-needs-forward"}])
+    assert validator.is_valid([finding])
     assert not validator.is_valid([{**finding, "code": 7}])
+    assert not validator.is_valid([{k: v for k, v in finding.items() if k != "code"}])
 
 
 def test_natprobe_schema_lists_every_schema(capsys: pytest.CaptureFixture[str]) -> None:

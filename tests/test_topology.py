@@ -247,6 +247,16 @@ CASES = [
         "networks inside it or to provider links",
     ),
     (
+        "gateway-stun-address-behind-cgnat-hop",
+        "192.168.77.10",
+        "203.0.113.2",
+        ("192.168.77.1", "100.64.0.1", "203.0.113.1"),
+        "203.0.113.2",
+        L.CGNAT,
+        C.MEDIUM,
+        "learns its address by STUN",
+    ),
+    (
         "public-local-translated",
         "198.51.100.9",
         "203.0.113.5",

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from cli.exit_codes import ExitCode
+from natprobe.i18n import _
 
 __all__ = ("register",)
 
@@ -19,21 +20,21 @@ __all__ = ("register",)
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "config",
-        help="show or set the echo server, token and STUN servers natprobe uses by default",
+        help=_("show or set the echo server, token and STUN servers natprobe uses by default"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    show = actions.add_parser("show", help="print the settings in effect and where each comes from")
+    show = actions.add_parser("show", help=_("print the settings in effect and where each comes from"))
     show.set_defaults(handler=run_show)
     setter = actions.add_parser(
         "set",
-        help="set one key: server URL, token TOKEN (- reads it from stdin), stun_servers HOST[:PORT][,...]",
+        help=_("set one key: server URL, token TOKEN (- reads it from stdin), stun_servers HOST[:PORT][,...]"),
     )
     setter.add_argument("key", choices=("server", "token", "stun_servers"))
-    setter.add_argument("value", help="the value; for the token, - reads it from stdin (a command line shows in ps)")
+    setter.add_argument("value", help=_("the value; for the token, - reads it from stdin (a command line shows in ps)"))
     setter.set_defaults(handler=run_set)
-    unset = actions.add_parser("unset", help="remove one key from the file")
+    unset = actions.add_parser("unset", help=_("remove one key from the file"))
     unset.add_argument("key", choices=("server", "token", "stun_servers"))
     unset.set_defaults(handler=run_unset)
     parser.set_defaults(handler=run_show)
@@ -52,22 +53,23 @@ def run_set(args: argparse.Namespace) -> int:
         elif args.key == "stun_servers":
             value = [name.strip() for name in args.value.split(",") if name.strip()]
             if not value:
-                raise UserConfigError("stun_servers: name at least one HOST[:PORT]")
+                raise UserConfigError(_("stun_servers: name at least one HOST[:PORT]"))
             for name in value:
                 try:
                     split_host_port(name, 3478)
                 except ValueError as exc:
-                    raise UserConfigError(f"stun_servers: {exc}") from None
+                    raise UserConfigError(_("stun_servers: {error}", error=exc)) from None
         elif not value:
-            raise UserConfigError("token: the token cannot be empty")
+            raise UserConfigError(_("token: the token cannot be empty"))
         path = save_setting(args.key, value)
     except UserConfigError as exc:
-        print(f"natprobe config: {exc}", file=sys.stderr)
+        print(_("natprobe config: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     except OSError as exc:
-        print(f"natprobe config: cannot write the configuration file: {exc.strerror or exc}", file=sys.stderr)
+        print(_("natprobe config: cannot write the configuration file: {error}", error=exc.strerror or exc),
+              file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    print(f"{args.key} set in {path}")
+    print(_("{key} set in {path}", key=args.key, path=path))
     return ExitCode.OK
 
 
@@ -77,12 +79,13 @@ def run_unset(args: argparse.Namespace) -> int:
     try:
         path = save_setting(args.key, None)
     except UserConfigError as exc:
-        print(f"natprobe config: {exc}", file=sys.stderr)
+        print(_("natprobe config: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     except OSError as exc:
-        print(f"natprobe config: cannot write the configuration file: {exc.strerror or exc}", file=sys.stderr)
+        print(_("natprobe config: cannot write the configuration file: {error}", error=exc.strerror or exc),
+              file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    print(f"{args.key} removed from {path}")
+    print(_("{key} removed from {path}", key=args.key, path=path))
     return ExitCode.OK
 
 
@@ -105,16 +108,16 @@ def run_show(args: argparse.Namespace) -> int:
         token = resolve_token(None, config=config)
         stun, stun_origin = resolve_stun_servers(PUBLIC_STUN_SERVERS, config=config)
     except UserConfigError as exc:
-        print(f"natprobe config: {exc}", file=sys.stderr)
+        print(_("natprobe config: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
-    print(f"config file   {path}{'' if path.exists() else ' (does not exist yet)'}")
-    print(f"server        {server.value + '  (from ' + server.origin + ')' if server else 'none'}")
+    print("config file   " + (str(path) if path.exists() else _("{path} (does not exist yet)", path=path)))
+    print("server        " + (_("{value}  (from {origin})", value=server.value, origin=server.origin) if server else _("none")))
     if token is None:
-        token_text = "none"
+        token_text = _("none")
     else:
         # Never print the token itself: a terminal is often shared or recorded.
         token_origin = f"${ENV_TOKEN}" if config.token != token else str(path)
-        token_text = f"set ({len(token)} characters, from {token_origin})"
+        token_text = _("set ({length} characters, from {origin})", length=len(token), origin=token_origin)
     print(f"token         {token_text}")
-    print(f"stun_servers  {', '.join(stun)}  (from {stun_origin})")
+    print("stun_servers  " + _("{value}  (from {origin})", value=", ".join(stun), origin=stun_origin))
     return ExitCode.OK

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from natprobe.i18n import _, current_language
 from natprobe.errors import LabError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ START_TIMEOUT_S = 15.0
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run natprobe against a real kernel NAT built on this machine (root; no Internet needed)",
+        help=_("run natprobe against a real kernel NAT built on this machine (root; no Internet needed)"),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,14 +53,14 @@ def _say(text: str) -> None:
 def _run_natprobe(host: Host | None, args: Sequence[str], where: str) -> subprocess.CompletedProcess[str]:
     """Run the real CLI (in ``host``'s namespace when given) and print the command and its output."""
     print(f"\n[{where}]$ natprobe {' '.join(args)}", flush=True)
-    argv = [sys.executable, "-m", "cli", *args]
+    argv = [sys.executable, "-m", "cli", "--lang", current_language(), *args]
     if host is not None:
         done = host.exec(argv, check=False, timeout=COMMAND_TIMEOUT_S)
     else:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False)
     output = (done.stderr + done.stdout).rstrip()
     print(textwrap.indent(output, "  "), flush=True)
-    print(f"  (exit status {done.returncode})", flush=True)
+    print("  " + _("(exit status {code})", code=done.returncode), flush=True)
     return done
 
 
@@ -67,52 +68,53 @@ def _start_udp_service(lab: Lab) -> str:
     """A real Jamulus server on the client host, if installed; otherwise the port stays free for natprobe."""
     jamulus = shutil.which("Jamulus")
     if jamulus is None:
-        return "no Jamulus binary here, so natprobe itself listens on 22124"
+        return _("no Jamulus binary here, so natprobe itself listens on 22124")
     lab.client.spawn(
         [jamulus, "-s", "-n", "-p", str(JAMULUS_PORT), "--serverbindip", str(lab.client.ip)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    return f"a real Jamulus server listens on {lab.client.ip}:{JAMULUS_PORT}"
+    return _("a real Jamulus server listens on {address}:{port}", address=lab.client.ip, port=JAMULUS_PORT)
 
 
 def _lab_demo() -> int:
     from natprobe.lab import Behavior, Lab, LabConfig, PortForward
     from natprobe.lab.services import start_echo_server
 
-    _say("Building a lab: a LAN host behind a home router (port-restricted cone NAT, like most home "
-         "routers), and an 'Internet' namespace where natprobe's echo server runs on two public "
-         "addresses. Everything lives in network namespaces on this machine.")
+    _say(_("Building a lab: a LAN host behind a home router (port-restricted cone NAT, like most home "
+           "routers), and an 'Internet' namespace where natprobe's echo server runs on two public "
+           "addresses. Everything lives in network namespaces on this machine."))
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE)) as lab:
         echo = start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=HTTP_PORT)
         service = _start_udp_service(lab)
-        _say(f"\nLAN host {lab.client.ip}, router public address {lab.public_ip}, echo server "
-             f"{echo.http_url} (STUN on {echo.stun}); {service}.")
+        _say("\n" + _("LAN host {host}, router public address {public}, echo server {url} (STUN on {stun}); {service}.",
+                      host=lab.client.ip, public=lab.public_ip, url=echo.http_url, stun=echo.stun, service=service))
         check = ["check", "--udp", str(JAMULUS_PORT), "--server", echo.http_url]
 
-        _say("\n1. Is UDP 22124 reachable from the Internet? No port forward exists yet.")
+        _say("\n" + _("1. Is UDP 22124 reachable from the Internet? No port forward exists yet."))
         _run_natprobe(lab.client, check, "LAN host")
-        _say("→ The echo server's probe never arrived: the router drops unsolicited packets because "
-             "nothing forwards the port. natprobe names this host's LAN address for the router rule.")
+        _say("→ " + _("The echo server's probe never arrived: the router drops unsolicited packets because "
+                      "nothing forwards the port. natprobe names this host's LAN address for the router rule."))
 
         lab.add_forward(PortForward("udp", JAMULUS_PORT))
-        _say(f"\n2. Now the router forwards UDP {JAMULUS_PORT} to {lab.client.ip}. Same command:")
+        _say("\n" + _("2. Now the router forwards UDP {port} to {host}. Same command:", port=JAMULUS_PORT,
+                      host=lab.client.ip))
         _run_natprobe(lab.client, check, "LAN host")
-        _say("→ Proven from outside: the probe crossed the router and reached the service.")
+        _say("→ " + _("Proven from outside: the probe crossed the router and reached the service."))
 
-        _say("\n3. What NAT is this? (RFC 5780 behaviour discovery against the echo server)")
+        _say("\n" + _("3. What NAT is this? (RFC 5780 behaviour discovery against the echo server)"))
         _run_natprobe(lab.client, ["nat", "--server", echo.stun], "LAN host")
-        _say("→ Mapping and filtering in RFC 4787 terms, the classic name, hairpinning, with evidence.")
+        _say("→ " + _("Mapping and filtering in RFC 4787 terms, the classic name, hairpinning, with evidence."))
 
-    _say("\n4. The same check behind carrier-grade NAT (the ISP's NAT in 100.64.0.0/10 in front of "
-         "the home router), with a forward on the home router:")
+    _say("\n" + _("4. The same check behind carrier-grade NAT (the ISP's NAT in 100.64.0.0/10 in front of "
+                  "the home router), with a forward on the home router:"))
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE, cgnat=True,
                        forwards=(PortForward("udp", JAMULUS_PORT),))) as lab:
         echo = start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=HTTP_PORT)
         _run_natprobe(lab.client, ["check", "--udp", str(JAMULUS_PORT), "--server", echo.http_url], "LAN host")
-        _say("→ The home forward cannot help: the public address belongs to the ISP's NAT. natprobe "
-             "says so and what to do instead (public IPv4 from the ISP, IPv6, or a tunnel to a VPS).")
-    _say("\nThe lab is gone (namespaces removed). Run `natprobe check --help` to use natprobe on your "
-         "own network with your own echo server (`natprobe serve` on a public host).")
+        _say("→ " + _("The home forward cannot help: the public address belongs to the ISP's NAT. natprobe "
+                      "says so and what to do instead (public IPv4 from the ISP, IPv6, or a tunnel to a VPS)."))
+    _say("\n" + _("The lab is gone (namespaces removed). Run `natprobe check --help` to use natprobe on your "
+                  "own network with your own echo server (`natprobe serve` on a public host)."))
     return ExitCode.OK
 
 
@@ -133,9 +135,9 @@ def _first_line(process: subprocess.Popen[str], timeout_s: float) -> str | None:
 
 
 def _loopback_demo(reason: str) -> int:
-    _say(f"Without the NAT lab ({reason}) this demo cannot show a real NAT, port forwards or CGNAT; "
-         "run it as root for that. What runs here: natprobe's echo server on loopback (127.0.0.1 and "
-         "127.0.0.2 as its two addresses) and the natprobe commands against it.")
+    _say(_("Without the NAT lab ({reason}) this demo cannot show a real NAT, port forwards or CGNAT; "
+           "run it as root for that. What runs here: natprobe's echo server on loopback (127.0.0.1 and "
+           "127.0.0.2 as its two addresses) and the natprobe commands against it.", reason=reason))
     server = subprocess.Popen(
         [sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2",
          "--port", "34780", "--http-port", "38080"],
@@ -145,15 +147,16 @@ def _loopback_demo(reason: str) -> int:
         line = _first_line(server, START_TIMEOUT_S)
         if line is None or not line.startswith("listening"):
             server.kill()  # ended before its stderr is read to the end, so that read is bounded too
-            _, errors = server.communicate(timeout=5)
-            line = line or f"no readiness line within {START_TIMEOUT_S:g} s"
-            print(f"natprobe demo: the echo server did not start: {line.strip()} {errors.strip()}".rstrip(), file=sys.stderr)
+            _out, errors = server.communicate(timeout=5)
+            line = line or _("no readiness line within {seconds:g} s", seconds=START_TIMEOUT_S)
+            output = f"{line.strip()} {errors.strip()}".rstrip()
+            print(_("natprobe demo: the echo server did not start: {output}", output=output), file=sys.stderr)
             return ExitCode.COULD_NOT_TEST
         _run_natprobe(None, ["nat", "--server", "127.0.0.1:34780", "--bind", "127.0.0.1"], "this host")
-        _say("→ On loopback there is no NAT: open Internet, as expected.")
+        _say("→ " + _("On loopback there is no NAT: open Internet, as expected."))
         _run_natprobe(None, ["check", "--udp", str(JAMULUS_PORT), "--server", "http://127.0.0.1:38080",
                              "--no-trace"], "this host")
-        _say("→ The probe-back reached a port natprobe listened on: the whole path works.")
+        _say("→ " + _("The probe-back reached a port natprobe listened on: the whole path works."))
     finally:
         server.terminate()
         try:
@@ -172,5 +175,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _lab_demo()
     except LabError as exc:
-        print(f"natprobe demo: the lab failed: {exc}", file=sys.stderr)
+        print(_("natprobe demo: the lab failed: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

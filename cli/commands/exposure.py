@@ -8,10 +8,11 @@ import json
 import sys
 
 from cli.exit_codes import ExitCode
+from natprobe.i18n import N_, _
 from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
 from natprobe.errors import NatprobeError, ServerError
 
-_MARK = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "BAD "}
+_MARK = {"ok": N_("ok"), "info": N_("info"), "warning": N_("WARN"), "problem": N_("BAD")}
 
 
 def parse_expect(text: str) -> list[PortRef]:
@@ -21,12 +22,12 @@ def parse_expect(text: str) -> list[PortRef]:
         item = item.strip()
         if not item:
             continue
-        port_text, _, protocol_text = item.partition("/")
+        port_text, _slash, protocol_text = item.partition("/")
         protocol_text = protocol_text.lower() or "tcp"
         if protocol_text not in ("tcp", "udp"):
-            raise ValueError(f"invalid port {item!r}: the protocol after '/' is tcp or udp")
+            raise ValueError(_("invalid port {item!r}: the protocol after '/' is tcp or udp", item=item))
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"invalid port {item!r}: expected 1-65535, optionally followed by /tcp or /udp")
+            raise ValueError(_("invalid port {item!r}: expected 1-65535, optionally followed by /tcp or /udp", item=item))
         ref = PortRef(int(port_text), ScanProtocol(protocol_text))
         if ref not in refs:
             refs.append(ref)
@@ -34,29 +35,30 @@ def parse_expect(text: str) -> list[PortRef]:
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    standard = ", ".join(f"{p}" + ("/udp" if proto is ScanProtocol.UDP else "") for p, proto, _ in DEFAULT_PORTS)
+    standard = ", ".join(f"{p}" + ("/udp" if proto is ScanProtocol.UDP else "") for p, proto, _name in DEFAULT_PORTS)
     parser = subparsers.add_parser(
         "exposure",
-        help="what the Internet sees of this network: open ports, what answers, and what to do",
-        description=(
+        help=_("what the Internet sees of this network: open ports, what answers, and what to do"),
+        description=_(
             "Ask a natprobe echo server to scan this network's own public address (it cannot scan any "
-            f"other) on the ports home networks most often expose ({standard}) plus the ports you name, "
+            "other) on the ports home networks most often expose ({standard}) plus the ports you name, "
             "then grade each open port with the self-hosting guides' advice. Nothing logs in: SSH, TLS "
-            "and HTTP exchanges stop before any authentication. One scan every few minutes."
+            "and HTTP exchanges stop before any authentication. One scan every few minutes.",
+            standard=standard,
         ),
-        epilog="example: natprobe exposure --expect 80,443,22124/udp --server http://vps.example.org:8080",
+        epilog=_("example:") + " natprobe exposure --expect 80,443,22124/udp --server http://vps.example.org:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--server",
         metavar="URL",
-        help="echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, then the user config file)",
+        help=_("echo server HTTP API, e.g. http://HOST:8080 (default: $NATPROBE_SERVER, then the user config file)"),
     )
     parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
-                        help="the ports you mean to expose (TCP unless /udp); any other open port is questioned")  # fmt: skip
-    parser.add_argument("--host", metavar="NAME", help="your site's name: TLS SNI, HTTP Host and the certificate name check")
-    parser.add_argument("--token", metavar="TOKEN", help="the echo server's shared token, if it requires one")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+                        help=_("the ports you mean to expose (TCP unless /udp); any other open port is questioned"))  # fmt: skip
+    parser.add_argument("--host", metavar="NAME", help=_("your site's name: TLS SNI, HTTP Host and the certificate name check"))
+    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     parser.set_defaults(handler=run)
 
 
@@ -68,35 +70,36 @@ def run(args: argparse.Namespace) -> int:
     try:
         expect = None if args.expect is None else [r for text in args.expect for r in parse_expect(text)]
     except ValueError as exc:
-        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if args.host is not None and not valid_host(args.host):
-        print(f"natprobe exposure: --host must be a DNS name such as cloud.example.org, got {args.host!r}", file=sys.stderr)
+        print(_("natprobe exposure: --host must be a DNS name such as cloud.example.org, got {value!r}", value=args.host),
+              file=sys.stderr)
         return ExitCode.USAGE
-    standard = {(p, proto) for p, proto, _ in DEFAULT_PORTS}
+    standard = {(p, proto) for p, proto, _name in DEFAULT_PORTS}
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
-        print(f"natprobe exposure: at most {MAX_EXTRA_PORTS} ports outside the standard list", file=sys.stderr)
+        print(_("natprobe exposure: at most {count} ports outside the standard list", count=MAX_EXTRA_PORTS), file=sys.stderr)
         return ExitCode.USAGE
     try:
         setting = resolve_server(args.server)
         token = resolve_token(args.token)
     except UserConfigError as exc:
-        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if setting is None:
         print(no_server_message("natprobe exposure"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     server = setting.value
     if not args.json:
-        print(f"Asking {server} to scan this network's public address (up to 15 s) ...", file=sys.stderr)
+        print(_("Asking {server} to scan this network's public address (up to 15 s) ...", server=server), file=sys.stderr)
     try:
         options = ExposureOptions(expect=None if expect is None else tuple(expect), host=args.host, token=token)
         report = asyncio.run(scan_exposure(server, options))
     except ServerError as exc:
-        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     except (NatprobeError, ValueError) as exc:
-        print(f"natprobe exposure: {exc}", file=sys.stderr)
+        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -111,15 +114,24 @@ def render(report: object) -> str:
     if not isinstance(report, ExposureReport):
         raise TypeError("render() takes an ExposureReport")
     lines = [
-        f"Public address {report.public_ip} as seen from {report.scanned_from}: "
-        f"{len(report.scanned)} ports scanned, {report.count(PortState.OPEN)} open, "
-        f"{report.count(PortState.CLOSED)} closed, {report.count(PortState.FILTERED)} filtered (no answer).",
+        _(
+            "Public address {address} as seen from {source}: {scanned} ports scanned, {open} open, {closed} closed, "
+            "{filtered} filtered (no answer).",
+            address=report.public_ip,
+            source=report.scanned_from,
+            scanned=len(report.scanned),
+            open=report.count(PortState.OPEN),
+            closed=report.count(PortState.CLOSED),
+            filtered=report.count(PortState.FILTERED),
+        ),
     ]
     if not report.ports:
-        lines.append("Nothing answers on the scanned ports.")
+        lines.append(_("Nothing answers on the scanned ports."))
+    marks = {severity: _(mark) for severity, mark in _MARK.items()}
+    size = max(len(mark) for mark in marks.values())
     for port in report.ports:
         scanned = port.scanned
-        what = scanned.service or "unknown"
+        what = scanned.service or _("unknown")
         about = []
         if scanned.ssh is not None and scanned.ssh.version:
             about.append(scanned.ssh.version)
@@ -129,19 +141,22 @@ def render(report: object) -> str:
             about.append(f"HTTP {scanned.http.status}" + (f", Server: {scanned.http.server}" if scanned.http.server else ""))
         if scanned.tls is not None:
             names = ", ".join(scanned.tls.san) or scanned.tls.subject_cn or "?"
-            about.append(f"certificate for {names}, until {scanned.tls.not_after or '?'}")
+            about.append(_("certificate for {names}, until {date}", names=names, date=scanned.tls.not_after or "?"))
         if scanned.jamulus_version:
             about.append(f"Jamulus {scanned.jamulus_version}")
-        expected = " (expected)" if port.expected else ""
+        if port.expected:
+            what = _("{service} (expected)", service=what)
         lines.append("")
-        lines.append(f"{scanned.protocol.value.upper()} {scanned.port}: {scanned.state.value}, {what}{expected}"
+        lines.append(_("{protocol} {port}: {state}, {service}", protocol=scanned.protocol.value.upper(),
+                       port=scanned.port, state=scanned.state.value, service=what)
                      + (f" — {'; '.join(about)}" if about else ""))  # fmt: skip
+        indent = " " * (size + 5)
         for finding in port.findings:
-            lines.append(f"  [{_MARK.get(finding.severity, finding.severity)}] {finding.title}")
+            lines.append(f"  [{marks.get(finding.severity, finding.severity):<{size}}] {finding.title}")
             if finding.detail and finding.severity != "ok":
-                lines.append(f"         {finding.detail}")
+                lines.append(f"{indent}{finding.detail}")
             for advice in finding.advice:
-                lines.append(f"         - {advice}")
+                lines.append(f"{indent}- {advice}")
     lines.append("")
-    lines.append("Something needs fixing (see BAD above)." if report.bad else "Nothing graded bad.")
+    lines.append(_("Something needs fixing (see BAD above).") if report.bad else _("Nothing graded bad."))
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import sys
 from ipaddress import IPv6Address, ip_address
 
 from cli.exit_codes import ExitCode
+from natprobe.i18n import _, ngettext
 from natprobe.errors import NetworkError
 from natprobe.jamulus.messages import DEFAULT_PORT
 from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerList
@@ -27,23 +28,23 @@ def parse_host_port(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, i
     """Split ``HOST[:PORT]`` (``[v6]:PORT`` or a bare IPv6 literal too); ``ArgumentTypeError`` if malformed."""
     value = text.strip()
     if not value:
-        raise argparse.ArgumentTypeError("empty address: give HOST or HOST:PORT, e.g. jam.example.org:22124")
+        raise argparse.ArgumentTypeError(_("empty address: give HOST or HOST:PORT, e.g. jam.example.org:22124"))
     port_text: str | None = None
     if value.startswith("["):
         end = value.find("]")
         if end < 0:
-            raise argparse.ArgumentTypeError(f"{text!r}: missing ']' after the IPv6 address")
+            raise argparse.ArgumentTypeError(_("{text!r}: missing ']' after the IPv6 address", text=text))
         host, rest = value[1:end], value[end + 1 :]
         if rest:
             if not rest.startswith(":"):
-                raise argparse.ArgumentTypeError(f"{text!r}: expected ':PORT' after ']'")
+                raise argparse.ArgumentTypeError(_("{text!r}: expected ':PORT' after ']'", text=text))
             port_text = rest[1:]
         if not _is_ipv6(host):
-            raise argparse.ArgumentTypeError(f"{text!r}: {host!r} between brackets is not an IPv6 address")
+            raise argparse.ArgumentTypeError(_("{text!r}: {host!r} between brackets is not an IPv6 address", host=host, text=text))
     elif value.count(":") > 1:
         if not _is_ipv6(value):
             raise argparse.ArgumentTypeError(
-                f"{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT to give a port)"
+                _("{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT to give a port)", text=text)
             )
         host = value
     elif ":" in value:
@@ -51,13 +52,13 @@ def parse_host_port(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, i
     else:
         host = value
     if not host:
-        raise argparse.ArgumentTypeError(f"{text!r}: the host is missing")
+        raise argparse.ArgumentTypeError(_("{text!r}: the host is missing", text=text))
     if any(c.isspace() or c in "/\\@?#[]" for c in host):
-        raise argparse.ArgumentTypeError(f"{text!r}: {host!r} is not a host name or address")
+        raise argparse.ArgumentTypeError(_("{text!r}: {host!r} is not a host name or address", host=host, text=text))
     if port_text is None:
         return host, default_port
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: port {port_text!r} is not a number from 1 to 65535")
+        raise argparse.ArgumentTypeError(_("{text!r}: port {port_text!r} is not a number from 1 to 65535", port_text=port_text, text=text))
     return host, int(port_text)
 
 
@@ -72,65 +73,65 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(_("{text!r} is not a number of seconds", text=text)) from None
     if not 0 < value <= 60:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0 and at most 60")
+        raise argparse.ArgumentTypeError(_("{text!r}: give a number of seconds above 0 and at most 60", text=text))
     return value
 
 
 def _attempts(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 20:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 20")
+        raise argparse.ArgumentTypeError(_("{text!r}: give a whole number from 1 to 20", text=text))
     return int(text)
 
 
 def _local_port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a port from 0 to 65535 (0: any)")
+        raise argparse.ArgumentTypeError(_("{text!r}: give a port from 0 to 65535 (0: any)", text=text))
     return int(text)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "jamulus",
-        help="ping a Jamulus server or list a Jamulus directory",
-        description="Talk to Jamulus servers (UDP, default port 22124) with their own connection-less messages.",
+        help=_("ping a Jamulus server or list a Jamulus directory"),
+        description=_("Talk to Jamulus servers (UDP, default port 22124) with their own connection-less messages."),
     )
     parser.set_defaults(handler=lambda args: _usage(parser))
     commands = parser.add_subparsers(dest="jamulus_command", metavar="ACTION")
 
     ping_parser = commands.add_parser(
         "ping",
-        help="ping time, musicians, version; is it a directory?",
-        description=(
+        help=_("ping time, musicians, version; is it a directory?"),
+        description=_(
             "Ping a Jamulus server as the Jamulus client does: ping time, number of connected musicians, "
             "version and OS, and whether it is a directory. Exit status 0 if it answered, 1 if not."
         ),
     )
-    ping_parser.add_argument("address", metavar="HOST[:PORT]", type=parse_host_port, help="server (port 22124 if omitted)")
-    ping_parser.add_argument("--timeout", type=_positive_float, default=2.0, metavar="S", help="give up after S seconds (2)")
-    ping_parser.add_argument("--attempts", type=_attempts, default=3, metavar="N", help="ping rounds within the timeout (3)")
-    ping_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help="send from local UDP port P")
-    ping_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    ping_parser.add_argument("address", metavar="HOST[:PORT]", type=parse_host_port, help=_("server (port 22124 if omitted)"))
+    ping_parser.add_argument("--timeout", type=_positive_float, default=2.0, metavar="S", help=_("give up after S seconds (2)"))
+    ping_parser.add_argument("--attempts", type=_attempts, default=3, metavar="N", help=_("ping rounds within the timeout (3)"))
+    ping_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help=_("send from local UDP port P"))
+    ping_parser.add_argument("--json", action="store_true", help=_("print one JSON object"))
     ping_parser.set_defaults(handler=_ping_command)
 
     list_parser = commands.add_parser(
         "list",
-        help="the servers a directory lists, each pinged",
-        description=(
+        help=_("the servers a directory lists, each pinged"),
+        description=_(
             "Ask a Jamulus directory for its server list and ping every server from the same socket, as the "
             "Jamulus client's connect dialog does. Exit status 0 if the directory answered, 1 if not."
         ),
     )
-    list_parser.add_argument("address", metavar="DIRECTORY[:PORT]", type=parse_host_port, help="directory (port 22124 if omitted)")
+    list_parser.add_argument("address", metavar="DIRECTORY[:PORT]", type=parse_host_port, help=_("directory (port 22124 if omitted)"))
     list_parser.add_argument(
-        "--timeout", type=_positive_float, default=5.0, metavar="S", help="wait S seconds for the directory's list (5)"
+        "--timeout", type=_positive_float, default=5.0, metavar="S", help=_("wait S seconds for the directory's list (5)")
     )
     list_parser.add_argument(
-        "--ping-timeout", type=_positive_float, default=2.0, metavar="S", help="wait S seconds for each server (2)"
+        "--ping-timeout", type=_positive_float, default=2.0, metavar="S", help=_("wait S seconds for each server (2)")
     )
-    list_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help="use local UDP port P")
-    list_parser.add_argument("--json", action="store_true", help="print one JSON object")
+    list_parser.add_argument("--local-port", type=_local_port, default=None, metavar="P", help=_("use local UDP port P"))
+    list_parser.add_argument("--json", action="store_true", help=_("print one JSON object"))
     list_parser.set_defaults(handler=_list_command)
 
 
@@ -140,7 +141,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _fail(message: str, code: ExitCode) -> int:
-    print(f"natprobe jamulus: {message}", file=sys.stderr)
+    print(_("natprobe jamulus: {message}", message=message), file=sys.stderr)
     return int(code)
 
 
@@ -159,7 +160,7 @@ def _ping_command(args: argparse.Namespace) -> int:
             ping(host, port, timeout=args.timeout, attempts=args.attempts, local_port=args.local_port)
         )
     except NetworkError as exc:
-        return _fail(f"could not run the test: {exc}", ExitCode.COULD_NOT_TEST)
+        return _fail(_("could not run the test: {error}", error=exc), ExitCode.COULD_NOT_TEST)
     except ValueError as exc:
         return _fail(str(exc), ExitCode.USAGE)
     if args.json:
@@ -172,31 +173,46 @@ def _ping_command(args: argparse.Namespace) -> int:
 def _render_ping(result: JamulusPingResult, timeout: float) -> str:
     where = _where(result.host, result.address, result.port)
     if not result.answered:
-        plural = "s" if result.pings_sent != 1 else ""
         return "\n".join(
             (
-                f"No answer from {where}: {result.pings_sent} ping round{plural} within {timeout:g} s.",
-                "Either no Jamulus server runs there, the address or port is wrong, or a firewall or NAT "
-                f"drops UDP to port {result.port}.",
-                f"If this is your own server behind a router: forward UDP port {result.port} to it, or run it "
-                "as a registered server (-e DIRECTORY), whose outgoing traffic opens the NAT.",
+                ngettext(
+                    "No answer from {where}: {count} ping round within {timeout:g} s.",
+                    "No answer from {where}: {count} ping rounds within {timeout:g} s.",
+                    result.pings_sent, where=where, timeout=timeout,
+                ),
+                _("Either no Jamulus server runs there, the address or port is wrong, or a firewall or NAT "
+                  "drops UDP to port {port}.", port=result.port),
+                _("If this is your own server behind a router: forward UDP port {port} to it, or run it "
+                  "as a registered server (-e DIRECTORY), whose outgoing traffic opens the NAT.", port=result.port),
             )
         )
-    assert result.rtt_ms is not None
-    lines = [f"Jamulus server at {where} answered."]
-    lines.append(f"  Ping time:  {result.rtt_ms:.1f} ms")
-    lines.append(f"  Musicians:  {'unknown' if result.num_clients is None else result.num_clients}")
+    if result.rtt_ms is None:  # answered always comes with a round-trip time
+        return _("Jamulus server at {where} answered.", where=where)
     if result.version is None:
-        lines.append("  Version:    unknown (no answer to the version request)")
+        version = _("unknown (no answer to the version request)")
+    elif result.os_name:
+        version = _("{version} on {os}", version=result.version, os=result.os_name)
     else:
-        lines.append(f"  Version:    {result.version}" + (f" on {result.os_name}" if result.os_name else ""))
+        version = result.version
     if result.is_directory is True:
-        count = result.listed_servers or 0
-        lines.append(f"  Directory:  yes, it lists {count} server{'s' if count != 1 else ''} (natprobe jamulus list)")
+        directory = ngettext(
+            "yes, it lists {count} server (natprobe jamulus list)",
+            "yes, it lists {count} servers (natprobe jamulus list)",
+            result.listed_servers or 0,
+        )
     elif result.is_directory is False:
-        lines.append("  Directory:  no, a plain server (it ignored a server-list request)")
+        directory = _("no, a plain server (it ignored a server-list request)")
     else:
-        lines.append("  Directory:  unknown (the ping answered too late to wait for a server list)")
+        directory = _("unknown (the ping answered too late to wait for a server list)")
+    rows = [
+        (_("Ping time:"), _("{ms:.1f} ms", ms=result.rtt_ms)),
+        (_("Musicians:"), _("unknown") if result.num_clients is None else str(result.num_clients)),
+        (_("Version:"), version),
+        (_("Directory:"), directory),
+    ]
+    width = max(len(label) for label, _value in rows) + 2
+    lines = [_("Jamulus server at {where} answered.", where=where)]
+    lines += [f"  {label:<{width}}{value}" for label, value in rows]
     return "\n".join(lines)
 
 
@@ -207,13 +223,14 @@ def _list_command(args: argparse.Namespace) -> int:
     host, port = args.address
     show_progress = not args.json and sys.stderr.isatty()
     if show_progress:
-        print(f"Asking the directory {host}:{port} for its list, then pinging every server...", file=sys.stderr)
+        print(_("Asking the directory {host}:{port} for its list, then pinging every server...", host=host, port=port),
+              file=sys.stderr)
     try:
         listing = asyncio.run(
             list_servers(host, port, timeout=args.timeout, ping_timeout=args.ping_timeout, local_port=args.local_port)
         )
     except NetworkError as exc:
-        return _fail(f"could not run the test: {exc}", ExitCode.COULD_NOT_TEST)
+        return _fail(_("could not run the test: {error}", error=exc), ExitCode.COULD_NOT_TEST)
     except ValueError as exc:
         return _fail(str(exc), ExitCode.USAGE)
     if args.json:
@@ -228,20 +245,28 @@ def _render_list(listing: JamulusServerList, timeout: float) -> str:
     if not listing.answered:
         return "\n".join(
             (
-                f"No answer from the directory {where} within {timeout:g} s "
-                f"({listing.requests_sent} list request{'s' if listing.requests_sent != 1 else ''}).",
-                "Check the address and port; a plain Jamulus server (not a directory) never answers a list request "
-                "(natprobe jamulus ping tells which it is).",
+                ngettext(
+                    "No answer from the directory {where} within {timeout:g} s ({count} list request).",
+                    "No answer from the directory {where} within {timeout:g} s ({count} list requests).",
+                    listing.requests_sent, where=where, timeout=timeout,
+                ),
+                _("Check the address and port; a plain Jamulus server (not a directory) never answers a list "
+                  "request (natprobe jamulus ping tells which it is)."),
             )
         )
     count = len(listing.servers)
-    head = f"Directory {where}: {count} server{'s' if count != 1 else ''}"
-    if not listing.complete:
-        head += " (only the short list arrived: no city, country or size)"
-    header = ("Name", "Address", "Ping", "Musicians", "Location", "Version")
+    if listing.complete:
+        head = ngettext("Directory {where}: {count} server", "Directory {where}: {count} servers", count, where=where)
+    else:
+        head = ngettext(
+            "Directory {where}: {count} server (only the short list arrived: no city, country or size)",
+            "Directory {where}: {count} servers (only the short list arrived: no city, country or size)",
+            count, where=where,
+        )
+    header = (_("Name"), _("Address"), _("Ping"), _("Musicians"), _("Location"), _("Version"))
     rows = [header]
     for s in listing.servers:
-        name = s.name + (" (directory)" if s.is_directory else "")
+        name = _("{name} (directory)", name=s.name) if s.is_directory else s.name
         ping_text = "-" if s.rtt_ms is None else f"{s.rtt_ms:.0f} ms" if s.rtt_ms >= 10 else f"{s.rtt_ms:.1f} ms"
         if s.num_clients is None:
             musicians = "-" if s.max_clients is None else f"?/{s.max_clients}"
@@ -256,7 +281,12 @@ def _render_list(listing: JamulusServerList, timeout: float) -> str:
     if silent:
         lines.append("")
         lines.append(
-            f"{silent} server{'s' if silent != 1 else ''} did not answer a ping ('-'): offline, or behind a NAT "
-            "the directory's hole punch could not open."
+            ngettext(
+                "{count} server did not answer a ping ('-'): offline, or behind a NAT the directory's hole punch "
+                "could not open.",
+                "{count} servers did not answer a ping ('-'): offline, or behind a NAT the directory's hole punch "
+                "could not open.",
+                silent,
+            )
         )
     return "\n".join(lines)

@@ -12,8 +12,9 @@
 Modules: :mod:`~natprobe.lab.config` (what to build, the address plan),
 :mod:`~natprobe.lab.nftables` (the rulesets that give each RFC 4787 behaviour),
 :mod:`~natprobe.lab.netns` (namespaces, processes, :class:`Host`),
-:mod:`~natprobe.lab.network` (:class:`Lab`) and :mod:`~natprobe.lab.wire` (the
-user-space delay/reorder/duplicate bridge). Needs root, iproute2, nftables and
+:mod:`~natprobe.lab.network` (:class:`Lab`), :mod:`~natprobe.lab.wire` (the
+user-space delay/reorder/duplicate bridge) and :mod:`~natprobe.lab.miniupnpd` (a real
+miniupnpd -- UPnP IGD, NAT-PMP, PCP -- on the home router). Needs root, iproute2, nftables and
 conntrack-tools; :func:`require_lab` says what is missing.
 """
 

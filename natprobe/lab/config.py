@@ -83,6 +83,9 @@ class LabConfig:
     behavior: Behavior = Behavior.PORT_RESTRICTED_CONE
     cgnat: bool = False
     """A carrier NAT (EIM, plain masquerade) between the home router and the Internet."""
+    carrier_behavior: Behavior = Behavior.PORT_RESTRICTED_CONE
+    """With ``cgnat``: the carrier NAT's behaviour (a full-cone carrier lets miniupnpd's STUN
+    test pass, so the home router accepts mappings that the carrier never forwards)."""
     hairpin: bool = False
     """The home router hairpins port forwards and dynamic UDP mappings."""
     udp_timeout_s: int | None = None
@@ -105,6 +108,8 @@ class LabConfig:
             # A public address on the client and a carrier NAT in front of it contradict
             # each other: the Internet would never see the client's address.
             raise ValueError("cgnat=True needs a NAT on the home router, not NO_NAT")
+        if not isinstance(self.carrier_behavior, Behavior) or not self.carrier_behavior.translates:
+            raise ValueError(f"carrier_behavior must be a translating Behavior, not {self.carrier_behavior!r}")
         if self.udp_timeout_s is not None and not 1 <= self.udp_timeout_s <= 86400:
             raise ValueError(f"udp_timeout_s must be within 1..86400, not {self.udp_timeout_s}")
         if not isinstance(self.forwards, tuple):

@@ -171,7 +171,7 @@ class Lab:
                 lan_net=plan.home_wan,
                 wan_ip=self.carrier.wan_ip,
                 default_target=plan.router_wan_ip,
-                behavior=Behavior.PORT_RESTRICTED_CONE,
+                behavior=cfg.carrier_behavior,
             )
         self._forwards: list[PortForward] = list(cfg.forwards)
         self._loss_percent = cfg.loss_percent

@@ -191,9 +191,9 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
             if listener is None:
                 return decide_hairpin(spec.protocol, spec.port, public_ip, None)
             loop = asyncio.get_running_loop()
-            transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
+            transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
-                for _ in range(5):
+                for _attempt in range(5):
                     transport.sendto(nonce, (str(public_ip), spec.port))
                     try:
                         async with asyncio.timeout(0.2):
@@ -207,7 +207,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
         else:
             try:
                 async with asyncio.timeout(2.0):
-                    _, writer = await asyncio.open_connection(str(public_ip), spec.port)
+                    _reader, writer = await asyncio.open_connection(str(public_ip), spec.port)
                     try:
                         writer.write(nonce)
                         await writer.drain()

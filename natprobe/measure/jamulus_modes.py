@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from natprobe import __version__
+from natprobe.i18n import _
 from natprobe.verdicts.reachability import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
@@ -218,9 +219,9 @@ def _port_free(listen_ip: str, port: int) -> bool:
 async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tuple[asyncio.DatagramTransport, bool]:
     """Bind the Jamulus port, or an ephemeral one when it is taken; (transport, was the port taken)."""
     loop = asyncio.get_running_loop()
-    for _ in range(3):
+    for _attempt in range(3):
         try:
-            transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, port))
+            transport, _protocol = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, port))
             return transport, False
         except OSError as exc:
             if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
@@ -229,7 +230,7 @@ async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tupl
         # socket on the next loop iteration, so give it one before calling the port taken.
         await asyncio.sleep(0)
     try:
-        transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, 0))
+        transport, _protocol = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(listen_ip, 0))
     except OSError as exc:
         raise NetworkError(f"cannot bind a UDP port on {listen_ip}: {exc.strerror or exc}") from exc
     return transport, True
@@ -237,7 +238,7 @@ async def _bind(listen_ip: str, port: int, protocol: _JamulusServerRole) -> tupl
 
 async def _register(role: _JamulusServerRole, message: RegisterServerEx) -> RegisterServerResp | None:
     """Send the registration every 500 ms, 5 times at most, until the directory answers."""
-    for _ in range(REGISTER_ATTEMPTS):
+    for _attempt in range(REGISTER_ATTEMPTS):
         role.send(message, role.directory)
         try:
             async with asyncio.timeout(REGISTER_INTERVAL_S):
@@ -338,7 +339,7 @@ async def measure_jamulus_modes(
         else None
     )
     try:
-        say(f"private mode: is UDP {port} reachable before it has sent anything?")
+        say(_("private mode: is UDP {port} reachable before it has sent anything?", port=port))
         # A free port is proven with a nonce natprobe listens for; a held one (a running Jamulus
         # server, presumably) is pinged the way a client would.
         service = None if _port_free(listen_ip, port) else "jamulus"
@@ -355,7 +356,7 @@ async def measure_jamulus_modes(
         )
         lifetime: LifetimeReport | None = None
         if lifetime_task is not None:
-            say(f"mapping lifetime: waiting up to {lifetime_max_s:g} s")
+            say(_("mapping lifetime: waiting up to {seconds:g} s", seconds=lifetime_max_s))
             outcome = await lifetime_task
             if isinstance(outcome, str):
                 notes.append(outcome)
@@ -426,7 +427,8 @@ async def _measure_public(
             result.measured_port, result.port_in_use = local_port, taken
             if taken:
                 notes.append(port_held_note(port, local_port))
-            say(f"public mode: registering with the directory at {directory} from UDP {local_port}")
+            say(_("public mode: registering with the directory at {directory} from UDP {port}",
+                  directory=directory, port=local_port))
             local_ip = transport.get_extra_info("sockname")[0]
             internal = "" if local_ip in ("0.0.0.0", "::") else str(local_ip)
             registration = RegisterServerEx(
@@ -448,7 +450,7 @@ async def _measure_public(
             result.registered = response.status == ESvrRegResult.REGISTERED
             if not result.registered:
                 return result
-            say("public mode: asking the directory for a hole punch toward a new client")
+            say(_("public mode: asking the directory for a hole punch toward a new client"))
             try:
                 answer = await api.jamulus_hole_punch(name)
                 result.observation = _observation(answer)

@@ -1,9 +1,13 @@
-"""A finding: one measured fact, what it means, and what to do (the record every explanation returns)."""
+"""A finding: one measured fact, what it means, and what to do (the record every explanation returns).
+
+``title``, ``detail`` and ``advice`` are prose in the language in use (:mod:`natprobe.i18n`);
+``code`` is the stable identifier programs match on, the same in every language.
+"""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ("Finding", "Severity")
@@ -22,7 +26,15 @@ class Finding:
     title: str
     detail: str
     advice: tuple[str, ...] = ()
+    code: str = field(kw_only=True)
+    """Stable and language-independent, e.g. ``"nat-type-symmetric"``: what programs match on."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``json_schema.FINDING``)."""
-        return {"severity": self.severity.value, "title": self.title, "detail": self.detail, "advice": list(self.advice)}
+        """The JSON form (``json_schema.FINDING``): the ``code`` beside the text."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "title": self.title,
+            "detail": self.detail,
+            "advice": list(self.advice),
+        }

@@ -71,9 +71,8 @@ FINDING: JsonSchema = obj(
         "advice": STRING_LIST,
         "code": {"type": "string"},
     },
-    optional=("code",),
 )
-"""One finding; ``code`` (a stable identifier for programs) is optional until every finding has one."""
+"""One finding; ``code`` is the stable identifier programs match on (the text is translated)."""
 
 
 def report_schema(schema_id: str, version: int, title: str, properties: dict[str, JsonSchema]) -> JsonSchema:

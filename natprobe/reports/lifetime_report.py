@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from natprobe.i18n import _
 from natprobe.reports.json_schema import BOOL_OR_NULL, NUMBER_OR_NULL, JsonSchema, obj, report_schema
 
 __all__ = ("LIFETIME_SCHEMA", "LIFETIME_SCHEMA_ID", "LIFETIME_VERSION", "LifetimeReport", "LifetimeTrial", "interpret")
@@ -70,23 +71,24 @@ def interpret(trials: Sequence[LifetimeTrial], max_wait_s: float) -> LifetimeRep
     checked = sorted((t for t in trials if t.alive is not None), key=lambda t: t.idle_s)
     ordered = tuple(sorted(trials, key=lambda t: t.idle_s))
     if not checked:
-        return LifetimeReport(None, None, max_wait_s, ordered, "no mapping could be checked")
+        return LifetimeReport(None, None, max_wait_s, ordered, _("no mapping could be checked"))
     first_dead = next((t for t in checked if not t.alive), None)
     if first_dead is None:
         longest = checked[-1].idle_s
         return LifetimeReport(
-            longest, None, max_wait_s, ordered, f"every mapping survived; the longest idle period checked was {longest:g} s"
+            longest, None, max_wait_s, ordered, _("every mapping survived; the longest idle period checked was {seconds:g} s", seconds=longest)
         )
     alive_before = [t for t in checked if t.alive and t.idle_s < first_dead.idle_s]
     at_least = alive_before[-1].idle_s if alive_before else None
     revived = [t for t in checked if t.alive and t.idle_s > first_dead.idle_s]
     if revived:
-        reason = (
-            f"inconsistent: a mapping idle {first_dead.idle_s:g} s was gone but one idle "
-            f"{revived[0].idle_s:g} s survived (loss during a check, or a NAT that does not time out by idle time)"
+        reason = _(
+            "inconsistent: a mapping idle {gone:g} s was gone but one idle "
+            "{alive:g} s survived (loss during a check, or a NAT that does not time out by idle time)",
+            gone=first_dead.idle_s, alive=revived[0].idle_s,
         )
     elif at_least is None:
-        reason = f"even the shortest idle period ({first_dead.idle_s:g} s) lost the mapping"
+        reason = _("even the shortest idle period ({seconds:g} s) lost the mapping", seconds=first_dead.idle_s)
     else:
-        reason = f"idle mappings survive {at_least:g} s and are gone after {first_dead.idle_s:g} s"
+        reason = _("idle mappings survive {alive:g} s and are gone after {gone:g} s", alive=at_least, gone=first_dead.idle_s)
     return LifetimeReport(at_least, first_dead.idle_s, max_wait_s, ordered, reason)

@@ -22,6 +22,7 @@ from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, Mappin
 from natprobe.addressing import AddressScope, IPAddress, TransportAddress
 from natprobe.addressing import classify as address_scope
 from natprobe.addressing import is_globally_routable
+from natprobe.i18n import N_, _
 
 T = TypeVar("T")
 
@@ -102,7 +103,7 @@ _INTERNAL_SCOPES = frozenset(
      AddressScope.UNIQUE_LOCAL}
 )
 
-UNREACHABLE_ALTERNATE_REASON = (
+UNREACHABLE_ALTERNATE_REASON = N_(
     "the server was reached at the public address {server} but names {alternate} as its alternate, "
     "a {scope} address nobody outside its network can reach: the server is probably behind a 1:1 NAT "
     "(a cloud VPS) without its public addresses configured (natprobe serve --primary-public / "
@@ -124,10 +125,11 @@ def unreachable_alternate(primary: Observation) -> str | None:
     server_scope = address_scope(primary.destination.ip)
     other_scope = address_scope(other.ip)
     if is_globally_routable(server_scope) and other_scope in _INTERNAL_SCOPES:
-        return UNREACHABLE_ALTERNATE_REASON.format(
+        return _(
+            UNREACHABLE_ALTERNATE_REASON,
             server=primary.destination.ip,
             alternate=other,
-            scope="carrier-grade NAT (100.64.0.0/10)" if other_scope is AddressScope.SHARED else other_scope.value,
+            scope=_("carrier-grade NAT (100.64.0.0/10)") if other_scope is AddressScope.SHARED else other_scope.value,
         )
     return None
 
@@ -168,32 +170,32 @@ def _classify_mapping(
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     unusable = _unusable_first_answer(primary)
     if unusable is not None or primary is None or primary.mapped is None:
-        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, unusable or "the server did not answer the first Binding request",
+        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"),
                        () if primary is None else (_describe(primary),))
     evidence = [_describe(primary)]
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
-        return Verdict(MappingBehavior.NO_NAT, 1.0, f"the server saw this host's own address {primary.mapped}", tuple(evidence))
+        return Verdict(MappingBehavior.NO_NAT, 1.0, _("the server saw this host's own address {address}", address=primary.mapped), tuple(evidence))
     if _usable_alternate(primary) is None:
         reason = unreachable_alternate(primary) or (
-            "the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)"
+            _("the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)")
         )
         return Verdict(
             MappingBehavior.INCONCLUSIVE,
             0.0,
-            f"{reason}, so mapping toward a second destination cannot be tested",
+            _("{reason}, so mapping toward a second destination cannot be tested", reason=reason),
             tuple(evidence),
         )
     second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
     if second is None or not second.answered or second.mapped is None:
         if second is not None:
             evidence.append(_describe(second))
-        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, "no answer from the server's alternate address", tuple(evidence))
+        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, _("no answer from the server's alternate address"), tuple(evidence))
     evidence.append(_describe(second))
     if second.mapped == primary.mapped:
         return Verdict(
             MappingBehavior.ENDPOINT_INDEPENDENT,
             1.0,
-            f"the same external address {primary.mapped} was used toward two server addresses",
+            _("the same external address {address} was used toward two server addresses", address=primary.mapped),
             tuple(evidence),
         )
     third = by_probe.get(Probe.MAPPING_ALTERNATE_BOTH)
@@ -203,7 +205,7 @@ def _classify_mapping(
         return Verdict(
             MappingBehavior.INCONCLUSIVE,
             0.0,
-            "the mapping changed with the destination IP, but the third test got no answer",
+            _("the mapping changed with the destination IP, but the third test got no answer"),
             tuple(evidence),
         )
     evidence.append(_describe(third))
@@ -211,13 +213,14 @@ def _classify_mapping(
         return Verdict(
             MappingBehavior.ADDRESS_DEPENDENT,
             1.0,
-            "the external address changed with the destination IP but not with the destination port",
+            _("the external address changed with the destination IP but not with the destination port"),
             tuple(evidence),
         )
     return Verdict(
         MappingBehavior.ADDRESS_AND_PORT_DEPENDENT,
         1.0,
-        f"every destination got its own external address ({primary.mapped}, {second.mapped}, {third.mapped})",
+        _("every destination got its own external address ({first}, {second}, {third})",
+          first=primary.mapped, second=second.mapped, third=third.mapped),
         tuple(evidence),
     )
 
@@ -238,7 +241,7 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     unusable = _unusable_first_answer(primary)
     if unusable is not None or primary is None:
-        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, unusable or "the server did not answer the first Binding request")
+        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"))
     change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
     change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
     evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)
@@ -250,26 +253,26 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
         return Verdict(
             FilteringBehavior.ENDPOINT_INDEPENDENT,
             1.0,
-            "a reply from an address and port this socket never sent to came through",
+            _("a reply from an address and port this socket never sent to came through"),
             evidence,
         )
     if port == "unusable":
-        reason = "the server did not honour the change-port request (error, or a reply from the wrong source)"
+        reason = _("the server did not honour the change-port request (error, or a reply from the wrong source)")
         return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
     if port == "closed":
         return Verdict(
             FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT,
             1.0 - port_doubt,
-            "a reply from the server's other port was dropped: only the exact address and port "
-            "this socket sent to may answer",
+            _("a reply from the server's other port was dropped: only the exact address and port "
+            "this socket sent to may answer"),
             evidence,
         )
     if port == "undecided":
         return Verdict(
             FilteringBehavior.INCONCLUSIVE,
             0.0,
-            f"no reply from the other port, but with the loss measured on this path "
-            f"({port_doubt:.0%} chance it was only lost) that does not prove filtering",
+            _("no reply from the other port, but with the loss measured on this path "
+              "({doubt:.0%} chance it was only lost) that does not prove filtering", doubt=port_doubt),
             evidence,
         )
     # A reply from the other port came through: endpoint-independent or address-dependent.
@@ -277,20 +280,20 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
         return Verdict(
             FilteringBehavior.ADDRESS_DEPENDENT,
             1.0 - both_doubt,
-            "a reply from the server's other port came through, one from its other IP did not",
+            _("a reply from the server's other port came through, one from its other IP did not"),
             evidence,
         )
     if both == "undecided":
         reason = (
-            f"a reply from the other port came through; the other IP stayed silent, but loss "
-            f"({both_doubt:.0%} chance) could explain that"
+            _("a reply from the other port came through; the other IP stayed silent, but loss "
+              "({doubt:.0%} chance) could explain that", doubt=both_doubt)
         )
     else:
         unreachable = unreachable_alternate(primary)
-        why = unreachable if unreachable is not None else "the server cannot answer from a second IP"
+        why = unreachable if unreachable is not None else _("the server cannot answer from a second IP")
         reason = (
-            f"a reply from the other port came through, but {why}, "
-            "so endpoint-independent and address-dependent filtering cannot be told apart"
+            _("a reply from the other port came through, but {why}, "
+              "so endpoint-independent and address-dependent filtering cannot be told apart", why=why)
         )
     return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
 
@@ -301,23 +304,23 @@ def _classify_hairpin(
     hairpin = by_probe.get(Probe.HAIRPIN)
     if hairpin is None:
         if mapping is MappingBehavior.NO_NAT:
-            return Verdict(None, 1.0, "no NAT between this host and the server: hairpinning does not apply")
-        return Verdict(None, 0.0, "hairpinning was not tested")
+            return Verdict(None, 1.0, _("no NAT between this host and the server: hairpinning does not apply"))
+        return Verdict(None, 0.0, _("hairpinning was not tested"))
     if hairpin.answered:
         return Verdict(
             True,
             1.0,
-            f"a packet sent to this host's own public address {hairpin.destination} came back in "
-            f"(from {hairpin.response_source})",
+            _("a packet sent to this host's own public address {address} came back in (from {source})",
+              address=hairpin.destination, source=hairpin.response_source),
             (_describe(hairpin),),
         )
     doubt = silence_doubt(hairpin.sends, loss)
     if doubt > MAX_SILENCE_DOUBT:
-        return Verdict(None, 0.0, "no hairpinned packet arrived, but loss could explain it", (_describe(hairpin),))
+        return Verdict(None, 0.0, _("no hairpinned packet arrived, but loss could explain it"), (_describe(hairpin),))
     return Verdict(
         False,
         1.0 - doubt,
-        f"packets sent to this host's own public address {hairpin.destination} never came back in",
+        _("packets sent to this host's own public address {address} never came back in", address=hairpin.destination),
         (_describe(hairpin),),
     )
 
@@ -331,14 +334,14 @@ def _classic_type(
     m, f = mapping.value, filtering.value
     if m is MappingBehavior.NO_NAT:
         if f is FilteringBehavior.ENDPOINT_INDEPENDENT:
-            return Verdict(ClassicNatType.OPEN_INTERNET, confidence, "no NAT and no inbound filtering")
+            return Verdict(ClassicNatType.OPEN_INTERNET, confidence, _("no NAT and no inbound filtering"))
         if f in (FilteringBehavior.ADDRESS_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT):
             return Verdict(
-                ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, "no NAT, but a firewall filters inbound UDP"
+                ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, _("no NAT, but a firewall filters inbound UDP")
             )
-        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"no NAT; filtering: {filtering.reason}")
+        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("no NAT; filtering: {reason}", reason=filtering.reason))
     if m in (MappingBehavior.ADDRESS_DEPENDENT, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT):
-        return Verdict(ClassicNatType.SYMMETRIC, mapping.confidence, "the mapping depends on the destination")
+        return Verdict(ClassicNatType.SYMMETRIC, mapping.confidence, _("the mapping depends on the destination"))
     if m is MappingBehavior.ENDPOINT_INDEPENDENT:
         by_filtering = {
             FilteringBehavior.ENDPOINT_INDEPENDENT: ClassicNatType.FULL_CONE,
@@ -346,9 +349,9 @@ def _classic_type(
             FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT: ClassicNatType.PORT_RESTRICTED_CONE,
         }
         if f in by_filtering:
-            return Verdict(by_filtering[f], confidence, f"endpoint-independent mapping with {f.value} filtering")
-        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"filtering undetermined: {filtering.reason}")
-    return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, f"mapping undetermined: {mapping.reason}")
+            return Verdict(by_filtering[f], confidence, _("endpoint-independent mapping with {filtering} filtering", filtering=f.value))
+        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("filtering undetermined: {reason}", reason=filtering.reason))
+    return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("mapping undetermined: {reason}", reason=mapping.reason))
 
 
 def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) -> Verdict[bool] | None:
@@ -364,14 +367,14 @@ def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) ->
         return Verdict(
             True,
             1.0 - doubt,
-            f"none of {sends} UDP requests was answered, while the same server answered over TCP",
+            _("none of {sends} UDP requests was answered, while the same server answered over TCP", sends=sends),
             evidence + ("STUN over TCP to the same server: answered",),
         )
     return Verdict(
         False,
         0.0,
-        f"none of {sends} UDP requests was answered and the server did not answer over TCP either: "
-        "the server may be down or unreachable",
+        _("none of {sends} UDP requests was answered and the server did not answer over TCP either: "
+          "the server may be down or unreachable", sends=sends),
         evidence,
     )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
+from natprobe.i18n import N_
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.verdicts.reachability import Context, PortObservation, PortVerdict, decide_port
 
@@ -89,16 +90,16 @@ class GradedPort:
 
 # Services the guides say never to leave open to the Internet: close them or reach them over a VPN.
 RISKY = {
-    "telnet": "telnet sends passwords in clear text",
-    "smb": "Windows file sharing (SMB) is a favourite target of worms and ransomware",
-    "rdp": "Remote Desktop is brute-forced all day long on the Internet",
-    "vnc": "VNC often has a weak password or none",
-    "mssql": "a database server",
-    "mysql": "a database server",
-    "postgresql": "a database server",
-    "mongodb": "a database server",
-    "redis": "Redis is a database meant for trusted networks",
-    "mqtt": "an MQTT broker often accepts anonymous clients",
+    "telnet": N_("telnet sends passwords in clear text"),
+    "smb": N_("Windows file sharing (SMB) is a favourite target of worms and ransomware"),
+    "rdp": N_("Remote Desktop is brute-forced all day long on the Internet"),
+    "vnc": N_("VNC often has a weak password or none"),
+    "mssql": N_("a database server"),
+    "mysql": N_("a database server"),
+    "postgresql": N_("a database server"),
+    "mongodb": N_("a database server"),
+    "redis": N_("Redis is a database meant for trusted networks"),
+    "mqtt": N_("an MQTT broker often accepts anonymous clients"),
 }
 ROUTER_ADMIN = {"upnp", "tr-069"}
 WEB = {"http", "https"}

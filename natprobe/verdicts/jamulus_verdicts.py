@@ -28,6 +28,7 @@ from typing import Protocol as TypingProtocol
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
@@ -126,14 +127,17 @@ def _sentence(text: str) -> str:
 
 def private_mode_verdict(check: PortVerdict | None, port: int, public_ip: IPAddress | None) -> ModeVerdict:
     if check is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, "the unsolicited probe of the port did not run")
-    where = f"{public_ip}:{port}" if public_ip is not None else f"port {port}"
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, _("the unsolicited probe of the port did not run"))
+    where = _("{address}:{port}", address=public_ip, port=port) if public_ip is not None else _("port {port}", port=port)
     if check.reachable:
         return ModeVerdict(
             True,
             ModeStatus.WORKS,
-            f"an unsolicited packet from the echo server reached UDP {where} before this port had sent "
-            "anything: a port forward (or no NAT at all) lets clients in",
+            _(
+                "an unsolicited packet from the echo server reached UDP {where} before this port had sent "
+                "anything: a port forward (or no NAT at all) lets clients in",
+                where=where,
+            ),
         )
     if check.reachable is None:
         return ModeVerdict(None, ModeStatus.NOT_MEASURED, check.reason)
@@ -144,8 +148,12 @@ def private_mode_verdict(check: PortVerdict | None, port: int, public_ip: IPAddr
     return ModeVerdict(
         False,
         status,
-        f"the echo server's unsolicited packet to UDP {where}, sent before anything had left the port, "
-        f"did not get in ({_clause(check.reason)})",
+        _(
+            "the echo server's unsolicited packet to UDP {where}, sent before anything had left the port, "
+            "did not get in ({reason})",
+            where=where,
+            reason=_clause(check.reason),
+        ),
     )
 
 
@@ -161,28 +169,31 @@ def public_mode_verdict(
     nat_layers: NatLayers,
 ) -> ModeVerdict:
     if measured_port is None or registered is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or "public mode was not measured")
-    where = f" at {directory}" if directory is not None else ""
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or _("public mode was not measured"))
+    the_directory = _("the directory at {address}", address=directory) if directory is not None else _("the directory")
     if not registered:
         if registration_status is not None:
             return ModeVerdict(
                 None,
                 ModeStatus.DIRECTORY_UNREACHABLE,
-                f"the directory{where} refused the registration (status {registration_status})",
+                _(
+                    "{directory} refused the registration (status {status})",
+                    directory=the_directory,
+                    status=registration_status,
+                ),
             )
         return ModeVerdict(
             None,
             ModeStatus.DIRECTORY_UNREACHABLE,
-            f"the directory{where} did not answer the registration (5 tries in 2.5 s, as Jamulus does): "
-            "outbound UDP is blocked, or the echo server runs without its Jamulus directory (--jamulus-port)",
+            _(
+                "{directory} did not answer the registration (5 tries in 2.5 s, as Jamulus does): "
+                "outbound UDP is blocked, or the echo server runs without its Jamulus directory (--jamulus-port)",
+                directory=the_directory,
+            ),
         )
     if punch is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or "the hole punch did not run")
-    cgnat = (
-        " This network is behind carrier-grade NAT, whose behaviour decides this."
-        if nat_layers is NatLayers.CGNAT
-        else ""
-    )
+        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or _("the hole punch did not run"))
+    cgnat = nat_layers is NatLayers.CGNAT
     published = punch.published
     if punch.punched_ping_answered:
         outlives = keepalive_outlives(lifetime)
@@ -190,42 +201,60 @@ def public_mode_verdict(
             return ModeVerdict(
                 False,
                 ModeStatus.MAPPING_TOO_SHORT,
-                f"the hole punch worked (a new client's ping to {published} was answered), but the NAT forgets "
-                f"an idle mapping within {lifetime.at_most_s:g} s, before Jamulus' next {JAMULUS_KEEPALIVE_S:g} s "
-                "keep-alive: the listed address stops working between keep-alives",
+                _(
+                    "the hole punch worked (a new client's ping to {published} was answered), but the NAT forgets "
+                    "an idle mapping within {seconds:g} s, before Jamulus' next {keepalive:g} s "
+                    "keep-alive: the listed address stops working between keep-alives",
+                    published=published,
+                    seconds=lifetime.at_most_s,
+                    keepalive=JAMULUS_KEEPALIVE_S,
+                ),
             )
-        rtt = f" in {punch.punched_rtt_ms:g} ms" if punch.punched_rtt_ms is not None else ""
-        return ModeVerdict(
-            True,
-            ModeStatus.WORKS,
-            f"after the directory-triggered packet, a new client's ping to the listed address {published} was "
-            f"answered{rtt}: the hole punch opens this NAT",
-        )
+        if punch.punched_rtt_ms is not None:
+            reason = _(
+                "after the directory-triggered packet, a new client's ping to the listed address {published} was "
+                "answered in {ms:g} ms: the hole punch opens this NAT",
+                published=published,
+                ms=punch.punched_rtt_ms,
+            )
+        else:
+            reason = _(
+                "after the directory-triggered packet, a new client's ping to the listed address {published} was "
+                "answered: the hole punch opens this NAT",
+                published=published,
+            )
+        return ModeVerdict(True, ModeStatus.WORKS, reason)
     source = punch.punch_source
     if punch.punch_received and source is not None and source != published:
-        through = f"port {source.port}" if source.ip == published.ip else str(source)
-        return ModeVerdict(
-            False,
-            ModeStatus.SYMMETRIC_NAT,
-            f"the registration left through {published}, but the packet to the new client left through "
-            f"{through}: the NAT gives every destination its own mapping (symmetric NAT), so the address a "
-            f"directory lists is closed to clients.{cgnat}",
+        through = _("port {port}", port=source.port) if source.ip == published.ip else str(source)
+        reason = _(
+            "the registration left through {published}, but the packet to the new client left through "
+            "{through}: the NAT gives every destination its own mapping (symmetric NAT), so the address a "
+            "directory lists is closed to clients.",
+            published=published,
+            through=through,
         )
+        return ModeVerdict(False, ModeStatus.SYMMETRIC_NAT, _with_cgnat(reason, cgnat))
     if not punch.punch_received:
-        return ModeVerdict(
-            False,
-            ModeStatus.NO_HOLE_PUNCH,
+        reason = _(
             "the directory asked for the hole punch, but the packet toward the new client never arrived "
-            f"(the request was lost, the mapping toward the directory is gone, or outbound UDP to new "
-            f"destinations is filtered).{cgnat}",
+            "(the request was lost, the mapping toward the directory is gone, or outbound UDP to new "
+            "destinations is filtered)."
         )
-    return ModeVerdict(
-        False,
-        ModeStatus.FILTERED,
-        f"the hole-punch packet left through the listed address {published}, but the new client's ping to it "
-        f"was still dropped.{cgnat}",
+        return ModeVerdict(False, ModeStatus.NO_HOLE_PUNCH, _with_cgnat(reason, cgnat))
+    reason = _(
+        "the hole-punch packet left through the listed address {published}, but the new client's ping to it "
+        "was still dropped.",
+        published=published,
     )
+    return ModeVerdict(False, ModeStatus.FILTERED, _with_cgnat(reason, cgnat))
 
+
+def _with_cgnat(reason: str, cgnat: bool) -> str:
+    """``reason``, followed by a sentence on carrier-grade NAT when there is one."""
+    if not cgnat:
+        return reason
+    return reason + " " + _("This network is behind carrier-grade NAT, whose behaviour decides this.")
 
 
 # --- what the measurement notes in plain words (the measurement itself only observes) --------------
@@ -233,21 +262,23 @@ def public_mode_verdict(
 
 def port_held_note(port: int, measured_port: int) -> str:
     """Another program held ``port``: how each mode was measured instead."""
-    return (
-        f"Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
-        f"that program, and public mode was measured from UDP port {measured_port} instead: the NAT treats "
-        f"it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
-        "(or pass --port with a free port)."
+    return _(
+        "Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
+        "that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
+        "it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
+        "(or pass --port with a free port).",
+        port=port,
+        local_port=measured_port,
     )
 
 
 def refused_punches_note(refusals: Sequence[str]) -> str:
-    return "Refused hole-punch requests: " + "; ".join(refusals)
+    return _("Refused hole-punch requests: {requests}", requests="; ".join(refusals))
 
 
 def unmeasured_lifetime_note(error: object) -> str:
-    return f"the mapping lifetime could not be measured: {error}"
+    return _("the mapping lifetime could not be measured: {error}", error=error)
 
 
 def unmeasured_directory_reason(server_ip: IPAddress) -> str:
-    return f"the echo server's address {server_ip} is IPv6; Jamulus directories are IPv4 only"
+    return _("the echo server's address {address} is IPv6; Jamulus directories are IPv4 only", address=server_ip)

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Final
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
+from natprobe.i18n import N_, _
 
 __all__ = ("NatLayers", "Confidence", "TopologyVerdict", "assess_topology")
 
@@ -76,26 +77,26 @@ _GATEWAY_INSIDE: Final = frozenset({_S.PRIVATE, _S.UNIQUE_LOCAL, _S.RESERVED, _S
 _UNUSABLE_SOURCE: Final = frozenset({_S.LOOPBACK, _S.MULTICAST, _S.UNSPECIFIED})
 
 _SCOPE_WORDS: Final = {
-    _S.PUBLIC: "public",
-    _S.PRIVATE: "private, RFC 1918",
-    _S.SHARED: "carrier-grade NAT shared space, RFC 6598",
-    _S.LOOPBACK: "loopback",
-    _S.LINK_LOCAL: "link-local",
-    _S.UNIQUE_LOCAL: "IPv6 unique-local, RFC 4193",
-    _S.DOCUMENTATION: "documentation range, used as public Internet in natprobe's lab",
-    _S.MULTICAST: "multicast",
-    _S.UNSPECIFIED: "unspecified",
-    _S.RESERVED: "reserved, not globally routable",
+    _S.PUBLIC: N_("public"),
+    _S.PRIVATE: N_("private, RFC 1918"),
+    _S.SHARED: N_("carrier-grade NAT shared space, RFC 6598"),
+    _S.LOOPBACK: N_("loopback"),
+    _S.LINK_LOCAL: N_("link-local"),
+    _S.UNIQUE_LOCAL: N_("IPv6 unique-local, RFC 4193"),
+    _S.DOCUMENTATION: N_("documentation range, used as public Internet in natprobe's lab"),
+    _S.MULTICAST: N_("multicast"),
+    _S.UNSPECIFIED: N_("unspecified"),
+    _S.RESERVED: N_("reserved, not globally routable"),
 }
 
-_VPN_NOTE: Final = (
+_VPN_NOTE: Final = N_(
     "100.64.0.0/10 is also used by some VPNs (Tailscale, for one); if such a VPN carries "
     "this traffic, it is the translating layer."
 )
 
 
 def _describe(ip: IPAddress) -> str:
-    return f"{ip} ({_SCOPE_WORDS[classify(ip)]})"
+    return _("{address} ({scope})", address=ip, scope=_(_SCOPE_WORDS[classify(ip)]))
 
 
 def _grade(signals: Sequence[tuple[Confidence, str]], observed_routable: bool) -> Confidence:
@@ -160,38 +161,39 @@ def assess_topology(
     gateway = unmap(gateway_external) if gateway_external is not None else None
     if local is not None and observed is not None and local.version != observed.version:
         raise ValueError(
-            f"local address {local} and observed address {observed} are of different IP versions"
+            _("local address {local} and observed address {observed} are of different IP versions",
+              local=local, observed=observed)
         )
     evidence: list[str] = []
 
     local_scope = classify(local) if local is not None else None
     if local is not None:
-        evidence.append(f"This host's address toward the server is {_describe(local)}.")
+        evidence.append(_("This host's address toward the server is {address}.", address=_describe(local)))
         if local_scope in _UNUSABLE_SOURCE:
-            evidence.append("That is not an address packets to the Internet can come from.")
+            evidence.append(_("That is not an address packets to the Internet can come from."))
             local, local_scope = None, None
 
     observed_routable = observed is not None and is_globally_routable(classify(observed))
     if observed is None:
-        evidence.append("The outside server was not reached, so no public address was observed.")
+        evidence.append(_("The outside server was not reached, so no public address was observed."))
     else:
-        evidence.append(f"The outside server saw this host as {_describe(observed)}.")
+        evidence.append(_("The outside server saw this host as {address}.", address=_describe(observed)))
 
     # 1. The host holds the address the server saw: nothing translated it.
     if local is not None and local == observed:
         if observed_routable:
-            evidence.append("They are the same address: no NAT between this host and the Internet.")
+            evidence.append(_("They are the same address: no NAT between this host and the Internet."))
             return TopologyVerdict(NatLayers.NO_NAT, tuple(evidence), Confidence.HIGH)
         evidence.append(
-            "They are the same address, so nothing translates between this host and the "
-            "server -- but that address is not public, so the server is not on the Internet."
+            _("They are the same address, so nothing translates between this host and the "
+              "server -- but that address is not public, so the server is not on the Internet.")
         )
         return TopologyVerdict(NatLayers.NO_NAT, tuple(evidence), Confidence.MEDIUM)
 
     if observed is not None and not observed_routable:
         evidence.append(
-            "That address is not public, so the server is not on the Internet and cannot "
-            "tell how this host reaches the Internet."
+            _("That address is not public, so the server is not on the Internet and cannot "
+              "tell how this host reaches the Internet.")
         )
 
     # 2. Gather the nested-NAT signals: (layers, confidence, sentence).
@@ -200,14 +202,15 @@ def assess_topology(
 
     if gateway is not None:
         gateway_scope = classify(gateway)
-        said = f"The router reports its external address as {_describe(gateway)}"
+        said = _describe(gateway)
         if gateway_scope is _S.SHARED:
             signals.append(
                 (
                     NatLayers.CGNAT,
                     Confidence.HIGH,
-                    f"{said}: its WAN side is inside the provider's carrier-grade NAT. "
-                    "A port mapping on it will not be reachable from the Internet.",
+                    _("The router reports its external address as {address}: its WAN side is inside the "
+                      "provider's carrier-grade NAT. A port mapping on it will not be reachable from the Internet.",
+                      address=said),
                 )
             )
         elif gateway_scope in _GATEWAY_INSIDE:
@@ -215,34 +218,47 @@ def assess_topology(
                 (
                     NatLayers.DOUBLE_NAT,
                     Confidence.HIGH,
-                    f"{said}: another NAT (a second router, or the provider's NAT using "
-                    "private addresses) sits in front of it. A port mapping on it will not be "
-                    "reachable from the Internet.",
+                    _("The router reports its external address as {address}: another NAT (a second router, "
+                      "or the provider's NAT using private addresses) sits in front of it. A port mapping on it "
+                      "will not be reachable from the Internet.", address=said),
                 )
             )
         elif is_globally_routable(gateway_scope) and observed_routable:
-            if gateway == observed:
+            if gateway == observed and local_scope is not _S.SHARED and _read_hops(hops).shared:
+                # A router that learns its address by STUN (miniupnpd's ext_perform_stun)
+                # reports the carrier's public address from behind a CGNAT: equal addresses
+                # do not outweigh a shared-space hop beyond a LAN that is not itself shared.
+                evidence.append(
+                    f"{said}, the same address the server saw -- but a router behind a "
+                    "carrier-grade NAT that learns its address by STUN reports exactly that, "
+                    "so it does not rule out the carrier-grade NAT the hops show."
+                )
+            elif gateway == observed:
                 # Corroborated by the outside observation, so it can be trusted -- unlike a
                 # gateway's word on its own (Start9 #3784).
                 one_nat_pinned = True
                 evidence.append(
-                    f"{said}, the same address the server saw: that router is the only NAT."
+                    _("The router reports its external address as {address}, the same address the server "
+                      "saw: that router is the only NAT.", address=said)
                 )
             else:
                 signals.append(
                     (
                         NatLayers.DOUBLE_NAT,
                         Confidence.LOW,
-                        f"{said}, but the server saw {observed}: something beyond the router "
-                        "translated the address again (or the provider spreads traffic over "
-                        "several addresses).",
+                        _("The router reports its external address as {address}, but the server saw "
+                          "{observed}: something beyond the router translated the address again (or the "
+                          "provider spreads traffic over several addresses).", address=said, observed=observed),
                     )
                 )
         elif gateway_scope in _UNUSABLE_SOURCE:
             # e.g. 0.0.0.0 from a router that has no WAN address (yet).
-            evidence.append(f"{said}, which means it has no usable external address yet.")
+            evidence.append(
+                _("The router reports its external address as {address}, which means it has no usable "
+                  "external address yet.", address=said)
+            )
         else:
-            evidence.append(f"{said}.")
+            evidence.append(_("The router reports its external address as {address}.", address=said))
 
     # Host- and path-side signals; a pinned single NAT explains them away below.
     inside: list[tuple[NatLayers, Confidence, str]] = []
@@ -251,22 +267,26 @@ def assess_topology(
             (
                 NatLayers.CGNAT,
                 Confidence.HIGH,
-                "This host's own address is in the carrier-grade NAT range 100.64.0.0/10.",
+                _("This host's own address is in the carrier-grade NAT range 100.64.0.0/10."),
             )
         )
     found = _read_hops(hops)
     hop_signals: list[tuple[int, tuple[NatLayers, Confidence, str]]] = []
     for ttl, hop in found.shared:
-        text = (
-            f"Hop {ttl} on the way out is {hop}, in the carrier-grade NAT range "
-            "100.64.0.0/10, before any public hop."
+        text = _(
+            "Hop {ttl} on the way out is {hop}, in the carrier-grade NAT range "
+            "100.64.0.0/10, before any public hop.",
+            ttl=ttl,
+            hop=hop,
         )
         hop_signals.append((ttl, (NatLayers.CGNAT, Confidence.MEDIUM, text)))
     if found.private_later:
         ttl, hop = found.private_later[0]
-        text = (
-            f"Hop {ttl} on the way out is {_describe(hop)}, behind the first router and "
-            "before any public hop: probably a second NAT."
+        text = _(
+            "Hop {ttl} on the way out is {hop}, behind the first router and "
+            "before any public hop: probably a second NAT.",
+            ttl=ttl,
+            hop=_describe(hop),
         )
         hop_signals.append((ttl, (NatLayers.DOUBLE_NAT, Confidence.MEDIUM, text)))
     inside.extend(signal for _, signal in sorted(hop_signals, key=lambda item: item[0]))
@@ -275,10 +295,10 @@ def assess_topology(
         if inside:
             evidence.extend(text for _, _, text in inside)
             evidence.append(
-                "Since the router's external address is the public one, those addresses belong "
-                "to networks inside it or to provider links, not to another NAT."
+                _("Since the router's external address is the public one, those addresses belong "
+                  "to networks inside it or to provider links, not to another NAT.")
             )
-        evidence.append("Exactly one NAT translates this host's address.")
+        evidence.append(_("Exactly one NAT translates this host's address."))
         return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
     signals.extend(inside)
 
@@ -289,37 +309,37 @@ def assess_topology(
         if chosen:
             evidence.extend(text for _, _, text in signals)
             if layers is NatLayers.CGNAT and (local_scope is _S.SHARED or found.shared):
-                evidence.append(_VPN_NOTE)
+                evidence.append(_(_VPN_NOTE))
             return TopologyVerdict(layers, tuple(evidence), _grade(chosen, observed_routable))
 
     if not observed_routable:
         return TopologyVerdict(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
     if local is None:
-        evidence.append("This host's own outward address is unknown, so the NAT count is too.")
+        evidence.append(_("This host's own outward address is unknown, so the NAT count is too."))
         return TopologyVerdict(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
     if local_scope is not None and is_globally_routable(local_scope):
         evidence.append(
-            "This host has a public address of its own, yet the server saw another one: "
-            "something on the way (a NAT, a VPN or a proxy) translates it."
+            _("This host has a public address of its own, yet the server saw another one: "
+              "something on the way (a NAT, a VPN or a proxy) translates it.")
         )
         return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.LOW)
 
     # A private (or otherwise non-public) local address and a public observed address.
-    evidence.append("The address is translated on the way out: at least one NAT.")
+    evidence.append(_("The address is translated on the way out: at least one NAT."))
     if found.first_public_ttl == 1:
-        evidence.append("The first hop already answers from a public address: one NAT.")
+        evidence.append(_("The first hop already answers from a public address: one NAT."))
         return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
     if found.first_public_ttl is not None and not found.silent_before_public:
         evidence.append(
-            f"Every hop before the first public one (hop {found.first_public_ttl}) answered, "
-            "and none is a second private network: one NAT."
+            _("Every hop before the first public one (hop {ttl}) answered, "
+              "and none is a second private network: one NAT.", ttl=found.first_public_ttl)
         )
         return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
     if hops:
         evidence.append(
-            "Some hops on the way out did not answer or no public hop was reached, so a "
-            "second NAT cannot be excluded."
+            _("Some hops on the way out did not answer or no public hop was reached, so a "
+              "second NAT cannot be excluded.")
         )
     else:
-        evidence.append("Without hop data a second NAT (double NAT) cannot be excluded.")
+        evidence.append(_("Without hop data a second NAT (double NAT) cannot be excluded."))
     return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.MEDIUM)

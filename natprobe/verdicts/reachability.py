@@ -24,6 +24,7 @@ from natprobe.contract import (
     SshResult,
     TransportProtocol,
 )
+from natprobe.i18n import N_, _
 from natprobe.verdicts.nat_layers import NatLayers
 
 
@@ -71,11 +72,13 @@ class PortSpec:
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
-            raise ValueError(f"port out of range: {self.port}")
+            raise ValueError(_("port out of range: {value}", value=self.port))
         if self.service is not None and self.service not in SERVICE_BY_NAME:
-            raise ValueError(f"unknown service {self.service!r}; known: {', '.join(sorted(SERVICE_BY_NAME))}")
+            raise ValueError(_("unknown service {service!r}; known: {known}",
+                               service=self.service, known=", ".join(sorted(SERVICE_BY_NAME))))
         if self.service is not None and SERVICE_BY_NAME[self.service][0] is not self.protocol:
-            raise ValueError(f"service {self.service} runs over {SERVICE_BY_NAME[self.service][0].value}, not {self.protocol.value}")
+            raise ValueError(_("service {service} runs over {protocol}, not {other}", service=self.service,
+                               protocol=SERVICE_BY_NAME[self.service][0].value, other=self.protocol.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,28 +130,31 @@ class PortVerdict:
 
 def held_udp_port_reason(port: int) -> str:
     """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
-    return (
-        f"a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
+    return _(
+        "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
         "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-        "run the check again."
+        "run the check again.",
+        port=port,
     )
 
 
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     proto = observation.protocol.value.upper()
-    host = str(context.local_ip) if context.local_ip is not None else "this host's LAN address"
+    host = str(context.local_ip) if context.local_ip is not None else _("this host's LAN address")
     return (
-        f"On the router, forward {proto} port {observation.port} to {host} (this host), port {observation.port}.",
-        f"Give this host a fixed LAN address ({host}) with a DHCP reservation, so the forward keeps pointing at it.",
-        "If the router sits behind another router or modem that also does NAT, forward the port there too "
-        "(or put the modem in bridge mode).",
+        _("On the router, forward {protocol} port {port} to {host} (this host), port {port}.",
+          protocol=proto, port=observation.port, host=host),
+        _("Give this host a fixed LAN address ({host}) with a DHCP reservation, so the forward keeps pointing at it.",
+          host=host),
+        _("If the router sits behind another router or modem that also does NAT, forward the port there too "
+          "(or put the modem in bridge mode)."),
     )
 
 
 _CGNAT_ADVICE = (
-    "Ask your ISP for a public IPv4 address (sometimes called 'disable CGNAT' or a static IP option).",
-    "Or serve over IPv6, if your ISP provides it: there is no NAT there, only a firewall to open.",
-    "Or run a tunnel to a VPS with a public address (reverse SSH tunnel or WireGuard) and a reverse proxy there.",
+    N_("Ask your ISP for a public IPv4 address (sometimes called 'disable CGNAT' or a static IP option)."),
+    N_("Or serve over IPv6, if your ISP provides it: there is no NAT there, only a firewall to open."),
+    N_("Or run a tunnel to a VPS with a public address (reverse SSH tunnel or WireGuard) and a reverse proxy there."),
 )
 
 
@@ -198,13 +204,14 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
     if observation.seen_on_interface:
         return PortVerdict(
             status=PortStatus.HOST_FIREWALL,
-            reason=(
-                f"{what}: the echo server's probe reached this host's network interface but never got to "
-                f"port {observation.port}, so this host's own firewall dropped it"
+            reason=_(
+                "{what}: the echo server's probe reached this host's network interface but never got to "
+                "port {port}, so this host's own firewall dropped it",
+                what=what, port=observation.port,
             ),
             advice=(
-                f"Allow inbound {observation.protocol.value.upper()} port {observation.port} in this host's "
-                "firewall (nftables/iptables, ufw, firewalld).",
+                _("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
+                  protocol=observation.protocol.value.upper(), port=observation.port),
             ),
             protocol=observation.protocol,
             port=observation.port,
@@ -213,11 +220,12 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
     if context.layers is NatLayers.CGNAT:
         return PortVerdict(
             status=PortStatus.CGNAT,
-            reason=(
-                f"{what}: this network is behind carrier-grade NAT, so the public address {context.public_ip} "
-                "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable"
+            reason=_(
+                "{what}: this network is behind carrier-grade NAT, so the public address {address} "
+                "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable",
+                what=what, address=context.public_ip,
             ),
-            advice=_CGNAT_ADVICE,
+            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
             protocol=observation.protocol,
             port=observation.port,
             reachable=False,
@@ -225,27 +233,27 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
     if context.layers is NatLayers.NO_NAT:
         return PortVerdict(
             status=PortStatus.NOT_FORWARDED,
-            reason=(
-                f"{what}: this host has the public address {context.public_ip} itself, so a firewall in "
-                "front of it (provider or network firewall) filtered the probe"
+            reason=_(
+                "{what}: this host has the public address {address} itself, so a firewall in "
+                "front of it (provider or network firewall) filtered the probe",
+                what=what, address=context.public_ip,
             ),
-            advice=(f"Open {observation.protocol.value.upper()} port {observation.port} in the network firewall.",),
+            advice=(_("Open {protocol} port {port} in the network firewall.",
+                      protocol=observation.protocol.value.upper(), port=observation.port),),
             protocol=observation.protocol,
             port=observation.port,
             reachable=False,
         )
-    double = (
-        " This network has more than one NAT layer; every one of them needs the forward."
-        if context.layers is NatLayers.DOUBLE_NAT
-        else ""
+    reason = _(
+        "{what}: nothing arrived at this host, so the router does not forward "
+        "{protocol} port {port} to this host ({host}), or something on the way filters it.",
+        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
     )
+    if context.layers is NatLayers.DOUBLE_NAT:
+        reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
     return PortVerdict(
         status=PortStatus.NOT_FORWARDED,
-        reason=(
-            f"{what}: nothing arrived at this host, so the router does not forward "
-            f"{observation.protocol.value.upper()} port {observation.port} to this host "
-            f"({context.local_ip}), or something on the way filters it.{double}"
-        ),
+        reason=reason,
         advice=_lan_advice(observation, context),
         protocol=observation.protocol,
         port=observation.port,
@@ -283,10 +291,11 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             return PortVerdict(
                 reachable=True,
                 status=PortStatus.REACHABLE,
-                reason=f"the echo server's probe arrived on {observation.protocol.value.upper()} port {observation.port}",
+                reason=_("the echo server's probe arrived on {protocol} port {port}",
+                         protocol=observation.protocol.value.upper(), port=observation.port),
                 advice=(),
-                proof="a one-time token sent by the echo server to the public address arrived on this host's port "
-                "(router forward, firewalls and this host all let it through)",
+                proof=_("a one-time token sent by the echo server to the public address arrived on this host's port "
+                        "(router forward, firewalls and this host all let it through)"),
                 protocol=protocol,
                 port=port,
             )
@@ -307,9 +316,10 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
                 return PortVerdict(
                     reachable=False,
                     status=PortStatus.WRONG_HOST,
-                    reason=(
-                        f"the echo server connected to port {observation.port}, but not to this host: the router "
-                        f"forwards it to another machine (this host is {context.local_ip})"
+                    reason=_(
+                        "the echo server connected to port {port}, but not to this host: the router "
+                        "forwards it to another machine (this host is {host})",
+                        port=observation.port, host=context.local_ip,
                     ),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
@@ -320,19 +330,16 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
                     reachable=False,
                     status=PortStatus.WRONG_HOST if not observation.seen_on_interface else PortStatus.HOST_FIREWALL,
                     reason=(
-                        "the connection was refused: "
-                        + (
-                            "this host's firewall rejects it"
-                            if observation.seen_on_interface
-                            else f"the port is forwarded, but to a machine other than this host ({context.local_ip}) "
-                            "where nothing listens, or a firewall rejects it"
-                        )
+                        _("the connection was refused: this host's firewall rejects it")
+                        if observation.seen_on_interface
+                        else _("the connection was refused: the port is forwarded, but to a machine other than this "
+                               "host ({host}) where nothing listens, or a firewall rejects it", host=context.local_ip)
                     ),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
                 port=port,
                 )
-        return _unreached(observation, context, "the echo server's probe never arrived")
+        return _unreached(observation, context, _("the echo server's probe never arrived"))
 
     # A service holds the port: judge by what the echo server got back.
     answered = _service_answered(observation.mode, result)
@@ -340,9 +347,11 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
         return PortVerdict(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=f"{answered} answered the echo server on {observation.protocol.value.upper()} port {observation.port}",
+            reason=_("{service} answered the echo server on {protocol} port {port}",
+                     service=answered, protocol=observation.protocol.value.upper(), port=observation.port),
             advice=(),
-            proof=f"the echo server spoke {observation.mode.value} to the public address and {answered} answered",
+            proof=_("the echo server spoke {mode} to the public address and {service} answered",
+                    mode=observation.mode.value, service=answered),
             details=result,
             protocol=protocol,
             port=port,
@@ -353,12 +362,12 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
         return PortVerdict(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=(
-                f"the echo server connected to TCP port {observation.port}, but what answered did not speak "
-                f"{observation.mode.value}"
+            reason=_(
+                "the echo server connected to TCP port {port}, but what answered did not speak {mode}",
+                port=observation.port, mode=observation.mode.value,
             ),
-            advice=("Check that the service on this port is the one you expect.",),
-            proof="a TCP connection from the echo server to the public address was accepted",
+            advice=(_("Check that the service on this port is the one you expect."),),
+            proof=_("a TCP connection from the echo server to the public address was accepted"),
             details=result,
             protocol=protocol,
             port=port,
@@ -367,9 +376,10 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
         return PortVerdict(
             reachable=False,
             status=PortStatus.NOTHING_ANSWERING,
-            reason=(
-                f"the port is forwarded but the connection was refused: nothing accepted it at the far end "
-                f"(the forward may point to another machine than {context.local_ip}, or a firewall rejects it)"
+            reason=_(
+                "the port is forwarded but the connection was refused: nothing accepted it at the far end "
+                "(the forward may point to another machine than {host}, or a firewall rejects it)",
+                host=context.local_ip,
             ),
             advice=_lan_advice(observation, context)[:2],
             details=result,
@@ -383,34 +393,38 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             status=PortStatus.HOST_FIREWALL
             if observation.protocol is TransportProtocol.TCP
             else PortStatus.NOTHING_ANSWERING,
-            reason=(
-                f"the echo server's {service} request reached this host's interface but {service} did not answer: "
-                "this host's firewall drops it, or the service is not listening on the public interface"
+            reason=_(
+                "the echo server's {service} request reached this host's interface but {service} did not answer: "
+                "this host's firewall drops it, or the service is not listening on the public interface",
+                service=service,
             ),
             advice=(
-                f"Allow inbound {observation.protocol.value.upper()} port {observation.port} in this host's firewall.",
-                f"Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.",
+                _("Allow inbound {protocol} port {port} in this host's firewall.",
+                  protocol=observation.protocol.value.upper(), port=observation.port),
+                _("Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.", service=service),
             ),
             details=result,
             protocol=protocol,
             port=port,
         )
-    return _unreached(observation, context, f"the echo server's {service} request got no answer")
+    return _unreached(observation, context, _("the echo server's {service} request got no answer", service=service))
 
 
 def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None:
     """A short name of what answered, or None."""
     if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
-        return f"a Jamulus server{f' {result.version}' if result.version else ''}"
+        return _("a Jamulus server {version}", version=result.version) if result.version else _("a Jamulus server")
     if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and isinstance(result, (HttpResult, HttpsResult)) and result.status is not None:
         name = f" ({result.server_header})" if result.server_header else ""
         tls = result.tls if isinstance(result, HttpsResult) else None
-        cert = f", certificate for {tls.subject_cn}" if tls is not None and tls.subject_cn else ""
-        return f"a web server{name} with HTTP {result.status}{cert}"
+        if tls is not None and tls.subject_cn:
+            return _("a web server{name} with HTTP {status}, certificate for {certificate}",
+                     name=name, status=result.status, certificate=tls.subject_cn)
+        return _("a web server{name} with HTTP {status}", name=name, status=result.status)
     if mode is ProbeMode.SSH and isinstance(result, SshResult) and result.banner:
-        return f"an SSH server ({result.banner})"
+        return _("an SSH server ({banner})", banner=result.banner)
     if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
-        return "a TCP service"
+        return _("a TCP service")
     return None
 
 
@@ -428,19 +442,21 @@ class HairpinResult:
 def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
     """The hairpin verdict from what the loop-back test saw (``None``: the port was in use here)."""
     if works is None:
-        return HairpinResult(protocol, port, None, "the port is in use here; cannot listen for the loop-back")
+        return HairpinResult(protocol, port, None, _("the port is in use here; cannot listen for the loop-back"))
     if works:
         return HairpinResult(
-            protocol, port, True, f"this host reached its own public address {public_ip}:{port} (the router hairpins)"
+            protocol, port, True,
+            _("this host reached its own public address {address}:{port} (the router hairpins)",
+              address=public_ip, port=port),
         )
     return HairpinResult(
         protocol,
         port,
         False,
-        f"this host could not reach its own public address {public_ip}:{port}: the router does not "
-        "hairpin (NAT loopback), so LAN clients cannot use the public address",
+        _("this host could not reach its own public address {address}:{port}: the router does not "
+          "hairpin (NAT loopback), so LAN clients cannot use the public address", address=public_ip, port=port),
         (
-            "Devices inside your network should use the server's LAN address, or set up split DNS so "
-            "the public name resolves to the LAN address locally.",
+            _("Devices inside your network should use the server's LAN address, or set up split DNS so "
+              "the public name resolves to the LAN address locally."),
         ),
     )

@@ -1,0 +1,97 @@
+"""``natprobe check --map``: open the ports that are not reachable through the router, prove
+them from outside exactly as a manual forward is proven, and close them again.
+
+A separate wrapper around :func:`natprobe.measure.check.check_ports` (which it calls twice:
+before, to find what is not reachable; during, while the mappings exist), so the check itself
+stays the single place where reachability is decided: the router's word never makes a port
+"reachable", only the echo server's probe does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Sequence
+
+from natprobe.measure.check import CheckOptions, check_ports
+from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
+from natprobe.reports.check_report import CheckReport
+from natprobe.reports.router_report import MappedCheck, RouterReport
+from natprobe.verdicts.nat_layers import NatLayers, assess_topology
+from natprobe.contract.terms import TransportProtocol
+from natprobe.verdicts.reachability import PortSpec, PortVerdict
+from natprobe.verdicts.router_verdicts import with_gateway_topology, with_router_evidence
+
+__all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
+
+
+async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
+                               options: CheckOptions) -> tuple[CheckReport, RouterSession]:
+    # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
+    # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
+    router_task = asyncio.create_task(probe_router(timeout=router_timeout))
+    try:
+        report = await check_ports(server, ports, options)
+    except BaseException:
+        router_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await router_task
+        raise
+    session = await router_task
+    gateway = session.report.external_address
+    if gateway is None:
+        return report, session
+    topology = assess_topology(report.local_ip, report.public_ip, hops=tuple(h.address for h in report.hops),
+                               gateway_external=gateway)
+    verdicts = tuple(with_gateway_topology(v, report.topology.layers, topology.layers, gateway) for v in report.ports)
+    return dataclasses.replace(report, topology=topology, ports=verdicts), session
+
+
+async def check_ports_with_router(
+    server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions(), *, router_timeout: float = 1.0,
+) -> tuple[CheckReport, RouterReport]:
+    """:func:`check_ports`, with the router asked (read-only, concurrently) for its external
+    address, which joins the topology evidence and explains a missing forward (CGNAT, double NAT)."""
+    report, session = await _checked_with_router(server, ports, router_timeout, options)
+    return report, session.report
+
+
+async def check_ports_with_mapping(
+    server: str,
+    ports: Sequence[PortSpec],
+    options: CheckOptions = CheckOptions(),
+    *,
+    keep: bool = False,
+    lease_s: int = DEFAULT_LEASE_S,
+    router_timeout: float = 2.0,
+) -> MappedCheck:
+    """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
+    before, session = await _checked_with_router(server, ports, router_timeout, options)
+    router = session.report
+    topology = before.topology
+    todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
+    if not todo:
+        return MappedCheck(before, router, (), lease_s, keep)
+    async with mapped_ports(session, [(s.protocol is TransportProtocol.UDP, s.port) for s in todo],
+                            lease_s=lease_s, keep=keep) as outcomes:
+        created = [spec for spec, outcome in zip(todo, outcomes) if outcome.created]
+        # The hop trace was made already: the second check only needs the probes.
+        again = dataclasses.replace(options, trace=False)
+        during = await check_ports(server, created, again) if created else None
+    # ``outcomes`` now says whether each mapping was removed or kept.
+    by_port: dict[tuple[TransportProtocol, int], PortVerdict] = {}
+    if during is not None:
+        by_port = {(v.protocol, v.port): v for v in during.ports}
+    cgnat = topology.layers is NatLayers.CGNAT
+    final: list[PortVerdict] = []
+    outcome_of = {(s.protocol, s.port): o for s, o in zip(todo, outcomes)}
+    for verdict in before.ports:
+        outcome = outcome_of.get((verdict.protocol, verdict.port))
+        if outcome is None:
+            final.append(verdict)
+            continue
+        probed = by_port.get((verdict.protocol, verdict.port), verdict)
+        final.append(with_router_evidence(probed, outcome, cgnat_seen=cgnat))
+    report = dataclasses.replace(before, ports=tuple(final))
+    return MappedCheck(report, router, tuple(outcomes), lease_s, keep)

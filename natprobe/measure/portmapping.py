@@ -1,0 +1,389 @@
+"""Ask the default gateway about port mapping (UPnP IGD, NAT-PMP, PCP), and map ports safely.
+
+:func:`probe_router` asks all three concurrently in one short window and reports what each
+said. :func:`mapped_ports` is an async context manager that creates mappings with the best
+protocol on offer (PCP, then NAT-PMP, then UPnP), each with a finite lease, and removes every
+one it created on the way out -- normal exit, error, timeout or cancellation (Ctrl-C cancels
+``asyncio.run``'s task, which runs the ``finally``) -- unless asked to keep them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, ip_address
+from typing import Any, Final
+
+from natprobe.adapters.interfaces import read_local_context, source_address_toward
+from natprobe.adapters.portmap_udp import GatewaySocket
+from natprobe.adapters.upnp_igd import IgdClient, UpnpMapping, discover_igd
+from natprobe.addressing import IPAddress
+from natprobe.errors import NetworkError, PortMappingError
+from natprobe.portmap import natpmp, pcp
+from natprobe.reports.router_report import ProtocolAnswer, RouterReport
+from natprobe.verdicts.router_verdicts import (
+    ExternalMeaning,
+    MappingOutcome,
+    MappingProtocol,
+    RouterMapping,
+    external_meaning,
+)
+
+__all__ = ("DEFAULT_LEASE_S", "RouterSession", "probe_router", "mapped_ports")
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEASE_S: Final = 600
+"""Long enough for a check and for a user to test by hand; short enough that a mapping left by
+a killed natprobe expires on its own within ten minutes."""
+REMOVE_TIMEOUT_S: Final = 5.0
+DESCRIPTION: Final = "natprobe check"
+_MISMATCH_CHECK_PORT: Final = 9
+"""The discard port: the PCP address check names it, and nobody maps it."""
+
+
+class RouterSession:
+    """What :func:`probe_router` learnt (:attr:`report`, a record), plus the live handles
+    :func:`mapped_ports` uses -- a handle, not a record, so it is not a dataclass."""
+
+    __slots__ = ("report", "igd", "pcp_ok", "natpmp_ok", "upnp_mappings")
+
+    def __init__(self, report: RouterReport, igd: IgdClient | None = None, pcp_ok: bool = False,
+                 natpmp_ok: bool = False, upnp_mappings: tuple[UpnpMapping, ...] = ()) -> None:
+        self.report = report
+        self.igd = igd
+        self.pcp_ok = pcp_ok
+        self.natpmp_ok = natpmp_ok
+        self.upnp_mappings = upnp_mappings
+
+
+def _parse(text: str) -> IPAddress | None:
+    try:
+        return ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+async def _ask_pcp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> ProtocolAnswer:
+    async with GatewaySocket(gateway, ladder=timeout_ladder) as gw:
+        client = ip_address(gw.local_address)
+        reply = await gw.request(pcp.encode_announce_request(client), pcp.decode_response,
+                                 lambda r: r.opcode == pcp.Opcode.ANNOUNCE)
+    if reply is None:
+        return ProtocolAnswer(MappingProtocol.PCP, False, detail="no answer on UDP 5351")
+    if reply.version == 0:
+        return ProtocolAnswer(MappingProtocol.PCP, False, detail="the gateway speaks NAT-PMP only",
+                              result="UNSUPP_VERSION")
+    result = reply.result
+    if result == pcp.ResultCode.SUCCESS:
+        # Some servers (miniupnpd) check the client address only on MAP (RFC 6887 section 8.3
+        # asks it of every request). A MAP *deletion* under a fresh nonce cannot remove anything
+        # (section 15: another nonce gets NOT_AUTHORIZED) and is checked like any MAP.
+        async with GatewaySocket(gateway, ladder=timeout_ladder) as gw:
+            nonce = secrets.token_bytes(pcp.NONCE_SIZE)
+            check = pcp.encode_map_request(client=ip_address(gw.local_address), nonce=nonce, udp=True,
+                                           internal_port=_MISMATCH_CHECK_PORT, external_port=0, lifetime_s=0)
+            checked = await gw.request(check, pcp.decode_response, lambda r: r.opcode == pcp.Opcode.MAP)
+        if checked is not None and checked.result == pcp.ResultCode.ADDRESS_MISMATCH:
+            result = checked.result
+    if result == pcp.ResultCode.SUCCESS:
+        return ProtocolAnswer(MappingProtocol.PCP, True, detail=f"PCP version {reply.version}")
+    name = result.name if isinstance(result, pcp.ResultCode) else str(result)
+    # ADDRESS_MISMATCH is an answer, and the most telling one: a NAT between us and it.
+    return ProtocolAnswer(MappingProtocol.PCP, True, detail=f"PCP version {reply.version}", result=name)
+
+
+async def _ask_natpmp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> ProtocolAnswer:
+    async with GatewaySocket(gateway, ladder=timeout_ladder) as gw:
+        reply = await gw.request(natpmp.encode_external_address_request(), natpmp.decode_response,
+                                 lambda r: not isinstance(r, natpmp.MappingResponse))
+    if reply is None:
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail="no answer on UDP 5351")
+    if isinstance(reply, natpmp.UnsupportedVersion):
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=f"the gateway answered with version {reply.version}",
+                              result="UNSUPPORTED_VERSION")
+    if not isinstance(reply, natpmp.ExternalAddressResponse):  # filtered out above; typed here
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail="an unexpected reply")
+    if reply.result != natpmp.ResultCode.SUCCESS:
+        name = reply.result.name if isinstance(reply.result, natpmp.ResultCode) else str(reply.result)
+        return ProtocolAnswer(MappingProtocol.NATPMP, True, detail="no external address", result=name)
+    return ProtocolAnswer(MappingProtocol.NATPMP, True, external_address=reply.external_address)
+
+
+async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]]:
+    try:
+        igd = await discover_igd(gateway, timeout=timeout)
+    except PortMappingError as exc:
+        return ProtocolAnswer(MappingProtocol.UPNP, False, detail=str(exc)), None, ()
+    if igd is None:
+        return ProtocolAnswer(MappingProtocol.UPNP, False, detail="no UPnP IGD answered"), None, ()
+    service = igd.service_type.rsplit(":", 2)
+    detail = f"IGD:{igd.igd_version}, {service[-2]}:{service[-1]}"
+    try:
+        external_text = await igd.external_address()
+    except PortMappingError as exc:
+        return ProtocolAnswer(MappingProtocol.UPNP, True, detail=detail, result=str(exc)), igd, ()
+    try:
+        mappings = await igd.list_mappings()
+    except PortMappingError:
+        mappings = ()
+    external = _parse(external_text)
+    return ProtocolAnswer(MappingProtocol.UPNP, True, external, detail=detail,
+                          result=None if external else "no external address"), igd, mappings
+
+
+async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, ProtocolAnswer]) -> ProtocolAnswer:
+    """An OS error on the way to the gateway is that protocol's answer, not the report's end."""
+    try:
+        return await ask
+    except NetworkError as exc:
+        return ProtocolAnswer(protocol, False, detail=str(exc))
+
+
+async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
+    """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
+    started = time.monotonic()
+    if gateway is None:
+        context = read_local_context()
+        gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
+    if gateway is None or not isinstance(gateway, IPv4Address):
+        report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started)
+        return RouterSession(report)
+    try:
+        local_ip: IPAddress | None = source_address_toward(gateway)
+    except NetworkError:
+        local_ip = None
+    ladder = tuple(w for w in (0.25, 0.5, 1.0) if w <= timeout) or (timeout,)
+    async with asyncio.TaskGroup() as group:
+        pcp_task = group.create_task(_unfailing(MappingProtocol.PCP, _ask_pcp(gateway, ladder)))
+        natpmp_task = group.create_task(_unfailing(MappingProtocol.NATPMP, _ask_natpmp(gateway, ladder)))
+        upnp_task = group.create_task(_ask_upnp(gateway, timeout))
+    upnp_answer, igd, listed = upnp_task.result()
+    answers = (pcp_task.result(), natpmp_task.result(), upnp_answer)
+    external = next((a.external_address for a in answers if a.external_address is not None), None)
+    meaning = external_meaning(external)
+    if external is None and any(a.answered for a in answers):
+        meaning = ExternalMeaning.NONE
+    here = str(local_ip) if local_ip is not None else None
+    mappings = tuple(
+        RouterMapping(m.protocol, m.external_port, m.internal_client, m.internal_port, m.description,
+                      m.lease_s, m.internal_client == here)
+        for m in listed
+    )
+    report = RouterReport(
+        gateway=gateway, local_ip=local_ip, answers=answers, external_address=external, meaning=meaning,
+        address_mismatch=answers[0].result == "ADDRESS_MISMATCH", mappings=mappings,
+        duration_s=time.monotonic() - started,
+    )
+    pcp_ok = answers[0].answered and answers[0].result is None
+    natpmp_ok = answers[1].answered and answers[1].result is None
+    return RouterSession(report, igd, pcp_ok, natpmp_ok, listed)
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+@dataclass
+class _Live:
+    outcome: MappingOutcome
+    nonce: bytes = b""
+
+
+async def _map_pcp(gateway: IPAddress, udp: bool, port: int, lease_s: int,
+                   nonce: bytes) -> tuple[_Live | None, str | None]:
+    async with GatewaySocket(gateway) as gw:
+        client = ip_address(gw.local_address)
+        request = pcp.encode_map_request(client=client, nonce=nonce, udp=udp, internal_port=port,
+                                         external_port=port, lifetime_s=lease_s)
+        reply = await gw.request(request, pcp.decode_response, lambda r: r.map is None or r.map.nonce == nonce)
+    if reply is None:
+        return None, "PCP: no answer"
+    if reply.result != pcp.ResultCode.SUCCESS or reply.map is None:
+        name = reply.result.name if isinstance(reply.result, pcp.ResultCode) else str(reply.result)
+        return None, f"the router refused the PCP mapping ({name})"
+    outcome = MappingOutcome("udp" if udp else "tcp", port, MappingProtocol.PCP, True, reply.map.external_port,
+                             reply.lifetime_s, reply.map.external_address)
+    return _Live(outcome, nonce), None
+
+
+async def _map_natpmp(gateway: IPAddress, udp: bool, port: int, lease_s: int,
+                      external: IPAddress | None) -> tuple[_Live | None, str | None]:
+    async with GatewaySocket(gateway) as gw:
+        reply = await gw.request(
+            natpmp.encode_mapping_request(udp=udp, internal_port=port, external_port=port, lifetime_s=lease_s),
+            natpmp.decode_response, lambda r: isinstance(r, natpmp.MappingResponse) and r.internal_port == port)
+    if not isinstance(reply, natpmp.MappingResponse):
+        return None, "NAT-PMP: no answer"
+    if reply.result != natpmp.ResultCode.SUCCESS:
+        name = reply.result.name if isinstance(reply.result, natpmp.ResultCode) else str(reply.result)
+        return None, f"the router refused the NAT-PMP mapping ({name})"
+    outcome = MappingOutcome("udp" if udp else "tcp", port, MappingProtocol.NATPMP, True, reply.external_port,
+                             reply.lifetime_s, external)
+    return _Live(outcome), None
+
+
+async def _map_upnp(igd: IgdClient, here: str, udp: bool, port: int, lease_s: int,
+                    external: IPAddress | None) -> tuple[_Live | None, str | None, RouterMapping | None]:
+    proto = "UDP" if udp else "TCP"
+    try:
+        existing = await igd.get_mapping(proto, port)
+    except PortMappingError:
+        existing = None
+    if existing is not None and existing.internal_client != here:
+        rule = RouterMapping(proto, port, existing.internal_client, existing.internal_port, existing.description,
+                             existing.lease_s, False)
+        return None, None, rule
+    try:
+        await igd.add_mapping(proto, port, here, port, lease_s, DESCRIPTION)
+    except PortMappingError as exc:
+        if exc.code == 725:  # OnlyPermanentLeasesSupported: never leave a permanent one behind
+            return None, "the router only accepts permanent UPnP mappings, which natprobe does not create", None
+        return None, f"the router refused the UPnP mapping: {exc}", None
+    outcome = MappingOutcome(proto.lower(), port, MappingProtocol.UPNP, True, port, lease_s, external)
+    return _Live(outcome), None, None
+
+
+async def _remove(session: RouterSession, live: _Live) -> bool:
+    outcome = live.outcome
+    gateway = session.report.gateway
+    udp = outcome.protocol == "udp"
+    try:
+        async with asyncio.timeout(REMOVE_TIMEOUT_S):
+            if outcome.via is MappingProtocol.PCP and gateway is not None:
+                async with GatewaySocket(gateway) as gw:
+                    request = pcp.encode_map_request(client=ip_address(gw.local_address), nonce=live.nonce, udp=udp,
+                                                     internal_port=outcome.port, external_port=0, lifetime_s=0)
+                    reply = await gw.request(request, pcp.decode_response,
+                                             lambda r: r.map is None or r.map.nonce == live.nonce)
+                return reply is not None and reply.result == pcp.ResultCode.SUCCESS
+            if outcome.via is MappingProtocol.NATPMP and gateway is not None:
+                async with GatewaySocket(gateway) as gw:
+                    reply2 = await gw.request(
+                        natpmp.encode_mapping_request(udp=udp, internal_port=outcome.port, external_port=0,
+                                                      lifetime_s=0),
+                        natpmp.decode_response, lambda r: isinstance(r, natpmp.MappingResponse))
+                return isinstance(reply2, natpmp.MappingResponse) and reply2.result == natpmp.ResultCode.SUCCESS
+            if outcome.via is MappingProtocol.UPNP and session.igd is not None:
+                await session.igd.delete_mapping(outcome.protocol.upper(), outcome.external_port or outcome.port)
+                return True
+    except (PortMappingError, NetworkError, TimeoutError) as exc:
+        logger.warning("could not remove the %s mapping of port %d: %s", outcome.via, outcome.port, exc)
+    return False
+
+
+async def _same_port(session: RouterSession, live: _Live) -> tuple[_Live | None, str | None]:
+    """PCP and NAT-PMP may grant another external port when the one asked for is taken (by
+    another host, often): the service would not be reachable on its port, so undo it."""
+    outcome = live.outcome
+    if outcome.external_port in (None, outcome.port):
+        return live, None
+    removed = await asyncio.shield(_remove(session, live))
+    return None, (
+        f"the router offered external port {outcome.external_port} instead of {outcome.port} (that port is "
+        "already taken on the router, perhaps forwarded to another host)"
+        + ("" if removed else f"; removing that offer failed, it expires after {outcome.lease_s} s")
+    )
+
+
+@contextlib.asynccontextmanager
+async def _undone_if_cancelled(session: RouterSession, via: MappingProtocol, udp: bool, port: int,
+                               nonce: bytes = b"") -> AsyncIterator[None]:
+    """Ctrl-C while a request is in flight: the router may have made the mapping without
+    natprobe hearing back, so ask for its deletion anyway. Safe for PCP (only the holder of the
+    nonce can delete) and NAT-PMP (a gateway deletes only this client's NAT-PMP mapping of
+    that internal port, which natprobe's request would have replaced anyway)."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        guess = MappingOutcome("udp" if udp else "tcp", port, via, True, port)
+        await asyncio.shield(_remove(session, _Live(guess, nonce)))
+        raise
+
+
+async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) -> _Live | MappingOutcome:
+    report = session.report
+    gateway = report.gateway
+    proto = "udp" if udp else "tcp"
+    here = str(report.local_ip) if report.local_ip is not None else None
+    reasons: list[str] = []
+    # An existing rule for this port that points elsewhere is the finding; never replace it.
+    listed = next((m for m in session.upnp_mappings if m.protocol == proto.upper() and m.external_port == port), None)
+    if listed is not None and listed.internal_client != here:
+        rule = RouterMapping(listed.protocol, port, listed.internal_client, listed.internal_port, listed.description,
+                             listed.lease_s, False)
+        return MappingOutcome(proto, port, None, False, conflict=rule)
+    if report.address_mismatch:
+        return MappingOutcome(proto, port, None, False, refused=(
+            "a NAT sits between this host and the gateway (PCP ADDRESS_MISMATCH): a mapping there would point "
+            "at that NAT, not at this host, so natprobe asked for none"))
+    if gateway is not None and session.pcp_ok:
+        nonce = secrets.token_bytes(pcp.NONCE_SIZE)
+        async with _undone_if_cancelled(session, MappingProtocol.PCP, udp, port, nonce):
+            live, why = await _map_pcp(gateway, udp, port, lease_s, nonce)
+        if live is not None:
+            live, why = await _same_port(session, live)
+            if live is not None:
+                return live
+        reasons.append(why or "")
+    if gateway is not None and session.natpmp_ok:
+        async with _undone_if_cancelled(session, MappingProtocol.NATPMP, udp, port):
+            live, why = await _map_natpmp(gateway, udp, port, lease_s, report.external_address)
+        if live is not None:
+            live, why = await _same_port(session, live)
+            if live is not None:
+                return live
+        reasons.append(why or "")
+    if session.igd is not None and here is not None:
+        # No blind undo for UPnP: a deletion by port could remove a forward that was not natprobe's.
+        live, why, conflict = await _map_upnp(session.igd, here, udp, port, lease_s, report.external_address)
+        if conflict is not None:
+            return MappingOutcome(proto, port, None, False, conflict=conflict)
+        if live is not None:
+            return live
+        reasons.append(why or "")
+    if not reasons:
+        reasons.append("no router answered UPnP, NAT-PMP or PCP, so natprobe could not ask for a mapping")
+    return MappingOutcome(proto, port, None, False, refused="; ".join(dict.fromkeys(r for r in reasons if r)))
+
+
+@contextlib.asynccontextmanager
+async def mapped_ports(
+    session: RouterSession, ports: Sequence[tuple[bool, int]], *, lease_s: int = DEFAULT_LEASE_S, keep: bool = False,
+) -> AsyncIterator[list[MappingOutcome]]:
+    """Create a mapping of each ``(udp, port)`` to this host; yield the outcomes; remove them.
+
+    The list yielded is updated in place on exit (``removed``), so a caller that keeps it
+    sees the final state. Removal runs on every exit path and is bounded in time.
+    """
+    if not 0 < lease_s <= 86400:
+        raise ValueError("the lease must be within 1..86400 seconds: natprobe never creates a permanent mapping")
+    outcomes: list[MappingOutcome] = []
+    live: list[_Live] = []
+    try:
+        for udp, port in ports:
+            made = await _create(session, udp, port, lease_s)
+            if isinstance(made, _Live):
+                live.append(made)
+                outcomes.append(made.outcome)
+            else:
+                outcomes.append(made)
+        yield outcomes
+    finally:
+        for item in live:
+            index = outcomes.index(item.outcome)
+            if keep:
+                outcomes[index] = _replace(item.outcome, kept=True)
+                continue
+            # Shielded: a second cancellation must not interrupt the clean-up halfway.
+            removed = await asyncio.shield(_remove(session, item))
+            outcomes[index] = _replace(item.outcome, removed=removed)
+
+
+def _replace(outcome: MappingOutcome, *, kept: bool = False, removed: bool | None = None) -> MappingOutcome:
+    return dataclasses.replace(outcome, kept=kept, removed=removed)

@@ -1,0 +1,185 @@
+"""The report of ``natprobe router`` and the mapping records of ``natprobe check --map``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from natprobe.addressing import IPAddress
+from natprobe.reports.check_report import CHECK_SCHEMA, CheckReport
+from natprobe.reports.json_schema import (
+    BOOL_OR_NULL,
+    INT_OR_NULL,
+    PORT,
+    STRING_OR_NULL,
+    JsonSchema,
+    embedded,
+    enum_of,
+    nullable,
+    obj,
+    report_schema,
+)
+from natprobe.verdicts.router_verdicts import (
+    ExternalMeaning,
+    MappingOutcome,
+    MappingProtocol,
+    RouterMapping,
+    mapping_dict,
+)
+
+__all__ = (
+    "ROUTER_SCHEMA",
+    "ROUTER_SCHEMA_ID",
+    "ROUTER_VERSION",
+    "CHECK_MAP_SCHEMA",
+    "CHECK_MAP_SCHEMA_ID",
+    "CHECK_MAP_VERSION",
+    "MappedCheck",
+    "MappingProtocol",
+    "ExternalMeaning",
+    "ProtocolAnswer",
+    "RouterMapping",
+    "RouterReport",
+    "MappingOutcome",
+)
+
+
+ROUTER_SCHEMA_ID = "natprobe/router"
+ROUTER_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolAnswer:
+    """How one protocol fared on the gateway."""
+
+    protocol: MappingProtocol
+    answered: bool
+    external_address: IPAddress | None = None
+    detail: str = ""
+    """What answered (e.g. "IGD:2, WANIPConnection:2") or why nothing usable did."""
+    result: str | None = None
+    """The protocol's result code name when it was not success (e.g. "ADDRESS_MISMATCH")."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterReport:
+    gateway: IPAddress | None
+    local_ip: IPAddress | None
+    answers: tuple[ProtocolAnswer, ...]
+    external_address: IPAddress | None
+    meaning: ExternalMeaning
+    address_mismatch: bool
+    """PCP said ADDRESS_MISMATCH: a NAT sits between this host and the gateway."""
+    mappings: tuple[RouterMapping, ...]
+    duration_s: float
+
+    @property
+    def any_answered(self) -> bool:
+        return any(a.answered for a in self.answers)
+
+    def answer(self, protocol: MappingProtocol) -> ProtocolAnswer | None:
+        return next((a for a in self.answers if a.protocol is protocol), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": ROUTER_SCHEMA_ID,
+            "schema_version": ROUTER_VERSION,
+            "gateway": None if self.gateway is None else str(self.gateway),
+            "local_ip": None if self.local_ip is None else str(self.local_ip),
+            "external_address": None if self.external_address is None else str(self.external_address),
+            "external_meaning": self.meaning.value,
+            "address_mismatch": self.address_mismatch,
+            "protocols": [
+                {
+                    "protocol": a.protocol.value,
+                    "answered": a.answered,
+                    "external_address": None if a.external_address is None else str(a.external_address),
+                    "detail": a.detail,
+                    "result": a.result,
+                }
+                for a in self.answers
+            ],
+            "mappings": [mapping_dict(m) for m in self.mappings],
+            "duration_ms": round(self.duration_s * 1000, 1),
+        }
+
+
+
+
+CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
+CHECK_MAP_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MappedCheck:
+    """``natprobe check --map``: the check (verdicts with the router's evidence), what the
+    router said, and each mapping natprobe asked for."""
+
+    report: CheckReport
+    router: RouterReport
+    mappings: tuple[MappingOutcome, ...]
+    lease_s: int
+    keep: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON form (:data:`CHECK_MAP_SCHEMA`): the check's own document inside."""
+        return {
+            "schema": CHECK_MAP_SCHEMA_ID,
+            "schema_version": CHECK_MAP_VERSION,
+            "check": self.report.to_dict(),
+            "router": self.router.to_dict(),
+            "mappings": [m.to_dict() for m in self.mappings],
+            "lease_s": self.lease_s,
+            "keep": self.keep,
+        }
+
+
+_ROUTER_MAPPING: JsonSchema = obj({
+    "protocol": {"type": "string"}, "external_port": PORT, "internal_client": {"type": "string"},
+    "internal_port": PORT, "description": {"type": "string"}, "lease_s": {"type": "integer", "minimum": 0},
+    "points_here": {"type": "boolean"},
+})
+
+ROUTER_SCHEMA: JsonSchema = report_schema(
+    ROUTER_SCHEMA_ID,
+    ROUTER_VERSION,
+    "What the default gateway says about port mapping: UPnP IGD, NAT-PMP, PCP (natprobe router)",
+    {
+        "gateway": STRING_OR_NULL,
+        "local_ip": STRING_OR_NULL,
+        "external_address": STRING_OR_NULL,
+        "external_meaning": enum_of(ExternalMeaning),
+        "address_mismatch": {"type": "boolean"},
+        "protocols": {
+            "type": "array",
+            "items": obj({
+                "protocol": enum_of(MappingProtocol), "answered": {"type": "boolean"},
+                "external_address": STRING_OR_NULL, "detail": {"type": "string"}, "result": STRING_OR_NULL,
+            }),
+        },
+        "mappings": {"type": "array", "items": _ROUTER_MAPPING},
+        "duration_ms": {"type": "number"},
+    },
+)
+
+CHECK_MAP_SCHEMA: JsonSchema = report_schema(
+    CHECK_MAP_SCHEMA_ID,
+    CHECK_MAP_VERSION,
+    "Ports opened through the router for a check, proven from outside, then closed (natprobe check --map)",
+    {
+        "check": embedded(CHECK_SCHEMA),
+        "router": embedded(ROUTER_SCHEMA),
+        "mappings": {
+            "type": "array",
+            "items": obj({
+                "protocol": {"type": "string", "enum": ["udp", "tcp"]}, "port": PORT,
+                "via": nullable(enum_of(MappingProtocol)), "created": {"type": "boolean"},
+                "external_port": INT_OR_NULL, "lease_s": INT_OR_NULL, "external_address": STRING_OR_NULL,
+                "refused": STRING_OR_NULL, "conflict": nullable(_ROUTER_MAPPING), "kept": {"type": "boolean"},
+                "removed": BOOL_OR_NULL,
+            }),
+        },
+        "lease_s": {"type": "integer", "minimum": 1},
+        "keep": {"type": "boolean"},
+    },
+)

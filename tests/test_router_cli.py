@@ -1,0 +1,33 @@
+"""``natprobe router`` and ``check --map`` on the command line, without a lab: usage errors and
+a gateway that answers nothing (a loopback address: nothing else is ever sent to)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli.main import main
+from tests.json_reports import assert_valid_report
+
+
+@pytest.mark.parametrize("argv", [
+    ["router", "--gateway", "junk"],
+    ["router", "--gateway", "::1"],
+    ["router", "--timeout", "0"],
+    ["check", "--udp", "22124", "--map", "--no-router", "--server", "http://127.0.0.1:9"],
+    ["check", "--udp", "22124", "--keep", "--server", "http://127.0.0.1:9"],
+    ["check", "--udp", "22124", "--map", "--lease", "5", "--server", "http://127.0.0.1:9"],
+])
+def test_usage_errors_exit_2_with_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("natprobe ") and "\n" not in err and "Traceback" not in err
+
+
+def test_a_gateway_that_answers_nothing_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["router", "--gateway", "127.0.0.77", "--timeout", "0.5", "--json"]) == 1
+    data = assert_valid_report(json.loads(capsys.readouterr().out))
+    assert data["schema"] == "natprobe/router" and data["gateway"] == "127.0.0.77"
+    assert [p["answered"] for p in data["protocols"]] == [False, False, False]
+    assert data["external_meaning"] == "unknown"
