@@ -68,7 +68,8 @@ def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     for answer in report.answers:
         if answer.answered and answer.result and answer.result != "ADDRESS_MISMATCH":
             # The result is the protocol's own code (or the router's words): shown as it came.
-            findings.append(Finding(Severity.INFO, f"{answer.protocol.value.upper()}: {answer.result}", answer.detail,
+            findings.append(Finding(Severity.INFO, _("{protocol}: {result}", protocol=answer.protocol.value.upper(),
+                                                     result=answer.result), answer.detail,
                                     code="router-protocol-result"))
     elsewhere = [m for m in report.mappings if not m.points_here]
     if elsewhere:
