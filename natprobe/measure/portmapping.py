@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -36,9 +37,25 @@ from natprobe.verdicts.router_verdicts import (
     external_meaning,
 )
 
-__all__ = ("DEFAULT_LEASE_S", "RouterSession", "probe_router", "mapped_ports")
+__all__ = ("DEFAULT_LEASE_S", "ENV_GATEWAY", "RouterSession", "gateway_from_environment", "probe_router", "mapped_ports")
 
 logger = logging.getLogger(__name__)
+
+ENV_GATEWAY: Final = "NATPROBE_GATEWAY"
+"""The router to ask instead of the default gateway (a host with several routers; the tests
+set it to loopback so no test outside the lab ever talks to the machine's real router)."""
+
+
+def gateway_from_environment(environ: dict[str, str] | None = None) -> IPv4Address | None:
+    """``$NATPROBE_GATEWAY`` as an IPv4 address; None when unset. A bad value is refused
+    rather than ignored: silently falling back to the default gateway would ask the wrong router."""
+    text = (os.environ if environ is None else environ).get(ENV_GATEWAY, "").strip()
+    if not text:
+        return None
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise PortMappingError(f"${ENV_GATEWAY} must be an IPv4 address, got {text!r}") from None
 
 DEFAULT_LEASE_S: Final = 600
 """Long enough for a check and for a user to test by hand; short enough that a mapping left by
@@ -150,6 +167,8 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
     started = time.monotonic()
+    if gateway is None:
+        gateway = gateway_from_environment()
     if gateway is None:
         context = read_local_context()
         gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
