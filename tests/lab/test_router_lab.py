@@ -179,7 +179,7 @@ def test_without_upnp_the_mapping_uses_pcp_or_nat_pmp(home: tuple[Lab, str]) -> 
     lab, _ = home
 
     async def map_one() -> tuple[Any, Any]:
-        session = await probe_router()
+        session = await probe_router(gateway=lab.router.lan_ip)
         async with mapped_ports(session, [(True, PORT)], lease_s=60) as outcomes:
             during = daemon.dnat_rules()
         return session, (outcomes, during)
@@ -199,13 +199,13 @@ def test_an_error_or_a_timeout_inside_the_block_still_removes_the_mappings(home:
     seen: list[list[str]] = []
 
     async def fail_inside(daemon: Miniupnpd) -> None:
-        async with mapped_ports(await probe_router(), [(True, PORT), (False, PORT)], lease_s=120):
+        async with mapped_ports(await probe_router(gateway=lab.router.lan_ip), [(True, PORT), (False, PORT)], lease_s=120):
             seen.append(daemon.dnat_rules())
             raise RuntimeError("boom")
 
     async def time_out_inside(daemon: Miniupnpd) -> None:
         async with asyncio.timeout(0.5):  # cancels the block: CancelledError inside, TimeoutError out
-            async with mapped_ports(await probe_router(timeout=0.3), [(True, PORT)], lease_s=120):
+            async with mapped_ports(await probe_router(gateway=lab.router.lan_ip, timeout=0.3), [(True, PORT)], lease_s=120):
                 seen.append(daemon.dnat_rules())
                 await asyncio.sleep(10)
 
@@ -225,7 +225,7 @@ def test_an_offer_of_another_external_port_is_undone(home: tuple[Lab, str]) -> N
     lab, _ = home
 
     async def map_one() -> Any:
-        async with mapped_ports(await probe_router(), [(True, PORT)], lease_s=120) as outcomes:
+        async with mapped_ports(await probe_router(gateway=lab.router.lan_ip), [(True, PORT)], lease_s=120) as outcomes:
             return list(outcomes)
 
     with Miniupnpd(lab, upnp=False) as daemon:
