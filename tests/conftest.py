@@ -8,7 +8,11 @@ the whole session, including every subprocess the tests start (they inherit the 
 * ``$NATPROBE_STUN_SERVERS`` names only a loopback address (a port nothing listens on);
 * ``$XDG_CONFIG_HOME`` points at an empty directory of this session, so no real
   ``config.toml`` is read or written;
-* ``$NATPROBE_SERVER`` and ``$NATPROBE_TOKEN`` are removed.
+* ``$NATPROBE_SERVER`` and ``$NATPROBE_TOKEN`` are removed;
+* ``$NATPROBE_GATEWAY`` is loopback, so ``natprobe check`` and ``natprobe router`` run
+  outside a lab namespace never send a PCP, NAT-PMP or UPnP request to this machine's real
+  router (the lab's ``Host.exec``/``spawn`` drop it: inside a namespace the default gateway is
+  the lab's own router).
 
 ``tests/test_network_safety.py`` asserts that this is in force.
 
@@ -32,9 +36,12 @@ from natprobe.lab import cleanup_stale_namespaces, require_lab
 
 SAFE_STUN_SERVERS = "127.0.0.1:9"
 """UDP discard port on loopback: nothing answers, nothing leaves the host."""
+SAFE_GATEWAY = "127.0.0.1"
+"""Nothing answers PCP, NAT-PMP or SSDP on loopback: the router probe finds no router, fast."""
 
 os.environ["NATPROBE_STUN_SERVERS"] = SAFE_STUN_SERVERS
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="natprobe-test-config-")
+os.environ["NATPROBE_GATEWAY"] = SAFE_GATEWAY
 for _name in ("NATPROBE_SERVER", "NATPROBE_TOKEN"):
     os.environ.pop(_name, None)
 

@@ -38,3 +38,13 @@ def test_subprocesses_inherit_the_safe_list() -> None:
     assert result.returncode == 0, result.stderr
     assert "127.0.0.1:9  (from $NATPROBE_STUN_SERVERS)" in result.stdout
     assert "stun.stunprotocol.org" not in result.stdout
+
+
+def test_the_router_probe_never_leaves_loopback_outside_the_lab() -> None:
+    from natprobe.lab.netns import namespace_environment
+    from natprobe.measure.portmapping import gateway_from_environment
+
+    gateway = gateway_from_environment()
+    assert gateway is not None and gateway.is_loopback
+    # Inside a lab namespace the lab's router is the default gateway: the override is dropped.
+    assert "NATPROBE_GATEWAY" not in namespace_environment()

@@ -31,3 +31,31 @@ def test_a_gateway_that_answers_nothing_exits_1(capsys: pytest.CaptureFixture[st
     assert data["schema"] == "natprobe/router" and data["gateway"] == "127.0.0.77"
     assert [p["answered"] for p in data["protocols"]] == [False, False, False]
     assert data["external_meaning"] == "unknown"
+
+
+@pytest.fixture
+def _english_afterwards() -> object:
+    from natprobe.i18n import use_language
+
+    yield
+    use_language("en")
+
+
+@pytest.mark.usefixtures("_english_afterwards")
+def test_router_speaks_french_and_its_json_does_not(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["router", "--gateway", "127.0.0.77", "--timeout", "0.5"]
+    assert main(["--lang", "fr", *argv]) == 1
+    out = capsys.readouterr().out
+    assert "Passerelle : 127.0.0.77" in out and "pas de réponse" in out, out
+    assert "La box 127.0.0.77 ne répond ni en UPnP, ni en NAT-PMP, ni en PCP" in out, out
+    assert "Gateway" not in out and "answers none" not in out and "no answer" not in out, out
+    assert main(argv) == 1
+    assert "The router 127.0.0.77 answers none of UPnP, NAT-PMP and PCP" in capsys.readouterr().out
+
+    def report(*lang: str) -> dict[str, object]:
+        assert main([*lang, *argv, "--json"]) == 1
+        data = json.loads(capsys.readouterr().out)
+        del data["duration_ms"]
+        return dict(data)
+
+    assert report("--lang", "fr") == report()

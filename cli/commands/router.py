@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from cli.terminal import Style, style_for
+from natprobe.i18n import _
 
 if TYPE_CHECKING:
     from natprobe.reports.finding import Finding
@@ -19,17 +22,17 @@ if TYPE_CHECKING:
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "router",
-        help="ask the router about UPnP IGD, NAT-PMP and PCP, its external address and mappings",
-        description=(
+        help=_("ask the router about UPnP IGD, NAT-PMP and PCP, its external address and mappings"),
+        description=_(
             "Ask the default gateway, concurrently, whether it speaks UPnP IGD, NAT-PMP (RFC 6886) and PCP "
             "(RFC 6887); show the external address it reports and what that means (public, another NAT, "
             "carrier-grade NAT), and the port mappings it lists. Changes nothing on the router."
         ),
-        epilog="example: natprobe router --json",
+        epilog=_("example:") + " natprobe router --json",
     )
-    parser.add_argument("--gateway", metavar="IP", help="ask this router instead of the default gateway")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="answer window (0.5-10)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--gateway", metavar="IP", help=_("ask this router instead of the default gateway"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10)"))
+    parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     parser.set_defaults(handler=run)
 
 
@@ -41,48 +44,55 @@ def run(args: argparse.Namespace) -> int:
     from natprobe.measure.portmapping import probe_router
 
     if not 0.5 <= args.timeout <= 10.0:
-        print("natprobe router: --timeout must be between 0.5 and 10 seconds", file=sys.stderr)
+        print(_("natprobe router: --timeout must be between 0.5 and 10 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     gateway = None
     if args.gateway:
         try:
             gateway = IPv4Address(args.gateway)
         except ValueError:
-            print(f"natprobe router: --gateway {args.gateway!r} is not an IPv4 address", file=sys.stderr)
+            print(_("natprobe router: --gateway {value!r} is not an IPv4 address", value=args.gateway), file=sys.stderr)
             return ExitCode.USAGE
     try:
         session = asyncio.run(probe_router(gateway=gateway, timeout=args.timeout))
     except NatprobeError as exc:
-        print(f"natprobe router: {exc}", file=sys.stderr)
+        print(_("natprobe router: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     report = session.report
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_router(report, explain_router(report)))
+        print(render_router(report, explain_router(report), style_for(sys.stdout, os.environ)))
     if report.gateway is None:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.any_answered else ExitCode.NOT_REACHABLE
 
 
-def render_router(report: RouterReport, findings: Sequence[Finding]) -> str:
-    lines = [f"Gateway: {report.gateway or 'none'}" + (f" (this host: {report.local_ip})" if report.local_ip else "")]
+def render_router(report: RouterReport, findings: Sequence[Finding], style: Style = Style()) -> str:
+    from cli.render import render_findings
+
+    if report.gateway is None:
+        lines = [_("Gateway: none")]
+    elif report.local_ip is not None:
+        lines = [_("Gateway: {gateway} (this host: {address})", gateway=report.gateway, address=report.local_ip)]
+    else:
+        lines = [_("Gateway: {gateway}", gateway=report.gateway)]
     for answer in report.answers:
-        state = "answers" if answer.answered else "no answer"
-        extra = f", external address {answer.external_address}" if answer.external_address else ""
+        # One table row per protocol: its name, then comma-separated cells.
+        cells = [_("answers") if answer.answered else _("no answer")]
+        if answer.detail and answer.answered:
+            cells[0] += f" ({answer.detail})"
+        if answer.external_address:
+            cells.append(_("external address {address}", address=answer.external_address))
         more = f" [{answer.result}]" if answer.result else ""
-        detail = f" ({answer.detail})" if answer.detail and answer.answered else ""
-        lines.append(f"  {answer.protocol.value.upper():8} {state}{detail}{extra}{more}")
+        lines.append(f"  {answer.protocol.value.upper():8} {', '.join(cells)}{more}")
     if report.mappings:
-        lines.append("Mappings the router lists:")
+        lines.append(_("Mappings the router lists:"))
         for m in report.mappings:
-            mark = "  <- this host" if m.points_here else ""
-            lease = f", lease {m.lease_s} s" if m.lease_s else ", permanent"
+            lease = _("lease {lease} s", lease=m.lease_s) if m.lease_s else _("permanent")
+            mark = "  " + _("<- this host") if m.points_here else ""
             lines.append(f"  {m.protocol} {m.external_port} -> {m.internal_client}:{m.internal_port}"
-                         f" '{m.description}'{lease}{mark}")
-    for finding in findings:
-        lines.append(f"[{finding.severity.value}] {finding.title}")
-        if finding.detail:
-            lines.append(f"    {finding.detail}")
-        lines += [f"    -> {a}" for a in finding.advice]
+                         f" '{m.description}', {lease}{mark}")
+    if findings:
+        lines.append(render_findings(findings, style=style))
     return "\n".join(lines)

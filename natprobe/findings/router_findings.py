@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from natprobe.i18n import N_, _, ngettext
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
@@ -9,60 +10,77 @@ from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 __all__ = ("explain_router", "describe_mapping")
 
 _ADVICE_CGNAT = (
-    "Ask your ISP for a public IPv4 address, serve over IPv6, or use a tunnel to a VPS with a reverse proxy.",
+    N_("Ask your ISP for a public IPv4 address, serve over IPv6, or use a tunnel to a VPS with a reverse proxy."),
 )
 
 
 def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     """The findings of a :class:`RouterReport`, most important first."""
     if report.gateway is None:
-        return (Finding(Severity.PROBLEM, "No default gateway",
-                        "This host has no IPv4 default route, so there is no router to ask.", code="router-no-gateway"),)
+        return (Finding(Severity.PROBLEM, _("No default gateway"),
+                        _("This host has no IPv4 default route, so there is no router to ask."), code="router-no-gateway"),)
     findings: list[Finding] = []
+    gateway = report.gateway
     if not report.any_answered:
         findings.append(Finding(
-            Severity.PROBLEM, f"The router {report.gateway} answers none of UPnP, NAT-PMP and PCP",
-            "Either it does not offer automatic port mapping or the feature is switched off.",
-            ("Enable UPnP IGD or NAT-PMP/PCP in the router's settings, or forward the port by hand.",), code="router-no-port-mapping"))
+            Severity.PROBLEM, _("The router {gateway} answers none of UPnP, NAT-PMP and PCP", gateway=gateway),
+            _("Either it does not offer automatic port mapping or the feature is switched off."),
+            (_("Enable UPnP IGD or NAT-PMP/PCP in the router's settings, or forward the port by hand."),),
+            code="router-no-port-mapping"))
         return tuple(findings)
     names = ", ".join(a.protocol.value.upper() for a in report.answers if a.answered and a.result is None)
     if names:
-        findings.append(Finding(Severity.OK, f"The router {report.gateway} offers port mapping: {names}",
-                                "natprobe check --map can open a port through it for a test.", code="router-offers-port-mapping"))
+        findings.append(Finding(Severity.OK, _("The router {gateway} offers port mapping: {protocols}",
+                                               gateway=gateway, protocols=names),
+                                _("natprobe check --map can open a port through it for a test."),
+                                code="router-offers-port-mapping"))
     if report.address_mismatch:
         findings.append(Finding(
-            Severity.PROBLEM, "PCP says ADDRESS_MISMATCH: another NAT sits between this host and the gateway",
-            "The gateway saw another source address than this host's. Mappings it creates point at that NAT, "
-            "not at this host.",
-            ("Connect this host to the router directly, or forward the port on the device in between.",), code="router-address-mismatch"))
+            Severity.PROBLEM, _("PCP says ADDRESS_MISMATCH: another NAT sits between this host and the gateway"),
+            _("The gateway saw another source address than this host's. Mappings it creates point at that NAT, "
+              "not at this host."),
+            (_("Connect this host to the router directly, or forward the port on the device in between."),),
+            code="router-address-mismatch"))
     external = report.external_address
     if report.meaning is ExternalMeaning.CGNAT:
         findings.append(Finding(
-            Severity.PROBLEM, f"The router's external address {external} is carrier-grade NAT space (100.64.0.0/10)",
-            "Your ISP's NAT is in front of the router: a port it maps, by hand or automatically, cannot be "
-            "reached from the Internet.", _ADVICE_CGNAT, code="router-external-cgnat"))
+            Severity.PROBLEM,
+            _("The router's external address {address} is carrier-grade NAT space (100.64.0.0/10)", address=external),
+            _("Your ISP's NAT is in front of the router: a port it maps, by hand or automatically, cannot be "
+              "reached from the Internet."),
+            tuple(_(advice) for advice in _ADVICE_CGNAT), code="router-external-cgnat"))
     elif report.meaning is ExternalMeaning.ANOTHER_NAT:
         findings.append(Finding(
-            Severity.PROBLEM, f"The router's external address {external} is not public",
-            "Another router or modem NATs in front of it (double NAT): a mapping on this router alone is not "
-            "reachable from the Internet.",
-            ("Forward the port on the upstream device too, or put the modem in bridge mode.",), code="router-external-behind-another-nat"))
+            Severity.PROBLEM, _("The router's external address {address} is not public", address=external),
+            _("Another router or modem NATs in front of it (double NAT): a mapping on this router alone is not "
+              "reachable from the Internet."),
+            (_("Forward the port on the upstream device too, or put the modem in bridge mode."),),
+            code="router-external-behind-another-nat"))
     elif report.meaning is ExternalMeaning.PUBLIC:
         findings.append(Finding(
-            Severity.INFO, f"The router reports the external address {external}",
-            "On its own that proves nothing: natprobe check --map proves a mapping from outside.", code="router-external-public"))
+            Severity.INFO, _("The router reports the external address {address}", address=external),
+            _("On its own that proves nothing: natprobe check --map proves a mapping from outside."),
+            code="router-external-public"))
     elif report.meaning is ExternalMeaning.NONE:
-        findings.append(Finding(Severity.WARNING, "The router reports no usable external address",
-                                "It has no WAN address of its own yet, or it refuses to say (often behind "
-                                "another NAT).", code="router-external-none"))
+        findings.append(Finding(Severity.WARNING, _("The router reports no usable external address"),
+                                _("It has no WAN address of its own yet, or it refuses to say (often behind "
+                                  "another NAT)."), code="router-external-none"))
     for answer in report.answers:
         if answer.answered and answer.result and answer.result != "ADDRESS_MISMATCH":
-            findings.append(Finding(Severity.INFO, f"{answer.protocol.value.upper()}: {answer.result}", answer.detail, code="router-protocol-result"))
+            # The result is the protocol's own code (or the router's words): shown as it came.
+            findings.append(Finding(Severity.INFO, _("{protocol}: {result}", protocol=answer.protocol.value.upper(),
+                                                     result=answer.result), answer.detail,
+                                    code="router-protocol-result"))
     elsewhere = [m for m in report.mappings if not m.points_here]
     if elsewhere:
-        rules = "; ".join(f"{m.protocol} {m.external_port} -> {m.internal_client}:{m.internal_port}"
-                          + (f" ({m.description})" if m.description else "") for m in elsewhere)
-        findings.append(Finding(Severity.INFO, f"{len(elsewhere)} mapping(s) point at other LAN hosts", rules, code="router-mappings-elsewhere"))
+        rules = "; ".join(
+            f"{m.protocol} {m.external_port} -> {m.internal_client}:{m.internal_port}"
+            + (f" ({m.description})" if m.description else "") for m in elsewhere)
+        findings.append(Finding(
+            Severity.INFO,
+            ngettext("{count} mapping points at another LAN host", "{count} mappings point at other LAN hosts",
+                     len(elsewhere)),
+            rules, code="router-mappings-elsewhere"))
     return tuple(findings)
 
 
@@ -71,15 +89,22 @@ def describe_mapping(outcome: MappingOutcome) -> str:
     proto = outcome.protocol.upper()
     if outcome.conflict is not None:
         c = outcome.conflict
-        return (f"{proto} {outcome.port}: not mapped: the router already forwards it to "
-                f"{c.internal_client}:{c.internal_port}" + (f" ('{c.description}')" if c.description else ""))
+        if c.description:
+            return _("{protocol} {port}: not mapped: the router already forwards it to {client}:{client_port} "
+                     "('{description}')", protocol=proto, port=outcome.port, client=c.internal_client,
+                     client_port=c.internal_port, description=c.description)
+        return _("{protocol} {port}: not mapped: the router already forwards it to {client}:{client_port}",
+                 protocol=proto, port=outcome.port, client=c.internal_client, client_port=c.internal_port)
     if not outcome.created:
-        return f"{proto} {outcome.port}: not mapped: {outcome.refused}"
-    via = outcome.via.value.upper() if outcome.via is not None else "?"
-    made = f"{proto} {outcome.port}: mapped with {via} (external port {outcome.external_port}, lease {outcome.lease_s} s)"
+        return _("{protocol} {port}: not mapped: {refusal}", protocol=proto, port=outcome.port, refusal=outcome.refused)
+    facts = {"protocol": proto, "port": outcome.port, "via": outcome.via.value.upper() if outcome.via is not None else "?",
+             "external_port": outcome.external_port, "lease": outcome.lease_s}
     if outcome.kept:
-        return (f"{made}; kept as asked: it expires after {outcome.lease_s} s unless an application renews it "
-                "(natprobe does not renew it; run the check with --map --keep again, or forward the port by hand)")
+        return _("{protocol} {port}: mapped with {via} (external port {external_port}, lease {lease} s); kept as "
+                 "asked: it expires after {lease} s unless an application renews it (natprobe does not renew it; "
+                 "run the check with --map --keep again, or forward the port by hand)", **facts)
     if outcome.removed:
-        return f"{made}; removed again"
-    return f"{made}; REMOVING IT FAILED: it expires by itself after {outcome.lease_s} s"
+        return _("{protocol} {port}: mapped with {via} (external port {external_port}, lease {lease} s); "
+                 "removed again", **facts)
+    return _("{protocol} {port}: mapped with {via} (external port {external_port}, lease {lease} s); "
+             "REMOVING IT FAILED: it expires by itself after {lease} s", **facts)

@@ -55,6 +55,13 @@ _CLONE_NEWNET = 0x40000000
 _TERM_GRACE_S = 2.0
 
 
+def namespace_environment() -> dict[str, str]:
+    """The environment for a command run inside a lab namespace: this one, without
+    ``$NATPROBE_GATEWAY``. Outside the lab the tests point natprobe's router probe at loopback;
+    inside a namespace the default gateway is the lab's own router, which is the one to ask."""
+    return {name: value for name, value in os.environ.items() if name != "NATPROBE_GATEWAY"}
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -236,6 +243,7 @@ class Host:
         **kw: Any,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command inside this namespace and wait for it (text mode, captured)."""
+        kw.setdefault("env", namespace_environment())
         return run(["ip", "netns", "exec", self.name, *argv], check=check, timeout=timeout, **kw)
 
     def spawn(self, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
@@ -247,6 +255,7 @@ class Host:
         """
         kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("start_new_session", True)
+        kw.setdefault("env", namespace_environment())
         argv = ["ip", "netns", "exec", self.name, *argv]
         try:
             proc: subprocess.Popen[Any] = subprocess.Popen(argv, **kw)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -25,6 +26,7 @@ from natprobe.adapters.portmap_udp import GatewaySocket
 from natprobe.adapters.upnp_igd import IgdClient, UpnpMapping, discover_igd
 from natprobe.addressing import IPAddress
 from natprobe.errors import NetworkError, PortMappingError
+from natprobe.i18n import _
 from natprobe.portmap import natpmp, pcp
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
 from natprobe.verdicts.router_verdicts import (
@@ -35,9 +37,25 @@ from natprobe.verdicts.router_verdicts import (
     external_meaning,
 )
 
-__all__ = ("DEFAULT_LEASE_S", "RouterSession", "probe_router", "mapped_ports")
+__all__ = ("DEFAULT_LEASE_S", "ENV_GATEWAY", "RouterSession", "gateway_from_environment", "probe_router", "mapped_ports")
 
 logger = logging.getLogger(__name__)
+
+ENV_GATEWAY: Final = "NATPROBE_GATEWAY"
+"""The router to ask instead of the default gateway (a host with several routers; the tests
+set it to loopback so no test outside the lab ever talks to the machine's real router)."""
+
+
+def gateway_from_environment(environ: dict[str, str] | None = None) -> IPv4Address | None:
+    """``$NATPROBE_GATEWAY`` as an IPv4 address; None when unset. A bad value is refused
+    rather than ignored: silently falling back to the default gateway would ask the wrong router."""
+    text = (os.environ if environ is None else environ).get(ENV_GATEWAY, "").strip()
+    if not text:
+        return None
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise PortMappingError(f"${ENV_GATEWAY} must be an IPv4 address, got {text!r}") from None
 
 DEFAULT_LEASE_S: Final = 600
 """Long enough for a check and for a user to test by hand; short enough that a mapping left by
@@ -76,9 +94,9 @@ async def _ask_pcp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> Pro
         reply = await gw.request(pcp.encode_announce_request(client), pcp.decode_response,
                                  lambda r: r.opcode == pcp.Opcode.ANNOUNCE)
     if reply is None:
-        return ProtocolAnswer(MappingProtocol.PCP, False, detail="no answer on UDP 5351")
+        return ProtocolAnswer(MappingProtocol.PCP, False, detail=_("no answer on UDP {port}", port=5351))
     if reply.version == 0:
-        return ProtocolAnswer(MappingProtocol.PCP, False, detail="the gateway speaks NAT-PMP only",
+        return ProtocolAnswer(MappingProtocol.PCP, False, detail=_("the gateway speaks NAT-PMP only"),
                               result="UNSUPP_VERSION")
     result = reply.result
     if result == pcp.ResultCode.SUCCESS:
@@ -93,10 +111,10 @@ async def _ask_pcp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> Pro
         if checked is not None and checked.result == pcp.ResultCode.ADDRESS_MISMATCH:
             result = checked.result
     if result == pcp.ResultCode.SUCCESS:
-        return ProtocolAnswer(MappingProtocol.PCP, True, detail=f"PCP version {reply.version}")
+        return ProtocolAnswer(MappingProtocol.PCP, True, detail=_("PCP version {version}", version=reply.version))
     name = result.name if isinstance(result, pcp.ResultCode) else str(result)
     # ADDRESS_MISMATCH is an answer, and the most telling one: a NAT between us and it.
-    return ProtocolAnswer(MappingProtocol.PCP, True, detail=f"PCP version {reply.version}", result=name)
+    return ProtocolAnswer(MappingProtocol.PCP, True, detail=_("PCP version {version}", version=reply.version), result=name)
 
 
 async def _ask_natpmp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> ProtocolAnswer:
@@ -104,15 +122,15 @@ async def _ask_natpmp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> 
         reply = await gw.request(natpmp.encode_external_address_request(), natpmp.decode_response,
                                  lambda r: not isinstance(r, natpmp.MappingResponse))
     if reply is None:
-        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail="no answer on UDP 5351")
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=_("no answer on UDP {port}", port=5351))
     if isinstance(reply, natpmp.UnsupportedVersion):
-        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=f"the gateway answered with version {reply.version}",
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=_("the gateway answered with version {version}", version=reply.version),
                               result="UNSUPPORTED_VERSION")
     if not isinstance(reply, natpmp.ExternalAddressResponse):  # filtered out above; typed here
-        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail="an unexpected reply")
+        return ProtocolAnswer(MappingProtocol.NATPMP, False, detail=_("an unexpected reply"))
     if reply.result != natpmp.ResultCode.SUCCESS:
         name = reply.result.name if isinstance(reply.result, natpmp.ResultCode) else str(reply.result)
-        return ProtocolAnswer(MappingProtocol.NATPMP, True, detail="no external address", result=name)
+        return ProtocolAnswer(MappingProtocol.NATPMP, True, detail=_("no external address"), result=name)
     return ProtocolAnswer(MappingProtocol.NATPMP, True, external_address=reply.external_address)
 
 
@@ -122,7 +140,7 @@ async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswe
     except PortMappingError as exc:
         return ProtocolAnswer(MappingProtocol.UPNP, False, detail=str(exc)), None, ()
     if igd is None:
-        return ProtocolAnswer(MappingProtocol.UPNP, False, detail="no UPnP IGD answered"), None, ()
+        return ProtocolAnswer(MappingProtocol.UPNP, False, detail=_("no UPnP IGD answered")), None, ()
     service = igd.service_type.rsplit(":", 2)
     detail = f"IGD:{igd.igd_version}, {service[-2]}:{service[-1]}"
     try:
@@ -135,7 +153,7 @@ async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswe
         mappings = ()
     external = _parse(external_text)
     return ProtocolAnswer(MappingProtocol.UPNP, True, external, detail=detail,
-                          result=None if external else "no external address"), igd, mappings
+                          result=None if external else _("no external address")), igd, mappings
 
 
 async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, ProtocolAnswer]) -> ProtocolAnswer:
@@ -149,6 +167,8 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
     started = time.monotonic()
+    if gateway is None:
+        gateway = gateway_from_environment()
     if gateway is None:
         context = read_local_context()
         gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
@@ -203,10 +223,10 @@ async def _map_pcp(gateway: IPAddress, udp: bool, port: int, lease_s: int,
                                          external_port=port, lifetime_s=lease_s)
         reply = await gw.request(request, pcp.decode_response, lambda r: r.map is None or r.map.nonce == nonce)
     if reply is None:
-        return None, "PCP: no answer"
+        return None, _("PCP: no answer")
     if reply.result != pcp.ResultCode.SUCCESS or reply.map is None:
         name = reply.result.name if isinstance(reply.result, pcp.ResultCode) else str(reply.result)
-        return None, f"the router refused the PCP mapping ({name})"
+        return None, _("the router refused the PCP mapping ({result})", result=name)
     outcome = MappingOutcome("udp" if udp else "tcp", port, MappingProtocol.PCP, True, reply.map.external_port,
                              reply.lifetime_s, reply.map.external_address)
     return _Live(outcome, nonce), None
@@ -219,10 +239,10 @@ async def _map_natpmp(gateway: IPAddress, udp: bool, port: int, lease_s: int,
             natpmp.encode_mapping_request(udp=udp, internal_port=port, external_port=port, lifetime_s=lease_s),
             natpmp.decode_response, lambda r: isinstance(r, natpmp.MappingResponse) and r.internal_port == port)
     if not isinstance(reply, natpmp.MappingResponse):
-        return None, "NAT-PMP: no answer"
+        return None, _("NAT-PMP: no answer")
     if reply.result != natpmp.ResultCode.SUCCESS:
         name = reply.result.name if isinstance(reply.result, natpmp.ResultCode) else str(reply.result)
-        return None, f"the router refused the NAT-PMP mapping ({name})"
+        return None, _("the router refused the NAT-PMP mapping ({result})", result=name)
     outcome = MappingOutcome("udp" if udp else "tcp", port, MappingProtocol.NATPMP, True, reply.external_port,
                              reply.lifetime_s, external)
     return _Live(outcome), None
@@ -243,8 +263,8 @@ async def _map_upnp(igd: IgdClient, here: str, udp: bool, port: int, lease_s: in
         await igd.add_mapping(proto, port, here, port, lease_s, DESCRIPTION)
     except PortMappingError as exc:
         if exc.code == 725:  # OnlyPermanentLeasesSupported: never leave a permanent one behind
-            return None, "the router only accepts permanent UPnP mappings, which natprobe does not create", None
-        return None, f"the router refused the UPnP mapping: {exc}", None
+            return None, _("the router only accepts permanent UPnP mappings, which natprobe does not create"), None
+        return None, _("the router refused the UPnP mapping: {error}", error=exc), None
     outcome = MappingOutcome(proto.lower(), port, MappingProtocol.UPNP, True, port, lease_s, external)
     return _Live(outcome), None, None
 
@@ -284,11 +304,13 @@ async def _same_port(session: RouterSession, live: _Live) -> tuple[_Live | None,
     if outcome.external_port in (None, outcome.port):
         return live, None
     removed = await asyncio.shield(_remove(session, live))
-    return None, (
-        f"the router offered external port {outcome.external_port} instead of {outcome.port} (that port is "
-        "already taken on the router, perhaps forwarded to another host)"
-        + ("" if removed else f"; removing that offer failed, it expires after {outcome.lease_s} s")
-    )
+    facts = {"external_port": outcome.external_port, "port": outcome.port, "lease": outcome.lease_s}
+    if removed:
+        return None, _("the router offered external port {external_port} instead of {port} (that port is already "
+                       "taken on the router, perhaps forwarded to another host)", **facts)
+    return None, _("the router offered external port {external_port} instead of {port} (that port is already "
+                   "taken on the router, perhaps forwarded to another host); removing that offer failed, it expires "
+                   "after {lease} s", **facts)
 
 
 @contextlib.asynccontextmanager
@@ -319,7 +341,7 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
                              listed.lease_s, False)
         return MappingOutcome(proto, port, None, False, conflict=rule)
     if report.address_mismatch:
-        return MappingOutcome(proto, port, None, False, refused=(
+        return MappingOutcome(proto, port, None, False, refused=_(
             "a NAT sits between this host and the gateway (PCP ADDRESS_MISMATCH): a mapping there would point "
             "at that NAT, not at this host, so natprobe asked for none"))
     if gateway is not None and session.pcp_ok:
@@ -348,7 +370,7 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
             return live
         reasons.append(why or "")
     if not reasons:
-        reasons.append("no router answered UPnP, NAT-PMP or PCP, so natprobe could not ask for a mapping")
+        reasons.append(_("no router answered UPnP, NAT-PMP or PCP, so natprobe could not ask for a mapping"))
     return MappingOutcome(proto, port, None, False, refused="; ".join(dict.fromkeys(r for r in reasons if r)))
 
 
@@ -362,7 +384,7 @@ async def mapped_ports(
     sees the final state. Removal runs on every exit path and is bounded in time.
     """
     if not 0 < lease_s <= 86400:
-        raise ValueError("the lease must be within 1..86400 seconds: natprobe never creates a permanent mapping")
+        raise ValueError(_("the lease must be within 1..86400 seconds: natprobe never creates a permanent mapping"))
     outcomes: list[MappingOutcome] = []
     live: list[_Live] = []
     try:

@@ -229,9 +229,9 @@ def assess_topology(
                 # reports the carrier's public address from behind a CGNAT: equal addresses
                 # do not outweigh a shared-space hop beyond a LAN that is not itself shared.
                 evidence.append(
-                    f"{said}, the same address the server saw -- but a router behind a "
-                    "carrier-grade NAT that learns its address by STUN reports exactly that, "
-                    "so it does not rule out the carrier-grade NAT the hops show."
+                    _("The router reports its external address as {address}, the same address the server "
+                      "saw -- but a router behind a carrier-grade NAT that learns its address by STUN reports "
+                      "exactly that, so it does not rule out the carrier-grade NAT the hops show.", address=said)
                 )
             elif gateway == observed:
                 # Corroborated by the outside observation, so it can be trusted -- unlike a

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
+from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict, _CGNAT_ADVICE
 
@@ -123,7 +124,7 @@ def external_meaning(address: IPAddress | None) -> ExternalMeaning:
 
 
 def _via(outcome: MappingOutcome) -> str:
-    return outcome.via.value.upper() if outcome.via is not None else "the router"
+    return outcome.via.value.upper() if outcome.via is not None else "?"
 
 
 def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat_seen: bool = False) -> PortVerdict:
@@ -135,68 +136,78 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
     proto = outcome.protocol.upper()
     if outcome.conflict is not None:
         rule = outcome.conflict
+        facts = {"protocol": proto, "port": outcome.port, "client": rule.internal_client,
+                 "client_port": rule.internal_port}
+        if rule.description:
+            reason = _("the router already has a mapping for {protocol} port {port} and it points at "
+                       "{client}:{client_port}, not at this host (rule '{description}'); natprobe did not replace it",
+                       description=rule.description, **facts)
+        else:
+            reason = _("the router already has a mapping for {protocol} port {port} and it points at "
+                       "{client}:{client_port}, not at this host; natprobe did not replace it", **facts)
         return dataclasses.replace(
             verdict,
             reachable=False if verdict.reachable is not True else True,
             status=verdict.status if verdict.reachable else PortStatus.WRONG_HOST,
-            reason=(
-                f"the router already has a mapping for {proto} port {outcome.port} and it points at "
-                f"{rule.internal_client}:{rule.internal_port}, not at this host"
-                + (f" (rule '{rule.description}')" if rule.description else "")
-                + "; natprobe did not replace it"
-            ),
+            reason=reason,
             advice=(
-                f"On the router, change (or delete) the forward of {proto} port {outcome.port} so it points at "
-                "this host, or stop the program on the other machine that asked for it.",
+                _("On the router, change (or delete) the forward of {protocol} port {port} so it points at "
+                  "this host, or stop the program on the other machine that asked for it.",
+                  protocol=proto, port=outcome.port),
             ),
         )
     if not outcome.created:
-        refused = outcome.refused or "the router did not create the mapping"
+        refused = outcome.refused or _("the router did not create the mapping")
         if cgnat_seen and verdict.reachable is not True:
             return dataclasses.replace(
                 verdict,
                 status=PortStatus.CGNAT,
                 reachable=False,
-                reason=(
-                    f"{verdict.reason}; {refused}, and this line is behind carrier-grade NAT: the router itself "
-                    "has no public address to forward from"
-                ),
-                advice=_CGNAT_ADVICE,
+                reason=_("{reason}; {refusal}, and this line is behind carrier-grade NAT: the router itself "
+                         "has no public address to forward from", reason=verdict.reason, refusal=refused),
+                advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
             )
-        return dataclasses.replace(verdict, reason=f"{verdict.reason}; {refused}")
-    lease = f"a {outcome.lease_s} s lease" if outcome.lease_s else "a lease"
-    made = f"{_via(outcome)} mapping of {proto} port {outcome.external_port} to this host ({lease})"
+        return dataclasses.replace(verdict, reason=_("{reason}; {refusal}", reason=verdict.reason, refusal=refused))
+    made = {"via": _via(outcome), "protocol": proto, "port": outcome.external_port, "lease": outcome.lease_s}
     if verdict.reachable:
-        return dataclasses.replace(
-            verdict, reason=f"{verdict.reason}, through the {made} natprobe created",
-        )
+        if outcome.lease_s:
+            reason = _("{reason}, through the {via} mapping of {protocol} port {port} to this host "
+                       "(a {lease} s lease) natprobe created", reason=verdict.reason, **made)
+        else:
+            reason = _("{reason}, through the {via} mapping of {protocol} port {port} to this host natprobe created",
+                       reason=verdict.reason, **made)
+        return dataclasses.replace(verdict, reason=reason)
     meaning = external_meaning(outcome.external_address)
-    said = f"the router accepted the {made}, but the probe did not arrive"
+    if outcome.lease_s:
+        said = _("the router accepted the {via} mapping of {protocol} port {port} to this host (a {lease} s lease), "
+                 "but the probe did not arrive", **made)
+    else:
+        said = _("the router accepted the {via} mapping of {protocol} port {port} to this host, "
+                 "but the probe did not arrive", **made)
     if meaning is ExternalMeaning.CGNAT or (cgnat_seen and verdict.status is not PortStatus.HOST_FIREWALL):
-        where = (
-            f"the router's external address is {outcome.external_address}, in the carrier-grade NAT range"
-            if meaning is ExternalMeaning.CGNAT
-            else "this line is behind carrier-grade NAT"
-        )
+        if meaning is ExternalMeaning.CGNAT:
+            reason = _("{said}: the router's external address is {address}, in the carrier-grade NAT range, so "
+                       "another NAT (the ISP's) is in front of it and drops the probe",
+                       said=said, address=outcome.external_address)
+        else:
+            reason = _("{said}: this line is behind carrier-grade NAT, so another NAT (the ISP's) is in front of "
+                       "the router and drops the probe", said=said)
         return dataclasses.replace(
-            verdict, status=PortStatus.CGNAT, reachable=False,
-            reason=f"{said}: {where}, so another NAT (the ISP's) is in front of it and drops the probe",
-            advice=_CGNAT_ADVICE,
+            verdict, status=PortStatus.CGNAT, reachable=False, reason=reason,
+            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
         )
     if meaning is ExternalMeaning.ANOTHER_NAT:
         return dataclasses.replace(
             verdict, reachable=False,
-            reason=(
-                f"{said}: the router's external address is {outcome.external_address}, not public, so another "
-                "router or modem NATs in front of it"
-            ),
+            reason=_("{said}: the router's external address is {address}, not public, so another "
+                     "router or modem NATs in front of it", said=said, address=outcome.external_address),
             advice=(
-                "Forward the port on the upstream router or modem too (to this router's WAN address), or put "
-                "the modem in bridge mode.",
+                _("Forward the port on the upstream router or modem too (to this router's WAN address), or put "
+                  "the modem in bridge mode."),
                 *verdict.advice[:1],
             ),
         )
-    return dataclasses.replace(verdict, reason=f"{said}; {verdict.reason}")
+    return dataclasses.replace(verdict, reason=_("{said}; {reason}", said=said, reason=verdict.reason))
 
 
 def with_gateway_topology(verdict: PortVerdict, before: NatLayers, after: NatLayers,
@@ -205,18 +216,19 @@ def with_gateway_topology(verdict: PortVerdict, before: NatLayers, after: NatLay
     topology evidence (``before`` -> ``after``): CGNAT or double NAT now explain it."""
     if verdict.reachable is not False or verdict.status is not PortStatus.NOT_FORWARDED or after is before:
         return verdict
-    said = f"the router reports its external address as {gateway_external}"
     if after is NatLayers.CGNAT:
         return dataclasses.replace(
             verdict, status=PortStatus.CGNAT,
-            reason=(f"{verdict.reason}; {said}, in the carrier-grade NAT range: the ISP's NAT is in front of the "
-                    "router, so a forward on the router cannot make the port reachable"),
-            advice=_CGNAT_ADVICE,
+            reason=_("{reason}; the router reports its external address as {address}, in the carrier-grade NAT "
+                     "range: the ISP's NAT is in front of the router, so a forward on the router cannot make the "
+                     "port reachable", reason=verdict.reason, address=gateway_external),
+            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
         )
     if after is NatLayers.DOUBLE_NAT:
         return dataclasses.replace(
             verdict,
-            reason=(f"{verdict.reason} ({said}, which is not public: another NAT is in front of the router, and "
-                    "every NAT layer needs the forward)"),
+            reason=_("{reason} (the router reports its external address as {address}, which is not public: another "
+                     "NAT is in front of the router, and every NAT layer needs the forward)",
+                     reason=verdict.reason, address=gateway_external),
         )
     return verdict

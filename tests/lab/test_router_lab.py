@@ -60,8 +60,9 @@ def _fresh_nat_state(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("home")[0].flush_nat_state()
 
 
-def _cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return lab.client.exec([sys.executable, "-m", "cli", *args], check=False, timeout=CLI_TIMEOUT_S)
+def _cli(lab: Lab, *args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+    # The language is explicit: the English assertions must not depend on the tester's locale.
+    return lab.client.exec([sys.executable, "-m", "cli", "--lang", lang, *args], check=False, timeout=CLI_TIMEOUT_S)
 
 
 def _router_json(lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
@@ -95,9 +96,12 @@ def test_router_sees_upnp_natpmp_and_pcp_and_the_external_address(home: tuple[La
         assert made.returncode == 0, made.stdout + made.stderr
         code, data = _router_json(lab)
         human = _cli(lab, "router")
-    assert code == 0 and human.returncode == 0
+        french = _cli(lab, "router", lang="fr")
+    assert code == 0 and human.returncode == 0 and french.returncode == 0
     assert "PCP      answers" in human.stdout and "<- this host" in human.stdout, human.stdout
     assert f"reports the external address {lab.public_ip}" in human.stdout, human.stdout
+    assert "PCP      répond" in french.stdout and "<- cette machine" in french.stdout, french.stdout
+    assert f"La box annonce l'adresse externe {lab.public_ip}" in french.stdout, french.stdout
     protocols = _protocols(data)
     assert protocols["pcp"]["answered"] and protocols["pcp"]["result"] is None
     assert protocols["nat-pmp"]["external_address"] == str(lab.public_ip)
@@ -175,7 +179,7 @@ def test_without_upnp_the_mapping_uses_pcp_or_nat_pmp(home: tuple[Lab, str]) -> 
     lab, _ = home
 
     async def map_one() -> tuple[Any, Any]:
-        session = await probe_router()
+        session = await probe_router(gateway=lab.router.lan_ip)
         async with mapped_ports(session, [(True, PORT)], lease_s=60) as outcomes:
             during = daemon.dnat_rules()
         return session, (outcomes, during)
@@ -195,13 +199,13 @@ def test_an_error_or_a_timeout_inside_the_block_still_removes_the_mappings(home:
     seen: list[list[str]] = []
 
     async def fail_inside(daemon: Miniupnpd) -> None:
-        async with mapped_ports(await probe_router(), [(True, PORT), (False, PORT)], lease_s=120):
+        async with mapped_ports(await probe_router(gateway=lab.router.lan_ip), [(True, PORT), (False, PORT)], lease_s=120):
             seen.append(daemon.dnat_rules())
             raise RuntimeError("boom")
 
     async def time_out_inside(daemon: Miniupnpd) -> None:
         async with asyncio.timeout(0.5):  # cancels the block: CancelledError inside, TimeoutError out
-            async with mapped_ports(await probe_router(timeout=0.3), [(True, PORT)], lease_s=120):
+            async with mapped_ports(await probe_router(gateway=lab.router.lan_ip, timeout=0.3), [(True, PORT)], lease_s=120):
                 seen.append(daemon.dnat_rules())
                 await asyncio.sleep(10)
 
@@ -221,7 +225,7 @@ def test_an_offer_of_another_external_port_is_undone(home: tuple[Lab, str]) -> N
     lab, _ = home
 
     async def map_one() -> Any:
-        async with mapped_ports(await probe_router(), [(True, PORT)], lease_s=120) as outcomes:
+        async with mapped_ports(await probe_router(gateway=lab.router.lan_ip), [(True, PORT)], lease_s=120) as outcomes:
             return list(outcomes)
 
     with Miniupnpd(lab, upnp=False) as daemon:
@@ -266,6 +270,11 @@ def test_nothing_answering_exit_1_and_a_clear_line(home: tuple[Lab, str]) -> Non
     done = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--server", url)
     assert done.returncode == 1
     assert "answers none of UPnP, NAT-PMP and PCP: nothing was mapped" in done.stderr
+    french = _cli(lab, "check", "--udp", str(PORT), "--map", "--no-trace", "--server", url, lang="fr")
+    assert french.returncode == 1
+    assert "la box ne répond ni en UPnP, ni en NAT-PMP, ni en PCP : aucune redirection" in french.stderr, french.stderr
+    assert f"Redirection sur la box : UDP {PORT} : pas de redirection : aucune box n'a répondu" in french.stderr, \
+        french.stderr
 
 
 def test_behind_cgnat_the_router_refuses_and_the_port_is_never_reachable_on_its_word() -> None:

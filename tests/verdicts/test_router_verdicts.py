@@ -110,3 +110,28 @@ def test_a_gateway_in_cgnat_space_turns_not_forwarded_into_cgnat() -> None:
     assert double.status is PortStatus.NOT_FORWARDED and "every NAT layer" in double.reason
     assert with_gateway_topology(REACHED, NatLayers.ONE_NAT, NatLayers.CGNAT, gateway) is REACHED
     assert with_gateway_topology(UNREACHED, NatLayers.CGNAT, NatLayers.CGNAT, gateway) is UNREACHED
+
+
+def test_the_router_evidence_speaks_french_with_the_same_codes() -> None:
+    import dataclasses
+
+    from natprobe.i18n import use_language
+
+    rule = RouterMapping("UDP", 22124, "192.168.1.7", 22124, "", 0, False)
+    cgnat = _report(ProtocolAnswer(MappingProtocol.NATPMP, True, IPv4Address("100.64.0.2")), external="100.64.0.2")
+    english = explain_router(cgnat)
+    use_language("fr")
+    try:
+        french = explain_router(cgnat)
+        conflict = with_router_evidence(UNREACHED, MappingOutcome("udp", 22124, None, False, conflict=rule))
+        kept = describe_mapping(dataclasses.replace(_made("203.0.113.2"), kept=True))
+        behind = with_gateway_topology(UNREACHED, NatLayers.ONE_NAT, NatLayers.CGNAT, IPv4Address("100.64.0.2"))
+    finally:
+        use_language("en")
+    assert [f.code for f in french] == [f.code for f in english]
+    assert [f.severity for f in french] == [f.severity for f in english]
+    assert any("NAT de l'opérateur (CGNAT" in f.title for f in french), french
+    assert conflict.status is PortStatus.WRONG_HOST
+    assert "la box a déjà une redirection du port UDP 22124" in conflict.reason and "192.168.1.7:22124" in conflict.reason
+    assert "bail de 600 s" in kept and "conservée comme demandé" in kept, kept
+    assert behind.status is PortStatus.CGNAT and "la box annonce 100.64.0.2" in behind.reason, behind.reason
