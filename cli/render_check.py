@@ -6,6 +6,7 @@ import textwrap
 
 from cli.render import arrow, confidence_words, label_rows, render_findings, render_path
 from cli.terminal import Colour, Style
+from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
@@ -38,7 +39,10 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
     lines = [render_path(check_path(report), style), "", *rows]
     for sentence in report.topology.evidence:
         lines.extend(_wrap(sentence, indent + "- "))
+    for family in report.families:  # the IPv6/DNS texts are not yet in the French catalog
+        lines.extend(_wrap(family.note, f"{'IPv' + str(family.family.version):<19}"))
     lines.append("")
+    several = len({p.family for p in report.ports}) > 1 or any(p.family is IpFamily.IPV6 for p in report.ports)
     why, proof = _("why: "), _("proof: ")
     for port in report.ports:
         mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
@@ -47,7 +51,7 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
             _(
                 "{protocol} {port}: {verdict} ({status})",
                 protocol=port.protocol.value.upper(),
-                port=port.port,
+                port=f"{port.port} over IPv{port.family.version}" if several else port.port,
                 verdict=mark,
                 status=port.status.value,
             )
@@ -65,6 +69,10 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         lines.extend(_wrap(result.reason, "    " + why))
         for advice in result.advice:
             lines.extend(_wrap(advice, f"    {arrow(style)} "))
+    if report.dns is not None:
+        from cli.render_dns import render_dns_report
+
+        lines += ["", render_dns_report(report.dns)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
     lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
@@ -37,6 +38,8 @@ __all__ = (
     "EchoServerConfig",
     "add_arguments",
     "config_from_args",
+    "configs_from_args",
+    "pair_by_family",
 )
 
 
@@ -167,6 +170,23 @@ class Default:
         return str(self.value)
 
 
+class AppendAddress(argparse.Action):
+    """``action="append"`` that also starts a fresh list over a :class:`Default` (argparse's own
+    append would try to copy and extend the wrapper). ``takes_list``: a config file may give a
+    list for this key."""
+
+    takes_list = True
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+        option_string: str | None = None,
+    ) -> None:
+        items = getattr(namespace, self.dest, None)
+        items = [] if items is None or isinstance(items, Default) else list(items)
+        items.append(values)
+        setattr(namespace, self.dest, items)
+
+
 def unwrap(args: argparse.Namespace) -> argparse.Namespace:
     """``args`` with every :class:`Default` replaced by its value (a copy)."""
     return argparse.Namespace(
@@ -195,12 +215,20 @@ def port_argument(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the echo server's options to ``parser`` (shared by ``python -m echo_server`` and ``natprobe serve``)."""
     # Not required=True: the address may come from --config instead (checked in config_from_args).
-    parser.add_argument("--primary", type=_ip, metavar="IP", help="primary address to serve on (required)")
     parser.add_argument(
-        "--alternate",
+        "--primary",
+        action=AppendAddress,
         type=_ip,
         metavar="IP",
-        help="second address: enables CHANGE-REQUEST change-IP and OTHER-ADDRESS (full RFC 5780)",
+        help="primary address to serve on (required); once per family (an IPv4 and an IPv6 address) to serve both",
+    )
+    parser.add_argument(
+        "--alternate",
+        action=AppendAddress,
+        type=_ip,
+        metavar="IP",
+        help="second address of the same family as a --primary: enables CHANGE-REQUEST change-IP and "
+        "OTHER-ADDRESS (full RFC 5780); once per family",
     )
     parser.add_argument(
         "--primary-public",
@@ -269,16 +297,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
 
 
-def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
-    """Build the config from parsed :func:`add_arguments` options (``ValueError`` if inconsistent)."""
+def pair_by_family(
+    primaries: Sequence[IPAddress], alternates: Sequence[IPAddress] = ()
+) -> tuple[tuple[IPAddress, IPAddress | None], ...]:
+    """``--primary``/``--alternate`` lists → one (primary, alternate) pair per family, in the
+    order the primaries were given. At most one primary and one alternate per family, and an
+    alternate needs a primary of its family (``ValueError`` otherwise)."""
+    by_family: dict[int, IPAddress] = {}
+    for ip in primaries:
+        if ip.version in by_family:
+            raise ValueError(f"--primary given twice for IPv{ip.version} ({by_family[ip.version]} and {ip}); "
+                             "give one IPv4 and one IPv6 address at most")
+        by_family[ip.version] = ip
+    alternate_by_family: dict[int, IPAddress] = {}
+    for ip in alternates:
+        if ip.version in alternate_by_family:
+            raise ValueError(f"--alternate given twice for IPv{ip.version}")
+        if ip.version not in by_family:
+            raise ValueError(f"--alternate {ip} is IPv{ip.version} but no IPv{ip.version} --primary was given")
+        alternate_by_family[ip.version] = ip
+    if not by_family:
+        raise ValueError("give at least one --primary address")
+    return tuple((ip, alternate_by_family.get(ip.version)) for ip in by_family.values())
+
+
+def _as_list(value: object) -> list[IPAddress]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]  # type: ignore[list-item]
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[EchoServerConfig, ...]:
+    """One config per address family, from parsed :func:`add_arguments` options (or a
+    ``--config`` file, whose ``primary``/``alternate`` may be a string or a list), IPv4 first
+    (the Jamulus directory and the readiness line follow the first; ``ValueError`` if
+    inconsistent). The families share every option but the addresses: the same ports are
+    served on each. ``--primary-public``/``--alternate-public`` (a 1:1 NAT) apply to the
+    family of their address."""
     args = unwrap(args)
-    if args.primary is None:
+    primaries = _as_list(args.primary)
+    if not primaries:
         raise ValueError("the primary address is required: --primary IP (or 'primary' in the --config file)")
+    pairs = sorted(pair_by_family(primaries, _as_list(args.alternate)), key=lambda pair: pair[0].version)
+
+    def public(ip: IPAddress | None, index: int) -> IPAddress | None:
+        # A public address belongs to the family of its own version (the first if none matches,
+        # so EchoServerConfig refuses the mismatch with its own message).
+        if ip is None:
+            return None
+        match = next((i for i, (primary, _) in enumerate(pairs) if primary.version == ip.version), 0)
+        return ip if match == index else None
+
+    return tuple(
+        _config(args, primary, alternate, public(args.primary_public, i), public(args.alternate_public, i))
+        for i, (primary, alternate) in enumerate(pairs)
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> EchoServerConfig:
+    """The first family's config (see :func:`configs_from_args` for all of them)."""
+    return configs_from_args(args)[0]
+
+
+def _config(
+    args: argparse.Namespace,
+    primary: IPAddress,
+    alternate: IPAddress | None,
+    primary_public: IPAddress | None,
+    alternate_public: IPAddress | None,
+) -> EchoServerConfig:
     return EchoServerConfig(
-        primary=args.primary,
-        alternate=args.alternate,
-        primary_public=args.primary_public,
-        alternate_public=args.alternate_public,
+        primary=primary,
+        alternate=alternate,
+        primary_public=primary_public,
+        alternate_public=alternate_public,
         port=args.port,
         echo_port=args.echo_port,
         echo=not args.no_echo,

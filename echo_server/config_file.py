@@ -64,6 +64,14 @@ def _shown(value: object) -> str:
 
 def _convert(action: argparse.Action, value: object) -> object:
     """The file's ``value`` as the option's parsed value; ``ValueError`` says what was expected."""
+    if getattr(action, "takes_list", False):
+        # primary = ["203.0.113.10", "2001:db8::10"] (one address per family) or one string:
+        # a list either way, as the repeated option gives.
+        return [_convert_one(action, item) for item in (value if isinstance(value, list) else [value])]
+    return _convert_one(action, value)
+
+
+def _convert_one(action: argparse.Action, value: object) -> object:
     if isinstance(action, argparse._StoreTrueAction):
         if not isinstance(value, bool):
             raise ValueError("expected true or false")

@@ -530,6 +530,9 @@ def create_app(
     app.router.add_post("/v1/probe", probe)
     app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
+    from echo_server.dns_route import dns_lookup  # its module imports this one
+
+    app.router.add_post("/v1/dns", dns_lookup)
     # POST /v1/exposure lives in its own module, which uses this one's helpers (hence imported here).
     from echo_server import exposure_route
 

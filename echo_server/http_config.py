@@ -7,6 +7,7 @@ never imports aiohttp (a third of its memory).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from echo_server.config import port_argument
+from echo_server.config import AppendAddress
 from natprobe.addressing import IPAddress
 
 __all__ = (
@@ -81,6 +83,8 @@ class HttpApiConfig:
     tls_ca_file: str | None = None
     """PEM bundle to verify HTTPS certificates against; ``None`` = the system trust store."""
     udp_nonce_spacing: float = UDP_NONCE_SPACING
+    resolvers: tuple[str, ...] = ()
+    """Name servers for ``POST /v1/dns``; empty = the system's (/etc/resolv.conf)."""
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     """HTTP connections at once (kept below the file descriptor limit at start); when
     full, the one idle the longest makes room."""
@@ -119,6 +123,11 @@ class HttpApiConfig:
             raise ValueError("denied_ports must be 1-65535")
         if not 0 <= self.udp_nonce_spacing <= 1:
             raise ValueError("udp_nonce_spacing must be 0-1 s")
+        for resolver in self.resolvers:
+            try:
+                ipaddress.ip_address(resolver)
+            except ValueError:
+                raise ValueError(f"resolver {resolver!r} is not an IP address") from None
         if min(self.max_connections, self.max_connections_per_source) < 1:
             raise ValueError("max_connections and max_connections_per_source must be >= 1")
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
@@ -157,6 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="probes allowed in a burst per source IP (default %(default)s)",
     )
     _add_limit_arguments(parser)
+    add_resolver_argument(parser)
 
 
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,6 +198,20 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds a connection has to send a whole request (default %(default)s)",
     )
+
+
+def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resolver", action=AppendAddress, type=_resolver_ip, metavar="IP",
+        help="name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)",
+    )
+
+
+def _resolver_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
 
 
 def _read_token(path: Path) -> str:
@@ -230,6 +254,7 @@ def config_from_args(
         token=token,
         rate_per_s=args.probe_rate,
         burst=args.probe_burst,
+        resolvers=tuple(str(r) for r in (getattr(args, "resolver", None) or ())),
         max_connections=args.http_max_connections,
         max_connections_per_source=args.http_max_connections_per_source,
         keepalive_timeout=args.http_keepalive_timeout,

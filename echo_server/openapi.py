@@ -16,6 +16,7 @@ import copy
 from typing import Any
 
 from natprobe import __version__
+from natprobe.contract import dns as dns_contract
 from natprobe.contract import API_SERVER_NAME, DEFAULT_MAX_BODY_BYTES, HOLE_PUNCH_FULL_BUDGET
 from natprobe.contract.components import schema_components
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
@@ -482,6 +483,10 @@ _DOCUMENT: dict[str, Any] = {
         },
     },
 }
+
+# POST /v1/dns: its records and path item live with its types in natprobe.contract.dns.
+_DOCUMENT["paths"][dns_contract.PATH] = dns_contract.openapi_path()
+_DOCUMENT["components"]["schemas"].update(dns_contract.schema_components())
 
 
 # POST /v1/exposure: generated from its contract module (natprobe.contract.exposure_route).

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import errno
 import importlib.util
 import ipaddress
@@ -25,7 +27,7 @@ import random
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +36,7 @@ from typing import TYPE_CHECKING
 from natprobe.errors import NetworkError
 from natprobe.addressing import TransportAddress
 
-from echo_server.config import EchoServerConfig, config_from_args
+from echo_server.config import EchoServerConfig, config_from_args, configs_from_args  # noqa: F401 (re-exported)
 from natprobe.addressing import IPAddress
 from echo_server.config import add_arguments as add_stun_arguments
 from echo_server.config_file import apply_file, load_config_file, mark_defaults
@@ -385,13 +387,19 @@ async def serve_until_signalled(
     jamulus: JamulusDirectoryConfig | None = None,
     jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
+    other_families: Sequence[EchoServerConfig] = (),
 ) -> ServerStats:
     """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
     Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
 
-    ``on_ready`` gets the server and the readiness line once everything is bound. Raises
-    :class:`NetworkError` when binding fails (for the directory only if ``jamulus_required``;
-    otherwise it is left off with a warning); nothing stays open then.
+    ``other_families`` serves the same on the other address family (an IPv6 primary next to
+    an IPv4 one): its own STUN/echo sockets and its own HTTP API on the same port, whose
+    probe-backs leave from that family's address, so each requester is probed over the family
+    it came in on. The Jamulus directory stays on ``config``'s family (directories are IPv4).
+
+    ``on_ready`` gets the first family's server and the readiness line once everything is bound.
+    Raises :class:`NetworkError` when binding fails (for the directory only if
+    ``jamulus_required``; otherwise it is left off with a warning); nothing stays open then.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -399,34 +407,36 @@ async def serve_until_signalled(
     for signum in signals:
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with EchoServer(config) as server:
-            line = server.describe()
-            runner = None
+        async with contextlib.AsyncExitStack() as stack:
+            server = await stack.enter_async_context(EchoServer(config))
+            others = [await stack.enter_async_context(EchoServer(c)) for c in other_families]
+            line = " ".join([server.describe(), *(f"| {s.describe()}" for s in others)])
             directory = await _start_directory(jamulus, jamulus_required)
-            try:
-                if http_port is not None:
-                    probe_ip = config.alternate or config.primary
-                    public = config.public_of(probe_ip)
-                    http = http or HttpApiConfig(
-                        probe_source_ip=probe_ip, probe_source_public_ip=public if public != probe_ip else None
-                    )
-                    from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
+            if directory is not None:
+                stack.push_async_callback(directory.stop)
+            if http_port is not None:
+                from echo_server.http_api import start_http_api  # aiohttp only when serving HTTP
 
-                    runner, bound = await start_http_api(
-                        http, str(config.primary), http_port, jamulus=directory,
-                        extend=_metrics_installer(server, directory),
-                    )
-                    line += f" http={TransportAddress(config.primary, bound)}"
-                if http_port is not None or jamulus is not None:
-                    line += f" jamulus={directory.endpoint if directory is not None else '-'}"
-                if on_ready is not None:
-                    on_ready(server, line)
-                await stop.wait()
-            finally:
-                if runner is not None:
-                    await runner.cleanup()
-                if directory is not None:
-                    await directory.stop()
+                http = http or _http_config(config)
+                runner, bound = await start_http_api(
+                    http, str(config.primary), http_port, jamulus=directory,
+                    extend=_metrics_installer(server, directory),
+                )
+                stack.push_async_callback(runner.cleanup)
+                endpoints = [TransportAddress(config.primary, bound)]
+                for other in other_families:
+                    # The same port on every family, so one URL port serves a name with A and AAAA;
+                    # probe-backs leave from that family's own address.
+                    family_http = _http_config(other, like=http)
+                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound)
+                    stack.push_async_callback(other_runner.cleanup)
+                    endpoints.append(TransportAddress(other.primary, bound))
+                line += f" http={','.join(str(e) for e in endpoints)}"
+            if http_port is not None or jamulus is not None:
+                line += f" jamulus={directory.endpoint if directory is not None else '-'}"
+            if on_ready is not None:
+                on_ready(server, line)
+            await stop.wait()
             stats = server.stats()
         logger.info("stopped: %s", stats)
         return stats
@@ -508,7 +518,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
     try:
-        config = config_from_args(args)
+        config, *other_families = configs_from_args(args)
         probe_ip = config.alternate or config.primary
         public = config.public_of(probe_ip)
         http = http_config_from_args(args, probe_ip, public if public != probe_ip else None)
@@ -530,12 +540,24 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
                 jamulus=jamulus,
                 jamulus_required=jamulus_required,
                 on_ready=print_ready,
+                other_families=other_families,
             )
         )
     except NetworkError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 3
     return 0
+
+
+def _http_config(config: EchoServerConfig, like: HttpApiConfig | None = None) -> HttpApiConfig:
+    """The HTTP API's config for ``config``'s family: probes leave from its alternate (else its
+    primary), told to clients by its public address behind a 1:1 NAT; the rest as in ``like``."""
+    probe_ip = config.alternate or config.primary
+    public = config.public_of(probe_ip)
+    public_ip = public if public != probe_ip else None
+    if like is None:
+        return HttpApiConfig(probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
+    return dataclasses.replace(like, probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
 
 
 def _public_pairs(config: EchoServerConfig) -> tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...]:

@@ -52,7 +52,7 @@ from natprobe.errors import (
 
 if TYPE_CHECKING:
     from natprobe.adapters.interfaces import read_local_context
-    from natprobe.addressing import AddressScope, TransportAddress
+    from natprobe.addressing import AddressScope, IpFamily, TransportAddress
     from natprobe.contract.exposure_route import HttpDetails, PortRef, PortState, ScannedPort, SshDetails, TlsDetails
     from natprobe.findings.jamulus_findings import explain_jamulus
     from natprobe.findings.nat_findings import explain_nat
@@ -62,8 +62,10 @@ if TYPE_CHECKING:
     from natprobe.measure.exposure import ExposureOptions, scan_exposure
     from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
     from natprobe.measure.lifetime import Clock, LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
+    from natprobe.measure.name_check import NameCheckOptions, check_name
     from natprobe.recverr import Hop, HopOutcome
-    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.check_report import CheckReport, FamilyResult
+    from natprobe.reports.dns_report import DnsReport
     from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
     from natprobe.reports.finding import Finding, Severity
     from natprobe.reports.jamulus_report import JamulusModesReport, JamulusPingResult, JamulusServerEntry, JamulusServerList
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from natprobe.stun.transaction import RetransmissionPolicy
     from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
     from natprobe.verdicts.classify import Verdict
+    from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyLookup, LookupStatus
     from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, ModeVerdict
     from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
     from natprobe.verdicts.router_verdicts import ExternalMeaning
@@ -115,10 +118,15 @@ _LAZY_EXPORTS = {
     "Confidence": "natprobe.verdicts.nat_layers",
     "ConnectResult": "natprobe.contract.probe_route",
     "DiscoveryOptions": "natprobe.measure.discovery",
+    "DnsReport": "natprobe.reports.dns_report",
+    "DnsVerdict": "natprobe.verdicts.dns_verdicts",
     "ExposedPort": "natprobe.reports.exposure_report",
     "ExposureOptions": "natprobe.measure.exposure",
     "ExposureReport": "natprobe.reports.exposure_report",
     "ExternalMeaning": "natprobe.verdicts.router_verdicts",
+    "FamilyDnsVerdict": "natprobe.verdicts.dns_verdicts",
+    "FamilyLookup": "natprobe.verdicts.dns_verdicts",
+    "FamilyResult": "natprobe.reports.check_report",
     "FilteringBehavior": "natprobe.verdicts.behavior",
     "Finding": "natprobe.reports.finding",
     "HairpinResult": "natprobe.verdicts.reachability",
@@ -126,6 +134,7 @@ _LAZY_EXPORTS = {
     "Hop": "natprobe.recverr",
     "HopOutcome": "natprobe.recverr",
     "HttpDetails": "natprobe.contract.exposure_route",
+    "IpFamily": "natprobe.addressing",
     "HttpResult": "natprobe.contract.probe_route",
     "HttpsResult": "natprobe.contract.probe_route",
     "JamulusModesOptions": "natprobe.measure.jamulus_modes",
@@ -138,12 +147,14 @@ _LAZY_EXPORTS = {
     "LifetimeProgress": "natprobe.measure.lifetime",
     "LifetimeReport": "natprobe.reports.lifetime_report",
     "LifetimeTrial": "natprobe.reports.lifetime_report",
+    "LookupStatus": "natprobe.verdicts.dns_verdicts",
     "MappedCheck": "natprobe.reports.router_report",
     "MappingBehavior": "natprobe.verdicts.behavior",
     "MappingOutcome": "natprobe.verdicts.router_verdicts",
     "MappingProtocol": "natprobe.verdicts.router_verdicts",
     "ModeStatus": "natprobe.verdicts.jamulus_verdicts",
     "ModeVerdict": "natprobe.verdicts.jamulus_verdicts",
+    "NameCheckOptions": "natprobe.measure.name_check",
     "NatLayers": "natprobe.verdicts.nat_layers",
     "NatReport": "natprobe.reports.nat_report",
     "Observation": "natprobe.verdicts.behavior",
@@ -172,6 +183,7 @@ _LAZY_EXPORTS = {
     "UdpNonceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
+    "check_name": "natprobe.measure.name_check",
     "check_ports": "natprobe.measure.check",
     "check_ports_with_mapping": "natprobe.measure.mapped_check",
     "check_ports_with_router": "natprobe.measure.mapped_check",
@@ -212,11 +224,16 @@ __all__ = (
     "ConnectResult",
     "DecodeError",
     "DiscoveryOptions",
+    "DnsReport",
+    "DnsVerdict",
     "ErrorResponse",
     "ExposedPort",
     "ExposureOptions",
     "ExposureReport",
     "ExternalMeaning",
+    "FamilyDnsVerdict",
+    "FamilyLookup",
+    "FamilyResult",
     "FilteringBehavior",
     "Finding",
     "HairpinResult",
@@ -227,6 +244,7 @@ __all__ = (
     "HttpResult",
     "HttpsResult",
     "IntegrityError",
+    "IpFamily",
     "JamulusModesOptions",
     "JamulusModesReport",
     "JamulusPingResult",
@@ -238,12 +256,14 @@ __all__ = (
     "LifetimeProgress",
     "LifetimeReport",
     "LifetimeTrial",
+    "LookupStatus",
     "MappedCheck",
     "MappingBehavior",
     "MappingOutcome",
     "MappingProtocol",
     "ModeStatus",
     "ModeVerdict",
+    "NameCheckOptions",
     "NatLayers",
     "NatReport",
     "NatprobeError",
@@ -278,6 +298,7 @@ __all__ = (
     "UdpNonceResult",
     "Verdict",
     "assess_topology",
+    "check_name",
     "check_ports",
     "check_ports_with_mapping",
     "check_ports_with_router",

@@ -24,6 +24,7 @@ __all__ = (
     "IPAddress",
     "TransportAddress",
     "AddressScope",
+    "IpFamily",
     "classify",
     "is_globally_routable",
     "source_key",
@@ -33,6 +34,21 @@ __all__ = (
 )
 
 IPAddress: TypeAlias = IPv4Address | IPv6Address
+
+
+class IpFamily(StrEnum):
+    """An address family, as reports name it."""
+
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+    @property
+    def version(self) -> int:
+        return 4 if self is IpFamily.IPV4 else 6
+
+    @classmethod
+    def of(cls, ip: IPv4Address | IPv6Address) -> IpFamily:
+        return cls.IPV4 if ip.version == 4 else cls.IPV6
 
 
 class AddressScope(StrEnum):

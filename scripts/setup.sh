@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
 # virtual host behind a port forward; OpenSSH and Redis as real services an exposure scan
-# meets; gcc for the benchmark's load generator; systemd for systemd-analyze, which checks
+# meets; dnsmasq (the binary only, no service) as the lab's authoritative DNS server for
+# name checks; gcc for the benchmark's load generator; systemd for systemd-analyze, which checks
 # the unit `natprobe serve --systemd-unit` prints; miniupnpd (UPnP IGD, NAT-PMP, PCP) for the
 # lab router, with upnpc and natpmpc as interop peers.
 APT_PACKAGES=(
@@ -23,6 +24,7 @@ APT_PACKAGES=(
   jamulus
   nginx-light openssl
   openssh-server redis-server
+  dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
 )

@@ -38,6 +38,7 @@ from natprobe.contract import (
     decode_whoami,
     encode,
 )
+from natprobe.contract import dns as dns_route
 from natprobe.contract import exposure_route
 from natprobe.errors import DecodeError
 
@@ -68,6 +69,8 @@ _DECODERS = {
     "ErrorBody": lambda body: contract.decode(body, contract.ErrorBody),
     "ExposureRequest": exposure_route.decode_request,
     "ExposureResponse": exposure_route.decode_response,
+    "DnsRequest": dns_route.decode_request,
+    "DnsResponse": dns_route.decode_response,
 }
 
 

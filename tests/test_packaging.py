@@ -27,7 +27,7 @@ def test_the_version_is_written_once() -> None:
 def test_dependencies_match_use() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
-    assert runtime == {"aiohttp", "msgspec", "netifaces-plus", "async-upnp-client"}
+    assert runtime == {"aiohttp", "dnspython", "msgspec", "netifaces-plus", "async-upnp-client"}
     server = {re.split(r"[<>=\[ ]", d)[0] for d in project["optional-dependencies"]["server"]}
     assert server == {"asyncssh", "cryptography", "prometheus-client"}
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])

@@ -87,13 +87,14 @@ def test_every_measurement_function_takes_one_options_record() -> None:
         (natprobe.measure_mapping_lifetime, natprobe.LifetimeOptions),
         (natprobe.measure_jamulus_modes, natprobe.JamulusModesOptions),
         (natprobe.scan_exposure, natprobe.ExposureOptions),
+        (natprobe.check_name, natprobe.NameCheckOptions),
     ):
         parameters = inspect.signature(function).parameters
         assert parameters["options"].default == options(), function.__name__
         # The same call shape everywhere: f(target..., options) positionally or by name.
         assert parameters["options"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, function.__name__
         # Besides the target and the options: only callbacks and test seams, never a knob.
-        extra = set(parameters) - {"server", "server_url", "ports", "options"}
+        extra = set(parameters) - {"server", "server_url", "ports", "name", "options"}
         assert extra <= {"progress", "lifetime_progress", "clock", "now"}, (function.__name__, extra)
 
 

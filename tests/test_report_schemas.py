@@ -12,7 +12,9 @@ from natprobe.reports.catalog import SCHEMAS, schema_for
 from natprobe.reports.finding import Finding, Severity
 from tests.json_reports import assert_valid_report
 
-EXPECTED = {"nat", "lifetime", "check", "check-map", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list"}
+EXPECTED = {
+    "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list",
+}
 
 
 def test_one_schema_per_report_each_a_valid_2020_12_document() -> None:

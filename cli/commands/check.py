@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from natprobe.addressing import IpFamily
 from cli.terminal import style_for
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
@@ -74,7 +75,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                                "'server' in the config file, see natprobe config)"))
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("UDP port(s) to check"))
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("TCP port(s) to check"))
-    parser.add_argument("--host", metavar="NAME", help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)"))
+    # The second sentence is not yet in the French catalog (the IPv6/DNS texts stay English for now).
+    parser.add_argument("--host", metavar="NAME",
+                        help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)")
+                        + "; its A/AAAA records are also checked against the public addresses")
     parser.add_argument("--token", metavar="TOKEN",
                         help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
                                "else 'token' in the config file)"))
@@ -82,6 +86,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help=_("also test reaching this host through its own public address (NAT loopback)"))
     parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--ipv4", action="store_true",
+                      help="check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)")
+    only.add_argument("--ipv6", action="store_true", help="check over IPv6 only (from this host's stable address)")
     parser.add_argument("--no-router", action="store_true",
                         help=_("do not ask the router (UPnP, NAT-PMP, PCP) for its external address"))
     parser.add_argument("--map", action="store_true",
@@ -146,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if setting is None:
         return _no_server(args)
     server = setting.value
+    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if not (args.json or args.share):
         if setting.origin == "--server":
             print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=server), file=sys.stderr)
@@ -154,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
                     origin=setting.origin), file=sys.stderr)
     mapped = None
     try:
-        options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout)
+        options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
+                               families=families, name=args.host)
         if args.map:
             mapped = asyncio.run(_run_mapped(args, server, specs, options))
             report = mapped.report
@@ -188,4 +198,6 @@ def run(args: argparse.Namespace) -> int:
         print(render_check_report(report, style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
-    return ExitCode.OK if report.all_reachable else ExitCode.NOT_REACHABLE
+    # A failing resolver is no finding about the name: only a wrong record changes the status.
+    names_ok = report.dns is None or not report.dns.any_problem
+    return ExitCode.OK if report.all_reachable and names_ok else ExitCode.NOT_REACHABLE

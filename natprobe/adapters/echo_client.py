@@ -6,6 +6,7 @@ same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,8 @@ from natprobe.contract import (
     encode,
     udp_nonce_body_bytes,
 )
+from natprobe.addressing import IPAddress
+from natprobe.contract import dns as dns_contract
 from natprobe.errors import DecodeError, ServerError
 
 __all__ = ("EchoApiClient",)
@@ -39,11 +42,21 @@ class EchoApiClient:
     """``async with EchoApiClient("http://host:8080") as api: await api.whoami()``."""
 
     def __init__(
-        self, base_url: str, *, token: str | None = None, timeout: float = 5.0, connect_timeout: float | None = None
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        connect_timeout: float | None = None,
+        family: int | None = None,
+        local_ip: IPAddress | None = None,
     ) -> None:
         """``timeout`` bounds a whole request (a probe may take several seconds on the server);
         ``connect_timeout`` bounds the TCP connect alone, so a server that is down behind a
-        dropping firewall is reported in seconds rather than after the long request bound."""
+        dropping firewall is reported in seconds rather than after the long request bound.
+        ``family`` (4 or 6) talks to the server over that family only (a name with A and AAAA
+        records is used per family); ``local_ip`` is the source address of the connection,
+        which is the address the server sees and probes back."""
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
         self.base_url = base_url.rstrip("/")
@@ -51,10 +64,19 @@ class EchoApiClient:
         self._connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        if local_ip is not None and family is not None and local_ip.version != family:
+            raise ValueError(f"local address {local_ip} is not IPv{family}")
+        if local_ip is not None:
+            family = local_ip.version
+        self._family = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
+        self._local_ip = local_ip
 
     async def __aenter__(self) -> EchoApiClient:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers)
+        connector = aiohttp.TCPConnector(
+            family=self._family, local_addr=None if self._local_ip is None else (str(self._local_ip), 0)
+        )
+        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers, connector=connector)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -118,6 +140,11 @@ class EchoApiClient:
         """``POST /v1/exposure`` with an encoded request; the raw answer (decoded by the caller
         with :func:`natprobe.contract.exposure_route.decode_response`)."""
         return await self._call("POST", "/v1/exposure", bytes, body)
+
+    async def dns(self, name: str) -> dns_contract.DnsResponse:
+        """``POST /v1/dns``: the echo server's resolver's A and AAAA answers for ``name``."""
+        payload = dns_contract.encode(dns_contract.DnsRequest(name))
+        return await self._call("POST", dns_contract.PATH, dns_contract.decode_response, payload)
 
     async def jamulus_hole_punch(self, name: str) -> HolePunchResponse:
         """``POST /v1/jamulus/hole-punch`` for this host's registration ``name``."""

@@ -33,6 +33,13 @@ __all__ = (
     "DEFAULT_TOWARD_V6",
     "read_local_context",
     "source_address_toward",
+    "Ipv6Address",
+    "IFA_F_TEMPORARY",
+    "parse_if_inet6",
+    "read_ipv6_addresses",
+    "Ipv6Source",
+    "ipv6_source_toward",
+    "choose_ipv6_source",
 )
 
 logger = logging.getLogger(__name__)
@@ -275,3 +282,117 @@ def _strip_zone(address: IPAddress) -> IPAddress:
     if isinstance(address, IPv6Address) and address.scope_id is not None:
         return IPv6Address(int(address))
     return address
+
+
+# --- IPv6 addresses with their kernel flags (temporary privacy addresses) ---------------------------
+
+IFA_F_TEMPORARY: Final = 0x01
+"""RFC 8981 temporary (privacy) address (linux/if_addr.h; ``ip -6 addr`` says "temporary")."""
+_IFA_F_DADFAILED: Final = 0x08
+_IFA_F_DEPRECATED: Final = 0x20
+_IFA_F_TENTATIVE: Final = 0x40
+_IF_INET6: Final = "/proc/thread-self/net/if_inet6"
+"""The calling thread's network namespace (a thread may have entered another one with setns)."""
+_GLOBAL_SCOPES: Final = (AddressScope.PUBLIC, AddressScope.DOCUMENTATION)
+"""Scopes that count as "global IPv6" (documentation prefixes are the lab's Internet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ipv6Address:
+    """One IPv6 address of this host, with the kernel's flags."""
+
+    address: IPv6Address
+    prefix_length: int
+    interface: str
+    flags: int
+
+    @property
+    def temporary(self) -> bool:
+        return bool(self.flags & IFA_F_TEMPORARY)
+
+    @property
+    def usable(self) -> bool:
+        """Not deprecated, still in duplicate address detection, or failed it."""
+        return not self.flags & (_IFA_F_DADFAILED | _IFA_F_DEPRECATED | _IFA_F_TENTATIVE)
+
+    @property
+    def is_global(self) -> bool:
+        return classify(self.address) in _GLOBAL_SCOPES
+
+
+def parse_if_inet6(text: str) -> tuple[Ipv6Address, ...]:
+    """Parse ``/proc/net/if_inet6``: per line the address (32 hex digits), the interface index,
+    the prefix length, the scope and the flags (hex; the low 8 bits of ``ifa_flags``), then
+    the interface name. Odd lines are skipped."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) != 6 or len(fields[0]) != 32:
+            continue
+        try:
+            address = IPv6Address(int(fields[0], 16))
+            prefix_length, flags = int(fields[2], 16), int(fields[4], 16)
+        except ValueError:
+            continue
+        if 0 <= prefix_length <= 128:
+            found.append(Ipv6Address(address, prefix_length, fields[5], flags))
+    return tuple(found)
+
+
+def read_ipv6_addresses(path: str = _IF_INET6) -> tuple[Ipv6Address, ...]:
+    """This host's IPv6 addresses with their flags; empty when IPv6 is off (no such file)."""
+    for candidate in (path, "/proc/net/if_inet6"):  # thread-self: Linux >= 3.17
+        try:
+            with open(candidate, encoding="ascii", errors="replace") as file:
+                return parse_if_inet6(file.read())
+        except OSError as exc:
+            logger.debug("cannot read %s: %s", candidate, exc)
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ipv6Source:
+    """The address natprobe sends from over IPv6, and why."""
+
+    address: IPv6Address | None
+    """None: this host has no usable global IPv6 address."""
+    temporary: bool
+    """The address is a temporary privacy address (no stable one was available)."""
+    kernel_choice: IPv6Address | None
+    """What the kernel would have picked (often the temporary address: RFC 8981 prefers it)."""
+    global_addresses: tuple[Ipv6Address, ...]
+
+
+def ipv6_source_toward(ip: IPv6Address, addresses: Sequence[Ipv6Address] | None = None) -> Ipv6Source:
+    """The stable global address to send from toward ``ip`` (see :func:`choose_ipv6_source`)."""
+    if addresses is None:
+        addresses = read_ipv6_addresses()
+    try:
+        chosen: IPAddress | None = source_address_toward(ip)
+    except NetworkError:
+        chosen = None
+    return choose_ipv6_source(chosen if isinstance(chosen, IPv6Address) else None, addresses)
+
+
+def choose_ipv6_source(kernel_choice: IPv6Address | None, addresses: Sequence[Ipv6Address]) -> Ipv6Source:
+    """Prefer the stable address to the kernel's choice.
+
+    The kernel prefers a temporary address as source when privacy extensions are on
+    (RFC 8981 section 3.6, RFC 6724 rule 7), but a DNS record and a router pinhole name the
+    stable address, so that is the one to test: the stable global address on the interface
+    of the kernel's choice (same /64 first); the temporary address only when there is no
+    stable one. No global route (the kernel's choice is not global): no IPv6 source.
+    """
+    usable = tuple(a for a in addresses if a.usable and a.is_global)
+    kernel = kernel_choice if kernel_choice is not None and classify(kernel_choice) in _GLOBAL_SCOPES else None
+    if kernel is None:
+        return Ipv6Source(None, False, None, usable)
+    info = next((a for a in usable if a.address == kernel), None)
+    if info is not None and not info.temporary:
+        return Ipv6Source(kernel, False, kernel, usable)
+    interface = info.interface if info is not None else None
+    stable = [a for a in usable if not a.temporary and (interface is None or a.interface == interface)]
+    if stable:
+        same_prefix = [a for a in stable if int(a.address) >> 64 == int(kernel) >> 64]
+        return Ipv6Source((same_prefix or stable)[0].address, False, kernel, usable)
+    return Ipv6Source(kernel, info is not None and info.temporary, kernel, usable)

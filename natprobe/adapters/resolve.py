@@ -39,3 +39,27 @@ def url_host(url: str) -> str:
     if not host:
         raise ValueError(f"cannot read a host name from {url!r}")
     return host
+
+
+async def resolve_per_family(host: str) -> dict[int, IPAddress]:
+    """The first address of ``host`` per IP version (4 and/or 6): a literal is its own family
+    only; a name gives its A and AAAA answers. :class:`~natprobe.errors.NetworkError` when it
+    does not resolve at all."""
+    try:
+        literal: IPAddress = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        pass
+    else:
+        return {literal.version: literal}
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise NetworkError(f"cannot resolve {host!r}: {exc.strerror or exc}") from exc
+    found: dict[int, IPAddress] = {}
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        found.setdefault(address.version, address)
+    if not found:
+        raise NetworkError(f"cannot resolve {host!r}: no address")
+    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
@@ -15,7 +15,7 @@ from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
 
-__all__ = ("explain_jamulus", "explain_jamulus_port", "jamulus_check_findings")
+__all__ = ("explain_jamulus", "explain_jamulus_ipv6", "explain_jamulus_port", "jamulus_check_findings")
 
 def _clause(text: str) -> str:
     """``text`` without its final full stop, to embed it in a sentence."""
@@ -390,8 +390,44 @@ def _lifetime_finding(report: JamulusModesReport) -> Finding:
     )
 
 
+def explain_jamulus_ipv6(verdict: PortVerdict) -> tuple[Finding, ...]:
+    """What an IPv6 result for the Jamulus port changes: direct connections only (``-6``);
+    Jamulus directories are IPv4, so public mode stays an IPv4 question (jamulus #1938, #3809).
+    (Its texts are not yet in the French catalog.)"""
+    port = verdict.port
+    directories = (
+        "Jamulus directories are IPv4 only: public mode (being listed) depends on the IPv4 result.",
+    )
+    if verdict.reachable:
+        return (
+            Finding(
+                Severity.OK,
+                "Jamulus over IPv6: direct connections will work",
+                f"UDP {port} is reachable over IPv6. Start the server and the clients with -6 (--enableipv6) "
+                "and connect to this server's IPv6 address or a name with an AAAA record; this also works "
+                "behind carrier-grade NAT or DS-Lite, where IPv4 cannot be reached.",
+                directories,
+                code="jamulus-ipv6-direct-works",
+            ),
+        )
+    if verdict.reachable is None:
+        return ()
+    return (
+        Finding(
+            Severity.INFO,
+            "Jamulus over IPv6: direct connections blocked",
+            f"UDP {port} is not reachable over IPv6: clients using -6 cannot connect by address until the "
+            "IPv6 firewall lets it in.",
+            (*verdict.advice[:1], *directories),
+            code="jamulus-ipv6-direct-blocked",
+        ),
+    )
+
+
 def explain_jamulus_port(verdict: PortVerdict, nat_layers: NatLayers) -> tuple[Finding, ...]:
     """What ``natprobe check --udp 22124`` means for Jamulus' two modes (no directory measurement)."""
+    if verdict.family is IpFamily.IPV6:
+        return explain_jamulus_ipv6(verdict)
     port = verdict.port
     measure = _(
         "Run 'natprobe explain jamulus --server URL' to measure public mode (registration, keep-alive "

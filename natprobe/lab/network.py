@@ -40,6 +40,7 @@ from typing import IO, Any
 from natprobe.errors import LabError
 from natprobe.lab import nftables
 from natprobe.lab.config import AddressPlan, Behavior, LabConfig, PortForward
+from natprobe.lab.resolv import remove_resolv_conf, remove_stale_resolv_dirs, write_resolv_conf
 from natprobe.lab.netns import (
     PREFIX,
     Host,
@@ -267,6 +268,7 @@ class Lab:
             _LIVE.add(self)
         try:
             cleanup_stale_namespaces()
+            remove_stale_resolv_dirs()
             started = time.monotonic()
             self._build()
             logger.info(
@@ -320,6 +322,8 @@ class Lab:
             delete_namespaces(names)
         except LabError as exc:
             errors.append(str(exc))
+        for name in names:
+            remove_resolv_conf(name)
         self._state = "closed"
         with _LIVE_LOCK:
             _LIVE.discard(self)
@@ -332,6 +336,8 @@ class Lab:
         hosts = self.hosts
         links = self._links()
         create_namespaces(h.name for h in hosts)
+        for host in hosts:  # no lab process ever asks the machine's own resolver
+            write_resolv_conf(host.name)
         self._sysctls_before_links()
         self._create_links(links)
         self._configure_addresses(links)

@@ -19,14 +19,14 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.jamulus_findings import jamulus_check_findings
-from natprobe.reports.check_report import CheckReport
+from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
-from natprobe.adapters.interfaces import source_address_toward
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     WELL_KNOWN_SERVICE,
@@ -34,14 +34,16 @@ from natprobe.verdicts.reachability import (
     PortSpec,
     PortObservation,
     HairpinResult,
+    PortVerdict,
     decide_hairpin,
     decide_port,
     held_udp_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
-from natprobe.addressing import IPAddress
-from natprobe.verdicts.nat_layers import assess_topology
-from natprobe.adapters.resolve import resolve_host, url_host
+from natprobe.addressing import IPAddress, IpFamily
+from natprobe.reports.finding import Finding
+from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
+from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 
@@ -238,55 +240,173 @@ class CheckOptions:
     """Local address natprobe listens on for the probe-back."""
     probe_timeout: float = 2.0
     """Seconds the echo server waits for each probe's answer."""
+    families: tuple[IpFamily, ...] = (IpFamily.IPV4, IpFamily.IPV6)
+    """Address families to check over (IPv6 only when this host has a global IPv6 address)."""
+    name: str | None = None
+    """The site's name (``--host``): its A/AAAA records are checked against the public addresses."""
+    nameservers: tuple[str, ...] | None = None
+    """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
 
 
-async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
-    """Check each port from outside through the echo server at ``server`` (``http://host:port``).
+@dataclass(frozen=True, slots=True)
+class _FamilyOutcome:
+    """What one family's conversation with the echo server found (the per-port logic's output)."""
 
-    Raises :class:`~natprobe.errors.ServerError` when the echo server cannot be reached at all
-    (nothing could be tested); per-port problems are verdicts, not exceptions. The report's
-    findings say what the verdicts of Jamulus ports (UDP 22124, or ``service="jamulus"``) mean.
-    """
-    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
-    if not ports:
-        raise ValueError("no ports to check")
-    started = time.monotonic()
-    server_ip = await resolve_host(url_host(server))
+    public_ip: IPAddress
+    local_ip: IPAddress | None
+    topology: TopologyVerdict
+    hops: tuple[Hop, ...]
+    verdicts: tuple[PortVerdict, ...]
+    hairpins: tuple[HairpinResult, ...]
+    findings: tuple[Finding, ...]
+
+
+async def _check_family(
+    server: str,
+    server_ip: IPAddress,
+    ports: Sequence[PortSpec],
+    *,
+    token: str | None,
+    hairpin: bool,
+    trace: bool,
+    listen_ip: str,
+    probe_timeout: float,
+    source: Ipv6Source | None,
+) -> _FamilyOutcome:
+    """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
+    address over IPv6 (the stable one), so the server probes back the address a record names."""
+    family = IpFamily.of(server_ip)
+    local_ip: IPAddress | None = source.address if source is not None else None
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
-        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0
+        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
+        family=family.version, local_ip=local_ip,
     ) as api:
         whoami = await api.whoami()
-        try:
-            local_ip: IPAddress | None = source_address_toward(server_ip)
-        except NetworkError:
-            local_ip = None
+        if local_ip is None:
+            try:
+                local_ip = source_address_toward(server_ip)
+            except NetworkError:
+                local_ip = None
         hops: tuple[Hop, ...] = ()
-        if options.trace and server_ip.version == 4:
+        if trace and family is IpFamily.IPV4:
             try:
                 hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
                 logger.debug("hop trace failed: %s", exc)
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
-        context = Context(local_ip, whoami.public_ip, topology.layers)
+        context = Context(local_ip, whoami.public_ip, topology.layers, family,
+                          temporary_address=source is not None and source.temporary)
+        if family is IpFamily.IPV6 and local_ip is not None:
+            listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
         verdicts = []
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
             observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
             verdicts.append(decide_port(observation, context))
-        hairpins = tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports]) if options.hairpin else ()
+        # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
+        hairpins = (
+            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
+            if hairpin and family is IpFamily.IPV4 else ()
+        )
+    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
+                          jamulus_check_findings(ports, verdicts, topology.layers))
+
+
+async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
+    """Check each port from outside through the echo server at ``server`` (``http://host:port``),
+    once per address family in ``families``.
+
+    IPv4 is tested when the server has an IPv4 address; IPv6 when this host has a global IPv6
+    address and the server has one too (a name with A and AAAA records is used per family).
+    A family that cannot be tested is said so in the report's ``families``. Raises
+    :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
+    family (nothing could be tested); per-port problems are verdicts, not exceptions.
+    """
+    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
+    families, name, nameservers = options.families, options.name, options.nameservers
+    if not ports:
+        raise ValueError("no ports to check")
+    if not families:
+        raise ValueError("no address family to check")
+    started = time.monotonic()
+    server_ips = await resolve_per_family(url_host(server))
+    outcomes: list[_FamilyOutcome] = []
+    statuses: list[FamilyResult] = []
+    failures: list[NatprobeError] = []
+    has_global_ipv6: bool | None = None
+    for family in families:
+        server_ip = server_ips.get(family.version)
+        source: Ipv6Source | None = None
+        if family is IpFamily.IPV6:
+            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+            has_global_ipv6 = source.address is not None
+            if source.address is None:
+                statuses.append(FamilyResult(family, False, None, None, False,
+                                             "this host has no global IPv6 address: IPv6 was not tested"))
+                continue
+        if server_ip is None:
+            statuses.append(FamilyResult(
+                family, False, source.address if source else None, None, False,
+                f"the echo server {url_host(server)} has no IPv{family.version} address: "
+                f"IPv{family.version} was not tested",
+            ))
+            continue
+        try:
+            outcome = await _check_family(
+                server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
+                probe_timeout=probe_timeout, source=source,
+            )
+        except ServerError as exc:
+            failures.append(exc)
+            statuses.append(FamilyResult(family, False, source.address if source else None, None, False,
+                                         f"IPv{family.version} was not tested: {exc}"))
+            continue
+        outcomes.append(outcome)
+        temporary = source is not None and source.temporary
+        note = f"tested from {outcome.local_ip}"
+        if family is IpFamily.IPV6:
+            note += (" (a temporary privacy address: this host has no stable global IPv6 address)" if temporary
+                     else " (this host's stable address, not a temporary privacy address)")
+        statuses.append(FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note))
+    if not outcomes:
+        if failures:
+            raise failures[0]
+        raise NetworkError("; ".join(s.note for s in statuses))
+    first = outcomes[0]
+    dns_report = None
+    if name is not None:
+        from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
+
+        dns_report = await check_name(name, NameCheckOptions(
+            server=server, token=token, nameservers=nameservers,
+            public_ips={f.family: f.public_ip for f in statuses if f.tested},
+            family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
+        ))
     return CheckReport(
         server=server,
-        public_ip=whoami.public_ip,
-        local_ip=local_ip,
-        topology=topology,
-        hops=hops,
-        ports=tuple(verdicts),
-        hairpin=hairpins,
+        public_ip=first.public_ip,
+        local_ip=first.local_ip,
+        topology=first.topology,
+        hops=first.hops,
+        ports=tuple(v for o in outcomes for v in o.verdicts),
+        hairpin=tuple(h for o in outcomes for h in o.hairpins),
         duration_s=time.monotonic() - started,
-        findings=jamulus_check_findings(ports, verdicts, topology.layers),
+        families=tuple(statuses),
+        has_global_ipv6=has_global_ipv6,
+        dns=dns_report,
+        findings=tuple(f for o in outcomes for f in o.findings),
     )
+
+
+def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
+    """Per family: every tested port reachable (True), none (False), mixed or untested (None)."""
+    result: dict[IpFamily, bool | None] = {}
+    for family in IpFamily:
+        tested = [v.reachable for v in verdicts if v.family is family and v.reachable is not None]
+        result[family] = True if tested and all(tested) else False if tested and not any(tested) else None
+    return result
 
 
 __all__ = ("CheckOptions", "check_ports")

@@ -30,7 +30,7 @@ from natprobe.verdicts.classify import (
 )
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
-from natprobe.adapters.interfaces import source_address_toward
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
@@ -233,6 +233,7 @@ async def discover_nat(
     """
     started = time.monotonic()
     target = await resolve_server(server)
+    ipv6 = ipv6_source_toward(target.ip if isinstance(target.ip, IPv6Address) else DEFAULT_TOWARD_V6)
     local_ip: IPAddress | None
     try:
         local_ip = source_address_toward(target.ip)
@@ -276,6 +277,9 @@ async def discover_nat(
         duration_s=time.monotonic() - started,
         observations=tuple(observations),
         lifetime=lifetime_report,
+        # A NAT question is an IPv4 question; whether IPv6 (no NAT, a firewall) is an option is not.
+        ipv6_address=ipv6.address,
+        has_global_ipv6=ipv6.address is not None,
     )
 
 

@@ -72,7 +72,7 @@ from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure
 from natprobe.verdicts.reachability import PortVerdict
 from natprobe.contract import REGISTRATION_NAME_PATTERN, HolePunchResponse, TransportProtocol
 from natprobe.reports.lifetime_report import LifetimeReport
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import IPAddress, IpFamily, TransportAddress
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.resolve import resolve_host, url_host
 
@@ -346,8 +346,9 @@ async def measure_jamulus_modes(
         check = await check_ports(
             server_url,
             [PortSpec(TransportProtocol.UDP, port, service)],
+            # Jamulus modes are an IPv4 question (directories are IPv4): no IPv6 round here.
             CheckOptions(token=token, trace=options.trace, listen_ip=options.listen_ip,
-                         probe_timeout=options.probe_timeout),
+                         probe_timeout=options.probe_timeout, families=(IpFamily.IPV4,)),
         )
         private_check: PortVerdict | None = check.ports[0] if check.ports else None
         public = await _measure_public(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.reports.check_report import CHECK_SCHEMA
+from natprobe.reports.dns_report import DNS_SCHEMA
 from natprobe.reports.exposure_report import EXPOSURE_SCHEMA
 from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
@@ -59,6 +60,7 @@ SCHEMAS: dict[str, ReportSchema] = {
             CHECK_SCHEMA,
             CHECK_MAP_SCHEMA,
             ROUTER_SCHEMA,
+            DNS_SCHEMA,
             EXPOSURE_SCHEMA,
             JAMULUS_MODES_SCHEMA,
             JAMULUS_PING_SCHEMA,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
+from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
@@ -14,7 +15,9 @@ from natprobe.reports.json_schema import (
     STRING_LIST,
     STRING_OR_NULL,
     JsonSchema,
+    embedded,
     enum_of,
+    nullable,
     obj,
     report_schema,
 )
@@ -22,12 +25,29 @@ from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
 from natprobe.contract import TransportProtocol, to_json_object
 from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict
 
-__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
+__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 2
+CHECK_VERSION = 3
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
-top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list."""
+top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
+3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
+``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added."""
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyResult:
+    """Whether a family was tested, from which address, and why not when it was not."""
+
+    family: IpFamily
+    tested: bool
+    local_ip: IPAddress | None
+    """The address the check was sent from (over IPv6: the stable global address)."""
+    public_ip: IPAddress | None
+    """The address the echo server saw over this family."""
+    temporary_address: bool
+    """``local_ip`` is a temporary privacy address (there was no stable one)."""
+    note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +63,12 @@ class CheckReport:
     findings: tuple[Finding, ...] = ()
     """What the verdicts mean for the services behind the ports (today: Jamulus on UDP 22124 or
     ``PORT:jamulus``), most important first."""
+    families: tuple[FamilyResult, ...] = ()
+    """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
+    has_global_ipv6: bool | None = None
+    """This host has a global IPv6 address (None: IPv6 was not asked about)."""
+    dns: DnsReport | None = None
+    """The ``--host`` name's records against the public addresses (None: no name given)."""
 
     @property
     def all_reachable(self) -> bool:
@@ -73,6 +99,7 @@ class CheckReport:
                 {
                     "port": p.port,
                     "protocol": p.protocol.value,
+                    "family": p.family.value,
                     "reachable": p.reachable,
                     "status": p.status.value,
                     "reason": p.reason,
@@ -87,11 +114,33 @@ class CheckReport:
                 for h in self.hairpin
             ],
             "findings": [f.to_dict() for f in self.findings],
+            "families": [
+                {
+                    "family": f.family.value,
+                    "tested": f.tested,
+                    "local_ip": None if f.local_ip is None else str(f.local_ip),
+                    "public_ip": None if f.public_ip is None else str(f.public_ip),
+                    "temporary_address": f.temporary_address,
+                    "note": f.note,
+                }
+                for f in self.families
+            ],
+            "has_global_ipv6": self.has_global_ipv6,
+            "dns": None if self.dns is None else self.dns.body(),
             "duration_ms": round(self.duration_s * 1000, 1),
         }
 
 
 _PORT_NUMBER: JsonSchema = {"type": "integer", "minimum": 1, "maximum": 65535}
+
+_DNS_BODY: JsonSchema = embedded(DNS_SCHEMA)
+# Inside the check report the name check carries no schema id of its own (and no duration).
+_DNS_BODY = {
+    **_DNS_BODY,
+    "properties": {k: v for k, v in _DNS_BODY["properties"].items()
+                   if k not in ("schema", "schema_version", "duration_ms")},
+    "required": [k for k in _DNS_BODY["required"] if k not in ("schema", "schema_version", "duration_ms")],
+}
 
 CHECK_SCHEMA: JsonSchema = report_schema(
     CHECK_SCHEMA_ID,
@@ -116,6 +165,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
                 {
                     "port": _PORT_NUMBER,
                     "protocol": enum_of(TransportProtocol),
+                    "family": enum_of(IpFamily),
                     "reachable": BOOL_OR_NULL,
                     "status": enum_of(PortStatus),
                     "reason": {"type": "string"},
@@ -138,6 +188,21 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             ),
         },
         "findings": {"type": "array", "items": FINDING},
+        "families": {
+            "type": "array",
+            "items": obj(
+                {
+                    "family": enum_of(IpFamily),
+                    "tested": {"type": "boolean"},
+                    "local_ip": STRING_OR_NULL,
+                    "public_ip": STRING_OR_NULL,
+                    "temporary_address": {"type": "boolean"},
+                    "note": {"type": "string"},
+                }
+            ),
+        },
+        "has_global_ipv6": BOOL_OR_NULL,
+        "dns": nullable(_DNS_BODY),
         "duration_ms": {"type": "number"},
     },
 )

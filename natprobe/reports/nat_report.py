@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import Verdict
@@ -14,6 +15,7 @@ from natprobe.reports.json_schema import (
     INT_OR_NULL,
     NUMBER_OR_NULL,
     STRING_LIST,
+    STRING_OR_NULL,
     JsonSchema,
     embedded,
     enum_of,
@@ -26,9 +28,10 @@ from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 __all__ = ("NAT_SCHEMA", "NAT_SCHEMA_ID", "NAT_VERSION", "NatReport", "address_dict", "verdict_dict")
 
 NAT_SCHEMA_ID = "natprobe/nat"
-NAT_VERSION = 2
+NAT_VERSION = 3
 """2: the id was ``natprobe/nat-report``; each verdict is one object (``mapping.value``), no
-longer a bare ``mapping`` string plus ``verdicts.mapping``."""
+longer a bare ``mapping`` string plus ``verdicts.mapping``.
+3: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``."""
 
 
 def address_dict(address: TransportAddress | None) -> dict[str, Any] | None:
@@ -83,6 +86,10 @@ class NatReport:
     duration_s: float
     observations: tuple[Observation, ...]
     lifetime: LifetimeReport | None = None
+    ipv6_address: IPv6Address | None = None
+    """This host's stable global IPv6 address (None: it has none, or IPv6 was not looked at)."""
+    has_global_ipv6: bool | None = None
+    """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""
@@ -104,6 +111,10 @@ class NatReport:
             "duration_ms": round(self.duration_s * 1000, 1),
             "tests": [observation_dict(o) for o in self.observations],
             "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
+            "ipv6": {
+                "global": self.has_global_ipv6,
+                "address": None if self.ipv6_address is None else str(self.ipv6_address),
+            },
         }
 
 
@@ -154,5 +165,6 @@ NAT_SCHEMA: JsonSchema = report_schema(
         "duration_ms": {"type": "number"},
         "tests": {"type": "array", "items": _OBSERVATION},
         "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
+        "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
     },
 )

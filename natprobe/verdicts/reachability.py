@@ -10,9 +10,9 @@ output is one verdict per port with its reason and what to do, in plain language
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract import (
     ConnectResult,
     HttpResult,
@@ -37,6 +37,8 @@ class PortStatus(enum.StrEnum):
     WRONG_HOST = "forwarded-to-another-host"
     HOST_FIREWALL = "dropped-by-host-firewall"
     CGNAT = "behind-cgnat"
+    IPV6_FIREWALL = "filtered-by-ipv6-firewall"
+    """Over IPv6 (no NAT) the probe to this host's address never arrived: a firewall dropped it."""
     UNTESTED = "not-tested"
 
 
@@ -105,6 +107,10 @@ class Context:
     local_ip: IPAddress | None
     public_ip: IPAddress | None
     layers: NatLayers
+    family: IpFamily = IpFamily.IPV4
+    """The family the port was probed over; over IPv6 there is no NAT, only firewalls."""
+    temporary_address: bool = False
+    """Over IPv6: the probed address is a temporary privacy address (no stable one here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,7 @@ class PortVerdict:
     """How reachability was proven, when it was."""
     details: ProbeResult | None = None
     """What the echo server got back, when a service answered or refused."""
+    family: IpFamily = IpFamily.IPV4
 
 
 def held_udp_port_reason(port: int) -> str:
@@ -151,8 +158,49 @@ _CGNAT_ADVICE = (
 )
 
 
+def _v6_address(context: Context) -> str:
+    address = str(context.local_ip) if context.local_ip is not None else "this host's IPv6 address"
+    return f"{address} (a temporary privacy address)" if context.temporary_address else address
+
+
+def _v6_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+    """Over IPv6 nothing is forwarded: a pinhole on the router, and this host's firewall."""
+    proto, port = observation.protocol.value.upper(), observation.port
+    address = str(context.local_ip) if context.local_ip is not None else "this host's stable IPv6 address"
+    advice = [
+        f"On the router, open an IPv6 pinhole (an inbound IPv6 firewall exception) for {proto} port {port} "
+        f"to {address}. Some routers pick the host by its interface identifier: name the stable address, "
+        "not a temporary privacy address.",
+        f"Allow inbound {proto} port {port} over IPv6 in this host's firewall (nftables/ip6tables, ufw, firewalld).",
+    ]
+    if context.temporary_address:
+        advice.append(
+            f"{address} is a temporary privacy address that changes within a day: give this server a stable "
+            "address (net.ipv6.conf.<interface>.use_tempaddr=0, or a static address) and use that in the "
+            "pinhole and the DNS record."
+        )
+    return tuple(advice)
+
+
+def _v6_unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
+    return PortVerdict(
+        status=PortStatus.IPV6_FIREWALL,
+        reason=(
+            f"{what} over IPv6 to {_v6_address(context)}: IPv6 has no NAT, so a firewall dropped it: the "
+            f"router's IPv6 firewall has no pinhole for {observation.protocol.value.upper()} port "
+            f"{observation.port} to this address, or this host's own firewall drops it"
+        ),
+        advice=_v6_advice(observation, context),
+        protocol=observation.protocol,
+        port=observation.port,
+        reachable=False,
+    )
+
+
 def _unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
     """The probe did not get through: tell apart host firewall, CGNAT and a missing forward."""
+    if context.family is IpFamily.IPV6 and not observation.seen_on_interface:
+        return _v6_unreached(observation, context, what)
     if observation.seen_on_interface:
         return PortVerdict(
             status=PortStatus.HOST_FIREWALL,
@@ -214,7 +262,25 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
 
 
 def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
-    """The verdict for one port."""
+    """The verdict for one port, over ``context.family``."""
+    verdict = _decide(observation, context)
+    if context.family is IpFamily.IPV6 and verdict.advice and verdict.status in (
+        PortStatus.WRONG_HOST, PortStatus.NOTHING_ANSWERING
+    ):
+        # A refused connection over IPv6 is no forward to the wrong machine: nothing is
+        # forwarded there, so it is a firewall that rejects, or the service is not listening.
+        verdict = replace(verdict, advice=_v6_advice(observation, context))
+    if context.family is IpFamily.IPV6 and verdict.reachable:
+        verdict = replace(verdict, reason=f"{verdict.reason} (over IPv6, at {_v6_address(context)})")
+        if observation.mode is ProbeMode.NONCE:
+            verdict = replace(verdict, proof=(
+                f"a one-time token sent by the echo server to {_v6_address(context)} arrived on this host's port "
+                "(the router's IPv6 firewall and this host's firewall both let it through)"
+            ))
+    return replace(verdict, family=context.family)
+
+
+def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     result = observation.server_result
     protocol, port = observation.protocol, observation.port
     if observation.error is not None:
@@ -234,6 +300,18 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
                 port=port,
             )
         if isinstance(result, ConnectResult):
+            if context.family is IpFamily.IPV6 and result.error == ProbeError.REFUSED and not observation.seen_on_interface:
+                return PortVerdict(
+                    reachable=False,
+                    status=PortStatus.IPV6_FIREWALL,
+                    reason=(
+                        f"the connection to {_v6_address(context)} was refused over IPv6 although natprobe listened "
+                        "on the port: a firewall rejects it (the router's IPv6 firewall or this host's)"
+                    ),
+                    advice=_v6_advice(observation, context),
+                    protocol=protocol,
+                    port=port,
+                )
             if result.connected:
                 return PortVerdict(
                     reachable=False,

@@ -131,6 +131,7 @@ probe_rate = 2
 probe_burst = 4
 jamulus_port = 22224
 log_level = "INFO"
+resolver = "192.0.2.53"
 max_tcp_per_source = 4
 tcp_message_timeout = 3.5
 udp_poll_interval = 0.002
@@ -146,6 +147,7 @@ SAME_FLAGS = (
     "--primary 10.0.0.5 --alternate 10.0.0.6 --primary-public 203.0.113.20 --alternate-public 203.0.113.21 "
     "--port 4000 --echo-port 5000 --no-tcp --rate 50 --burst 80.5 --max-tcp-connections 12 --software natprobe "
     "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --jamulus-port 22224 --log-level INFO "
+    "--resolver 192.0.2.53 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
     "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000"
@@ -178,7 +180,8 @@ def test_command_line_overrides_the_file_even_with_the_default_value(tmp_path: P
     path = tmp_path / "serve.toml"
     path.write_text('primary = "127.0.0.1"\nport = 4000\nrate = 5\n')
     args = resolve_args(parse_serve("--config", str(path), "--port", "3478", "--primary", "127.0.0.9"), "x")
-    assert (args.port, str(args.primary), args.rate) == (3478, "127.0.0.9", 5.0)
+    # --primary is repeatable (one address per family): a list.
+    assert (args.port, [str(ip) for ip in args.primary], args.rate) == (3478, ["127.0.0.9"], 5.0)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,163 @@
+"""The name check: does ``NAME`` lead to this host, per address family, from inside and outside?
+
+This host's resolver gives the local view; the echo server's resolver (``POST /v1/dns``) the
+outside view; the echo server's ``whoami`` over each family the public address to compare
+with. Every failure (a bad name, NXDOMAIN, SERVFAIL, a resolver that never answers, an
+unreachable echo server) ends in a verdict or a note, never an exception, so ``natprobe
+check --host`` goes on with its ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv6Address, ip_address
+
+from natprobe.adapters.dns_resolver import DEFAULT_LIFETIME_S, lookup_both
+from natprobe.adapters.echo_client import EchoApiClient
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, read_ipv6_addresses
+from natprobe.adapters.resolve import resolve_per_family, url_host
+from natprobe.addressing import IPAddress, IpFamily
+from natprobe.contract.dns import DnsAnswer, DnsResponse
+from natprobe.errors import NatprobeError
+from natprobe.reports.dns_report import DnsReport
+from natprobe.verdicts.dns_verdicts import (
+    DnsVerdict,
+    FamilyDnsVerdict,
+    FamilyLookup,
+    LookupStatus,
+    decide_family,
+    validate_name,
+)
+
+__all__ = ("NameCheckOptions", "check_name", "outside_view")
+
+logger = logging.getLogger(__name__)
+
+
+def _lookup(answer: DnsAnswer) -> FamilyLookup:
+    try:
+        status = LookupStatus(answer.status)
+    except ValueError:
+        return FamilyLookup(LookupStatus.ERROR, (), f"unknown status {answer.status!r}")
+    addresses: list[IPAddress] = []
+    for text in answer.addresses:
+        try:
+            addresses.append(ip_address(text))
+        except ValueError:
+            return FamilyLookup(LookupStatus.ERROR, (), f"the echo server sent a bad address {text[:50]!r}")
+    return FamilyLookup(status, tuple(addresses), answer.detail[:200])
+
+
+def outside_view(response: DnsResponse) -> dict[IpFamily, FamilyLookup]:
+    return {IpFamily.IPV4: _lookup(response.a), IpFamily.IPV6: _lookup(response.aaaa)}
+
+
+async def _public_ips(server: str, token: str | None, timeout: float) -> tuple[dict[IpFamily, IPAddress | None], list[str]]:
+    """The address the echo server sees over each family this host can use toward it."""
+    found: dict[IpFamily, IPAddress | None] = {IpFamily.IPV4: None, IpFamily.IPV6: None}
+    notes: list[str] = []
+    try:
+        server_ips = await resolve_per_family(url_host(server))
+    except (NatprobeError, ValueError) as exc:
+        return found, [f"cannot resolve the echo server: {exc}"]
+    for family in IpFamily:
+        target = server_ips.get(family.version)
+        if target is None:
+            notes.append(f"the echo server has no IPv{family.version} address")
+            continue
+        local: IPAddress | None = None
+        if family is IpFamily.IPV6:
+            source = ipv6_source_toward(target if isinstance(target, IPv6Address) else DEFAULT_TOWARD_V6)
+            if source.address is None:
+                notes.append("this host has no global IPv6 address")
+                continue
+            local = source.address
+        try:
+            async with EchoApiClient(server, token=token, timeout=timeout, connect_timeout=timeout,
+                                     family=family.version, local_ip=local) as api:
+                found[family] = (await api.whoami()).public_ip
+        except NatprobeError as exc:
+            notes.append(f"the echo server is not reachable over IPv{family.version}: {exc}")
+    return found, notes
+
+
+@dataclass(frozen=True, slots=True)
+class NameCheckOptions:
+    """Knobs of :func:`check_name`."""
+
+    server: str | None = None
+    """The echo server (``http://host:port``) for the outside view and the public addresses;
+    None: this host's view only."""
+    token: str | None = None
+    public_ips: Mapping[IpFamily, IPAddress | None] | None = None
+    """The addresses the echo server saw per family, when the caller already knows them
+    (``natprobe check`` does); else they are asked from ``server``."""
+    family_reachable: Mapping[IpFamily, bool | None] | None = None
+    """Per family, whether the checked ports were all (True), none (False) or some reachable."""
+    nameservers: tuple[str, ...] | None = None
+    """Name servers for the local view (default: this host's resolv.conf)."""
+    lifetime: float = DEFAULT_LIFETIME_S
+    """Bound of each lookup, every server and retry included."""
+    temporary: tuple[IPv6Address, ...] | None = None
+    """This host's temporary IPv6 addresses (default: read from the kernel)."""
+
+
+async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> DnsReport:
+    """Check ``name`` (see the module docstring); never raises for a bad name or a failing resolver."""
+    server, token, public_ips = options.server, options.token, options.public_ips
+    family_reachable, nameservers, lifetime = options.family_reachable, options.nameservers, options.lifetime
+    temporary: Sequence[IPv6Address] | None = options.temporary
+    started = time.monotonic()
+    notes: list[str] = []
+    try:
+        valid_name = validate_name(name)
+    except ValueError as exc:
+        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, str(exc)) for f in IpFamily)
+        return DnsReport(name, False, server, None, None, {f: None for f in IpFamily}, verdicts,
+                         duration_s=time.monotonic() - started)
+    if temporary is None:
+        temporary = [a.address for a in read_ipv6_addresses() if a.temporary and a.is_global]
+    timeout = lifetime + 2.0
+
+    async def outside() -> DnsResponse | None:
+        if server is None:
+            return None
+        try:
+            async with EchoApiClient(server, token=token, timeout=timeout, connect_timeout=timeout) as api:
+                return await api.dns(valid_name)
+        except NatprobeError as exc:
+            notes.append(f"the echo server could not give the outside view: {exc}")
+            return None
+
+    async def publics() -> dict[IpFamily, IPAddress | None]:
+        if public_ips is not None:
+            return dict(public_ips)
+        if server is None:
+            return {f: None for f in IpFamily}
+        found, more = await _public_ips(server, token, timeout)
+        notes.extend(more)
+        return found
+
+    async with asyncio.TaskGroup() as group:
+        local_task = group.create_task(lookup_both(valid_name, nameservers=nameservers, lifetime=lifetime))
+        outside_task = group.create_task(outside())
+        public_task = group.create_task(publics())
+    local = local_task.result()
+    response = outside_task.result()
+    seen = public_task.result()
+    view = outside_view(response) if response is not None else None
+    if server is None:
+        notes.append("no echo server: this host's resolver only (the local view); give --server for the "
+                     "outside view and the public addresses")
+    reachable = family_reachable or {}
+    verdicts = tuple(
+        decide_family(valid_name, family, local[family], None if view is None else view[family],
+                      seen.get(family), family_reachable=reachable.get(family), temporary=temporary)
+        for family in IpFamily
+    )
+    return DnsReport(valid_name, True, server, local, view, seen, verdicts, tuple(notes),
+                     time.monotonic() - started, tuple(temporary))
