@@ -25,8 +25,8 @@ def _records(lookup: FamilyLookup | None) -> str:
 
 
 def _label(text: str) -> str:
-    """A left-column label padded to the value column (wider translations push the value right)."""
-    return f"{text:<18} "
+    """A left-column label padded to the value column (20 columns: the longest French label fits)."""
+    return f"{text:<19} "
 
 
 def render_dns_report(report: DnsReport) -> str:

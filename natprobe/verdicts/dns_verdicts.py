@@ -154,7 +154,7 @@ def _join(addresses: Sequence[IPAddress]) -> str:
 
 
 def _detail(lookup: FamilyLookup) -> str:
-    return lookup.detail or _("no detail")
+    return lookup.detail or _("unknown error")
 
 
 def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, outside: bool) -> FamilyDnsVerdict | None:
@@ -172,24 +172,36 @@ def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, outside: 
                "with an {rr} record.", rr=rr),),
         )
     if lookup.status is LookupStatus.SERVFAIL:
-        reason = (
-            _("the echo server's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
-              detail=_detail(lookup)) if outside
-            else _("this host's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
-                   detail=_detail(lookup))
-        )
+        if lookup.detail:
+            reason = (
+                _("the echo server's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
+                  detail=lookup.detail) if outside
+                else _("this host's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
+                       detail=lookup.detail)
+            )
+        else:
+            reason = (
+                _("the echo server's resolver could not resolve {name} (SERVFAIL)", name=name) if outside
+                else _("this host's resolver could not resolve {name} (SERVFAIL)", name=name)
+            )
         return FamilyDnsVerdict(
             family, DnsVerdict.RESOLVER_FAILURE, reason,
             (_("A SERVFAIL often means the domain's name servers do not answer or DNSSEC fails: check the "
                "domain's delegation and signatures at your registrar, then try again."),),
         )
     if lookup.status is LookupStatus.TIMEOUT:
-        reason = (
-            _("the echo server's resolver did not answer for {name} in time ({detail})", name=name,
-              detail=_detail(lookup)) if outside
-            else _("this host's resolver did not answer for {name} in time ({detail})", name=name,
-                   detail=_detail(lookup))
-        )
+        if lookup.detail:
+            reason = (
+                _("the echo server's resolver did not answer for {name} in time ({detail})", name=name,
+                  detail=lookup.detail) if outside
+                else _("this host's resolver did not answer for {name} in time ({detail})", name=name,
+                       detail=lookup.detail)
+            )
+        else:
+            reason = (
+                _("the echo server's resolver did not answer for {name} in time", name=name) if outside
+                else _("this host's resolver did not answer for {name} in time", name=name)
+            )
         return FamilyDnsVerdict(
             family, DnsVerdict.RESOLVER_TIMEOUT, reason,
             (_("Check this resolver (the nameserver lines of /etc/resolv.conf) and try again."),),
