@@ -39,7 +39,7 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
     lines = [render_path(check_path(report), style), "", *rows]
     for sentence in report.topology.evidence:
         lines.extend(_wrap(sentence, indent + "- "))
-    for family in report.families:  # the IPv6/DNS texts are not yet in the French catalog
+    for family in report.families:
         lines.extend(_wrap(family.note, f"{'IPv' + str(family.family.version):<19}"))
     lines.append("")
     several = len({p.family for p in report.ports}) > 1 or any(p.family is IpFamily.IPV6 for p in report.ports)
@@ -51,7 +51,8 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
             _(
                 "{protocol} {port}: {verdict} ({status})",
                 protocol=port.protocol.value.upper(),
-                port=f"{port.port} over IPv{port.family.version}" if several else port.port,
+                port=_("{port} over IPv{version}", port=port.port, version=port.family.version) if several
+                else port.port,
                 verdict=mark,
                 status=port.status.value,
             )

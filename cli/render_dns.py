@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from natprobe.addressing import IpFamily
+from natprobe.i18n import _
 from natprobe.reports.dns_report import DnsReport
 from natprobe.verdicts.dns_verdicts import FamilyLookup, LookupStatus, record_type
 
@@ -17,30 +18,39 @@ def _wrap(text: str, indent: str) -> list[str]:
 
 def _records(lookup: FamilyLookup | None) -> str:
     if lookup is None:
-        return "not asked"
+        return _("not asked")
     if lookup.status is LookupStatus.ANSWERED:
-        return ", ".join(str(a) for a in lookup.addresses) or "no record"
+        return ", ".join(str(a) for a in lookup.addresses) or _("no record")
     return lookup.status.value + (f" ({lookup.detail})" if lookup.detail else "")
 
 
+def _label(text: str) -> str:
+    """A left-column label padded to the value column (20 columns: the longest French label fits)."""
+    return f"{text:<19} "
+
+
 def render_dns_report(report: DnsReport) -> str:
-    lines = [f"Name               {report.name}"]
+    lines = [_label(_("Name")) + report.name]
     if report.valid:
         for family in IpFamily:
             rr = record_type(family)
             local = report.local[family] if report.local is not None else None
             outside = report.outside[family] if report.outside is not None else None
             public = report.public_ips.get(family)
-            lines.append(f"{rr + ' from here':<19}{_records(local)}")
+            lines.append(_label(_("{rr} from here", rr=rr)) + _records(local))
             if report.server is not None:
-                lines.append(f"{rr + ' from outside':<19}{_records(outside)}")
-                lines.append(f"{'IPv' + str(family.version) + ' public':<19}{public or 'unknown'}")
+                lines.append(_label(_("{rr} from outside", rr=rr)) + _records(outside))
+                lines.append(_label(_("IPv{version} public", version=family.version))
+                             + (str(public) if public is not None else _("unknown")))
     for note in report.notes:
-        lines.extend(_wrap(note, "Note               "))
+        lines.extend(_wrap(note, _label(_("Note"))))
     for verdict in report.verdicts:
-        mark = "OK" if verdict.ok else "PROBLEM"
-        lines.append(f"{record_type(verdict.family)} record: {mark} ({verdict.verdict.value})")
-        lines.extend(_wrap(verdict.reason, "    why: "))
+        rr = record_type(verdict.family)
+        if verdict.ok:
+            lines.append(_("{rr} record: OK ({verdict})", rr=rr, verdict=verdict.verdict.value))
+        else:
+            lines.append(_("{rr} record: PROBLEM ({verdict})", rr=rr, verdict=verdict.verdict.value))
+        lines.extend(_wrap(verdict.reason, "    " + _("why:") + " "))
         for advice in verdict.advice:
             lines.extend(_wrap(advice, "    → "))
     return "\n".join(lines)

@@ -32,12 +32,11 @@ def render_nat_report(report: NatReport, style: Style = Style()) -> str:
     if report.lifetime is not None:
         rows.append((_("Mapping lifetime"), report.lifetime.reason))
     if report.has_global_ipv6 is not None:
-        # Not yet in the French catalog (kept English, like the IPv6/DNS verdict texts).
         rows.append((
             "IPv6",
-            f"{report.ipv6_address} (global: no NAT over IPv6, only firewalls to open)"
+            _("{address} (global: no NAT over IPv6, only firewalls to open)", address=report.ipv6_address)
             if report.ipv6_address is not None
-            else "none (this host has no global IPv6 address)",
+            else _("none (this host has no global IPv6 address)"),
         ))
     rtt = _("{ms:.1f} ms", ms=report.rtt_s * 1000) if report.rtt_s is not None else _("unknown")
     rows.append(

@@ -17,6 +17,8 @@ Metrics (all prefixed ``natprobe_``):
 * ``probe_backs_total{protocol,mode,outcome}``: every probe the server sent back.
 * ``rate_limiter_entries{limiter}``: the sources each limiter remembers now (bounded tables).
 * ``probes_in_flight``, ``tcp_connections``.
+* ``exposure_scans_total{outcome}``: ``scanned``, ``rate_limited``, ``busy`` (``POST /v1/exposure``);
+  ``exposure_ports_scanned_total`` and ``exposure_ports_open_total``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from echo_server.exposure_route import EXPOSURE_KEY, exposure_stats
+from echo_server.exposure_scan import ExposureStats
 from echo_server.http_api import STATE_KEY, ApiState
 
 if TYPE_CHECKING:
@@ -44,11 +48,13 @@ class ServerCollector(Collector):
     """Reads the running services' own counters at every scrape."""
 
     def __init__(
-        self, server: EchoServer | None, api: ApiState | None, directory: JamulusDirectory | None
+        self, server: EchoServer | None, api: ApiState | None, directory: JamulusDirectory | None,
+        exposure: Callable[[], ExposureStats | None] = lambda: None,
     ) -> None:
         self.server = server
         self.api = api
         self.directory = directory
+        self.exposure = exposure
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily("natprobe_requests", "Requests received, by service", labels=["service"])
@@ -93,6 +99,21 @@ class ServerCollector(Collector):
             limiters.add_metric(["http_probe"], len(api.limiter))
             in_flight.add_metric([], len(api.in_flight))
         yield from (requests, replies, dropped, limiters, in_flight)
+        exposure = self.exposure()
+        if exposure is not None:
+            scans = CounterMetricFamily(
+                "natprobe_exposure_scans", "Exposure scans (POST /v1/exposure), by outcome", labels=["outcome"]
+            )
+            scans.add_metric(["scanned"], exposure.scans)
+            scans.add_metric(["rate_limited"], exposure.refused_rate_limited)
+            scans.add_metric(["busy"], exposure.refused_busy)
+            yield scans
+            yield CounterMetricFamily(
+                "natprobe_exposure_ports_scanned", "Ports the exposure scans probed", value=exposure.ports_scanned
+            )
+            yield CounterMetricFamily(
+                "natprobe_exposure_ports_open", "Ports the exposure scans found open", value=exposure.ports_open
+            )
         if server is not None and server.running:
             yield GaugeMetricFamily(
                 "natprobe_tcp_connections", "Open STUN/TCP connections", value=server.stats().tcp_connections
@@ -109,7 +130,11 @@ def install_metrics(
     """
     registry = CollectorRegistry(auto_describe=True)
     state = app[STATE_KEY]
-    registry.register(ServerCollector(server, state, directory))
+    # Read at scrape time: the exposure route may be registered after /metrics, or not at all.
+    def exposure() -> ExposureStats | None:
+        return exposure_stats(app) if EXPOSURE_KEY in app else None
+
+    registry.register(ServerCollector(server, state, directory, exposure))
     http_requests = Counter(
         "natprobe_http_requests", "HTTP API requests, by route and status", ["route", "status"], registry=registry
     )

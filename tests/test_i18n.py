@@ -172,3 +172,20 @@ def test_json_never_changes_with_the_language(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")
     assert _choose_language(["nat", "--server", "x", "--json"]) == "en"
     assert _choose_language(["nat", "--server", "x"]) == "fr"
+
+
+def test_dns_speaks_french_and_its_json_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid name needs no network: the error is French, the JSON report is the English one."""
+    import json
+
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    code, out, err = _run("--lang", "fr", "dns", "cloud..example.org")
+    assert code == 2 and not out and "a une étiquette vide" in err and "Traceback" not in err
+    code, english, _err = _run("dns", "cloud..example.org", "--json")
+    assert code == 2
+    code, french, err = _run("--lang", "fr", "dns", "cloud..example.org", "--json")
+    assert code == 2 and french == english and "empty label" in err
+    report = json.loads(french)
+    assert report["schema"] == "natprobe/dns" and report["valid"] is False
+    assert "empty label" in report["verdicts"]["ipv6"]["reason"]

@@ -59,3 +59,34 @@ def test_router_speaks_french_and_its_json_does_not(capsys: pytest.CaptureFixtur
         return dict(data)
 
     assert report("--lang", "fr") == report()
+
+
+@pytest.mark.usefixtures("_english_afterwards")
+def test_router_says_whether_this_host_has_global_ipv6(capsys: pytest.CaptureFixture[str]) -> None:
+    """The report carries this host's IPv6 fact (read from its own interfaces, as natprobe nat
+    does); the text says it in both languages. The gateway is a silent loopback address."""
+    from ipaddress import IPv4Address, IPv6Address
+
+    from cli.commands.router import render_router
+    from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward
+    from natprobe.i18n import use_language
+    from natprobe.reports.router_report import RouterReport
+    from natprobe.verdicts.router_verdicts import ExternalMeaning
+
+    expected = ipv6_source_toward(DEFAULT_TOWARD_V6).address
+    assert main(["router", "--gateway", "127.0.0.77", "--timeout", "0.5", "--json"]) == 1
+    data = assert_valid_report(json.loads(capsys.readouterr().out))
+    assert data["schema_version"] == 2
+    assert data["ipv6"] == {"global": expected is not None, "address": None if expected is None else str(expected)}
+
+    def text(address: IPv6Address | None) -> str:
+        report = RouterReport(IPv4Address("127.0.0.77"), IPv4Address("127.0.0.1"), (), None, ExternalMeaning.UNKNOWN,
+                              False, (), 0.0, ipv6_address=address, has_global_ipv6=address is not None)
+        return render_router(report, ())
+
+    stable = IPv6Address("2001:db8:1::10")
+    assert "IPv6: 2001:db8:1::10, a global address" in text(stable) and "pinhole" in text(stable)
+    assert "IPv6: this host has no global IPv6 address" in text(None)
+    use_language("fr")
+    assert "IPv6\u00a0: 2001:db8:1::10, une adresse globale" in text(stable)
+    assert "IPv6\u00a0: cette machine n'a pas d'adresse IPv6 globale" in text(None)

@@ -75,10 +75,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                                "'server' in the config file, see natprobe config)"))
     parser.add_argument("--udp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("UDP port(s) to check"))
     parser.add_argument("--tcp", action="append", default=[], metavar="PORT[,PORT][:SERVICE]", help=_("TCP port(s) to check"))
-    # The second sentence is not yet in the French catalog (the IPv6/DNS texts stay English for now).
     parser.add_argument("--host", metavar="NAME",
-                        help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts)")
-                        + "; its A/AAAA records are also checked against the public addresses")
+                        help=_("host name for HTTP Host and TLS SNI (name-based virtual hosts); its A/AAAA "
+                               "records are also checked against the public addresses"))
     parser.add_argument("--token", metavar="TOKEN",
                         help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
                                "else 'token' in the config file)"))
@@ -88,8 +87,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--ipv4", action="store_true",
-                      help="check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)")
-    only.add_argument("--ipv6", action="store_true", help="check over IPv6 only (from this host's stable address)")
+                      help=_("check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 "
+                             "address)"))
+    only.add_argument("--ipv6", action="store_true", help=_("check over IPv6 only (from this host's stable address)"))
     parser.add_argument("--no-router", action="store_true",
                         help=_("do not ask the router (UPnP, NAT-PMP, PCP) for its external address"))
     parser.add_argument("--map", action="store_true",

@@ -86,6 +86,15 @@ def render_router(report: RouterReport, findings: Sequence[Finding], style: Styl
             cells.append(_("external address {address}", address=answer.external_address))
         more = f" [{answer.result}]" if answer.result else ""
         lines.append(f"  {answer.protocol.value.upper():8} {', '.join(cells)}{more}")
+    if report.has_global_ipv6 is not None:
+        # Over IPv6 nothing is mapped: say so next to the mapping protocols, so nobody looks for a
+        # port forward there.
+        lines.append(
+            _("IPv6: {address}, a global address: no NAT over IPv6, a service needs an IPv6 pinhole on the "
+              "router, not a mapping", address=report.ipv6_address)
+            if report.ipv6_address is not None
+            else _("IPv6: this host has no global IPv6 address")
+        )
     if report.mappings:
         lines.append(_("Mappings the router lists:"))
         for m in report.mappings:

@@ -392,20 +392,19 @@ def _lifetime_finding(report: JamulusModesReport) -> Finding:
 
 def explain_jamulus_ipv6(verdict: PortVerdict) -> tuple[Finding, ...]:
     """What an IPv6 result for the Jamulus port changes: direct connections only (``-6``);
-    Jamulus directories are IPv4, so public mode stays an IPv4 question (jamulus #1938, #3809).
-    (Its texts are not yet in the French catalog.)"""
+    Jamulus directories are IPv4, so public mode stays an IPv4 question (jamulus #1938, #3809)."""
     port = verdict.port
     directories = (
-        "Jamulus directories are IPv4 only: public mode (being listed) depends on the IPv4 result.",
+        _("Jamulus directories are IPv4 only: public mode (being listed) depends on the IPv4 result."),
     )
     if verdict.reachable:
         return (
             Finding(
                 Severity.OK,
-                "Jamulus over IPv6: direct connections will work",
-                f"UDP {port} is reachable over IPv6. Start the server and the clients with -6 (--enableipv6) "
-                "and connect to this server's IPv6 address or a name with an AAAA record; this also works "
-                "behind carrier-grade NAT or DS-Lite, where IPv4 cannot be reached.",
+                _("Jamulus over IPv6: direct connections will work"),
+                _("UDP {port} is reachable over IPv6. Start the server and the clients with -6 (--enableipv6) "
+                  "and connect to this server's IPv6 address or a name with an AAAA record; this also works "
+                  "behind carrier-grade NAT or DS-Lite, where IPv4 cannot be reached.", port=port),
                 directories,
                 code="jamulus-ipv6-direct-works",
             ),
@@ -415,9 +414,9 @@ def explain_jamulus_ipv6(verdict: PortVerdict) -> tuple[Finding, ...]:
     return (
         Finding(
             Severity.INFO,
-            "Jamulus over IPv6: direct connections blocked",
-            f"UDP {port} is not reachable over IPv6: clients using -6 cannot connect by address until the "
-            "IPv6 firewall lets it in.",
+            _("Jamulus over IPv6: direct connections blocked"),
+            _("UDP {port} is not reachable over IPv6: clients using -6 cannot connect by address until the "
+              "IPv6 firewall lets it in.", port=port),
             (*verdict.advice[:1], *directories),
             code="jamulus-ipv6-direct-blocked",
         ),

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
+from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.jamulus_findings import jamulus_check_findings
 from natprobe.reports.check_report import CheckReport, FamilyResult
@@ -344,13 +345,13 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             has_global_ipv6 = source.address is not None
             if source.address is None:
                 statuses.append(FamilyResult(family, False, None, None, False,
-                                             "this host has no global IPv6 address: IPv6 was not tested"))
+                                             _("this host has no global IPv6 address: IPv6 was not tested")))
                 continue
         if server_ip is None:
             statuses.append(FamilyResult(
                 family, False, source.address if source else None, None, False,
-                f"the echo server {url_host(server)} has no IPv{family.version} address: "
-                f"IPv{family.version} was not tested",
+                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
+                  server=url_host(server), version=family.version),
             ))
             continue
         try:
@@ -361,14 +362,19 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         except ServerError as exc:
             failures.append(exc)
             statuses.append(FamilyResult(family, False, source.address if source else None, None, False,
-                                         f"IPv{family.version} was not tested: {exc}"))
+                                         _("IPv{version} was not tested: {error}",
+                                                                             version=family.version, error=exc)))
             continue
         outcomes.append(outcome)
         temporary = source is not None and source.temporary
-        note = f"tested from {outcome.local_ip}"
-        if family is IpFamily.IPV6:
-            note += (" (a temporary privacy address: this host has no stable global IPv6 address)" if temporary
-                     else " (this host's stable address, not a temporary privacy address)")
+        if family is IpFamily.IPV4:
+            note = _("tested from {address}", address=outcome.local_ip)
+        elif temporary:
+            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
+                     "address)", address=outcome.local_ip)
+        else:
+            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
+                     address=outcome.local_ip)
         statuses.append(FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note))
     if not outcomes:
         if failures:

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Any, Final
 
-from natprobe.adapters.interfaces import read_local_context, source_address_toward
+from natprobe.adapters.interfaces import (
+    DEFAULT_TOWARD_V6,
+    ipv6_source_toward,
+    read_local_context,
+    source_address_toward,
+)
 from natprobe.adapters.portmap_udp import GatewaySocket
 from natprobe.adapters.upnp_igd import IgdClient, UpnpMapping, discover_igd
 from natprobe.addressing import IPAddress
@@ -167,13 +172,17 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
     started = time.monotonic()
+    # Whether this host has global IPv6 does not depend on the router: read it first, so even a
+    # host without an IPv4 gateway learns it (a UDP connect() picks the source; nothing is sent).
+    ipv6_address = ipv6_source_toward(DEFAULT_TOWARD_V6).address
     if gateway is None:
         gateway = gateway_from_environment()
     if gateway is None:
         context = read_local_context()
         gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
     if gateway is None or not isinstance(gateway, IPv4Address):
-        report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started)
+        report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started,
+                              ipv6_address, ipv6_address is not None)
         return RouterSession(report)
     try:
         local_ip: IPAddress | None = source_address_toward(gateway)
@@ -199,7 +208,7 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     report = RouterReport(
         gateway=gateway, local_ip=local_ip, answers=answers, external_address=external, meaning=meaning,
         address_mismatch=answers[0].result == "ADDRESS_MISMATCH", mappings=mappings,
-        duration_s=time.monotonic() - started,
+        duration_s=time.monotonic() - started, ipv6_address=ipv6_address, has_global_ipv6=ipv6_address is not None,
     )
     pcp_ok = answers[0].answered and answers[0].result is None
     natpmp_ok = answers[1].answered and answers[1].result is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.addressing import IPAddress
@@ -45,7 +46,8 @@ __all__ = (
 
 
 ROUTER_SCHEMA_ID = "natprobe/router"
-ROUTER_VERSION = 1
+ROUTER_VERSION = 2
+"""2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,11 @@ class RouterReport:
     """PCP said ADDRESS_MISMATCH: a NAT sits between this host and the gateway."""
     mappings: tuple[RouterMapping, ...]
     duration_s: float
+    ipv6_address: IPv6Address | None = None
+    """This host's stable global IPv6 address (temporary if it has no stable one); None: none."""
+    has_global_ipv6: bool | None = None
+    """Over IPv6 the router forwards nothing: a global address means a pinhole, not a mapping,
+    makes a service reachable. None: not looked at."""
 
     @property
     def any_answered(self) -> bool:
@@ -100,6 +107,10 @@ class RouterReport:
                 for a in self.answers
             ],
             "mappings": [mapping_dict(m) for m in self.mappings],
+            "ipv6": {
+                "global": self.has_global_ipv6,
+                "address": None if self.ipv6_address is None else str(self.ipv6_address),
+            },
             "duration_ms": round(self.duration_s * 1000, 1),
         }
 
@@ -158,6 +169,7 @@ ROUTER_SCHEMA: JsonSchema = report_schema(
             }),
         },
         "mappings": {"type": "array", "items": _ROUTER_MAPPING},
+        "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
         "duration_ms": {"type": "number"},
     },
 )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ipaddress import IPv6Address
 
 from natprobe.addressing import AddressScope, IPAddress, IpFamily, classify, is_globally_routable
+from natprobe.i18n import _
 
 __all__ = (
     "MAX_NAME_LENGTH",
@@ -114,31 +115,33 @@ def validate_name(text: str) -> str:
     """
     name = text.strip()
     if not name:
-        raise ValueError("the name is empty")
+        raise ValueError(_("the name is empty"))
     if name.endswith("."):
         name = name[:-1]
     if not name.isascii():
         try:
             name = name.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(f"{text!r} is not a valid internationalised domain name") from None
+            raise ValueError(_("{name!r} is not a valid internationalised domain name", name=text)) from None
     name = name.lower()
     if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"the name is {len(name)} characters long; a DNS name has at most {MAX_NAME_LENGTH}")
+        raise ValueError(_("the name is {length} characters long; a DNS name has at most {limit}",
+                           length=len(name), limit=MAX_NAME_LENGTH))
     for label in name.split("."):
         if not label:
-            raise ValueError(f"{text!r} has an empty label (two dots in a row, or a leading dot)")
+            raise ValueError(_("{name!r} has an empty label (two dots in a row, or a leading dot)", name=text))
         if len(label) > _MAX_LABEL:
-            raise ValueError(f"the label {label[:20]!r}... is {len(label)} characters long; at most {_MAX_LABEL}")
+            raise ValueError(_("the label {label!r}... is {length} characters long; at most {limit}",
+                             label=label[:20], length=len(label), limit=_MAX_LABEL))
         if not set(label) <= _LDH or label.startswith("-") or label.endswith("-"):
-            raise ValueError(
-                f"the label {label!r} of {text!r} is not valid: use letters, digits and hyphens, "
-                "not starting or ending with a hyphen"
-            )
+            raise ValueError(_(
+                "the label {label!r} of {name!r} is not valid: use letters, digits and hyphens, "
+                "not starting or ending with a hyphen", label=label, name=text,
+            ))
     if "." not in name:
-        raise ValueError(f"{text!r} is not a fully qualified name (e.g. cloud.example.org)")
+        raise ValueError(_("{name!r} is not a fully qualified name (e.g. cloud.example.org)", name=text))
     if name.rsplit(".", 1)[1].isdigit():
-        raise ValueError(f"{text!r} is an address, not a name")
+        raise ValueError(_("{name!r} is an address, not a name", name=text))
     return name
 
 
@@ -150,34 +153,73 @@ def _join(addresses: Sequence[IPAddress]) -> str:
     return ", ".join(str(a) for a in addresses)
 
 
-def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, where: str) -> FamilyDnsVerdict | None:
+def _detail(lookup: FamilyLookup) -> str:
+    return lookup.detail or _("unknown error")
+
+
+def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, outside: bool) -> FamilyDnsVerdict | None:
+    # One whole sentence per vantage point (the echo server's resolver or this host's), so a
+    # translation never has to agree with a noun phrase pasted in.
     rr = record_type(family)
     if lookup.status is LookupStatus.NXDOMAIN:
+        reason = (
+            _("the echo server's resolver says {name} does not exist (NXDOMAIN)", name=name) if outside
+            else _("this host's resolver says {name} does not exist (NXDOMAIN)", name=name)
+        )
         return FamilyDnsVerdict(
-            family, DnsVerdict.NO_SUCH_NAME,
-            f"{where} says {name} does not exist (NXDOMAIN)",
-            (f"Check the spelling, and that the name is created at your DNS or dynamic-DNS provider "
-             f"with an {rr} record.",),
+            family, DnsVerdict.NO_SUCH_NAME, reason,
+            (_("Check the spelling, and that the name is created at your DNS or dynamic-DNS provider "
+               "with an {rr} record.", rr=rr),),
         )
     if lookup.status is LookupStatus.SERVFAIL:
+        if lookup.detail:
+            reason = (
+                _("the echo server's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
+                  detail=lookup.detail) if outside
+                else _("this host's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
+                       detail=lookup.detail)
+            )
+        else:
+            reason = (
+                _("the echo server's resolver could not resolve {name} (SERVFAIL)", name=name) if outside
+                else _("this host's resolver could not resolve {name} (SERVFAIL)", name=name)
+            )
         return FamilyDnsVerdict(
-            family, DnsVerdict.RESOLVER_FAILURE,
-            f"{where} could not resolve {name} (SERVFAIL{': ' + lookup.detail if lookup.detail else ''})",
-            ("A SERVFAIL often means the domain's name servers do not answer or DNSSEC fails: check the "
-             "domain's delegation and signatures at your registrar, then try again.",),
+            family, DnsVerdict.RESOLVER_FAILURE, reason,
+            (_("A SERVFAIL often means the domain's name servers do not answer or DNSSEC fails: check the "
+               "domain's delegation and signatures at your registrar, then try again."),),
         )
     if lookup.status is LookupStatus.TIMEOUT:
+        if lookup.detail:
+            reason = (
+                _("the echo server's resolver did not answer for {name} in time ({detail})", name=name,
+                  detail=lookup.detail) if outside
+                else _("this host's resolver did not answer for {name} in time ({detail})", name=name,
+                       detail=lookup.detail)
+            )
+        else:
+            reason = (
+                _("the echo server's resolver did not answer for {name} in time", name=name) if outside
+                else _("this host's resolver did not answer for {name} in time", name=name)
+            )
         return FamilyDnsVerdict(
-            family, DnsVerdict.RESOLVER_TIMEOUT,
-            f"{where} did not answer for {name} in time{': ' + lookup.detail if lookup.detail else ''}",
-            ("Check this resolver (the nameserver lines of /etc/resolv.conf) and try again.",),
+            family, DnsVerdict.RESOLVER_TIMEOUT, reason,
+            (_("Check this resolver (the nameserver lines of /etc/resolv.conf) and try again."),),
         )
     if lookup.status is LookupStatus.ERROR:
-        return FamilyDnsVerdict(
-            family, DnsVerdict.RESOLVER_FAILURE,
-            f"{where} could not look up {name}: {lookup.detail or 'unknown error'}",
+        reason = (
+            _("the echo server's resolver could not look up {name}: {detail}", name=name, detail=_detail(lookup))
+            if outside
+            else _("this host's resolver could not look up {name}: {detail}", name=name, detail=_detail(lookup))
         )
+        return FamilyDnsVerdict(family, DnsVerdict.RESOLVER_FAILURE, reason)
     return None
+
+
+def _point_at_public(rr: str, public_ip: IPAddress | None) -> str:
+    if public_ip is None:
+        return _("Point the {rr} record at your public address.", rr=rr)
+    return _("Point the {rr} record at your public address ({public}).", rr=rr, public=public_ip)
 
 
 def _bad_address(
@@ -186,41 +228,50 @@ def _bad_address(
 ) -> FamilyDnsVerdict | None:
     """The first record that cannot lead here from outside, as a verdict."""
     rr = record_type(family)
-    target = f" ({public_ip})" if public_ip is not None else ""
     for address in addresses:
         scope = classify(address)
         if scope in (AddressScope.PRIVATE, AddressScope.UNIQUE_LOCAL, AddressScope.LINK_LOCAL, AddressScope.LOOPBACK):
             return FamilyDnsVerdict(
                 family, DnsVerdict.PRIVATE_ADDRESS,
-                f"the {rr} record of {name} is {address}, a LAN address: it works only inside your network, "
-                "visitors from the Internet cannot use it",
-                (f"Point the {rr} record at your public address{target}. If you set the LAN address on purpose "
-                 "(an outage workaround, or because the router does not hairpin), undo it, and give LAN clients "
-                 "the LAN address through split DNS on your own resolver instead.",),
+                _("the {rr} record of {name} is {address}, a LAN address: it works only inside your network, "
+                  "visitors from the Internet cannot use it", rr=rr, name=name, address=address),
+                (_point_at_public(rr, public_ip) + " "
+                 + _("If you set the LAN address on purpose (an outage workaround, or because the router does "
+                     "not hairpin), undo it, and give LAN clients the LAN address through split DNS on your "
+                     "own resolver instead."),),
             )
         if scope is AddressScope.SHARED:
             return FamilyDnsVerdict(
                 family, DnsVerdict.CGNAT_ADDRESS,
-                f"the {rr} record of {name} is {address}, inside 100.64.0.0/10: that is your carrier's NAT, "
-                "not an address anyone outside can reach (a dynamic-DNS client read the router's WAN address)",
-                (f"Set the dynamic-DNS client to publish the address the Internet sees{target} (its 'web' or "
-                 "'external IP' method), not the router's interface address.",
-                 "Behind carrier-grade NAT, inbound connections need a public IPv4 address from your ISP, "
-                 "IPv6, or a tunnel to a VPS."),
+                _("the {rr} record of {name} is {address}, inside 100.64.0.0/10: that is your carrier's NAT, "
+                  "not an address anyone outside can reach (a dynamic-DNS client read the router's WAN address)",
+                  rr=rr, name=name, address=address),
+                (_("Set the dynamic-DNS client to publish the address the Internet sees ({public}) (its 'web' or "
+                   "'external IP' method), not the router's interface address.", public=public_ip)
+                 if public_ip is not None else
+                 _("Set the dynamic-DNS client to publish the address the Internet sees (its 'web' or "
+                   "'external IP' method), not the router's interface address."),
+                 _("Behind carrier-grade NAT, inbound connections need a public IPv4 address from your ISP, "
+                   "IPv6, or a tunnel to a VPS.")),
             )
         if isinstance(address, IPv6Address) and address in temporary:
             return FamilyDnsVerdict(
                 family, DnsVerdict.TEMPORARY_ADDRESS,
-                f"the AAAA record of {name} is {address}, a temporary privacy address of this host: it "
-                "changes within a day and the record then points nowhere",
-                (f"Publish this host's stable address{target} in the AAAA record (and open the pinhole for "
-                 "that one); have the dynamic-DNS client pick the stable address, not the temporary one.",),
+                _("the AAAA record of {name} is {address}, a temporary privacy address of this host: it "
+                  "changes within a day and the record then points nowhere", name=name, address=address),
+                (_("Publish this host's stable address ({public}) in the AAAA record (and open the pinhole for "
+                   "that one); have the dynamic-DNS client pick the stable address, not the temporary one.",
+                   public=public_ip)
+                 if public_ip is not None else
+                 _("Publish this host's stable address in the AAAA record (and open the pinhole for that one); "
+                   "have the dynamic-DNS client pick the stable address, not the temporary one."),),
             )
         if not is_globally_routable(scope):
             return FamilyDnsVerdict(
                 family, DnsVerdict.PRIVATE_ADDRESS,
-                f"the {rr} record of {name} is {address}, which is not a public address ({scope.value})",
-                (f"Point the {rr} record at your public address{target}.",),
+                _("the {rr} record of {name} is {address}, which is not a public address ({scope})",
+                  rr=rr, name=name, address=address, scope=scope.value),
+                (_point_at_public(rr, public_ip),),
             )
     return None
 
@@ -244,9 +295,9 @@ def decide_family(
     host's temporary IPv6 addresses.
     """
     rr = record_type(family)
+    version = family.version
     view = outside if outside is not None else local
-    where = "the echo server's resolver" if outside is not None else "this host's resolver"
-    failure = _lookup_failure(name, family, view, where)
+    failure = _lookup_failure(name, family, view, outside is not None)
     if failure is not None:
         return failure
     addresses = view.addresses
@@ -254,23 +305,29 @@ def decide_family(
         outside is not None and local.status is LookupStatus.ANSWERED
         and set(local.addresses) != set(outside.addresses)
     )
+    # The note about this host's own view is one self-contained parenthesis, appended.
     if split:
-        local_note = f" (this host's resolver answers {_join(local.addresses) or 'nothing'} instead)"
+        local_note = " " + _("(this host's resolver answers {addresses} instead)",
+                             addresses=_join(local.addresses) or _("nothing"))
     elif outside is not None and local.status is not LookupStatus.ANSWERED:
-        local_note = f" (this host's own resolver failed: {local.status.value}{', ' + local.detail if local.detail else ''})"
+        local_note = " " + _("(this host's own resolver failed: {status})", status=local.status.value
+                             + (f", {local.detail}" if local.detail else ""))
     else:
         local_note = ""
     if not addresses:
         if public_ip is not None:
             return FamilyDnsVerdict(
                 family, DnsVerdict.MISSING,
-                f"{name} has no {rr} record, but IPv{family.version} works here (the echo server saw "
-                f"{public_ip}): IPv{family.version}-only visitors cannot reach the site{local_note}",
-                (f"Add an {rr} record for {name} pointing at {public_ip} (with dynamic DNS if it changes).",),
+                _("{name} has no {rr} record, but IPv{version} works here (the echo server saw {public}): "
+                  "IPv{version}-only visitors cannot reach the site", name=name, rr=rr, version=version,
+                  public=public_ip) + local_note,
+                (_("Add an {rr} record for {name} pointing at {public} (with dynamic DNS if it changes).",
+                   rr=rr, name=name, public=public_ip),),
             )
         return FamilyDnsVerdict(
             family, DnsVerdict.NO_RECORD,
-            f"{name} has no {rr} record, and IPv{family.version} is not in use here: nothing to fix{local_note}",
+            _("{name} has no {rr} record, and IPv{version} is not in use here: nothing to fix",
+              name=name, rr=rr, version=version) + local_note,
         )
     bad = _bad_address(name, family, addresses, public_ip, temporary)
     if bad is not None:
@@ -279,53 +336,63 @@ def decide_family(
         if outside is None:
             return FamilyDnsVerdict(
                 family, DnsVerdict.UNVERIFIED,
-                f"{name} has the {rr} record {_join(addresses)}; without an echo server natprobe cannot tell "
-                "whether that is this network's public address (local view only)",
-                ("Give an echo server (--server or NATPROBE_SERVER) to compare the record with the address "
-                 "the Internet sees.",),
+                _("{name} has the {rr} record {addresses}; without an echo server natprobe cannot tell "
+                  "whether that is this network's public address (local view only)",
+                  name=name, rr=rr, addresses=_join(addresses)),
+                (_("Give an echo server (--server or NATPROBE_SERVER) to compare the record with the address "
+                   "the Internet sees."),),
             )
         if family is IpFamily.IPV6:
             return FamilyDnsVerdict(
                 family, DnsVerdict.UNREACHABLE_FAMILY,
-                f"{name} has the AAAA record {_join(addresses)}, but this host could not reach the echo server "
-                "over IPv6: IPv6 visitors (browsers try IPv6 first) will fail or wait before falling back",
-                ("Fix IPv6 on this host (a global address and a default route), or remove the AAAA record.",),
+                _("{name} has the AAAA record {addresses}, but this host could not reach the echo server "
+                  "over IPv6: IPv6 visitors (browsers try IPv6 first) will fail or wait before falling back",
+                  name=name, addresses=_join(addresses)),
+                (_("Fix IPv6 on this host (a global address and a default route), or remove the AAAA record."),),
             )
         return FamilyDnsVerdict(
             family, DnsVerdict.UNVERIFIED,
-            f"{name} has the A record {_join(addresses)}, but this host could not reach the echo server over "
-            "IPv4 to learn its public address, so the record cannot be compared",
+            _("{name} has the A record {addresses}, but this host could not reach the echo server over "
+              "IPv4 to learn its public address, so the record cannot be compared",
+              name=name, addresses=_join(addresses)),
         )
     if public_ip not in addresses:
         return FamilyDnsVerdict(
             family, DnsVerdict.STALE,
-            f"the {rr} record of {name} is {_join(addresses)}, but this network's public address is now "
-            f"{public_ip}: the record is out of date (the dynamic-DNS client did not update it){local_note}",
-            (f"Update the {rr} record to {public_ip}; check that the dynamic-DNS client runs and can log in, "
-             "and that it updates this record type.",),
+            _("the {rr} record of {name} is {addresses}, but this network's public address is now "
+              "{public}: the record is out of date (the dynamic-DNS client did not update it)",
+              rr=rr, name=name, addresses=_join(addresses), public=public_ip) + local_note,
+            (_("Update the {rr} record to {public}; check that the dynamic-DNS client runs and can log in, "
+               "and that it updates this record type.", rr=rr, public=public_ip),),
         )
     if family_reachable is False:
+        reason = (
+            _("the AAAA record of {name} points here ({public}), but no port checked was reachable over "
+              "IPv6: visitors using IPv6 cannot reach the site (browsers try IPv6 first)",
+              name=name, public=public_ip) if family is IpFamily.IPV6
+            else _("the A record of {name} points here ({public}), but no port checked was reachable over "
+                   "IPv4: visitors using IPv4 cannot reach the site", name=name, public=public_ip)
+        )
         return FamilyDnsVerdict(
-            family, DnsVerdict.UNREACHABLE_FAMILY,
-            f"the {rr} record of {name} points here ({public_ip}), but no port checked was reachable over "
-            f"IPv{family.version}: visitors using IPv{family.version} cannot reach the site"
-            + (" (browsers try IPv6 first)" if family is IpFamily.IPV6 else "") + local_note,
-            (f"Open the ports over IPv{family.version} (see the port results), or remove the {rr} record "
-             "until it works.",),
+            family, DnsVerdict.UNREACHABLE_FAMILY, reason + local_note,
+            (_("Open the ports over IPv{version} (see the port results), or remove the {rr} record "
+               "until it works.", version=version, rr=rr),),
         )
     others = [a for a in addresses if a != public_ip]
-    extra = f" (also {_join(others)}: check that those are yours too)" if others else ""
     if split:
         return FamilyDnsVerdict(
             family, DnsVerdict.SPLIT_HORIZON,
-            f"outside, {name} resolves to {_join(addresses)} (this network's public address), but this host's "
-            f"resolver answers {_join(local.addresses) or 'nothing'}: split-horizon DNS, which is fine when "
-            "meant (LAN clients use the LAN address)",
-            ("If you did not set up split DNS on purpose, find the local override (router DNS, /etc/hosts, a "
-             "Pi-hole entry) and remove it.",),
+            _("outside, {name} resolves to {addresses} (this network's public address), but this host's "
+              "resolver answers {local}: split-horizon DNS, which is fine when meant (LAN clients use the "
+              "LAN address)", name=name, addresses=_join(addresses), local=_join(local.addresses) or _("nothing")),
+            (_("If you did not set up split DNS on purpose, find the local override (router DNS, /etc/hosts, a "
+               "Pi-hole entry) and remove it."),),
         )
-    return FamilyDnsVerdict(
-        family, DnsVerdict.MATCHES,
-        f"the {rr} record of {name} is {public_ip}, the public address the echo server saw{extra}{local_note}",
-    )
-
+    if others:
+        reason = _("the {rr} record of {name} is {public}, the public address the echo server saw (also "
+                   "{others}: check that those are yours too)", rr=rr, name=name, public=public_ip,
+                   others=_join(others))
+    else:
+        reason = _("the {rr} record of {name} is {public}, the public address the echo server saw",
+                   rr=rr, name=name, public=public_ip)
+    return FamilyDnsVerdict(family, DnsVerdict.MATCHES, reason + local_note)

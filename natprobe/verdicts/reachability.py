@@ -159,36 +159,41 @@ _CGNAT_ADVICE = (
 
 
 def _v6_address(context: Context) -> str:
-    address = str(context.local_ip) if context.local_ip is not None else "this host's IPv6 address"
-    return f"{address} (a temporary privacy address)" if context.temporary_address else address
+    if context.local_ip is None:
+        return _("this host's IPv6 address")
+    if context.temporary_address:
+        return _("{address} (a temporary privacy address)", address=context.local_ip)
+    return str(context.local_ip)
 
 
 def _v6_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     """Over IPv6 nothing is forwarded: a pinhole on the router, and this host's firewall."""
     proto, port = observation.protocol.value.upper(), observation.port
-    address = str(context.local_ip) if context.local_ip is not None else "this host's stable IPv6 address"
+    address = str(context.local_ip) if context.local_ip is not None else _("this host's stable IPv6 address")
     advice = [
-        f"On the router, open an IPv6 pinhole (an inbound IPv6 firewall exception) for {proto} port {port} "
-        f"to {address}. Some routers pick the host by its interface identifier: name the stable address, "
-        "not a temporary privacy address.",
-        f"Allow inbound {proto} port {port} over IPv6 in this host's firewall (nftables/ip6tables, ufw, firewalld).",
+        _("On the router, open an IPv6 pinhole (an inbound IPv6 firewall exception) for {protocol} port {port} "
+          "to {address}. Some routers pick the host by its interface identifier: name the stable address, "
+          "not a temporary privacy address.", protocol=proto, port=port, address=address),
+        _("Allow inbound {protocol} port {port} over IPv6 in this host's firewall (nftables/ip6tables, ufw, "
+          "firewalld).", protocol=proto, port=port),
     ]
     if context.temporary_address:
-        advice.append(
-            f"{address} is a temporary privacy address that changes within a day: give this server a stable "
+        advice.append(_(
+            "{address} is a temporary privacy address that changes within a day: give this server a stable "
             "address (net.ipv6.conf.<interface>.use_tempaddr=0, or a static address) and use that in the "
-            "pinhole and the DNS record."
-        )
+            "pinhole and the DNS record.", address=address,
+        ))
     return tuple(advice)
 
 
 def _v6_unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
     return PortVerdict(
         status=PortStatus.IPV6_FIREWALL,
-        reason=(
-            f"{what} over IPv6 to {_v6_address(context)}: IPv6 has no NAT, so a firewall dropped it: the "
-            f"router's IPv6 firewall has no pinhole for {observation.protocol.value.upper()} port "
-            f"{observation.port} to this address, or this host's own firewall drops it"
+        reason=_(
+            "{what} (over IPv6, to {address}): IPv6 has no NAT, so a firewall dropped it: the router's IPv6 "
+            "firewall has no pinhole for {protocol} port {port} to this address, or this host's own firewall "
+            "drops it", what=what, address=_v6_address(context), protocol=observation.protocol.value.upper(),
+            port=observation.port,
         ),
         advice=_v6_advice(observation, context),
         protocol=observation.protocol,
@@ -271,11 +276,14 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
         # forwarded there, so it is a firewall that rejects, or the service is not listening.
         verdict = replace(verdict, advice=_v6_advice(observation, context))
     if context.family is IpFamily.IPV6 and verdict.reachable:
-        verdict = replace(verdict, reason=f"{verdict.reason} (over IPv6, at {_v6_address(context)})")
+        # The reason is a whole clause of its own; the parenthesis says where, as one unit.
+        verdict = replace(verdict, reason=verdict.reason + " " + _("(over IPv6, at {address})",
+                                                                   address=_v6_address(context)))
         if observation.mode is ProbeMode.NONCE:
-            verdict = replace(verdict, proof=(
-                f"a one-time token sent by the echo server to {_v6_address(context)} arrived on this host's port "
-                "(the router's IPv6 firewall and this host's firewall both let it through)"
+            verdict = replace(verdict, proof=_(
+                "a one-time token sent by the echo server to {address} arrived on this host's port "
+                "(the router's IPv6 firewall and this host's firewall both let it through)",
+                address=_v6_address(context),
             ))
     return replace(verdict, family=context.family)
 
@@ -304,9 +312,10 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
                 return PortVerdict(
                     reachable=False,
                     status=PortStatus.IPV6_FIREWALL,
-                    reason=(
-                        f"the connection to {_v6_address(context)} was refused over IPv6 although natprobe listened "
-                        "on the port: a firewall rejects it (the router's IPv6 firewall or this host's)"
+                    reason=_(
+                        "the connection to {address} was refused over IPv6 although natprobe listened "
+                        "on the port: a firewall rejects it (the router's IPv6 firewall or this host's)",
+                        address=_v6_address(context),
                     ),
                     advice=_v6_advice(observation, context),
                     protocol=protocol,

@@ -74,6 +74,13 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
                     assert response.status == 200, await response.text()
                 async with session.get(f"{base}/no-such-route") as response:
                     assert response.status == 404
+                # One scan of this loopback address (only the closed port: it is refused at once),
+                # then one refused by the per-address interval.
+                scan = {"extra": [{"port": closed_port, "protocol": "tcp"}]}
+                async with session.post(f"{base}/v1/exposure", json=scan) as response:
+                    assert response.status == 200, await response.text()
+                async with session.post(f"{base}/v1/exposure", json=scan) as response:
+                    assert response.status == 429, await response.text()
                 async with session.get(f"{base}/metrics") as response:
                     after = samples(await response.text())
             process.terminate()
@@ -95,6 +102,10 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
     moved("natprobe_probe_backs_total", 1, protocol="tcp", mode="connect", outcome="not_connected")
     moved("natprobe_http_requests_total", 1, route="/v1/probe", status="200")
     moved("natprobe_http_requests_total", 1, route="unmatched", status="404")
+    moved("natprobe_exposure_scans_total", 1, outcome="scanned")
+    moved("natprobe_exposure_scans_total", 1, outcome="rate_limited")
+    moved("natprobe_exposure_scans_total", 0, outcome="busy")
+    assert value(after, "natprobe_exposure_ports_scanned_total") > value(before, "natprobe_exposure_ports_scanned_total")
     assert value(after, "natprobe_rate_limiter_entries", limiter="stun") >= 1
     assert value(after, "natprobe_rate_limiter_entries", limiter="http_probe") == 1
     assert ("natprobe_probes_in_flight", ()) in after
