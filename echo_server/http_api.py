@@ -324,8 +324,6 @@ async def whoami(request: web.Request) -> web.Response:
     state = _state(request)
     peer = _peer(request)
     udp = state.udp
-    if udp is None:
-        raise ApiError(500, ErrorCode.INTERNAL, "the UDP probe socket is not open")
     return _record_response(
         WhoAmI(
             ip=str(peer.ip),
@@ -333,7 +331,7 @@ async def whoami(request: web.Request) -> web.Response:
             server=SERVER_NAME,
             version=__version__,
             probe_source_ip=str(state.config.advertised_source_ip),
-            udp_probe_port=udp.local.port,
+            udp_probe_port=0 if udp is None else udp.local.port,
             auth_required=state.config.token is not None,
         )
     )
@@ -392,21 +390,37 @@ async def probe(request: web.Request) -> web.Response:
     )
 
 
+@contextlib.asynccontextmanager
+async def _udp_probe_source(state: ApiState) -> AsyncIterator[UdpProbeSocket]:
+    """The socket a UDP nonce probe leaves from: the operator's fixed one, or a fresh port.
+
+    A fresh port per probe by default: a NAT keeps a conntrack entry for an earlier probe's flow
+    for a while after a forward is removed, and a probe on the same 5-tuple would still be let
+    in through it (a false "reachable")."""
+    if state.udp is not None:
+        yield state.udp
+        return
+    fresh = await UdpProbeSocket.open(state.config.probe_source_ip, 0)
+    try:
+        yield fresh
+    finally:
+        fresh.close()
+
+
 async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, body_size: int) -> ProbeOutcome:
     source_ip = state.config.probe_source_ip
     payload = spec.payload
     if spec.protocol is TransportProtocol.UDP:
         if payload is not None:
-            if state.udp is None:
-                raise NetworkError("the UDP probe socket is not open")
-            return await probe_back.probe_udp_nonce(
-                state.udp,
-                target,
-                payload,
-                count=spec.datagrams,
-                byte_budget=body_size,
-                spacing=state.config.udp_nonce_spacing,
-            )
+            async with _udp_probe_source(state) as sock:
+                return await probe_back.probe_udp_nonce(
+                    sock,
+                    target,
+                    payload,
+                    count=spec.datagrams,
+                    byte_budget=body_size,
+                    spacing=state.config.udp_nonce_spacing,
+                )
         return await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=spec.timeout, byte_budget=body_size)
     if payload is not None:
         return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout, payload=payload)
@@ -545,8 +559,13 @@ def create_app(
 
 async def _udp_probe_socket(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE_KEY]
-    state.udp = await UdpProbeSocket.open(state.config.probe_source_ip, state.config.udp_probe_port)
-    logger.info("UDP probe-backs leave from %s", state.udp.local)
+    if state.config.udp_probe_port:
+        state.udp = await UdpProbeSocket.open(state.config.probe_source_ip, state.config.udp_probe_port)
+        logger.info("UDP probe-backs leave from %s", state.udp.local)
+    else:
+        # Bound once now so a probe source address this host does not have fails at start.
+        (await UdpProbeSocket.open(state.config.probe_source_ip, 0)).close()
+        logger.info("UDP probe-backs leave from %s, a fresh port for each probe", state.config.probe_source_ip)
     try:
         yield
     finally:

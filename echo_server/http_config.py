@@ -68,8 +68,9 @@ class HttpApiConfig:
     """Address every probe-back leaves from (the echo server's public address). Requests
     arriving over the other IP version are refused with a clear message."""
     udp_probe_port: int = 0
-    """Source port of UDP nonce probe-backs; 0 = one the OS picks once at start (still fixed
-    for the server's lifetime, and reported by ``whoami``)."""
+    """Source port of UDP nonce probe-backs (for an operator who must name it in a firewall);
+    0 = a fresh port the OS picks for each probe, so no NAT can carry a probe in on an earlier
+    probe's conntrack entry after a forward is removed."""
     token: str | None = None
     """If set, ``POST /v1/probe`` requires ``Authorization: Bearer <token>``."""
     rate_per_s: float = DEFAULT_RATE_PER_S
@@ -149,7 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=port_argument,
         default=0,
         metavar="P",
-        help="source port of UDP probe-backs (default: one picked at start)",
+        help="fixed source port of UDP probe-backs, to name in a firewall (default: a fresh port per probe)",
     )
     parser.add_argument(
         "--probe-rate",

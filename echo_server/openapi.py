@@ -95,7 +95,7 @@ _RESPONSE_EXAMPLES: dict[str, Any] = {
             "target": {"ip": "203.0.113.7", "port": 22124},
             "protocol": "udp",
             "mode": "nonce",
-            "source": {"ip": "198.51.100.10", "port": 3481},
+            "source": {"ip": "198.51.100.10", "port": 40312},
             "result": {"sent": 3},
             "elapsed_ms": 301.2,
         }
@@ -212,7 +212,7 @@ _DOCUMENT: dict[str, Any] = {
                                             "server": API_SERVER_NAME,
                                             "version": __version__,
                                             "probe_source_ip": "198.51.100.10",
-                                            "udp_probe_port": 3481,
+                                            "udp_probe_port": 0,
                                             "auth_required": False,
                                         }
                                     }

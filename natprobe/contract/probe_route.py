@@ -15,7 +15,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from natprobe.addressing import IPAddress
-from natprobe.contract.base import Endpoint, Milliseconds, Port, Record, parse_ip, decode
+from natprobe.contract.base import AnyPort, Endpoint, Milliseconds, Port, Record, decode, parse_ip
 from natprobe.contract.terms import (
     COUNT_MODE,
     COUNT_RANGE,
@@ -118,8 +118,11 @@ class WhoAmI(Record, frozen=True):
     version: Annotated[str, msgspec.Meta(description="natprobe version of the server.")]
     probe_source_ip: Annotated[str, msgspec.Meta(description="The IP address probe-backs leave from.")]
     udp_probe_port: Annotated[
-        Port,
-        msgspec.Meta(description="The UDP source port nonce probe-backs leave from (fixed while the server runs)."),
+        AnyPort,
+        msgspec.Meta(
+            description="The UDP source port nonce probe-backs leave from when the operator fixed one "
+            "(--udp-probe-port); 0: each probe leaves from a fresh port, named in its answer's source."
+        ),
     ]
     auth_required: Annotated[bool, msgspec.Meta(description="Whether POST /v1/probe needs a bearer token.")]
 

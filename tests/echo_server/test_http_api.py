@@ -176,7 +176,7 @@ async def test_whoami_reports_the_requesters_address_and_the_probe_source() -> N
             "server": "natprobe-echo",
             "version": __version__,
             "probe_source_ip": "127.0.0.1",
-            "udp_probe_port": api.state.udp.local.port if api.state.udp else -1,
+            "udp_probe_port": 0,  # no fixed port: each probe leaves from a fresh one
             "auth_required": False,
         }
 
@@ -204,7 +204,7 @@ async def test_probes_go_to_whatever_address_the_request_came_from(udp_sink: Cal
     assert status == 200 and body["target"] == {"ip": "127.0.0.2", "port": sink.port}
     data, source = (await sink.receive(1))[0]
     assert data == nonce_payload(NONCE)
-    assert source == ("127.0.0.1", whoami["udp_probe_port"])
+    assert source == ("127.0.0.1", body["source"]["port"])
 
 
 # =====================================================================================
@@ -221,11 +221,27 @@ async def test_udp_nonce_arrives_count_times_from_the_reported_source(udp_sink: 
     assert status == 200, body
     check_probe_response(body)
     assert body["result"] == {"sent": 3}
-    assert body["source"] == {"ip": "127.0.0.1", "port": whoami["udp_probe_port"]}
+    assert whoami["udp_probe_port"] == 0 and body["source"]["ip"] == "127.0.0.1" and body["source"]["port"] > 0
     assert body["elapsed_ms"] >= 2 * probe_back.UDP_NONCE_SPACING * 1000 * 0.9
     got = await sink.receive(3)
     assert [data for data, _ in got] == [b"natprobe-nonce:" + NONCE.encode()] * 3
-    assert {addr for _, addr in got} == {("127.0.0.1", whoami["udp_probe_port"])}
+    # All three datagrams of one probe leave from the one port its answer names.
+    assert {addr for _, addr in got} == {("127.0.0.1", body["source"]["port"])}
+
+
+async def test_each_udp_probe_leaves_from_a_fresh_port(udp_sink: Callable[..., UdpSink]) -> None:
+    """Two probes of the same port must not share a 5-tuple: after a forward is removed, a NAT's
+    conntrack entry for the first probe's flow would still let the second one in."""
+    sink = udp_sink()
+    async with running_api() as api:
+        sources = []
+        for _ in range(2):
+            status, body, _ = await api.post({"protocol": "udp", "port": sink.port, "mode": "nonce", "nonce": NONCE,
+                                              "count": 1})
+            assert status == 200, body
+            sources.append(body["source"]["port"])
+    got = await sink.receive(2)
+    assert [addr[1] for _, addr in got] == sources and sources[0] != sources[1]
 
 
 async def test_udp_nonce_bytes_never_exceed_the_request_body(udp_sink: Callable[..., UdpSink]) -> None:

@@ -158,6 +158,20 @@ def test_udp_forwarded_with_natprobe_listening_is_reachable() -> None:
     assert data["topology"]["layers"] == "one-nat"
 
 
+def test_a_removed_forward_is_not_reachable_right_after_even_with_its_flow_still_tracked() -> None:
+    """The router keeps the first probe's conntrack entry (30 s for UDP) after the forward goes:
+    a second probe from the same server port would ride it in. Each probe leaves from a fresh
+    port, so the second check, right after, sees the port closed. No conntrack flush here."""
+    with Lab(LabConfig(forwards=(PortForward("udp", UDP_PORT),))) as lab:
+        echo = _echo(lab)
+        before, _ = _check_cli(lab, echo.http_url, "--udp", str(UDP_PORT), "--json")
+        lab.remove_forwards()
+        after, _ = _check_cli(lab, echo.http_url, "--udp", str(UDP_PORT), "--json")
+    assert before.returncode == 0, (before.stdout, before.stderr)
+    assert after.returncode == 1, (after.stdout, after.stderr)
+    assert _json_ports(after)[("udp", UDP_PORT)]["status"] == "not-forwarded-or-filtered"
+
+
 def test_udp_without_forward_is_not_reachable_and_says_to_forward_it() -> None:
     with Lab(LabConfig()) as lab:
         echo = _echo(lab)
