@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from natprobe.recverr import Hop, HopOutcome
     from natprobe.reports.check_report import CheckReport, FamilyResult
     from natprobe.reports.dns_report import DnsReport
-    from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
+    from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
     from natprobe.reports.finding import Finding, Severity
     from natprobe.reports.jamulus_report import JamulusModesReport, JamulusPingResult, JamulusServerEntry, JamulusServerList
     from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
@@ -121,6 +121,7 @@ _LAZY_EXPORTS = {
     "DnsReport": "natprobe.reports.dns_report",
     "DnsVerdict": "natprobe.verdicts.dns_verdicts",
     "ExposedPort": "natprobe.reports.exposure_report",
+    "ExposureFamily": "natprobe.reports.exposure_report",
     "ExposureOptions": "natprobe.measure.exposure",
     "ExposureReport": "natprobe.reports.exposure_report",
     "ExternalMeaning": "natprobe.verdicts.router_verdicts",
@@ -228,6 +229,7 @@ __all__ = (
     "DnsVerdict",
     "ErrorResponse",
     "ExposedPort",
+    "ExposureFamily",
     "ExposureOptions",
     "ExposureReport",
     "ExternalMeaning",

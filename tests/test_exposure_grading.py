@@ -19,7 +19,8 @@ from natprobe.contract.exposure_route import (
     TlsDetails,
 )
 from natprobe.findings.exposure_findings import explain_grade
-from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
+from natprobe.addressing import IpFamily
+from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
 from tests.json_reports import assert_valid_report
 from natprobe.verdicts.exposure_grading import Code, Level, grade_scan, name_matches
 from natprobe.verdicts.nat_layers import NatLayers
@@ -148,11 +149,16 @@ def test_report_json_and_text() -> None:
     ssh = ScannedPort(22, TCP, OPEN, "ssh", True, banner="SSH-2.0-x", ssh=SshDetails("SSH-2.0-x", ("password",)))
     closed = ScannedPort(23, TCP, PortState.CLOSED, "telnet", error="refused")
     finding = PortFinding("ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords", "d", ("keys only",))
-    report = ExposureReport("http://s", ipaddress.ip_address("203.0.113.7"), None, "198.51.100.10", ("22/tcp",),
-                            (ExposedPort(ssh, True, (finding,)),), (ssh, closed), 1.5)  # fmt: skip
+    v4 = ExposureFamily(IpFamily.IPV4, True, None, ipaddress.ip_address("203.0.113.7"), "198.51.100.10", False,
+                        "tested from ?", (ssh, closed))
+    v6 = ExposureFamily(IpFamily.IPV6, False, None, None, None, False, "this host has no global IPv6 address")
+    report = ExposureReport("http://s", ("22/tcp",), (ExposedPort(ssh, True, (finding,)),), (v4, v6), 1.5)
     data = assert_valid_report(report.to_dict())
-    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 1 and data["bad"] is True
-    assert data["family"] == "ipv4"
+    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 2 and data["bad"] is True
+    assert data["family"] == "ipv4" and data["public_ip"] == "203.0.113.7"
+    assert [(f["family"], f["tested"]) for f in data["families"]] == [("ipv4", True), ("ipv6", False)]
+    assert data["families"][0]["summary"] == {"open": 1, "closed": 1, "filtered": 0}
+    assert {p["family"] for p in data["ports"]} == {p["family"] for p in data["scanned"]} == {"ipv4"}
     port = data["ports"][0]
     assert {"port", "protocol", "state", "service", "details", "findings"} <= set(port)
     assert port["details"]["ssh"] == {"version": "SSH-2.0-x", "auth_methods": ["password"]}
@@ -160,6 +166,7 @@ def test_report_json_and_text() -> None:
     assert data["summary"] == {"open": 1, "closed": 1, "filtered": 0}
     text = render(report)
     assert "TCP 22: open, ssh (expected)" in text and "[BAD ] SSH on TCP 22 accepts passwords" in text
+    assert "this host has no global IPv6 address" in text
 
 
 def test_the_server_side_list_covers_the_issue() -> None:

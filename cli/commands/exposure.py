@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from cli.exit_codes import ExitCode
+from natprobe.addressing import IpFamily
 from natprobe.i18n import N_, _
 from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
 from natprobe.errors import NatprobeError, ServerError
+
+if TYPE_CHECKING:
+    from natprobe.reports.exposure_report import ExposedPort
 
 _MARK = {"ok": N_("ok"), "info": N_("info"), "warning": N_("WARN"), "problem": N_("BAD")}
 
@@ -58,6 +63,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help=_("the ports you mean to expose (TCP unless /udp); any other open port is questioned"))  # fmt: skip
     parser.add_argument("--host", metavar="NAME", help=_("your site's name: TLS SNI, HTTP Host and the certificate name check"))
     parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--ipv4", action="store_true",
+                      help=_("scan over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)"))
+    only.add_argument("--ipv6", action="store_true", help=_("scan over IPv6 only (this host's stable address)"))
     parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     parser.set_defaults(handler=run)
 
@@ -92,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     server = setting.value
     if not args.json:
         print(_("Asking {server} to scan this network's public address (up to 15 s) ...", server=server), file=sys.stderr)
+    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     try:
-        options = ExposureOptions(expect=None if expect is None else tuple(expect), host=args.host, token=token)
+        options = ExposureOptions(expect=None if expect is None else tuple(expect), host=args.host, token=token,
+                                  families=families)  # fmt: skip
         report = asyncio.run(scan_exposure(server, options))
     except ServerError as exc:
         print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
@@ -113,50 +124,61 @@ def render(report: object) -> str:
 
     if not isinstance(report, ExposureReport):
         raise TypeError("render() takes an ExposureReport")
-    lines = [
-        _(
-            "Public address {address} as seen from {source}: {scanned} ports scanned, {open} open, {closed} closed, "
-            "{filtered} filtered (no answer).",
-            address=report.public_ip,
-            source=report.scanned_from,
-            scanned=len(report.scanned),
-            open=report.count(PortState.OPEN),
-            closed=report.count(PortState.CLOSED),
-            filtered=report.count(PortState.FILTERED),
-        ),
-    ]
-    if not report.ports:
-        lines.append(_("Nothing answers on the scanned ports."))
+    lines: list[str] = []
     marks = {severity: _(mark) for severity, mark in _MARK.items()}
     size = max(len(mark) for mark in marks.values())
-    for port in report.ports:
-        scanned = port.scanned
-        what = scanned.service or _("unknown")
-        about = []
-        if scanned.ssh is not None and scanned.ssh.version:
-            about.append(scanned.ssh.version)
-        elif scanned.banner:
-            about.append(scanned.banner)
-        if scanned.http is not None:
-            about.append(f"HTTP {scanned.http.status}" + (f", Server: {scanned.http.server}" if scanned.http.server else ""))
-        if scanned.tls is not None:
-            names = ", ".join(scanned.tls.san) or scanned.tls.subject_cn or "?"
-            about.append(_("certificate for {names}, until {date}", names=names, date=scanned.tls.not_after or "?"))
-        if scanned.jamulus_version:
-            about.append(f"Jamulus {scanned.jamulus_version}")
-        if port.expected:
-            what = _("{service} (expected)", service=what)
-        lines.append("")
-        lines.append(_("{protocol} {port}: {state}, {service}", protocol=scanned.protocol.value.upper(),
-                       port=scanned.port, state=scanned.state.value, service=what)
-                     + (f" — {'; '.join(about)}" if about else ""))  # fmt: skip
-        indent = " " * (size + 5)
-        for finding in port.findings:
-            lines.append(f"  [{marks.get(finding.severity, finding.severity):<{size}}] {finding.title}")
-            if finding.detail and finding.severity != "ok":
-                lines.append(f"{indent}{finding.detail}")
-            for advice in finding.advice:
-                lines.append(f"{indent}- {advice}")
+    for family in report.families:
+        if lines:
+            lines.append("")
+        if not family.tested:
+            lines.append(family.note)
+            continue
+        lines.append(_(
+            "Public address {address} as seen from {source}: {scanned} ports scanned, {open} open, {closed} closed, "
+            "{filtered} filtered (no answer).",
+            address=family.public_ip,
+            source=family.scanned_from,
+            scanned=len(family.scanned),
+            open=report.count(PortState.OPEN, family.family),
+            closed=report.count(PortState.CLOSED, family.family),
+            filtered=report.count(PortState.FILTERED, family.family),
+        ))  # fmt: skip
+        ports = [p for p in report.ports if p.family is family.family]
+        if not ports:
+            lines.append(_("Nothing answers on the scanned ports."))
+        for port in ports:
+            lines.extend(_render_port(port, marks, size))
     lines.append("")
     lines.append(_("Something needs fixing (see BAD above).") if report.bad else _("Nothing graded bad."))
     return "\n".join(lines)
+
+
+def _render_port(port: "ExposedPort", marks: dict[str, str], size: int) -> list[str]:
+    scanned = port.scanned
+    what = scanned.service or _("unknown")
+    about = []
+    if scanned.ssh is not None and scanned.ssh.version:
+        about.append(scanned.ssh.version)
+    elif scanned.banner:
+        about.append(scanned.banner)
+    if scanned.http is not None:
+        about.append(f"HTTP {scanned.http.status}" + (f", Server: {scanned.http.server}" if scanned.http.server else ""))
+    if scanned.tls is not None:
+        names = ", ".join(scanned.tls.san) or scanned.tls.subject_cn or "?"
+        about.append(_("certificate for {names}, until {date}", names=names, date=scanned.tls.not_after or "?"))
+    if scanned.jamulus_version:
+        about.append(f"Jamulus {scanned.jamulus_version}")
+    if port.expected:
+        what = _("{service} (expected)", service=what)
+    lines = [""]
+    lines.append(_("{protocol} {port}: {state}, {service}", protocol=scanned.protocol.value.upper(),
+                   port=scanned.port, state=scanned.state.value, service=what)
+                 + (f" — {'; '.join(about)}" if about else ""))  # fmt: skip
+    indent = " " * (size + 5)
+    for finding in port.findings:
+        lines.append(f"  [{marks.get(finding.severity, finding.severity):<{size}}] {finding.title}")
+        if finding.detail and finding.severity != "ok":
+            lines.append(f"{indent}{finding.detail}")
+        for advice in finding.advice:
+            lines.append(f"{indent}- {advice}")
+    return lines

@@ -4,8 +4,9 @@ The echo server scans the address the request comes from (it cannot scan any oth
 own list of commonly exposed ports plus the ports named with ``--expect``; natprobe grades
 each open port with the self-hosting guides' advice, asks "did you mean to expose this?" of
 the ones not expected, and gives an expected port that is not open the reachability check's
-verdict. Per address family: the scan covers the family the request travelled over; a
-family is added by running :func:`scan_exposure` once per family's server address.
+verdict. Per address family, like ``natprobe check``: the server scans the address each
+request comes from, so one request per family the server has an address in (A/AAAA), sent
+over IPv6 from this host's stable global address (what a pinhole or AAAA record names).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from ipaddress import IPv6Address
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.adapters.echo_client import EchoApiClient
-from natprobe.adapters.interfaces import source_address_toward
-from natprobe.adapters.resolve import resolve_host, url_host
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
+from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.contract.exposure_route import (
     MAX_EXTRA_PORTS,
     UDP_BUDGET_PER_PORT,
@@ -31,10 +33,11 @@ from natprobe.contract.exposure_route import (
     decode_response,
     encode,
 )
-from natprobe.errors import NetworkError, ServerError
+from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.exposure_findings import explain_grade
+from natprobe.i18n import _
 from natprobe.reports.finding import Finding
-from natprobe.reports.exposure_report import ExposedPort, ExposureReport, PortFinding
+from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
 from natprobe.verdicts.exposure_grading import grade_scan
 from natprobe.verdicts.nat_layers import assess_topology
 from natprobe.verdicts.reachability import Context
@@ -66,6 +69,8 @@ class ExposureOptions:
     """Host name for HTTP ``Host`` and TLS SNI (name-based virtual hosts)."""
     token: str | None = None
     """The echo server's shared token, if it requires one."""
+    families: tuple[IpFamily, ...] = (IpFamily.IPV4, IpFamily.IPV6)
+    """Address families to scan over (IPv6 only when this host has a global IPv6 address)."""
 
 
 async def scan_exposure(
@@ -74,54 +79,106 @@ async def scan_exposure(
     *,
     now: datetime | None = None,
 ) -> ExposureReport:
-    """Have the echo server at ``server`` scan this network's public address; grade the result.
+    """Have the echo server at ``server`` scan this network's public address over each family
+    in ``options.families``; grade the result.
 
-    ``now`` (default: the current UTC time) dates certificate expiry; a test passes a fixed one. Raises
-    :class:`~natprobe.errors.ServerError` when the server refuses (e.g. 429: scanned recently)
-    or cannot be reached, ``ValueError`` for a request the contract refuses.
+    A family that cannot be scanned (no global IPv6 address here, no server address in that
+    family, the server refused) is said so in the report's ``families``. ``now`` (default: the
+    current UTC time) dates certificate expiry; a test passes a fixed one. Raises
+    :class:`~natprobe.errors.ServerError` when no family could be scanned (e.g. 429: scanned
+    recently), ``ValueError`` for a request the contract refuses.
     """
-    expect, host, token = options.expect, options.host, options.token
+    expect, host = options.expect, options.host
+    if not options.families:
+        raise ValueError("no address family to scan")
     started = time.monotonic()
-    defaults = {(port, protocol) for port, protocol, _ in DEFAULT_PORTS}
+    defaults = {(port, protocol) for port, protocol, _name in DEFAULT_PORTS}
     extra = tuple(ref for ref in (expect or ()) if (ref.port, ref.protocol) not in defaults)
     if len(extra) > MAX_EXTRA_PORTS:
         raise ValueError(f"at most {MAX_EXTRA_PORTS} ports outside the standard list, got {len(extra)}")
-    request = ExposureRequest(extra=extra, host=host)
-    server_ip = await resolve_host(url_host(server))
-    async with EchoApiClient(server, token=token, timeout=REQUEST_TIMEOUT_S, connect_timeout=4.0) as api:
-        raw = await api.exposure_raw(request_body(request))
-    try:
-        response = decode_response(raw)
-    except RequestError as exc:
-        raise ServerError(str(exc)) from exc
-    try:
-        local_ip: IPAddress | None = source_address_toward(server_ip)
-    except NetworkError:
-        local_ip = None
-    public_ip = _ip(response.target)
-    topology = assess_topology(local_ip, public_ip, hops=())
-    context = Context(local_ip, public_ip, topology.layers)
+    body = request_body(ExposureRequest(extra=extra, host=host))
     expected = None if expect is None else frozenset((ref.port, ref.protocol) for ref in expect)
-    graded = grade_scan(response.ports, expect=expected, context=context, host=host,
-                        now=now or datetime.now(timezone.utc))  # fmt: skip
-    ports = tuple(
-        ExposedPort(
-            g.scanned,
-            g.expected,
-            tuple(_finding(grade.code.value, explain_grade(grade, g.scanned, g.verdict)) for grade in g.grades),
+    when = now or datetime.now(timezone.utc)
+    server_ips = await resolve_per_family(url_host(server))
+    families: list[ExposureFamily] = []
+    ports: list[ExposedPort] = []
+    failures: list[NatprobeError] = []
+    for family in options.families:
+        server_ip = server_ips.get(family.version)
+        source = _ipv6_source(server_ip) if family is IpFamily.IPV6 else None
+        if source is not None and source.address is None:
+            families.append(ExposureFamily(family, False, None, None, None, False,
+                                           _("this host has no global IPv6 address: IPv6 was not tested")))
+            continue
+        local_ip: IPAddress | None = source.address if source is not None else None
+        if server_ip is None:
+            families.append(ExposureFamily(
+                family, False, local_ip, None, None, False,
+                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
+                  server=url_host(server), version=family.version),
+            ))  # fmt: skip
+            continue
+        try:
+            async with EchoApiClient(server, token=options.token, timeout=REQUEST_TIMEOUT_S, connect_timeout=4.0,
+                                     family=family.version, local_ip=local_ip) as api:  # fmt: skip
+                raw = await api.exposure_raw(body)
+            try:
+                response = decode_response(raw)
+            except RequestError as exc:
+                raise ServerError(str(exc)) from exc
+        except ServerError as exc:
+            failures.append(exc)
+            families.append(ExposureFamily(family, False, local_ip, None, None, False,
+                                           _("IPv{version} was not tested: {error}", version=family.version, error=exc)))
+            continue
+        if local_ip is None:
+            try:
+                local_ip = source_address_toward(server_ip)
+            except NetworkError:
+                local_ip = None
+        public_ip = _ip(response.target)
+        topology = assess_topology(local_ip, public_ip, hops=())
+        temporary = source is not None and source.temporary
+        context = Context(local_ip, public_ip, topology.layers, family, temporary_address=temporary)
+        graded = grade_scan(response.ports, expect=expected, context=context, host=host, now=when)
+        ports.extend(
+            ExposedPort(
+                g.scanned,
+                g.expected,
+                tuple(_finding(grade.code.value, explain_grade(grade, g.scanned, g.verdict)) for grade in g.grades),
+                family,
+            )
+            for g in graded
         )
-        for g in graded
-    )
+        if family is IpFamily.IPV4:
+            note = _("tested from {address}", address=local_ip)
+        elif temporary:
+            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
+                     "address)", address=local_ip)
+        else:
+            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
+                     address=local_ip)
+        families.append(ExposureFamily(family, True, local_ip, public_ip, response.source, temporary, note,
+                                       response.ports))  # fmt: skip
+    if not any(f.tested for f in families):
+        if failures:
+            raise failures[0]
+        raise NetworkError("; ".join(f.note for f in families))
     return ExposureReport(
         server=server,
-        public_ip=public_ip,
-        local_ip=local_ip,
-        scanned_from=response.source,
         expect=None if expect is None else tuple(f"{r.port}/{r.protocol.value}" for r in expect),
-        ports=ports,
-        scanned=response.ports,
+        ports=tuple(ports),
+        families=tuple(families),
         duration_s=time.monotonic() - started,
     )
+
+
+def _ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:
+    """This host's stable global IPv6 address toward the server; ``::1`` toward a server on
+    ``::1`` (an echo server on this very host, as in a loopback self-test)."""
+    if isinstance(server_ip, IPv6Address) and server_ip.is_loopback:
+        return Ipv6Source(server_ip, False, server_ip, ())
+    return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
 
 
 def _finding(code: str, finding: Finding) -> PortFinding:

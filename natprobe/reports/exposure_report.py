@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.reports.json_schema import (
     FINDING,
@@ -26,12 +26,15 @@ __all__ = (
     "EXPOSURE_SCHEMA_ID",
     "EXPOSURE_VERSION",
     "ExposedPort",
+    "ExposureFamily",
     "ExposureReport",
     "PortFinding",
 )
 
 EXPOSURE_SCHEMA_ID = "natprobe/exposure"
-EXPOSURE_VERSION = 1
+EXPOSURE_VERSION = 2
+"""2: one scan per address family: each port and scanned entry carries its ``family``, and
+``families`` says per family whether it was scanned, from and at which address, or why not."""
 BAD_SEVERITIES = frozenset({"problem"})
 
 
@@ -50,6 +53,8 @@ class ExposedPort:
     scanned: ScannedPort
     expected: bool
     findings: tuple[PortFinding, ...]
+    family: IpFamily = IpFamily.IPV4
+    """The family the port was scanned over."""
 
     @property
     def details(self) -> dict[str, Any]:
@@ -62,40 +67,85 @@ class ExposedPort:
 
 
 @dataclass(frozen=True, slots=True)
+class ExposureFamily:
+    """One address family: scanned or not (and why), from and at which addresses, what was scanned."""
+
+    family: IpFamily
+    tested: bool
+    local_ip: IPAddress | None
+    """The address the request was sent from (over IPv6: the stable global address)."""
+    public_ip: IPAddress | None
+    """The address the echo server scanned: the request's own source."""
+    scanned_from: str | None
+    """The echo server's scanning address."""
+    temporary_address: bool
+    """``local_ip`` is a temporary privacy address (there was no stable one)."""
+    note: str
+    scanned: tuple[ScannedPort, ...] = ()
+    """Every port scanned over this family (closed and filtered included)."""
+
+
+@dataclass(frozen=True, slots=True)
 class ExposureReport:
     server: str
-    public_ip: IPAddress
-    """The scanned address: one report per address family (the family the request travelled over)."""
-    local_ip: IPAddress | None
-    scanned_from: str
     expect: tuple[str, ...] | None
     """The ports the user meant to expose (``80/tcp``...), or ``None`` when not said."""
     ports: tuple[ExposedPort, ...]
-    """Open ports and expected ports, in scan order."""
-    scanned: tuple[ScannedPort, ...]
-    """Every port scanned (closed and filtered included)."""
+    """Open ports and expected ports, in scan order, family after family."""
+    families: tuple[ExposureFamily, ...]
+    """Per address family: scanned or not, and why; at least one was scanned."""
     duration_s: float
 
     @property
+    def first(self) -> ExposureFamily:
+        """The first family scanned (the top-level ``public_ip`` of the JSON)."""
+        return next(f for f in self.families if f.tested)
+
+    @property
+    def public_ip(self) -> IPAddress | None:
+        return self.first.public_ip
+
+    @property
+    def scanned(self) -> tuple[tuple[IpFamily, ScannedPort], ...]:
+        """Every port scanned, with its family."""
+        return tuple((f.family, s) for f in self.families for s in f.scanned)
+
+    @property
     def bad(self) -> bool:
+        """Something is graded bad over any family (exit code 1)."""
         return any(f.severity in BAD_SEVERITIES for p in self.ports for f in p.findings)
 
-    def count(self, state: PortState) -> int:
-        return sum(1 for p in self.scanned if p.state is state)
+    def count(self, state: PortState, family: IpFamily | None = None) -> int:
+        return sum(1 for fam, p in self.scanned if p.state is state and family in (None, fam))
 
     def to_dict(self) -> dict[str, Any]:
+        first = self.first
         return {
             "schema": EXPOSURE_SCHEMA_ID,
             "schema_version": EXPOSURE_VERSION,
             "server": self.server,
-            "family": f"ipv{self.public_ip.version}",
-            "public_ip": str(self.public_ip),
-            "local_ip": None if self.local_ip is None else str(self.local_ip),
-            "scanned_from": self.scanned_from,
+            "family": first.family.value,
+            "public_ip": str(first.public_ip),
+            "local_ip": None if first.local_ip is None else str(first.local_ip),
+            "scanned_from": first.scanned_from,
             "expect": None if self.expect is None else list(self.expect),
             "summary": {state.value: self.count(state) for state in PortState},
+            "families": [
+                {
+                    "family": f.family.value,
+                    "tested": f.tested,
+                    "local_ip": None if f.local_ip is None else str(f.local_ip),
+                    "public_ip": None if f.public_ip is None else str(f.public_ip),
+                    "scanned_from": f.scanned_from,
+                    "temporary_address": f.temporary_address,
+                    "note": f.note,
+                    "summary": {state.value: self.count(state, f.family) for state in PortState},
+                }
+                for f in self.families
+            ],
             "ports": [
                 {
+                    "family": p.family.value,
                     "port": p.scanned.port,
                     "protocol": p.scanned.protocol.value,
                     "state": p.scanned.state.value,
@@ -111,15 +161,19 @@ class ExposureReport:
                 for p in self.ports
             ],
             "scanned": [
-                {"port": s.port, "protocol": s.protocol.value, "state": s.state.value, "service": s.service}
-                for s in self.scanned
+                {"family": family.value, "port": s.port, "protocol": s.protocol.value, "state": s.state.value,
+                 "service": s.service}
+                for family, s in self.scanned
             ],
             "bad": self.bad,
             "duration_ms": round(self.duration_s * 1000, 1),
         }  # fmt: skip
 
 
+_SUMMARY: JsonSchema = obj({state.value: {"type": "integer", "minimum": 0} for state in PortState})
+
 _SCANNED: dict[str, JsonSchema] = {
+    "family": enum_of(IpFamily),
     "port": PORT,
     "protocol": enum_of(ScanProtocol),
     "state": enum_of(PortState),
@@ -132,12 +186,28 @@ EXPOSURE_SCHEMA: JsonSchema = report_schema(
     "What the Internet sees of this network, port by port (natprobe exposure)",
     {
         "server": {"type": "string"},
-        "family": {"enum": ["ipv4", "ipv6"]},
+        # The first family scanned (IPv4 when it was): its addresses; ``families`` has each one's.
+        "family": enum_of(IpFamily),
         "public_ip": {"type": "string"},
         "local_ip": STRING_OR_NULL,
         "scanned_from": {"type": "string"},
         "expect": nullable(STRING_LIST),
-        "summary": obj({state.value: {"type": "integer", "minimum": 0} for state in PortState}),
+        "summary": _SUMMARY,
+        "families": {
+            "type": "array",
+            "items": obj(
+                {
+                    "family": enum_of(IpFamily),
+                    "tested": {"type": "boolean"},
+                    "local_ip": STRING_OR_NULL,
+                    "public_ip": STRING_OR_NULL,
+                    "scanned_from": STRING_OR_NULL,
+                    "temporary_address": {"type": "boolean"},
+                    "note": {"type": "string"},
+                    "summary": _SUMMARY,
+                }
+            ),
+        },
         "ports": {
             "type": "array",
             "items": obj(

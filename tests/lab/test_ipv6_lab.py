@@ -30,6 +30,10 @@ OPEN_BOTH = 22124
 """Forwarded over IPv4 and pinholed over IPv6."""
 OPEN_V4_ONLY = 22125
 """Forwarded over IPv4, no pinhole over IPv6."""
+WEB_BOTH = 8081
+"""TCP: forwarded over IPv4 and pinholed over IPv6 (for ``natprobe exposure``)."""
+WEB_V4_ONLY = 8082
+"""TCP: forwarded over IPv4, no pinhole over IPv6."""
 ECHO_NAME = "echo.example.test"
 URL = f"http://{ECHO_NAME}:8080"
 CLI_TIMEOUT_S = 40.0
@@ -44,10 +48,12 @@ class DualStack:
 
 
 def _start(client_global: bool) -> Iterator[DualStack]:
-    forwards = (PortForward("udp", OPEN_BOTH), PortForward("udp", OPEN_V4_ONLY))
+    forwards = (PortForward("udp", OPEN_BOTH), PortForward("udp", OPEN_V4_ONLY),
+                PortForward("tcp", WEB_BOTH), PortForward("tcp", WEB_V4_ONLY))
     with Lab(LabConfig(forwards=forwards)) as lab, LabDns(lab) as dns:
         v6 = enable_ipv6(lab, client_global=client_global, temporary=client_global)
         v6.add_pinhole("udp", OPEN_BOTH)
+        v6.add_pinhole("tcp", WEB_BOTH)
         dns.serve({ECHO_NAME: [lab.server.primary_ip, v6.plan.primary_ip]})
         dns.use(lab.client)
         dns.use(lab.server)  # before the echo server starts: ip netns exec mounts it then
@@ -136,6 +142,7 @@ def test_a_pinhole_for_the_temporary_address_does_not_open_the_stable_one(dual: 
     finally:
         dual.v6.remove_pinholes()
         dual.v6.add_pinhole("udp", OPEN_BOTH)
+        dual.v6.add_pinhole("tcp", WEB_BOTH)
     (port,) = data["ports"]
     assert port["status"] == "filtered-by-ipv6-firewall" and str(dual.v6.plan.client_ip) in port["reason"]
 
@@ -265,3 +272,38 @@ def test_a_resolver_that_never_answers_is_a_bounded_timeout_verdict(dual: DualSt
     assert done.returncode == 3 and "Traceback" not in done.stderr  # could not test: the resolver failed
     assert {v["verdict"] for v in data["verdicts"].values()} == {"resolver-timeout"}
     assert elapsed < 6.0, elapsed
+
+
+def test_exposure_scans_each_family_pinholed_open_over_ipv6_the_other_filtered(dual: DualStack) -> None:
+    # Dual-stack web servers on the client (http.server binds :: with IPv4 mapped too).
+    for port in (WEB_BOTH, WEB_V4_ONLY):
+        dual.lab.client.spawn([sys.executable, "-m", "http.server", "--bind", "::", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    for port in (WEB_BOTH, WEB_V4_ONLY):  # bounded wait until both listen
+        dual.lab.client.exec([sys.executable, "-c", _WAIT_LISTEN, str(port)], timeout=10)
+    done = dual.lab.client.exec([sys.executable, "-m", "cli", "exposure", "--server", URL, "--json",
+                                 "--expect", f"{WEB_BOTH},{WEB_V4_ONLY}"], check=False, timeout=CLI_TIMEOUT_S)
+    assert done.stdout, done.stderr
+    data = assert_valid_report(json.loads(done.stdout))
+    assert done.returncode == 1, done.stderr  # the expected port is not reachable over IPv6
+    families = {f["family"]: f for f in data["families"]}
+    stable = str(dual.v6.plan.client_ip)
+    assert families["ipv6"]["tested"] is True and families["ipv6"]["public_ip"] == stable
+    assert families["ipv6"]["scanned_from"] == str(dual.v6.plan.alternate_ip)  # the probe source
+    assert families["ipv4"]["public_ip"] == str(dual.lab.public_ip)
+    ports = _ports(data)
+    assert ports[("ipv4", WEB_BOTH)]["state"] == ports[("ipv6", WEB_BOTH)]["state"] == "open"
+    assert ports[("ipv4", WEB_V4_ONLY)]["state"] == "open"
+    blocked = ports[("ipv6", WEB_V4_ONLY)]
+    assert blocked["state"] == "filtered" and blocked["expected"] is True
+    assert any("pinhole" in a and stable in a for f in blocked["findings"] for a in f["advice"])
+
+
+_WAIT_LISTEN = (
+    "import socket, sys, time\n"
+    "for _ in range(50):\n"
+    "    try:\n"
+    "        socket.create_connection(('::1', int(sys.argv[1])), 0.2).close(); break\n"
+    "    except OSError: time.sleep(0.1)\n"
+    "else: sys.exit('not listening')\n"
+)
