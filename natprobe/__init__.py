@@ -33,10 +33,10 @@ Lower layers have their own modules: :mod:`natprobe.stun` (sans-I/O STUN codec),
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from natprobe.lazy_exports import load_lazy_export as _load_lazy_export
 from natprobe.errors import (
     DecodeError,
     ErrorResponse,
@@ -202,12 +202,7 @@ _LAZY_EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'natprobe' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _load_lazy_export(__name__, _LAZY_EXPORTS, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -26,6 +26,7 @@ PACKAGE = ROOT / "natprobe"
 # when both are in the same layer family that allows it (see _allowed).
 LAYERS: dict[str, tuple[str, int]] = {
     "errors": ("pure", 0),
+    "lazy_exports": ("pure", 0),
     "i18n": ("pure", 0),
     "addressing": ("pure", 0),
     "stun": ("pure", 1),

@@ -17,8 +17,9 @@ use (PEP 562), so ``import natprobe.contract.terms`` stays free of msgspec.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from natprobe.lazy_exports import load_lazy_export as _load_lazy_export
 
 if TYPE_CHECKING:
     from natprobe.contract.terms import (
@@ -163,12 +164,7 @@ _LAZY_EXPORTS = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'natprobe.contract' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return _load_lazy_export(__name__, _LAZY_EXPORTS, globals(), name)
 
 
 def __dir__() -> list[str]:
