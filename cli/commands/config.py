@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from cli.exit_codes import ExitCode
 from natprobe.i18n import _
@@ -41,7 +43,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import UserConfigError, check_server_url, save_setting
+    from natprobe.adapters.user_config import UserConfigError, check_server_url
     from natprobe.measure.discovery import split_host_port
 
     value: str | list[str] = args.value.strip()
@@ -61,23 +63,23 @@ def run_set(args: argparse.Namespace) -> int:
                     raise UserConfigError(_("stun_servers: {error}", error=exc)) from None
         elif not value:
             raise UserConfigError(_("token: the token cannot be empty"))
-        path = save_setting(args.key, value)
     except UserConfigError as exc:
         print(_("natprobe config: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
-    except OSError as exc:
-        print(_("natprobe config: cannot write the configuration file: {error}", error=exc.strerror or exc),
-              file=sys.stderr)
-        return ExitCode.COULD_NOT_TEST
-    print(_("{key} set in {path}", key=args.key, path=path))
-    return ExitCode.OK
+    return _save(args.key, value, lambda path: _("{key} set in {path}", key=args.key, path=path))
 
 
 def run_unset(args: argparse.Namespace) -> int:
+    return _save(args.key, None, lambda path: _("{key} removed from {path}", key=args.key, path=path))
+
+
+def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) -> int:
+    """Write one key (None removes it) and print ``done(path)``; a refused value is a usage
+    error, an unwritable file exit 3 (could not do it)."""
     from natprobe.adapters.user_config import UserConfigError, save_setting
 
     try:
-        path = save_setting(args.key, None)
+        path = save_setting(key, value)
     except UserConfigError as exc:
         print(_("natprobe config: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
@@ -85,7 +87,7 @@ def run_unset(args: argparse.Namespace) -> int:
         print(_("natprobe config: cannot write the configuration file: {error}", error=exc.strerror or exc),
               file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    print(_("{key} removed from {path}", key=args.key, path=path))
+    print(done(path))
     return ExitCode.OK
 
 
