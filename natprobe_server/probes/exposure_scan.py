@@ -38,10 +38,7 @@ from natprobe.contract.exposure_route import (
 from natprobe.contract import HttpResult, HttpsResult, JamulusResult, ProbeError
 
 from natprobe_server.probes import probe_back
-
-# The stream helpers are probe_back's (one connect path, one way to read a certificate);
-# they are module-private there, shared here deliberately rather than copied.
-from natprobe_server.probes.probe_back import _clean, _close, _connect, _Failed, _open_stream
+from natprobe_server.probes.streams import Failed, Stream, clean_text, close_stream, connect, open_stream
 
 logger = logging.getLogger(__name__)
 
@@ -179,10 +176,10 @@ def banner_text(data: bytes, service: str | None) -> str | None:
     a telnet greeting without its option negotiation. Pure; cut and cleaned."""
     if service == "mysql" and data[4:5] == b"\x0a":
         version = data[5:].split(b"\0", 1)[0]
-        return "MySQL protocol 10, server " + _clean(version.decode("latin-1"))
+        return "MySQL protocol 10, server " + clean_text(version.decode("latin-1"))
     if service == "telnet":
         data = re.sub(rb"\xff[\xfb-\xfe].|\xff[^\xfb-\xfe]", b"", data, flags=re.DOTALL)
-    return _clean(data.split(b"\n", 1)[0].decode("latin-1")) or None
+    return clean_text(data.split(b"\n", 1)[0].decode("latin-1")) or None
 
 
 async def _read_greeting(reader: asyncio.StreamReader, wait: float) -> bytes:
@@ -250,8 +247,8 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
     import asyncssh  # heavy (its own crypto tables): loaded only when an SSH server answers
 
     logging.getLogger("asyncssh").setLevel(logging.WARNING)  # one line per connection otherwise
-    attempt = await _connect(target, source_ip, timeout)
-    if isinstance(attempt, _Failed):
+    attempt = await connect(target, source_ip, timeout)
+    if isinstance(attempt, Failed):
         return None
     try:
         async with asyncio.timeout(timeout):
@@ -264,20 +261,20 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
         logger.debug("SSH auth methods of %s not learned: %r", target, exc)
         attempt.sock.close()
         return None
-    return tuple(_clean(method) for method in methods[:16])
+    return tuple(clean_text(method) for method in methods[:16])
 
 
 async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IPAddress, host: str | None,
                     context: ssl.SSLContext, limits: ScanLimits) -> None:
-    opened = await _open_stream(target, source_ip, limits.connect_timeout, None, str(target.ip))
-    if isinstance(opened, _Failed):
+    opened = await open_stream(target, source_ip, limits.connect_timeout, None, str(target.ip))
+    if isinstance(opened, Failed):
         # Refused (RST) or rejected (ICMP) is an answer: closed. Silence is filtered.
         progress.state = (
             PortState.CLOSED if opened.error in (ProbeError.REFUSED, ProbeError.UNREACHABLE) else PortState.FILTERED
         )
         progress.error = opened.error
         return
-    if not isinstance(opened, probe_back._Stream):  # a plain connection has no TLS step
+    if not isinstance(opened, Stream):  # a plain connection has no TLS step
         return
     progress.state, progress.error = PortState.OPEN, None
     try:
@@ -286,7 +283,7 @@ async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IP
         if not greeting and progress.hint == "redis":
             reply = await _redis_ping(opened.reader, opened.writer, limits.exchange_timeout)
     finally:
-        await _close(opened.writer)
+        await close_stream(opened.writer)
     if greeting:
         service = identify_banner(greeting, target.port)
         progress.banner = banner_text(greeting, service)
