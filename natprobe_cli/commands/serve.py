@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from natprobe_server.deploy import add_arguments, run_from_args
+from natprobe_server.command import add_arguments, run_from_args
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -4,7 +4,7 @@ The routes (:mod:`natprobe_server.api.app`) bound what a *request* may cost; thi
 what a *connection* may cost, around them, without touching a route:
 
 * :class:`ConnectionGate` caps connections per source (the IPv4 address or the IPv6 /64,
-  :func:`~natprobe_server.ratelimit.source_key`) and in total, the total kept below the file
+  :func:`~natprobe_server.limits.source_key`) and in total, the total kept below the file
   descriptor limit (:func:`raise_fd_limit` lifts the soft limit to the hard one at start,
   and :func:`http_connection_budget` leaves room for one accept batch and for STUN over TCP
   and the probes).
@@ -40,7 +40,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import source_key
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from natprobe.errors import DecodeError
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.probes.probe_back import UdpProbeSocket
-from natprobe_server.ratelimit import RateLimiter
+from natprobe_server.limits import RateLimiter
 
 __all__ = (
     "SERVER_NAME",

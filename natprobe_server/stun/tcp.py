@@ -7,7 +7,7 @@ byte stream.
 Every resource a stranger can hold is bounded (DESIGN.md, issue #9):
 
 * **Connections**: at most ``max_connections`` in all and ``max_per_source`` per source
-  (the IPv4 address or the IPv6 /64, :func:`~natprobe_server.ratelimit.source_key`). When the
+  (the IPv4 address or the IPv6 /64, :func:`~natprobe_server.limits.source_key`). When the
   table is full, the connection idle the longest (no partial message, not paused) is closed
   to make room: holding idle slots buys a flooder nothing. Only when every slot is busy
   mid-message is a newcomer refused.
@@ -41,7 +41,7 @@ from natprobe.errors import DecodeError
 from natprobe.stun import Method
 from natprobe.stun.message import decode
 
-from natprobe_server.ratelimit import RateLimiter, source_key
+from natprobe_server.limits import RateLimiter, source_key
 from natprobe_server.stun.service import StunService, Transport
 
 logger = logging.getLogger(__name__)

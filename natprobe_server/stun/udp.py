@@ -17,7 +17,7 @@ Design:
 * All sockets live in one thread, so a reply to CHANGE-REQUEST goes out through the socket
   bound to the address RFC 5780 Table 1 names, with no locking, and the rate limiter and
   counters need no locks either.
-* Per-source rate limiting (:class:`~natprobe_server.ratelimit.RateLimiter`) runs before any
+* Per-source rate limiting (:class:`~natprobe_server.limits.RateLimiter`) runs before any
   parsing, so junk costs a dictionary lookup.
 
 Measured (2-core VM shared with other work, loopback, server pinned to one core, a C load
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from natprobe.addressing import TransportAddress
 
 from natprobe_server.stun.fastpath import FastBinding
-from natprobe_server.ratelimit import RateLimiter, source_key
+from natprobe_server.limits import RateLimiter, source_key
 from natprobe_server.stun.service import StunService, Transport
 
 logger = logging.getLogger(__name__)

@@ -13,12 +13,12 @@ import pytest
 from natprobe_cli.commands import serve
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServerConfig
-from natprobe_server.__main__ import main as echo_main
+from natprobe_server.command import main as echo_main
 from natprobe_server.config.stun import config_from_args
 from natprobe_server.stun.fastpath import FastBinding
 from natprobe_server.config.http import resolve_token
 from natprobe_server.jamulus.directory import JamulusDirectoryConfig
-from natprobe_server.deploy import resolve_args
+from natprobe_server.config.options import resolve_args
 from natprobe_server.stun.service import StunService, Topology
 from natprobe_server.config.systemd_unit import systemd_unit
 from natprobe.addressing import TransportAddress

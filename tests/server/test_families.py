@@ -78,8 +78,8 @@ async def test_serves_stun_and_the_http_api_on_each_family() -> None:
 
 
 def test_the_config_file_takes_one_address_per_family_as_a_list(tmp_path: Path) -> None:
-    from natprobe_server.deploy import add_arguments as add_serve_arguments
-    from natprobe_server.deploy import resolve_args
+    from natprobe_server.config.options import add_arguments as add_serve_arguments
+    from natprobe_server.config.options import resolve_args
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)  # --config included

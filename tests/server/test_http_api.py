@@ -50,7 +50,7 @@ from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, InFlight, 
 from natprobe_server.config import http as http_config
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.probes import probe_back
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import source_key
 from tests.server.test_probe_back import (
     NONCE,
     UdpSink,

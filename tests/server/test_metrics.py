@@ -119,10 +119,11 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
 def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
     code = (
         "import sys, argparse\n"
-        "import natprobe_server.deploy as s\n"
+        "import natprobe_server.command, natprobe_server.deploy\n"
+        "import natprobe_server.config.options as s\n"
         "p = argparse.ArgumentParser(); s.add_arguments(p)\n"
         "a = s.resolve_args(p.parse_args(['--primary', '127.0.0.1']), 'x')\n"
-        "s.config_from_args(a)\n"
+        "s.settings_from_args(a)\n"
         "print(sorted(m for m in ('prometheus_client', 'aiohttp') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,

@@ -19,7 +19,7 @@ from natprobe_cli.commands import serve
 from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServerConfig
-from natprobe_server.__main__ import main as echo_main
+from natprobe_server.command import main as echo_main
 from natprobe_server.config.stun import add_arguments, config_from_args
 from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request, decode, encode

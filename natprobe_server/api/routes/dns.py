@@ -21,7 +21,7 @@ from natprobe_server.api.guards import (
     peer_address,
     read_body,
 )
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import source_key
 from natprobe.adapters.dns_resolver import lookup_both
 from natprobe.addressing import IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse, decode_request, encode

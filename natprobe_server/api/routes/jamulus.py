@@ -22,7 +22,7 @@ from natprobe_server.api.guards import (
     record_response,
 )
 from natprobe_server.jamulus.directory import RegistrationNotFound
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import source_key
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from natprobe_server.api.guards import (
 )
 from natprobe_server.probes import probe_back
 from natprobe_server.probes.probe_back import ProbeOutcome, UdpProbeSocket
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import source_key
 
 logger = logging.getLogger(__name__)
 
