@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from natprobe.addressing import source_key
 
-__all__ = ("RateLimiter", "source_key")
+__all__ = ("InFlight", "RateLimiter", "source_key")
+
 
 class RateLimiter:
     """Token bucket per key (the source IP string), in a table of at most ``max_sources``."""
@@ -61,3 +62,43 @@ class RateLimiter:
             return False
         bucket[0] = tokens - 1.0
         return True
+
+
+class InFlight:
+    """Probes running now: at most ``limit`` in all and ``per_source`` for one source.
+
+    Single-threaded (the event loop), so check-and-take needs no lock. Only running probes
+    have an entry, so the map holds at most ``limit`` keys.
+    """
+
+    __slots__ = ("limit", "per_source", "_by_source", "_total")
+
+    def __init__(self, limit: int, per_source: int) -> None:
+        self.limit = limit
+        self.per_source = per_source
+        self._by_source: dict[str, int] = {}
+        self._total = 0
+
+    def __len__(self) -> int:
+        return self._total
+
+    def sources(self) -> int:
+        return len(self._by_source)
+
+    def try_enter(self, key: str) -> str | None:
+        """Take a slot for ``key``; ``None`` if taken, else why not (a sentence)."""
+        if self._total >= self.limit:
+            return f"the server is running its maximum of {self.limit} probes; retry in a moment"
+        if self._by_source.get(key, 0) >= self.per_source:
+            return f"at most {self.per_source} probes may run at once for one address; wait for one to finish"
+        self._by_source[key] = self._by_source.get(key, 0) + 1
+        self._total += 1
+        return None
+
+    def leave(self, key: str) -> None:
+        count = self._by_source[key] - 1
+        if count:
+            self._by_source[key] = count
+        else:
+            del self._by_source[key]
+        self._total -= 1

@@ -50,7 +50,7 @@ from natprobe_server.api.connection_limits import (
     raise_fd_limit,
     request_rules,
 )
-from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, ErrorCode, InFlight
+from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, ErrorCode
 from natprobe_server.api.routes import exposure as exposure_route
 from natprobe_server.api.routes.about import openapi, whoami
 from natprobe_server.api.routes.dns import dns_lookup
@@ -59,7 +59,7 @@ from natprobe_server.api.routes.probe import probe
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.probes.probe_back import UdpProbeSocket
-from natprobe_server.limits import RateLimiter
+from natprobe_server.limits import InFlight, RateLimiter
 
 logger = logging.getLogger(__name__)
 

@@ -29,11 +29,12 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
 from natprobe import __version__
-from natprobe.errors import NetworkError
+from natprobe.errors import DecodeError, NetworkError
 from natprobe.jamulus import PingMs, decode, encode, is_protocol_frame
 
 from natprobe import contract
 from natprobe.contract import (
+    decode_probe_request,
     ProbeMode,
     TransportProtocol,
     decode_probe_response,
@@ -46,11 +47,11 @@ from natprobe.contract.base import decode as decode_record
 
 from natprobe_server.api import openapi
 from natprobe_server.api.app import create_app, start_http_api
-from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, InFlight, parse_probe_request
+from natprobe_server.api.guards import STATE_KEY, ApiState
 from natprobe_server.config import http as http_config
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.probes import probe_back
-from natprobe_server.limits import source_key
+from natprobe_server.limits import InFlight, source_key
 from tests.server.test_probe_back import (
     NONCE,
     UdpSink,
@@ -742,7 +743,7 @@ def test_openapi_response_examples_validate_against_their_schemas() -> None:
     request_examples = DOCUMENT["paths"]["/v1/probe"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     for example in request_examples.values():
         schema("ProbeRequest").validate(example["value"])
-        parse_probe_request(json.dumps(example["value"]).encode())
+        decode_probe_request(json.dumps(example["value"]).encode())
     assert checked >= 12
 
 
@@ -841,10 +842,10 @@ _LEXICAL = jsonschema.validators.extend(
 def test_integral_floats_are_refused() -> None:
     for request in ({"protocol": "tcp", "port": 22124.0, "mode": "connect"},
                     {"protocol": "udp", "port": 1, "mode": "nonce", "nonce": NONCE, "count": 2.0}):
-        with pytest.raises(ApiError, match="must be an integer"):
-            parse_probe_request(json.dumps(request).encode())
+        with pytest.raises(DecodeError, match="must be an integer"):
+            decode_probe_request(json.dumps(request).encode())
         assert not _LEXICAL({"$ref": "#/components/schemas/ProbeRequest", "components": DOCUMENT["components"]}).is_valid(request)
-    parse_probe_request(b'{"protocol": "tcp", "port": 1, "mode": "connect", "timeout": 2}')  # an integer is a number
+    decode_probe_request(b'{"protocol": "tcp", "port": 1, "mode": "connect", "timeout": 2}')  # an integer is a number
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -852,9 +853,8 @@ def test_integral_floats_are_refused() -> None:
 def test_request_schema_and_parser_agree(request: dict[str, Any]) -> None:
     validator = _LEXICAL({"$ref": "#/components/schemas/ProbeRequest", "components": DOCUMENT["components"]})
     try:
-        parsed = parse_probe_request(json.dumps(request).encode())
-    except ApiError as exc:
-        assert exc.status == 400
+        parsed = decode_probe_request(json.dumps(request).encode())
+    except DecodeError:
         accepted = False
     else:
         accepted = True

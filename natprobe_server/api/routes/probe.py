@@ -17,23 +17,21 @@ from natprobe.addressing import TransportAddress
 from natprobe.contract import Endpoint, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, encode
 from natprobe.errors import NetworkError
 
+from natprobe.contract import decode_probe_request
+
 from natprobe_server.api.guards import (
+    PROBES,
     ApiError,
     ApiState,
     ErrorCode,
+    accept,
     admitted,
     api_state,
-    bad_request,
-    check_token,
-    parse_probe_request,
-    peer_address,
     probe_outcome,
-    read_body,
     record_response,
 )
 from natprobe_server.probes import probe_back
 from natprobe_server.probes.probe_back import ProbeOutcome, UdpProbeSocket
-from natprobe_server.limits import source_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,25 +41,15 @@ __all__ = ("probe",)
 async def probe(request: web.Request) -> web.Response:
     """``POST /v1/probe``."""
     state = api_state(request)
-    config = state.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
-    spec = parse_probe_request(body)
-    peer = peer_address(request)
-    if peer.ip.version != config.probe_source_ip.version:
-        bad_request(
-            f"this server sends probes from {config.probe_source_ip} (IPv{config.probe_source_ip.version}) "
-            f"and cannot probe your IPv{peer.ip.version} address {peer.ip}; "
-            f"connect to the API over IPv{config.probe_source_ip.version}"
-        )
-    if spec.port in config.denied_ports:
+    accepted = await accept(request, decode_probe_request, PROBES)
+    spec, peer = accepted.request, accepted.peer
+    if spec.port in state.config.denied_ports:
         raise ApiError(403, ErrorCode.PORT_NOT_ALLOWED, f"this server does not probe port {spec.port}")
-    with admitted(state, source_key(peer.ip)):
+    with admitted(state, accepted.source):
         target = TransportAddress(peer.ip, spec.port)
         start = time.monotonic()  # not the injectable rate-limit clock: this is a measurement
         try:
-            outcome = await _run(state, spec, target, len(body))
+            outcome = await _run(state, spec, target, accepted.body_size)
         except NetworkError as exc:
             logger.error("probe-back for %s: %s/%s to port %d: server error: %s",
                          peer.ip, spec.protocol.value, spec.mode.value, spec.port, exc)
