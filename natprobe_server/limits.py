@@ -1,6 +1,16 @@
-"""Per-source rate limiting with bounded memory: a token bucket per IP in a bounded table.
+"""Every limit a stranger meets, one home: per-source rates, counts and intervals, bounded in memory.
 
-A public reflector must not let one source (or one spoofed victim address) draw unlimited
+* :class:`RateLimiter`: a token bucket per source (STUN/UDP and TCP, the Jamulus directory,
+  the HTTP API's probes);
+* :class:`SourceCounts`: how many connections or probes each source holds (STUN/TCP, the HTTP
+  connection gate, :class:`InFlight`);
+* :class:`InFlight`: probes running now, per source and in total;
+* :class:`ScanGate`: one exposure scan per interval per address and IPv6 /64.
+
+Every key is :func:`~natprobe.addressing.source_key` (the IPv4 address or the IPv6 /64), and
+every class is pure: the caller passes the current time.
+
+The rate limiter. A public reflector must not let one source (or one spoofed victim address) draw unlimited
 replies. Each source IP gets a bucket of ``burst`` tokens refilled at ``rate`` per second;
 a datagram costs one token and is dropped when the bucket is empty.
 
@@ -14,9 +24,9 @@ per call). Pure: the caller passes the current time.
 
 from __future__ import annotations
 
-from natprobe.addressing import source_key
+from natprobe.addressing import IPAddress, source_key
 
-__all__ = ("InFlight", "RateLimiter", "source_key")
+__all__ = ("InFlight", "RateLimiter", "ScanGate", "SourceCounts", "source_key")
 
 
 class RateLimiter:
@@ -64,6 +74,34 @@ class RateLimiter:
         return True
 
 
+class SourceCounts:
+    """How many of something (connections, running probes) each source holds, at most
+    ``per_source`` each. Only holders have an entry, so the map is bounded by what is held."""
+
+    __slots__ = ("per_source", "_counts")
+
+    def __init__(self, per_source: int) -> None:
+        self.per_source = per_source
+        self._counts: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        """Sources holding at least one."""
+        return len(self._counts)
+
+    def full(self, key: str) -> bool:
+        return self._counts.get(key, 0) >= self.per_source
+
+    def add(self, key: str) -> None:
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def remove(self, key: str) -> None:
+        count = self._counts.get(key, 0) - 1
+        if count > 0:
+            self._counts[key] = count
+        else:
+            self._counts.pop(key, None)
+
+
 class InFlight:
     """Probes running now: at most ``limit`` in all and ``per_source`` for one source.
 
@@ -71,13 +109,16 @@ class InFlight:
     have an entry, so the map holds at most ``limit`` keys.
     """
 
-    __slots__ = ("limit", "per_source", "_by_source", "_total")
+    __slots__ = ("limit", "_by_source", "_total")
 
     def __init__(self, limit: int, per_source: int) -> None:
         self.limit = limit
-        self.per_source = per_source
-        self._by_source: dict[str, int] = {}
+        self._by_source = SourceCounts(per_source)
         self._total = 0
+
+    @property
+    def per_source(self) -> int:
+        return self._by_source.per_source
 
     def __len__(self) -> int:
         return self._total
@@ -89,16 +130,49 @@ class InFlight:
         """Take a slot for ``key``; ``None`` if taken, else why not (a sentence)."""
         if self._total >= self.limit:
             return f"the server is running its maximum of {self.limit} probes; retry in a moment"
-        if self._by_source.get(key, 0) >= self.per_source:
+        if self._by_source.full(key):
             return f"at most {self.per_source} probes may run at once for one address; wait for one to finish"
-        self._by_source[key] = self._by_source.get(key, 0) + 1
+        self._by_source.add(key)
         self._total += 1
         return None
 
     def leave(self, key: str) -> None:
-        count = self._by_source[key] - 1
-        if count:
-            self._by_source[key] = count
-        else:
-            del self._by_source[key]
+        self._by_source.remove(key)
         self._total -= 1
+
+
+class ScanGate:
+    """One scan per ``interval`` seconds per source address and per IPv6 /64, in a bounded table,
+    and at most ``max_running`` scans at once. Pure: the caller passes the time."""
+
+    __slots__ = ("interval", "max_sources", "max_running", "running", "_last")
+
+    def __init__(self, interval: float, *, max_sources: int = 4096, max_running: int = 2) -> None:
+        if interval < 0 or max_sources < 1 or max_running < 1:
+            raise ValueError("interval must be >= 0, max_sources and max_running >= 1")
+        self.interval = interval
+        self.max_sources = max_sources
+        self.max_running = max_running
+        self.running = 0
+        self._last: dict[str, float] = {}  # insertion order = age: the first key is the oldest
+
+    @staticmethod
+    def keys(ip: IPAddress) -> tuple[str, ...]:
+        """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
+        if ip.version == 4:
+            return (str(ip),)
+        return (str(ip), source_key(ip))
+
+    def wait(self, ip: IPAddress, now: float) -> float:
+        """Seconds until ``ip`` may scan again (0: now)."""
+        waits = [self._last[key] + self.interval - now for key in self.keys(ip) if key in self._last]
+        return max([0.0, *waits])
+
+    def admit(self, ip: IPAddress, now: float) -> None:
+        """Record a scan by ``ip`` starting at ``now`` (call only when :meth:`wait` is 0)."""
+        for key in self.keys(ip):
+            self._last.pop(key, None)
+            while len(self._last) >= self.max_sources:
+                # The oldest entry is the first; it is also the one whose interval is most likely over.
+                del self._last[next(iter(self._last))]
+            self._last[key] = now

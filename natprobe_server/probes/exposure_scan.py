@@ -24,7 +24,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 
-from natprobe.addressing import IPAddress, TransportAddress, source_key
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.contract.exposure_route import (
     SCAN_DEADLINE_S,
     HttpDetails,
@@ -42,7 +42,7 @@ from natprobe_server.probes.streams import Failed, Stream, clean_text, close_str
 
 logger = logging.getLogger(__name__)
 
-__all__ = ("CONCURRENCY", "ExposureStats", "ScanGate", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
+__all__ = ("CONCURRENCY", "ExposureStats", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
 
 CONCURRENCY = 12
 """Ports probed at once: 21 default ports that all time out take two rounds of the connect timeout."""
@@ -65,43 +65,6 @@ class ScanLimits:
 
 
 # --- limits and counters (the route uses these) ------------------------------------------------
-
-
-class ScanGate:
-    """One scan per ``interval`` seconds per source address and per IPv6 /64, in a bounded table,
-    and at most ``max_running`` scans at once. Pure: the caller passes the time."""
-
-    __slots__ = ("interval", "max_sources", "max_running", "running", "_last")
-
-    def __init__(self, interval: float, *, max_sources: int = 4096, max_running: int = 2) -> None:
-        if interval < 0 or max_sources < 1 or max_running < 1:
-            raise ValueError("interval must be >= 0, max_sources and max_running >= 1")
-        self.interval = interval
-        self.max_sources = max_sources
-        self.max_running = max_running
-        self.running = 0
-        self._last: dict[str, float] = {}  # insertion order = age: the first key is the oldest
-
-    @staticmethod
-    def keys(ip: IPAddress) -> tuple[str, ...]:
-        """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
-        if ip.version == 4:
-            return (str(ip),)
-        return (str(ip), source_key(ip))
-
-    def wait(self, ip: IPAddress, now: float) -> float:
-        """Seconds until ``ip`` may scan again (0: now)."""
-        waits = [self._last[key] + self.interval - now for key in self.keys(ip) if key in self._last]
-        return max([0.0, *waits])
-
-    def admit(self, ip: IPAddress, now: float) -> None:
-        """Record a scan by ``ip`` starting at ``now`` (call only when :meth:`wait` is 0)."""
-        for key in self.keys(ip):
-            self._last.pop(key, None)
-            while len(self._last) >= self.max_sources:
-                # The oldest entry is the first; it is also the one whose interval is most likely over.
-                del self._last[next(iter(self._last))]
-            self._last[key] = now
 
 
 @dataclass(slots=True)

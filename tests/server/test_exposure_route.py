@@ -22,7 +22,8 @@ import jsonschema
 import pytest
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY, exposure_stats
-from natprobe_server.probes.exposure_scan import ScanGate, ScanLimits, banner_text, identify_banner
+from natprobe_server.limits import ScanGate
+from natprobe_server.probes.exposure_scan import ScanLimits, banner_text, identify_banner
 from natprobe_server.api.app import start_http_api
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.api.openapi import openapi_document

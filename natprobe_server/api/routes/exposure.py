@@ -28,7 +28,8 @@ from aiohttp import web
 from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S, ExposureResponse, decode_request, encode
 
 from natprobe_server.api.guards import SCANS, ApiError, ErrorCode, accept, api_state
-from natprobe_server.probes.exposure_scan import ExposureStats, ScanGate, ScanLimits, scan_address, summary
+from natprobe_server.limits import ScanGate
+from natprobe_server.probes.exposure_scan import ExposureStats, ScanLimits, scan_address, summary
 
 logger = logging.getLogger(__name__)
 
