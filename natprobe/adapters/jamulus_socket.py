@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from natprobe.adapters.resolve import resolve_host
+from natprobe.adapters.stun_udp import INBOX_LIMIT  # one bound for every client socket's inbox
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerEntry, JamulusServerList
 from natprobe.jamulus.messages import DEFAULT_PORT, EmptyMessage, Message, decode, encode, matches_request
@@ -56,8 +57,6 @@ logger = logging.getLogger(__name__)
 IPAddress = IPv4Address | IPv6Address
 Peer = tuple[IPAddress, int]
 
-INBOX_LIMIT = 256
-"""Messages queued per exchange before new ones are dropped (a flood cannot grow memory)."""
 HOLE_PUNCH_LIMIT = 4096
 """Distinct sources of ``CLM_EMPTY_MESSAGE`` remembered per socket."""
 LIST_CONCURRENCY = 32

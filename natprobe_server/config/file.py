@@ -23,8 +23,9 @@ systemd credential (see :func:`natprobe_server.config.http.resolve_token`).
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
+
+from natprobe.adapters.toml_file import read_toml
 
 from natprobe_server.config.stun import Default, port_argument
 
@@ -99,15 +100,7 @@ def _convert_one(action: argparse.Action, value: object) -> object:
 
 def load_config_file(path: Path, parser: argparse.ArgumentParser) -> dict[str, object]:
     """The file's options as ``{dest: parsed value}``; :class:`ConfigFileError` on any problem."""
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigFileError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(f"{path}: not a valid TOML file: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigFileError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+    data = read_toml(path, ConfigFileError)
     options = _options(parser)
     values: dict[str, object] = {}
     for key, value in data.items():
