@@ -21,7 +21,8 @@ from natprobe.errors import NetworkError
 
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.config.stun import EchoServerConfig
-from natprobe_server.jamulus.directory import JamulusDirectory, JamulusDirectoryConfig
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.stun.server import EchoServer, ServerStats
 
 if TYPE_CHECKING:

@@ -24,7 +24,8 @@ import pytest
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServer, EchoServerConfig
 from natprobe_server.api.app import HttpApiConfig, start_http_api
-from natprobe_server.jamulus.directory import JamulusDirectory, JamulusDirectoryConfig
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe.jamulus import (
     EmptyMessage,
     ESvrRegResult,

@@ -17,7 +17,7 @@ from natprobe_server.command import main as echo_main
 from natprobe_server.config.stun import config_from_args
 from natprobe_server.stun.fastpath import FastBinding
 from natprobe_server.config.http import resolve_token
-from natprobe_server.jamulus.directory import JamulusDirectoryConfig
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
 from natprobe_server.config.options import resolve_args
 from natprobe_server.stun.service import StunService, Topology
 from natprobe_server.config.systemd_unit import systemd_unit

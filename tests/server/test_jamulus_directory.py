@@ -27,17 +27,15 @@ from natprobe_server.api import openapi
 from natprobe_server.api.app import start_http_api
 from natprobe_server.api.guards import STATE_KEY
 from natprobe_server.config.http import HttpApiConfig
-from natprobe_server.jamulus.directory import (
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.jamulus.directory import JamulusDirectory, RegistrationNotFound
+from natprobe.contract.terms import HOLE_PUNCH_FULL_BUDGET, HOLE_PUNCH_MIN_BUDGET
+from natprobe.jamulus.directory_table import (
     EMPTY_BYTES,
-    HOLE_PUNCH_FULL_BUDGET,
-    HOLE_PUNCH_MIN_BUDGET,
     PING_BYTES,
     RESP_BYTES,
     SEND_EMPTY_BYTES,
     DirectoryTable,
-    JamulusDirectory,
-    JamulusDirectoryConfig,
-    RegistrationNotFound,
     requested_keepalive,
 )
 from natprobe.jamulus import (

@@ -135,13 +135,9 @@ def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
 def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
     import ipaddress
 
-    from natprobe_server.jamulus.directory import (
-        EMPTY_BYTES,
-        PING_BYTES,
-        RESP_BYTES,
-        DirectoryTable,
-        JamulusDirectoryConfig,
-    )
+    from natprobe.jamulus.directory_table import EMPTY_BYTES, PING_BYTES, RESP_BYTES, DirectoryTable
+
+    from natprobe_server.config.jamulus import JamulusDirectoryConfig
     from natprobe.jamulus import PingMs, RegisterServerEx, encode as encode_jamulus
 
     from .test_jamulus_directory import registration
