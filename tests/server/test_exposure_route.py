@@ -145,7 +145,7 @@ async def test_one_scan_per_interval_then_429_with_retry_after() -> None:
     ("body", "fragment"),
     [
         ({"target": "192.0.2.1"}, "no way to name a target"),
-        ({"extra": [{"port": 22, "ip": "192.0.2.1"}]}, "unknown field(s) in a port"),
+        ({"extra": [{"port": 22, "ip": "192.0.2.1"}]}, "unknown field 'ip'"),
         ({"extra": [{"port": p} for p in range(1000, 1017)]}, "at most 16 extra ports"),
         ({"extra": [{"port": 70000}]}, "from 1 to 65535"),
         ({"host": "192.0.2.1"}, "host must be a DNS name"),
