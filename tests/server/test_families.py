@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import re
 import socket
@@ -16,8 +15,7 @@ from natprobe_server.config.file import mark_defaults
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.stun import binding_request, decode, encode
 
-from .conftest import has_ipv6_loopback
-from .test_process import echo_process
+from tests.echo_server import echo_server_process, has_ipv6_loopback
 
 V4, V4B = ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.2")
 V6, V6B = ipaddress.ip_address("::1"), ipaddress.ip_address("2001:db8::11")
@@ -51,11 +49,9 @@ def test_inconsistent_address_lists_are_refused(primaries: list, alternates: lis
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_serves_stun_and_the_http_api_on_each_family() -> None:
-    async with echo_process("--primary", "127.0.0.1", "--primary", "::1", "--port", "0", "--http-port", "0",
-                            "--no-jamulus") as process:
-        assert process.stdout is not None
-        async with asyncio.timeout(10):
-            line = (await process.stdout.readline()).decode().strip()
+    with echo_server_process("--primary", "127.0.0.1", "--primary", "::1", "--port", "0", "--http-port", "0",
+                             "--no-jamulus") as process:
+        line = process.ready()
         assert line.count("listening port=") == 2 and "stun_udp=[::1]:" in line, line
         match = re.search(r" http=127\.0\.0\.1:(\d+),\[::1\]:(\d+)", line)
         assert match and match.group(1) == match.group(2), line

@@ -8,7 +8,7 @@ from natprobe_server import EchoServer, EchoServerConfig
 from natprobe.stun import Message, MessageClass, StreamDecoder, binding_request, encode
 from natprobe.addressing import TransportAddress
 
-from .conftest import LO1, LO2
+from tests.echo_server import LO1, LO2
 
 TIMEOUT = 2.0
 

@@ -11,7 +11,7 @@ from natprobe_server import EchoServer, EchoServerConfig
 from natprobe.stun import AttributeType, Message, MessageClass, Method, binding_request, decode, encode
 from natprobe.addressing import TransportAddress
 
-from .conftest import LO1, LO2, UdpClient, has_ipv6_loopback
+from tests.echo_server import LO1, LO2, UdpClient, has_ipv6_loopback
 
 
 async def exchange(client: UdpClient, request: Message, destination: TransportAddress) -> tuple[Message, TransportAddress]:

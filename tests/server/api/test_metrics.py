@@ -4,7 +4,6 @@ test holds closed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import socket
@@ -19,8 +18,7 @@ from natprobe.addressing import TransportAddress
 from natprobe.adapters.stun_tcp import tcp_transact
 from natprobe.stun import binding_request, decode, encode
 
-from .conftest import UdpClient
-from .test_process import REPO, echo_process
+from tests.echo_server import REPO, UdpClient, echo_server_process
 
 HTTP = re.compile(r" http=(\S+):(\d+)")
 
@@ -44,10 +42,8 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
     closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
     closed_port = closed.getsockname()[1]
     try:
-        async with echo_process("--config", str(config)) as process:
-            assert process.stdout is not None and process.stderr is not None
-            async with asyncio.timeout(10):
-                line = (await process.stdout.readline()).decode()
+        with echo_server_process("--config", str(config)) as process:
+            line = process.ready()
             port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
             echo_port = int(re.search(r"echo_udp=\S+:(\d+)", line).group(1))  # type: ignore[union-attr]
             http = HTTP.search(line)
@@ -83,10 +79,7 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
                     assert response.status == 429, await response.text()
                 async with session.get(f"{base}/metrics") as response:
                     after = samples(await response.text())
-            process.terminate()
-            async with asyncio.timeout(10):
-                stderr = (await process.stderr.read()).decode()
-                await process.wait()
+            _, _, stderr = process.finish(terminate=True)
     finally:
         closed.close()
 
@@ -140,7 +133,7 @@ def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
     from natprobe_server.config.jamulus import JamulusDirectoryConfig
     from natprobe.jamulus import PingMs, RegisterServerEx, encode as encode_jamulus
 
-    from .test_jamulus_directory import registration
+    from tests.server.jamulus.test_jamulus_directory import registration
 
     config = JamulusDirectoryConfig(ip=ipaddress.IPv4Address("127.0.0.1"), min_keepalive_s=5.0)
     table = DirectoryTable(config.table_limits, cookie=lambda: 7)

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
-import os
 import re
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -24,41 +19,9 @@ from natprobe_server.config.stun import add_arguments, config_from_args
 from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request, decode, encode
 
-from .conftest import LO1, UdpClient
+from tests.echo_server import ECHO_SERVER, LO1, NATPROBE_SERVE, UdpClient, echo_server_process
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 READY = re.compile(r"^listening port=(\d+) mode=(\S+) stun_udp=(\S+) stun_tcp=(\S+) echo_udp=(\S+)$")
-
-
-ECHO_SERVER = ("-m", "natprobe_server")
-NATPROBE_SERVE = ("-m", "natprobe_cli", "serve")
-
-
-@asynccontextmanager
-async def echo_process(*args: str, entry: tuple[str, ...] = ECHO_SERVER) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *entry,
-        *args,
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def readiness(process: asyncio.subprocess.Process) -> re.Match[str]:
-    assert process.stdout is not None
-    async with asyncio.timeout(10):
-        line = (await process.stdout.readline()).decode()
-    match = READY.match(line.strip())
-    assert match, f"unexpected first line: {line!r}"
-    return match
 
 
 @pytest.mark.parametrize(
@@ -68,8 +31,9 @@ async def readiness(process: asyncio.subprocess.Process) -> re.Match[str]:
 )
 async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[str, ...], signum: signal.Signals) -> None:
     args = ("--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0")
-    async with echo_process(*args, entry=entry) as process:
-        match = await readiness(process)
+    with echo_server_process(*args, entry=entry) as process:
+        match = READY.match(process.ready())
+        assert match, process.ready()
         port = int(match.group(1))
         assert match.group(2) == "rfc5780"
         assert match.group(3).split(",") == [
@@ -87,9 +51,8 @@ async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[st
             assert decode(data).transaction_id == request.transaction_id
         finally:
             client.close()
-        process.send_signal(signum)
-        async with asyncio.timeout(2):
-            assert await process.wait() == 0
+        process.process.send_signal(signum)
+        assert process.process.wait(timeout=10) == 0
     # every socket is closed: the same ports bind again at once
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -100,11 +63,10 @@ async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[st
 
 async def test_binding_a_non_local_address_exits_3_with_a_clear_message() -> None:
     # 192.0.2.1 (TEST-NET-1) is on no interface here: bind() fails locally, nothing is sent.
-    async with echo_process("--primary", "192.0.2.1", "--port", "0") as process:
-        async with asyncio.timeout(10):
-            _, stderr = await process.communicate()
-        assert process.returncode == 3
-        assert "192.0.2.1" in stderr.decode() and "not configured on this host" in stderr.decode()
+    with echo_server_process("--primary", "192.0.2.1", "--port", "0") as process:
+        status, _, stderr = process.finish()
+        assert status == 3
+        assert "192.0.2.1" in stderr and "not configured on this host" in stderr
 
 
 async def test_port_in_use_exits_3() -> None:
@@ -113,11 +75,10 @@ async def test_port_in_use_exits_3() -> None:
     port = blocker.getsockname()[1]
     try:
         base = port - 1 if port % 2 else port  # the blocked port is N or N+1 either way
-        async with echo_process("--primary", "127.0.0.1", "--port", str(base), "--no-echo") as process:
-            async with asyncio.timeout(10):
-                _, stderr = await process.communicate()
-            assert process.returncode == 3
-            assert "already in use" in stderr.decode()
+        with echo_server_process("--primary", "127.0.0.1", "--port", str(base), "--no-echo") as process:
+            status, _, stderr = process.finish()
+            assert status == 3
+            assert "already in use" in stderr
     finally:
         blocker.close()
 

@@ -52,17 +52,16 @@ from natprobe_server.config import http as http_config
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.probes import probe_back
 from natprobe_server.limits import InFlight, source_key
-from tests.server.test_probe_back import (
+from tests.echo_server import loopback_api
+from tests.server.peers import (
     NONCE,
     UdpSink,
-    closed_tcp_port,  # noqa: F401  (fixture)
     http_responder,
     make_pki,
     read_all,
     sender,
     server_tls,
     tcp_server,
-    udp_sink,  # noqa: F401  (fixture)
 )
 
 LOCALHOST = ipaddress.IPv4Address("127.0.0.1")
@@ -110,14 +109,10 @@ async def running_api(
     *, client_ip: str = "127.0.0.1", host: str = "127.0.0.1", clock: Callable[[], float] = time.monotonic, **config: Any
 ) -> AsyncIterator[Api]:
     settings_ = HttpApiConfig(probe_source_ip=ipaddress.ip_address(config.pop("probe_source_ip", "127.0.0.1")), **config)
-    runner, port = await start_http_api(settings_, host, 0, clock=clock)
-    try:
+    async with loopback_api(settings_, host, clock=clock) as running:
         connector = aiohttp.TCPConnector(local_addr=(client_ip, 0))
         async with aiohttp.ClientSession(connector=connector) as session:
-            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            yield Api(url, runner.app[STATE_KEY], session)
-    finally:
-        await runner.cleanup()
+            yield Api(running.url, running.app[STATE_KEY], session)
 
 
 def check_probe_response(body: dict[str, Any]) -> None:
