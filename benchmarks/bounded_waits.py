@@ -111,13 +111,27 @@ class _PlainJamulusServer(asyncio.DatagramProtocol):
             self.transport.sendto(encode(reply), addr)
 
 
-class DelayedStunResponder(asyncio.DatagramProtocol):
-    """Answers Binding requests after ``delay``, the first one ``hold_first`` later still: a
-    path whose first packet is slow (ARP, a NAT creating its mapping)."""
+def stun_success(request: StunMessage, source: TransportAddress) -> StunMessage:
+    return StunMessage(MessageClass.SUCCESS_RESPONSE, request.method, request.transaction_id,
+                       (Attribute(AttributeType.XOR_MAPPED_ADDRESS, source),))
 
-    def __init__(self, hold_first: float, delay: float) -> None:
+
+class StunResponder(asyncio.DatagramProtocol):
+    """Answers STUN requests with ``answer``: drops the first ``drop`` datagrams, and answers
+    after ``delay``, the first answer ``hold_first`` later still (a path whose first packet is
+    slow: ARP, a NAT creating its mapping). Shared with tests/test_stun_transport.py."""
+
+    def __init__(
+        self,
+        drop: int = 0,
+        hold_first: float = 0.0,
+        delay: float = 0.0,
+        answer: Callable[[StunMessage, TransportAddress], StunMessage] = stun_success,
+    ) -> None:
+        self.drop = drop
         self.hold_first = hold_first
         self.delay = delay
+        self.answer = answer
         self.received = 0
         self.transport: asyncio.DatagramTransport | None = None
 
@@ -126,19 +140,21 @@ class DelayedStunResponder(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received += 1
-        request = decode_stun(data)
-        source = TransportAddress.parse(addr[0], addr[1])
-        reply = encode_stun(StunMessage(MessageClass.SUCCESS_RESPONSE, request.method, request.transaction_id,
-                                        (Attribute(AttributeType.XOR_MAPPED_ADDRESS, source),)))
-        hold = self.delay + (self.hold_first if self.received == 1 else 0.0)
+        if self.received <= self.drop:
+            return
         assert self.transport is not None
-        asyncio.get_running_loop().call_later(hold, self.transport.sendto, reply, addr)
+        reply = encode_stun(self.answer(decode_stun(data), TransportAddress.parse(addr[0], addr[1])))
+        hold = self.delay + (self.hold_first if self.received == 1 else 0.0)
+        if hold:
+            asyncio.get_running_loop().call_later(hold, self.transport.sendto, reply, addr)
+            return
+        self.transport.sendto(reply, addr)
 
 
 async def _settled_rtt(hold_first: float, delay: float, policy: RetransmissionPolicy, settle_above: float | None) -> float:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: DelayedStunResponder(hold_first, delay), local_addr=(LOOPBACK, 0))
+        lambda: StunResponder(hold_first=hold_first, delay=delay), local_addr=(LOOPBACK, 0))
     try:
         server = TransportAddress.parse(LOOPBACK, transport.get_extra_info("sockname")[1])
         async with await StunEndpoint.open((LOOPBACK, 0)) as endpoint:

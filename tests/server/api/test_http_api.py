@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
-import random
 import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -30,7 +27,7 @@ from openapi_spec_validator import validate as validate_openapi
 
 from natprobe import __version__
 from natprobe.errors import DecodeError, NetworkError
-from natprobe.jamulus import PingMs, decode, encode, is_protocol_frame
+from natprobe.jamulus import is_protocol_frame
 
 from natprobe import contract
 from natprobe.contract import (
@@ -52,7 +49,8 @@ from natprobe_server.config import http as http_config
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.probes import probe_back
 from natprobe_server.limits import InFlight, source_key
-from tests.echo_server import loopback_api
+from tests.echo_server import has_ipv6_loopback, loopback_api
+from tests.jamulus_server import start_jamulus, stop
 from tests.server.peers import (
     NONCE,
     UdpSink,
@@ -131,15 +129,6 @@ def assert_error(status: int, body: dict[str, Any], expected_status: int, code: 
     assert body["error"]["code"] == code
     for fragment in fragments:
         assert fragment in body["error"]["message"]
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 # =====================================================================================
@@ -343,65 +332,13 @@ async def test_jamulus_mode_against_a_silent_port(udp_sink: Callable[..., UdpSin
 
 # --- the real Jamulus 3.9.1 server -------------------------------------------------------------
 
-JAMULUS = Path("/usr/bin/Jamulus")
-
-
-def _jamulus_answers(process: subprocess.Popen[bytes], port: int, deadline_s: float = 10.0) -> bool:
-    """Plain CLM_PING_MS over a blocking socket until the server echoes (bounded in time)."""
-    deadline = time.monotonic() + deadline_s
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.1)
-        for token in range(1, 1000):
-            if time.monotonic() > deadline or process.poll() is not None:
-                return False
-            sock.sendto(encode(PingMs(token)), ("127.0.0.1", port))
-            try:
-                data, source = sock.recvfrom(2048)
-            except TimeoutError:
-                continue
-            if source == ("127.0.0.1", port) and is_protocol_frame(data) and decode(data) == PingMs(token):
-                return True
-    return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()  # this PID only
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def jamulus_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    if not JAMULUS.exists():
-        pytest.skip("/usr/bin/Jamulus is not installed (apt-get install jamulus)")
-    workdir = tmp_path_factory.mktemp("jamulus-http-api")
-    for _ in range(8):
-        port = random.randint(23000, 23999)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        with (workdir / f"jamulus-{port}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [str(JAMULUS), "-s", "-n", "-p", str(port), "--serverbindip", "127.0.0.1"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "HOME": str(workdir)},
-            )
-        try:
-            if _jamulus_answers(process, port):
-                yield port
-                return
-        finally:
-            _stop(process)
-    pytest.fail(f"could not start Jamulus; see the logs in {workdir}")
+    server = start_jamulus(tmp_path_factory.mktemp("jamulus-http-api"), "jamulus", [], ports=(23000, 23999))
+    try:
+        yield server.port
+    finally:
+        stop(server.process)
 
 
 @pytest.mark.interop
@@ -612,7 +549,7 @@ async def test_unknown_path_and_wrong_method_are_json_errors() -> None:
             assert response.headers["Allow"] == "POST"
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
 async def test_ipv6_requester_and_family_mismatch(udp_sink: Callable[..., UdpSink]) -> None:
     sink6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
