@@ -24,8 +24,9 @@ The echo server is a public reflector (DESIGN.md), so the handler enforces, in t
    :class:`natprobe_server.limits.RateLimiter`, an LRU map of bounded size;
 7. UDP bytes sent per probe never exceed the HTTP request body (see :mod:`natprobe_server.probes.probe_back`).
 
-The guards live in :mod:`natprobe_server.api.guards`, one module per route family in
-:mod:`natprobe_server.api.routes`. Embed with :func:`create_app` or run with :func:`start_http_api`.
+Steps 1-3 and the peer's address family are one prologue every route shares
+(:func:`natprobe_server.api.guards.accept`); the guards live in :mod:`natprobe_server.api.guards`,
+one module per route family in :mod:`natprobe_server.api.routes`. Embed with :func:`create_app` or run with :func:`start_http_api`.
 """
 
 from __future__ import annotations
