@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ("INBOX_LIMIT", "punch")
+__all__ = ("PUNCH_INBOX_LIMIT", "punch")
 
-INBOX_LIMIT = 64
+PUNCH_INBOX_LIMIT = 64
 """Frames a probe socket keeps unread; beyond this, new ones are dropped (a flood cannot grow memory)."""
 
 
@@ -51,7 +51,7 @@ class _Collector(asyncio.DatagramProtocol):
     """A probe socket's receive side: valid frames into a bounded inbox; the rest dropped."""
 
     def __init__(self) -> None:
-        self.inbox: asyncio.Queue[tuple[Message, TransportAddress, float]] = asyncio.Queue(INBOX_LIMIT)
+        self.inbox: asyncio.Queue[tuple[Message, TransportAddress, float]] = asyncio.Queue(PUNCH_INBOX_LIMIT)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         source = peer_of(addr)
