@@ -12,12 +12,13 @@ import ipaddress
 from dataclasses import dataclass
 
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus.directory_table import TableLimits
 
 from natprobe_server.config.stun import port_argument
 
 __all__ = (
-    "DEFAULT_JAMULUS_PORT",
+    "DEFAULT_DIRECTORY_PORT",
     "DEFAULT_MAX_TABLE_BYTES",
     "DEFAULT_VERIFY_GRACE_S",
     "JamulusDirectoryConfig",
@@ -25,8 +26,8 @@ __all__ = (
     "config_from_args",
 )
 
-DEFAULT_JAMULUS_PORT = 22224
-"""The port of Jamulus' second any-genre directory (src/global.h); any port works."""
+DEFAULT_DIRECTORY_PORT = DIRECTORY_PORT
+"""Jamulus' second any-genre directory port (natprobe.jamulus.messages); any port works."""
 DEFAULT_VERIFY_GRACE_S = 10.0
 DEFAULT_MAX_TABLE_BYTES = 512 * 1024
 
@@ -36,7 +37,7 @@ class JamulusDirectoryConfig:
     """Where the directory listens and how much it keeps."""
 
     ip: ipaddress.IPv4Address
-    port: int = DEFAULT_JAMULUS_PORT
+    port: int = DEFAULT_DIRECTORY_PORT
     """0 = a port the OS picks (tests)."""
     max_registrations: int = 1024
     max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES
@@ -95,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help=(
             "play a Jamulus directory on UDP P of the primary address, for 'natprobe explain jamulus' "
-            f"(default: {DEFAULT_JAMULUS_PORT} when --http-port is given, else off; 0 = any free port)"
+            f"(default: {DEFAULT_DIRECTORY_PORT} when --http-port is given, else off; 0 = any free port)"
         ),
     )
     parser.add_argument("--no-jamulus", action="store_true", help="do not play a Jamulus directory")
@@ -137,7 +138,7 @@ def config_from_args(
         if explicit:
             raise ValueError("the Jamulus directory needs an IPv4 --primary address (Jamulus directories are IPv4 only)")
         return None, False
-    port = args.jamulus_port if explicit else DEFAULT_JAMULUS_PORT
+    port = args.jamulus_port if explicit else DEFAULT_DIRECTORY_PORT
     return JamulusDirectoryConfig(
         ip=primary,
         port=port,
