@@ -1,4 +1,4 @@
-"""``python -m natprobe_server`` as a process: readiness line, SIGTERM/SIGINT, bind errors; ``natprobe serve``; config."""
+"""``python -m natprobe_server`` as a process: readiness line, SIGTERM/SIGINT, bind errors; ``natprobe serve``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServerConfig
 from natprobe_server.command import main as echo_main
-from natprobe_server.config.stun import add_arguments, config_from_args
+from natprobe_server.config.stun import config_from_args
 from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request, decode, encode
 
@@ -114,36 +114,3 @@ def test_natprobe_serve_bind_failure_is_could_not_test(capsys: pytest.CaptureFix
     assert args.handler(args) == ExitCode.COULD_NOT_TEST
     assert "not configured on this host" in capsys.readouterr().err
     assert natprobe_main(["serve", "--primary", "192.0.2.1", "--port", "0"]) == ExitCode.COULD_NOT_TEST
-
-
-# --- config ----------------------------------------------------------------------------------------
-
-
-def parse(*argv: str) -> EchoServerConfig:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(list(argv)))
-
-
-def test_defaults() -> None:
-    config = parse("--primary", "127.0.0.1")
-    assert (config.port, config.effective_echo_port, config.alternate, config.tcp) == (3478, 3480, None, True)
-    assert config.software is None
-    assert parse("--primary", "127.0.0.1", "--no-echo").effective_echo_port is None
-    assert parse("--primary", "127.0.0.1", "--port", "0").effective_echo_port == 0
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"primary": LO1, "alternate": LO1},
-        {"primary": ipaddress.IPv4Address("0.0.0.0")},
-        {"primary": LO1, "port": 65535},
-        {"primary": LO1, "port": 4000, "echo_port": 4001},
-        {"primary": LO1, "rate_per_source": 0},
-        {"primary": LO1, "max_tcp_connections": 0},
-    ],
-)
-def test_inconsistent_configs_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        EchoServerConfig(**kwargs)  # type: ignore[arg-type]
