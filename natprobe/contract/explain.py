@@ -1,0 +1,148 @@
+"""``POST /v1/explain``: natprobe's verdicts and findings for what a client measured (the web page).
+
+A browser cannot import natprobe, so the echo server's web page sends what it measured through
+the same API as the CLI (``/v1/probe`` answers, ``/v1/dns``'s answer, the WebRTC candidates)
+and gets back the verdicts, the findings and the ``--share`` Markdown in English or French,
+made by the same functions as the CLI's. The route only computes: it sends nothing anywhere,
+so a client that lies only misleads itself. Lists are bounded, unknown fields refused, and
+:func:`decode_explain_request` raises only :class:`~natprobe.errors.DecodeError`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from natprobe.contract.base import IpText, Port, Record, decode
+from natprobe.contract.dns import DnsResponse
+from natprobe.contract.probe_route import ProbeResponse, decode_probe_response
+from natprobe.contract.terms import TransportProtocol
+from natprobe.errors import DecodeError
+
+__all__ = (
+    "MAX_PORTS",
+    "PATH",
+    "BrowserCandidate",
+    "DnsText",
+    "ExplainRequest",
+    "ExplainResponse",
+    "FindingText",
+    "MappingObservation",
+    "MappingText",
+    "PortText",
+    "UntestedPort",
+    "decode_explain_request",
+    "decode_explain_response",
+    "probe_responses",
+)
+
+PATH = "/v1/explain"
+MAX_PORTS = 16
+"""At most this many probe answers plus untested ports in one request."""
+
+Language = Literal["en", "fr"]
+StunTest = Literal["primary", "alternate-ip", "alternate-both"]
+
+
+class BrowserCandidate(Record, frozen=True, forbid_unknown_fields=True):
+    """A server-reflexive ICE candidate: the mapped address one STUN test saw."""
+
+    test: StunTest
+    ip: IpText
+    port: Port
+
+
+class MappingObservation(Record, frozen=True, forbid_unknown_fields=True):
+    """What the page's ``RTCPeerConnection`` gathered against the server's three STUN tests."""
+
+    webrtc: Annotated[bool, msgspec.Meta(description="The browser offers RTCPeerConnection.")]
+    candidates: Annotated[tuple[BrowserCandidate, ...], msgspec.Meta(max_length=3)] = ()
+    failed: Annotated[tuple[StunTest, ...], msgspec.Meta(max_length=3,
+                                                         description="Tests whose STUN server raised icecandidateerror.")] = ()
+
+
+class UntestedPort(Record, frozen=True, forbid_unknown_fields=True):
+    """A port the page did not probe (a UDP port no service of natprobe's speaks on)."""
+
+    protocol: TransportProtocol
+    port: Port
+
+
+class ExplainRequest(Record, frozen=True, forbid_unknown_fields=True):
+    lang: Language = "en"
+    probes: Annotated[tuple[dict[str, Any], ...], msgspec.Meta(max_length=MAX_PORTS,
+                                                                description="POST /v1/probe answers, unchanged.")] = ()
+    untested: Annotated[tuple[UntestedPort, ...], msgspec.Meta(max_length=MAX_PORTS)] = ()
+    jamulus: Annotated[bool, msgspec.Meta(description="The Jamulus preset: explain public and private mode.")] = False
+    mapping: MappingObservation | None = None
+    dns: Annotated[DnsResponse | None, msgspec.Meta(description="The POST /v1/dns answer for the name typed.")] = None
+    public: Annotated[tuple[IpText, ...], msgspec.Meta(max_length=2,
+                                                       description="The visitor's address per family (GET /v1/whoami).")] = ()
+
+
+class PortText(Record, frozen=True):
+    """One port's verdict: ``status`` is the CLI's (``natprobe check --json``)."""
+
+    protocol: TransportProtocol
+    port: Port
+    family: Literal["ipv4", "ipv6"]
+    status: str
+    reachable: bool | None
+    reason: str
+    advice: tuple[str, ...]
+    proof: str | None
+
+
+class FindingText(Record, frozen=True):
+    code: str
+    severity: Literal["ok", "info", "warning", "problem"]
+    title: str
+    detail: str
+    advice: tuple[str, ...]
+
+
+class MappingText(Record, frozen=True):
+    mapping: Annotated[str, msgspec.Meta(description="natprobe nat's mapping value, or 'unknown' (no candidate).")]
+    reason: str
+
+
+class DnsText(Record, frozen=True):
+    family: Literal["ipv4", "ipv6"]
+    verdict: str
+    ok: bool
+    reason: str
+    advice: tuple[str, ...]
+
+
+class ExplainResponse(Record, frozen=True):
+    lang: Language
+    ports: tuple[PortText, ...]
+    mapping: MappingText | None
+    dns: tuple[DnsText, ...]
+    findings: tuple[FindingText, ...]
+    share: Annotated[str, msgspec.Meta(description="The Markdown of --share: public addresses masked.")]
+    path: Annotated[str, msgspec.Meta(description="The drawn path, as the CLI draws it.")]
+
+
+_RULES = {
+    "lang": "lang must be 'en' or 'fr'",
+    "probes": f"probes must be a list of at most {MAX_PORTS} POST /v1/probe answers",
+    "untested": f"untested must be a list of at most {MAX_PORTS} {{protocol, port}} objects",
+}
+
+
+def decode_explain_request(body: bytes) -> ExplainRequest:
+    request = decode(body, ExplainRequest, rules=_RULES)
+    if len(request.probes) + len(request.untested) > MAX_PORTS:
+        raise DecodeError(f"at most {MAX_PORTS} ports in one request")
+    return request
+
+
+def probe_responses(request: ExplainRequest) -> tuple[ProbeResponse[Any], ...]:
+    """The probe answers, each validated as ``POST /v1/probe`` answers are (DecodeError if one is not)."""
+    return tuple(decode_probe_response(msgspec.json.encode(item)) for item in request.probes)
+
+
+def decode_explain_response(body: bytes) -> ExplainResponse:
+    return decode(body, ExplainResponse)
