@@ -16,6 +16,8 @@ import msgspec
 
 from natprobe.contract.base import IpText, Port, Record, decode
 from natprobe.contract.dns import DnsResponse
+from natprobe.contract.exposure_route import ExposureResponse
+from natprobe.contract.exposure_route import decode_response as decode_exposure_response
 from natprobe.contract.probe_route import ProbeResponse, decode_probe_response
 from natprobe.contract.terms import TransportProtocol
 from natprobe.errors import DecodeError
@@ -34,6 +36,7 @@ __all__ = (
     "UntestedPort",
     "decode_explain_request",
     "decode_explain_response",
+    "exposure_response",
     "probe_responses",
 )
 
@@ -79,6 +82,8 @@ class ExplainRequest(Record, frozen=True, forbid_unknown_fields=True):
     dns: Annotated[DnsResponse | None, msgspec.Meta(description="The POST /v1/dns answer for the name typed.")] = None
     public: Annotated[tuple[IpText, ...], msgspec.Meta(max_length=2,
                                                        description="The visitor's address per family (GET /v1/whoami).")] = ()
+    exposure: Annotated[dict[str, Any] | None,
+                        msgspec.Meta(description="A POST /v1/exposure answer, unchanged: graded as natprobe exposure does.")] = None
 
 
 class PortText(Record, frozen=True):
@@ -142,6 +147,13 @@ def decode_explain_request(body: bytes) -> ExplainRequest:
 def probe_responses(request: ExplainRequest) -> tuple[ProbeResponse[Any], ...]:
     """The probe answers, each validated as ``POST /v1/probe`` answers are (DecodeError if one is not)."""
     return tuple(decode_probe_response(msgspec.json.encode(item)) for item in request.probes)
+
+
+def exposure_response(request: ExplainRequest) -> ExposureResponse | None:
+    """The exposure answer, validated as ``POST /v1/exposure`` answers are (DecodeError if it is not)."""
+    if request.exposure is None:
+        return None
+    return decode_exposure_response(msgspec.json.encode(request.exposure))
 
 
 def decode_explain_response(body: bytes) -> ExplainResponse:

@@ -12,6 +12,7 @@ route computes only: nothing is sent anywhere, and nothing the client claims rea
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timezone
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -26,10 +27,12 @@ from natprobe.contract.explain import (
     MappingText,
     PortText,
     decode_explain_request,
+    exposure_response,
     probe_responses,
 )
 from natprobe.contract.terms import ProbeMode, TransportProtocol
 from natprobe.errors import DecodeError
+from natprobe.findings.exposure_findings import explain_grade
 from natprobe.findings.browser_findings import explain_browser_mapping, silent_udp_port
 from natprobe.findings.jamulus_findings import explain_jamulus_browser, jamulus_check_findings
 from natprobe.findings.path_picture import check_path, draw_path
@@ -43,6 +46,7 @@ from natprobe.verdicts.behavior import MappingBehavior
 from natprobe.verdicts.browser_mapping import UNKNOWN_MAPPING, BrowserStunTest, StunTargets, mapping_from_browser
 from natprobe.verdicts.classify import Verdict
 from natprobe.verdicts.dns_verdicts import decide_family
+from natprobe.verdicts.exposure_grading import grade_scan
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
 from natprobe.verdicts.reachability import Context, PortObservation, PortSpec, PortVerdict, decide_port
 
@@ -92,9 +96,22 @@ def _port(verdict: PortVerdict) -> PortText:
                     verdict.reachable, verdict.reason, verdict.advice, verdict.proof)
 
 
+def _exposure_findings(request: ExplainRequest, now: datetime) -> list[Finding]:
+    """``natprobe exposure``'s grades and findings for a scan the page ran (no expected ports)."""
+    scan = exposure_response(request)
+    if scan is None:
+        return []
+    target = parse_ip(scan.target)
+    context = Context(None, target, NatLayers.UNKNOWN, IpFamily.of(target))
+    graded = grade_scan(scan.ports, expect=None, context=context, host=None, now=now)
+    return [explain_grade(grade, g.scanned, g.verdict) for g in graded for grade in g.grades]
+
+
 def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddress,
-                         stun: StunTargets | None) -> ExplainResponse:
-    """The answer, in the language in use; :class:`DecodeError` when a probe answer is malformed."""
+                         stun: StunTargets | None, now: datetime) -> ExplainResponse:
+    """The answer, in the language in use; :class:`DecodeError` when a probe or scan answer is malformed.
+
+    ``now`` judges certificate expiry in an exposure scan."""
     publics: dict[IpFamily, IPAddress] = {}
     for text in request.public:
         ip = parse_ip(text)
@@ -123,6 +140,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         findings += jamulus_check_findings(specs, verdicts[: len(specs)], NatLayers.UNKNOWN)
     if request.mapping is not None:
         findings.append(explain_browser_mapping(mapping, webrtc))
+    findings += _exposure_findings(request, now)
     dns: list[DnsText] = []
     if request.dns is not None:
         view = outside_view(request.dns)
@@ -172,7 +190,7 @@ async def explain(request: web.Request) -> web.Response:
         spec = decode_explain_request(body)
         with language(spec.lang):
             answer = explain_measurements(spec, server=_server_url(request), peer=peer_address(request).ip,
-                                          stun=request.app.get(STUN_TARGETS_KEY))
+                                          stun=request.app.get(STUN_TARGETS_KEY), now=datetime.now(timezone.utc))
     except (DecodeError, ValueError) as exc:
         raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None
     return web.Response(body=encode(answer), content_type="application/json")

@@ -280,10 +280,13 @@
       box.replaceChildren(el("p", {class: "problem", "data-http-status": String(result.status)}, result.error));
       return;
     }
-    const open = result.data.ports.filter((p) => p.state !== "closed" && p.state !== "filtered");
-    const rows = result.data.ports.map((p) => el("li", {class: "port", "data-protocol": p.protocol, "data-port": String(p.port),
-      "data-status": p.state}, fill(S.exposure_row, {protocol: p.protocol.toUpperCase(), port: p.port, state: p.state, service: p.service || ""})));
-    box.replaceChildren(open.length ? el("span") : el("p", {}, S.exposure_none), el("ul", {}, ...rows));
+    const rows = result.data.ports.filter((p) => p.state === "open").map((p) => el("li", {class: "port",
+      "data-protocol": p.protocol, "data-port": String(p.port), "data-status": p.state},
+      fill(S.exposure_row, {protocol: p.protocol.toUpperCase(), port: p.port, state: p.state, service: p.service || ""})));
+    // The grades and their findings are natprobe exposure's, from /v1/explain.
+    const graded = await api("/v1/explain", {lang: config.lang, exposure: result.data});
+    const findings = graded.ok ? graded.data.findings.map(renderFinding) : [el("p", {class: "problem"}, fill(S.error, {error: graded.error}))];
+    box.replaceChildren(rows.length ? el("ul", {}, ...rows) : el("p", {}, S.exposure_none), ...findings);
     box.dataset.done = "true";
   }
 
