@@ -34,7 +34,6 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
-    "Cross-Origin-Opener-Policy": "same-origin",
 }
 _STATIC = {"app.js": "text/javascript", "style.css": "text/css", "icon.svg": "image/svg+xml"}
 _SLOT = re.compile(r"\{\{(\w+)\}\}")
@@ -72,6 +71,16 @@ def _origin(host: str, request: web.Request) -> str:
     port = request.url.port
     bracketed = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"{request.scheme}://{bracketed}" + (f":{port}" if port else "")
+
+
+def _csp_source(host: str, request: web.Request) -> str:
+    """The CSP source for another family's origin. CSP's host-source has no form for an IPv6
+    literal, so one is allowed as any host on this scheme and port (a name, given with
+    --web-ipv6-name, is listed exactly)."""
+    if ":" in host.strip("[]"):
+        port = request.url.port
+        return f"{request.scheme}://*" + (f":{port}" if port else "")
+    return _origin(host, request)
 
 
 def _language_links(request: web.Request, current: str) -> str:
@@ -113,7 +122,7 @@ def _render(request: web.Request, page: WebPage, preset: str | None) -> web.Resp
     raw = {"config", "language_links"}
     body = _SLOT.sub(lambda m: texts[m.group(1)] if m.group(1) in raw else html.escape(texts[m.group(1)]),
                      _static("index.html").decode("utf-8"))
-    extra = "".join(f" {origin}" for origin in families.values() if origin)
+    extra = "".join(f" {_csp_source(host, request)}" for host in page.families.values())
     headers = {**_HEADERS, "Content-Security-Policy": CSP.format(extra=extra), "Content-Language": lang, "Vary": "Accept-Language"}
     return web.Response(text=body, content_type="text/html", charset="utf-8", headers=headers)
 

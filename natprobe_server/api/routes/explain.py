@@ -88,11 +88,11 @@ def _mapping(request: ExplainRequest, stun: StunTargets | None) -> tuple[Verdict
 
 
 def _finding(finding: Finding) -> FindingText:
-    return FindingText(finding.code, finding.severity.value, finding.title, finding.detail, finding.advice)  # type: ignore[arg-type]
+    return FindingText(finding.code, finding.severity.value, finding.title, finding.detail, finding.advice)
 
 
 def _port(verdict: PortVerdict) -> PortText:
-    return PortText(verdict.protocol, verdict.port, verdict.family.value, verdict.status.value,  # type: ignore[arg-type]
+    return PortText(verdict.protocol, verdict.port, verdict.family.value, verdict.status.value,
                     verdict.reachable, verdict.reason, verdict.advice, verdict.proof)
 
 
@@ -146,7 +146,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         view = outside_view(request.dns)
         for fam in IpFamily:
             verdict_dns = decide_family(request.dns.name, fam, view[fam], view[fam], publics.get(fam))
-            dns.append(DnsText(fam.value, verdict_dns.verdict.value, verdict_dns.ok,  # type: ignore[arg-type]
+            dns.append(DnsText(fam.value, verdict_dns.verdict.value, verdict_dns.ok,
                                verdict_dns.reason, verdict_dns.advice))
     report = CheckReport(
         server=server,
@@ -164,7 +164,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         mapping_text = MappingText(UNKNOWN_MAPPING, findings[-1].detail) if mapping is None else (
             MappingText(mapping.value.value, mapping.reason))
     return ExplainResponse(
-        lang=current_language(),  # type: ignore[arg-type]
+        lang=current_language(),
         ports=tuple(_port(v) for v in verdicts),
         mapping=mapping_text,
         dns=tuple(dns),
