@@ -23,6 +23,7 @@ from natprobe.contract.terms import TransportProtocol
 from natprobe.errors import DecodeError
 
 __all__ = (
+    "MAX_BODY_BYTES",
     "MAX_PORTS",
     "PATH",
     "BrowserCandidate",
@@ -35,12 +36,17 @@ __all__ = (
     "PortText",
     "UntestedPort",
     "decode_explain_request",
+    "REQUEST_EXAMPLE",
     "decode_explain_response",
     "exposure_response",
+    "openapi_path",
     "probe_responses",
+    "schema_components",
 )
 
 PATH = "/v1/explain"
+MAX_BODY_BYTES = 16384
+"""The route's body cap: up to MAX_PORTS probe answers (a few hundred bytes each) and a DNS answer."""
 MAX_PORTS = 16
 """At most this many probe answers plus untested ports in one request."""
 
@@ -158,3 +164,85 @@ def exposure_response(request: ExplainRequest) -> ExposureResponse | None:
 
 def decode_explain_response(body: bytes) -> ExplainResponse:
     return decode(body, ExplainResponse)
+
+
+def schema_components() -> dict[str, Any]:
+    """The records as JSON Schema components (OpenAPI 3.1's dialect)."""
+    _, components = msgspec.json.schema_components(
+        (ExplainRequest, ExplainResponse), ref_template="#/components/schemas/{name}"
+    )
+    plain: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(components))
+    return plain
+
+
+_PROBE_EXAMPLE = {
+    "target": {"ip": "203.0.113.7", "port": 22124}, "protocol": "udp", "mode": "jamulus",
+    "source": {"ip": "198.51.100.11", "port": 40000},
+    "result": {"answered": True, "rtt_ms": 31.5, "clients": 2, "version": "3.9.1", "os": "Linux"},
+    "elapsed_ms": 35.1,
+}
+REQUEST_EXAMPLE: dict[str, Any] = {
+    "lang": "en", "probes": [_PROBE_EXAMPLE], "untested": [{"protocol": "udp", "port": 51820}],
+}
+"""Executed against the handler by the tests (its answer must have the example's shape)."""
+_RESPONSE_EXAMPLE = {
+    "lang": "en",
+    "ports": [
+        {"protocol": "udp", "port": 22124, "family": "ipv4", "status": "reachable", "reachable": True,
+         "reason": "a Jamulus server 3.9.1 answered the echo server on UDP port 22124", "advice": [],
+         "proof": "the echo server spoke jamulus to the public address and a Jamulus server 3.9.1 answered"},
+        {"protocol": "udp", "port": 51820, "family": "ipv4", "status": "not-tested", "reachable": None,
+         "reason": "from outside, a silent UDP port cannot be told from a filtered one: most UDP services answer "
+                   "nothing to a stranger, and a web page cannot listen on UDP port 51820 to receive a probe",
+         "advice": ["Prove it from the machine that should receive UDP port 51820, with the port free: pip install "
+                    "natprobe && natprobe check --udp 51820 --server http://vps.example.org:8080"],
+         "proof": None},
+    ],
+    "mapping": None,
+    "dns": [],
+    "findings": [{"code": "jamulus-port-private-works", "severity": "ok", "title": "Jamulus: private mode will work",
+                  "detail": "UDP 22124 is reachable from outside, so clients can connect to this server by address "
+                            "without it registering with a directory; registered (public) servers are reachable too.",
+                  "advice": []}],
+    "share": "### natprobe check: 1 of 2 port(s) reachable\n\n...",
+    "path": "┌─ This host                                                        ✓ UDP 22124 arrived\n...",
+}
+
+
+def openapi_path() -> dict[str, Any]:
+    """The path item of ``POST /v1/explain`` for the OpenAPI document."""
+    json_type = "application/json"
+    error = {json_type: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {
+        "post": {
+            "operationId": "explain",
+            "summary": "natprobe's verdicts, findings and --share text for measurements a client made (the web page)",
+            "description": (
+                "Computes only: the server sends nothing anywhere. `probes` are POST /v1/probe answers as "
+                "received, `dns` a POST /v1/dns answer, `exposure` a POST /v1/exposure answer, `mapping` the "
+                "server-reflexive candidates a browser gathered against the server's STUN addresses. "
+                f"The body may be up to 16 KiB and name at most {MAX_PORTS} ports."
+            ),
+            "security": [{}, {"bearerAuth": []}],
+            "requestBody": {
+                "required": True,
+                "content": {json_type: {
+                    "schema": {"$ref": "#/components/schemas/ExplainRequest"},
+                    "examples": {"default": {"value": REQUEST_EXAMPLE}},
+                }},
+            },
+            "responses": {
+                "200": {
+                    "description": "The verdicts and findings, in the language asked for.",
+                    "content": {json_type: {
+                        "schema": {"$ref": "#/components/schemas/ExplainResponse"},
+                        "examples": {"default": {"value": _RESPONSE_EXAMPLE}},
+                    }},
+                },
+                "400": {"description": "A malformed request or probe answer.", "content": error},
+                "401": {"description": "The server needs a token.", "content": error},
+                "413": {"description": "The body is larger than 16 KiB.", "content": error},
+                "500": {"$ref": "#/components/responses/Internal"},
+            },
+        }
+    }

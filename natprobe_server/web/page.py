@@ -49,12 +49,11 @@ def pick_language(query: Mapping[str, str], accept_language: str) -> str:
     for position, part in enumerate(accept_language.split(",")[:20]):
         tag, _sep, params = part.strip().partition(";")
         q = 1.0
-        match = re.search(r"q=([0-9.]+)", params)
-        if match:
-            try:
-                q = float(match.group(1))
-            except ValueError:
-                continue
+        if "q=" in params:
+            match = re.fullmatch(r"\s*q=([01](?:\.[0-9]{0,3})?)\s*", params)
+            if match is None:
+                continue  # a malformed weight: the entry is ignored (RFC 9110 section 12.4.2)
+            q = float(match.group(1))
         primary = tag.strip().lower().split("-")[0]
         # Earlier entries win ties, as the header's order says.
         if primary in LANGUAGES and q > best_q:

@@ -20,6 +20,8 @@ from aiohttp import web
 from natprobe.addressing import IPAddress, IpFamily, TransportAddress
 from natprobe.contract.base import encode, parse_ip
 from natprobe.contract.explain import (
+    MAX_BODY_BYTES,
+    PATH,
     DnsText,
     ExplainRequest,
     ExplainResponse,
@@ -52,17 +54,14 @@ from natprobe.verdicts.reachability import Context, PortObservation, PortSpec, P
 
 from natprobe_server.api.guards import ApiError, ErrorCode, api_state, check_token, peer_address, read_body
 
-__all__ = ("EXPLAIN_MAX_BODY_BYTES", "STUN_TARGETS_KEY", "explain", "explain_measurements", "language", "register")
-
-EXPLAIN_MAX_BODY_BYTES = 16384
-"""Body cap of this route: up to MAX_PORTS probe answers (a few hundred bytes each) and a DNS answer."""
+__all__ = ("STUN_TARGETS_KEY", "explain", "explain_measurements", "language", "register")
 
 STUN_TARGETS_KEY = web.AppKey("natprobe_stun_targets", StunTargets)
 """The STUN endpoints the page's WebRTC test uses (set by the web page's installer)."""
 
 
 def register(app: web.Application) -> None:
-    app.router.add_post("/v1/explain", explain)
+    app.router.add_post(PATH, explain)
 
 
 @contextlib.contextmanager
@@ -116,17 +115,20 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
     for text in request.public:
         ip = parse_ip(text)
         publics.setdefault(IpFamily.of(ip), ip)
+    answers = probe_responses(request)
+    for answer in answers:  # the address each probe went to is the visitor's, as the server saw it
+        publics.setdefault(IpFamily.of(answer.target.address.ip), answer.target.address.ip)
     publics.setdefault(IpFamily.of(peer), peer)
     specs: list[PortSpec] = []
     verdicts: list[PortVerdict] = []
-    for answer in probe_responses(request):
+    for answer in answers:
         target = answer.target.address
         context = Context(local_ip=None, public_ip=target.ip, layers=NatLayers.UNKNOWN, family=IpFamily.of(target.ip))
         observation = PortObservation(answer.protocol, target.port, answer.mode, listening=False,
                                       server_result=answer.result)
         specs.append(PortSpec(answer.protocol, target.port, "jamulus" if answer.mode is ProbeMode.JAMULUS else None))
         verdicts.append(decide_port(observation, context))
-    family = IpFamily.of(peer)
+    family = IpFamily.of(answers[0].target.address.ip) if answers else IpFamily.of(peer)
     for untested in request.untested:
         verdicts.append(silent_udp_port(untested.port, family, server))
     mapping, webrtc = _mapping(request, stun)
@@ -138,8 +140,10 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
                 findings += explain_jamulus_browser(verdict, mapping_value)
     else:
         findings += jamulus_check_findings(specs, verdicts[: len(specs)], NatLayers.UNKNOWN)
+    mapping_finding = None
     if request.mapping is not None:
-        findings.append(explain_browser_mapping(mapping, webrtc))
+        mapping_finding = explain_browser_mapping(mapping, webrtc)
+        findings.append(mapping_finding)
     findings += _exposure_findings(request, now)
     dns: list[DnsText] = []
     if request.dns is not None:
@@ -160,11 +164,12 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         findings=tuple(findings),
     )
     mapping_text = None
-    if request.mapping is not None:
-        mapping_text = MappingText(UNKNOWN_MAPPING, findings[-1].detail) if mapping is None else (
-            MappingText(mapping.value.value, mapping.reason))
+    if mapping is not None:
+        mapping_text = MappingText(mapping.value.value, mapping.reason)
+    elif mapping_finding is not None:
+        mapping_text = MappingText(UNKNOWN_MAPPING, mapping_finding.detail)
     return ExplainResponse(
-        lang=current_language(),
+        lang=request.lang,
         ports=tuple(_port(v) for v in verdicts),
         mapping=mapping_text,
         dns=tuple(dns),
@@ -185,7 +190,7 @@ async def explain(request: web.Request) -> web.Response:
     config = state.config
     if config.token is not None:
         check_token(request, config.token)
-    body = await read_body(request, max(config.max_body_bytes, EXPLAIN_MAX_BODY_BYTES))
+    body = await read_body(request, max(config.max_body_bytes, MAX_BODY_BYTES))
     try:
         spec = decode_explain_request(body)
         with language(spec.lang):
