@@ -145,6 +145,11 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         mapping_finding = explain_browser_mapping(mapping, webrtc)
         findings.append(mapping_finding)
     findings += _exposure_findings(request, now)
+    # A finding about the network (the mapping, public mode) comes once, however many ports led to it.
+    unique: dict[tuple[str, str, str], Finding] = {}
+    for finding in findings:
+        unique.setdefault((finding.code, finding.title, finding.detail), finding)
+    findings = list(unique.values())
     dns: list[DnsText] = []
     if request.dns is not None:
         view = outside_view(request.dns)

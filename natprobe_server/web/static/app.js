@@ -150,7 +150,8 @@
     item.dataset.family = port.family;
     item.dataset.reachable = String(port.reachable);
     item.replaceChildren(
-      el("strong", {}, `${port.protocol.toUpperCase()} ${port.port} (${S["family_" + port.family]}): ${statusWord(port)} — ${port.status}`),
+      el("strong", {}, `${port.protocol.toUpperCase()} ${port.port} (${S["family_" + port.family]}): ${statusWord(port)}`
+        + (statusWord(port) === port.status ? "" : ` (${port.status})`)),
       el("span", {class: "reason"}, port.reason),
     );
     const more = details(answer);
