@@ -36,7 +36,7 @@
     try { data = await response.json(); } catch (err) { data = null; }
     if (!response.ok) {
       const message = data && data.error ? data.error.message : response.statusText;
-      return {ok: false, status: response.status, error: message, data};
+      return {ok: false, status: response.status, error: message, data, retryAfter: Number(response.headers.get("Retry-After"))};
     }
     return {ok: true, status: response.status, data};
   }
@@ -254,7 +254,13 @@
     const worker = async () => {
       while (queue.length && mine === run) {
         const plan = queue.shift();
-        const result = await api("/v1/probe", plan);
+        let result = await api("/v1/probe", plan);
+        for (let attempt = 0; attempt < 3 && result.status === 429 && mine === run; attempt++) {
+          // The server's own pace (a burst, then one probe a second per address): wait as told, bounded.
+          const wait = Math.min(Math.max(result.retryAfter || 1, 1), 5);
+          await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+          result = await api("/v1/probe", plan);
+        }
         const item = items.get(plan.protocol + "/" + plan.port);
         if (!result.ok) {
           item.dataset.status = "error";
