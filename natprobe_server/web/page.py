@@ -1,6 +1,5 @@
 """The page's routes: ``GET /``, ``GET /jamulus`` and ``GET /static/NAME`` (see :mod:`natprobe_server.web`)."""
 
-
 from __future__ import annotations
 
 import html
@@ -13,12 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
+from natprobe.addressing import IpFamily
 from natprobe.contract.explain import MAX_PORTS
 from natprobe.contract.terms import HOST_MODES
 from natprobe.i18n import LANGUAGES, _, template
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE
 
+from natprobe_server.api.guards import peer_address
 from natprobe_server.api.routes.explain import STUN_TARGETS_KEY, language
 from natprobe_server.web.config import WebPage
 from natprobe_server.web.texts import PAGE, SCRIPT
@@ -101,7 +102,7 @@ def _render(request: web.Request, page: WebPage, preset: str | None) -> web.Resp
         config: dict[str, Any] = {
             "lang": lang,
             "strings": {key: template(text) for key, text in SCRIPT.items()},
-            "families": families or {"ipv4" if ":" not in (request.remote or "") else "ipv6": ""},
+            "families": families or {IpFamily.of(peer_address(request).ip).value: ""},
             "stun": None if page.stun is None else {
                 "primary": f"stun:{page.stun.primary}",
                 "alternate-ip": f"stun:{page.stun.alternate_ip}",
