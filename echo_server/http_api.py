@@ -550,7 +550,7 @@ def create_app(
     # POST /v1/exposure lives in its own module, which uses this one's helpers (hence imported here).
     from echo_server import exposure_route
 
-    exposure_route.register(app, clock=clock)
+    exposure_route.register(app, clock=clock, interval=config.exposure_interval)
     app.cleanup_ctx.append(_udp_probe_socket)
     if extend is not None:
         extend(app)
