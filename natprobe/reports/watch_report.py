@@ -86,24 +86,28 @@ def items_from_dns(report: DnsReport, *, with_addresses: bool = True, scope: str
 
 
 _SEVERITY_RANK = {"ok": 0, "info": 1, "warning": 2, "problem": 3}
+_WATCH_BAD = BAD_SEVERITIES | {"warning"}
 
 
 def items_from_exposure(report: ExposureReport) -> list[ItemState]:
-    """Each open or expected port per family; a ``problem`` finding (an unexpected open
-    service, a service that should not face the Internet, an expected port that is closed)
-    makes it a problem. Closed or filtered ports that nobody expects are no item at all."""
+    """Each open or expected port per family; a ``warning`` or ``problem`` finding (an
+    unexpected open service, a service that should not face the Internet, an expected port
+    that is closed) makes it a problem: the watch exists to catch the forgotten test service
+    that starts answering. Closed or filtered ports that nobody expects are no item at all."""
     items: list[ItemState] = []
     for exposed in report.ports:
         scanned = exposed.scanned
         subject = f"{scanned.protocol.value}/{scanned.port}"
         worst = max(exposed.findings, key=lambda f: _SEVERITY_RANK.get(f.severity, 0), default=None)
-        bad = worst is not None and worst.severity in BAD_SEVERITIES
+        bad = [f for f in exposed.findings if f.severity in _WATCH_BAD]
         value = scanned.state.value + (f" ({scanned.service})" if scanned.service else "")
-        reason = "" if worst is None else f"{worst.title}: {worst.detail}" if worst.detail else worst.title
+        # Every finding that makes it a problem speaks (an unexpected port that is also plain HTTP).
+        shown = bad or ([worst] if worst is not None else [])
+        reason = "; ".join(f"{f.title}: {f.detail}" if f.detail else f.title for f in shown)
+        advice = tuple(dict.fromkeys(a for f in shown for a in f.advice))
         items.append(ItemState(f"exposure/{subject}/{exposed.family.value}", ItemKind.EXPOSURE, subject,
                                exposed.family.value, value, Health.PROBLEM if bad else Health.OK, "exposure",
-                               reason, tuple(worst.advice) if worst is not None else (),
-                               worst.code if worst is not None and bad else ""))
+                               reason, advice, ",".join(f.code for f in bad)))
     return items
 
 

@@ -199,17 +199,25 @@ def _with_causes(events: list[WatchEvent]) -> list[WatchEvent]:
 
     A new public address over a family explains a port or a name over that family that broke
     in the same run (the forward or the DNS record names the old address); a router whose
-    external address changed explains the same. Nothing else is guessed: the item's own
-    reason (natprobe's verdict) speaks for the rest.
+    external address changed explains the same. A port that stopped being reachable explains
+    the name (its family no longer reaches the site) and the exposure scan's verdict on the
+    same port. Nothing else is guessed: the item's own reason (natprobe's verdict) speaks for
+    the rest.
     """
     address_changes = [e for e in events if e.kind is EventKind.CHANGED
                        and e.item.kind in (ItemKind.PUBLIC_ADDRESS, ItemKind.ROUTER_ADDRESS)]
+    broken_ports = [e for e in events if e.kind is EventKind.PROBLEM and e.item.kind is ItemKind.PORT]
     out = []
     for event in events:
-        if event.kind is EventKind.PROBLEM and event.item.kind in (ItemKind.PORT, ItemKind.NAME, ItemKind.EXPOSURE):
-            causes = tuple(c for c in address_changes if c.item.family in (None, event.item.family))
+        item = event.item
+        if event.kind is EventKind.PROBLEM and item.kind in (ItemKind.PORT, ItemKind.NAME, ItemKind.EXPOSURE):
+            causes = [c for c in address_changes if c.item.family in (None, item.family)]
+            if item.kind is ItemKind.NAME:
+                causes += [p for p in broken_ports if p.item.family == item.family]
+            elif item.kind is ItemKind.EXPOSURE:
+                causes += [p for p in broken_ports if (p.item.family, p.item.subject) == (item.family, item.subject)]
             if causes:
-                event = replace(event, causes=causes)
+                event = replace(event, causes=tuple(causes))
         out.append(event)
     return out
 
