@@ -43,6 +43,7 @@ __all__ = (
     "DEFAULT_MAX_BYTES",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "MAX_DELIVERY_ATTEMPTS",
     "HistoryStore",
     "PendingDelivery",
     "Retention",
@@ -314,8 +315,13 @@ class HistoryStore:
             "WHERE delivered IS NULL AND attempts < ? ORDER BY id", (MAX_DELIVERY_ATTEMPTS,)).fetchall()
         return [PendingDelivery(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
-    def delivery_result(self, delivery_id: int, at: float, error: str | None) -> None:
+    def delivery_result(self, delivery_id: int, at: float, error: str | None, *, give_up: bool = False) -> None:
+        """Record one attempt; ``give_up`` ends the retries (the target is gone from the configuration)."""
         with self.write():
+            if give_up:
+                self._db.execute("UPDATE deliveries SET attempts = max(attempts + 1, ?), error = ? WHERE id = ?",
+                                 (MAX_DELIVERY_ATTEMPTS, (error or "given up")[:500], delivery_id))
+                return
             if error is None:
                 self._db.execute("UPDATE deliveries SET attempts = attempts + 1, delivered = ?, error = NULL "
                                  "WHERE id = ?", (at, delivery_id))

@@ -171,7 +171,7 @@ async def _deliver_pending(store: HistoryStore, targets: Sequence[Target],
             shown = target.shown
         if error is not None:
             logger.warning("message to %s not delivered (attempt %d): %s", shown, pending.attempts + 1, error)
-        store.delivery_result(pending.delivery_id, clock(), error)
+        store.delivery_result(pending.delivery_id, clock(), error, give_up=target is None)
         results.append((shown, error))
     return results
 
