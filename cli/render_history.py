@@ -36,11 +36,11 @@ def _cells(report: HistoryReport, columns: int) -> tuple[list[float], list[tuple
                     previous = item.value
         cells: list[tuple[ItemState | None, bool]] = []
         for run in runs:
-            item = next((i for i in run.items if i.key == key), None)
-            changed = item is not None and previous is not None and item.value != previous
-            cells.append((item, changed))
-            if item is not None:
-                previous = item.value
+            found = next((i for i in run.items if i.key == key), None)
+            changed = found is not None and previous is not None and found.value != previous
+            cells.append((found, changed))
+            if found is not None:
+                previous = found.value
         rows.append((item_label(latest), cells))
     return [r.started for r in runs], rows
 

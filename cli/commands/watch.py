@@ -194,11 +194,11 @@ def _print_outcome(outcome: "RunOutcome", as_json: bool) -> None:
         print(f"  {item_label(item)}: {item.value}")
     for event in outcome.events:
         print("  * " + describe_event(event))
-    for error in outcome.errors:
-        print("  ! " + error)
-    for target, error in outcome.deliveries:
-        print("  " + (_("message sent to {target}", target=target) if error is None else
-                      _("message to {target} not delivered (will retry): {error}", target=target, error=error)))
+    for line in outcome.errors:
+        print("  ! " + line)
+    for target, failure in outcome.deliveries:
+        print("  " + (_("message sent to {target}", target=target) if failure is None else
+                      _("message to {target} not delivered (will retry): {error}", target=target, error=failure)))
     sys.stdout.flush()
 
 

@@ -45,7 +45,7 @@ def _masked(url: str) -> str:
 
         instance = apprise.Apprise.instantiate(url)
         if instance is not None:
-            return str(instance.url(privacy=True))
+            return str(instance.url(privacy=True))  # type: ignore[no-untyped-call]
     except Exception:  # a URL Apprise cannot read is shown by its scheme only
         pass
     return url.split("://", 1)[0] + "://…"

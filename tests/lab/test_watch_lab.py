@@ -5,7 +5,8 @@ forward, the lab's DNS server giving ``music.example.test`` the router's public 
 natprobe's echo server in the "Internet" (its ``POST /v1/dns`` asks the lab's DNS server;
 exposure scans allowed back to back), and a local HTTP receiver inside the client namespace
 that Apprise's ``json://`` target posts each message to. The real ``natprobe watch --once``
-runs in the client namespace, its set read from the ``[watch]`` table of a config file.
+runs in the client namespace, its set (the Jamulus port, the name, the exposure scan with
+its expected port, the NAT type) read from the ``[watch]`` table of a config file.
 
 The scenario, one watch run after each step:
 
@@ -133,7 +134,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         (home / "config" / "natprobe").mkdir(parents=True)
         (home / "config" / "natprobe" / "config.toml").write_text(
             f'[watch]\nserver = "{echo.http_url}"\nudp = ["22124:jamulus"]\nhost = "{NAME}"\n'
-            f'expect = ["22124/udp"]\nrouter = false\nfamilies = ["ipv4"]\n'
+            f'expect = ["22124/udp"]\nnat = true\nrouter = false\nfamilies = ["ipv4"]\n'
             f'notify = ["json://127.0.0.1:{receiver.server_address[1]}/natprobe"]\n'
             f'state_dir = "{home / "state"}"\ntextfile = "{home / "metrics" / "natprobe.prom"}"\n')
         try:
@@ -171,6 +172,7 @@ def test_each_change_one_message_with_its_cause_then_the_history(stack: Stack) -
     assert _value(outcome, NAME_KEY) == "matches"
     assert _value(outcome, "public-address/ipv4") == str(old_ip)
     assert _value(outcome, "exposure/udp/22124/ipv4").startswith("open")
+    assert _value(outcome, "nat-type") == "port-restricted-cone"  # RFC 5780 against the echo server's STUN
     assert sent == [] and outcome["events"] == []
     assert f'natprobe_watch_item_status{{key="{PORT_KEY}"' in stack.metrics()
 
