@@ -27,9 +27,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cli.main import main
-from cli.render_history import render_history, render_svg
-from cli.terminal import Style
+from natprobe_cli.main import main
+from natprobe_cli.render_history import render_history, render_svg
+from natprobe_cli.terminal import Style
 from natprobe.adapters.history_store import MAX_DELIVERY_ATTEMPTS, HistoryStore
 from natprobe.adapters.metrics_output import MetricsListener
 from natprobe.adapters.notify import make_targets

@@ -91,7 +91,7 @@ class Stack:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = dict(namespace_environment(), XDG_CONFIG_HOME=str(self.home / "config"))
-        return self.lab.client.exec([sys.executable, "-m", "cli", *args], check=False, timeout=WATCH_TIMEOUT_S,
+        return self.lab.client.exec([sys.executable, "-m", "natprobe_cli", *args], check=False, timeout=WATCH_TIMEOUT_S,
                                     env=env)
 
     def watch(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
