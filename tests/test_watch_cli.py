@@ -127,6 +127,9 @@ def test_a_failed_delivery_is_recorded_retried_and_never_fatal(tmp_path: Path,
 
     first, second, third, fourth, report = asyncio.run(scenario())
     assert first.events == () and first.deliveries == ()
+    document = assert_valid_report(second.to_dict())  # what natprobe watch --json prints
+    assert [c["event"] for c in document["changes"]] == ["problem"] and document["message"] is not None
+    assert [d["delivered"] for d in document["deliveries"]] == [False, True]
     assert [e.kind.value for e in second.events] == ["problem"]
     failed = [d for d in second.deliveries if d[1] is not None]
     assert len(failed) == 1 and failed[0][0].startswith("json://")  # the dead URL failed; the run went on

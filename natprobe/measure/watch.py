@@ -39,12 +39,15 @@ from natprobe.contract.exposure_route import PortRef
 from natprobe.errors import NatprobeError
 from natprobe.findings.watch_findings import WatchMessage, cause_sentences, describe_event, watch_message
 from natprobe.reports.watch_report import (
+    HistoryChange,
+    HistoryRun,
     items_from_check,
     items_from_dns,
     items_from_exposure,
     items_from_nat,
     items_from_router,
     render_metrics,
+    watch_run_document,
 )
 from natprobe.verdicts.reachability import PortSpec
 from natprobe.verdicts.watch_changes import ItemState, WatchEvent, detect_changes
@@ -93,6 +96,15 @@ class RunOutcome:
     deliveries: tuple[tuple[str, str | None], ...] = field(default=())
     """(target shown, error or ``None`` when delivered) for each delivery tried this run."""
     metrics: str = ""
+    finished: float = 0.0
+    changes: tuple[HistoryChange, ...] = ()
+    """The events as the history stored them (with their text and causes)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``natprobe/watch`` JSON document of this run."""
+        run = HistoryRun(self.run_id, self.started, max(0.0, self.finished - self.started), self.items, self.errors)
+        return watch_run_document(run, self.changes, self.deliveries,
+                                  self.message.title if self.message is not None else None)
 
 
 async def measure_set(watch: WatchSet) -> tuple[dict[str, Any], list[ItemState], set[str], list[str]]:
@@ -199,10 +211,11 @@ async def run_once(
                                        repeat_s=repeat_s)
         message = watch_message(events, at=finished, host=label)
         run_id = tx.add_run(started, finished, reports, items, errors)
-        for event in events:
-            tx.add_event(run_id, finished, event.kind, event.item,
-                         event.previous.value if event.previous is not None else None,
-                         cause_sentences(event), describe_event(event))
+        changes = tuple(HistoryChange(run_id, finished, event.kind, event.item,
+                                      event.previous.value if event.previous is not None else None,
+                                      cause_sentences(event), describe_event(event)) for event in events)
+        for change in changes:
+            tx.add_event(run_id, finished, change.kind, change.item, change.previous, change.causes, change.text)
         tx.save_state(state)
         if message is not None:
             for target in targets:
@@ -219,7 +232,8 @@ async def run_once(
             errors.append(f"textfile {textfile}: {exc.strerror or exc}")
     if listener is not None:
         listener.text = metrics
-    return RunOutcome(run_id, started, tuple(items), events, message, tuple(errors), tuple(delivered), metrics)
+    return RunOutcome(run_id, started, tuple(items), events, message, tuple(errors), tuple(delivered), metrics,
+                      finished, changes)
 
 
 def next_delay(every_s: float, rng: random.Random) -> float:

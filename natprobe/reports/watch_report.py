@@ -27,6 +27,9 @@ __all__ = (
     "HISTORY_SCHEMA",
     "HISTORY_SCHEMA_ID",
     "HISTORY_SCHEMA_VERSION",
+    "WATCH_SCHEMA",
+    "WATCH_SCHEMA_ID",
+    "WATCH_SCHEMA_VERSION",
     "HistoryChange",
     "HistoryDelivery",
     "HistoryReport",
@@ -37,6 +40,7 @@ __all__ = (
     "items_from_nat",
     "items_from_router",
     "render_metrics",
+    "watch_run_document",
 )
 
 HISTORY_SCHEMA_ID = "natprobe/history"
@@ -250,6 +254,37 @@ _ITEM: JsonSchema = obj({
 })
 _TIME: JsonSchema = {"type": "string", "format": "date-time"}
 
+_RUN: JsonSchema = obj({
+    "id": {"type": "integer"},
+    "started": _TIME,
+    "duration_ms": {"type": "integer", "minimum": 0},
+    "public_ips": obj({"ipv4": STRING_OR_NULL, "ipv6": STRING_OR_NULL}),
+    "errors": {"type": "array", "items": {"type": "string"}},
+    "items": {"type": "array", "items": _ITEM},
+    "reports": {"type": "object", "additionalProperties": {"type": "object"}},
+}, optional=("reports",))
+_CHANGE: JsonSchema = obj({
+    "run": {"type": "integer"},
+    "at": _TIME,
+    "event": enum_of(EventKind),
+    "key": {"type": "string"},
+    "kind": enum_of(ItemKind),
+    "subject": {"type": "string"},
+    "family": _FAMILY_OR_NULL,
+    "value": {"type": "string"},
+    "previous": STRING_OR_NULL,
+    "causes": {"type": "array", "items": {"type": "string"}},
+    "text": {"type": "string"},
+})
+_DELIVERY: JsonSchema = obj({
+    "run": {"type": "integer"},
+    "created": _TIME,
+    "target": {"type": "string"},
+    "delivered": {"type": "boolean"},
+    "attempts": {"type": "integer", "minimum": 0},
+    "error": STRING_OR_NULL,
+})
+
 HISTORY_SCHEMA: JsonSchema = report_schema(
     HISTORY_SCHEMA_ID,
     HISTORY_SCHEMA_VERSION,
@@ -257,36 +292,40 @@ HISTORY_SCHEMA: JsonSchema = report_schema(
     {
         "database": {"type": "string"},
         "since": nullable(_TIME),
-        "runs": {"type": "array", "items": obj({
-            "id": {"type": "integer"},
-            "started": _TIME,
-            "duration_ms": {"type": "integer", "minimum": 0},
-            "public_ips": obj({"ipv4": STRING_OR_NULL, "ipv6": STRING_OR_NULL}),
-            "errors": {"type": "array", "items": {"type": "string"}},
-            "items": {"type": "array", "items": _ITEM},
-            "reports": {"type": "object", "additionalProperties": {"type": "object"}},
-        }, optional=("reports",))},
-        "changes": {"type": "array", "items": obj({
-            "run": {"type": "integer"},
-            "at": _TIME,
-            "event": enum_of(EventKind),
-            "key": {"type": "string"},
-            "kind": enum_of(ItemKind),
-            "subject": {"type": "string"},
-            "family": _FAMILY_OR_NULL,
-            "value": {"type": "string"},
-            "previous": STRING_OR_NULL,
-            "causes": {"type": "array", "items": {"type": "string"}},
-            "text": {"type": "string"},
-        })},
+        "runs": {"type": "array", "items": _RUN},
+        "changes": {"type": "array", "items": _CHANGE},
+        "deliveries": {"type": "array", "items": _DELIVERY},
+    },
+)
+
+WATCH_SCHEMA_ID = "natprobe/watch"
+WATCH_SCHEMA_VERSION = 1
+
+
+def watch_run_document(run: HistoryRun, changes: Sequence[HistoryChange],
+                       deliveries: Sequence[tuple[str, str | None]], message_title: str | None) -> dict[str, Any]:
+    """One ``natprobe watch --json`` line: the run as the history stores it, its changes, and
+    what each delivery tried this run did."""
+    return {
+        "schema": WATCH_SCHEMA_ID,
+        "schema_version": WATCH_SCHEMA_VERSION,
+        "run": run.to_dict(with_reports=False),
+        "changes": [c.to_dict() for c in changes],
+        "message": message_title,
+        "deliveries": [{"target": target, "delivered": error is None, "error": error} for target, error in deliveries],
+    }
+
+
+WATCH_SCHEMA: JsonSchema = report_schema(
+    WATCH_SCHEMA_ID,
+    WATCH_SCHEMA_VERSION,
+    "natprobe watch: one run, what changed, the message and its deliveries",
+    {
+        "run": _RUN,
+        "changes": {"type": "array", "items": _CHANGE},
+        "message": STRING_OR_NULL,
         "deliveries": {"type": "array", "items": obj({
-            "run": {"type": "integer"},
-            "created": _TIME,
-            "target": {"type": "string"},
-            "delivered": {"type": "boolean"},
-            "attempts": {"type": "integer", "minimum": 0},
-            "error": STRING_OR_NULL,
-        })},
+            "target": {"type": "string"}, "delivered": {"type": "boolean"}, "error": STRING_OR_NULL})},
     },
 )
 

@@ -87,7 +87,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     when.add_argument("--max-history-mb", type=float, metavar="MB",
                       help=_("keep the stored reports under this size (default 50)"))
     when.add_argument("--max-runs", type=int, metavar="N", help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", help=_("print each run's items and events as JSON lines"))
+    parser.add_argument("--json", action="store_true",
+                        help=_("print each run as one JSON line (natprobe schema watch)"))
     parser.set_defaults(handler=run)
 
 
@@ -176,24 +177,19 @@ def settings_from(args: argparse.Namespace, table: Mapping[str, Any], environ: M
 def _print_outcome(outcome: "RunOutcome", as_json: bool) -> None:
     import json
 
-    from natprobe.findings.watch_findings import describe_event, item_label
+    from natprobe.findings.watch_findings import item_label
 
     if as_json:
-        print(json.dumps({
-            "run": outcome.run_id,
-            "items": [{"key": i.key, "value": i.value, "health": i.health.value} for i in outcome.items],
-            "events": [{"event": e.kind.value, "key": e.item.key, "value": e.item.value,
-                        "previous": e.previous.value if e.previous else None} for e in outcome.events],
-            "errors": list(outcome.errors),
-            "deliveries": [{"target": t, "error": err} for t, err in outcome.deliveries],
-        }), flush=True)
+        print(json.dumps(outcome.to_dict()), flush=True)
         return
     print(_("natprobe watch: run {run}: {count} item(s), {events} change(s)", run=outcome.run_id,
             count=len(outcome.items), events=len(outcome.events)), flush=True)
     for item in outcome.items:
         print(f"  {item_label(item)}: {item.value}")
-    for event in outcome.events:
-        print("  * " + describe_event(event))
+    for change in outcome.changes:
+        print("  * " + change.text)
+        for cause in change.causes:
+            print("      " + _("likely cause: {cause}", cause=cause))
     for line in outcome.errors:
         print("  ! " + line)
     for target, failure in outcome.deliveries:

@@ -99,8 +99,11 @@ class Stack:
         before = len(self.receiver.received)  # type: ignore[attr-defined]
         done = self.cli("watch", "--once", "--json")
         assert done.returncode in (0, 1), (done.returncode, done.stdout, done.stderr)
-        outcome = json.loads(done.stdout.strip().splitlines()[-1])
+        document = assert_valid_report(json.loads(done.stdout.strip().splitlines()[-1]))
+        outcome = {**document["run"], "events": document["changes"], "message": document["message"],
+                   "deliveries": document["deliveries"]}
         assert not outcome["errors"], outcome
+        assert all(d["delivered"] for d in outcome["deliveries"]), outcome["deliveries"]
         new = list(self.receiver.received[before:])  # type: ignore[attr-defined]
         self.messages += new
         return outcome, new
