@@ -33,6 +33,7 @@ from natprobe_cli.terminal import Style
 from natprobe.adapters.history_store import MAX_DELIVERY_ATTEMPTS, HistoryStore
 from natprobe.adapters.metrics_output import MetricsListener
 from natprobe.adapters.notify import make_targets
+from natprobe.errors import HistoryError
 from natprobe.adapters.user_config import load_user_config, save_setting
 from natprobe.measure.watch import WatchSet, run_once, watch_loop
 from natprobe.verdicts.watch_changes import Health, ItemKind, ItemState
@@ -300,3 +301,30 @@ def test_systemd_timer_units_are_hardened_and_valid(tmp_path: Path, kind: str) -
                           timeout=60)
     problems = [line for line in done.stderr.splitlines() if "natprobe-watch" in line]
     assert not problems, done.stderr
+
+
+def test_the_loop_is_bounded_and_jittered() -> None:
+    import random
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def run() -> Any:
+        return None
+
+    count = asyncio.run(watch_loop(run, 900.0, max_runs=20, rng=random.Random(7), sleep=sleep))
+    assert count == 20 and len(slept) == 19
+    assert all(810.0 <= s <= 990.0 for s in slept) and len(set(slept)) == 19
+    with pytest.raises(ValueError):
+        asyncio.run(watch_loop(run, 0, max_runs=1))
+
+
+def test_an_unusable_state_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file where the folder should be")
+    with pytest.raises(HistoryError, match="cannot create the history folder"):
+        HistoryStore.in_dir(tmp_path / "file" / "natprobe")
+    code, _out, err = _cli("watch", "--once", "--server", SERVER, "--udp", "22124",
+                           "--state-dir", str(tmp_path / "file" / "natprobe"))
+    assert code == 3 and "cannot create the history folder" in err

@@ -245,6 +245,9 @@ class HistoryStore:
             db.close()
             if "locked" in str(exc) or "busy" in str(exc):
                 raise HistoryError(f"{path}: the history database stayed locked: {exc}") from None
+            if isinstance(exc, sqlite3.OperationalError) and not existed:
+                # A new file that cannot be written (read-only folder): nothing to keep, say why.
+                raise HistoryError(f"{path}: cannot create the history database: {exc}") from None
             raise self._fail(f"this is not a readable history database ({exc})") from None
         return db
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from natprobe.i18n import use_language
 from natprobe.findings.watch_findings import MessageLevel, cause_sentences, watch_message
 from natprobe.verdicts.watch_changes import (
     EventKind,
@@ -160,3 +161,18 @@ def test_bad_durations_are_a_clear_error(text: str) -> None:
 def test_repeat_must_be_positive() -> None:
     with pytest.raises(ValueError):
         detect_changes(WatchState(), [], completed_scopes=(), now=0, repeat_s=0)
+
+
+def test_the_message_speaks_french_too() -> None:
+    state, _ = step(WatchState(), [address("203.0.113.7"), name("matches", Health.OK)], 0)
+    _state, events = detect_changes(state, [address("198.51.100.4"), name("stale", Health.PROBLEM)],
+                                    completed_scopes=("check",), now=60, repeat_s=HOUR)
+    use_language("fr")
+    try:
+        message = watch_message(events, at=60, host="box")
+    finally:
+        use_language("en")
+    assert message is not None
+    assert message.title.startswith("natprobe : a.example (enregistrement A) est stale")
+    assert "Cause probable : après ceci : l'adresse publique IPv4 a changé de 203.0.113.7 à 198.51.100.4" \
+        in message.body
