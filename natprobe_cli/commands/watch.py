@@ -118,7 +118,7 @@ def settings_from(args: argparse.Namespace, table: Mapping[str, Any], environ: M
     from natprobe_cli.commands.check import parse_port_list
     from natprobe_cli.commands.exposure import parse_expect
     from natprobe.adapters.history_store import DEFAULT_MAX_AGE_S, DEFAULT_MAX_BYTES, default_state_dir
-    from natprobe.adapters.user_config import check_server_url, resolve_server, resolve_token
+    from natprobe.adapters.user_config import resolve_server, resolve_token
     from natprobe.addressing import IpFamily
     from natprobe.contract.terms import TransportProtocol
     from natprobe.measure.watch import WatchSet
@@ -128,9 +128,7 @@ def settings_from(args: argparse.Namespace, table: Mapping[str, Any], environ: M
         value = getattr(args, name, None)
         return value if value is not None else table.get(key or name)
 
-    server_given = pick("server")
-    setting = resolve_server(check_server_url(server_given, "[watch] server") if server_given else None,
-                             environ) if server_given else resolve_server(None, environ)
+    setting = resolve_server(pick("server"), environ)
     if setting is None:
         raise ValueError(_("no echo server: give --server URL, or server in [watch] or in the config file"))
     token = resolve_token(pick("token"), environ)
