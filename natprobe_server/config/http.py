@@ -18,7 +18,6 @@ from pathlib import Path
 from natprobe_server.config.stun import port_argument
 from natprobe_server.config.stun import AppendAddress
 from natprobe.addressing import IPAddress
-from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S
 
 __all__ = (
     "DEFAULT_BURST",
@@ -97,9 +96,11 @@ class HttpApiConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     """Seconds a connection has to deliver a whole request (headers and body), from its
     start or from its previous answer (slowloris)."""
-    exposure_interval: float = MIN_SCAN_INTERVAL_S
-    """Seconds between two exposure scans of one address (or IPv6 /64); a private server whose
-    owner runs ``natprobe watch`` often may lower it."""
+    exposure_interval: float | None = None
+    """Seconds between two exposure scans of one address (or IPv6 /64); ``None``: the
+    contract's ``MIN_SCAN_INTERVAL_S`` (180 s; not imported here, so a STUN-only server does
+    not load the record library). A private server whose owner runs ``natprobe watch`` often
+    may lower it."""
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
@@ -137,7 +138,7 @@ class HttpApiConfig:
             raise ValueError("max_connections and max_connections_per_source must be >= 1")
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
             raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
-        if not 0 <= self.exposure_interval <= 86400:
+        if self.exposure_interval is not None and not 0 <= self.exposure_interval <= 86400:
             raise ValueError("exposure_interval must be within 0-86400 s")
 
 
@@ -175,9 +176,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exposure-interval",
         type=float,
-        default=MIN_SCAN_INTERVAL_S,
+        default=None,
         metavar="S",
-        help="seconds between two exposure scans of one address or IPv6 /64 (default %(default)s)",
+        help="seconds between two exposure scans of one address or IPv6 /64 (default 180)",
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
