@@ -155,3 +155,17 @@ def test_retention_by_age_and_by_size_keeps_the_newest(tmp_path: Path) -> None:
         assert 1 <= len(runs) <= 8  # 64 KiB of 8 KB reports
     with pytest.raises(ValueError):
         Retention(max_age_s=0)
+
+
+def test_a_message_is_claimed_by_one_watch_only(tmp_path: Path) -> None:
+    with HistoryStore.in_dir(tmp_path) as first, HistoryStore.in_dir(tmp_path) as second:
+        run_id = _run(first, 1000.0, "not-forwarded-or-filtered")
+        with first.write() as tx:
+            tx.add_delivery(run_id, 1000.0, "json://127.0.0.1:9/x", "json://…", "title", "body", "failure")
+        (seen_by_first,), (seen_by_second,) = first.pending_deliveries(), second.pending_deliveries()
+        assert first.claim_delivery(seen_by_first) is True
+        assert second.claim_delivery(seen_by_second) is False  # the other watch is sending it
+        first.delivery_result(seen_by_first.delivery_id, 1001.0, None)
+        assert second.pending_deliveries() == []
+        (delivery,) = second.report().deliveries
+        assert delivery.delivered and delivery.attempts == 1

@@ -318,19 +318,26 @@ class HistoryStore:
             "WHERE delivered IS NULL AND attempts < ? ORDER BY id", (MAX_DELIVERY_ATTEMPTS,)).fetchall()
         return [PendingDelivery(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
-    def delivery_result(self, delivery_id: int, at: float, error: str | None, *, give_up: bool = False) -> None:
-        """Record one attempt; ``give_up`` ends the retries (the target is gone from the configuration)."""
+    def claim_delivery(self, pending: PendingDelivery) -> bool:
+        """Count an attempt before making it; ``False`` when another watch running at the same
+        time claimed it first (so two watches never send the same message twice)."""
         with self.write():
-            if give_up:
-                self._db.execute("UPDATE deliveries SET attempts = max(attempts + 1, ?), error = ? WHERE id = ?",
-                                 (MAX_DELIVERY_ATTEMPTS, (error or "given up")[:500], delivery_id))
-                return
+            cursor = self._db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1 WHERE id = ? AND attempts = ? AND delivered IS NULL",
+                (pending.delivery_id, pending.attempts))
+            return cursor.rowcount == 1
+
+    def delivery_result(self, delivery_id: int, at: float, error: str | None, *, give_up: bool = False) -> None:
+        """Record a claimed attempt's outcome; ``give_up`` ends the retries (the target is gone
+        from the configuration)."""
+        with self.write():
             if error is None:
-                self._db.execute("UPDATE deliveries SET attempts = attempts + 1, delivered = ?, error = NULL "
-                                 "WHERE id = ?", (at, delivery_id))
+                self._db.execute("UPDATE deliveries SET delivered = ?, error = NULL WHERE id = ?", (at, delivery_id))
+            elif give_up:
+                self._db.execute("UPDATE deliveries SET attempts = max(attempts, ?), error = ? WHERE id = ?",
+                                 (MAX_DELIVERY_ATTEMPTS, error[:500], delivery_id))
             else:
-                self._db.execute("UPDATE deliveries SET attempts = attempts + 1, error = ? WHERE id = ?",
-                                 (error[:500], delivery_id))
+                self._db.execute("UPDATE deliveries SET error = ? WHERE id = ?", (error[:500], delivery_id))
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -174,6 +174,8 @@ async def _deliver_pending(store: HistoryStore, targets: Sequence[Target],
     by_digest = {target_digest(t.address): t for t in targets}
     results: list[tuple[str, str | None]] = []
     for pending in store.pending_deliveries():
+        if not store.claim_delivery(pending):
+            continue  # another watch is sending this one
         target = by_digest.get(pending.target_digest)
         if target is None:
             error: str | None = "this target is no longer in the watch's configuration"
