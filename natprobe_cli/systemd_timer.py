@@ -74,8 +74,9 @@ def watch_units(kind: str, every_s: float, options: list[str], *, state_dir: Pat
     else:
         if state_dir is not None:
             argv += ["--state-dir", str(state_dir)]
-        lines += ["ProtectSystem=strict", "ReadWritePaths=%S/natprobe" if state_dir is None else
-                  f"ReadWritePaths={state_dir}", "StateDirectory=natprobe"]
+        # StateDirectory= is ~/.local/state/natprobe: natprobe's default history folder, writable.
+        lines += ["ProtectSystem=strict", "StateDirectory=natprobe" if state_dir is None else
+                  f"ReadWritePaths={state_dir}"]
     if textfile is not None:
         writable.append(str(textfile.parent))
     if writable:
