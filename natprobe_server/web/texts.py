@@ -48,6 +48,7 @@ SCRIPT: Final = {
     "family_ipv6": N_("IPv6"),
     "family_works": N_("{family} works: this server sees you as {address}"),
     "family_fails": N_("{family} does not work from here ({error})"),
+    "family_unreachable": N_("{family} does not work from here: this network could not reach the server over {family}"),
     "pending": N_("checking..."),
     "status_reachable": N_("reachable"),
     "status_unreachable": N_("not reachable"),

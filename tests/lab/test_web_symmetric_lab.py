@@ -3,7 +3,8 @@ forward (see ``test_web_lab.py``; a module of its own because Playwright's sync 
 browser per thread at a time, and each lab needs its own, in its own namespace).
 
 The page must find what the CLI finds there: UDP 22124 not forwarded, with the forward advice,
-and an address-and-port-dependent mapping, which breaks Jamulus public mode.
+and an address-and-port-dependent mapping, which breaks Jamulus public mode. With UDP to the
+STUN ports dropped, WebRTC gives nothing, and the page says so (``data-mapping="unknown"``).
 """
 
 from __future__ import annotations
@@ -74,3 +75,30 @@ def test_symmetric_nat_and_a_jamulus_server_without_forward(symmetric: Symmetric
     assert report["ports"][0]["status"] == "not-forwarded-or-filtered"
     nat = natprobe_json(symmetric.lab, "nat", "--server", f"{symmetric.lab.server.primary_ip}:3478")
     assert nat["mapping"]["value"] == "address-and-port-dependent"
+
+
+BLOCK_STUN = """table inet nptest_webrtc {
+    chain out {
+        type filter hook output priority 0;
+        udp dport { 3478, 3479 } drop
+    }
+}
+"""
+
+
+def test_the_page_says_so_when_webrtc_gives_no_candidate(symmetric: Symmetric) -> None:
+    """The client's own firewall drops UDP to the STUN ports: the browser gathers nothing."""
+    url = f"http://{symmetric.lab.server.primary_ip}:{HTTP_PORT}"
+    symmetric.lab.client.exec(["nft", "-f", "-"], input=BLOCK_STUN, timeout=10)
+    try:
+        opened = symmetric.browser.open(f"{url}/?udp=51820")
+        try:
+            opened.wait_done()
+            assert opened.page.get_attribute("#mapping", "data-mapping") == "unknown"
+            assert "browser-mapping-unknown" in opened.finding_codes()
+            assert "gathered no server-reflexive candidate" in opened.page.inner_text("#mapping")
+            assert_clean(opened, symmetric.lab, None)
+        finally:
+            opened.close()
+    finally:
+        symmetric.lab.client.exec(["nft", "delete", "table", "inet", "nptest_webrtc"], timeout=10)

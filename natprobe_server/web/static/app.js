@@ -58,7 +58,9 @@
         item.textContent = fill(S.family_works, {family: name, address: result.data.ip});
       } else {
         item.dataset.works = "false";
-        item.textContent = fill(S.family_fails, {family: name, error: result.error});
+        item.textContent = result.status === 0
+          ? fill(S.family_unreachable, {family: name})
+          : fill(S.family_fails, {family: name, error: result.error});
       }
     }));
   }
