@@ -81,6 +81,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
                 jamulus_required=settings.jamulus_required,
                 on_ready=print_ready,
                 other_families=settings.other_families,
+                web_page=settings.web_page,
             )
         )
     except NetworkError as exc:

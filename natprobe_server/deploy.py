@@ -20,8 +20,9 @@ from natprobe.addressing import TransportAddress
 from natprobe.errors import NetworkError
 
 from natprobe_server.config.http import HttpApiConfig
-from natprobe_server.config.stun import EchoServerConfig
 from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.config.stun import EchoServerConfig
+from natprobe_server.config.web import WebPage
 from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.stun.server import EchoServer, ServerStats
 
@@ -57,6 +58,7 @@ async def serve_until_signalled(
     jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
     other_families: Sequence[EchoServerConfig] = (),
+    web_page: WebPage | None = None,
 ) -> ServerStats:
     """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
     Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
@@ -65,6 +67,7 @@ async def serve_until_signalled(
     an IPv4 one): its own STUN/echo sockets and its own HTTP API on the same port, whose
     probe-backs leave from that family's address, so each requester is probed over the family
     it came in on. The Jamulus directory stays on ``config``'s family (directories are IPv4).
+    ``web_page``: the web checker served at ``/`` on every family's HTTP API (None: no page).
 
     ``on_ready`` gets the first family's server and the readiness line once everything is bound.
     Raises :class:`NetworkError` when binding fails (for the directory only if
@@ -89,7 +92,7 @@ async def serve_until_signalled(
                 http = http or _http_config(config)
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
-                    extend=_metrics_installer(server, directory),
+                    extend=_with_web(_metrics_installer(server, directory), web_page),
                 )
                 stack.push_async_callback(runner.cleanup)
                 endpoints = [TransportAddress(config.primary, bound)]
@@ -97,7 +100,8 @@ async def serve_until_signalled(
                     # The same port on every family, so one URL port serves a name with A and AAAA;
                     # probe-backs leave from that family's own address.
                     family_http = _http_config(other, like=http)
-                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound)
+                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound,
+                                                           extend=_with_web(None, web_page))
                     stack.push_async_callback(other_runner.cleanup)
                     endpoints.append(TransportAddress(other.primary, bound))
                 line += f" http={','.join(str(e) for e in endpoints)}"
@@ -126,6 +130,23 @@ def _metrics_installer(
 
     def install(app: web.Application) -> None:
         install_metrics(app, server, directory)
+
+    return install
+
+
+def _with_web(
+    extend: Callable[[web.Application], None] | None, page: WebPage | None
+) -> Callable[[web.Application], None] | None:
+    """``extend`` plus the web checker (:mod:`natprobe_server.web`) when it is on."""
+    if page is None:
+        return extend
+
+    def install(app: web.Application) -> None:
+        from natprobe_server.web.page import install_web
+
+        if extend is not None:
+            extend(app)
+        install_web(app, page)
 
     return install
 

@@ -52,7 +52,8 @@ LAYERS: dict[str, tuple[str, int]] = {
     "__main__": ("api", 8),
 }
 # The echo server: limits < config < the services (stun, probes, jamulus) < the HTTP API <
-# deploy (wires a running server) < command (its command line) < the package entry points.
+# the web page (one more client of the API) < deploy (wires a running server) < command (its
+# command line) < the package entry points.
 SERVER_RANKS: dict[str, int] = {
     "limits": 0,
     "config": 1,
@@ -60,10 +61,11 @@ SERVER_RANKS: dict[str, int] = {
     "probes": 2,
     "jamulus": 2,
     "api": 3,
-    "deploy": 4,
-    "command": 5,
-    "__init__": 6,
-    "__main__": 6,
+    "web": 4,
+    "deploy": 5,
+    "command": 6,
+    "__init__": 7,
+    "__main__": 7,
 }
 # The CLI: terminal primitives < progress, renderers and the no-server advice < one module per
 # command < main (which loads the commands by name) < the entry points.
@@ -75,6 +77,8 @@ CLI_RANKS: dict[str, int] = {
     "no_server": 1,
     "render_check": 2,
     "render_dns": 1,
+    "render_history": 1,
+    "systemd_timer": 1,
     "render_jamulus": 2,
     "render_nat": 2,
     "render_share": 2,

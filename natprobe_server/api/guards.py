@@ -234,15 +234,22 @@ class Accepted(Generic[T]):
         return source_key(self.peer.ip)
 
 
-async def accept(request: web.Request, decode: Callable[[bytes], T], family: FamilyRule | None = None) -> Accepted[T]:
+async def accept(
+    request: web.Request,
+    decode: Callable[[bytes], T],
+    family: FamilyRule | None = None,
+    *,
+    body_at_least: int = 0,
+) -> Accepted[T]:
     """The prologue of every route with a body, in this order: the bearer token when the server
-    has one (401), the body cap (413) before anything is parsed, a strict decode (400 with the
-    decoder's sentence; ``decode`` raises :class:`DecodeError` or ``ValueError``), the peer, and
-    with ``family`` the rule that the server reaches back only over its own family (400)."""
+    has one (401), the body cap (413; the operator's, or ``body_at_least`` for a route whose
+    requests are larger) before anything is parsed, a strict decode (400 with the decoder's
+    sentence; ``decode`` raises :class:`DecodeError` or ``ValueError``), the peer, and with
+    ``family`` the rule that the server reaches back only over its own family (400)."""
     config = api_state(request).config
     if config.token is not None:
         check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
+    body = await read_body(request, max(config.max_body_bytes, body_at_least))
     try:
         decoded = decode(body)
     except (DecodeError, ValueError) as exc:

@@ -14,6 +14,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from natprobe.addressing import IPAddress
+
 from natprobe_server.config.file import apply_file, load_config_file, mark_defaults
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.config.http import add_arguments as add_http_arguments
@@ -24,8 +26,10 @@ from natprobe_server.config.jamulus import config_from_args as jamulus_config_fr
 from natprobe_server.config.stun import EchoServerConfig, configs_from_args
 from natprobe_server.config.stun import add_arguments as add_stun_arguments
 from natprobe_server.config.systemd_unit import DEFAULT_CONFIG_PATH
+from natprobe_server.config.web import WebPage, web_page_from_args
+from natprobe_server.config.web import add_arguments as add_web_arguments
 
-__all__ = ("ServeSettings", "add_arguments", "public_pairs", "resolve_args", "settings_from_args")
+__all__ = ("ServeSettings", "add_arguments", "public_addresses", "public_pairs", "resolve_args", "settings_from_args")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class ServeSettings:
     jamulus: JamulusDirectoryConfig | None
     jamulus_required: bool
     """The directory was asked for explicitly: failing to bind it is an error, not a warning."""
+    web_page: WebPage | None = None
+    """The web checker at ``/`` (None: ``--no-web``)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stun_arguments(parser)
     add_http_arguments(parser)
     add_jamulus_arguments(parser)
+    add_web_arguments(parser)
     parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -85,7 +92,14 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     public = config.public_of(probe_ip)
     http = http_config_from_args(args, probe_ip, public if public != probe_ip else None)
     jamulus, jamulus_required = jamulus_config_from_args(args, config.primary, public_pairs(config))
-    return ServeSettings(config, tuple(other_families), http, args.http_port, jamulus, jamulus_required)
+    web_page = web_page_from_args(args, [public_addresses(c) for c in (config, *other_families)], config.port)
+    return ServeSettings(config, tuple(other_families), http, args.http_port, jamulus, jamulus_required, web_page)
+
+
+def public_addresses(config: EchoServerConfig) -> tuple[IPAddress, IPAddress | None]:
+    """The primary and alternate addresses clients reach (behind a 1:1 NAT: the public ones)."""
+    alternate = None if config.alternate is None else config.public_of(config.alternate)
+    return config.public_of(config.primary), alternate
 
 
 def public_pairs(config: EchoServerConfig) -> tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...]:
