@@ -49,7 +49,13 @@ from echo_server.jamulus_directory import config_from_args as jamulus_config_fro
 from echo_server.ratelimit import RateLimiter
 from echo_server.stun_service import StunService, Topology
 from echo_server.tcp import TcpServer
-from echo_server.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
+from echo_server.systemd_unit import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_TOKEN_PATH,
+    HIDDEN_DIRECTORIES,
+    hidden_from_unit,
+    systemd_unit,
+)
 from echo_server.udp import UdpServer
 
 if TYPE_CHECKING:
@@ -452,7 +458,7 @@ def _metrics_installer(
     try:
         from echo_server.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
     except ImportError:
-        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        logger.warning("no /metrics: prometheus-client is not installed (pip install '.[server]' in the natprobe clone)")
         return None
 
     def install(app: web.Application) -> None:
@@ -513,7 +519,17 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         # The credential line only when the token file exists: systemd refuses to start a
         # unit whose LoadCredential= source is missing.
         token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
-        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
+        config = args.config or DEFAULT_CONFIG_PATH
+        hidden = hidden_from_unit(config, token)
+        if hidden:
+            print(f"{prog}: this unit could not start: {', '.join(str(p) for p in hidden)} lies under "
+                  f"{', '.join(str(d) for d in HIDDEN_DIRECTORIES)}, which the unit hides from the service "
+                  "(PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
+                  "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
+                  "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
+                  file=sys.stderr)
+            return 2
+        print(systemd_unit(config, token=token), end="")
         return 0
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
@@ -529,7 +545,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if args.http_port is not None and missing:
         print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
-              "pip install 'natprobe[server]'", file=sys.stderr)
+              "pip install '.[server]' in the natprobe clone (natprobe is not on PyPI)", file=sys.stderr)
         return 2
     try:
         asyncio.run(

@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -243,10 +244,12 @@ def test_systemd_unit_is_hardened_and_names_the_config() -> None:
     assert "--config /etc/natprobe/serve.toml" in unit
 
 
-def test_serve_prints_the_unit(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "serve.toml"
-    path.write_text('primary = "127.0.0.1"\n')
-    assert natprobe_main(["serve", "--systemd-unit", "--config", str(path)]) == 0
+def test_serve_prints_the_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    # Not under /tmp: the unit's PrivateTmp=yes would hide it (tests/echo_server/test_unit_sandbox.py).
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parents[2]) as directory:
+        path = Path(directory) / "serve.toml"
+        path.write_text('primary = "127.0.0.1"\n')
+        assert natprobe_main(["serve", "--systemd-unit", "--config", str(path)]) == 0
     assert f"--config {path}" in capsys.readouterr().out
 
 

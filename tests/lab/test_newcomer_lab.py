@@ -213,3 +213,31 @@ def test_nat_udp_blocked_is_a_measured_failure(net: Net) -> None:
         lab.client.exec(["nft", "delete", "table", "inet", "newcomer_udp"], check=False, timeout=10)
     assert assert_valid_report(json.loads(done.stdout))["nat_type"]["value"] == "udp-blocked", done.stdout
     assert done.returncode == 1, done.stderr
+
+
+# ------------------------------------------------------------------- 9. the demo stays on this machine
+
+ROUTER_COUNTER = """table inet newcomer_count {
+  counter asked { }
+  chain input {
+    type filter hook input priority filter; policy accept;
+    meta l4proto { udp, tcp } th dport { 1900, 5351, 5000, 49152-65535 } counter name asked
+  }
+}
+"""
+
+
+def test_the_loopback_demo_asks_nothing_of_the_router(net: Net) -> None:
+    """The loopback demo, run on a LAN host whose default gateway is the lab's router (and with
+    $NATPROBE_GATEWAY unset, as for a user): not one UPnP, NAT-PMP or PCP request reaches it."""
+    lab = net.lab
+    lab.router.exec(["nft", "-f", "-"], input=ROUTER_COUNTER, timeout=10)
+    try:
+        done = lab.client.exec([sys.executable, "-c", "from cli.commands.demo import _loopback_demo; "
+                                "raise SystemExit(_loopback_demo('test'))"], check=False, timeout=120)
+        counted = lab.router.exec(["nft", "list", "counter", "inet", "newcomer_count", "asked"], timeout=10).stdout
+    finally:
+        lab.router.exec(["nft", "delete", "table", "inet", "newcomer_count"], check=False, timeout=10)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "natprobe check --udp 22124" in done.stdout and "REACHABLE" in done.stdout, done.stdout
+    assert "packets 0 bytes 0" in counted, counted
