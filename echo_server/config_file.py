@@ -26,14 +26,15 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from echo_server.config import Default, port_argument
+from echo_server.config import Default, at_least_one, count_argument, port_argument, positive_float
 
 __all__ = ("NOT_IN_FILE", "ConfigFileError", "apply_file", "file_keys", "load_config_file", "mark_defaults")
 
 NOT_IN_FILE = frozenset({"help", "config", "systemd_unit"})
 """Options that make no sense inside the file they would name."""
 
-_INTEGER_TYPES = (int, port_argument)
+_INTEGER_TYPES = (int, port_argument, count_argument)
+_NUMBER_TYPES = (float, positive_float, at_least_one)
 
 
 class ConfigFileError(ValueError):
@@ -80,10 +81,12 @@ def _convert_one(action: argparse.Action, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("expected an integer")
         value = str(value)
-    elif action.type is float:
+    elif action.type in _NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError("expected a number")
-        return float(value)
+        value = str(value) if action.type is not float else value
+        if action.type is float:
+            return float(value)
     elif not isinstance(value, str):
         raise ValueError("expected a string")
     converted: object = value

@@ -105,6 +105,26 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(handler=run)
 
 
+def _bad_host(text: str) -> str | None:
+    """Why ``--host`` is no host name (checked here, as ``natprobe dns`` does, before anything
+    is sent), with the name to give when it is a URL; None when it is fine."""
+    from urllib.parse import urlsplit
+
+    from natprobe.verdicts.dns_verdicts import validate_name
+
+    try:
+        validate_name(text)
+    except ValueError as exc:
+        try:
+            name = urlsplit(text).hostname if "://" in text else None
+        except ValueError:
+            name = None
+        if name:
+            return _("{value!r} is a URL: give the host name alone (--host {name})", value=text, name=name)
+        return str(exc)
+    return None
+
+
 def _no_server(args: argparse.Namespace) -> int:
     """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
     from cli.no_server import inside_report, no_server_message
@@ -119,7 +139,6 @@ def _no_server(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from cli.render_check import render_check_report
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import CheckOptions, check_ports
 
     try:
@@ -133,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
         return ExitCode.USAGE
+    if args.host is not None and (problem := _bad_host(args.host)) is not None:
+        print(_("natprobe check: --host: {error}", error=problem), file=sys.stderr)
+        return ExitCode.USAGE
     if not 0.5 <= args.timeout <= 5.0:
         print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
@@ -145,12 +167,20 @@ def run(args: argparse.Namespace) -> int:
     if not 60 <= args.lease <= 86400:
         print(_("natprobe check: --lease must be between 60 and 86400 seconds"), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    if not args.no_router:
+        from natprobe.measure.portmapping import gateway_from_environment
+
+        try:
+            gateway_from_environment()  # a bad $NATPROBE_GATEWAY is a setting error, like a bad config
+        except NatprobeError as exc:
+            print(_("natprobe check: {error}", error=exc), file=sys.stderr)
+            return ExitCode.USAGE
+    from cli.settings import client_settings
+
+    resolved = client_settings("natprobe check", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         return _no_server(args)
     server = setting.value

@@ -101,17 +101,16 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from cli.render_jamulus import render_jamulus_report
     from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe explain jamulus: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    from cli.settings import client_settings
+
+    resolved = client_settings("natprobe explain jamulus", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         from cli.no_server import no_server_message
 

@@ -73,7 +73,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     from cli.no_server import no_server_message
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.exposure import ExposureOptions, scan_exposure  # aiohttp loads only when a scan runs
 
     try:
@@ -89,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
         print(_("natprobe exposure: at most {count} ports outside the standard list", count=MAX_EXTRA_PORTS), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    from cli.settings import client_settings
+
+    resolved = client_settings("natprobe exposure", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         print(no_server_message("natprobe exposure"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

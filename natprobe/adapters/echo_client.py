@@ -6,6 +6,7 @@ same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from natprobe.contract import (
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
 from natprobe.errors import DecodeError, ServerError
+from natprobe.adapters.user_config import normalise_server_url
 
 __all__ = ("EchoApiClient",)
 
@@ -57,9 +59,10 @@ class EchoApiClient:
         ``family`` (4 or 6) talks to the server over that family only (a name with A and AAAA
         records is used per family); ``local_ip`` is the source address of the connection,
         which is the address the server sees and probes back."""
+        base_url = normalise_server_url(base_url)
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self._token = token
         self._connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
@@ -112,6 +115,12 @@ class EchoApiClient:
                     "(wrong address, server down, or a firewall drops the traffic)"
                 ) from exc
             raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+        except aiohttp.ClientConnectorError as exc:
+            # Its text names the TLS setting ("ssl:default") even for plain http: say only why.
+            error = exc.os_error
+            # asyncio puts "Connect call failed (addr)" in strerror: the errno's own words say more.
+            reason = (os.strerror(error.errno) if error.errno else "") or error.strerror or str(error) or type(error).__name__
+            raise ServerError(f"cannot reach echo server {self.base_url}: {reason}") from exc
         except aiohttp.ClientError as exc:
             raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
         if status >= 400:

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 __all__ = (
+    "ClientSettings",
     "ENV_SERVER",
     "ENV_STUN_SERVERS",
     "ENV_TOKEN",
@@ -34,9 +35,12 @@ __all__ = (
     "Setting",
     "UserConfig",
     "UserConfigError",
+    "broken_copy",
     "check_server_url",
     "config_path",
     "load_user_config",
+    "normalise_server_url",
+    "resolve_client",
     "resolve_server",
     "resolve_stun_servers",
     "resolve_token",
@@ -93,7 +97,21 @@ def check_server_url(url: str, origin: str = "--server") -> str:
         )
     if port == 0:
         raise UserConfigError(f"{origin}: {url!r} is not a usable server URL (port 0)")
-    return text
+    return normalise_server_url(text)
+
+
+def normalise_server_url(url: str) -> str:
+    """``HTTP://Host:8080/v1/`` → ``http://Host:8080``: the scheme in lower case (URL schemes are
+    case-insensitive, RFC 3986 section 3.1) and without the trailing ``/`` or ``/v1`` the client
+    adds itself; a longer path (a reverse proxy's prefix) is kept."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        text = scheme.lower() + separator + rest
+    text = text.rstrip("/")
+    if text.endswith("/v1"):
+        text = text[: -len("/v1")]
+    return text.rstrip("/")
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:
@@ -133,6 +151,11 @@ def _toml_value(value: str | list[str]) -> str:
     return json.dumps(value)
 
 
+def broken_copy(path: Path) -> Path:
+    """Where :func:`save_setting` keeps an unusable configuration file it replaces."""
+    return path.with_name(path.name + ".broken")
+
+
 def save_setting(key: str, value: str | list[str] | None, path: Path | None = None) -> Path:
     """Set (or with ``None`` remove) one key, keeping the others; returns the file written.
 
@@ -143,7 +166,13 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
     if key not in KEYS:
         raise UserConfigError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
     path = config_path() if path is None else path
-    current = load_user_config(path)
+    try:
+        current = load_user_config(path)
+    except UserConfigError:
+        # A broken file must not lock its own repair out: it is kept aside, whole, and a new
+        # one holds this setting (config show then says what is in effect).
+        os.replace(path, broken_copy(path))
+        current = UserConfig()
     values: dict[str, str | list[str]] = {}
     if current.server is not None:
         values["server"] = current.server
@@ -174,8 +203,50 @@ def resolve_server(
         return Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
     config = load_user_config(config_path(environ)) if config is None else config
     if config.server is not None:
-        return Setting(config.server.strip(), str(config_path(environ)))
+        return Setting(normalise_server_url(config.server), str(config_path(environ)))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """The echo server and token for a client command, and what was wrong with the file."""
+
+    server: Setting | None
+    token: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_client(
+    given_server: str | None, given_token: str | None, environ: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """:func:`resolve_server` and :func:`resolve_token` together, where the command line and the
+    environment win over a broken configuration file: the file's problem becomes a warning
+    when it is not needed. :class:`UserConfigError` only when a value had to come from it (no
+    server anywhere else), or when a given value is itself bad."""
+    environ = os.environ if environ is None else environ
+    if given_server is not None:
+        server: Setting | None = Setting(check_server_url(given_server), "--server")
+    elif environ.get(ENV_SERVER, "").strip():
+        server = Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
+    else:
+        server = None
+    if given_token is not None:
+        token: str | None = given_token
+    elif environ.get(ENV_TOKEN, "").strip():
+        token = environ[ENV_TOKEN].strip()
+    else:
+        token = None
+    if server is not None and token is not None:
+        return ClientSettings(server, token)  # the file is not read at all
+    try:
+        config = load_user_config(config_path(environ))
+    except UserConfigError as exc:
+        if server is None:
+            raise
+        return ClientSettings(server, token, (f"{exc} (ignored; natprobe config set or unset rewrites it)",))
+    if server is None and config.server is not None:
+        server = Setting(normalise_server_url(config.server), str(config_path(environ)))
+    return ClientSettings(server, token if token is not None else config.token)
 
 
 def resolve_token(

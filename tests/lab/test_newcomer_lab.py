@@ -9,6 +9,7 @@ namespaces made here.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -241,3 +242,86 @@ def test_the_loopback_demo_asks_nothing_of_the_router(net: Net) -> None:
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert "natprobe check --udp 22124" in done.stdout and "REACHABLE" in done.stdout, done.stdout
     assert "packets 0 bytes 0" in counted, counted
+
+
+# ------------------------------------------------------------------- 14. --map errors and router --unmap
+
+MAPPED_PORT = 40123
+
+
+def _miniupnpd_or_skip() -> None:
+    from natprobe.lab.miniupnpd import miniupnpd_missing
+
+    if (reason := miniupnpd_missing()) is not None:
+        pytest.skip(reason)
+
+
+@pytest.mark.interop
+def test_a_router_that_stops_answering_gives_a_readable_upnp_error(net: Net) -> None:
+    """miniupnpd paused (SIGSTOP) after natprobe found it: AddPortMapping times out, and the
+    error says so in words, not "[Errno TimeoutError()] None"."""
+    import asyncio
+    import signal
+
+    from natprobe.adapters.upnp_igd import discover_igd
+    from natprobe.errors import PortMappingError
+    from natprobe.lab.miniupnpd import Miniupnpd
+
+    _miniupnpd_or_skip()
+    lab = net.lab
+
+    async def add_while_paused(pid: int) -> str:
+        igd = await discover_igd(lab.router.lan_ip, timeout=2.0)
+        assert igd is not None
+        igd.timeout = 1.0
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            await igd.add_mapping("UDP", MAPPED_PORT, str(lab.client.ip), MAPPED_PORT, 120, "natprobe test")
+        except PortMappingError as exc:
+            return str(exc)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        return "no error"
+
+    with Miniupnpd(lab) as daemon:
+        assert daemon.process is not None
+        with lab.client.entered():
+            error = asyncio.run(add_while_paused(daemon.process.pid))
+    assert error == "AddPortMapping failed: the router did not answer within 1 s", error
+
+
+@pytest.mark.interop
+def test_router_unmap_removes_a_kept_mapping_and_leaves_another_hosts_alone(net: Net) -> None:
+    from natprobe.lab.miniupnpd import Miniupnpd
+
+    _miniupnpd_or_skip()
+    lab = net.lab
+    with Miniupnpd(lab, secure_mode=False) as daemon:
+        kept = _cli(net, "check", "--tcp", str(MAPPED_PORT), "--map", "--keep", "--lease", "120", "--no-trace",
+                    "--server", net.echo.http_url)
+        assert "kept as asked" in kept.stderr, kept.stderr
+        # Another program forwards UDP on the same port to another LAN machine.
+        other = lab.client.exec(["upnpc", "-i", "-a", str(lab.lan_spare_ip), str(MAPPED_PORT), str(MAPPED_PORT),
+                                 "UDP", "300"], check=False, timeout=20)
+        assert other.returncode == 0, other.stdout + other.stderr
+        before = daemon.dnat_rules()
+        done = _cli(net, "router", "--unmap", str(MAPPED_PORT))
+        after = daemon.dnat_rules()
+        again = _cli(net, "router", "--unmap", str(MAPPED_PORT))
+    tcp, udp = f"0x6 th dport {MAPPED_PORT}", f"0x11 th dport {MAPPED_PORT}"  # nft's rendering of miniupnpd's rules
+    assert any(tcp in r and str(lab.client.ip) in r for r in before), before
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert f"TCP {MAPPED_PORT} (upnp): this host's mapping removed" in done.stdout, done.stdout
+    assert f"another machine ({lab.lan_spare_ip}:{MAPPED_PORT}): not touched" in done.stdout, done.stdout
+    assert not any(tcp in r for r in after), after
+    assert any(udp in r and str(lab.lan_spare_ip) in r for r in after), after
+    assert f"TCP {MAPPED_PORT} (upnp): the router lists no mapping of it" in again.stdout, again.stdout
+
+
+def test_a_bad_gateway_setting_is_a_usage_error(net: Net) -> None:
+    for command in (["router"], ["check", "--udp", str(UDP_PORT), "--server", net.echo.http_url]):
+        done = net.lab.client.exec([sys.executable, "-m", "cli", *command], check=False, timeout=CLI_TIMEOUT_S,
+                                   env={**__import__("natprobe.lab.netns", fromlist=["x"]).namespace_environment(),
+                                        "NATPROBE_GATEWAY": "bogus"})
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "NATPROBE_GATEWAY must be an IPv4 address" in done.stderr

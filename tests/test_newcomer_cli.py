@@ -1,0 +1,149 @@
+"""Input, errors and output a careful newcomer hit (issue #18, items 10-17), as CLI runs.
+
+Nothing here leaves this machine: servers are loopback ports nothing listens on (or a real
+echo server on loopback), and $NATPROBE_GATEWAY is loopback (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.exit_codes import ExitCode
+from cli.main import main as natprobe_main
+
+DEAD = "http://127.0.0.1:1"  # nothing listens: refused at once, nothing leaves the host
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private $XDG_CONFIG_HOME for one test; returns the config file's path."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    return tmp_path / "natprobe" / "config.toml"
+
+
+def _err_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+# --- 10. --host is checked here, before anything is sent -------------------------------------------
+
+
+@pytest.mark.parametrize("host, fragment", [
+    ("bad name!", "the label 'bad name!'"),
+    ("https://cloud.example.org/", "give the host name alone (--host cloud.example.org)"),
+])
+def test_a_bad_host_is_one_line_and_exit_2(home: Path, capsys: pytest.CaptureFixture[str], host: str,
+                                          fragment: str) -> None:
+    assert natprobe_main(["check", "--tcp", "443:https", "--host", host, "--server", DEAD]) == ExitCode.USAGE
+    err = _err_lines(capsys)
+    assert len(err) == 1 and err[0].startswith("natprobe check: --host:") and fragment in err[0], err
+
+
+# --- 11. a broken config file does not block the command line ----------------------------------------
+
+
+BROKEN = "server = http://x\n"  # not TOML: the URL is not quoted
+
+
+def test_an_explicit_server_wins_over_a_broken_file(home: Path, capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    home.parent.mkdir(parents=True)
+    home.write_text(BROKEN)
+    assert natprobe_main(["check", "--udp", "22124", "--no-router", "--server", DEAD]) == ExitCode.COULD_NOT_TEST
+    err = _err_lines(capsys)
+    assert "warning:" in err[0] and str(home) in err[0] and "natprobe config set or unset rewrites it" in err[0], err
+    assert any("cannot reach echo server http://127.0.0.1:1" in line for line in err), err  # it went on
+    monkeypatch.setenv("NATPROBE_SERVER", DEAD)
+    assert natprobe_main(["check", "--udp", "22124", "--no-router"]) == ExitCode.COULD_NOT_TEST
+    assert "warning:" in _err_lines(capsys)[0]
+
+
+@pytest.mark.parametrize("argv", [["config", "set", "server", "http://vps.example.org:8080"],
+                                  ["config", "unset", "token"]])
+def test_config_set_and_unset_repair_a_broken_file(home: Path, capsys: pytest.CaptureFixture[str],
+                                                   argv: list[str]) -> None:
+    home.parent.mkdir(parents=True)
+    home.write_text(BROKEN)
+    assert natprobe_main(argv) == ExitCode.OK
+    err = _err_lines(capsys)
+    assert len(err) == 1 and f"kept as {home}.broken" in err[0], err
+    assert (home.parent / "config.toml.broken").read_text() == BROKEN
+    assert natprobe_main(["config", "show"]) == ExitCode.OK  # the file loads again
+
+
+def test_unset_of_a_key_that_is_not_set_says_so(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["config", "unset", "token"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "token is not set" in out and "nothing to remove" in out and "removed" not in out, out
+
+
+# --- 12. URLs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["HTTP://127.0.0.1:1", "http://127.0.0.1:1/v1", "http://127.0.0.1:1/v1/",
+                                   "Http://127.0.0.1:1/"])
+def test_server_urls_are_normalised_and_errors_name_no_tls(home: Path, capsys: pytest.CaptureFixture[str],
+                                                           given: str) -> None:
+    assert natprobe_main(["check", "--udp", "22124", "--no-router", "--server", given]) == ExitCode.COULD_NOT_TEST
+    err = "\n".join(_err_lines(capsys))
+    assert "cannot reach echo server http://127.0.0.1:1: Connection refused" in err, err
+    assert "ssl:default" not in err and "HTTP://" not in err and "/v1" not in err
+
+
+def test_a_server_url_with_v1_reaches_the_real_api(home: Path) -> None:
+    """A real echo server on loopback: ``--server http://…/v1/`` asks ``/v1/whoami``, not ``/v1/v1/whoami``."""
+    server = subprocess.Popen([sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--port", "0",
+                               "--http-port", "0", "--no-jamulus"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # the readiness line: "listening port=… http=127.0.0.1:P …"
+        http = next(part.split("=", 1)[1] for part in line.split() if part.startswith("http="))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "cli", "check", "--udp", str(port), "--no-router", "--no-trace",
+                               "--ipv4", "--json", "--server", f"HTTP://{http}/v1/"],
+                              check=False, capture_output=True, text=True, timeout=60)
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert json.loads(done.stdout)["server"] == f"http://{http}"
+
+
+# --- 13. serve's configuration errors name the file, the key and the value ---------------------------
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("rate = -5\n", "key 'rate' = -5: must be a number > 0"),
+    ("burst = 0.5\n", "key 'burst' = 0.5: must be at least 1"),
+    ("probe_rate = 0\n", "key 'probe_rate' = 0: must be a number > 0"),
+    ("max_tcp_connections = 0\n", "key 'max_tcp_connections' = 0: must be at least 1"),
+])
+def test_serve_config_range_errors_name_file_key_and_value(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            text: str, fragment: str) -> None:
+    path = tmp_path / "serve.toml"
+    path.write_text('primary = "127.0.0.1"\n' + text)
+    assert natprobe_main(["serve", "--config", str(path)]) == ExitCode.USAGE
+    err = _err_lines(capsys)
+    assert len(err) == 1 and str(path) in err[0] and fragment in err[0], err
+    assert "rate_per_source" not in err[0] and "burst_per_source" not in err[0]
+
+
+# --- 17. a bad gateway setting is a setting error ----------------------------------------------------
+
+
+def test_a_bad_gateway_setting_exits_2(home: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NATPROBE_GATEWAY", "bogus")
+    assert natprobe_main(["router"]) == ExitCode.USAGE
+    assert natprobe_main(["check", "--udp", "22124", "--server", DEAD]) == ExitCode.USAGE
+    err = _err_lines(capsys)
+    assert len(err) == 2 and all("NATPROBE_GATEWAY must be an IPv4 address" in line for line in err), err
