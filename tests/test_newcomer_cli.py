@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.exit_codes import ExitCode
-from cli.main import main as natprobe_main
+from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.main import main as natprobe_main
 
 DEAD = "http://127.0.0.1:1"  # nothing listens: refused at once, nothing leaves the host
 
@@ -98,7 +98,7 @@ def test_server_urls_are_normalised_and_errors_name_no_tls(home: Path, capsys: p
 
 def test_a_server_url_with_v1_reaches_the_real_api(home: Path) -> None:
     """A real echo server on loopback: ``--server http://…/v1/`` asks ``/v1/whoami``, not ``/v1/v1/whoami``."""
-    server = subprocess.Popen([sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--port", "0",
+    server = subprocess.Popen([sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0",
                                "--http-port", "0", "--no-jamulus"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True)
     try:
@@ -108,7 +108,7 @@ def test_a_server_url_with_v1_reaches_the_real_api(home: Path) -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
             free.bind(("127.0.0.1", 0))
             port = free.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "cli", "check", "--udp", str(port), "--no-router", "--no-trace",
+        done = subprocess.run([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(port), "--no-router", "--no-trace",
                                "--ipv4", "--json", "--server", f"HTTP://{http}/v1/"],
                               check=False, capture_output=True, text=True, timeout=60)
     finally:

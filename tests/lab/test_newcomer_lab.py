@@ -67,7 +67,7 @@ def _cli(net: Net, *args: str, env: dict[str, str] | None = None) -> subprocess.
         from natprobe.lab.netns import namespace_environment
 
         kw["env"] = {**namespace_environment(), **env}
-    return net.lab.client.exec([sys.executable, "-m", "cli", *args], **kw)
+    return net.lab.client.exec([sys.executable, "-m", "natprobe_cli", *args], **kw)
 
 
 def _check(net: Net, *args: str) -> subprocess.CompletedProcess[str]:
@@ -234,7 +234,7 @@ def test_the_loopback_demo_asks_nothing_of_the_router(net: Net) -> None:
     lab = net.lab
     lab.router.exec(["nft", "-f", "-"], input=ROUTER_COUNTER, timeout=10)
     try:
-        done = lab.client.exec([sys.executable, "-c", "from cli.commands.demo import _loopback_demo; "
+        done = lab.client.exec([sys.executable, "-c", "from natprobe_cli.commands.demo import _loopback_demo; "
                                 "raise SystemExit(_loopback_demo('test'))"], check=False, timeout=120)
         counted = lab.router.exec(["nft", "list", "counter", "inet", "newcomer_count", "asked"], timeout=10).stdout
     finally:
@@ -320,7 +320,7 @@ def test_router_unmap_removes_a_kept_mapping_and_leaves_another_hosts_alone(net:
 
 def test_a_bad_gateway_setting_is_a_usage_error(net: Net) -> None:
     for command in (["router"], ["check", "--udp", str(UDP_PORT), "--server", net.echo.http_url]):
-        done = net.lab.client.exec([sys.executable, "-m", "cli", *command], check=False, timeout=CLI_TIMEOUT_S,
+        done = net.lab.client.exec([sys.executable, "-m", "natprobe_cli", *command], check=False, timeout=CLI_TIMEOUT_S,
                                    env={**__import__("natprobe.lab.netns", fromlist=["x"]).namespace_environment(),
                                         "NATPROBE_GATEWAY": "bogus"})
         assert done.returncode == 2, (command, done.stdout, done.stderr)
