@@ -38,6 +38,7 @@ from natprobe.addressing import TransportAddress
 
 from natprobe_server.config.stun import EchoServerConfig, config_from_args, configs_from_args  # noqa: F401 (re-exported)
 from natprobe.addressing import IPAddress
+from natprobe.i18n import _
 from natprobe_server.config.stun import add_arguments as add_stun_arguments
 from natprobe_server.config.file import apply_file, load_config_file, mark_defaults
 from natprobe_server.config.http import HttpApiConfig
@@ -522,12 +523,12 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         config = args.config or DEFAULT_CONFIG_PATH
         hidden = hidden_from_unit(config, token)
         if hidden:
-            print(f"{prog}: this unit could not start: {', '.join(str(p) for p in hidden)} lies under "
-                  f"{', '.join(str(d) for d in HIDDEN_DIRECTORIES)}, which the unit hides from the service "
-                  "(PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
-                  "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
-                  "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
-                  file=sys.stderr)
+            print(_("{prog}: this unit could not start: {paths} lies under {hidden}, which the unit hides from the "
+                    "service (PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
+                    "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
+                    "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
+                    prog=prog, paths=", ".join(str(p) for p in hidden),
+                    hidden=", ".join(str(d) for d in HIDDEN_DIRECTORIES)), file=sys.stderr)
             return 2
         print(systemd_unit(config, token=token), end="")
         return 0
@@ -544,8 +545,9 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if args.http_port is not None and missing:
-        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
-              "pip install '.[server]' in the natprobe clone (natprobe is not on PyPI)", file=sys.stderr)
+        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): pip install '.[server]' "
+                "in the natprobe clone (natprobe is not on PyPI)", prog=prog, missing=", ".join(missing)),
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(
@@ -560,7 +562,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
             )
         )
     except NetworkError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(_("{prog}: error: {error}", prog=prog, error=exc), file=sys.stderr)
         return 3
     return 0
 

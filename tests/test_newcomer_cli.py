@@ -7,6 +7,7 @@ echo server on loopback), and $NATPROBE_GATEWAY is loopback (tests/conftest.py).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -147,3 +148,117 @@ def test_a_bad_gateway_setting_exits_2(home: Path, capsys: pytest.CaptureFixture
     assert natprobe_main(["check", "--udp", "22124", "--server", DEAD]) == ExitCode.USAGE
     err = _err_lines(capsys)
     assert len(err) == 2 and all("NATPROBE_GATEWAY must be an IPv4 address" in line for line in err), err
+
+
+# --- 15. no tracebacks: an ASCII stdout in French, a reader that leaves early -------------------------
+
+
+def _natprobe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "natprobe_cli", *args], capture_output=True, text=True, timeout=60,
+                          check=False, env={**os.environ, **(env or {})})
+
+
+def test_french_on_an_ascii_stream_is_spelt_plainly_not_a_traceback() -> None:
+    done = _natprobe("--lang", "fr", "schema", "nope", env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert "Traceback" not in done.stderr and "schema inconnu 'nope'" in done.stderr, done.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    for _ in range(3):  # the pipe is closed before natprobe writes: every run hits it
+        process = subprocess.Popen([sys.executable, "-m", "natprobe_cli", "schema", "check"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        process.wait(60)
+        process.stderr.close()
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert process.returncode == 141
+
+
+# --- 16. French everywhere ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, french, english", [
+    (["check", "--udp", "9", "--server", "ftp://x"], "n'est pas une URL de serveur utilisable", "not a usable"),
+    (["check", "--udp", "9", "--no-router", "--server", DEAD], "impossible de joindre le serveur d'écho",
+     "cannot reach"),
+    (["nat", "--server", "[2001:db8::1"], "'[' sans ']'", "unbalanced"),
+    (["schema", "nope"], "schéma inconnu", "unknown schema"),
+])
+def test_errors_speak_french(home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], french: str,
+                             english: str) -> None:
+    natprobe_main(["--lang", "fr", *argv])
+    err = capsys.readouterr().err
+    assert french in err and english not in err, err
+
+
+def test_serve_errors_speak_french(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "serve.toml"
+    path.write_text('primary = "127.0.0.1"\nrate = -5\nburst = 2\n')
+    assert natprobe_main(["--lang", "fr", "serve", "--config", str(path)]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "clé 'rate' = -5 : doit être un nombre > 0" in err, err
+
+
+def test_the_built_in_stun_list_is_named_in_french() -> None:
+    from natprobe.adapters.user_config import UserConfig, resolve_stun_servers
+    from natprobe.i18n import use_language
+
+    use_language("fr")
+    try:
+        _names, origin = resolve_stun_servers(("stun.example.org",), environ={}, config=UserConfig())
+    finally:
+        use_language("en")
+    assert origin == "la liste intégrée"
+
+
+# --- 17. small things in the text ---------------------------------------------------------------------
+
+
+def test_a_refused_mapping_joins_its_reason_without_a_stray_full_stop() -> None:
+    from ipaddress import IPv4Address
+
+    from natprobe.contract import ProbeMode, TransportProtocol
+    from natprobe.verdicts.nat_layers import NatLayers
+    from natprobe.verdicts.reachability import Context, PortObservation, decide_port
+    from natprobe.verdicts.router_verdicts import MappingOutcome, with_router_evidence
+
+    verdict = decide_port(PortObservation(TransportProtocol.UDP, 22124, ProbeMode.NONCE, listening=True,
+                                          nonce_received=False, seen_on_interface=False),
+                          Context(IPv4Address("192.168.1.2"), IPv4Address("203.0.113.7"), NatLayers.ONE_NAT))
+    assert verdict.reason.endswith(".")
+    joined = with_router_evidence(verdict, MappingOutcome("udp", 22124, None, False, refused="no router answered"))
+    assert ".;" not in joined.reason and joined.reason.endswith("filters it; no router answered"), joined.reason
+
+
+def test_upnp_is_spelt_upnp(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["router", "--timeout", "0.5"]) in (ExitCode.OK, ExitCode.NOT_REACHABLE)  # loopback gateway
+    out = capsys.readouterr().out
+    assert "UPnP " in out and "UPNP" not in out, out
+
+
+@pytest.mark.parametrize("argv, wanted", [
+    (["explain", "--help"], None), (["config", "--help"], None), (["demo", "--help"], None),
+    (["check", "--help"], "per-probe timeout (0.5-5, default 2)"),
+    (["router", "--help"], "answer window (0.5-10, default 2)"),
+    (["exposure", "--help"], "$NATPROBE_TOKEN"),
+])
+def test_help_texts(capsys: pytest.CaptureFixture[str], argv: list[str], wanted: str | None) -> None:
+    assert natprobe_main(argv) == ExitCode.OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert "``" not in out
+    if wanted is not None:
+        assert wanted in out, out
+
+
+def test_verbose_works_after_the_command_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["schema", "nat", "-v"]) == ExitCode.OK
+    assert natprobe_main(["schema", "nat", "--verbose"]) == ExitCode.OK
+    assert '"$schema"' in capsys.readouterr().out
+
+
+def test_a_port_given_twice_is_tested_once(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    natprobe_main(["check", "--tcp", "9", "--tcp", "8,9", "--no-router", "--server", DEAD])
+    assert "Checking 2 port(s)" in capsys.readouterr().err

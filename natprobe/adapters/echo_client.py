@@ -34,6 +34,7 @@ from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
 from natprobe.errors import DecodeError, ServerError
 from natprobe.adapters.user_config import normalise_server_url
+from natprobe.i18n import _
 
 __all__ = ("EchoApiClient",)
 
@@ -110,25 +111,28 @@ class EchoApiClient:
         except TimeoutError as exc:
             # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
             if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
-                raise ServerError(
-                    f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
-                    "(wrong address, server down, or a firewall drops the traffic)"
-                ) from exc
-            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+                raise ServerError(_(
+                    "cannot reach echo server {server}: no connection within {seconds:g} s "
+                    "(wrong address, server down, or a firewall drops the traffic)",
+                    server=self.base_url, seconds=self._connect_timeout,
+                )) from exc
+            raise ServerError(_("echo server {server} did not answer in time", server=self.base_url)) from exc
         except aiohttp.ClientConnectorError as exc:
             # Its text names the TLS setting ("ssl:default") even for plain http: say only why.
             error = exc.os_error
             # asyncio puts "Connect call failed (addr)" in strerror: the errno's own words say more.
             reason = (os.strerror(error.errno) if error.errno else "") or error.strerror or str(error) or type(error).__name__
-            raise ServerError(f"cannot reach echo server {self.base_url}: {reason}") from exc
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
+                                error=reason)) from exc
         except aiohttp.ClientError as exc:
-            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
+                                error=exc)) from exc
         if status >= 400:
             try:
                 message = decode(body, ErrorBody).error.message
             except DecodeError:
                 message = f"HTTP {status}"
-            raise ServerError(f"echo server refused the request: {message}", status)
+            raise ServerError(_("echo server refused the request: {message}", message=message), status)
         try:
             return decoder(body)
         except DecodeError as exc:

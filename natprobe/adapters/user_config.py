@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from natprobe.i18n import _
+
 __all__ = (
     "ClientSettings",
     "ENV_SERVER",
@@ -90,13 +92,15 @@ def check_server_url(url: str, origin: str = "--server") -> str:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError when out of range or not a number
     except ValueError as exc:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL ({exc})") from None
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL ({error})", origin=origin, url=url,
+                                 error=exc)) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserConfigError(
-            f"{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT"
-        )
+        raise UserConfigError(_(
+            "{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT",
+            origin=origin, url=url,
+        ))
     if port == 0:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL (port 0)")
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL (port 0)", origin=origin, url=url))
     return normalise_server_url(text)
 
 
@@ -123,24 +127,28 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     except FileNotFoundError:
         return UserConfig()
     except OSError as exc:
-        raise UserConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+        raise UserConfigError(_("{path}: cannot read the configuration file: {error}", path=path,
+                                 error=exc.strerror or exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UserConfigError(f"{path}: not a valid TOML file: {exc}") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:
-        raise UserConfigError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     for key in data:
         if key not in KEYS:
-            raise UserConfigError(f"{path}: unknown key {key!r} (known keys: {', '.join(KEYS)})")
+            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {known})", path=path, key=key,
+                                     known=", ".join(KEYS)))
     server, token, stun = data.get("server"), data.get("token"), data.get("stun_servers")
     for key, value in (("server", server), ("token", token)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise UserConfigError(f"{path}: key {key!r} = {value!r}: expected a non-empty string")
+            raise UserConfigError(_("{path}: key {key!r} = {value!r}: expected a non-empty string", path=path, key=key,
+                                     value=value))
     if server is not None:
         check_server_url(server, f"{path}: key 'server'")
     if stun is not None and (
         not isinstance(stun, list) or not stun or not all(isinstance(s, str) and s.strip() for s in stun)
     ):
-        raise UserConfigError(f"{path}: key 'stun_servers' = {stun!r}: expected a list of \"host[:port]\" strings")
+        raise UserConfigError(_("{path}: key 'stun_servers' = {value!r}: expected a list of \"host[:port]\" strings",
+                                 path=path, value=stun))
     return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun))
 
 
@@ -164,7 +172,7 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
     (0600): it may hold the token.
     """
     if key not in KEYS:
-        raise UserConfigError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
+        raise UserConfigError(_("unknown setting {key!r} (known: {known})", key=key, known=", ".join(KEYS)))
     path = config_path() if path is None else path
     try:
         current = load_user_config(path)
@@ -243,7 +251,8 @@ def resolve_client(
     except UserConfigError as exc:
         if server is None:
             raise
-        return ClientSettings(server, token, (f"{exc} (ignored; natprobe config set or unset rewrites it)",))
+        return ClientSettings(server, token, (_("{error} (ignored; natprobe config set or unset rewrites it)",
+                                                 error=exc),))
     if server is None and config.server is not None:
         server = Setting(normalise_server_url(config.server), str(config_path(environ)))
     return ClientSettings(server, token if token is not None else config.token)
@@ -274,4 +283,4 @@ def resolve_stun_servers(
     config = load_user_config(config_path(environ)) if config is None else config
     if config.stun_servers is not None:
         return tuple(s.strip() for s in config.stun_servers), str(config_path(environ))
-    return builtin, "the built-in list"
+    return builtin, _("the built-in list")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
@@ -84,7 +86,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--hairpin", action="store_true",
                         help=_("also test reaching this host through its own public address (NAT loopback)"))
     parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5, default 2)"))
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--ipv4", action="store_true",
                       help=_("check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 "
@@ -152,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
         return ExitCode.USAGE
+    # A port named twice (--tcp 443 --tcp 80,443) is tested once, as first named.
+    unique: dict[tuple[TransportProtocol, int], PortSpec] = {}
+    for spec in specs:
+        unique.setdefault((spec.protocol, spec.port), spec)
+    specs = list(unique.values())
     if args.host is not None and (problem := _bad_host(args.host)) is not None:
         print(_("natprobe check: --host: {error}", error=problem), file=sys.stderr)
         return ExitCode.USAGE
@@ -192,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
             print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
                     origin=setting.origin), file=sys.stderr)
     mapped = None
+    started = time.monotonic()
     try:
         options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
                                families=families, name=args.host)
@@ -209,6 +217,11 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
+    # "took" is the whole run the user waited for: the router's questions and --map's mapping,
+    # second check and removal too, not only the first check's probes.
+    report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
+    if mapped is not None:
+        mapped = dataclasses.replace(mapped, report=report)
     if mapped is not None and not (args.json or args.share):
         from natprobe.findings.router_findings import describe_mapping
 

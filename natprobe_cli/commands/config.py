@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.terminal import help_text
 from natprobe.i18n import _
 
 __all__ = ("register",)
@@ -23,7 +24,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "config",
         help=_("show or set the echo server, token and STUN servers natprobe uses by default"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

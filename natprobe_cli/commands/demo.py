@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.terminal import help_text
 from natprobe.i18n import _, current_language
 from natprobe.errors import LabError
 
@@ -38,7 +39,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "demo",
         help=_("run natprobe against a real kernel NAT built on this machine (root; no Internet needed)"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=run)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe_cli.terminal import style_for
+from natprobe_cli.terminal import style_for, help_text
 from natprobe.i18n import _
 from natprobe_cli.progress import ProgressLine, lifetime_line
 from natprobe.errors import NatprobeError, ServerError
@@ -48,7 +48,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "explain",
         help=_("measure one question on this network and explain it in plain language (jamulus)"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     topics = parser.add_subparsers(dest="topic", metavar="TOPIC")

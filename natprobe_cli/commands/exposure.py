@@ -62,7 +62,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
                         help=_("the ports you mean to expose (TCP unless /udp); any other open port is questioned"))  # fmt: skip
     parser.add_argument("--host", metavar="NAME", help=_("your site's name: TLS SNI, HTTP Host and the certificate name check"))
-    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                               "else 'token' in the config file)"))
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--ipv4", action="store_true",
                       help=_("scan over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)"))

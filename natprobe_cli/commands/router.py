@@ -32,7 +32,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         epilog=_("example:") + " natprobe router --json",
     )
     parser.add_argument("--gateway", metavar="IP", help=_("ask this router instead of the default gateway"))
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10)"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10, default 2)"))
     parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
     parser.add_argument("--unmap", type=int, metavar="PORT",
                         help=_("remove this host's UDP and TCP mappings of PORT (e.g. left by check --map --keep); "
@@ -99,7 +99,7 @@ def _unmap(session: "RouterSession", port: int) -> int:
         return ExitCode.COULD_NOT_TEST
     outcomes = asyncio.run(unmap_port(session, port))
     for outcome in outcomes:
-        what = f"{outcome.protocol.upper()} {outcome.port} ({outcome.via.value})"
+        what = f"{outcome.protocol.upper()} {outcome.port} ({outcome.via.label})"
         text = {
             UnmapResult.REMOVED: _("{what}: this host's mapping removed", what=what),
             UnmapResult.CLEARED: _("{what}: the router confirms no mapping of it to this host remains", what=what),
@@ -129,7 +129,7 @@ def render_router(report: RouterReport, findings: Sequence[Finding], style: Styl
         if answer.external_address:
             cells.append(_("external address {address}", address=answer.external_address))
         more = f" [{answer.result}]" if answer.result else ""
-        lines.append(f"  {answer.protocol.value.upper():8} {', '.join(cells)}{more}")
+        lines.append(f"  {answer.protocol.label:8} {', '.join(cells)}{more}")
     if report.has_global_ipv6 is not None:
         # Over IPv6 nothing is mapped: say so next to the mapping protocols, so nobody looks for a
         # port forward there.

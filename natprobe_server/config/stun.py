@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from natprobe.stun import DEFAULT_PORT
+from natprobe.i18n import _
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -218,9 +219,9 @@ def positive_float(text: str | float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not a number: {value!r}", value=text)) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text}")
+        raise argparse.ArgumentTypeError(_("must be a number > 0, not {value}", value=text))
     return value
 
 
@@ -228,7 +229,7 @@ def at_least_one(text: str | float) -> float:
     """argparse ``type=`` for a burst: a number >= 1."""
     value = positive_float(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+        raise argparse.ArgumentTypeError(_("must be at least 1, not {value}", value=text))
     return value
 
 
@@ -237,9 +238,9 @@ def count_argument(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not an integer: {value!r}", value=text)) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(_("must be at least 1, not {value}", value=value))
     return value
 
 

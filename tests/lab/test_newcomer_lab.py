@@ -311,11 +311,11 @@ def test_router_unmap_removes_a_kept_mapping_and_leaves_another_hosts_alone(net:
     tcp, udp = f"0x6 th dport {MAPPED_PORT}", f"0x11 th dport {MAPPED_PORT}"  # nft's rendering of miniupnpd's rules
     assert any(tcp in r and str(lab.client.ip) in r for r in before), before
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert f"TCP {MAPPED_PORT} (upnp): this host's mapping removed" in done.stdout, done.stdout
+    assert f"TCP {MAPPED_PORT} (UPnP): this host's mapping removed" in done.stdout, done.stdout
     assert f"another machine ({lab.lan_spare_ip}:{MAPPED_PORT}): not touched" in done.stdout, done.stdout
     assert not any(tcp in r for r in after), after
     assert any(udp in r and str(lab.lan_spare_ip) in r for r in after), after
-    assert f"TCP {MAPPED_PORT} (upnp): the router lists no mapping of it" in again.stdout, again.stdout
+    assert f"TCP {MAPPED_PORT} (UPnP): the router lists no mapping of it" in again.stdout, again.stdout
 
 
 def test_a_bad_gateway_setting_is_a_usage_error(net: Net) -> None:
