@@ -262,3 +262,36 @@ def test_verbose_works_after_the_command_too(capsys: pytest.CaptureFixture[str])
 def test_a_port_given_twice_is_tested_once(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     natprobe_main(["check", "--tcp", "9", "--tcp", "8,9", "--no-router", "--server", DEAD])
     assert "Checking 2 port(s)" in capsys.readouterr().err
+
+
+# --- 6. a missing token names natprobe's ways to give one ----------------------------------------------
+
+
+def test_a_missing_or_wrong_token_names_the_option_the_variable_and_config(tmp_path: Path, home: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    token.chmod(0o600)
+    server = subprocess.Popen([sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0",
+                               "--http-port", "0", "--no-jamulus", "--http-token-file", str(token)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        http = next(part.split("=", 1)[1] for part in line.split() if part.startswith("http="))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
+            free.bind(("127.0.0.1", 0))
+            port = str(free.getsockname()[1])
+        check = ("check", "--udp", port, "--no-router", "--no-trace", "--ipv4", "--server", f"http://{http}")
+        missing = _natprobe(*check)
+        wrong = _natprobe(*check, "--token", "not-it")
+        right = _natprobe(*check, "--token", "s3cret-token")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert missing.returncode == ExitCode.COULD_NOT_TEST
+    text = " ".join(missing.stdout.split() + missing.stderr.split())
+    for way in ("--token", "$NATPROBE_TOKEN", "natprobe config set token"):
+        assert way in text, text
+    assert "Authorization" not in text
+    assert "does not accept this token" in " ".join(wrong.stdout.split() + wrong.stderr.split())
+    assert right.returncode == ExitCode.OK, right.stderr

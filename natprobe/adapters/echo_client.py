@@ -127,6 +127,15 @@ class EchoApiClient:
         except aiohttp.ClientError as exc:
             raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
                                 error=exc)) from exc
+        if status == 401:
+            # The server's text names an HTTP header; a natprobe user needs natprobe's ways instead.
+            raise ServerError(_(
+                "the echo server needs a token: give it with --token TOKEN, in $NATPROBE_TOKEN, or once with "
+                "natprobe config set token - (it reads the token from stdin); its operator has it"
+            ) if not self._token else _(
+                "the echo server does not accept this token: ask its operator for the current one and set it with "
+                "natprobe config set token - (or --token, $NATPROBE_TOKEN)"
+            ), status)
         if status >= 400:
             try:
                 message = decode(body, ErrorBody).error.message
