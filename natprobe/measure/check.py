@@ -329,8 +329,8 @@ async def _check_family(
             verdicts.append(decide_port(observation, context))
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) if verdict.reachable
-                   else hairpin_untested(spec.protocol, spec.port) for spec, verdict in zip(ports, verdicts)])
+            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+                   else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if hairpin and family is IpFamily.IPV4 else ()
         )
     return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
