@@ -6,11 +6,13 @@ echo server on loopback), and $NATPROBE_GATEWAY is loopback (tests/conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,24 +99,43 @@ def test_server_urls_are_normalised_and_errors_name_no_tls(home: Path, capsys: p
     assert "ssl:default" not in err and "HTTP://" not in err and "/v1" not in err
 
 
-def test_a_server_url_with_v1_reaches_the_real_api(home: Path) -> None:
-    """A real echo server on loopback: ``--server http://…/v1/`` asks ``/v1/whoami``, not ``/v1/v1/whoami``."""
+@contextlib.contextmanager
+def _loopback_echo_server(*extra: str) -> Iterator[str]:
+    """natprobe's echo server on 127.0.0.1 with its HTTP API; yields ``HOST:PORT`` of the API."""
     server = subprocess.Popen([sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0",
-                               "--http-port", "0", "--no-jamulus"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              text=True)
+                               "--http-port", "0", "--no-jamulus", *extra], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
     try:
         assert server.stdout is not None
         line = server.stdout.readline()  # the readiness line: "listening port=… http=127.0.0.1:P …"
-        http = next(part.split("=", 1)[1] for part in line.split() if part.startswith("http="))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
-            free.bind(("127.0.0.1", 0))
-            port = free.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(port), "--no-router", "--no-trace",
-                               "--ipv4", "--json", "--server", f"HTTP://{http}/v1/"],
-                              check=False, capture_output=True, text=True, timeout=60)
+        yield next(part.split("=", 1)[1] for part in line.split() if part.startswith("http="))
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
+        free.bind(("127.0.0.1", 0))
+        port: int = free.getsockname()[1]
+    return port
+
+
+def test_took_counts_the_routers_questions_too(home: Path) -> None:
+    """``check --map`` asks the router (here loopback: nobody answers) before the probes: the
+    report's duration is the whole run, so never shorter than the router's part of it."""
+    with _loopback_echo_server() as http:
+        done = _natprobe("check", "--udp", str(_free_udp_port()), "--ipv4", "--no-trace", "--map", "--json",
+                         "--server", f"http://{http}")
+    data = json.loads(done.stdout)
+    assert data["check"]["duration_ms"] >= data["router"]["duration_ms"] > 0, data
+
+
+def test_a_server_url_with_v1_reaches_the_real_api(home: Path) -> None:
+    """A real echo server on loopback: ``--server HTTP://…/v1/`` asks ``/v1/whoami``, not ``/v1/v1/whoami``."""
+    with _loopback_echo_server() as http:
+        done = _natprobe("check", "--udp", str(_free_udp_port()), "--no-router", "--no-trace", "--ipv4", "--json",
+                         "--server", f"HTTP://{http}/v1/")
     assert done.returncode == ExitCode.OK, done.stderr
     assert json.loads(done.stdout)["server"] == f"http://{http}"
 
@@ -271,23 +292,12 @@ def test_a_missing_or_wrong_token_names_the_option_the_variable_and_config(tmp_p
     token = tmp_path / "token"
     token.write_text("s3cret-token\n")
     token.chmod(0o600)
-    server = subprocess.Popen([sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0",
-                               "--http-port", "0", "--no-jamulus", "--http-token-file", str(token)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        http = next(part.split("=", 1)[1] for part in line.split() if part.startswith("http="))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as free:
-            free.bind(("127.0.0.1", 0))
-            port = str(free.getsockname()[1])
-        check = ("check", "--udp", port, "--no-router", "--no-trace", "--ipv4", "--server", f"http://{http}")
+    with _loopback_echo_server("--http-token-file", str(token)) as http:
+        check = ("check", "--udp", str(_free_udp_port()), "--no-router", "--no-trace", "--ipv4",
+                 "--server", f"http://{http}")
         missing = _natprobe(*check)
         wrong = _natprobe(*check, "--token", "not-it")
         right = _natprobe(*check, "--token", "s3cret-token")
-    finally:
-        server.terminate()
-        server.wait(10)
     assert missing.returncode == ExitCode.COULD_NOT_TEST
     text = " ".join(missing.stdout.split() + missing.stderr.split())
     for way in ("--token", "$NATPROBE_TOKEN", "natprobe config set token"):
