@@ -20,13 +20,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "setup.sh"
-ALL_PACKAGES = re.search(r"APT_PACKAGES=\((.*?)\)", SCRIPT.read_text(), re.S)
+ALL_PACKAGES = re.search(r"APT_PACKAGES=\((.*?)\n\)", SCRIPT.read_text(), re.S)  # to the line holding only ")"
 assert ALL_PACKAGES is not None
 PACKAGES = [p for line in ALL_PACKAGES.group(1).splitlines() for p in line.split("#")[0].split()]
 
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> "$STUB_LOG"
 """
+READS_STDIN = STUB + "cat > /dev/null\n"
+"""debconf-set-selections reads its input, as the real one does (else the script's ``echo |``
+could die of SIGPIPE under ``pipefail``, depending on who runs first)."""
 DPKG_QUERY = """#!/bin/sh
 echo "dpkg-query $*" >> "$STUB_LOG"
 for package in $STUB_INSTALLED; do
@@ -49,8 +52,9 @@ def _run(tmp_path: Path, installed: list[str]) -> tuple[list[str], Path]:
     (repo / "scripts").mkdir(parents=True)
     shutil.copy(SCRIPT, repo / "scripts" / "setup.sh")
     stubs.mkdir()
-    for name in ("apt-get", "systemctl", "service", "update-rc.d", "debconf-set-selections"):
+    for name in ("apt-get", "systemctl", "service", "update-rc.d"):
         (stubs / name).write_text(STUB)
+    (stubs / "debconf-set-selections").write_text(READS_STDIN)
     (stubs / "dpkg-query").write_text(DPKG_QUERY)
     (stubs / "id").write_text("#!/bin/sh\necho 0\n")
     (stubs / "python").write_text(PYTHON)
