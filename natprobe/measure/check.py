@@ -16,6 +16,7 @@ import asyncio
 import errno
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from natprobe.verdicts.reachability import (
     PortVerdict,
     decide_hairpin,
     decide_port,
+    hairpin_untested,
     held_udp_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
@@ -125,6 +127,22 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
         raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
 
 
+def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
+    """Whether a program listens on TCP ``port`` here (None: cannot tell).
+
+    A bind with SO_REUSEADDR fails on Linux only against a listening socket (not against
+    connections in TIME_WAIT), so a refused probe can be told "nothing listens" from "a
+    firewall rejects" without touching the service."""
+    family = socket.AF_INET6 if ":" in listen_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((listen_ip, port))
+        except OSError as exc:
+            return True if exc.errno == errno.EADDRINUSE else None
+    return False
+
+
 def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     if spec.service is not None:
         return SERVICE_BY_NAME[spec.service][1]
@@ -177,6 +195,9 @@ async def _observe_port(
                 nonce_received=received, seen_on_interface=watcher.seen,
                 server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
+                host=spec.host,
+                local_listener=True if listener is not None
+                else _tcp_port_has_listener(spec.port, listen_ip) if spec.protocol is TransportProtocol.TCP else None,
             )
     finally:
         if listener is not None:
@@ -308,7 +329,8 @@ async def _check_family(
             verdicts.append(decide_port(observation, context))
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
+            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+                   else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if hairpin and family is IpFamily.IPV4 else ()
         )
     return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,

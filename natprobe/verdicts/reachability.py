@@ -100,6 +100,10 @@ class PortObservation:
     """The service natprobe expected on the port, when it was held by one."""
     error: str | None = None
     """Why the probe could not run (e.g. the echo server refused it)."""
+    local_listener: bool | None = None
+    """A program (natprobe or the service) listens on the TCP port on this host (None: not known)."""
+    host: str | None = None
+    """The name asked for (HTTP Host, TLS SNI), when one was given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,12 +362,14 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     # A service holds the port: judge by what the echo server got back.
     answered = _service_answered(observation.mode, result)
     if answered:
+        reason = _("{service} answered the echo server on {protocol} port {port}",
+                   service=answered, protocol=observation.protocol.value.upper(), port=observation.port)
+        certificate = _certificate_problem(result, observation.host)
         return PortVerdict(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=_("{service} answered the echo server on {protocol} port {port}",
-                     service=answered, protocol=observation.protocol.value.upper(), port=observation.port),
-            advice=(),
+            reason=reason if certificate is None else f"{reason}. {certificate[0]}",
+            advice=() if certificate is None else (certificate[1],),
             proof=_("the echo server spoke {mode} to the public address and {service} answered",
                     mode=observation.mode.value, service=answered),
             details=result,
@@ -386,6 +392,10 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             protocol=protocol,
             port=port,
         )
+    if refused and context.family is IpFamily.IPV4:
+        verdict = _refused_service(observation, context)
+        if verdict is not None:
+            return replace(verdict, details=result)
     if refused:
         return PortVerdict(
             reachable=False,
@@ -424,6 +434,86 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     return _unreached(observation, context, _("the echo server's {service} request got no answer", service=service))
 
 
+def _name_matches(name: str, pattern: str) -> bool:
+    """RFC 6125 section 6.4.3, simplified: exact, or one leftmost ``*`` label."""
+    name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return name == pattern
+
+
+def _certificate_problem(result: ProbeResult | None, name: str | None) -> tuple[str, str] | None:
+    """(the sentence, the advice) when the TLS certificate seen does not verify, else None.
+
+    The port is reachable either way; but a browser will warn, so saying only "reachable" would
+    read as an all-clear (the JSON has ``tls.verified``, the text must say it too)."""
+    tls = result.tls if isinstance(result, HttpsResult) else None
+    if tls is None or tls.verified:
+        return None
+    names = [n for n in (*tls.san, tls.subject_cn) if n]
+    if name and not any(_name_matches(name, n) for n in names):
+        return (
+            _("The certificate does not verify: it is not for {name} (it names {names})",
+              name=name, names=", ".join(dict.fromkeys(names)) or _("no name")),
+            _("Install a certificate for {name} on this server (for example from Let's Encrypt), or configure "
+              "the web server to present it for {name}.", name=name),
+        )
+    return (
+        _("The certificate does not verify ({error}): browsers will warn visitors",
+          error=tls.verify_error or _("no reason given")),
+        _("Install a certificate from a public certificate authority (for example Let's Encrypt) instead of a "
+          "self-signed or private one."),
+    )
+
+
+def _start_service_advice(observation: PortObservation) -> str:
+    return _("Start the service on this host, or check the port it listens on (ss -ltnp lists them): the "
+             "forward must point to the port the service really uses ({protocol} {port} here).",
+             protocol=observation.protocol.value.upper(), port=observation.port)
+
+
+def _refused_service(observation: PortObservation, context: Context) -> PortVerdict | None:
+    """A refused connection to a service port over IPv4, told apart by where it was refused:
+    this host answering with a reset (nothing listens, or its firewall rejects), or before it.
+    None: nothing known here beyond "refused"."""
+    protocol, port, host = observation.protocol, observation.port, context.local_ip
+    proto = protocol.value.upper()
+    if observation.seen_on_interface and observation.local_listener is False:
+        return PortVerdict(
+            protocol, port, False, PortStatus.NOTHING_ANSWERING,
+            _("the forward works: the echo server's connection reached this host ({host}), and this host refused "
+              "it because nothing listens on {protocol} port {port} here", host=host, protocol=proto, port=port),
+            (_start_service_advice(observation),),
+        )
+    if observation.seen_on_interface and observation.local_listener:
+        return PortVerdict(
+            protocol, port, False, PortStatus.HOST_FIREWALL,
+            _("the echo server's connection reached this host and a program listens on {protocol} port {port}, "
+              "but the connection was refused: this host's firewall rejects it", protocol=proto, port=port),
+            (_("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
+               protocol=proto, port=port),),
+        )
+    if observation.seen_on_interface is False:
+        return PortVerdict(
+            protocol, port, False, PortStatus.WRONG_HOST,
+            _("the connection was refused, and the echo server's connection never reached this host ({host}): "
+              "the router forwards {protocol} port {port} to another machine where nothing listens, or the "
+              "router itself refuses it", host=host, protocol=proto, port=port),
+            _lan_advice(observation, context)[:2],
+        )
+    if observation.local_listener is False:
+        # No packet capture here (it needs root): both explanations stay open.
+        return PortVerdict(
+            protocol, port, False, PortStatus.NOTHING_ANSWERING,
+            _("the connection was refused, and nothing listens on {protocol} port {port} on this host ({host}): "
+              "either the forward works and the service is not running here, or the router forwards the port "
+              "to another machine where nothing listens. Run natprobe as root to tell them apart (it then "
+              "watches the probe arrive)", protocol=proto, port=port, host=host),
+            (_start_service_advice(observation), _lan_advice(observation, context)[0]),
+        )
+    return None
+
+
 def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None:
     """A short name of what answered, or None."""
     if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
@@ -451,6 +541,18 @@ class HairpinResult:
     works: bool | None
     reason: str
     advice: tuple[str, ...] = ()
+
+
+def hairpin_untested(protocol: TransportProtocol, port: int) -> HairpinResult:
+    """The port itself is not reachable from outside: a loop-back through it proves nothing.
+
+    A router hairpins only what it forwards, so "no loop-back" there would blame the router for
+    the missing forward (``natprobe nat`` may well measure hairpinning *yes* on the same network)."""
+    return HairpinResult(protocol, port, None, _(
+        "not tested: {protocol} port {port} is not reachable from outside, and a router loops back only a port "
+        "it forwards. Make the port reachable first, then test hairpinning again",
+        protocol=protocol.value.upper(), port=port,
+    ))
 
 
 def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
