@@ -25,7 +25,9 @@ from natprobe.contract import (
     TransportProtocol,
 )
 from natprobe.i18n import N_, _
+from natprobe.verdicts.facilities import Availability, limit_sentence
 from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.verdicts.port_holder import HolderKind, PortHolder
 
 
 class PortStatus(enum.StrEnum):
@@ -40,6 +42,9 @@ class PortStatus(enum.StrEnum):
     IPV6_FIREWALL = "filtered-by-ipv6-firewall"
     """Over IPv6 (no NAT) the probe to this host's address never arrived: a firewall dropped it."""
     UNTESTED = "not-tested"
+    ARRIVED_SILENT = "arrived-service-silent"
+    """A program holds the port and stayed silent, but the echo server's token reached this host's
+    interface: the forward and the router's firewall let it through (what WireGuard looks like)."""
 
 
 SERVICE_BY_NAME = {
@@ -100,6 +105,10 @@ class PortObservation:
     """The service natprobe expected on the port, when it was held by one."""
     error: str | None = None
     """Why the probe could not run (e.g. the echo server refused it)."""
+    holder: PortHolder | None = None
+    """The program holding the port, when natprobe could not listen on it and could name it."""
+    watch_missing: Availability | None = None
+    """The arrival watch could not run (why, and what would allow it); None: it ran or was not needed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +135,6 @@ class PortVerdict:
     details: ProbeResult | None = None
     """What the echo server got back, when a service answered or refused."""
     family: IpFamily = IpFamily.IPV4
-
-
-def held_udp_port_reason(port: int) -> str:
-    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
-    return _(
-        "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
-        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-        "run the check again.",
-        port=port,
-    )
 
 
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
@@ -266,6 +265,81 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
     )
 
 
+def _holder_name(holder: PortHolder | None) -> str:
+    if holder is None or (holder.kind is HolderKind.OTHER and holder.program is None):
+        return _("a program")
+    return holder.label
+
+
+def _silent_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+    """What to check next when the token arrived and the holder, as expected, said nothing."""
+    proto, port, holder = observation.protocol.value.upper(), observation.port, observation.holder
+    public = str(context.public_ip) if context.public_ip is not None else _("this network's public address")
+    firewall = _("The packet watch sees packets before this host's firewall: if clients still cannot connect, "
+                 "make sure this host's firewall allows inbound {protocol} port {port}.", protocol=proto, port=port)
+    if holder is not None and holder.kind is HolderKind.WIREGUARD:
+        return (
+            _("WireGuard answers only peers whose public key it knows, so no outside test can get an answer from "
+              "it: on each peer, set Endpoint = {address}:{port}, and list the peer's public key on this server "
+              "(wg show).", address=public, port=port),
+            firewall,
+        )
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return (
+            _("This OpenVPN server stays silent to strangers, which is what tls-auth or tls-crypt does: each "
+              "client needs the same key (ta.key or the tls-crypt key) and remote {address} {port} udp.",
+              address=public, port=port),
+            firewall,
+        )
+    return (
+        _("natprobe does not speak the protocol of {program}, so only the arrival is proven: check that it "
+          "listens on all addresses, not only on 127.0.0.1.", program=_holder_name(holder)),
+        firewall,
+    )
+
+
+def _held_port(observation: PortObservation, context: Context) -> PortVerdict:
+    """A program holds the port and natprobe speaks none of its protocol: the arrival watch decides."""
+    proto, port = observation.protocol, observation.port
+    holder = _holder_name(observation.holder)
+    if observation.seen_on_interface:
+        return PortVerdict(
+            reachable=True,
+            status=PortStatus.ARRIVED_SILENT,
+            reason=_(
+                "{holder} holds {protocol} port {port} and stayed silent, as it does for strangers; the echo "
+                "server's one-time token reached this host's network interface, so the router's forward and "
+                "firewalls let it through", holder=holder, protocol=proto.value.upper(), port=port,
+            ),
+            advice=_silent_advice(observation, context),
+            proof=_("a one-time token sent by the echo server to the public address was seen arriving at this "
+                    "host's network interface (a packet watch); the program on the port does not answer "
+                    "strangers, so its delivery to that program could not be seen"),
+            protocol=proto,
+            port=port,
+        )
+    if observation.seen_on_interface is False:
+        return _unreached(observation, context, _(
+            "the echo server's one-time token never reached this host's network interface ({holder} holds the port)",
+            holder=holder,
+        ))
+    reason = _(
+        "{holder} holds {protocol} port {port} and natprobe does not speak its protocol, so only seeing the echo "
+        "server's token arrive could prove the port reachable, and natprobe could not watch for it.",
+        holder=holder, protocol=proto.value.upper(), port=port,
+    )
+    advice: tuple[str, ...] = ()
+    if observation.watch_missing is not None:
+        reason += " " + limit_sentence(observation.watch_missing)
+        if observation.watch_missing.remedy:
+            advice = (_("Run the check with the packet watch allowed: {command}",
+                        command=observation.watch_missing.remedy),)
+    if not advice:
+        advice = (_("Stop {holder} for a moment and run the check again: natprobe then listens on the port itself.",
+                    holder=holder),)
+    return PortVerdict(proto, port, None, PortStatus.UNTESTED, reason, advice)
+
+
 def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
     """The verdict for one port, over ``context.family``."""
     verdict = _decide(observation, context)
@@ -279,7 +353,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
         # The reason is a whole clause of its own; the parenthesis says where, as one unit.
         verdict = replace(verdict, reason=verdict.reason + " " + _("(over IPv6, at {address})",
                                                                    address=_v6_address(context)))
-        if observation.mode is ProbeMode.NONCE:
+        if observation.mode is ProbeMode.NONCE and observation.listening:
             verdict = replace(verdict, proof=_(
                 "a one-time token sent by the echo server to {address} arrived on this host's port "
                 "(the router's IPv6 firewall and this host's firewall both let it through)",
@@ -294,6 +368,8 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     if observation.error is not None:
         return PortVerdict(protocol, port, None, PortStatus.UNTESTED, observation.error, ())
 
+    if observation.mode is ProbeMode.NONCE and not observation.listening:
+        return _held_port(observation, context)
     if observation.mode is ProbeMode.NONCE:
         if observation.nonce_received:
             return PortVerdict(
