@@ -101,6 +101,14 @@ if TYPE_CHECKING:
         UdpNonceResult,
     )
     from natprobe.contract.terms import TransportProtocol
+    from natprobe.verdicts.facilities import Availability
+    from natprobe.verdicts.facilities import CapabilitySet
+    from natprobe.verdicts.facilities import Facility
+    from natprobe.verdicts.facilities import Missing
+    from natprobe.reports.doctor_report import DoctorReport
+    from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.verdicts.port_holder import PortHolder
+    from natprobe.verdicts.port_holder import HolderKind
 
 __version__ = "0.1.0"
 """The one place the version is written (pyproject.toml reads it: hatch's dynamic version)."""
@@ -166,6 +174,14 @@ _LAZY_EXPORTS = {
     "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
+    "Availability": "natprobe.verdicts.facilities",
+    "CapabilitySet": "natprobe.verdicts.facilities",
+    "Facility": "natprobe.verdicts.facilities",
+    "Missing": "natprobe.verdicts.facilities",
+    "DoctorReport": "natprobe.reports.doctor_report",
+    "probe_capabilities": "natprobe.adapters.capabilities",
+    "PortHolder": "natprobe.verdicts.port_holder",
+    "HolderKind": "natprobe.verdicts.port_holder",
     "Probe": "natprobe.verdicts.behavior",
     "ProtocolAnswer": "natprobe.reports.router_report",
     "RetransmissionPolicy": "natprobe.stun.transaction",
@@ -212,6 +228,8 @@ def __dir__() -> list[str]:
 __all__ = (
     "__version__",
     "AddressScope",
+    "Availability",
+    "CapabilitySet",
     "CheckOptions",
     "CheckReport",
     "ClassicNatType",
@@ -222,18 +240,21 @@ __all__ = (
     "DiscoveryOptions",
     "DnsReport",
     "DnsVerdict",
+    "DoctorReport",
     "ErrorResponse",
     "ExposedPort",
     "ExposureFamily",
     "ExposureOptions",
     "ExposureReport",
     "ExternalMeaning",
+    "Facility",
     "FamilyDnsVerdict",
     "FamilyLookup",
     "FamilyResult",
     "FilteringBehavior",
     "Finding",
     "HairpinResult",
+    "HolderKind",
     "HolePunchObservation",
     "Hop",
     "HopOutcome",
@@ -258,6 +279,7 @@ __all__ = (
     "MappingBehavior",
     "MappingOutcome",
     "MappingProtocol",
+    "Missing",
     "ModeStatus",
     "ModeVerdict",
     "NameCheckOptions",
@@ -268,6 +290,7 @@ __all__ = (
     "Observation",
     "OsType",
     "PortFinding",
+    "PortHolder",
     "PortMappingError",
     "PortRef",
     "PortSpec",
@@ -306,6 +329,7 @@ __all__ = (
     "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_capabilities",
     "probe_router",
     "read_local_context",
     "scan_exposure",

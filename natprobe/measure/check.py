@@ -47,7 +47,7 @@ from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import probe_capabilities, watch_unavailable
-from natprobe.adapters.port_holder import find_udp_holder
+from natprobe.adapters.holder_lookup import find_udp_holder
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
 from natprobe.verdicts.limits import limit_verdict, limits_of
 from natprobe.findings.silent_findings import silent_port_findings

@@ -5,7 +5,7 @@ turns "something holds the port" into advice worded for it: WireGuard never answ
 stranger (its handshake answers only known keys), OpenVPN answers a hard reset unless
 tls-auth/tls-crypt is on, Jamulus answers a ping. The I/O that finds the holder
 (``/proc/net/udp`` + ``/proc/*/fd``, ``ss -p``, ``wg show``) is in
-:mod:`natprobe.adapters.port_holder`; this module parses its text and classifies.
+:mod:`natprobe.adapters.holder_lookup`; this module parses its text and classifies.
 """
 
 from __future__ import annotations
