@@ -11,18 +11,24 @@ Linux, so ``import natprobe`` on macOS or Windows never touches them.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
 import shlex
 import socket
 import sys
+from ipaddress import IPv4Address
 from pathlib import Path
+
+from natprobe.addressing import IPAddress
+from natprobe.errors import NetworkError
+from natprobe.recverr import Hop
 
 from natprobe.i18n import _
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, Missing
 
-__all__ = ("probe_capabilities", "raw_capture_remedy", "watch_unavailable")
+__all__ = ("probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +66,19 @@ def _arrival_watch(platform: str) -> Availability:
 
 def _hop_trace(platform: str) -> Availability:
     facility = Facility.HOP_TRACE
+    if platform == "darwin":  # an unprivileged ICMP datagram socket receives Time Exceeded
+        try:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP).close()
+        except OSError as exc:
+            return Availability(facility, False, None, Missing.FAILED, str(exc))
+        return Availability(facility, True, "ICMP datagram socket + IP_TTL")
+    if platform == "win32":  # IcmpSendEcho2 needs no administrator
+        try:
+            ctypes.WinDLL("iphlpapi.dll")  # type: ignore[attr-defined,unused-ignore]
+        except (OSError, AttributeError) as exc:
+            return Availability(facility, False, None, Missing.FAILED, str(exc))
+        return Availability(facility, True, "IcmpSendEcho2 (iphlpapi)")
     if platform != "linux":
-        # macOS (ICMP datagram socket) and Windows (IcmpSendEcho2) have the facility, but
-        # natprobe has no implementation for them yet: say so rather than guess.
         return Availability(facility, False, None, Missing.UNSUPPORTED, platform)
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -70,6 +86,26 @@ def _hop_trace(platform: str) -> Availability:
     except OSError as exc:
         return Availability(facility, False, None, Missing.FAILED, str(exc))
     return Availability(facility, True, "IP_RECVERR (no privilege needed)")
+
+
+async def trace_path(dest: IPAddress, port: int, capabilities: CapabilitySet, *, max_hops: int = 5,
+                     timeout: float = 1.0) -> tuple[Hop, ...]:
+    """The first routers toward ``dest`` with this platform's hop trace (IPv4 only off Linux).
+
+    Raises :class:`~natprobe.errors.NetworkError` when the trace cannot run."""
+    if not capabilities.has(Facility.HOP_TRACE):
+        raise NetworkError("no hop trace on this machine")
+    if capabilities.platform == "linux":
+        from natprobe.adapters.hops import trace_hops
+
+        return await trace_hops(dest, port, max_hops=max_hops, timeout=timeout)
+    if not isinstance(dest, IPv4Address):
+        raise NetworkError("the hop trace off Linux is IPv4 only")
+    from natprobe.adapters import icmp_hops
+
+    if capabilities.platform == "win32":
+        return await icmp_hops.trace_hops_windows(dest, max_hops=max_hops, timeout=timeout)
+    return await icmp_hops.trace_hops_icmp_datagram(dest, max_hops=max_hops, timeout=timeout)
 
 
 def _port_unreachable(platform: str) -> Availability:

@@ -26,7 +26,6 @@ from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.jamulus_findings import jamulus_check_findings
 from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
-from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
@@ -46,7 +45,7 @@ from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
-from natprobe.adapters.capabilities import probe_capabilities, watch_unavailable
+from natprobe.adapters.capabilities import probe_capabilities, trace_path, watch_unavailable
 from natprobe.adapters.holder_lookup import find_udp_holder
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
 from natprobe.verdicts.limits import limit_verdict, limits_of
@@ -321,7 +320,7 @@ async def _check_family(
         traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
         if traced:
             try:
-                hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+                hops = await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
                 logger.debug("hop trace failed: %s", exc)
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
