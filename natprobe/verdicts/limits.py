@@ -12,7 +12,8 @@ from dataclasses import replace
 
 from natprobe.addressing import IpFamily
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, limit_sentence
-from natprobe.verdicts.reachability import PortVerdict
+from natprobe.i18n import _
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
 __all__ = ("limit_verdict", "limits_of")
 
@@ -48,6 +49,19 @@ def limit_verdict(verdict: PortVerdict, limits: tuple[Availability, ...]) -> Por
     ]
     if not relevant:
         return verdict
-    reason = verdict.reason.rstrip()
-    reason = reason if reason.endswith(".") else reason + "."
-    return replace(verdict, reason=" ".join([reason, *(limit_sentence(e) for e in relevant)]))
+    if verdict.family is IpFamily.IPV6 and verdict.reachable is False and any(
+        e.facility is Facility.IPV6_TEMPORARY for e in relevant
+    ):
+        # The probed address may be a temporary one that no pinhole names: its being filtered
+        # says nothing about the stable address the user opened. Inconclusive, and why.
+        verdict = replace(verdict, reachable=None, status=PortStatus.UNTESTED, reason=_(
+            "{reason} natprobe cannot tell whether the tested address is this host's stable address or a "
+            "temporary privacy address, which a pinhole for the stable address does not cover.",
+            reason=_sentence(verdict.reason),
+        ))
+    return replace(verdict, reason=" ".join([_sentence(verdict.reason), *(limit_sentence(e) for e in relevant)]))
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith(".") else text + "."

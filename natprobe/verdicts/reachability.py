@@ -248,17 +248,29 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
             port=observation.port,
             reachable=False,
         )
-    reason = _(
-        "{what}: nothing arrived at this host, so the router does not forward "
-        "{protocol} port {port} to this host ({host}), or something on the way filters it.",
-        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
-    )
+    if observation.seen_on_interface is None and observation.listening:
+        # No packet watch: "never arrived here" is not known, this host's firewall stays a suspect.
+        reason = _(
+            "{what}: the router does not forward {protocol} port {port} to this host ({host}), or a firewall "
+            "filters it (on the way, or this host's own).",
+            what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
+        )
+    else:
+        reason = _(
+            "{what}: nothing arrived at this host, so the router does not forward "
+            "{protocol} port {port} to this host ({host}), or something on the way filters it.",
+            what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
+        )
     if context.layers is NatLayers.DOUBLE_NAT:
         reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
+    advice = _lan_advice(observation, context)
+    if observation.seen_on_interface is None and observation.listening:
+        advice += (_("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
+                     protocol=observation.protocol.value.upper(), port=observation.port),)
     return PortVerdict(
         status=PortStatus.NOT_FORWARDED,
         reason=reason,
-        advice=_lan_advice(observation, context),
+        advice=advice,
         protocol=observation.protocol,
         port=observation.port,
         reachable=False,
