@@ -59,12 +59,12 @@ sys.platform = platform
 for attr in ("AF_PACKET", "AF_NETLINK", "SO_BINDTODEVICE"):
     if hasattr(socket, attr):
         delattr(socket, attr)
-import natprobe, cli.main
-cli.main.build_parser()
+import natprobe, natprobe_cli, natprobe_cli.main
+natprobe_cli.main.build_parser()
 failed = []
-for package in (natprobe, cli):
+for package in (natprobe, natprobe_cli):
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-        if info.name.startswith(("natprobe.lab", "cli.__main__")):
+        if info.name.startswith(("natprobe.lab", "natprobe_cli.__main__")):
             continue  # the lab is Linux-only by nature (network namespaces), __main__ runs the CLI
         try:
             importlib.import_module(info.name)
@@ -146,7 +146,7 @@ def test_the_icmp_datagram_parsing_of_the_macos_trace() -> None:
 
 
 def test_doctor_lists_every_facility_and_its_json_follows_the_schema() -> None:
-    done = subprocess.run([sys.executable, "-m", "cli", "doctor", "--json"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "natprobe_cli", "doctor", "--json"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
     data = assert_valid_report(json.loads(done.stdout))

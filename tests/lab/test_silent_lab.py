@@ -70,7 +70,7 @@ def silent() -> Iterator[SilentLab]:
 
 
 def _check(stack: SilentLab) -> tuple[subprocess.CompletedProcess[str], dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
-    done = stack.lab.client.exec([sys.executable, "-m", "cli", "check", "--udp", str(WG_PORT), "--server", URL,
+    done = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(WG_PORT), "--server", URL,
                                   "--json"], check=False, timeout=CLI_TIMEOUT_S)
     assert done.stdout, done.stderr
     data = assert_valid_report(json.loads(done.stdout))
