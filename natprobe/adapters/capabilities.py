@@ -26,9 +26,10 @@ from natprobe.errors import NetworkError
 from natprobe.recverr import Hop
 
 from natprobe.i18n import _
+from natprobe.verdicts.reachability import PortSpec
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, Missing
 
-__all__ = ("probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
+__all__ = ("bind_remedy", "probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,27 @@ _SOL_IP = 0
 _IP_RECVERR = 11  # <linux/in.h>
 
 
+def _setcap_advice(capability: str) -> str:
+    """How to give ``capability`` to a Python used only for natprobe, with its trade-off."""
+    python = Path(sys.executable)
+    if sys.prefix != sys.base_prefix and not python.is_symlink():  # a virtualenv's own copy
+        return _("sudo setcap {capability}+ep {python} (this virtualenv's own copy of Python: every script it runs "
+                 "gets the privilege)", capability=capability, python=shlex.quote(str(python)))
+    return _("create a virtualenv used only for natprobe with its own copy of Python (python3 -m venv --copies "
+             "~/natprobe-venv), install natprobe there, then: sudo setcap {capability}+ep ~/natprobe-venv/bin/python3 "
+             "(every script that copy runs gets the privilege; without --copies the virtualenv's python is the "
+             "system's, which setcap would change for every program)", capability=capability)
+
+
 def raw_capture_remedy(argv0: str = "natprobe") -> str:
-    """The command that lets natprobe watch for arrivals, with its trade-off."""
-    python = shlex.quote(str(Path(sys.executable).resolve()))
-    return _("sudo {program} … (or, once, on the Python of a virtualenv used only for natprobe: "
-             "sudo setcap cap_net_raw+ep {python}; every script that interpreter runs can then capture packets)",
-             program=argv0, python=python)
+    """The command that lets natprobe watch for arrivals (packet capture), and the alternative."""
+    return _("sudo {program} …, or {setcap}", program=argv0, setcap=_setcap_advice("cap_net_raw"))
+
+
+def bind_remedy(spec: PortSpec) -> str:
+    """The command that lets natprobe listen on a port below 1024 itself, and the alternative."""
+    return _("sudo natprobe check --{protocol} {port}, or {setcap}", protocol=spec.protocol.value, port=spec.port,
+             setcap=_setcap_advice("cap_net_bind_service"))
 
 
 def _is_root() -> bool:

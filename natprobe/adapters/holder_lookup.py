@@ -25,7 +25,7 @@ from natprobe.verdicts.port_holder import (
     parse_wg_listen_ports,
 )
 
-__all__ = ("find_udp_holder",)
+__all__ = ("find_udp_holder", "port_in_use")
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +117,23 @@ def find_udp_holder(port: int) -> PortHolder | None:
         return PortHolder(kind, None, None, "wg show" if kind is HolderKind.WIREGUARD else "")
     program, pid = found
     return PortHolder(classify_program(program, wireguard_port=wireguard), program, pid, evidence)
+
+
+_LISTEN = 0x0A  # TCP_LISTEN in /proc/net/tcp's "st" column
+_UNCONNECTED = 0x07  # TCP_CLOSE: an unconnected (bound) UDP socket
+
+
+def port_in_use(protocol: str, port: int) -> bool | None:
+    """Does a socket here listen on (TCP) or hold (UDP) ``port``? ``None``: cannot tell
+    (no ``/proc/net``: not Linux)."""
+    names = ("tcp", "tcp6") if protocol == "tcp" else ("udp", "udp6")
+    state = _LISTEN if protocol == "tcp" else _UNCONNECTED
+    readable = False
+    for name in names:
+        text = _read_proc_net(name)
+        if text is None:
+            continue
+        readable = True
+        if any(s.port == port and s.state == state for s in parse_proc_net_udp(text)):
+            return True
+    return False if readable else None

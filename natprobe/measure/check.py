@@ -37,6 +37,7 @@ from natprobe.verdicts.reachability import (
     PortVerdict,
     decide_hairpin,
     decide_port,
+    privileged_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
@@ -45,8 +46,8 @@ from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
-from natprobe.adapters.capabilities import probe_capabilities, trace_path, watch_unavailable
-from natprobe.adapters.holder_lookup import find_udp_holder
+from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
 from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
 from natprobe.verdicts.limits import limit_verdict, limits_of
 from natprobe.findings.silent_findings import silent_port_findings
@@ -157,6 +158,11 @@ async def _observe_port(
     listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
     holder = None
+    if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
+        # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
+        # the privilege. There is nothing to speak to either: say so, do not guess.
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
+                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
     if mode is None:
         mode, holder = _held_udp_mode(spec)
     watching = capabilities.has(Facility.ARRIVAL_WATCH)

@@ -75,7 +75,7 @@ def _hex_ip(text: str) -> IPAddress:
 
 
 def parse_proc_net_udp(text: str) -> tuple[ProcSocket, ...]:
-    """Parse ``/proc/net/udp``/``udp6`` (header line, then ``sl local rem st ... uid timeout inode``).
+    """Parse ``/proc/net/udp``/``udp6`` (or ``tcp``/``tcp6``: the same columns) (header line, then ``sl local rem st ... uid timeout inode``).
 
     Malformed lines are skipped: this is this kernel's own text, but a parser never raises on it.
     """

@@ -137,6 +137,16 @@ class PortVerdict:
     family: IpFamily = IpFamily.IPV4
 
 
+def privileged_port_reason(protocol: TransportProtocol, port: int, remedy: str) -> str:
+    """Why a free port below 1024 could not be checked by an ordinary user (the check's ``error``)."""
+    return _(
+        "natprobe could not listen on {protocol} port {port}: ports below 1024 need a privilege this user does not "
+        "have, and no program here holds the port, so there is nothing natprobe could speak to either. To check "
+        "it: {remedy}. Or start the service that will use the port and check again: natprobe then speaks to it.",
+        protocol=protocol.value.upper(), port=port, remedy=remedy,
+    )
+
+
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     proto = observation.protocol.value.upper()
     host = str(context.local_ip) if context.local_ip is not None else _("this host's LAN address")
