@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         SshResult,
         TlsInfo,
         UdpNonceResult,
+        UdpServiceResult,
     )
     from natprobe.contract.terms import TransportProtocol
     from natprobe.verdicts.facilities import Availability
@@ -197,6 +198,7 @@ _LAZY_EXPORTS = {
     "TransportAddress": "natprobe.addressing",
     "TransportProtocol": "natprobe.contract.terms",
     "UdpNonceResult": "natprobe.contract.probe_route",
+    "UdpServiceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_name": "natprobe.measure.name_check",
@@ -315,6 +317,7 @@ __all__ = (
     "TransportAddress",
     "TransportProtocol",
     "UdpNonceResult",
+    "UdpServiceResult",
     "Verdict",
     "assess_topology",
     "check_name",

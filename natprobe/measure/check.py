@@ -145,6 +145,8 @@ def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
     holder = find_udp_holder(spec.port)
     if holder is not None and holder.kind is HolderKind.JAMULUS:
         return ProbeMode.JAMULUS, holder
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return ProbeMode.OPENVPN, holder
     return ProbeMode.NONCE, holder
 
 
@@ -165,6 +167,8 @@ async def _observe_port(
                                error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
     if mode is None:
         mode, holder = _held_udp_mode(spec)
+    elif listener is None and spec.protocol is TransportProtocol.UDP:
+        holder = find_udp_holder(spec.port)  # to word the advice for the program
     watching = capabilities.has(Facility.ARRIVAL_WATCH)
     if mode is ProbeMode.NONCE and listener is None and not watching:
         # Only the arrival watch could prove anything here: do not make the server probe in vain.

@@ -23,6 +23,7 @@ from natprobe.contract import (
     ProbeResult,
     SshResult,
     TransportProtocol,
+    UdpServiceResult,
 )
 from natprobe.i18n import N_, _
 from natprobe.verdicts.facilities import Availability, limit_sentence
@@ -54,7 +55,13 @@ SERVICE_BY_NAME = {
     "tls": (TransportProtocol.TCP, ProbeMode.HTTPS),
     "ssh": (TransportProtocol.TCP, ProbeMode.SSH),
     "tcp": (TransportProtocol.TCP, ProbeMode.CONNECT),
+    "openvpn": (TransportProtocol.UDP, ProbeMode.OPENVPN),
+    "dns": (TransportProtocol.UDP, ProbeMode.DNS),
+    "ntp": (TransportProtocol.UDP, ProbeMode.NTP),
+    "quic": (TransportProtocol.UDP, ProbeMode.QUIC),
 }
+UDP_SERVICE_MODES = (ProbeMode.OPENVPN, ProbeMode.DNS, ProbeMode.NTP, ProbeMode.QUIC)
+"""Services that answer a correct first packet but stay silent to anything else."""
 WELL_KNOWN_SERVICE = {
     (TransportProtocol.UDP, 22124): ProbeMode.JAMULUS,
     (TransportProtocol.TCP, 22): ProbeMode.SSH,
@@ -62,6 +69,10 @@ WELL_KNOWN_SERVICE = {
     (TransportProtocol.TCP, 8080): ProbeMode.HTTP,
     (TransportProtocol.TCP, 443): ProbeMode.HTTPS,
     (TransportProtocol.TCP, 8443): ProbeMode.HTTPS,
+    (TransportProtocol.UDP, 1194): ProbeMode.OPENVPN,
+    (TransportProtocol.UDP, 53): ProbeMode.DNS,
+    (TransportProtocol.UDP, 123): ProbeMode.NTP,
+    (TransportProtocol.UDP, 443): ProbeMode.QUIC,
 }
 
 
@@ -337,6 +348,7 @@ def _held_port(observation: PortObservation, context: Context) -> PortVerdict:
             proof=_("a one-time token sent by the echo server to the public address was seen arriving at this "
                     "host's network interface (a packet watch); the program on the port does not answer "
                     "strangers, so its delivery to that program could not be seen"),
+            details=observation.server_result,
             protocol=proto,
             port=port,
         )
@@ -345,11 +357,19 @@ def _held_port(observation: PortObservation, context: Context) -> PortVerdict:
             "the echo server's one-time token never reached this host's network interface ({holder} holds the port)",
             holder=holder,
         ))
-    reason = _(
-        "{holder} holds {protocol} port {port} and natprobe does not speak its protocol, so only seeing the echo "
-        "server's token arrive could prove the port reachable, and natprobe could not watch for it.",
-        holder=holder, protocol=proto.value.upper(), port=port,
-    )
+    if observation.mode in UDP_SERVICE_MODES:
+        reason = _(
+            "{holder} holds {protocol} port {port} and did not answer the echo server's {mode} first packet (a "
+            "server may stay silent to strangers, as OpenVPN with tls-auth does), so only seeing the probe arrive "
+            "could prove the port reachable, and natprobe could not watch for it.",
+            holder=holder, protocol=proto.value.upper(), port=port, mode=observation.mode.value,
+        )
+    else:
+        reason = _(
+            "{holder} holds {protocol} port {port} and natprobe does not speak its protocol, so only seeing the echo "
+            "server's token arrive could prove the port reachable, and natprobe could not watch for it.",
+            holder=holder, protocol=proto.value.upper(), port=port,
+        )
     advice: tuple[str, ...] = ()
     if observation.watch_missing is not None:
         reason += " " + limit_sentence(observation.watch_missing)
@@ -359,7 +379,7 @@ def _held_port(observation: PortObservation, context: Context) -> PortVerdict:
     if not advice:
         advice = (_("Stop {holder} for a moment and run the check again: natprobe then listens on the port itself.",
                     holder=holder),)
-    return PortVerdict(proto, port, None, PortStatus.UNTESTED, reason, advice)
+    return PortVerdict(proto, port, None, PortStatus.UNTESTED, reason, advice, details=observation.server_result)
 
 
 def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
@@ -463,6 +483,9 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             protocol=protocol,
             port=port,
         )
+    if observation.mode in UDP_SERVICE_MODES:
+        # Silence to a correct first packet is what OpenVPN with tls-auth does: the arrival decides.
+        return _held_port(observation, context)
     connected = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected
     refused = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.error == ProbeError.REFUSED
     if connected:
@@ -532,6 +555,15 @@ def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None
         return _("an SSH server ({banner})", banner=result.banner)
     if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
         return _("a TCP service")
+    if mode in UDP_SERVICE_MODES and isinstance(result, UdpServiceResult) and result.answered:
+        detail = result.detail or "?"
+        if mode is ProbeMode.OPENVPN:
+            return _("an OpenVPN server ({detail})", detail=detail)
+        if mode is ProbeMode.DNS:
+            return _("a DNS server ({detail})", detail=detail)
+        if mode is ProbeMode.NTP:
+            return _("an NTP server ({detail})", detail=detail)
+        return _("a QUIC server ({detail})", detail=detail)
     return None
 
 
