@@ -27,6 +27,8 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  wireguard-go wireguard-tools  # the silent UDP service natprobe check proves by arrival (#20)
+  openvpn                       # a real OpenVPN server, with and without tls-auth, behind a lab forward (#20)
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
