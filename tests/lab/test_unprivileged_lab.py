@@ -149,6 +149,8 @@ def test_check_as_a_user_in_text_says_what_is_limited(user_lab: UserLab) -> None
     ("dns", SITE, "--server", "{url}", "--json"),
     ("router", "--json"),
     ("schema", "check"),
+    ("config", "show"),
+    ("jamulus", "ping", "{server}:22124", "--timeout", "1", "--json"),
 ])
 def test_the_other_commands_run_as_a_user(user_lab: UserLab, command: tuple[str, ...]) -> None:
     args = [a.format(server=user_lab.lab.server.primary_ip, url=user_lab.url) for a in command]
