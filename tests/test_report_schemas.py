@@ -13,7 +13,8 @@ from natprobe.reports.finding import Finding, Severity
 from tests.json_reports import assert_valid_report
 
 EXPECTED = {
-    "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list", "doctor",
+    "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list",
+    "watch", "history", "doctor",
 }
 
 

@@ -136,7 +136,10 @@ def create_app(
     app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
     app.router.add_post("/v1/dns", dns_lookup)
-    exposure_route.register(app, clock=clock)
+    if config.exposure_interval is None:
+        exposure_route.register(app, clock=clock)
+    else:
+        exposure_route.register(app, clock=clock, interval=config.exposure_interval)
     app.cleanup_ctx.append(_udp_probe_socket)
     if extend is not None:
         extend(app)
