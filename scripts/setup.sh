@@ -31,6 +31,8 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  wireguard-go wireguard-tools  # the silent UDP service natprobe check proves by arrival (#20)
+  openvpn                       # a real OpenVPN server, with and without tls-auth, behind a lab forward (#20)
   # The web checker's tests: a real browser (driven by Playwright from PyPI, never its own
   # download) and a font, so screenshots have glyphs.
   chromium fonts-dejavu-core

@@ -32,6 +32,7 @@ from natprobe.contract import (
 )
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
+from natprobe.contract.terms import udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
 from natprobe.adapters.user_config import normalise_server_url
 from natprobe.i18n import _
@@ -156,6 +157,7 @@ class EchoApiClient:
         pad_to = udp_nonce_body_bytes(request)
         if request.mode is ProbeMode.JAMULUS:
             pad_to = JAMULUS_PROBE_BODY_BYTES
+        pad_to = max(pad_to, udp_service_body_bytes(request.mode))  # the server sends no more than it got
         return await self._call("POST", "/v1/probe", decode_probe_response, encode(request), pad_to=pad_to)
 
     async def exposure_raw(self, body: bytes) -> bytes:
