@@ -16,9 +16,16 @@ import sys
 from collections.abc import Sequence
 
 from natprobe.errors import NetworkError
+from natprobe.i18n import _
 
 from natprobe_server.config.options import add_arguments, resolve_args, settings_from_args
-from natprobe_server.config.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
+from natprobe_server.config.systemd_unit import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_TOKEN_PATH,
+    HIDDEN_DIRECTORIES,
+    hidden_from_unit,
+    systemd_unit,
+)
 from natprobe_server.deploy import print_ready, serve_until_signalled
 
 __all__ = ("add_arguments", "build_parser", "main", "run_from_args")
@@ -57,7 +64,17 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         # The credential line only when the token file exists: systemd refuses to start a
         # unit whose LoadCredential= source is missing.
         token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
-        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
+        config = args.config or DEFAULT_CONFIG_PATH
+        hidden = hidden_from_unit(config, token)
+        if hidden:
+            print(_("{prog}: this unit could not start: {paths} lies under {hidden}, which the unit hides from the "
+                    "service (PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
+                    "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
+                    "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
+                    prog=prog, paths=", ".join(str(p) for p in hidden),
+                    hidden=", ".join(str(d) for d in HIDDEN_DIRECTORIES)), file=sys.stderr)
+            return 2
+        print(systemd_unit(config, token=token), end="")
         return 0
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
@@ -68,8 +85,9 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if settings.http_port is not None and missing:
-        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
-              "pip install 'natprobe[server]'", file=sys.stderr)
+        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): pip install '.[server]' "
+                "in the natprobe clone (natprobe is not on PyPI)", prog=prog, missing=", ".join(missing)),
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(
@@ -85,6 +103,6 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
             )
         )
     except NetworkError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(_("{prog}: error: {error}", prog=prog, error=exc), file=sys.stderr)
         return 3
     return 0

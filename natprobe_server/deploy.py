@@ -125,7 +125,7 @@ def _metrics_installer(
     try:
         from natprobe_server.api.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
     except ImportError:
-        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        logger.warning("no /metrics: prometheus-client is not installed (pip install '.[server]' in the natprobe clone)")
         return None
 
     def install(app: web.Application) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from natprobe.i18n import _
+
 __all__ = ("read_toml",)
 
 
@@ -27,8 +29,9 @@ def read_toml(
     except OSError as exc:
         if missing is not None and isinstance(exc, FileNotFoundError):
             return missing
-        raise error(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+        raise error(_("{path}: cannot read the configuration file: {error}", path=path,
+                      error=exc.strerror or exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not a valid TOML file: {exc}") from None
+        raise error(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:
-        raise error(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+        raise error(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None

@@ -15,7 +15,7 @@ from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus.directory_table import TableLimits
 
-from natprobe_server.config.stun import port_argument
+from natprobe_server.config.stun import count_argument, port_argument, positive_float
 
 __all__ = (
     "DEFAULT_DIRECTORY_PORT",
@@ -102,7 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-jamulus", action="store_true", help="do not play a Jamulus directory")
     parser.add_argument(
         "--jamulus-verify-grace",
-        type=float,
+        type=positive_float,
         default=DEFAULT_VERIFY_GRACE_S,
         metavar="S",
         help="drop a registration whose address does not echo the directory's ping within S seconds "
@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jamulus-max-table-bytes",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_TABLE_BYTES,
         metavar="N",
         help="memory the registration table may use, in bytes (default %(default)s)",
