@@ -43,6 +43,7 @@ __all__ = (
     "JamulusResult",
     "ProbeRequest",
     "ProbeResponse",
+    "RelayTarget",
     "ProbeResult",
     "SshResult",
     "TlsInfo",
@@ -102,6 +103,7 @@ PROBE_REQUEST_RULES: Final = {
     "host": "host must be a DNS name such as 'cloud.example.org' (not an IP address)",
     "count": f"count must be an integer from {COUNT_RANGE[0]} to {COUNT_RANGE[1]}",
     "timeout": f"timeout must be a number of seconds from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}",
+    "relay": "relay must be {\"name\": a DNS name, \"address\": one of its IP addresses}",
 }
 """The sentence said when a field is wrong (see :func:`natprobe.contract.decode`)."""
 
@@ -145,10 +147,30 @@ class WhoAmI(Record, frozen=True):
 # --- the request ---------------------------------------------------------------------------------
 
 
+class RelayTarget(Record, frozen=True, forbid_unknown_fields=True):
+    """Probe a relay that carries ``name`` to you, at ``address``, instead of your own address.
+
+    Allowed only by the rule of :mod:`natprobe.contract.relay_rule`: ``address`` is one of the
+    server's own addresses, or one of ``name``'s A/AAAA addresses as the server resolves them
+    while a TXT record at ``_natprobe.<name>`` holds ``natprobe-allow=<your address>``.
+    Refused with 403 ``relay_not_allowed`` (its message names the record to add)."""
+
+    name: Annotated[str, msgspec.Meta(pattern=HOST_PATTERN, description="The relay's DNS name (NAME).")]
+    address: Annotated[str, msgspec.Meta(description="One of NAME's addresses, to probe instead of yours.")]
+
+    def __post_init__(self) -> None:
+        parse_ip(self.address)
+
+    @property
+    def ip(self) -> IPAddress:
+        return parse_ip(self.address)
+
+
 class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """What to probe. There is no target address: the server only ever probes the IP address
-    the request came from (the TCP peer of this HTTP connection), on ``port``. Unknown fields
-    are refused with 400, and integers are written as integers (``22124``, not ``22124.0``)."""
+    """What to probe. There is no free target address: the server probes the IP address the
+    request came from (the TCP peer of this HTTP connection), on ``port``, or a ``relay`` the
+    relay rule allows (:class:`RelayTarget`). Unknown fields are refused with 400, and
+    integers are written as integers (``22124``, not ``22124.0``)."""
 
     protocol: TransportProtocol
     port: Port
@@ -166,6 +188,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
     host: HostName | UnsetType = UNSET
     count: Count | UnsetType = UNSET
     timeout: Timeout = DEFAULT_TIMEOUT
+    relay: RelayTarget | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         protocol, mode = self.protocol, self.mode
@@ -192,6 +215,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
         host: str | None = None,
         count: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        relay: RelayTarget | None = None,
     ) -> ProbeRequest:
         """A request with ``None`` for the fields it leaves out.
 
@@ -205,6 +229,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             UNSET if host is None else host,
             UNSET if count is None else count,
             timeout,
+            UNSET if relay is None else relay,
         )
 
     @property
@@ -216,6 +241,11 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
     def virtual_host(self) -> str | None:
         """``host``, or ``None`` when the request names none."""
         return None if self.host is UNSET else self.host
+
+    @property
+    def relay_target(self) -> RelayTarget | None:
+        """``relay``, or ``None`` for the ordinary probe of the requester's own address."""
+        return None if self.relay is UNSET else self.relay
 
     @property
     def payload(self) -> bytes | None:
@@ -238,7 +268,8 @@ def decode_probe_request(body: bytes) -> ProbeRequest:
         rules=PROBE_REQUEST_RULES,
         unknown=(
             f"; allowed fields are {', '.join(ProbeRequest.__struct_fields__)}. There is no way to name "
-            "a target address: the server only ever probes the address this request came from"
+            "a free target address: the server probes the address this request came from, or a 'relay' "
+            "its name's owner allows in DNS"
         ),
     )
 

@@ -96,6 +96,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     NOT_FOUND = "not_found"
     PORT_NOT_ALLOWED = "port_not_allowed"
+    RELAY_NOT_ALLOWED = "relay_not_allowed"
     INTERNAL = "internal"
 
 
