@@ -268,8 +268,8 @@ def decode_probe_request(body: bytes) -> ProbeRequest:
         rules=PROBE_REQUEST_RULES,
         unknown=(
             f"; allowed fields are {', '.join(ProbeRequest.__struct_fields__)}. There is no way to name "
-            "a free target address: the server probes the address this request came from, or a 'relay' "
-            "its name's owner allows in DNS"
+            "a target address: the server only ever probes the address this request came from (or a 'relay' "
+            "its name's owner allows in DNS)"
         ),
     )
 
@@ -404,7 +404,7 @@ class ProbeResponse(Record, Generic[R], frozen=True):
     (``connected: false``, ``answered: false``), not an error; ``result``'s shape depends on
     the protocol and the mode."""
 
-    target: Annotated[Endpoint, msgspec.Meta(description="Always your own IP, and the port you asked for.")]
+    target: Annotated[Endpoint, msgspec.Meta(description="Your own IP (or the relay's, when the request named an allowed one), and the port you asked for.")]
     protocol: TransportProtocol
     mode: ProbeMode
     source: Annotated[Endpoint, msgspec.Meta(description="Where the probe left from.")]

@@ -38,6 +38,8 @@ UDP_NONCE_SPACING = 0.15
 
 DEFAULT_RATE_PER_S = 1.0
 DEFAULT_BURST = 10.0
+DEFAULT_TARGET_RATE_PER_S = 0.2
+DEFAULT_TARGET_BURST = 6.0
 DEFAULT_MAX_SOURCES = 10_000
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
@@ -99,6 +101,21 @@ class HttpApiConfig:
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
+    own_addresses: tuple[IPAddress, ...] = ()
+    """The server's other own addresses (its STUN addresses and their public ones): a relay
+    there may be probed without a DNS permission (:mod:`natprobe.contract.relay_rule`)."""
+    target_rate_per_s: float = DEFAULT_TARGET_RATE_PER_S
+    target_burst: float = DEFAULT_TARGET_BURST
+    """Per-target limit of relay probes (an IPv4 address or IPv6 /64 probed for others), in
+    addition to the per-source one: many sources cannot aim the server at one relay."""
+
+    @property
+    def server_addresses(self) -> tuple[IPAddress, ...]:
+        """Every address of this server a relay probe may target without a DNS permission."""
+        found = [self.probe_source_ip, *self.own_addresses]
+        if self.probe_source_public_ip is not None:
+            found.append(self.probe_source_public_ip)
+        return tuple(dict.fromkeys(found))
 
     @property
     def advertised_source_ip(self) -> IPAddress:
