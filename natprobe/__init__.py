@@ -101,6 +101,17 @@ if TYPE_CHECKING:
         UdpNonceResult,
     )
     from natprobe.contract.terms import TransportProtocol
+    from natprobe.verdicts.relay_verdicts import ClientAddress
+    from natprobe.proxy_header import ProxyHeader
+    from natprobe.verdicts.relay_verdicts import ProxyProtocol
+    from natprobe.measure.relay_check import RelayCheckOptions
+    from natprobe.verdicts.relay_verdicts import RelayObservation
+    from natprobe.verdicts.relay_verdicts import RelayPortVerdict
+    from natprobe.reports.relay_report import RelayReport
+    from natprobe.verdicts.relay_verdicts import RelayStatus
+    from natprobe.verdicts.relay_verdicts import RelayVia
+    from natprobe.verdicts.relay_verdicts import ReplyRoute
+    from natprobe.measure.relay_check import check_relay
 
 from natprobe.version import __version__  # written once, in the leaf module natprobe.version
 
@@ -167,6 +178,17 @@ _LAZY_EXPORTS = {
     "PortVerdict": "natprobe.verdicts.reachability",
     "Probe": "natprobe.verdicts.behavior",
     "ProtocolAnswer": "natprobe.reports.router_report",
+    "ClientAddress": "natprobe.verdicts.relay_verdicts",
+    "ProxyHeader": "natprobe.proxy_header",
+    "ProxyProtocol": "natprobe.verdicts.relay_verdicts",
+    "RelayCheckOptions": "natprobe.measure.relay_check",
+    "RelayObservation": "natprobe.verdicts.relay_verdicts",
+    "RelayPortVerdict": "natprobe.verdicts.relay_verdicts",
+    "RelayReport": "natprobe.reports.relay_report",
+    "RelayStatus": "natprobe.verdicts.relay_verdicts",
+    "RelayVia": "natprobe.verdicts.relay_verdicts",
+    "ReplyRoute": "natprobe.verdicts.relay_verdicts",
+    "check_relay": "natprobe.measure.relay_check",
     "RetransmissionPolicy": "natprobe.stun.transaction",
     "RouterMapping": "natprobe.verdicts.router_verdicts",
     "RouterReport": "natprobe.reports.router_report",
@@ -214,6 +236,7 @@ __all__ = (
     "CheckOptions",
     "CheckReport",
     "ClassicNatType",
+    "ClientAddress",
     "Clock",
     "Confidence",
     "ConnectResult",
@@ -275,6 +298,15 @@ __all__ = (
     "PortVerdict",
     "Probe",
     "ProtocolAnswer",
+    "ProxyHeader",
+    "ProxyProtocol",
+    "RelayCheckOptions",
+    "RelayObservation",
+    "RelayPortVerdict",
+    "RelayReport",
+    "RelayStatus",
+    "RelayVia",
+    "ReplyRoute",
     "RetransmissionPolicy",
     "RouterMapping",
     "RouterReport",
@@ -298,6 +330,7 @@ __all__ = (
     "check_ports",
     "check_ports_with_mapping",
     "check_ports_with_router",
+    "check_relay",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",

@@ -115,11 +115,13 @@ class EchoApiClient:
         except aiohttp.ClientError as exc:
             raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
         if status >= 400:
+            code: str | None = None
             try:
-                message = decode(body, ErrorBody).error.message
+                error = decode(body, ErrorBody).error
+                message, code = error.message, str(error.code)
             except DecodeError:
                 message = f"HTTP {status}"
-            raise ServerError(f"echo server refused the request: {message}", status)
+            raise ServerError(f"echo server refused the request: {message}", status, code)
         try:
             return decoder(body)
         except DecodeError as exc:

@@ -9,6 +9,7 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
 from natprobe.reports.finding import Finding
+from natprobe.reports.relay_report import RELAY_BODY, RelayReport
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
     FINDING,
@@ -28,11 +29,14 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 3
+CHECK_VERSION = 4
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
-``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added."""
+``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added.
+4: ``relay`` (null, or the relay check when ``--host NAME`` leads to a relay: a
+:data:`~natprobe.reports.relay_report.RELAY_SCHEMA` body) and ``advice`` (what to do when a
+port forward cannot work: the remedies in order, each with its check command)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +73,16 @@ class CheckReport:
     """This host has a global IPv6 address (None: IPv6 was not asked about)."""
     dns: DnsReport | None = None
     """The ``--host`` name's records against the public addresses (None: no name given)."""
+    relay: RelayReport | None = None
+    """The path through the relay ``--host NAME`` points at (None: NAME points here, or no name)."""
+    advice: tuple[Finding, ...] = ()
+    """When a port forward cannot work here (CGNAT, double NAT): the remedies, in order."""
 
     @property
     def all_reachable(self) -> bool:
-        return all(p.reachable for p in self.ports)
+        """Every port reachable, directly or (for the name's visitors) through its relay."""
+        via_relay = self.relay.reachable_ports() if self.relay is not None else set()
+        return all(p.reachable or (p.protocol, p.port) in via_relay for p in self.ports)
 
     @property
     def any_tested(self) -> bool:
@@ -127,6 +137,8 @@ class CheckReport:
             ],
             "has_global_ipv6": self.has_global_ipv6,
             "dns": None if self.dns is None else self.dns.body(),
+            "relay": None if self.relay is None else self.relay.body(),
+            "advice": [f.to_dict() for f in self.advice],
             "duration_ms": round(self.duration_s * 1000, 1),
         }
 
@@ -203,6 +215,8 @@ CHECK_SCHEMA: JsonSchema = report_schema(
         },
         "has_global_ipv6": BOOL_OR_NULL,
         "dns": nullable(_DNS_BODY),
+        "relay": nullable(obj(RELAY_BODY)),
+        "advice": {"type": "array", "items": FINDING},
         "duration_ms": {"type": "number"},
     },
 )
