@@ -27,6 +27,8 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  # the relay lab (#22): nginx's stream module (proxy_protocol), a userspace WireGuard tunnel
+  libnginx-mod-stream wireguard-go wireguard-tools
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then
