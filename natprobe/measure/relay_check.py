@@ -159,8 +159,10 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
             await listener.close()
 
 
-async def _send_from_here(spec: PortSpec, relay_ip: IPAddress, payload: bytes, timeout: float) -> bool | None:
-    """Send the token to relay:port from this host; whether the relay accepted (TCP), else None."""
+async def _send_from_here(spec: PortSpec, relay_ip: IPAddress, payload: bytes,
+                          timeout: float) -> tuple[bool | None, int | None]:
+    """Send the token to relay:port from this host: whether the relay accepted (TCP; None for
+    UDP), and the HTTP status it answered an HTTP token with."""
     if spec.protocol is TransportProtocol.UDP:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET if relay_ip.version == 4 else socket.AF_INET6
@@ -171,7 +173,8 @@ async def _send_from_here(spec: PortSpec, relay_ip: IPAddress, payload: bytes, t
                 await asyncio.sleep(ARRIVAL_GRACE_S / UDP_SENDS)
         finally:
             transport.close()
-        return None
+        return None, None
+    status: int | None = None
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(str(relay_ip), spec.port)
@@ -179,12 +182,15 @@ async def _send_from_here(spec: PortSpec, relay_ip: IPAddress, payload: bytes, t
                 writer.write(payload)
                 await writer.drain()
                 if payload.startswith(b"GET "):
-                    await reader.read(512)  # the reply (or the relay's 502), bounded by the timeout
+                    line = await reader.readline()  # the status line (or the relay's 502), bounded
+                    fields = line.split(b" ")
+                    if len(fields) >= 2 and fields[0].startswith(b"HTTP/") and fields[1].isdigit():
+                        status = int(fields[1])
             finally:
                 writer.close()
-        return True
+        return True, status
     except (TimeoutError, OSError):
-        return False
+        return status is not None, status
 
 
 async def _via_this_host(name: str, relay_ip: IPAddress, spec: PortSpec,
@@ -204,7 +210,7 @@ async def _via_this_host(name: str, relay_ip: IPAddress, spec: PortSpec,
         sender = asyncio.ensure_future(_send_from_here(spec, relay_ip, payload, options.timeout))
         try:
             received = await _wait(listener)
-            accepted = await sender
+            accepted, status = await sender
         finally:
             sender.cancel()
         arrival = listener.arrival
@@ -215,6 +221,7 @@ async def _via_this_host(name: str, relay_ip: IPAddress, spec: PortSpec,
             proxy=None if arrival is None else arrival.proxy,
             forwarded_for=None if arrival is None else arrival.forwarded_for,
             relay_answered=accepted,
+            relay_status=status if status is not None and status >= 500 else None,
             reply=await _reply_route(listener),
         )
     finally:
@@ -234,7 +241,10 @@ async def check_relay(name: str, relay_ips: Sequence[IPAddress], ports: Sequence
                 options = dataclasses.replace(options, public_ip=whoami.public_ip, probe_source=whoami.probe_source)
             for relay_ip in relay_ips:
                 for spec in ports:
-                    verdicts.append(decide_relay_port(await _via_server(api, name, relay_ip, spec, options)))
+                    # The echo server's HTTP probe carries no token: an HTTP port is proven from here.
+                    observation = (await _via_this_host(name, relay_ip, spec, options) if _is_http(spec)
+                                   else await _via_server(api, name, relay_ip, spec, options))
+                    verdicts.append(decide_relay_port(observation))
     else:
         for relay_ip in relay_ips:
             for spec in ports:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, classify, is_globally_routable
 from natprobe.contract.terms import TransportProtocol
 from natprobe.proxy_header import ProxyHeader
 
@@ -184,7 +184,11 @@ def classify_client_address(observation: RelayObservation) -> tuple[ClientAddres
         return ClientAddress.LOOPBACK, f"connection from {peer}"
     if prober is not None and peer == prober:
         return ClientAddress.KEPT, f"connection from {peer}, the prober's own address"
-    return ClientAddress.RELAY, f"connection from {peer}, not the prober's address {prober}"
+    if prober is None and peer != observation.relay_ip and is_globally_routable(classify(peer)):
+        # From this host without an echo server: a public address other than the relay's is
+        # this network's own, come back through the relay unchanged.
+        return ClientAddress.KEPT, f"connection from {peer}, a public address other than the relay's"
+    return ClientAddress.RELAY, f"connection from {peer}, not the prober's address {prober or 'here'}"
 
 
 def _reply_broken(reply: ReplyRoute | None) -> bool:
