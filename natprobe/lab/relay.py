@@ -118,6 +118,11 @@ class RelayLab:
         self._nginx: subprocess.Popen[Any] | None = None
         self._wg: dict[str, subprocess.Popen[Any]] = {}
         self._made_run_sshd = False
+        # wireguard-go's control socket is /var/run/wireguard/NAME.sock, shared by every
+        # namespace: a name unique to this lab keeps parallel labs (and other features' labs) apart.
+        tag = lab.run_id.replace("-", "")[-10:]
+        self.wg_vps = f"rv{tag}"
+        self.wg_home = f"rh{tag}"
 
     # ------------------------------------------------------------------ OpenSSH
 
@@ -228,16 +233,16 @@ stream {{
 
     # ------------------------------------------------------------------ WireGuard
 
-    def _wg_up(self, host: Host, address: IPv4Address, key: Path, peer_key: str, peer_args: list[str],
+    def _wg_up(self, host: Host, ifname: str, address: IPv4Address, key: Path, peer_key: str, peer_args: list[str],
                listen: list[str]) -> None:
-        proc = host.spawn(["wireguard-go", "-f", "wg0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        proc = host.spawn(["wireguard-go", "-f", ifname], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=dict(os.environ, **_WG_ENV))
         self._wg[host.name] = proc
-        _wait(f"wireguard-go in {host.role}", lambda: host.exec(["ip", "link", "show", "wg0"], check=False).returncode == 0,
-              proc)
-        host.exec(["wg", "set", "wg0", *listen, "private-key", str(key), "peer", peer_key, *peer_args])
-        host.exec(["ip", "addr", "add", f"{address}/24", "dev", "wg0"])
-        host.exec(["ip", "link", "set", "wg0", "up"])
+        _wait(f"wireguard-go in {host.role}",
+              lambda: host.exec(["ip", "link", "show", ifname], check=False).returncode == 0, proc)
+        host.exec(["wg", "set", ifname, *listen, "private-key", str(key), "peer", peer_key, *peer_args])
+        host.exec(["ip", "addr", "add", f"{address}/24", "dev", ifname])
+        host.exec(["ip", "link", "set", ifname, "up"])
 
     def start_wireguard(self, *, dnat_tcp: tuple[int, ...], dnat_udp: tuple[int, ...]) -> None:
         """The tunnel, DNAT of ``dnat_tcp``/``dnat_udp`` on the VPS's public address into it (no
@@ -252,10 +257,10 @@ stream {{
             keys[side] = subprocess.run(["wg", "pubkey"], input=private, capture_output=True, text=True, check=True,
                                         timeout=10).stdout.strip()
         write_sysctls(self.vps.name, {"net/ipv4/ip_forward": "1"})
-        self._wg_up(self.vps, VPS_TUNNEL_IP, d / "vps", keys["home"], ["allowed-ips", f"{HOME_TUNNEL_IP}/32"],
+        self._wg_up(self.vps, self.wg_vps, VPS_TUNNEL_IP, d / "vps", keys["home"], ["allowed-ips", f"{HOME_TUNNEL_IP}/32"],
                     ["listen-port", str(WG_PORT)])
         # allowed-ips 0.0.0.0/0 at home: without MASQUERADE the replies go to any client address.
-        self._wg_up(self.home, HOME_TUNNEL_IP, d / "home", keys["vps"],
+        self._wg_up(self.home, self.wg_home, HOME_TUNNEL_IP, d / "home", keys["vps"],
                     ["endpoint", f"{VPS_IP}:{WG_PORT}", "allowed-ips", "0.0.0.0/0", "persistent-keepalive", "1"], [])
         tcp = ", ".join(map(str, dnat_tcp))
         udp = ", ".join(map(str, dnat_udp))
@@ -276,7 +281,7 @@ stream {{
         """MASQUERADE into the tunnel on the VPS (home then sees the VPS's tunnel address)."""
         self.vps.exec(["nft", "flush", "chain", "ip", "relay", "post"])
         if on:
-            self.vps.exec(["nft", "add", "rule", "ip", "relay", "post", "oifname", "wg0", "masquerade"])
+            self.vps.exec(["nft", "add", "rule", "ip", "relay", "post", "oifname", self.wg_vps, "masquerade"])
         self.vps.exec(["conntrack", "-F"], check=False)
 
     def set_policy_routing(self, on: bool) -> None:
@@ -285,11 +290,11 @@ stream {{
         self.home.exec(["ip", "route", "flush", "table", str(POLICY_TABLE)], check=False)
         if on:
             self.home.exec(["ip", "rule", "add", "from", str(HOME_TUNNEL_IP), "table", str(POLICY_TABLE)])
-            self.home.exec(["ip", "route", "add", "default", "dev", "wg0", "table", str(POLICY_TABLE)])
+            self.home.exec(["ip", "route", "add", "default", "dev", self.wg_home, "table", str(POLICY_TABLE)])
         self.home.exec(["conntrack", "-F"], check=False)
 
     def stop_home_wireguard(self) -> None:
-        """The tunnel stopped at home (wireguard-go killed by PID: wg0 goes with it)."""
+        """The tunnel stopped at home (wireguard-go killed by PID: its interface goes with it)."""
         proc = self._wg.pop(self.home.name, None)
         if proc is None:
             return
@@ -299,7 +304,8 @@ stream {{
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(3.0)
-        _wait("wg0 at home to go", lambda: self.home.exec(["ip", "link", "show", "wg0"], check=False).returncode != 0)
+        _wait("the tunnel at home to go",
+              lambda: self.home.exec(["ip", "link", "show", self.wg_home], check=False).returncode != 0)
 
     # ------------------------------------------------------------------ teardown
 
