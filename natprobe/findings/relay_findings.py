@@ -188,11 +188,13 @@ def forwarding_remedies(ports: Sequence[PortSpec], *, name: str | None, server: 
                 (_("Verify with: {command}", command=check_ipv6),),
                 code="remedy-ipv6"),
         Finding(Severity.INFO, _("2. A reverse SSH tunnel to a VPS, with nginx in front"),
-                _("Point {name} at the VPS. On the VPS set 'GatewayPorts clientspecified' in sshd_config; from "
+                (_("Point {name} at the VPS. On the VPS set 'GatewayPorts clientspecified' in sshd_config; from "
                   "this host run 'ssh -N -R 127.0.0.1:{port}:127.0.0.1:{port} user@VPS' (autossh or a systemd unit "
                   "keeps it up), and on the VPS let nginx proxy {name} to 127.0.0.1:{port} (HTTP with "
                   "X-Forwarded-For, or stream with 'proxy_protocol on;'). TCP only: ssh does not carry UDP.",
-                  name=host, port=first_tcp),
+                  name=host, port=first_tcp) if tcp
+                 else _("ssh carries TCP only: it cannot carry UDP {ports} (see the WireGuard relay below).",
+                        ports=", ".join(map(str, udp)))),
                 (_("Verify with: {command}", command=check),),
                 code="remedy-ssh-tunnel"),
         Finding(Severity.INFO, _("3. A WireGuard relay on a VPS: DNAT, no MASQUERADE, policy routing at home"),

@@ -48,6 +48,7 @@ from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, PortSpec
 from natprobe.verdicts.relay_verdicts import (
     RelayObservation,
+    RelayStatus,
     RelayPortVerdict,
     RelayVia,
     ReplyRoute,
@@ -271,16 +272,22 @@ def relay_candidates(dns: DnsReport) -> tuple[IPAddress, ...]:
 
 def apply_relay(dns: DnsReport, relay: RelayReport) -> DnsReport:
     """The name check with a stale A record re-read as ``via-relay`` once the relay check
-    proved that a token sent there reaches this host ("stale" is kept for a record that
-    leads nowhere)."""
-    if not relay.reachable_ports():
+    showed that the address is a relay: a token sent there reached this host, or the relay
+    took it while its tunnel is down ("stale" is kept for a record that leads nowhere)."""
+    arrived = sorted({str(p.relay_ip) for p in relay.ports
+                      if p.status in (RelayStatus.REACHABLE_VIA_RELAY, RelayStatus.RELAY_REPLY_PATH_BROKEN)})
+    down = sorted({str(p.relay_ip) for p in relay.ports if p.status is RelayStatus.RELAY_TUNNEL_DOWN})
+    if arrived:
+        reason = _("the A record of {name} is {relay}, not this network's public address, but a token sent "
+                   "there reached this host: {name} leads here through a relay", name=dns.name,
+                   relay=", ".join(arrived))
+    elif down:
+        reason = _("the A record of {name} is {relay}, not this network's public address: it is a relay whose "
+                   "tunnel to this host is down (see the relay results)", name=dns.name, relay=", ".join(down))
+    else:
         return dns
-    reached = sorted({str(p.relay_ip) for p in relay.ports if p.reachable})
     verdicts = tuple(
-        FamilyDnsVerdict(v.family, DnsVerdict.VIA_RELAY,
-                         _("the A record of {name} is {relay}, not this network's public address, but a token sent "
-                           "there reached this host: {name} leads here through a relay", name=dns.name,
-                           relay=", ".join(reached)))
+        FamilyDnsVerdict(v.family, DnsVerdict.VIA_RELAY, reason)
         if v.family is IpFamily.IPV4 and v.verdict is DnsVerdict.STALE else v
         for v in dns.verdicts
     )

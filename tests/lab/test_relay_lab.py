@@ -221,6 +221,7 @@ def test_wireguard_without_policy_routing_is_relay_reply_path_broken(relay: Rela
     ports = _ports(report)
     assert ports[("udp", WG_UDP)]["status"] == "relay-reply-path-broken"
     assert ports[("tcp", WG_TCP)]["status"] == "relay-reply-path-broken"  # seen arriving (root), never connected
+    assert report["dns"]["verdicts"]["ipv4"]["verdict"] == "via-relay"  # it arrived: not a stale record
     details = " ".join(f["detail"] for f in report["relay"]["findings"])
     assert relay.relay.wg_home in details and "eth0" in details
     assert done.returncode == 1
