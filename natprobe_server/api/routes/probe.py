@@ -78,8 +78,9 @@ async def probe(request: web.Request) -> web.Response:
         state.probes += 1
     verdict = probe_outcome(outcome.result)
     # One line per probe-back, enough to answer an abuse complaint: who asked, what, the outcome.
-    logger.info("probe-back for %s: %s/%s to %s port %d from %s: %s %s", peer.ip, spec.protocol.value,
-                spec.mode.value, target.ip, spec.port, outcome.source, verdict, encode(outcome.result).decode())
+    via = "" if relay is None else f" (relay {relay.ip} for {relay.name})"
+    logger.info("probe-back for %s: %s/%s to port %d%s from %s: %s %s", peer.ip, spec.protocol.value,
+                spec.mode.value, spec.port, via, outcome.source, verdict, encode(outcome.result).decode())
     if state.on_probe is not None:
         state.on_probe(spec.protocol.value, spec.mode.value, verdict)
     return record_response(
