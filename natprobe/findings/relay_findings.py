@@ -80,6 +80,9 @@ def _status_finding(name: str, v: RelayPortVerdict) -> Finding:
                     relay=relay, status=answered) if answered is not None
                   else _("The relay {relay} took the probe but nothing reached this host: the tunnel is down or the "
                          "relay forwards into nothing.", relay=relay))
+        if v.observation.seen_on_interface is None and v.protocol is TransportProtocol.TCP and v.observation.listening:
+            detail += " " + _("natprobe could not watch this host's interfaces (that needs root): as root it also "
+                              "tells a dead tunnel from replies that leave the wrong way.")
         return Finding(
             Severity.PROBLEM, _("{port}: the relay {relay} is up, the tunnel behind it is not", port=port, relay=relay),
             detail,

@@ -47,6 +47,7 @@ from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, PortSpec
 from natprobe.verdicts.relay_verdicts import (
+    ClientAddress,
     RelayObservation,
     RelayStatus,
     RelayPortVerdict,
@@ -251,8 +252,26 @@ async def check_relay(name: str, relay_ips: Sequence[IPAddress], ports: Sequence
             for spec in ports:
                 verdicts.append(decide_relay_port(await _via_this_host(name, relay_ip, spec, options)))
     via = RelayVia.ECHO_SERVER if options.server is not None else RelayVia.THIS_HOST
-    report = RelayReport(name, tuple(relay_ips), via, tuple(verdicts), time.monotonic() - started)
+    report = RelayReport(name, tuple(relay_ips), via, _infer_held(verdicts), time.monotonic() - started)
     return dataclasses.replace(report, findings=explain_relay(report))
+
+
+def _infer_held(verdicts: Sequence[RelayPortVerdict]) -> tuple[RelayPortVerdict, ...]:
+    """A port a service holds (Jamulus) cannot show natprobe its client address; the path
+    natprobe saw on another port of the same protocol through the same relay very likely
+    applies (MASQUERADE and policy routing are per tunnel), said as an inference."""
+    seen = {(v.relay_ip, v.protocol): v for v in verdicts
+            if v.observation.listening and v.status is RelayStatus.REACHABLE_VIA_RELAY
+            and v.client_address is not ClientAddress.UNKNOWN}
+    result = []
+    for v in verdicts:
+        model = seen.get((v.relay_ip, v.protocol))
+        if (model is not None and not v.observation.listening and v.client_address is ClientAddress.UNKNOWN
+                and v.status is RelayStatus.REACHABLE_VIA_RELAY):
+            v = dataclasses.replace(v, client_address=model.client_address, evidence=(
+                f"inferred from {model.protocol.value.upper()} {model.port} through the same relay: {model.evidence}"))
+        result.append(v)
+    return tuple(result)
 
 
 def relay_candidates(dns: DnsReport) -> tuple[IPAddress, ...]:

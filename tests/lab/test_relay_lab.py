@@ -199,7 +199,9 @@ def test_wireguard_dnat_with_masquerade_carries_tcp_udp_and_jamulus(relay: Relay
     for key in (("tcp", WG_TCP), ("udp", WG_UDP)):
         assert (ports[key]["status"], ports[key]["client_address"]) == ("reachable-via-relay", "relay"), ports[key]
         assert str(VPS_TUNNEL_IP) in ports[key]["evidence"]
-    assert ports[("udp", JAMULUS_PORT)]["status"] == "reachable-via-relay"
+    jamulus_port = ports[("udp", JAMULUS_PORT)]
+    assert (jamulus_port["status"], jamulus_port["client_address"]) == ("reachable-via-relay", "relay")
+    assert jamulus_port["evidence"].startswith(f"inferred from UDP {WG_UDP} through the same relay")
     assert done.returncode == 0, done.stderr
 
 
