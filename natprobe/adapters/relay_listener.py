@@ -22,16 +22,14 @@ import subprocess
 from dataclasses import dataclass
 
 from natprobe.addressing import IPAddress
-from natprobe.contract.terms import NONCE_PREFIX, TransportProtocol
+from natprobe.contract.terms import HTTP_NONCE_PATH, NONCE_PREFIX, TransportProtocol
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.proxy_header import ProxyHeader, header_length, parse_proxy_header
 
-__all__ = ("HTTP_NONCE_PATH", "Arrival", "RelayListener", "open_relay_listener", "reply_interface")
+__all__ = ("Arrival", "RelayListener", "open_relay_listener", "reply_interface")
 
 logger = logging.getLogger(__name__)
 
-HTTP_NONCE_PATH = "/.well-known/natprobe/"
-"""An HTTP token arrives as ``GET /.well-known/natprobe/<token>``."""
 _MAX_HEAD = 8192
 _READ_TIMEOUT_S = 3.0
 _IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)

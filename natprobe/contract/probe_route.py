@@ -23,6 +23,8 @@ from natprobe.contract.terms import (
     DEFAULT_TIMEOUT,
     HOST_MODES,
     HOST_PATTERN,
+    HTTP_NONCE_MODES,
+    HTTP_NONCE_PATH,
     MODES,
     NONCE_MODES,
     NONCE_PATTERN,
@@ -58,7 +60,15 @@ __all__ = (
 )
 
 Nonce = Annotated[
-    str, msgspec.Meta(pattern=NONCE_PATTERN, description="Required for mode `nonce`, refused otherwise.")
+    str,
+    msgspec.Meta(
+        pattern=NONCE_PATTERN,
+        description=(
+            "Required for mode `nonce`; optional for `http`, whose GET then asks for "
+            f"`{HTTP_NONCE_PATH}<nonce>` instead of `/` (a token an HTTP reverse proxy carries "
+            "through to the service, for a relay check); refused otherwise."
+        ),
+    ),
 ]
 HostName = Annotated[
     str,
@@ -197,8 +207,8 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             raise ValueError(f"mode {mode.value!r} does not work over {protocol.value}; {protocol.value} modes are: {allowed}")
         if mode in NONCE_MODES and self.nonce is UNSET:
             raise ValueError(f"mode {mode.value!r} needs a 'nonce': 16 to 64 hexadecimal characters")
-        if mode not in NONCE_MODES and self.nonce is not UNSET:
-            raise ValueError("'nonce' is only used by mode 'nonce'")
+        if mode not in NONCE_MODES and mode not in HTTP_NONCE_MODES and self.nonce is not UNSET:
+            raise ValueError("'nonce' is only used by modes 'nonce' and 'http'")
         if mode not in HOST_MODES and self.host is not UNSET:
             raise ValueError("'host' is only used by modes 'http' and 'https'")
         if (protocol, mode) != COUNT_MODE and self.count is not UNSET:
@@ -250,7 +260,14 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
     @property
     def payload(self) -> bytes | None:
         """The nonce probe's exact bytes (``None`` for other modes)."""
-        return None if self.nonce is UNSET else NONCE_PREFIX + self.nonce.encode("ascii")
+        if self.nonce is UNSET or self.mode not in NONCE_MODES:
+            return None
+        return NONCE_PREFIX + self.nonce.encode("ascii")
+
+    @property
+    def http_path(self) -> str:
+        """The path an ``http`` probe asks for: ``/``, or the token's path when it has a nonce."""
+        return "/" if self.nonce is UNSET else HTTP_NONCE_PATH + self.nonce
 
 
 def udp_nonce_body_bytes(request: ProbeRequest) -> int:
@@ -290,7 +307,9 @@ def probe_request_rules() -> list[dict[str, Any]]:
         for p, modes in MODES.items()
     ]
     nonce = tuple(m.value for m in NONCE_MODES)
-    rules.append({"if": _when(mode=nonce), "then": {"required": ["nonce"]}, "else": _forbid("nonce")})
+    http_nonce = tuple(m.value for m in HTTP_NONCE_MODES)
+    rules.append({"if": _when(mode=nonce), "then": {"required": ["nonce"]},
+                  "else": {"if": _when(mode=http_nonce), "else": _forbid("nonce")}})
     rules.append({"if": _when(mode=tuple(m.value for m in HOST_MODES)), "else": _forbid("host")})
     rules.append({"if": _when(protocol=COUNT_MODE[0].value, mode=COUNT_MODE[1].value), "else": _forbid("count")})
     return rules

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from natprobe.adapters.echo_client import EchoApiClient
-from natprobe.adapters.relay_listener import HTTP_NONCE_PATH, RelayListener, open_relay_listener, reply_interface
+from natprobe.adapters.relay_listener import RelayListener, open_relay_listener, reply_interface
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.addressing import IPAddress, IpFamily, classify, is_globally_routable
 from natprobe.contract import ConnectResult, HttpResult, JamulusResult, ProbeMode, ProbeRequest, RelayTarget
 from natprobe.contract.relay_rule import allow_record
-from natprobe.contract.terms import NONCE_PREFIX, TransportProtocol
+from natprobe.contract.terms import HTTP_NONCE_PATH, NONCE_PREFIX, TransportProtocol
 from natprobe.errors import ServerError
 from natprobe.findings.relay_findings import explain_relay
 from natprobe.i18n import _
@@ -117,7 +117,8 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
                       options: RelayCheckOptions) -> RelayObservation:
     token = secrets.token_hex(16)
     listener = await open_relay_listener(spec.protocol, spec.port, token, options.listen_ip)
-    mode = ProbeMode.NONCE if listener is not None else _held_mode(spec)
+    # An HTTP reverse proxy would not carry a raw token: it travels in the GET's path instead.
+    mode = (ProbeMode.HTTP if _is_http(spec) else ProbeMode.NONCE) if listener is not None else _held_mode(spec)
     base = dict(protocol=spec.protocol, port=spec.port, relay_ip=relay_ip, via=RelayVia.ECHO_SERVER,
                 prober=options.probe_source, listening=listener is not None)
     if mode is None:
@@ -127,7 +128,7 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
     try:
         async with ArrivalWatcher(watch) as watcher:
             request = ProbeRequest.build(
-                spec.protocol, spec.port, mode, nonce=token if mode is ProbeMode.NONCE else None,
+                spec.protocol, spec.port, mode, nonce=token if listener is not None else None,
                 host=name if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) else None, timeout=options.timeout,
                 relay=RelayTarget(name=name, address=str(relay_ip)))
             try:
@@ -147,7 +148,8 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
                 proxy=None if arrival is None else arrival.proxy,
                 forwarded_for=None if arrival is None else arrival.forwarded_for,
                 relay_answered=getattr(result, "connected", None),
-                relay_status=result.status if isinstance(result, HttpResult) else None,
+                relay_status=(result.status if isinstance(result, HttpResult) and result.status is not None
+                              and result.status >= 500 else None),
                 seen_on_interface=watcher.seen if not received else True,
                 reply=await _reply_route(listener),
                 service_answered=(result.answered if isinstance(result, JamulusResult)
@@ -243,10 +245,7 @@ async def check_relay(name: str, relay_ips: Sequence[IPAddress], ports: Sequence
                 options = dataclasses.replace(options, public_ip=whoami.public_ip, probe_source=whoami.probe_source)
             for relay_ip in relay_ips:
                 for spec in ports:
-                    # The echo server's HTTP probe carries no token: an HTTP port is proven from here.
-                    observation = (await _via_this_host(name, relay_ip, spec, options) if _is_http(spec)
-                                   else await _via_server(api, name, relay_ip, spec, options))
-                    verdicts.append(decide_relay_port(observation))
+                    verdicts.append(decide_relay_port(await _via_server(api, name, relay_ip, spec, options)))
     else:
         for relay_ip in relay_ips:
             for spec in ports:

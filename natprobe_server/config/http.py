@@ -133,6 +133,10 @@ class HttpApiConfig:
             self.burst >= 1 and math.isfinite(self.burst)
         ):
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
+        if not (self.target_rate_per_s > 0 and math.isfinite(self.target_rate_per_s)) or not (
+            self.target_burst >= 1 and math.isfinite(self.target_burst)
+        ):
+            raise ValueError("relay probe rate must be > 0 and burst >= 1")
         if min(self.max_sources, self.max_in_flight, self.max_in_flight_per_source) < 1:
             raise ValueError("max_sources, max_in_flight and max_in_flight_per_source must be >= 1")
         if self.max_body_bytes < 256:
@@ -182,6 +186,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BURST,
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--relay-probe-rate",
+        type=float,
+        default=DEFAULT_TARGET_RATE_PER_S,
+        metavar="R",
+        help="relay probes per second per target address, whoever asks (default %(default)s)",
+    )
+    parser.add_argument(
+        "--relay-probe-burst",
+        type=float,
+        default=DEFAULT_TARGET_BURST,
+        metavar="B",
+        help="relay probes allowed in a burst per target address (default %(default)s)",
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -272,6 +290,8 @@ def config_from_args(
         token=token,
         rate_per_s=args.probe_rate,
         burst=args.probe_burst,
+        target_rate_per_s=args.relay_probe_rate,
+        target_burst=args.relay_probe_burst,
         resolvers=tuple(str(r) for r in (getattr(args, "resolver", None) or ())),
         max_connections=args.http_max_connections,
         max_connections_per_source=args.http_max_connections_per_source,

@@ -94,7 +94,8 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Relay]:
                       txt={f"_natprobe.{RELAY}": allow, f"_natprobe.{WEB}": allow})
             dns.use(lab.client)
             echo = start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=8080,
-                                     extra=("--resolver", str(PRIMARY_NS)))
+                                     # Every test of this module probes the one relay address.
+                                     extra=("--resolver", str(PRIMARY_NS), "--relay-probe-burst", "60"))
             lab.internet.exec(["nft", "-f", "-"], input=(
                 f"table inet {CAPTURE_TABLE} {{\n  chain watch {{ type filter hook forward priority -10; policy accept;\n"
                 f"    ip daddr {THIRD_PARTY_IP} counter\n  }}\n}}\n"))
@@ -138,9 +139,9 @@ def test_nginx_http_proxy_keeps_the_client_in_x_forwarded_for(relay: Relay) -> N
         relay.relay.start_tunnel(*TUNNEL)
     done, report = relay.check("--tcp", f"{HTTP_PORT}:http", "--host", WEB)
     web = _ports(report)[("tcp", HTTP_PORT)]
-    # The echo server's HTTP probe carries no token: this port is proven from here, and says so.
-    assert (web["status"], web["via"], web["client_address"]) == ("reachable-via-relay", "this-host", "kept")
-    assert web["forwarded_for"] == str(relay.lab.public_ip)
+    # The echo server's GET carries the token in its path, through nginx and the tunnel.
+    assert (web["status"], web["via"], web["client_address"]) == ("reachable-via-relay", "echo-server", "kept")
+    assert web["forwarded_for"] == str(relay.lab.server.alternate_ip)  # the probe's source, per nginx
     assert done.returncode == 0, done.stderr
 
 

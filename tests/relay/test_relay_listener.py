@@ -8,8 +8,8 @@ import socket
 import struct
 
 
-from natprobe.adapters.relay_listener import HTTP_NONCE_PATH, open_relay_listener, reply_interface
-from natprobe.contract.terms import NONCE_PREFIX, TransportProtocol
+from natprobe.adapters.relay_listener import open_relay_listener, reply_interface
+from natprobe.contract.terms import HTTP_NONCE_PATH, NONCE_PREFIX, TransportProtocol
 from natprobe.proxy_header import V2_SIGNATURE
 
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -72,3 +72,31 @@ async def test_bad_relay_fields_are_400() -> None:
         status, body, _ = await api.post({**_relay_probe(9, "127.0.0.2"), "relay": {"name": "x.test", "address": "127.0.0.2",
                                                                                       "extra": 1}})
         assert_error(status, body, 400, "bad_request")
+
+
+async def test_http_mode_with_a_nonce_asks_for_the_token_path() -> None:
+    """A relay check through an HTTP reverse proxy: the GET carries the token in its path."""
+    import asyncio
+
+    requests: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running_api() as api:
+            status, body, _ = await api.post({"protocol": "tcp", "port": port, "mode": "http", "nonce": NONCE,
+                                               "host": "web.example.test"})
+            plain, _body, _ = await api.post({"protocol": "tcp", "port": port, "mode": "http"})
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert status == 200 and body["result"]["status"] == 204, body
+    check_probe_response(body)
+    assert requests[0].startswith(f"GET /.well-known/natprobe/{NONCE} HTTP/1.1\r\nHost: web.example.test".encode())
+    assert plain == 200 and requests[1].startswith(b"GET / HTTP/1.1")

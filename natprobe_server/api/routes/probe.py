@@ -140,4 +140,5 @@ async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, bo
         host=spec.virtual_host,
         verify_context=state.verify_context,
         https=spec.mode is ProbeMode.HTTPS,
+        path=spec.http_path,
     )
