@@ -190,7 +190,8 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             description=(
                 "udp: `nonce` (datagrams `natprobe-nonce:<nonce>`), `jamulus` (connection-less "
                 "ping). tcp: `nonce` (connect, write `natprobe-nonce:<nonce>`, close), `connect`, "
-                "`http` (GET /), `https` (TLS, certificate report, GET /), `ssh` (read the banner)."
+                "`http` (GET /, or the nonce's path), `https` (TLS, certificate report, GET /), `ssh` (read the "
+                "banner)."
             )
         ),
     ]
