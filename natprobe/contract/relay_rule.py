@@ -14,7 +14,11 @@ only when one of these holds:
    public address (an IPv4 address, an IPv6 address, or an IPv6 /64 written
    ``natprobe-allow=2001:db8:1:2::/64``). Several records may be given. The server resolves
    them itself, and only NAME's own A/AAAA addresses (as the server resolves them) may be
-   probed: a TXT record cannot point the server anywhere else.
+   probed, and only public ones: a TXT record cannot point the server anywhere else, nor at
+   the server's own internal network.
+
+A name's owner can point the name at any public address; the per-target limit (applied by
+the server) bounds what that allows to a few small probes.
 
 Anything else is refused with the exact record that would allow it (:func:`allow_record`),
 and the client reports the relay as ``relay-unverified``, never guessed. Pure: the caller
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Address, IPv6Network
 from typing import Final
 
-from natprobe.addressing import IPAddress
+from natprobe.addressing import IPAddress, classify, is_globally_routable
 
 __all__ = (
     "ALLOW_LABEL",
@@ -71,6 +75,9 @@ class RelayRefusal(enum.StrEnum):
     """``_natprobe.NAME`` holds no ``natprobe-allow=`` permission."""
     NOT_ALLOWED = "not-allowed"
     """Permissions exist, but none names the requester's address."""
+    NOT_PUBLIC = "not-public"
+    """The target is not a public address (private, loopback, link-local…): a name's owner
+    could otherwise aim the server at the server's own internal network."""
     FAMILY_MISMATCH = "family-mismatch"
     """The target's address family differs from the requester's (the server probes over the
     family the request came in on)."""
@@ -168,6 +175,10 @@ def authorize_target(
         return RelayDecision(None, RelayRefusal.NOT_NAME_ADDRESS,
                              f"{target} is neither your address nor this server's; name the relay's DNS name")
     record = allow_record(name, requester)
+    if not is_globally_routable(classify(target)):
+        return RelayDecision(None, RelayRefusal.NOT_PUBLIC,
+                             f"{target} is not a public address ({classify(target).value}): this server probes only "
+                             "public relay addresses")
     if target not in set(name_addresses):
         return RelayDecision(None, RelayRefusal.NOT_NAME_ADDRESS,
                              f"{target} is not an address of {name} as this server resolves it: only the name's own "

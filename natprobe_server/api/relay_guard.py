@@ -14,7 +14,7 @@ import math
 from natprobe.adapters.dns_resolver import lookup_family, lookup_txt
 from natprobe.addressing import IPAddress, IpFamily, source_key
 from natprobe.contract import ErrorCode, RelayTarget
-from natprobe.contract.relay_rule import RelayDecision, allow_record_name, authorize_target
+from natprobe.contract.relay_rule import RelayDecision, RelayRefusal, allow_record_name, authorize_target
 
 from natprobe_server.api.guards import ApiError, ApiState
 
@@ -30,7 +30,7 @@ async def authorize_relay(state: ApiState, requester: IPAddress, relay: RelayTar
     config = state.config
     target = relay.ip
     decision = authorize_target(requester, target, name=relay.name, server_addresses=config.server_addresses)
-    if not decision.allowed and target.version == requester.version:
+    if decision.refusal is RelayRefusal.NOT_NAME_ADDRESS:  # only the name's records can still allow it
         nameservers = config.resolvers or None
         family = IpFamily.IPV4 if target.version == 4 else IpFamily.IPV6
         async with asyncio.TaskGroup() as group:

@@ -38,11 +38,12 @@ async def test_a_third_party_is_refused_with_the_record_to_add_and_gets_nothing(
     udp_sink: Callable[..., UdpSink],
 ) -> None:
     third = udp_sink("127.0.0.3")
-    # resolvers: 127.0.0.9 runs no name server here, so nothing resolves: no permission.
+    # Not the server's own, and not public: refused before any lookup (resolvers: 127.0.0.9
+    # runs no name server here, so nothing could grant it either).
     async with running_api(own_addresses=(SERVER_OWN,), resolvers=("127.0.0.9",)) as api:
         status, body, _ = await api.post(_relay_probe(third.port, "127.0.0.3"))
         assert api.state.probes == 0
-    assert_error(status, body, 403, "relay_not_allowed", "127.0.0.3", "relay.example.test")
+    assert_error(status, body, 403, "relay_not_allowed", "127.0.0.3 is not a public address")
     assert third.pending() == []
 
 

@@ -72,6 +72,14 @@ def test_ipv6_slash_64_permission():
     assert allow_record(NAME, requester) == '_natprobe.relay.example.test. IN TXT "natprobe-allow=2001:db8:1:2::/64"'
 
 
+@pytest.mark.parametrize("target", ["10.0.0.1", "127.0.0.1", "169.254.169.254", "100.64.0.1", "224.0.0.1"])
+def test_a_name_cannot_aim_the_server_at_a_non_public_address(target):
+    """A name's owner may publish any A record: the cloud metadata address, the server's LAN."""
+    address = ip_address(target)
+    decision = decide(address, addresses=(address,), texts=("natprobe-allow=203.0.113.2",))
+    assert decision.refusal is RelayRefusal.NOT_PUBLIC and not decision.allowed
+
+
 def test_family_mismatch_refuses():
     decision = decide(ip_address("2001:db8::1"), addresses=(ip_address("2001:db8::1"),),
                       texts=("natprobe-allow=203.0.113.2",))
