@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         SshResult,
         TlsInfo,
         UdpNonceResult,
+        UdpServiceResult,
     )
     from natprobe.contract.terms import TransportProtocol
     from natprobe.verdicts.relay_verdicts import ClientAddress
@@ -112,6 +113,14 @@ if TYPE_CHECKING:
     from natprobe.verdicts.relay_verdicts import RelayVia
     from natprobe.verdicts.relay_verdicts import ReplyRoute
     from natprobe.measure.relay_check import check_relay
+    from natprobe.verdicts.facilities import Availability
+    from natprobe.verdicts.facilities import CapabilitySet
+    from natprobe.verdicts.facilities import Facility
+    from natprobe.verdicts.facilities import Missing
+    from natprobe.reports.doctor_report import DoctorReport
+    from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.verdicts.port_holder import PortHolder
+    from natprobe.verdicts.port_holder import HolderKind
 
 from natprobe.version import __version__  # written once, in the leaf module natprobe.version
 
@@ -176,6 +185,14 @@ _LAZY_EXPORTS = {
     "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
+    "Availability": "natprobe.verdicts.facilities",
+    "CapabilitySet": "natprobe.verdicts.facilities",
+    "Facility": "natprobe.verdicts.facilities",
+    "Missing": "natprobe.verdicts.facilities",
+    "DoctorReport": "natprobe.reports.doctor_report",
+    "probe_capabilities": "natprobe.adapters.capabilities",
+    "PortHolder": "natprobe.verdicts.port_holder",
+    "HolderKind": "natprobe.verdicts.port_holder",
     "Probe": "natprobe.verdicts.behavior",
     "ProtocolAnswer": "natprobe.reports.router_report",
     "ClientAddress": "natprobe.verdicts.relay_verdicts",
@@ -203,6 +220,7 @@ _LAZY_EXPORTS = {
     "TransportAddress": "natprobe.addressing",
     "TransportProtocol": "natprobe.contract.terms",
     "UdpNonceResult": "natprobe.contract.probe_route",
+    "UdpServiceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_name": "natprobe.measure.name_check",
@@ -233,6 +251,8 @@ def __dir__() -> list[str]:
 __all__ = (
     "__version__",
     "AddressScope",
+    "Availability",
+    "CapabilitySet",
     "CheckOptions",
     "CheckReport",
     "ClassicNatType",
@@ -244,18 +264,21 @@ __all__ = (
     "DiscoveryOptions",
     "DnsReport",
     "DnsVerdict",
+    "DoctorReport",
     "ErrorResponse",
     "ExposedPort",
     "ExposureFamily",
     "ExposureOptions",
     "ExposureReport",
     "ExternalMeaning",
+    "Facility",
     "FamilyDnsVerdict",
     "FamilyLookup",
     "FamilyResult",
     "FilteringBehavior",
     "Finding",
     "HairpinResult",
+    "HolderKind",
     "HolePunchObservation",
     "Hop",
     "HopOutcome",
@@ -280,6 +303,7 @@ __all__ = (
     "MappingBehavior",
     "MappingOutcome",
     "MappingProtocol",
+    "Missing",
     "ModeStatus",
     "ModeVerdict",
     "NameCheckOptions",
@@ -290,6 +314,7 @@ __all__ = (
     "Observation",
     "OsType",
     "PortFinding",
+    "PortHolder",
     "PortMappingError",
     "PortRef",
     "PortSpec",
@@ -324,6 +349,7 @@ __all__ = (
     "TransportAddress",
     "TransportProtocol",
     "UdpNonceResult",
+    "UdpServiceResult",
     "Verdict",
     "assess_topology",
     "check_name",
@@ -338,6 +364,7 @@ __all__ = (
     "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_capabilities",
     "probe_router",
     "read_local_context",
     "scan_exposure",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from natprobe_cli.render import arrow, confidence_words, label_rows, render_findings, render_path
+from natprobe_cli.render import arrow, label_rows, render_findings, render_path
+from natprobe.findings.share import confidence_words
 from natprobe_cli.terminal import Colour, Style
 from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport
@@ -12,6 +13,8 @@ from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.relay_verdicts import RelayVia
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
+from natprobe.verdicts.facilities import limit_sentence
+from natprobe.verdicts.reachability import PortStatus
 
 _WIDTH = 88
 
@@ -61,6 +64,8 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
     why, proof = _("why: "), _("proof: ")
     for port in report.ports:
         mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
+        if port.status is PortStatus.ARRIVED_SILENT:
+            mark = _("ARRIVED, SERVICE SILENT")
         mark = style.paint(mark, {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[port.reachable])
         lines.append(
             _(
@@ -93,6 +98,8 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         lines += ["", render_relay_section(report.relay, style)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
+    for entry in report.limits:
+        lines.extend(_wrap(limit_sentence(entry), _("limited: ")))
     if report.advice:
         lines += ["", style.paint(_("A port forward cannot work here. What can, in order:"), Colour.BOLD),
                   render_findings(report.advice, style=style)]

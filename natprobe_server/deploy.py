@@ -38,6 +38,7 @@ from natprobe.addressing import TransportAddress
 
 from natprobe_server.config.stun import EchoServerConfig, config_from_args, configs_from_args  # noqa: F401 (re-exported)
 from natprobe.addressing import IPAddress
+from natprobe.i18n import _
 from natprobe_server.config.stun import add_arguments as add_stun_arguments
 from natprobe_server.config.file import apply_file, load_config_file, mark_defaults
 from natprobe_server.config.http import HttpApiConfig
@@ -49,7 +50,15 @@ from natprobe_server.jamulus.directory import config_from_args as jamulus_config
 from natprobe_server.ratelimit import RateLimiter
 from natprobe_server.stun.service import StunService, Topology
 from natprobe_server.stun.tcp import TcpServer
-from natprobe_server.config.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
+from natprobe_server.web.config import WebPage, web_page_from_args
+from natprobe_server.web.config import add_arguments as add_web_arguments
+from natprobe_server.config.systemd_unit import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_TOKEN_PATH,
+    HIDDEN_DIRECTORIES,
+    hidden_from_unit,
+    systemd_unit,
+)
 from natprobe_server.stun.udp import UdpServer
 
 if TYPE_CHECKING:
@@ -388,6 +397,7 @@ async def serve_until_signalled(
     jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
     other_families: Sequence[EchoServerConfig] = (),
+    web_page: WebPage | None = None,
 ) -> ServerStats:
     """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
     Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
@@ -396,6 +406,7 @@ async def serve_until_signalled(
     an IPv4 one): its own STUN/echo sockets and its own HTTP API on the same port, whose
     probe-backs leave from that family's address, so each requester is probed over the family
     it came in on. The Jamulus directory stays on ``config``'s family (directories are IPv4).
+    ``web_page``: the web checker served at ``/`` on every family's HTTP API (None: no page).
 
     ``on_ready`` gets the first family's server and the readiness line once everything is bound.
     Raises :class:`NetworkError` when binding fails (for the directory only if
@@ -420,7 +431,7 @@ async def serve_until_signalled(
                 http = http or _http_config(config)
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
-                    extend=_metrics_installer(server, directory),
+                    extend=_with_web(_metrics_installer(server, directory), web_page),
                 )
                 stack.push_async_callback(runner.cleanup)
                 endpoints = [TransportAddress(config.primary, bound)]
@@ -428,7 +439,8 @@ async def serve_until_signalled(
                     # The same port on every family, so one URL port serves a name with A and AAAA;
                     # probe-backs leave from that family's own address.
                     family_http = _http_config(other, like=http)
-                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound)
+                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound,
+                                                           extend=_with_web(None, web_page))
                     stack.push_async_callback(other_runner.cleanup)
                     endpoints.append(TransportAddress(other.primary, bound))
                 line += f" http={','.join(str(e) for e in endpoints)}"
@@ -452,11 +464,28 @@ def _metrics_installer(
     try:
         from natprobe_server.api.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
     except ImportError:
-        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        logger.warning("no /metrics: prometheus-client is not installed (pip install '.[server]' in the natprobe clone)")
         return None
 
     def install(app: web.Application) -> None:
         install_metrics(app, server, directory)
+
+    return install
+
+
+def _with_web(
+    extend: Callable[[web.Application], None] | None, page: WebPage | None
+) -> Callable[[web.Application], None] | None:
+    """``extend`` plus the web checker (:mod:`natprobe_server.web`) when it is on."""
+    if page is None:
+        return extend
+
+    def install(app: web.Application) -> None:
+        from natprobe_server.web.page import install_web
+
+        if extend is not None:
+            extend(app)
+        install_web(app, page)
 
     return install
 
@@ -472,6 +501,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stun_arguments(parser)
     add_http_arguments(parser)
     add_jamulus_arguments(parser)
+    add_web_arguments(parser)
     parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -513,7 +543,17 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         # The credential line only when the token file exists: systemd refuses to start a
         # unit whose LoadCredential= source is missing.
         token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
-        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
+        config = args.config or DEFAULT_CONFIG_PATH
+        hidden = hidden_from_unit(config, token)
+        if hidden:
+            print(_("{prog}: this unit could not start: {paths} lies under {hidden}, which the unit hides from the "
+                    "service (PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
+                    "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
+                    "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
+                    prog=prog, paths=", ".join(str(p) for p in hidden),
+                    hidden=", ".join(str(d) for d in HIDDEN_DIRECTORIES)), file=sys.stderr)
+            return 2
+        print(systemd_unit(config, token=token), end="")
         return 0
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
@@ -523,13 +563,15 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         public = config.public_of(probe_ip)
         http = http_config_from_args(args, probe_ip, public if public != probe_ip else None)
         jamulus, jamulus_required = jamulus_config_from_args(args, config.primary, _public_pairs(config))
+        web_page = web_page_from_args(args, [_public_addresses(c) for c in (config, *other_families)], config.port)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if args.http_port is not None and missing:
-        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
-              "pip install 'natprobe[server]'", file=sys.stderr)
+        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): pip install '.[server]' "
+                "in the natprobe clone (natprobe is not on PyPI)", prog=prog, missing=", ".join(missing)),
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(
@@ -541,10 +583,11 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
                 jamulus_required=jamulus_required,
                 on_ready=print_ready,
                 other_families=other_families,
+                web_page=web_page,
             )
         )
     except NetworkError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(_("{prog}: error: {error}", prog=prog, error=exc), file=sys.stderr)
         return 3
     return 0
 
@@ -560,6 +603,12 @@ def _http_config(config: EchoServerConfig, like: HttpApiConfig | None = None) ->
     if like is None:
         return HttpApiConfig(probe_source_ip=probe_ip, probe_source_public_ip=public_ip, own_addresses=own)
     return dataclasses.replace(like, probe_source_ip=probe_ip, probe_source_public_ip=public_ip, own_addresses=own)
+
+
+def _public_addresses(config: EchoServerConfig) -> tuple[IPAddress, IPAddress | None]:
+    """The primary and alternate addresses clients reach (behind a 1:1 NAT: the public ones)."""
+    alternate = None if config.alternate is None else config.public_of(config.alternate)
+    return config.public_of(config.primary), alternate
 
 
 def _public_pairs(config: EchoServerConfig) -> tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...]:

@@ -35,6 +35,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "portmap": ("pure", 1),
     "recverr": ("pure", 1),
     "proxy_header": ("pure", 1),
+    "udp_services": ("pure", 1),
     "contract": ("pure", 2),
     "verdicts": ("pure", 3),
     "reports": ("pure", 4),

@@ -60,6 +60,9 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     # top-level `cli` or `echo_server` to clash with other software in site-packages.
     with zipfile.ZipFile(wheels[0]) as wheel:
         tops = {name.split("/")[0] for name in wheel.namelist()}
+        # The web checker's files ship with the echo server (served from the package).
+        assert {f"natprobe_server/web/static/{n}" for n in ("index.html", "app.js", "style.css", "icon.svg")} <= set(
+            wheel.namelist())
     assert {top for top in tops if not top.startswith("natprobe")} == set(), tops
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -93,7 +96,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     # The HTTP API needs the server extra: one clear line, no traceback, before anything binds.
     serve = subprocess.run([natprobe_bin, "serve", "--primary", "127.0.0.1", "--port", "0", "--http-port", "0"],
                            cwd=outside, capture_output=True, text=True, timeout=60)
-    assert serve.returncode == 2 and "pip install 'natprobe[server]'" in serve.stderr, serve.stderr
+    assert serve.returncode == 2 and "pip install '.[server]' in the natprobe clone" in serve.stderr and "PyPI" in serve.stderr, serve.stderr
     assert "Traceback" not in serve.stderr
     # The build compiled the French catalog with Babel and shipped it in the wheel.
     french = subprocess.run([natprobe_bin, "--lang", "fr", "check", "--server", "http://127.0.0.1:9"],

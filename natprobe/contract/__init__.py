@@ -9,6 +9,7 @@ the OpenAPI document (``natprobe_server.api.openapi``).
 * :mod:`~natprobe.contract.probe_route`: ``GET /v1/whoami`` and ``POST /v1/probe``.
 * :mod:`~natprobe.contract.hole_punch`: ``POST /v1/jamulus/hole-punch``.
 * :mod:`~natprobe.contract.dns`: ``POST /v1/dns`` (the name check's outside view).
+* :mod:`~natprobe.contract.explain`: ``POST /v1/explain`` (verdicts and findings for the web page).
 * :mod:`~natprobe.contract.components`: the records as JSON Schema, for the OpenAPI document.
 
 A route added later puts its records in its own module here. The names below load on first
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         SshResult,
         TlsInfo,
         UdpNonceResult,
+        UdpServiceResult,
         WhoAmI,
         decode_probe_request,
         decode_probe_response,
@@ -149,6 +151,7 @@ _LAZY_EXPORTS = {
     "TlsInfo": "natprobe.contract.probe_route",
     "TransportProtocol": "natprobe.contract.terms",
     "UdpNonceResult": "natprobe.contract.probe_route",
+    "UdpServiceResult": "natprobe.contract.probe_route",
     "WhoAmI": "natprobe.contract.probe_route",
     "decode": "natprobe.contract.base",
     "decode_hole_punch_request": "natprobe.contract.hole_punch",
@@ -226,6 +229,7 @@ __all__ = (
     "TlsInfo",
     "TransportProtocol",
     "UdpNonceResult",
+    "UdpServiceResult",
     "WhoAmI",
     "decode",
     "decode_hole_punch_request",

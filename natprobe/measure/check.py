@@ -16,6 +16,7 @@ import asyncio
 import errno
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from natprobe.findings.jamulus_findings import jamulus_check_findings
 from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
 from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
-from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
@@ -39,7 +39,8 @@ from natprobe.verdicts.reachability import (
     PortVerdict,
     decide_hairpin,
     decide_port,
-    held_udp_port_reason,
+    hairpin_untested,
+    privileged_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
@@ -48,6 +49,12 @@ from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
+from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
+from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
+from natprobe.verdicts.limits import limit_verdict, limits_of
+from natprobe.findings.silent_findings import silent_port_findings
+from natprobe.verdicts.port_holder import HolderKind, PortHolder
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +133,22 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
         raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
 
 
+def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
+    """Whether a program listens on TCP ``port`` here (None: cannot tell).
+
+    A bind with SO_REUSEADDR fails on Linux only against a listening socket (not against
+    connections in TIME_WAIT), so a refused probe can be told "nothing listens" from "a
+    firewall rejects" without touching the service."""
+    family = socket.AF_INET6 if ":" in listen_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((listen_ip, port))
+        except OSError as exc:
+            return True if exc.errno == errno.EADDRINUSE else None
+    return False
+
+
 def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     if spec.service is not None:
         return SERVICE_BY_NAME[spec.service][1]
@@ -135,23 +158,45 @@ def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
 
 
+def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
+    """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
+    spoken to), else send the one-time token anyway and watch for its arrival."""
+    holder = find_udp_holder(spec.port)
+    if holder is not None and holder.kind is HolderKind.JAMULUS:
+        return ProbeMode.JAMULUS, holder
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return ProbeMode.OPENVPN, holder
+    return ProbeMode.NONCE, holder
+
+
 async def _observe_port(
-    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float
+    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float,
+    capabilities: CapabilitySet,
 ) -> PortObservation:
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
     listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
+    holder = None
+    if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
+        # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
+        # the privilege. There is nothing to speak to either: say so, do not guess.
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
+                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
     if mode is None:
-        return PortObservation(
-            spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=held_udp_port_reason(spec.port),
-        )
+        mode, holder = _held_udp_mode(spec)
+    elif listener is None and spec.protocol is TransportProtocol.UDP:
+        holder = find_udp_holder(spec.port)  # to word the advice for the program
+    watching = capabilities.has(Facility.ARRIVAL_WATCH)
+    if mode is ProbeMode.NONCE and listener is None and not watching:
+        # Only the arrival watch could prove anything here: do not make the server probe in vain.
+        return PortObservation(spec.protocol, spec.port, mode, listening=False, holder=holder,
+                               watch_missing=capabilities[Facility.ARRIVAL_WATCH])
     source = whoami.probe_source
-    watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
+    watch = Match(spec.protocol.value, source, spec.port)
     try:
-        async with ArrivalWatcher(watch) as watcher:
+        async with ArrivalWatcher(watch, enabled=watching) as watcher:
             request = ProbeRequest.build(
                 spec.protocol, spec.port, mode,
                 nonce=token if mode is ProbeMode.NONCE else None,
@@ -178,6 +223,11 @@ async def _observe_port(
                 nonce_received=received, seen_on_interface=watcher.seen,
                 server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
+                host=spec.host,
+                local_listener=True if listener is not None
+                else _tcp_port_has_listener(spec.port, listen_ip) if spec.protocol is TransportProtocol.TCP else None,
+                holder=holder,
+                watch_missing=None if watcher.unavailable is None else watch_unavailable(watcher.unavailable, capabilities),
             )
     finally:
         if listener is not None:
@@ -248,6 +298,9 @@ class CheckOptions:
     """The site's name (``--host``): its A/AAAA records are checked against the public addresses."""
     nameservers: tuple[str, ...] | None = None
     """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once, :func:`probe_capabilities`); a test
+    injects a set with facilities switched off."""
     relay: bool = True
     """When ``name`` leads elsewhere than this network's public address, test the path through
     that address (a relay) with a one-time token (:mod:`natprobe.measure.relay_check`)."""
@@ -264,6 +317,8 @@ class _FamilyOutcome:
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
     findings: tuple[Finding, ...]
+    limits: tuple[Availability, ...] = ()
+    """Missing facilities that limited this family's conclusions."""
 
 
 async def _check_family(
@@ -277,6 +332,7 @@ async def _check_family(
     listen_ip: str,
     probe_timeout: float,
     source: Ipv6Source | None,
+    capabilities: CapabilitySet,
 ) -> _FamilyOutcome:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
@@ -296,9 +352,10 @@ async def _check_family(
             except NetworkError:
                 local_ip = None
         hops: tuple[Hop, ...] = ()
-        if trace and family is IpFamily.IPV4:
+        traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
+        if traced:
             try:
-                hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+                hops = await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
                 logger.debug("hop trace failed: %s", exc)
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
@@ -306,17 +363,21 @@ async def _check_family(
                           temporary_address=source is not None and source.temporary)
         if family is IpFamily.IPV6 and local_ip is not None:
             listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
-        verdicts = []
+        verdicts, missed = [], []
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
-            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
+            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities)
             verdicts.append(decide_port(observation, context))
+            missed += [observation.watch_missing] if observation.watch_missing is not None else []
+        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
+        verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
+            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+                   else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if hairpin and family is IpFamily.IPV4 else ()
         )
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
-                          jamulus_check_findings(ports, verdicts, topology.layers))
+    findings = jamulus_check_findings(ports, verdicts, topology.layers) + silent_port_findings(verdicts)
+    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins, findings, limits)
 
 
 async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
@@ -330,6 +391,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
     token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
+    capabilities = options.capabilities or probe_capabilities()
     families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
@@ -345,7 +407,8 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         server_ip = server_ips.get(family.version)
         source: Ipv6Source | None = None
         if family is IpFamily.IPV6:
-            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                                        None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
             has_global_ipv6 = source.address is not None
             if source.address is None:
                 statuses.append(FamilyResult(family, False, None, None, False,
@@ -361,7 +424,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         try:
             outcome = await _check_family(
                 server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
-                probe_timeout=probe_timeout, source=source,
+                probe_timeout=probe_timeout, source=source, capabilities=capabilities,
             )
         except ServerError as exc:
             failures.append(exc)
@@ -422,6 +485,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
         findings=tuple(f for o in outcomes for f in o.findings),
+        limits=tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits)),
     )
 
 

@@ -14,12 +14,14 @@ from typing import Any
 
 from natprobe.reports.check_report import CHECK_SCHEMA
 from natprobe.reports.dns_report import DNS_SCHEMA
+from natprobe.reports.doctor_report import DOCTOR_SCHEMA
 from natprobe.reports.exposure_report import EXPOSURE_SCHEMA
 from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
 from natprobe.reports.nat_report import NAT_SCHEMA
 from natprobe.reports.relay_report import RELAY_SCHEMA
 from natprobe.reports.router_report import CHECK_MAP_SCHEMA, ROUTER_SCHEMA
+from natprobe.reports.watch_report import HISTORY_SCHEMA, WATCH_SCHEMA
 
 __all__ = ("ReportSchema", "SCHEMAS", "schema_for")
 
@@ -67,6 +69,9 @@ SCHEMAS: dict[str, ReportSchema] = {
             JAMULUS_MODES_SCHEMA,
             JAMULUS_PING_SCHEMA,
             JAMULUS_LIST_SCHEMA,
+            WATCH_SCHEMA,
+            HISTORY_SCHEMA,
+            DOCTOR_SCHEMA,
         ),
     )
 }

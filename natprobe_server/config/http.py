@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from natprobe_server.config.stun import port_argument
+from natprobe_server.config.stun import at_least_one, count_argument, port_argument, positive_float
 from natprobe_server.config.stun import AppendAddress
 from natprobe.addressing import IPAddress
 
@@ -98,6 +98,11 @@ class HttpApiConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     """Seconds a connection has to deliver a whole request (headers and body), from its
     start or from its previous answer (slowloris)."""
+    exposure_interval: float | None = None
+    """Seconds between two exposure scans of one address (or IPv6 /64); ``None``: the
+    contract's ``MIN_SCAN_INTERVAL_S`` (180 s; not imported here, so a STUN-only server does
+    not load the record library). A private server whose owner runs ``natprobe watch`` often
+    may lower it."""
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
@@ -154,6 +159,8 @@ class HttpApiConfig:
             raise ValueError("max_connections and max_connections_per_source must be >= 1")
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
             raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
+        if self.exposure_interval is not None and not 0 <= self.exposure_interval <= 86400:
+            raise ValueError("exposure_interval must be within 0-86400 s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,31 +182,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--probe-rate",
-        type=float,
+        type=positive_float,
         default=DEFAULT_RATE_PER_S,
         metavar="R",
         help="probes per second per source IP (default %(default)s)",
     )
     parser.add_argument(
         "--probe-burst",
-        type=float,
+        type=at_least_one,
         default=DEFAULT_BURST,
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
     )
     parser.add_argument(
         "--relay-probe-rate",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TARGET_RATE_PER_S,
         metavar="R",
         help="relay probes per second per target address, whoever asks (default %(default)s)",
     )
     parser.add_argument(
         "--relay-probe-burst",
-        type=float,
+        type=at_least_one,
         default=DEFAULT_TARGET_BURST,
         metavar="B",
         help="relay probes allowed in a burst per target address (default %(default)s)",
+    )
+    parser.add_argument(
+        "--exposure-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between two exposure scans of one address or IPv6 /64 (default 180)",
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -208,28 +222,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-max-connections",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="C",
         help="HTTP connections at once (default %(default)s; kept below the file descriptor limit)",
     )
     parser.add_argument(
         "--http-max-connections-per-source",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         metavar="C",
         help="HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)",
     )
     parser.add_argument(
         "--http-keepalive-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_KEEPALIVE_TIMEOUT,
         metavar="S",
         help="seconds an idle keep-alive HTTP connection stays open (default %(default)s)",
     )
     parser.add_argument(
         "--http-request-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="S",
         help="seconds a connection has to send a whole request (default %(default)s)",
@@ -297,4 +311,5 @@ def config_from_args(
         max_connections_per_source=args.http_max_connections_per_source,
         keepalive_timeout=args.http_keepalive_timeout,
         request_timeout=args.http_request_timeout,
+        exposure_interval=args.exposure_interval,
     )
