@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "jamulus": ("pure", 1),
     "portmap": ("pure", 1),
     "recverr": ("pure", 1),
+    "proxy_header": ("pure", 1),
     "udp_services": ("pure", 1),
     "contract": ("pure", 2),
     "verdicts": ("pure", 3),
@@ -68,8 +69,9 @@ SERVER_RANKS: dict[str, int] = {
     "__init__": 7,
     "__main__": 7,
 }
-# The CLI: terminal primitives < progress, renderers and the no-server advice < one module per
-# command < main (which loads the commands by name) < the entry points.
+# The CLI: terminal primitives < progress, renderers, settings and the no-server advice < the
+# relay check run from here (it renders) < one module per command < main (which loads the
+# commands by name) < the entry points.
 CLI_RANKS: dict[str, int] = {
     "exit_codes": 0,
     "terminal": 0,
@@ -84,10 +86,11 @@ CLI_RANKS: dict[str, int] = {
     "render_jamulus": 2,
     "render_nat": 2,
     "render_share": 2,
-    "commands": 3,
-    "main": 4,
-    "__init__": 5,
-    "__main__": 5,
+    "relay_from_here": 3,
+    "commands": 4,
+    "main": 5,
+    "__init__": 6,
+    "__main__": 6,
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
 APPLICATIONS = {"natprobe_cli", "natprobe_server"}

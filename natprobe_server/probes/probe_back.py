@@ -454,10 +454,10 @@ def describe_certificate(der: bytes) -> CertificateInfo:
     return CertificateInfo(common_name(cert.subject), tuple(san[:32]), common_name(cert.issuer), expiry)
 
 
-async def _get(stream: Stream, host_header: str, timeout: float) -> tuple[HttpHead | None, str | None]:
-    """Send ``GET /`` and read the head; returns (head, error)."""
+async def _get(stream: Stream, host_header: str, timeout: float, path: str = "/") -> tuple[HttpHead | None, str | None]:
+    """Send ``GET path`` and read the head; returns (head, error)."""
     request = (
-        f"GET / HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: natprobe-echo/{__version__}\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: natprobe-echo/{__version__}\r\n"
         "Accept: */*\r\nConnection: close\r\n\r\n"
     ).encode("ascii")
     data = b""
@@ -487,8 +487,9 @@ async def probe_http(
     host: str | None = None,
     verify_context: ssl.SSLContext | None = None,
     https: bool = False,
+    path: str = "/",
 ) -> ProbeOutcome:
-    """``GET /`` with ``Host: host`` (or the target IP); for ``https`` a TLS handshake first.
+    """``GET path`` with ``Host: host`` (or the target IP); for ``https`` a TLS handshake first.
 
     HTTPS: the handshake is tried with ``verify_context`` (default: the system trust store,
     hostname checked against ``host`` or the target IP). If only certificate verification
@@ -523,7 +524,7 @@ async def probe_http(
             return ProbeOutcome(opened.source, HttpsResult(True, ProbeError.TLS, None, None, None, tls))
         tls = _tls_info(opened.writer, verified=verify_error is None, verify_error=verify_error)
     try:
-        head, error = await _get(opened, host_header, timeout)
+        head, error = await _get(opened, host_header, timeout, path)
     finally:
         await close_stream(opened.writer)
     status = None if head is None else head.status
