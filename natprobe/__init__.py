@@ -64,7 +64,8 @@ if TYPE_CHECKING:
     from natprobe.measure.lifetime import Clock, LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
     from natprobe.measure.name_check import NameCheckOptions, check_name
     from natprobe.recverr import Hop, HopOutcome
-    from natprobe.reports.check_report import CheckReport, FamilyResult
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.family_result import FamilyResult
     from natprobe.reports.dns_report import DnsReport
     from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
     from natprobe.reports.finding import Finding, Severity
@@ -126,7 +127,7 @@ _LAZY_EXPORTS = {
     "ExternalMeaning": "natprobe.verdicts.router_verdicts",
     "FamilyDnsVerdict": "natprobe.verdicts.dns_verdicts",
     "FamilyLookup": "natprobe.verdicts.dns_verdicts",
-    "FamilyResult": "natprobe.reports.check_report",
+    "FamilyResult": "natprobe.reports.family_result",
     "FilteringBehavior": "natprobe.verdicts.behavior",
     "Finding": "natprobe.reports.finding",
     "HairpinResult": "natprobe.verdicts.reachability",

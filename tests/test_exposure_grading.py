@@ -149,9 +149,9 @@ def test_report_json_and_text() -> None:
     ssh = ScannedPort(22, TCP, OPEN, "ssh", True, banner="SSH-2.0-x", ssh=SshDetails("SSH-2.0-x", ("password",)))
     closed = ScannedPort(23, TCP, PortState.CLOSED, "telnet", error="refused")
     finding = PortFinding("ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords", "d", ("keys only",))
-    v4 = ExposureFamily(IpFamily.IPV4, True, None, ipaddress.ip_address("203.0.113.7"), "198.51.100.10", False,
-                        "tested from ?", (ssh, closed))
-    v6 = ExposureFamily(IpFamily.IPV6, False, None, None, None, False, "this host has no global IPv6 address")
+    v4 = ExposureFamily(IpFamily.IPV4, True, None, ipaddress.ip_address("203.0.113.7"), False, "tested from ?",
+                        scanned_from="198.51.100.10", scanned=(ssh, closed))
+    v6 = ExposureFamily(IpFamily.IPV6, False, None, None, False, "this host has no global IPv6 address")
     report = ExposureReport("http://s", ("22/tcp",), (ExposedPort(ssh, True, (finding,)),), (v4, v6), 1.5)
     data = assert_valid_report(report.to_dict())
     assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 2 and data["bad"] is True

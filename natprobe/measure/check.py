@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address
 
-from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.jamulus_findings import jamulus_check_findings
-from natprobe.reports.check_report import CheckReport, FamilyResult
+from natprobe.measure.per_family import Measured, run_per_family
+from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
-from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
+from natprobe.adapters.interfaces import Ipv6Source
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     WELL_KNOWN_SERVICE,
@@ -44,7 +45,6 @@ from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest,
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
-from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 
@@ -254,7 +254,6 @@ class _FamilyOutcome:
     """What one family's conversation with the echo server found (the per-port logic's output)."""
 
     public_ip: IPAddress
-    local_ip: IPAddress | None
     topology: TopologyVerdict
     hops: tuple[Hop, ...]
     verdicts: tuple[PortVerdict, ...]
@@ -263,36 +262,28 @@ class _FamilyOutcome:
 
 
 async def _check_family(
-    server: str,
+    family: IpFamily,
     server_ip: IPAddress,
-    ports: Sequence[PortSpec],
-    *,
-    token: str | None,
-    hairpin: bool,
-    trace: bool,
-    listen_ip: str,
-    probe_timeout: float,
     source: Ipv6Source | None,
-) -> _FamilyOutcome:
+    local_ip: IPAddress | None,
+    *,
+    server: str,
+    ports: Sequence[PortSpec],
+    options: CheckOptions,
+) -> Measured[_FamilyOutcome]:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
-    family = IpFamily.of(server_ip)
-    local_ip: IPAddress | None = source.address if source is not None else None
+    probe_timeout, listen_ip = options.probe_timeout, str(options.listen_ip)
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
-        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
-        family=family.version, local_ip=local_ip,
+        server, token=options.token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
+        family=family.version, local_ip=source.address if source is not None else None,
     ) as api:
         whoami = await api.whoami()
-        if local_ip is None:
-            try:
-                local_ip = source_address_toward(server_ip)
-            except NetworkError:
-                local_ip = None
         hops: tuple[Hop, ...] = ()
-        if trace and family is IpFamily.IPV4:
+        if options.trace and family is IpFamily.IPV4:
             try:
                 hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
@@ -309,10 +300,11 @@ async def _check_family(
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
-            if hairpin and family is IpFamily.IPV4 else ()
+            if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
-                          jamulus_check_findings(ports, verdicts, topology.layers))
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins,
+                             jamulus_check_findings(ports, verdicts, topology.layers))
+    return Measured(outcome, whoami.public_ip)
 
 
 async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
@@ -325,81 +317,38 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
-    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
-    families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
-    if not families:
+    if not options.families:
         raise ValueError("no address family to check")
     started = time.monotonic()
-    server_ips = await resolve_per_family(url_host(server))
-    outcomes: list[_FamilyOutcome] = []
-    statuses: list[FamilyResult] = []
-    failures: list[NatprobeError] = []
-    has_global_ipv6: bool | None = None
-    for family in families:
-        server_ip = server_ips.get(family.version)
-        source: Ipv6Source | None = None
-        if family is IpFamily.IPV6:
-            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
-            has_global_ipv6 = source.address is not None
-            if source.address is None:
-                statuses.append(FamilyResult(family, False, None, None, False,
-                                             _("this host has no global IPv6 address: IPv6 was not tested")))
-                continue
-        if server_ip is None:
-            statuses.append(FamilyResult(
-                family, False, source.address if source else None, None, False,
-                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-                  server=url_host(server), version=family.version),
-            ))
-            continue
-        try:
-            outcome = await _check_family(
-                server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
-                probe_timeout=probe_timeout, source=source,
-            )
-        except ServerError as exc:
-            failures.append(exc)
-            statuses.append(FamilyResult(family, False, source.address if source else None, None, False,
-                                         _("IPv{version} was not tested: {error}",
-                                                                             version=family.version, error=exc)))
-            continue
-        outcomes.append(outcome)
-        temporary = source is not None and source.temporary
-        if family is IpFamily.IPV4:
-            note = _("tested from {address}", address=outcome.local_ip)
-        elif temporary:
-            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
-                     "address)", address=outcome.local_ip)
-        else:
-            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
-                     address=outcome.local_ip)
-        statuses.append(FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note))
-    if not outcomes:
-        if failures:
-            raise failures[0]
-        raise NetworkError("; ".join(s.note for s in statuses))
-    first = outcomes[0]
+    runs = await run_per_family(server, options.families,
+                                functools.partial(_check_family, server=server, ports=ports, options=options))
+    tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
+    outcomes = [outcome for _status, outcome in tested]
+    statuses = tuple(run.status for run in runs)
+    first_status, first = tested[0]
+    # An IPv6 family without a sending address is the one "no global IPv6 address" case.
+    has_global_ipv6 = next((s.local_ip is not None for s in statuses if s.family is IpFamily.IPV6), None)
     dns_report = None
-    if name is not None:
+    if options.name is not None:
         from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
 
-        dns_report = await check_name(name, NameCheckOptions(
-            server=server, token=token, nameservers=nameservers,
+        dns_report = await check_name(options.name, NameCheckOptions(
+            server=server, token=options.token, nameservers=options.nameservers,
             public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         ))
     return CheckReport(
         server=server,
         public_ip=first.public_ip,
-        local_ip=first.local_ip,
+        local_ip=first_status.local_ip,
         topology=first.topology,
         hops=first.hops,
         ports=tuple(v for o in outcomes for v in o.verdicts),
         hairpin=tuple(h for o in outcomes for h in o.hairpins),
         duration_s=time.monotonic() - started,
-        families=tuple(statuses),
+        families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
         findings=tuple(f for o in outcomes for f in o.findings),

@@ -34,7 +34,7 @@ from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, 
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress, split_host_port
 from natprobe.stun.message import Message, binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
@@ -81,29 +81,6 @@ async def resolve_server(server: str | TransportAddress, default_port: int = DEF
         return server
     host, port = split_host_port(server, default_port)
     return TransportAddress(await resolve_host(host), port)
-
-
-def split_host_port(text: str, default_port: int) -> tuple[str, int]:
-    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; ``ValueError`` with a clear message."""
-    text = text.strip()
-    if not text:
-        raise ValueError("empty server address")
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(f"unbalanced '[' in {text!r}")
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ValueError(f"unexpected text after ']' in {text!r}")
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""  # a bare IPv6 address or a plain host name
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"invalid port {port_text!r} in {text!r}")
-    return host, int(port_text)
 
 
 @contextlib.asynccontextmanager

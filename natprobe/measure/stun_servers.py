@@ -19,7 +19,7 @@ from natprobe.addressing import TransportAddress
 from natprobe.adapters.resolve import resolve_host
 from natprobe.adapters.stun_udp import StunEndpoint
 from natprobe.errors import NatprobeError
-from natprobe.measure.discovery import split_host_port
+from natprobe.addressing import split_host_port
 from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT

@@ -8,6 +8,7 @@ from typing import Any
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
+from natprobe.reports.family_result import FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
@@ -25,7 +26,7 @@ from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
 from natprobe.contract import TransportProtocol, to_json_object
 from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict
 
-__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
+__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
 CHECK_SCHEMA_ID = "natprobe/check"
 CHECK_VERSION = 3
@@ -33,21 +34,6 @@ CHECK_VERSION = 3
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
 ``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added."""
-
-
-@dataclass(frozen=True, slots=True)
-class FamilyResult:
-    """Whether a family was tested, from which address, and why not when it was not."""
-
-    family: IpFamily
-    tested: bool
-    local_ip: IPAddress | None
-    """The address the check was sent from (over IPv6: the stable global address)."""
-    public_ip: IPAddress | None
-    """The address the echo server saw over this family."""
-    temporary_address: bool
-    """``local_ip`` is a temporary privacy address (there was no stable one)."""
-    note: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S, OsType
+from natprobe.jamulus.probe import ListedServer, PingOutcome
 from natprobe.reports.json_schema import (
     ADDRESS,
     BOOL_OR_NULL,
@@ -294,27 +295,30 @@ class JamulusPingResult:
 
 
 @dataclass(frozen=True, slots=True)
-class JamulusServerEntry:
-    """One server of a directory's list, pinged as the Jamulus connect dialog does."""
+class JamulusServerEntry(ListedServer):
+    """One server of a directory's list (:class:`~natprobe.jamulus.probe.ListedServer`),
+    pinged as the Jamulus connect dialog does."""
 
-    name: str
-    ip: IPv4Address
-    port: int
-    is_directory: bool
-    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
-    city: str | None
-    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
-    country: int | None
-    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
-    max_clients: int | None
-    permanent: bool | None
-    rtt_ms: float | None
+    rtt_ms: float | None = None
     """``None``: the listed address did not answer (or was not pingable, e.g. 0.0.0.0)."""
-    num_clients: int | None
-    version: str | None
-    os: OsType | int | None
-    hole_punched: bool
+    num_clients: int | None = None
+    version: str | None = None
+    os: OsType | int | None = None
+    hole_punched: bool = False
     """A ``CLM_EMPTY_MESSAGE`` came from this ip:port (the directory's hole punch worked)."""
+
+    @classmethod
+    def of(cls, listed: ListedServer, ping: PingOutcome | None, hole_punched: bool) -> JamulusServerEntry:
+        """The listed server with its ping's answer (``None``: not pinged)."""
+        return cls(
+            listed.name, listed.ip, listed.port, listed.is_directory, listed.city, listed.country,
+            listed.max_clients, listed.permanent,
+            rtt_ms=None if ping is None or ping.rtt is None else ping.rtt * 1000.0,
+            num_clients=None if ping is None else ping.num_clients,
+            version=None if ping is None else ping.version,
+            os=None if ping is None else ping.os,
+            hole_punched=hole_punched,
+        )
 
     @property
     def os_name(self) -> str | None:

@@ -44,7 +44,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run_set(args: argparse.Namespace) -> int:
     from natprobe.adapters.user_config import UserConfigError, check_server_url
-    from natprobe.measure.discovery import split_host_port
+    from natprobe.addressing import split_host_port
 
     value: str | list[str] = args.value.strip()
     if args.key == "token" and args.value == "-":

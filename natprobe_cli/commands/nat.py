@@ -56,7 +56,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     # Sockets, netifaces and the classifier load only when discovery runs.
     from natprobe_cli.render_nat import render_nat_report
-    from natprobe.measure.discovery import DiscoveryOptions, discover_nat, split_host_port
+    from natprobe.addressing import split_host_port
+    from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 
     try:
         if args.server is not None:
