@@ -73,10 +73,13 @@ if TYPE_CHECKING:
     from natprobe.reports.lifetime_report import LifetimeReport, LifetimeTrial
     from natprobe.reports.nat_report import NatReport
     from natprobe.stun.transaction import RetransmissionPolicy
-    from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+    from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+    from natprobe.observations import Observation, Probe
     from natprobe.verdicts.classify import Verdict
-    from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyLookup, LookupStatus
-    from natprobe.verdicts.jamulus_verdicts import HolePunchObservation, ModeStatus, ModeVerdict
+    from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
+    from natprobe.observations import FamilyLookup, LookupStatus
+    from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict
+    from natprobe.observations import HolePunchObservation
     from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
     from natprobe.verdicts.router_verdicts import ExternalMeaning
     from natprobe.verdicts.router_verdicts import MappingOutcome
@@ -126,12 +129,12 @@ _LAZY_EXPORTS = {
     "ExposureReport": "natprobe.reports.exposure_report",
     "ExternalMeaning": "natprobe.verdicts.router_verdicts",
     "FamilyDnsVerdict": "natprobe.verdicts.dns_verdicts",
-    "FamilyLookup": "natprobe.verdicts.dns_verdicts",
+    "FamilyLookup": "natprobe.observations",
     "FamilyResult": "natprobe.reports.family_result",
     "FilteringBehavior": "natprobe.verdicts.behavior",
     "Finding": "natprobe.reports.finding",
     "HairpinResult": "natprobe.verdicts.reachability",
-    "HolePunchObservation": "natprobe.verdicts.jamulus_verdicts",
+    "HolePunchObservation": "natprobe.observations",
     "Hop": "natprobe.recverr",
     "HopOutcome": "natprobe.recverr",
     "HttpDetails": "natprobe.contract.exposure_route",
@@ -148,7 +151,7 @@ _LAZY_EXPORTS = {
     "LifetimeProgress": "natprobe.measure.lifetime",
     "LifetimeReport": "natprobe.reports.lifetime_report",
     "LifetimeTrial": "natprobe.reports.lifetime_report",
-    "LookupStatus": "natprobe.verdicts.dns_verdicts",
+    "LookupStatus": "natprobe.observations",
     "MappedCheck": "natprobe.reports.router_report",
     "MappingBehavior": "natprobe.verdicts.behavior",
     "MappingOutcome": "natprobe.verdicts.router_verdicts",
@@ -158,7 +161,7 @@ _LAZY_EXPORTS = {
     "NameCheckOptions": "natprobe.measure.name_check",
     "NatLayers": "natprobe.verdicts.nat_layers",
     "NatReport": "natprobe.reports.nat_report",
-    "Observation": "natprobe.verdicts.behavior",
+    "Observation": "natprobe.observations",
     "OsType": "natprobe.jamulus.messages",
     "PortFinding": "natprobe.reports.exposure_report",
     "PortRef": "natprobe.contract.exposure_route",
@@ -166,7 +169,7 @@ _LAZY_EXPORTS = {
     "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
-    "Probe": "natprobe.verdicts.behavior",
+    "Probe": "natprobe.observations",
     "ProtocolAnswer": "natprobe.reports.router_report",
     "RetransmissionPolicy": "natprobe.stun.transaction",
     "RouterMapping": "natprobe.verdicts.router_verdicts",

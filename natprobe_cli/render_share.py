@@ -28,6 +28,7 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
+from natprobe.verdicts.scope_words import shared_label
 from natprobe.verdicts.reachability import PortVerdict
 
 __all__ = ("Scrubber", "mask_address", "share_check", "share_jamulus", "share_nat")
@@ -59,15 +60,8 @@ def mask_address(ip: IPAddress) -> str:
     return ":".join([format(int(groups[0], 16), "x"), format(int(groups[1], 16), "x")] + ["x"] * 6)
 
 
-def _scope_label(ip: IPAddress | None) -> str:
-    if ip is None:
-        return _("unknown")
-    scope = classify(unmap(ip))
-    if scope is AddressScope.SHARED:
-        return _("CGNAT, masked")
-    if _is_kept(ip):
-        return _("LAN, kept")
-    return _("public, masked")
+def _label(ip: IPAddress | None) -> str:
+    return shared_label(ip, kept=ip is not None and _is_kept(ip))
 
 
 class Scrubber:
@@ -161,8 +155,8 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
         "",
         _("- NAT layers: `{layers}` ({confidence} confidence)", layers=report.topology.layers.value,
           confidence=confidence_words(report.topology.confidence)),
-        _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_scope_label(report.local_ip)),
-        _("- Public address: {address} ({label})", address=scrub(str(report.public_ip)), label=_scope_label(report.public_ip)),
+        _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_label(report.local_ip)),
+        _("- Public address: {address} ({label})", address=scrub(str(report.public_ip)), label=_label(report.public_ip)),
         "",
         _("| Port | Verdict | What answered |"),
         "|---|---|---|",
@@ -203,8 +197,8 @@ def share_nat(report: NatReport, *, names: Iterable[str | None] = ()) -> str:
         _("- Filtering: `{value}`: {reason}", value=report.filtering.value.value, reason=scrub(report.filtering.reason)),
         _("- Hairpinning: {value}", value=yes_no(report.hairpinning.value)),
         _("- Port preserved: {value}", value=yes_no(report.port_preservation)),
-        _("- This host: {address} ({label})", address=scrub(str(local or "?")), label=_scope_label(local)),
-        _("- Public address: {address} ({label})", address=scrub(str(public or "?")), label=_scope_label(public)),
+        _("- This host: {address} ({label})", address=scrub(str(local or "?")), label=_label(local)),
+        _("- Public address: {address} ({label})", address=scrub(str(public or "?")), label=_label(public)),
     ]
     if report.lifetime is not None:
         lines.append(_("- Mapping lifetime: {reason}", reason=scrub(report.lifetime.reason)))
@@ -229,9 +223,9 @@ def share_jamulus(report: JamulusModesReport, *, names: Iterable[str | None] = (
         _("- Public mode (registered): {works} (`{status}`): {reason}", works=works(report.public_mode.works),
           status=report.public_mode.status.value, reason=scrub(report.public_mode.reason)),
         _("- NAT layers: `{layers}`", layers=report.nat_layers.value),
-        _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_scope_label(report.local_ip)),
+        _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_label(report.local_ip)),
         _("- Public address: {address} ({label})", address=scrub(str(report.public_ip or "?")),
-          label=_scope_label(report.public_ip)),
+          label=_label(report.public_ip)),
     ]
     lines += _path_block(jamulus_path(report), scrub)
     lines += _findings_block(explain_jamulus(report), scrub)

@@ -15,7 +15,7 @@ from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServer, EchoServerConfig
 from natprobe import ClassicNatType, DiscoveryOptions, FilteringBehavior, MappingBehavior, discover_nat
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import Probe
+from natprobe.observations import Probe
 from tests.json_reports import assert_valid_report
 
 LO1 = ipaddress.IPv4Address("127.0.0.1")

@@ -10,7 +10,8 @@ from natprobe.findings.jamulus_findings import explain_jamulus_port
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract import ConnectResult, ProbeError, ProbeMode
 from natprobe.contract import TransportProtocol as Protocol
-from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_port
+from natprobe.verdicts.reachability import Context, PortStatus, decide_port
+from natprobe.observations import PortObservation
 
 STABLE = IPv6Address("2001:db8:77::10")
 TEMPORARY = IPv6Address("2001:db8:77:0:3f2b:f305:512c:bb0d")

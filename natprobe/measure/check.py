@@ -29,18 +29,8 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import Ipv6Source
-from natprobe.verdicts.reachability import (
-    SERVICE_BY_NAME,
-    WELL_KNOWN_SERVICE,
-    Context,
-    PortSpec,
-    PortObservation,
-    HairpinResult,
-    PortVerdict,
-    decide_hairpin,
-    decide_port,
-    held_udp_port_reason,
-)
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, Context, PortSpec, HairpinResult, PortVerdict, decide_hairpin, decide_port, held_udp_port_reason
+from natprobe.observations import PortObservation
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding

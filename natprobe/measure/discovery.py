@@ -28,7 +28,7 @@ from natprobe.verdicts.classify import (
     silence_doubt,
     usable_alternate,
 )
-from natprobe.verdicts.behavior import Observation, Probe
+from natprobe.observations import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime

@@ -60,13 +60,8 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.verdicts.jamulus_verdicts import (
-    HolePunchObservation,
-    port_held_note,
-    refused_punches_note,
-    unmeasured_directory_reason,
-    unmeasured_lifetime_note,
-)
+from natprobe.verdicts.jamulus_verdicts import port_held_note, refused_punches_note, unmeasured_directory_reason, unmeasured_lifetime_note
+from natprobe.observations import HolePunchObservation
 from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.verdicts.reachability import PortVerdict

@@ -24,14 +24,8 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.dns_verdicts import (
-    DnsVerdict,
-    FamilyDnsVerdict,
-    FamilyLookup,
-    LookupStatus,
-    decide_family,
-    validate_name,
-)
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, decide_family, validate_name
+from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "check_name", "outside_view")
 

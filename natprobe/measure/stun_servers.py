@@ -23,7 +23,7 @@ from natprobe.addressing import split_host_port
 from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
-from natprobe.verdicts.behavior import Observation, Probe
+from natprobe.observations import Observation, Probe
 from natprobe.verdicts.classify import unreachable_alternate, usable_alternate
 
 logger = logging.getLogger(__name__)

@@ -27,14 +27,8 @@ from natprobe.reports.json_schema import (
 )
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
-from natprobe.verdicts.jamulus_verdicts import (
-    HolePunchObservation,
-    ModeStatus,
-    ModeVerdict,
-    keepalive_outlives,
-    private_mode_verdict,
-    public_mode_verdict,
-)
+from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict, keepalive_outlives, private_mode_verdict, public_mode_verdict
+from natprobe.observations import HolePunchObservation
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
 

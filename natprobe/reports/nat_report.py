@@ -7,7 +7,8 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import Verdict
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.addressing import TransportAddress
 from natprobe.reports.json_schema import (
     ADDRESS,

@@ -18,10 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.addressing import AddressScope, IPAddress, TransportAddress
 from natprobe.addressing import classify as address_scope
 from natprobe.addressing import is_globally_routable
+from natprobe.verdicts.scope_words import scope_name
 from natprobe.i18n import N_, _
 
 T = TypeVar("T")
@@ -129,7 +131,7 @@ def unreachable_alternate(primary: Observation) -> str | None:
             UNREACHABLE_ALTERNATE_REASON,
             server=primary.destination.ip,
             alternate=other,
-            scope=_("carrier-grade NAT (100.64.0.0/10)") if other_scope is AddressScope.SHARED else other_scope.value,
+            scope=scope_name(other_scope),
         )
     return None
 

@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
+from natprobe.observations import FamilyLookup, LookupStatus
 from natprobe.addressing import AddressScope, IPAddress, IpFamily, classify, is_globally_routable
 from natprobe.i18n import _
 
@@ -35,21 +36,6 @@ MAX_NAME_LENGTH = 253
 """RFC 1035 section 2.3.4: 255 octets on the wire, 253 characters in text without the final dot."""
 _MAX_LABEL = 63
 _LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-
-
-class LookupStatus(enum.StrEnum):
-    """How one resolver answered one question (RFC 1035 section 4.1.1 RCODEs, RFC 2308)."""
-
-    ANSWERED = "answered"
-    """NOERROR; ``addresses`` may be empty (NODATA: the name exists, not this type)."""
-    NXDOMAIN = "nxdomain"
-    """RCODE 3: the name does not exist."""
-    SERVFAIL = "servfail"
-    """RCODE 2 (or every server refused): the resolver could not get an answer."""
-    TIMEOUT = "timeout"
-    """No answer within the bound."""
-    ERROR = "error"
-    """Anything else (no resolver configured, a malformed answer)."""
 
 
 class DnsVerdict(enum.StrEnum):
@@ -77,15 +63,6 @@ NOT_PROBLEMS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.S
 """Verdicts that ask nothing of the user (unverified: nothing wrong was found, nothing proven)."""
 NOT_CHECKED = frozenset({DnsVerdict.RESOLVER_TIMEOUT, DnsVerdict.RESOLVER_FAILURE})
 """The resolver failed: nothing was learnt about the records (a "could not test", not a finding)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FamilyLookup:
-    """One resolver's answer for one family of a name."""
-
-    status: LookupStatus
-    addresses: tuple[IPAddress, ...] = ()
-    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

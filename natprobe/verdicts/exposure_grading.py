@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
 from natprobe.i18n import N_
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
-from natprobe.verdicts.reachability import Context, PortObservation, PortVerdict, decide_port
+from natprobe.verdicts.reachability import Context, PortVerdict, decide_port
+from natprobe.observations import PortObservation
 
 __all__ = (
     "Code",

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+from natprobe.observations import HolePunchObservation
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.i18n import _
@@ -72,21 +73,7 @@ class ModeVerdict:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class HolePunchObservation:
-    """What the echo server's directory emulation saw during its hole punch."""
 
-    published: TransportAddress
-    """The registration's source address at the directory: what a directory lists."""
-    unsolicited_answered: bool
-    """A stranger's ping to the published address came back (before any punch)."""
-    punch_received: bool
-    """The server's ``CLM_EMPTY_MESSAGE`` reached the new peer."""
-    punch_source: TransportAddress | None
-    punched_ping_answered: bool
-    """The new peer's ping to the published address came back after the punch."""
-    punched_rtt_ms: float | None = None
-    keepalive_s: float = JAMULUS_KEEPALIVE_S
 
 
 

@@ -33,6 +33,7 @@ from typing import Final
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
 from natprobe.i18n import N_, _
+from natprobe.verdicts.scope_words import describe_address
 
 __all__ = ("NatLayers", "Confidence", "TopologyVerdict", "assess_topology")
 
@@ -76,27 +77,11 @@ _GATEWAY_INSIDE: Final = frozenset({_S.PRIVATE, _S.UNIQUE_LOCAL, _S.RESERVED, _S
 # A source address toward the Internet can never be one of these; treat it as "not known".
 _UNUSABLE_SOURCE: Final = frozenset({_S.LOOPBACK, _S.MULTICAST, _S.UNSPECIFIED})
 
-_SCOPE_WORDS: Final = {
-    _S.PUBLIC: N_("public"),
-    _S.PRIVATE: N_("private, RFC 1918"),
-    _S.SHARED: N_("carrier-grade NAT shared space, RFC 6598"),
-    _S.LOOPBACK: N_("loopback"),
-    _S.LINK_LOCAL: N_("link-local"),
-    _S.UNIQUE_LOCAL: N_("IPv6 unique-local, RFC 4193"),
-    _S.DOCUMENTATION: N_("documentation range, used as public Internet in natprobe's lab"),
-    _S.MULTICAST: N_("multicast"),
-    _S.UNSPECIFIED: N_("unspecified"),
-    _S.RESERVED: N_("reserved, not globally routable"),
-}
 
 _VPN_NOTE: Final = N_(
     "100.64.0.0/10 is also used by some VPNs (Tailscale, for one); if such a VPN carries "
     "this traffic, it is the translating layer."
 )
-
-
-def _describe(ip: IPAddress) -> str:
-    return _("{address} ({scope})", address=ip, scope=_(_SCOPE_WORDS[classify(ip)]))
 
 
 def _grade(signals: Sequence[tuple[Confidence, str]], observed_routable: bool) -> Confidence:
@@ -168,7 +153,7 @@ def assess_topology(
 
     local_scope = classify(local) if local is not None else None
     if local is not None:
-        evidence.append(_("This host's address toward the server is {address}.", address=_describe(local)))
+        evidence.append(_("This host's address toward the server is {address}.", address=describe_address(local)))
         if local_scope in _UNUSABLE_SOURCE:
             evidence.append(_("That is not an address packets to the Internet can come from."))
             local, local_scope = None, None
@@ -177,7 +162,7 @@ def assess_topology(
     if observed is None:
         evidence.append(_("The outside server was not reached, so no public address was observed."))
     else:
-        evidence.append(_("The outside server saw this host as {address}.", address=_describe(observed)))
+        evidence.append(_("The outside server saw this host as {address}.", address=describe_address(observed)))
 
     # 1. The host holds the address the server saw: nothing translated it.
     if local is not None and local == observed:
@@ -202,7 +187,7 @@ def assess_topology(
 
     if gateway is not None:
         gateway_scope = classify(gateway)
-        said = _describe(gateway)
+        said = describe_address(gateway)
         if gateway_scope is _S.SHARED:
             signals.append(
                 (
@@ -286,7 +271,7 @@ def assess_topology(
             "Hop {ttl} on the way out is {hop}, behind the first router and "
             "before any public hop: probably a second NAT.",
             ttl=ttl,
-            hop=_describe(hop),
+            hop=describe_address(hop),
         )
         hop_signals.append((ttl, (NatLayers.DOUBLE_NAT, Confidence.MEDIUM, text)))
     inside.extend(signal for _, signal in sorted(hop_signals, key=lambda item: item[0]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
+from natprobe.observations import PortObservation
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract import (
     ConnectResult,
@@ -82,27 +83,6 @@ class PortSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class PortObservation:
-    """Everything observed for one port."""
-
-    protocol: TransportProtocol
-    port: int
-    mode: ProbeMode
-    listening: bool
-    """natprobe held the port itself and listened for the nonce."""
-    nonce_received: bool | None = None
-    """The nonce arrived on natprobe's own socket (None: natprobe was not listening)."""
-    seen_on_interface: bool | None = None
-    """The probe reached this host's network interface (None: no capture was possible)."""
-    server_result: ProbeResult | None = None
-    """The echo server's ``result`` record for this probe (None: it did not run)."""
-    service: str | None = None
-    """The service natprobe expected on the port, when it was held by one."""
-    error: str | None = None
-    """Why the probe could not run (e.g. the echo server refused it)."""
-
-
-@dataclass(frozen=True, slots=True)
 class Context:
     local_ip: IPAddress | None
     public_ip: IPAddress | None
@@ -151,11 +131,17 @@ def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ..
     )
 
 
-_CGNAT_ADVICE = (
+CGNAT_ADVICE = (
     N_("Ask your ISP for a public IPv4 address (sometimes called 'disable CGNAT' or a static IP option)."),
     N_("Or serve over IPv6, if your ISP provides it: there is no NAT there, only a firewall to open."),
     N_("Or run a tunnel to a VPS with a public address (reverse SSH tunnel or WireGuard) and a reverse proxy there."),
 )
+"""What to do behind carrier-grade NAT (the one home of this advice; see :func:`cgnat_advice`)."""
+
+
+def cgnat_advice() -> tuple[str, ...]:
+    """:data:`CGNAT_ADVICE` in the user's language."""
+    return tuple(_(advice) for advice in CGNAT_ADVICE)
 
 
 def _v6_address(context: Context) -> str:
@@ -230,7 +216,7 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
                 "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable",
                 what=what, address=context.public_ip,
             ),
-            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
+            advice=cgnat_advice(),
             protocol=observation.protocol,
             port=observation.port,
             reachable=False,

@@ -18,7 +18,7 @@ from typing import Any
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
 from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, _CGNAT_ADVICE
+from natprobe.verdicts.reachability import PortStatus, PortVerdict, cgnat_advice
 
 __all__ = (
     "MappingProtocol",
@@ -165,7 +165,7 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
                 reachable=False,
                 reason=_("{reason}; {refusal}, and this line is behind carrier-grade NAT: the router itself "
                          "has no public address to forward from", reason=verdict.reason, refusal=refused),
-                advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
+                advice=cgnat_advice(),
             )
         return dataclasses.replace(verdict, reason=_("{reason}; {refusal}", reason=verdict.reason, refusal=refused))
     made = {"via": _via(outcome), "protocol": proto, "port": outcome.external_port, "lease": outcome.lease_s}
@@ -194,7 +194,7 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
                        "the router and drops the probe", said=said)
         return dataclasses.replace(
             verdict, status=PortStatus.CGNAT, reachable=False, reason=reason,
-            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
+            advice=cgnat_advice(),
         )
     if meaning is ExternalMeaning.ANOTHER_NAT:
         return dataclasses.replace(
@@ -222,7 +222,7 @@ def with_gateway_topology(verdict: PortVerdict, before: NatLayers, after: NatLay
             reason=_("{reason}; the router reports its external address as {address}, in the carrier-grade NAT "
                      "range: the ISP's NAT is in front of the router, so a forward on the router cannot make the "
                      "port reachable", reason=verdict.reason, address=gateway_external),
-            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
+            advice=cgnat_advice(),
         )
     if after is NatLayers.DOUBLE_NAT:
         return dataclasses.replace(

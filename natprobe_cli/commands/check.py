@@ -119,7 +119,7 @@ def _no_server(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
     from natprobe_cli.render_check import render_check_report
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import CheckOptions, check_ports
 
     try:

@@ -43,7 +43,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import UserConfigError, check_server_url
+    from natprobe_cli.user_config import UserConfigError, check_server_url
     from natprobe.addressing import split_host_port
 
     value: str | list[str] = args.value.strip()
@@ -76,7 +76,7 @@ def run_unset(args: argparse.Namespace) -> int:
 def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) -> int:
     """Write one key (None removes it) and print ``done(path)``; a refused value is a usage
     error, an unwritable file exit 3 (could not do it)."""
-    from natprobe.adapters.user_config import UserConfigError, save_setting
+    from natprobe_cli.user_config import UserConfigError, save_setting
 
     try:
         path = save_setting(key, value)
@@ -92,7 +92,7 @@ def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) 
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import (
+    from natprobe_cli.user_config import (
         ENV_TOKEN,
         UserConfigError,
         config_path,

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import ipaddress
 
     from natprobe_cli.render_dns import render_dns_report
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.name_check import NameCheckOptions, check_name
     from natprobe.verdicts.dns_verdicts import validate_name
 

@@ -101,7 +101,7 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from natprobe_cli.render_jamulus import render_jamulus_report
     from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)

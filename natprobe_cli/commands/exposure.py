@@ -73,7 +73,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     from natprobe_cli.no_server import no_server_message
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.exposure import ExposureOptions, scan_exposure  # aiohttp loads only when a scan runs
 
     try:

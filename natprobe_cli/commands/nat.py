@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _pick_public_server(quiet: bool) -> TransportAddress | ExitCode:
     """The first usable server of the configured (or built-in) list, or the exit code after saying why not."""
-    from natprobe.adapters.user_config import UserConfigError, resolve_stun_servers
+    from natprobe_cli.user_config import UserConfigError, resolve_stun_servers
     from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS, pick_stun_server
 
     try:

@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.verdicts.classify import classify
 from natprobe.verdicts.classify import sends_needed, silence_doubt
 from natprobe.measure.lifetime import idle_schedule

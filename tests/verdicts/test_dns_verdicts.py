@@ -7,13 +7,8 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from natprobe.addressing import IpFamily
-from natprobe.verdicts.dns_verdicts import (
-    DnsVerdict,
-    FamilyLookup,
-    LookupStatus,
-    decide_family,
-    validate_name,
-)
+from natprobe.verdicts.dns_verdicts import DnsVerdict, decide_family, validate_name
+from natprobe.observations import FamilyLookup, LookupStatus
 
 NAME = "cloud.example.org"
 PUBLIC4 = IPv4Address("203.0.113.7")

@@ -15,7 +15,8 @@ from natprobe.contract import (
     TransportProtocol,
 )
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_hairpin, decide_port
+from natprobe.verdicts.reachability import Context, PortStatus, decide_hairpin, decide_port
+from natprobe.observations import PortObservation
 
 LAN = IPv4Address("192.168.1.20")
 PUBLIC = IPv4Address("203.0.113.7")

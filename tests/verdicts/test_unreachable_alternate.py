@@ -8,7 +8,8 @@ import ipaddress
 import pytest
 
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.verdicts.classify import classify, unreachable_alternate, usable_alternate
 
 LOCAL_IP = ipaddress.ip_address("192.168.1.10")

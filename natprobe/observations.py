@@ -1,0 +1,120 @@
+"""What natprobe saw, before anything is concluded: the observation records verdicts decide on.
+
+Pure records (no I/O, no wording): a STUN probe's answer (:class:`Observation`, per
+:class:`Probe` of RFC 5780), a port probe's (:class:`PortObservation`), the echo server's
+Jamulus hole punch (:class:`HolePunchObservation`), one resolver's answer for one address
+family (:class:`FamilyLookup`). Measurement fills them in; :mod:`natprobe.verdicts` decides.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.contract import ProbeMode, ProbeResult, TransportProtocol
+from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+
+__all__ = ("FamilyLookup", "HolePunchObservation", "LookupStatus", "Observation", "PortObservation", "Probe")
+
+
+class Probe(enum.StrEnum):
+    """The tests discovery runs (RFC 5780 sections 3.4, 4.3 and 4.4)."""
+
+    MAPPING_PRIMARY = "mapping-primary"
+    """Test I: Binding to the primary address (also filtering test I)."""
+    MAPPING_ALTERNATE_IP = "mapping-alternate-ip"
+    """Mapping test II: same socket, to the alternate IP and primary port."""
+    MAPPING_ALTERNATE_BOTH = "mapping-alternate-ip-port"
+    """Mapping test III: same socket, to the alternate IP and alternate port."""
+    FILTERING_CHANGE_IP_PORT = "filtering-change-ip-port"
+    """Filtering test II: fresh socket, ask for the answer from the alternate IP and port."""
+    FILTERING_CHANGE_PORT = "filtering-change-port"
+    """Filtering test III: fresh socket, ask for the answer from the primary IP, alternate port."""
+    HAIRPIN = "hairpin"
+    """RFC 5780 3.4: a fresh socket sends to the mapped address of the test I socket."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one probe saw. ``answered`` False means every send went unanswered."""
+
+    probe: Probe
+    local: TransportAddress
+    destination: TransportAddress
+    sends: int
+    answered: bool
+    response_source: TransportAddress | None = None
+    mapped: TransportAddress | None = None
+    other_address: TransportAddress | None = None
+    response_origin: TransportAddress | None = None
+    error_code: int | None = None
+    rtt: float | None = None
+    expected_source: TransportAddress | None = None
+    """Where a correct server answers from (RFC 5780 Table 1); ``None`` when not checked."""
+
+    @property
+    def from_expected_source(self) -> bool:
+        return self.expected_source is None or self.response_source == self.expected_source
+
+
+@dataclass(frozen=True, slots=True)
+class PortObservation:
+    """Everything observed for one port."""
+
+    protocol: TransportProtocol
+    port: int
+    mode: ProbeMode
+    listening: bool
+    """natprobe held the port itself and listened for the nonce."""
+    nonce_received: bool | None = None
+    """The nonce arrived on natprobe's own socket (None: natprobe was not listening)."""
+    seen_on_interface: bool | None = None
+    """The probe reached this host's network interface (None: no capture was possible)."""
+    server_result: ProbeResult | None = None
+    """The echo server's ``result`` record for this probe (None: it did not run)."""
+    service: str | None = None
+    """The service natprobe expected on the port, when it was held by one."""
+    error: str | None = None
+    """Why the probe could not run (e.g. the echo server refused it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HolePunchObservation:
+    """What the echo server's directory emulation saw during its hole punch."""
+
+    published: TransportAddress
+    """The registration's source address at the directory: what a directory lists."""
+    unsolicited_answered: bool
+    """A stranger's ping to the published address came back (before any punch)."""
+    punch_received: bool
+    """The server's ``CLM_EMPTY_MESSAGE`` reached the new peer."""
+    punch_source: TransportAddress | None
+    punched_ping_answered: bool
+    """The new peer's ping to the published address came back after the punch."""
+    punched_rtt_ms: float | None = None
+    keepalive_s: float = JAMULUS_KEEPALIVE_S
+
+
+class LookupStatus(enum.StrEnum):
+    """How one resolver answered one question (RFC 1035 section 4.1.1 RCODEs, RFC 2308)."""
+
+    ANSWERED = "answered"
+    """NOERROR; ``addresses`` may be empty (NODATA: the name exists, not this type)."""
+    NXDOMAIN = "nxdomain"
+    """RCODE 3: the name does not exist."""
+    SERVFAIL = "servfail"
+    """RCODE 2 (or every server refused): the resolver could not get an answer."""
+    TIMEOUT = "timeout"
+    """No answer within the bound."""
+    ERROR = "error"
+    """Anything else (no resolver configured, a malformed answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyLookup:
+    """One resolver's answer for one family of a name."""
+
+    status: LookupStatus
+    addresses: tuple[IPAddress, ...] = ()
+    detail: str = ""
