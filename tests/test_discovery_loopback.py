@@ -13,7 +13,8 @@ import pytest
 
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServer, EchoServerConfig
-from natprobe import ClassicNatType, DiscoveryOptions, FilteringBehavior, MappingBehavior, discover_nat
+from natprobe import DiscoveryOptions, discover_nat
+from natprobe.nat import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.addressing import TransportAddress
 from natprobe.observations import Probe
 from tests.json_reports import assert_valid_report

@@ -44,6 +44,13 @@ LAYERS: dict[str, tuple[str, int]] = {
     "measure": ("orchestration", 8),
     "__init__": ("api", 9),
     "__main__": ("api", 9),
+    # The namespaced public modules: the parts of each report, re-exported from their homes.
+    "nat": ("api", 9),
+    "reach": ("api", 9),
+    "router": ("api", 9),
+    "exposed": ("api", 9),
+    "names": ("api", 9),
+    "jamulus_check": ("api", 9),
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
 APPLICATIONS = {"natprobe_cli", "natprobe_server"}
