@@ -17,7 +17,8 @@ from natprobe.reports.finding import Finding, Severity
 from tests.json_reports import assert_valid_report
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, keepalive_outlives
 from natprobe.observations import HolePunchObservation
-from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
+from natprobe.findings.jamulus_reasons import assess_jamulus_modes
+from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.findings.jamulus_findings import explain_jamulus, explain_jamulus_port
 from natprobe.contract import TransportProtocol
 from natprobe.verdicts.reachability import PortStatus, PortVerdict

@@ -21,7 +21,7 @@ from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers, assess_topology
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import PortSpec, PortVerdict
-from natprobe.verdicts.router_verdicts import with_gateway_topology, with_router_evidence
+from natprobe.findings.router_reasons import with_gateway_topology, with_router_evidence
 
 __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
 

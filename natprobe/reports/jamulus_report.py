@@ -27,7 +27,7 @@ from natprobe.reports.json_schema import (
 )
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
-from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict, keepalive_outlives, private_mode_verdict, public_mode_verdict
+from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict, keepalive_outlives
 from natprobe.observations import HolePunchObservation
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
@@ -46,7 +46,6 @@ __all__ = (
     "JamulusPingResult",
     "JamulusServerEntry",
     "JamulusServerList",
-    "assess_jamulus_modes",
 )
 
 JAMULUS_MODES_SCHEMA_ID = "natprobe/jamulus-modes"
@@ -168,61 +167,6 @@ class JamulusModesReport:
 def _verdict_dict(verdict: ModeVerdict) -> dict[str, Any]:
     return {"works": verdict.works, "status": verdict.status.value, "reason": verdict.reason}
 
-
-
-def assess_jamulus_modes(
-    *,
-    server: str,
-    port: int,
-    measured_port: int | None,
-    port_in_use: bool,
-    local_ip: IPAddress | None,
-    public_ip: IPAddress | None,
-    nat_layers: NatLayers,
-    private_check: PortVerdict | None,
-    directory: TransportAddress | None,
-    registered: bool | None,
-    registration_status: int | None = None,
-    hole_punch: HolePunchObservation | None = None,
-    hole_punch_error: str | None = None,
-    punches_sent: int = 0,
-    lifetime: LifetimeReport | None = None,
-    notes: tuple[str, ...] = (),
-    duration_s: float = 0.0,
-) -> JamulusModesReport:
-    """The report, with a verdict for each mode, from what was observed."""
-    private = private_mode_verdict(private_check, port, public_ip)
-    public = public_mode_verdict(
-        measured_port=measured_port,
-        directory=directory,
-        registered=registered,
-        registration_status=registration_status,
-        punch=hole_punch,
-        hole_punch_error=hole_punch_error,
-        lifetime=lifetime,
-        nat_layers=nat_layers,
-    )
-    return JamulusModesReport(
-        server=server,
-        port=port,
-        measured_port=measured_port,
-        port_in_use=port_in_use,
-        local_ip=local_ip,
-        public_ip=public_ip,
-        nat_layers=nat_layers,
-        private_check=private_check,
-        directory=directory,
-        registered=registered,
-        registration_status=registration_status,
-        hole_punch=hole_punch,
-        hole_punch_error=hole_punch_error,
-        punches_sent=punches_sent,
-        lifetime=lifetime,
-        private_mode=private,
-        public_mode=public,
-        notes=notes,
-        duration_s=duration_s,
-    )
 
 
 # --- natprobe jamulus ping | list ----------------------------------------------------------

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
-from natprobe.i18n import N_
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.verdicts.reachability import Context, PortVerdict, decide_port
 from natprobe.observations import PortObservation
@@ -72,7 +71,8 @@ class Grade:
     code: Code
     level: Level
     subject: str = ""
-    """What the finding is about, for the wording (a certificate name, a version, a method list)."""
+    """What the finding is about, for the wording (a certificate name, a version, a method list,
+    the risky service's name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +90,7 @@ class GradedPort:
 
 
 # Services the guides say never to leave open to the Internet: close them or reach them over a VPN.
-RISKY = {
-    "telnet": N_("telnet sends passwords in clear text"),
-    "smb": N_("Windows file sharing (SMB) is a favourite target of worms and ransomware"),
-    "rdp": N_("Remote Desktop is brute-forced all day long on the Internet"),
-    "vnc": N_("VNC often has a weak password or none"),
-    "mssql": N_("a database server"),
-    "mysql": N_("a database server"),
-    "postgresql": N_("a database server"),
-    "mongodb": N_("a database server"),
-    "redis": N_("Redis is a database meant for trusted networks"),
-    "mqtt": N_("an MQTT broker often accepts anonymous clients"),
-}
+RISKY = frozenset({"telnet", "smb", "rdp", "vnc", "mssql", "mysql", "postgresql", "mongodb", "redis", "mqtt"})
 ROUTER_ADMIN = {"upnp", "tr-069"}
 WEB = {"http", "https"}
 
@@ -166,9 +155,9 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
         if port.auth_required is False:
             grades.append(Grade(Code.REDIS_NO_AUTH, Level.BAD))
         else:
-            grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, RISKY["redis"]))
+            grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, "redis"))
     elif service in RISKY:
-        grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, RISKY[service]))
+        grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, service))
     elif service == "ftp":
         grades.append(Grade(Code.PLAINTEXT_LOGIN, Level.WARNING, "FTP"))
     elif service == "smtp":
