@@ -18,7 +18,8 @@ from natprobe.reports.lifetime_report import LifetimeTrial
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.classify import Verdict
-from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
+from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
+from natprobe.findings.topology_words import assess_topology
 
 __all__ = (
     "ClassicNatType",

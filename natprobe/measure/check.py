@@ -34,7 +34,8 @@ from natprobe.observations import PortObservation
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding
-from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
+from natprobe.verdicts.nat_layers import TopologyVerdict
+from natprobe.findings.topology_words import assess_topology
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 

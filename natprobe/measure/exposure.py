@@ -38,7 +38,7 @@ from natprobe.findings.exposure_findings import explain_grade
 from natprobe.reports.finding import Finding
 from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
 from natprobe.verdicts.exposure_grading import grade_scan
-from natprobe.verdicts.nat_layers import assess_topology
+from natprobe.findings.topology_words import assess_topology
 from natprobe.verdicts.reachability import Context
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Verdicts decide, findings speak: a verdict function returns values, codes and parameters
 (:class:`Why`), never a sentence; :mod:`natprobe.findings` holds the sentences, keyed by the
-codes, and words a :class:`Why` in the user's language (:func:`natprobe.findings.sentences.say`).
+codes, and words a :class:`Why` in the user's language.
 A parameter may itself be a :class:`Why` (a clause inside a sentence).
 """
 
