@@ -11,7 +11,7 @@ from natprobe_cli.user_config import ENV_SERVER, config_path
 from natprobe.addressing import IPAddress, is_globally_routable
 from natprobe.addressing import classify as address_scope
 from natprobe.i18n import _
-from natprobe.verdicts.scope_words import scope_meaning
+from natprobe.findings.scope_words import scope_meaning
 
 _WIDTH = 88
 

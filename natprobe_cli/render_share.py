@@ -28,7 +28,7 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
-from natprobe.verdicts.scope_words import shared_label
+from natprobe.findings.scope_words import shared_label
 from natprobe.verdicts.reachability import PortVerdict
 
 __all__ = ("Scrubber", "mask_address", "share_check", "share_jamulus", "share_nat")

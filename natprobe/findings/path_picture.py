@@ -31,7 +31,7 @@ from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, Mappin
 from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
-from natprobe.verdicts.scope_words import short_scope_word
+from natprobe.findings.scope_words import short_scope_word
 
 __all__ = ("Mark", "NodeKind", "PathNode", "check_path", "draw_path", "jamulus_path", "nat_path")
 

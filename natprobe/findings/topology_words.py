@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from natprobe.addressing import IPAddress
 from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import Said, TopologyDecision, TopologyVerdict, decide_topology
-from natprobe.verdicts.scope_words import describe_address
+from natprobe.findings.scope_words import describe_address
 from natprobe.verdicts.why import Why
 
 __all__ = ("assess_topology", "word_topology")

@@ -19,6 +19,7 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+from natprobe.findings.behavior_words import word_verdict
 from natprobe.verdicts.classify import (
     MAX_SILENCE_DOUBT,
     classify,
@@ -243,10 +244,10 @@ async def discover_nat(
         server_alternate=first.other_address,
         local=local,
         mapped=classification.mapped,
-        mapping=classification.mapping,
-        filtering=classification.filtering,
-        nat_type=classification.nat_type,
-        hairpinning=classification.hairpinning,
+        mapping=word_verdict(classification.mapping),
+        filtering=word_verdict(classification.filtering),
+        nat_type=word_verdict(classification.nat_type),
+        hairpinning=word_verdict(classification.hairpinning),
         port_preservation=classification.port_preservation,
         mapping_varies_by_destination=classification.mapping_varies_by_destination,
         rtt_s=first.rtt if first.answered else None,  # each send has its own id: never ambiguous
