@@ -14,7 +14,8 @@ from natprobe.contract.exposure_route import ScannedPort
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
 from natprobe.verdicts.exposure_grading import Code, Grade, Level
-from natprobe.verdicts.reachability import PortVerdict
+from natprobe.findings.port_words import word_port
+from natprobe.verdicts.reachability import PortDecision
 
 __all__ = ("explain_grade", "severity")
 
@@ -50,13 +51,14 @@ def _name(port: ScannedPort) -> str:
     return f"{port.protocol.value.upper()} {port.port}"
 
 
-def explain_grade(grade: Grade, port: ScannedPort, verdict: PortVerdict | None = None) -> Finding:
+def explain_grade(grade: Grade, port: ScannedPort, verdict: PortDecision | None = None) -> Finding:
     """The finding for one grade of ``port``."""
     title, detail, advice = _text(grade, port, verdict)
     return Finding(_SEVERITY[grade.level], title, detail, advice, code=f"exposure-{grade.code.value}")
 
 
-def _text(grade: Grade, port: ScannedPort, verdict: PortVerdict | None) -> tuple[str, str, tuple[str, ...]]:
+def _text(grade: Grade, port: ScannedPort, decision: PortDecision | None) -> tuple[str, str, tuple[str, ...]]:
+    verdict = None if decision is None else word_port(decision)
     where = _name(port)
     code = grade.code
     lan = _(_LAN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from natprobe.i18n import _, ngettext
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
-from natprobe.verdicts.reachability import cgnat_advice
+from natprobe.findings.port_words import cgnat_advice
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 
 __all__ = ("explain_router", "describe_mapping")

@@ -12,7 +12,8 @@ import dataclasses
 from natprobe.addressing import IPAddress
 from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortVerdict, cgnat_advice
+from natprobe.findings.port_words import cgnat_advice
+from natprobe.verdicts.reachability import PortVerdict
 from natprobe.verdicts.router_verdicts import MappingOutcome, PortRevision, Said, gateway_revision, router_revision
 from natprobe.verdicts.why import AS_SAID, Why
 

@@ -29,7 +29,8 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import Ipv6Source
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, Context, PortSpec, HairpinResult, PortVerdict, decide_hairpin, decide_port, held_udp_port_reason
+from natprobe.findings.port_words import assess_port, held_udp_port_reason, word_hairpin
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, Context, PortSpec, HairpinResult, PortVerdict, decide_hairpin
 from natprobe.observations import PortObservation
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
@@ -181,7 +182,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     try:
         if spec.protocol is TransportProtocol.UDP:
             if listener is None:
-                return decide_hairpin(spec.protocol, spec.port, public_ip, None)
+                return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, None))
             loop = asyncio.get_running_loop()
             transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
@@ -215,7 +216,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     finally:
         if listener is not None:
             await listener.close()
-    return decide_hairpin(spec.protocol, spec.port, public_ip, works)
+    return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, works))
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +288,7 @@ async def _check_family(
         verdicts = []
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
             observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
-            verdicts.append(decide_port(observation, context))
+            verdicts.append(assess_port(observation, context))
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])

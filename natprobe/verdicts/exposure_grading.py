@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
-from natprobe.verdicts.reachability import Context, PortVerdict, decide_port
+from natprobe.verdicts.reachability import Context, PortDecision, decide_port
 from natprobe.observations import PortObservation
 
 __all__ = (
@@ -80,8 +80,8 @@ class GradedPort:
     scanned: ScannedPort
     expected: bool
     grades: tuple[Grade, ...]
-    verdict: PortVerdict | None = None
-    """The reachability verdict, for an expected port that is not open."""
+    verdict: PortDecision | None = None
+    """The reachability decision, for an expected port that is not open."""
 
     @property
     def worst(self) -> Level:
@@ -179,8 +179,8 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
     return tuple(grades)
 
 
-def _expected_verdict(port: ScannedPort, context: Context) -> PortVerdict:
-    """The reachability check's verdict for an expected port that is not open."""
+def _expected_verdict(port: ScannedPort, context: Context) -> PortDecision:
+    """The reachability check's decision for an expected port that is not open."""
     if port.protocol is ScanProtocol.UDP:
         observation = PortObservation(TransportProtocol.UDP, port.port, ProbeMode.JAMULUS, listening=False,
                                       server_result=JamulusResult(False, None, None, None, None),

@@ -4,7 +4,9 @@ Inputs are what was observed — whether the echo server's probe-back arrived on
 whether it was at least seen on this host's interface (a packet capture, when allowed),
 what the server saw when it connected or spoke the service's protocol — plus the local
 context (this host's address, the public address the server saw, the NAT layers). The
-output is one verdict per port with its reason and what to do, in plain language.
+output is one decision per port (:class:`PortDecision`: the status, and the reason and what to
+do as codes and parameters); :mod:`natprobe.findings.port_words` says it as a
+:class:`PortVerdict` in plain language.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from natprobe.contract import (
     SshResult,
     TransportProtocol,
 )
-from natprobe.i18n import N_, _
 from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.verdicts.why import Why
 
 
 class PortStatus(enum.StrEnum):
@@ -73,13 +75,34 @@ class PortSpec:
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
-            raise ValueError(_("port out of range: {value}", value=self.port))
+            raise PortSpecError(PortSpecProblem.PORT_OUT_OF_RANGE, self)
         if self.service is not None and self.service not in SERVICE_BY_NAME:
-            raise ValueError(_("unknown service {service!r}; known: {known}",
-                               service=self.service, known=", ".join(sorted(SERVICE_BY_NAME))))
+            raise PortSpecError(PortSpecProblem.UNKNOWN_SERVICE, self)
         if self.service is not None and SERVICE_BY_NAME[self.service][0] is not self.protocol:
-            raise ValueError(_("service {service} runs over {protocol}, not {other}", service=self.service,
-                               protocol=SERVICE_BY_NAME[self.service][0].value, other=self.protocol.value))
+            raise PortSpecError(PortSpecProblem.WRONG_TRANSPORT, self)
+
+
+class PortSpecProblem(enum.StrEnum):
+    """What is wrong with a :class:`PortSpec` (a program words it; see :class:`PortSpecError`)."""
+
+    PORT_OUT_OF_RANGE = "port-out-of-range"
+    UNKNOWN_SERVICE = "unknown-service"
+    WRONG_TRANSPORT = "wrong-transport"
+
+
+class PortSpecError(ValueError):
+    """A port spec that cannot be checked; ``problem`` and ``spec`` say why."""
+
+    def __init__(self, problem: PortSpecProblem, spec: PortSpec) -> None:
+        self.problem, self.spec = problem, spec
+        if problem is PortSpecProblem.PORT_OUT_OF_RANGE:
+            text = f"port out of range: {spec.port}"
+        elif problem is PortSpecProblem.UNKNOWN_SERVICE:
+            text = f"unknown service {spec.service!r}; known: {', '.join(sorted(SERVICE_BY_NAME))}"
+        else:
+            text = (f"service {spec.service} runs over {SERVICE_BY_NAME[spec.service or ''][0].value}, "
+                    f"not {spec.protocol.value}")
+        super().__init__(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,79 +131,104 @@ class PortVerdict:
     family: IpFamily = IpFamily.IPV4
 
 
-def held_udp_port_reason(port: int) -> str:
-    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
-    return _(
-        "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
-        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-        "run the check again.",
-        port=port,
-    )
+class Said(enum.StrEnum):
+    """The reasons, proofs and advice of the port verdicts (worded by :mod:`natprobe.findings.port_words`)."""
+
+    # the first half of an "unreached" reason: what did not get through
+    PROBE_NEVER_ARRIVED = "port.probe-never-arrived"
+    REQUEST_UNANSWERED = "port.request-unanswered"
+    # reasons
+    V6_UNREACHED = "port.v6-unreached"
+    HOST_FIREWALL_DROPPED = "port.host-firewall-dropped"
+    CGNAT_UNREACHED = "port.cgnat-unreached"
+    NO_NAT_FILTERED = "port.no-nat-filtered"
+    NOT_FORWARDED = "port.not-forwarded"
+    OVER_IPV6 = "port.over-ipv6"
+    PROBE_ARRIVED = "port.probe-arrived"
+    V6_REFUSED = "port.v6-refused"
+    CONNECTED_ELSEWHERE = "port.connected-elsewhere"
+    REFUSED_BY_HOST_FIREWALL = "port.refused-by-host-firewall"
+    REFUSED_ELSEWHERE = "port.refused-elsewhere"
+    SERVICE_ANSWERED = "port.service-answered"
+    CONNECTED_WRONG_PROTOCOL = "port.connected-wrong-protocol"
+    FORWARDED_REFUSED = "port.forwarded-refused"
+    REQUEST_REACHED_INTERFACE = "port.request-reached-interface"
+    # what answered
+    JAMULUS_SERVER = "port.answered.jamulus"
+    WEB_SERVER = "port.answered.web"
+    SSH_SERVER = "port.answered.ssh"
+    TCP_SERVICE = "port.answered.tcp"
+    # proofs
+    TOKEN_ARRIVED = "port.proof.token-arrived"
+    V6_TOKEN_ARRIVED = "port.proof.v6-token-arrived"
+    SERVICE_SPOKE = "port.proof.service-spoke"
+    TCP_ACCEPTED = "port.proof.tcp-accepted"
+    # advice
+    LAN_FORWARD = "port.advice.lan-forward"
+    LAN_FIXED_ADDRESS = "port.advice.lan-fixed-address"
+    LAN_UPSTREAM = "port.advice.lan-upstream"
+    CGNAT_ADVICE = "cgnat.advice"
+    V6_PINHOLE = "port.advice.v6-pinhole"
+    V6_HOST_FIREWALL = "port.advice.v6-host-firewall"
+    V6_STABLE_ADDRESS = "port.advice.v6-stable-address"
+    HOST_FIREWALL_ALLOW = "port.advice.host-firewall-allow"
+    NETWORK_FIREWALL_OPEN = "port.advice.network-firewall-open"
+    CHECK_SERVICE = "port.advice.check-service"
+    ALLOW_INBOUND = "port.advice.allow-inbound"
+    LISTEN_EVERYWHERE = "port.advice.listen-everywhere"
+    # hairpinning
+    HAIRPIN_PORT_IN_USE = "hairpin.port-in-use"
+    HAIRPIN_WORKS = "hairpin.works"
+    HAIRPIN_FAILS = "hairpin.fails"
+    HAIRPIN_SPLIT_DNS = "hairpin.advice.split-dns"
 
 
-def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class PortDecision:
+    """A :class:`PortVerdict` before it is worded: reason, advice and proof as codes and parameters."""
+
+    protocol: TransportProtocol
+    port: int
+    reachable: bool | None
+    status: PortStatus
+    why: Why
+    advice: tuple[Why, ...]
+    proof: Why | None = None
+    details: ProbeResult | None = None
+    family: IpFamily = IpFamily.IPV4
+
+
+def _lan_advice(observation: PortObservation, context: Context) -> tuple[Why, ...]:
     proto = observation.protocol.value.upper()
-    host = str(context.local_ip) if context.local_ip is not None else _("this host's LAN address")
     return (
-        _("On the router, forward {protocol} port {port} to {host} (this host), port {port}.",
-          protocol=proto, port=observation.port, host=host),
-        _("Give this host a fixed LAN address ({host}) with a DHCP reservation, so the forward keeps pointing at it.",
-          host=host),
-        _("If the router sits behind another router or modem that also does NAT, forward the port there too "
-          "(or put the modem in bridge mode)."),
+        Why.of(Said.LAN_FORWARD, protocol=proto, port=observation.port, host=context.local_ip),
+        Why.of(Said.LAN_FIXED_ADDRESS, host=context.local_ip),
+        Why.of(Said.LAN_UPSTREAM),
     )
 
 
-CGNAT_ADVICE = (
-    N_("Ask your ISP for a public IPv4 address (sometimes called 'disable CGNAT' or a static IP option)."),
-    N_("Or serve over IPv6, if your ISP provides it: there is no NAT there, only a firewall to open."),
-    N_("Or run a tunnel to a VPS with a public address (reverse SSH tunnel or WireGuard) and a reverse proxy there."),
-)
-"""What to do behind carrier-grade NAT (the one home of this advice; see :func:`cgnat_advice`)."""
-
-
-def cgnat_advice() -> tuple[str, ...]:
-    """:data:`CGNAT_ADVICE` in the user's language."""
-    return tuple(_(advice) for advice in CGNAT_ADVICE)
-
-
-def _v6_address(context: Context) -> str:
-    if context.local_ip is None:
-        return _("this host's IPv6 address")
-    if context.temporary_address:
-        return _("{address} (a temporary privacy address)", address=context.local_ip)
-    return str(context.local_ip)
-
-
-def _v6_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+def _v6_advice(observation: PortObservation, context: Context) -> tuple[Why, ...]:
     """Over IPv6 nothing is forwarded: a pinhole on the router, and this host's firewall."""
     proto, port = observation.protocol.value.upper(), observation.port
-    address = str(context.local_ip) if context.local_ip is not None else _("this host's stable IPv6 address")
     advice = [
-        _("On the router, open an IPv6 pinhole (an inbound IPv6 firewall exception) for {protocol} port {port} "
-          "to {address}. Some routers pick the host by its interface identifier: name the stable address, "
-          "not a temporary privacy address.", protocol=proto, port=port, address=address),
-        _("Allow inbound {protocol} port {port} over IPv6 in this host's firewall (nftables/ip6tables, ufw, "
-          "firewalld).", protocol=proto, port=port),
+        Why.of(Said.V6_PINHOLE, protocol=proto, port=port, address=context.local_ip),
+        Why.of(Said.V6_HOST_FIREWALL, protocol=proto, port=port),
     ]
     if context.temporary_address:
-        advice.append(_(
-            "{address} is a temporary privacy address that changes within a day: give this server a stable "
-            "address (net.ipv6.conf.<interface>.use_tempaddr=0, or a static address) and use that in the "
-            "pinhole and the DNS record.", address=address,
-        ))
+        advice.append(Why.of(Said.V6_STABLE_ADDRESS, address=context.local_ip))
     return tuple(advice)
 
 
-def _v6_unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
-    return PortVerdict(
+def _v6_where(context: Context) -> dict[str, object]:
+    """The parameters that name this host's IPv6 address (and whether it is a temporary one)."""
+    return {"address": context.local_ip, "temporary": context.temporary_address}
+
+
+def _v6_unreached(observation: PortObservation, context: Context, what: Why) -> PortDecision:
+    return PortDecision(
         status=PortStatus.IPV6_FIREWALL,
-        reason=_(
-            "{what} (over IPv6, to {address}): IPv6 has no NAT, so a firewall dropped it: the router's IPv6 "
-            "firewall has no pinhole for {protocol} port {port} to this address, or this host's own firewall "
-            "drops it", what=what, address=_v6_address(context), protocol=observation.protocol.value.upper(),
-            port=observation.port,
-        ),
+        why=Why.of(Said.V6_UNREACHED, what=what, protocol=observation.protocol.value.upper(), port=observation.port,
+                   **_v6_where(context)),
         advice=_v6_advice(observation, context),
         protocol=observation.protocol,
         port=observation.port,
@@ -188,165 +236,127 @@ def _v6_unreached(observation: PortObservation, context: Context, what: str) -> 
     )
 
 
-def _unreached(observation: PortObservation, context: Context, what: str) -> PortVerdict:
+def _unreached(observation: PortObservation, context: Context, what: Why) -> PortDecision:
     """The probe did not get through: tell apart host firewall, CGNAT and a missing forward."""
     if context.family is IpFamily.IPV6 and not observation.seen_on_interface:
         return _v6_unreached(observation, context, what)
+    proto, port = observation.protocol.value.upper(), observation.port
     if observation.seen_on_interface:
-        return PortVerdict(
+        return PortDecision(
             status=PortStatus.HOST_FIREWALL,
-            reason=_(
-                "{what}: the echo server's probe reached this host's network interface but never got to "
-                "port {port}, so this host's own firewall dropped it",
-                what=what, port=observation.port,
-            ),
-            advice=(
-                _("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
-                  protocol=observation.protocol.value.upper(), port=observation.port),
-            ),
+            why=Why.of(Said.HOST_FIREWALL_DROPPED, what=what, port=port),
+            advice=(Why.of(Said.HOST_FIREWALL_ALLOW, protocol=proto, port=port),),
             protocol=observation.protocol,
-            port=observation.port,
+            port=port,
             reachable=False,
         )
     if context.layers is NatLayers.CGNAT:
-        return PortVerdict(
+        return PortDecision(
             status=PortStatus.CGNAT,
-            reason=_(
-                "{what}: this network is behind carrier-grade NAT, so the public address {address} "
-                "belongs to your ISP's NAT and a port forward on your own router cannot make the port reachable",
-                what=what, address=context.public_ip,
-            ),
-            advice=cgnat_advice(),
+            why=Why.of(Said.CGNAT_UNREACHED, what=what, address=context.public_ip),
+            advice=(Why.of(Said.CGNAT_ADVICE),),
             protocol=observation.protocol,
-            port=observation.port,
+            port=port,
             reachable=False,
         )
     if context.layers is NatLayers.NO_NAT:
-        return PortVerdict(
+        return PortDecision(
             status=PortStatus.NOT_FORWARDED,
-            reason=_(
-                "{what}: this host has the public address {address} itself, so a firewall in "
-                "front of it (provider or network firewall) filtered the probe",
-                what=what, address=context.public_ip,
-            ),
-            advice=(_("Open {protocol} port {port} in the network firewall.",
-                      protocol=observation.protocol.value.upper(), port=observation.port),),
+            why=Why.of(Said.NO_NAT_FILTERED, what=what, address=context.public_ip),
+            advice=(Why.of(Said.NETWORK_FIREWALL_OPEN, protocol=proto, port=port),),
             protocol=observation.protocol,
-            port=observation.port,
+            port=port,
             reachable=False,
         )
-    reason = _(
-        "{what}: nothing arrived at this host, so the router does not forward "
-        "{protocol} port {port} to this host ({host}), or something on the way filters it.",
-        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
-    )
-    if context.layers is NatLayers.DOUBLE_NAT:
-        reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
-    return PortVerdict(
+    return PortDecision(
         status=PortStatus.NOT_FORWARDED,
-        reason=reason,
+        why=Why.of(Said.NOT_FORWARDED, what=what, protocol=proto, port=port, host=context.local_ip,
+                   double_nat=context.layers is NatLayers.DOUBLE_NAT),
         advice=_lan_advice(observation, context),
         protocol=observation.protocol,
-        port=observation.port,
+        port=port,
         reachable=False,
     )
 
 
-def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
-    """The verdict for one port, over ``context.family``."""
-    verdict = _decide(observation, context)
-    if context.family is IpFamily.IPV6 and verdict.advice and verdict.status in (
+def decide_port(observation: PortObservation, context: Context) -> PortDecision:
+    """The decision for one port, over ``context.family``."""
+    decision = _decide(observation, context)
+    if context.family is IpFamily.IPV6 and decision.advice and decision.status in (
         PortStatus.WRONG_HOST, PortStatus.NOTHING_ANSWERING
     ):
         # A refused connection over IPv6 is no forward to the wrong machine: nothing is
         # forwarded there, so it is a firewall that rejects, or the service is not listening.
-        verdict = replace(verdict, advice=_v6_advice(observation, context))
-    if context.family is IpFamily.IPV6 and verdict.reachable:
+        decision = replace(decision, advice=_v6_advice(observation, context))
+    if context.family is IpFamily.IPV6 and decision.reachable:
         # The reason is a whole clause of its own; the parenthesis says where, as one unit.
-        verdict = replace(verdict, reason=verdict.reason + " " + _("(over IPv6, at {address})",
-                                                                   address=_v6_address(context)))
+        decision = replace(decision, why=Why.of(Said.OVER_IPV6, reason=decision.why, **_v6_where(context)))
         if observation.mode is ProbeMode.NONCE:
-            verdict = replace(verdict, proof=_(
-                "a one-time token sent by the echo server to {address} arrived on this host's port "
-                "(the router's IPv6 firewall and this host's firewall both let it through)",
-                address=_v6_address(context),
-            ))
-    return replace(verdict, family=context.family)
+            decision = replace(decision, proof=Why.of(Said.V6_TOKEN_ARRIVED, **_v6_where(context)))
+    return replace(decision, family=context.family)
 
 
-def _decide(observation: PortObservation, context: Context) -> PortVerdict:
+def _decide(observation: PortObservation, context: Context) -> PortDecision:
     result = observation.server_result
     protocol, port = observation.protocol, observation.port
+    proto = protocol.value.upper()
     if observation.error is not None:
-        return PortVerdict(protocol, port, None, PortStatus.UNTESTED, observation.error, ())
+        return PortDecision(protocol, port, None, PortStatus.UNTESTED, Why.as_said(observation.error), ())
 
     if observation.mode is ProbeMode.NONCE:
         if observation.nonce_received:
-            return PortVerdict(
+            return PortDecision(
                 reachable=True,
                 status=PortStatus.REACHABLE,
-                reason=_("the echo server's probe arrived on {protocol} port {port}",
-                         protocol=observation.protocol.value.upper(), port=observation.port),
+                why=Why.of(Said.PROBE_ARRIVED, protocol=proto, port=port),
                 advice=(),
-                proof=_("a one-time token sent by the echo server to the public address arrived on this host's port "
-                        "(router forward, firewalls and this host all let it through)"),
+                proof=Why.of(Said.TOKEN_ARRIVED),
                 protocol=protocol,
                 port=port,
             )
         if isinstance(result, ConnectResult):
             if context.family is IpFamily.IPV6 and result.error == ProbeError.REFUSED and not observation.seen_on_interface:
-                return PortVerdict(
+                return PortDecision(
                     reachable=False,
                     status=PortStatus.IPV6_FIREWALL,
-                    reason=_(
-                        "the connection to {address} was refused over IPv6 although natprobe listened "
-                        "on the port: a firewall rejects it (the router's IPv6 firewall or this host's)",
-                        address=_v6_address(context),
-                    ),
+                    why=Why.of(Said.V6_REFUSED, **_v6_where(context)),
                     advice=_v6_advice(observation, context),
                     protocol=protocol,
                     port=port,
                 )
             if result.connected:
-                return PortVerdict(
+                return PortDecision(
                     reachable=False,
                     status=PortStatus.WRONG_HOST,
-                    reason=_(
-                        "the echo server connected to port {port}, but not to this host: the router "
-                        "forwards it to another machine (this host is {host})",
-                        port=observation.port, host=context.local_ip,
-                    ),
+                    why=Why.of(Said.CONNECTED_ELSEWHERE, port=port, host=context.local_ip),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
-                port=port,
+                    port=port,
                 )
             if result.error == ProbeError.REFUSED:
-                return PortVerdict(
+                return PortDecision(
                     reachable=False,
                     status=PortStatus.WRONG_HOST if not observation.seen_on_interface else PortStatus.HOST_FIREWALL,
-                    reason=(
-                        _("the connection was refused: this host's firewall rejects it")
+                    why=(
+                        Why.of(Said.REFUSED_BY_HOST_FIREWALL)
                         if observation.seen_on_interface
-                        else _("the connection was refused: the port is forwarded, but to a machine other than this "
-                               "host ({host}) where nothing listens, or a firewall rejects it", host=context.local_ip)
+                        else Why.of(Said.REFUSED_ELSEWHERE, host=context.local_ip)
                     ),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
-                port=port,
+                    port=port,
                 )
-        return _unreached(observation, context, _("the echo server's probe never arrived"))
+        return _unreached(observation, context, Why.of(Said.PROBE_NEVER_ARRIVED))
 
     # A service holds the port: judge by what the echo server got back.
     answered = _service_answered(observation.mode, result)
     if answered:
-        return PortVerdict(
+        return PortDecision(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=_("{service} answered the echo server on {protocol} port {port}",
-                     service=answered, protocol=observation.protocol.value.upper(), port=observation.port),
+            why=Why.of(Said.SERVICE_ANSWERED, service=answered, protocol=proto, port=port),
             advice=(),
-            proof=_("the echo server spoke {mode} to the public address and {service} answered",
-                    mode=observation.mode.value, service=answered),
+            proof=Why.of(Said.SERVICE_SPOKE, mode=observation.mode.value, service=answered),
             details=result,
             protocol=protocol,
             port=port,
@@ -354,28 +364,21 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     connected = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected
     refused = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.error == ProbeError.REFUSED
     if connected:
-        return PortVerdict(
+        return PortDecision(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=_(
-                "the echo server connected to TCP port {port}, but what answered did not speak {mode}",
-                port=observation.port, mode=observation.mode.value,
-            ),
-            advice=(_("Check that the service on this port is the one you expect."),),
-            proof=_("a TCP connection from the echo server to the public address was accepted"),
+            why=Why.of(Said.CONNECTED_WRONG_PROTOCOL, port=port, mode=observation.mode.value),
+            advice=(Why.of(Said.CHECK_SERVICE),),
+            proof=Why.of(Said.TCP_ACCEPTED),
             details=result,
             protocol=protocol,
             port=port,
         )
     if refused:
-        return PortVerdict(
+        return PortDecision(
             reachable=False,
             status=PortStatus.NOTHING_ANSWERING,
-            reason=_(
-                "the port is forwarded but the connection was refused: nothing accepted it at the far end "
-                "(the forward may point to another machine than {host}, or a firewall rejects it)",
-                host=context.local_ip,
-            ),
+            why=Why.of(Said.FORWARDED_REFUSED, host=context.local_ip),
             advice=_lan_advice(observation, context)[:2],
             details=result,
             protocol=protocol,
@@ -383,43 +386,36 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
         )
     service = observation.service or observation.mode.value
     if observation.seen_on_interface:
-        return PortVerdict(
+        return PortDecision(
             reachable=False,
             status=PortStatus.HOST_FIREWALL
             if observation.protocol is TransportProtocol.TCP
             else PortStatus.NOTHING_ANSWERING,
-            reason=_(
-                "the echo server's {service} request reached this host's interface but {service} did not answer: "
-                "this host's firewall drops it, or the service is not listening on the public interface",
-                service=service,
-            ),
+            why=Why.of(Said.REQUEST_REACHED_INTERFACE, service=service),
             advice=(
-                _("Allow inbound {protocol} port {port} in this host's firewall.",
-                  protocol=observation.protocol.value.upper(), port=observation.port),
-                _("Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.", service=service),
+                Why.of(Said.ALLOW_INBOUND, protocol=proto, port=port),
+                Why.of(Said.LISTEN_EVERYWHERE, service=service),
             ),
             details=result,
             protocol=protocol,
             port=port,
         )
-    return _unreached(observation, context, _("the echo server's {service} request got no answer", service=service))
+    return _unreached(observation, context, Why.of(Said.REQUEST_UNANSWERED, service=service))
 
 
-def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None:
-    """A short name of what answered, or None."""
+def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> Why | None:
+    """What answered (a short name), or None."""
     if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
-        return _("a Jamulus server {version}", version=result.version) if result.version else _("a Jamulus server")
+        return Why.of(Said.JAMULUS_SERVER, version=result.version)
     if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) and isinstance(result, (HttpResult, HttpsResult)) and result.status is not None:
         name = f" ({result.server_header})" if result.server_header else ""
         tls = result.tls if isinstance(result, HttpsResult) else None
-        if tls is not None and tls.subject_cn:
-            return _("a web server{name} with HTTP {status}, certificate for {certificate}",
-                     name=name, status=result.status, certificate=tls.subject_cn)
-        return _("a web server{name} with HTTP {status}", name=name, status=result.status)
+        certificate = tls.subject_cn if tls is not None and tls.subject_cn else None
+        return Why.of(Said.WEB_SERVER, name=name, status=result.status, certificate=certificate)
     if mode is ProbeMode.SSH and isinstance(result, SshResult) and result.banner:
-        return _("an SSH server ({banner})", banner=result.banner)
+        return Why.of(Said.SSH_SERVER, banner=result.banner)
     if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
-        return _("a TCP service")
+        return Why.of(Said.TCP_SERVICE)
     return None
 
 
@@ -434,24 +430,22 @@ class HairpinResult:
     advice: tuple[str, ...] = ()
 
 
-def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:
-    """The hairpin verdict from what the loop-back test saw (``None``: the port was in use here)."""
+@dataclass(frozen=True, slots=True)
+class HairpinDecision:
+    """A :class:`HairpinResult` before it is worded."""
+
+    protocol: TransportProtocol
+    port: int
+    works: bool | None
+    why: Why
+    advice: tuple[Why, ...] = ()
+
+
+def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinDecision:
+    """The hairpin decision from what the loop-back test saw (``None``: the port was in use here)."""
     if works is None:
-        return HairpinResult(protocol, port, None, _("the port is in use here; cannot listen for the loop-back"))
+        return HairpinDecision(protocol, port, None, Why.of(Said.HAIRPIN_PORT_IN_USE))
     if works:
-        return HairpinResult(
-            protocol, port, True,
-            _("this host reached its own public address {address}:{port} (the router hairpins)",
-              address=public_ip, port=port),
-        )
-    return HairpinResult(
-        protocol,
-        port,
-        False,
-        _("this host could not reach its own public address {address}:{port}: the router does not "
-          "hairpin (NAT loopback), so LAN clients cannot use the public address", address=public_ip, port=port),
-        (
-            _("Devices inside your network should use the server's LAN address, or set up split DNS so "
-              "the public name resolves to the LAN address locally."),
-        ),
-    )
+        return HairpinDecision(protocol, port, True, Why.of(Said.HAIRPIN_WORKS, address=public_ip, port=port))
+    return HairpinDecision(protocol, port, False, Why.of(Said.HAIRPIN_FAILS, address=public_ip, port=port),
+                           (Why.of(Said.HAIRPIN_SPLIT_DNS),))
