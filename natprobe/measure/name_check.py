@@ -24,7 +24,8 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, decide_family, validate_name
+from natprobe.findings.dns_words import assess_family, invalid_name_text
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, validate_name
 from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "check_name", "outside_view")
@@ -109,8 +110,8 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
     notes: list[str] = []
     try:
         valid_name = validate_name(name)
-    except ValueError as exc:
-        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, str(exc)) for f in IpFamily)
+    except InvalidName as exc:
+        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, invalid_name_text(exc)) for f in IpFamily)
         return DnsReport(name, False, server, None, None, {f: None for f in IpFamily}, verdicts,
                          duration_s=time.monotonic() - started)
     if temporary is None:
@@ -149,7 +150,7 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
                      "outside view and the public addresses")
     reachable = family_reachable or {}
     verdicts = tuple(
-        decide_family(valid_name, family, local[family], None if view is None else view[family],
+        assess_family(valid_name, family, local[family], None if view is None else view[family],
                       seen.get(family), family_reachable=reachable.get(family), temporary=temporary)
         for family in IpFamily
     )
