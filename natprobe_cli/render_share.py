@@ -20,8 +20,6 @@ from natprobe_cli.render import confidence_words
 from natprobe.version import __version__
 from natprobe.contract import ConnectResult, HttpResult, HttpsResult, JamulusResult, SshResult
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
-from natprobe.findings.jamulus_findings import explain_jamulus
-from natprobe.findings.nat_findings import explain_nat
 from natprobe.findings.path_picture import PathNode, check_path, draw_path, jamulus_path, nat_path
 from natprobe.i18n import _
 from natprobe.reports.check_report import CheckReport
@@ -203,7 +201,7 @@ def share_nat(report: NatReport, *, names: Iterable[str | None] = ()) -> str:
     if report.lifetime is not None:
         lines.append(_("- Mapping lifetime: {reason}", reason=scrub(report.lifetime.reason)))
     lines += _path_block(nat_path(report), scrub)
-    lines += _findings_block(explain_nat(report), scrub)
+    lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)
 
@@ -228,6 +226,6 @@ def share_jamulus(report: JamulusModesReport, *, names: Iterable[str | None] = (
           label=_label(report.public_ip)),
     ]
     lines += _path_block(jamulus_path(report), scrub)
-    lines += _findings_block(explain_jamulus(report), scrub)
+    lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)

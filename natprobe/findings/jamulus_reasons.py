@@ -7,9 +7,11 @@ this module says it (:func:`word_mode`), assembles the report from what was obse
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.i18n import _
 from natprobe.observations import HolePunchObservation
 from natprobe.reports.jamulus_report import JamulusModesReport
@@ -160,7 +162,8 @@ def assess_jamulus_modes(
     notes: tuple[str, ...] = (),
     duration_s: float = 0.0,
 ) -> JamulusModesReport:
-    """The report, with a verdict for each mode (decided, then worded), from what was observed."""
+    """The report from what was observed: a verdict for each mode (decided, then worded), and
+    the findings they lead to."""
     private = private_mode_verdict(private_check, port, public_ip)
     public = public_mode_verdict(
         measured_port=measured_port,
@@ -172,7 +175,7 @@ def assess_jamulus_modes(
         lifetime=lifetime,
         nat_layers=nat_layers,
     )
-    return JamulusModesReport(
+    report = JamulusModesReport(
         server=server,
         port=port,
         measured_port=measured_port,
@@ -193,6 +196,7 @@ def assess_jamulus_modes(
         notes=notes,
         duration_s=duration_s,
     )
+    return dataclasses.replace(report, findings=explain_jamulus(report))
 
 
 # --- what the measurement notes in plain words (the measurement itself only observes) --------------

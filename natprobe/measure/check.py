@@ -13,6 +13,7 @@ the way) tells a missing forward from carrier-grade NAT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import functools
 import logging
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.findings.jamulus_findings import jamulus_check_findings
+from natprobe.findings.check_findings import explain_check
 from natprobe.measure.per_family import Measured, run_per_family
 from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
@@ -34,7 +35,6 @@ from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, 
 from natprobe.observations import PortObservation
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.findings.topology_words import assess_topology
 from natprobe.adapters.echo_client import EchoApiClient
@@ -250,7 +250,6 @@ class _FamilyOutcome:
     hops: tuple[Hop, ...]
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
-    findings: tuple[Finding, ...]
 
 
 async def _check_family(
@@ -294,8 +293,7 @@ async def _check_family(
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
             if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins,
-                             jamulus_check_findings(ports, verdicts, topology.layers))
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins)
     return Measured(outcome, whoami.public_ip)
 
 
@@ -331,7 +329,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         ))
-    return CheckReport(
+    report = CheckReport(
         server=server,
         public_ip=first.public_ip,
         local_ip=first_status.local_ip,
@@ -343,8 +341,9 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
-        findings=tuple(f for o in outcomes for f in o.findings),
     )
+    layers = {status.family: outcome.topology.layers for status, outcome in tested}
+    return dataclasses.replace(report, findings=explain_check(report, ports, layers))
 
 
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:

@@ -10,6 +10,7 @@ retried until loss can no longer explain the silence; only then is silence calle
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import time
@@ -20,6 +21,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from natprobe.findings.behavior_words import word_verdict
+from natprobe.findings.nat_findings import explain_nat
 from natprobe.verdicts.classify import (
     MAX_SILENCE_DOUBT,
     classify,
@@ -239,7 +241,7 @@ async def discover_nat(
                 target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip), progress=lifetime_progress
             )
 
-    return NatReport(
+    report = NatReport(
         server=target,
         server_alternate=first.other_address,
         local=local,
@@ -259,6 +261,7 @@ async def discover_nat(
         ipv6_address=ipv6.address,
         has_global_ipv6=ipv6.address is not None,
     )
+    return dataclasses.replace(report, findings=explain_nat(report))
 
 
 async def _run_concurrent_tests(

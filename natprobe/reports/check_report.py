@@ -48,7 +48,8 @@ class CheckReport:
     duration_s: float
     findings: tuple[Finding, ...] = ()
     """What the verdicts mean for the services behind the ports (today: Jamulus on UDP 22124 or
-    ``PORT:jamulus``), most important first."""
+    ``PORT:jamulus``), most important first (:func:`natprobe.findings.check_findings.explain_check`,
+    attached by :func:`natprobe.check_ports`)."""
     families: tuple[FamilyResult, ...] = ()
     """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
     has_global_ipv6: bool | None = None

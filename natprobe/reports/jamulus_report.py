@@ -13,6 +13,7 @@ from natprobe.jamulus.probe import ListedServer, PingOutcome
 from natprobe.reports.json_schema import (
     ADDRESS,
     BOOL_OR_NULL,
+    FINDING,
     INT_OR_NULL,
     NUMBER_OR_NULL,
     PORT,
@@ -25,6 +26,7 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.finding import Finding
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict, keepalive_outlives
@@ -49,8 +51,10 @@ __all__ = (
 )
 
 JAMULUS_MODES_SCHEMA_ID = "natprobe/jamulus-modes"
-JAMULUS_MODES_VERSION = 2
-"""2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``)."""
+JAMULUS_MODES_VERSION = 3
+"""2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``).
+3: ``findings`` (what the verdicts mean, as ``natprobe explain jamulus`` prints them) is added:
+every report carries its findings the same way."""
 JAMULUS_PING_SCHEMA_ID = "natprobe/jamulus-ping"
 JAMULUS_PING_VERSION = 2
 """2: the id was ``natprobe.jamulus.ping``."""
@@ -88,6 +92,9 @@ class JamulusModesReport:
     public_mode: ModeVerdict
     notes: tuple[str, ...]
     duration_s: float
+    findings: tuple[Finding, ...] = ()
+    """What the verdicts mean for each mode (:func:`natprobe.explain_jamulus`, attached when the
+    report is assessed)."""
 
     # --- the named observations of the brief --------------------------------------------------
 
@@ -161,6 +168,7 @@ class JamulusModesReport:
             "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
             "notes": list(self.notes),
             "duration_ms": round(self.duration_s * 1000.0, 1),
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
@@ -349,6 +357,7 @@ JAMULUS_MODES_SCHEMA: JsonSchema = report_schema(
         "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
         "notes": STRING_LIST,
         "duration_ms": {"type": "number"},
+        "findings": {"type": "array", "items": FINDING},
     },
 )
 
