@@ -2,29 +2,26 @@
 
 :mod:`natprobe.verdicts.dns_verdicts` decides (a :class:`~natprobe.verdicts.dns_verdicts.DnsDecision`);
 this module says it as a :class:`~natprobe.verdicts.dns_verdicts.FamilyDnsVerdict`
-(:func:`word_dns`; :func:`assess_family` decides and says), and words a refused name
+(:func:`word_dns`), and words a refused name
 (:func:`invalid_name_text`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from ipaddress import IPv6Address
+from collections.abc import Sequence
 
-from natprobe.addressing import IPAddress, IpFamily
+from natprobe.addressing import IPAddress
 from natprobe.i18n import _
-from natprobe.observations import FamilyLookup
 from natprobe.verdicts.dns_verdicts import (
     DnsDecision,
     FamilyDnsVerdict,
     InvalidName,
     NameProblem,
     Said,
-    decide_family,
 )
 from natprobe.verdicts.why import Why
 
-__all__ = ("assess_family", "invalid_name_text", "word_dns")
+__all__ = ("invalid_name_text", "word_dns")
 
 
 def invalid_name_text(exc: InvalidName) -> str:
@@ -221,17 +218,3 @@ def word_dns(decision: DnsDecision) -> FamilyDnsVerdict:
         reason += " " + _note(decision.local_note)
     return FamilyDnsVerdict(decision.family, decision.verdict, reason, tuple(_advice(why) for why in decision.advice))
 
-
-def assess_family(
-    name: str,
-    family: IpFamily,
-    local: FamilyLookup,
-    outside: FamilyLookup | None,
-    public_ip: IPAddress | None,
-    *,
-    family_reachable: bool | None = None,
-    temporary: Collection[IPv6Address] = (),
-) -> FamilyDnsVerdict:
-    """Decide ``family`` of ``name`` (:func:`~natprobe.verdicts.dns_verdicts.decide_family`) and say it."""
-    return word_dns(decide_family(name, family, local, outside, public_ip,
-                                  family_reachable=family_reachable, temporary=temporary))

@@ -24,8 +24,8 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
-from natprobe.findings.dns_words import assess_family, invalid_name_text
-from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, validate_name
+from natprobe.findings.dns_words import invalid_name_text, word_dns
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, decide_family, validate_name
 from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "check_name", "outside_view")
@@ -150,8 +150,8 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
                      "outside view and the public addresses")
     reachable = family_reachable or {}
     verdicts = tuple(
-        assess_family(valid_name, family, local[family], None if view is None else view[family],
-                      seen.get(family), family_reachable=reachable.get(family), temporary=temporary)
+        word_dns(decide_family(valid_name, family, local[family], None if view is None else view[family],
+                               seen.get(family), family_reachable=reachable.get(family), temporary=temporary))
         for family in IpFamily
     )
     return DnsReport(valid_name, True, server, local, view, seen, verdicts, tuple(notes),
