@@ -65,6 +65,7 @@ def _v6_address(why: Why) -> str:
 
 
 def _lan_host(why: Why) -> str:
+    """This host's address in a sentence; its role when unknown (the web page cannot see it)."""
     host = why.get("host")
     return str(host) if host is not None else _("this host's LAN address")
 
@@ -104,7 +105,7 @@ def _text(why: Why) -> str:
             reason = _(
                 "{what}: nothing arrived at this host, so the router does not forward "
                 "{protocol} port {port} to this host ({host}), or something on the way filters it.",
-                what=_text(p("what")), protocol=p("protocol"), port=p("port"), host=p("host"),
+                what=_text(p("what")), protocol=p("protocol"), port=p("port"), host=_lan_host(why),
             )
             if p("double_nat"):
                 reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
@@ -122,13 +123,13 @@ def _text(why: Why) -> str:
         case Said.CONNECTED_ELSEWHERE:
             return _(
                 "the echo server connected to port {port}, but not to this host: the router "
-                "forwards it to another machine (this host is {host})", port=p("port"), host=p("host"),
+                "forwards it to another machine (this host is {host})", port=p("port"), host=_lan_host(why),
             )
         case Said.REFUSED_BY_HOST_FIREWALL:
             return _("the connection was refused: this host's firewall rejects it")
         case Said.REFUSED_ELSEWHERE:
             return _("the connection was refused: the port is forwarded, but to a machine other than this "
-                     "host ({host}) where nothing listens, or a firewall rejects it", host=p("host"))
+                     "host ({host}) where nothing listens, or a firewall rejects it", host=_lan_host(why))
         case Said.SERVICE_ANSWERED:
             return _("{service} answered the echo server on {protocol} port {port}",
                      service=_text(p("service")), protocol=p("protocol"), port=p("port"))
@@ -138,7 +139,7 @@ def _text(why: Why) -> str:
         case Said.FORWARDED_REFUSED:
             return _(
                 "the port is forwarded but the connection was refused: nothing accepted it at the far end "
-                "(the forward may point to another machine than {host}, or a firewall rejects it)", host=p("host"),
+                "(the forward may point to another machine than {host}, or a firewall rejects it)", host=_lan_host(why),
             )
         case Said.REQUEST_REACHED_INTERFACE:
             return _(

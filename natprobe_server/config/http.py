@@ -96,6 +96,11 @@ class HttpApiConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     """Seconds a connection has to deliver a whole request (headers and body), from its
     start or from its previous answer (slowloris)."""
+    exposure_interval: float | None = None
+    """Seconds between two exposure scans of one address (or IPv6 /64); ``None``: the
+    contract's ``MIN_SCAN_INTERVAL_S`` (180 s; not imported here, so a STUN-only server does
+    not load the record library). A private server whose owner runs ``natprobe watch`` often
+    may lower it."""
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
@@ -133,6 +138,8 @@ class HttpApiConfig:
             raise ValueError("max_connections and max_connections_per_source must be >= 1")
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
             raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
+        if self.exposure_interval is not None and not 0 <= self.exposure_interval <= 86400:
+            raise ValueError("exposure_interval must be within 0-86400 s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +172,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BURST,
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
+    )
+    parser.add_argument(
+        "--exposure-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between two exposure scans of one address or IPv6 /64 (default 180)",
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -260,4 +274,5 @@ def config_from_args(
         max_connections_per_source=args.http_max_connections_per_source,
         keepalive_timeout=args.http_keepalive_timeout,
         request_timeout=args.http_request_timeout,
+        exposure_interval=args.exposure_interval,
     )

@@ -141,6 +141,10 @@ http_keepalive_timeout = 4
 http_request_timeout = 8
 jamulus_verify_grace = 12
 jamulus_max_table_bytes = 100000
+exposure_interval = 30
+web = false
+web_ipv4_name = "v4.example.org"
+web_ipv6_name = "v6.example.org"
 """
 
 SAME_FLAGS = (
@@ -150,7 +154,8 @@ SAME_FLAGS = (
     "--resolver 192.0.2.53 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
-    "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000"
+    "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000 --exposure-interval 30 "
+    "--no-web --web-ipv4-name v4.example.org --web-ipv6-name v6.example.org"
 ).split()
 
 
