@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from natprobe.addressing import IPAddress, TransportAddress
-from natprobe.contract import ProbeMode, ProbeResult, TransportProtocol
+from natprobe.contract.terms import ProbeMode, TransportProtocol
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+
+if TYPE_CHECKING:
+    # Only a type here: the record codec (msgspec) stays unloaded in a STUN-only echo server.
+    from natprobe.contract import ProbeResult
 
 __all__ = ("FamilyLookup", "HolePunchObservation", "LookupStatus", "Observation", "PortObservation", "Probe")
 
