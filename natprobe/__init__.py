@@ -22,7 +22,9 @@ reports they return, the findings and the error tree.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes` with
   :class:`JamulusModesOptions` returns a :class:`JamulusModesReport`; its parts, and Jamulus
   ping and directory list: :mod:`natprobe.jamulus_check`.
-* This host's addresses and gateway: :func:`read_local_context`. Addresses, families and
+* This host's addresses and gateway: :func:`read_local_context`; what this host lets natprobe
+  do (ICMP errors, packet capture, interface flags...): :func:`probe_capabilities` and the
+  ``natprobe doctor`` :class:`DoctorReport`, whose parts are in :mod:`natprobe.doctor`. Addresses, families and
   scopes (:class:`~natprobe.addressing.IpFamily`...): :mod:`natprobe.addressing`.
 * Plain-language findings: :func:`explain_nat`, :func:`explain_jamulus`,
   :func:`explain_router` give :class:`Finding` records with a :class:`Severity`.
@@ -79,6 +81,8 @@ if TYPE_CHECKING:
     from natprobe.reports.nat_report import NatReport
     from natprobe.reports.router_report import RouterReport
     from natprobe.verdicts.reachability import PortSpec
+    from natprobe.reports.doctor_report import DoctorReport
+    from natprobe.adapters.capabilities import probe_capabilities
 
 from natprobe.version import __version__  # written once, in the leaf module natprobe.version
 
@@ -91,6 +95,7 @@ _LAZY_EXPORTS = {
     "CheckReport": "natprobe.reports.check_report",
     "DiscoveryOptions": "natprobe.measure.discovery",
     "DnsReport": "natprobe.reports.dns_report",
+    "DoctorReport": "natprobe.reports.doctor_report",
     "ExposureOptions": "natprobe.measure.exposure",
     "ExposureReport": "natprobe.reports.exposure_report",
     "Finding": "natprobe.reports.finding",
@@ -116,6 +121,7 @@ _LAZY_EXPORTS = {
     "mapped_ports": "natprobe.measure.portmapping",
     "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
+    "probe_capabilities": "natprobe.adapters.capabilities",
     "probe_router": "natprobe.measure.portmapping",
     "read_local_context": "natprobe.adapters.interfaces",
     "scan_exposure": "natprobe.measure.exposure",
@@ -137,6 +143,7 @@ __all__ = (
     "DecodeError",
     "DiscoveryOptions",
     "DnsReport",
+    "DoctorReport",
     "ErrorResponse",
     "ExposureOptions",
     "ExposureReport",
@@ -171,6 +178,7 @@ __all__ = (
     "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_capabilities",
     "probe_router",
     "read_local_context",
     "scan_exposure",

@@ -28,7 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from natprobe.adapters.resolve import normalise_server_url
+from natprobe.i18n import _
+
 __all__ = (
+    "ClientSettings",
     "ENV_SERVER",
     "ENV_STUN_SERVERS",
     "ENV_TOKEN",
@@ -37,9 +41,11 @@ __all__ = (
     "UserConfig",
     "UserConfigError",
     "WATCH_KEYS",
+    "broken_copy",
     "check_server_url",
     "config_path",
     "load_user_config",
+    "resolve_client",
     "resolve_server",
     "resolve_stun_servers",
     "resolve_token",
@@ -102,14 +108,16 @@ def check_server_url(url: str, origin: str = "--server") -> str:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError when out of range or not a number
     except ValueError as exc:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL ({exc})") from None
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL ({error})", origin=origin, url=url,
+                                 error=exc)) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserConfigError(
-            f"{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT"
-        )
+        raise UserConfigError(_(
+            "{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT",
+            origin=origin, url=url,
+        ))
     if port == 0:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL (port 0)")
-    return text
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL (port 0)", origin=origin, url=url))
+    return normalise_server_url(text)
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:
@@ -121,28 +129,31 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     except FileNotFoundError:
         return UserConfig()
     except OSError as exc:
-        raise UserConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+        raise UserConfigError(_("{path}: cannot read the configuration file: {error}", path=path,
+                                 error=exc.strerror or exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UserConfigError(f"{path}: not a valid TOML file: {exc}") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:
-        raise UserConfigError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     for key in data:
         if key not in KEYS and key not in TABLES:
-            raise UserConfigError(f"{path}: unknown key {key!r} (known keys: {', '.join(KEYS)}; tables: "
-                                  f"{', '.join(TABLES)})")
+            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {known}; tables: {tables})", path=path,
+                                    key=key, known=", ".join(KEYS), tables=", ".join(TABLES)))
     watch = data.get("watch")
     if watch is not None:
         _check_watch_table(path, watch)
     server, token, stun = data.get("server"), data.get("token"), data.get("stun_servers")
     for key, value in (("server", server), ("token", token)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise UserConfigError(f"{path}: key {key!r} = {value!r}: expected a non-empty string")
+            raise UserConfigError(_("{path}: key {key!r} = {value!r}: expected a non-empty string", path=path, key=key,
+                                     value=value))
     if server is not None:
         check_server_url(server, f"{path}: key 'server'")
     if stun is not None and (
         not isinstance(stun, list) or not stun or not all(isinstance(s, str) and s.strip() for s in stun)
     ):
-        raise UserConfigError(f"{path}: key 'stun_servers' = {stun!r}: expected a list of \"host[:port]\" strings")
+        raise UserConfigError(_("{path}: key 'stun_servers' = {value!r}: expected a list of \"host[:port]\" strings",
+                                 path=path, value=stun))
     return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun), watch=watch)
 
 
@@ -166,6 +177,11 @@ def _toml_value(value: str | list[str]) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(json.dumps(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def broken_copy(path: Path) -> Path:
+    """Where :func:`save_setting` keeps an unusable configuration file it replaces."""
+    return path.with_name(path.name + ".broken")
 
 
 _TABLE_HEADER = re.compile(r"""^\s*\[\[?\s*[A-Za-z0-9_."' -]+\]\]?\s*(#.*)?$""")
@@ -192,9 +208,15 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
     (0600): it may hold the token.
     """
     if key not in KEYS:
-        raise UserConfigError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
+        raise UserConfigError(_("unknown setting {key!r} (known: {known})", key=key, known=", ".join(KEYS)))
     path = config_path() if path is None else path
-    current = load_user_config(path)
+    try:
+        current = load_user_config(path)
+    except UserConfigError:
+        # A broken file must not lock its own repair out: it is kept aside, whole, and a new
+        # one holds this setting (config show then says what is in effect).
+        os.replace(path, broken_copy(path))
+        current = UserConfig()
     values: dict[str, str | list[str]] = {}
     if current.server is not None:
         values["server"] = current.server
@@ -225,8 +247,51 @@ def resolve_server(
         return Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
     config = load_user_config(config_path(environ)) if config is None else config
     if config.server is not None:
-        return Setting(config.server.strip(), str(config_path(environ)))
+        return Setting(normalise_server_url(config.server), str(config_path(environ)))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """The echo server and token for a client command, and what was wrong with the file."""
+
+    server: Setting | None
+    token: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_client(
+    given_server: str | None, given_token: str | None, environ: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """:func:`resolve_server` and :func:`resolve_token` together, where the command line and the
+    environment win over a broken configuration file: the file's problem becomes a warning
+    when it is not needed. :class:`UserConfigError` only when a value had to come from it (no
+    server anywhere else), or when a given value is itself bad."""
+    environ = os.environ if environ is None else environ
+    if given_server is not None:
+        server: Setting | None = Setting(check_server_url(given_server), "--server")
+    elif environ.get(ENV_SERVER, "").strip():
+        server = Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
+    else:
+        server = None
+    if given_token is not None:
+        token: str | None = given_token
+    elif environ.get(ENV_TOKEN, "").strip():
+        token = environ[ENV_TOKEN].strip()
+    else:
+        token = None
+    if server is not None and token is not None:
+        return ClientSettings(server, token)  # the file is not read at all
+    try:
+        config = load_user_config(config_path(environ))
+    except UserConfigError as exc:
+        if server is None:
+            raise
+        return ClientSettings(server, token, (_("{error} (ignored; natprobe config set or unset rewrites it)",
+                                                 error=exc),))
+    if server is None and config.server is not None:
+        server = Setting(normalise_server_url(config.server), str(config_path(environ)))
+    return ClientSettings(server, token if token is not None else config.token)
 
 
 def resolve_token(
@@ -254,4 +319,4 @@ def resolve_stun_servers(
     config = load_user_config(config_path(environ)) if config is None else config
     if config.stun_servers is not None:
         return tuple(s.strip() for s in config.stun_servers), str(config_path(environ))
-    return builtin, "the built-in list"
+    return builtin, _("the built-in list")

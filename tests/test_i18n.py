@@ -33,9 +33,10 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[str, str]:
-    """Every marked message in natprobe/, natprobe_cli/ and the web page (a plural one by its singular), with where it is."""
+    """Every marked message in natprobe/, natprobe_cli/ and natprobe_server/ (the web page included; a plural
+    one by its singular), with where it is."""
     found: dict[str, str] = {}
-    for source in ("natprobe", "natprobe_cli", "natprobe_server/web"):
+    for source in ("natprobe", "natprobe_cli", "natprobe_server"):
         for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / source):
             key = message[0] if isinstance(message, tuple) else message
             assert isinstance(key, str), (filename, lineno, message)

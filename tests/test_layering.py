@@ -34,6 +34,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "jamulus": ("pure", 1),
     "portmap": ("pure", 1),
     "recverr": ("pure", 1),
+    "udp_services": ("pure", 1),
     "contract": ("pure", 2),
     "observations": ("pure", 3),
     "verdicts": ("pure", 4),
@@ -51,6 +52,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "exposed": ("api", 9),
     "names": ("api", 9),
     "jamulus_check": ("api", 9),
+    "doctor": ("api", 9),
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
 APPLICATIONS = {"natprobe_cli", "natprobe_server"}

@@ -66,6 +66,7 @@ def _natprobe_types(annotation: object) -> Iterator[type]:
 API_MODULES = (
     "natprobe",
     "natprobe.addressing",
+    "natprobe.doctor",
     "natprobe.exposed",
     "natprobe.jamulus_check",
     "natprobe.names",

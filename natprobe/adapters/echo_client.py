@@ -6,6 +6,7 @@ same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,7 +32,10 @@ from natprobe.contract import (
 )
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
+from natprobe.contract.terms import udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
+from natprobe.adapters.resolve import normalise_server_url
+from natprobe.i18n import _
 
 __all__ = ("EchoApiClient",)
 
@@ -57,9 +61,10 @@ class EchoApiClient:
         ``family`` (4 or 6) talks to the server over that family only (a name with A and AAAA
         records is used per family); ``local_ip`` is the source address of the connection,
         which is the address the server sees and probes back."""
+        base_url = normalise_server_url(base_url)
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self._token = token
         self._connect_timeout = connect_timeout
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
@@ -107,19 +112,37 @@ class EchoApiClient:
         except TimeoutError as exc:
             # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
             if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
-                raise ServerError(
-                    f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
-                    "(wrong address, server down, or a firewall drops the traffic)"
-                ) from exc
-            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+                raise ServerError(_(
+                    "cannot reach echo server {server}: no connection within {seconds:g} s "
+                    "(wrong address, server down, or a firewall drops the traffic)",
+                    server=self.base_url, seconds=self._connect_timeout,
+                )) from exc
+            raise ServerError(_("echo server {server} did not answer in time", server=self.base_url)) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # Its text names the TLS setting ("ssl:default") even for plain http: say only why.
+            error = exc.os_error
+            # asyncio puts "Connect call failed (addr)" in strerror: the errno's own words say more.
+            reason = (os.strerror(error.errno) if error.errno else "") or error.strerror or str(error) or type(error).__name__
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
+                                error=reason)) from exc
         except aiohttp.ClientError as exc:
-            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
+                                error=exc)) from exc
+        if status == 401:
+            # The server's text names an HTTP header; a natprobe user needs natprobe's ways instead.
+            raise ServerError(_(
+                "the echo server needs a token: give it with --token TOKEN, in $NATPROBE_TOKEN, or once with "
+                "natprobe config set token - (it reads the token from stdin); its operator has it"
+            ) if not self._token else _(
+                "the echo server does not accept this token: ask its operator for the current one and set it with "
+                "natprobe config set token - (or --token, $NATPROBE_TOKEN)"
+            ), status)
         if status >= 400:
             try:
                 message = decode(body, ErrorBody).error.message
             except DecodeError:
                 message = f"HTTP {status}"
-            raise ServerError(f"echo server refused the request: {message}", status)
+            raise ServerError(_("echo server refused the request: {message}", message=message), status)
         try:
             return decoder(body)
         except DecodeError as exc:
@@ -134,6 +157,7 @@ class EchoApiClient:
         pad_to = udp_nonce_body_bytes(request)
         if request.mode is ProbeMode.JAMULUS:
             pad_to = JAMULUS_PROBE_BODY_BYTES
+        pad_to = max(pad_to, udp_service_body_bytes(request.mode))  # the server sends no more than it got
         return await self._call("POST", "/v1/probe", decode_probe_response, encode(request), pad_to=pad_to)
 
     async def exposure_raw(self, body: bytes) -> bytes:

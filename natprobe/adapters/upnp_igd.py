@@ -21,7 +21,12 @@ from urllib.parse import urlsplit
 from async_upnp_client.aiohttp import AiohttpRequester
 from async_upnp_client.client import UpnpDevice, UpnpService
 from async_upnp_client.client_factory import UpnpFactory
-from async_upnp_client.exceptions import UpnpActionResponseError, UpnpError
+from async_upnp_client.exceptions import (
+    UpnpActionResponseError,
+    UpnpConnectionError,
+    UpnpConnectionTimeoutError,
+    UpnpError,
+)
 from async_upnp_client.search import SsdpSearchListener
 from async_upnp_client.utils import CaseInsensitiveDict
 
@@ -104,7 +109,17 @@ class IgdClient:
                 f"the router refused {action}: UPnP error {exc.error_code} ({exc.error_desc})", exc.error_code
             ) from exc
         except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-            raise PortMappingError(f"{action} failed: {exc}") from exc
+            raise PortMappingError(f"{action} failed: {self._why(exc)}") from exc
+
+    def _why(self, exc: BaseException) -> str:
+        """One readable reason: async-upnp-client's own text can be "[Errno TimeoutError()] None"."""
+        if isinstance(exc, (TimeoutError, UpnpConnectionTimeoutError)):
+            return f"the router did not answer within {self.timeout:g} s"
+        if isinstance(exc, UpnpConnectionError):
+            return "the router's UPnP service could not be reached"
+        if isinstance(exc, OSError) and exc.strerror:
+            return exc.strerror
+        return str(exc).strip() or type(exc).__name__
 
     async def external_address(self) -> str:
         """What GetExternalIPAddress says ("" when the router has none, IGD:2 2.3.13)."""

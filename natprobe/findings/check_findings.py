@@ -1,5 +1,5 @@
-"""What a reachability check means for the services behind its ports (today: Jamulus on UDP
-22124 or ``PORT:jamulus``), as findings: the check's ``explain``, like :func:`explain_nat`
+"""What a reachability check means for the services behind its ports (Jamulus on UDP 22124 or
+``PORT:jamulus``; a silent service such as WireGuard), as findings: the check's ``explain``, like :func:`explain_nat`
 for discovery. :func:`natprobe.check_ports` attaches them to the report it returns."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from natprobe.addressing import IpFamily
 from natprobe.findings.jamulus_findings import jamulus_check_findings
+from natprobe.findings.silent_findings import silent_port_findings
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import NatLayers
@@ -31,4 +32,5 @@ def explain_check(
             continue
         verdicts = [v for v in report.ports if v.family is status.family]
         findings.extend(jamulus_check_findings(ports, verdicts, known.get(status.family, report.topology.layers)))
+        findings.extend(silent_port_findings(verdicts))
     return tuple(findings)

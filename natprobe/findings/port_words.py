@@ -10,7 +10,9 @@ home of the carrier-grade NAT advice (:func:`cgnat_advice`).
 from __future__ import annotations
 
 from natprobe.i18n import N_, _
-from natprobe.observations import PortObservation
+from natprobe.contract.terms import TransportProtocol
+from natprobe.findings.facility_words import limit_sentence
+from natprobe.observations import HolderKind, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     Context,
     HairpinDecision,
@@ -26,7 +28,7 @@ __all__ = (
     "CGNAT_ADVICE",
     "assess_port",
     "cgnat_advice",
-    "held_udp_port_reason",
+    "privileged_port_reason",
     "word_hairpin",
     "word_port",
 )
@@ -44,16 +46,6 @@ def cgnat_advice() -> tuple[str, ...]:
     return tuple(_(advice) for advice in CGNAT_ADVICE)
 
 
-def held_udp_port_reason(port: int) -> str:
-    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
-    return _(
-        "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
-        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-        "run the check again.",
-        port=port,
-    )
-
-
 def _v6_address(why: Why) -> str:
     """This host's IPv6 address as a reason names it."""
     address = why.get("address")
@@ -62,6 +54,27 @@ def _v6_address(why: Why) -> str:
     if why.get("temporary"):
         return _("{address} (a temporary privacy address)", address=address)
     return str(address)
+
+
+def _holder_name(holder: PortHolder | None) -> str:
+    if holder is None or (holder.kind is HolderKind.OTHER and holder.program is None):
+        return _("a program")
+    return holder.label
+
+
+def _public(why: Why) -> str:
+    address = why.get("address")
+    return str(address) if address is not None else _("this network's public address")
+
+
+def privileged_port_reason(protocol: TransportProtocol, port: int, remedy: str) -> str:
+    """Why a free port below 1024 could not be checked by an ordinary user (the check's ``error``)."""
+    return _(
+        "natprobe could not listen on {protocol} port {port}: ports below 1024 need a privilege this user does not "
+        "have, and no program here holds the port, so there is nothing natprobe could speak to either. To check "
+        "it: {remedy}. Or start the service that will use the port and check again: natprobe then speaks to it.",
+        protocol=protocol.value.upper(), port=port, remedy=remedy,
+    )
 
 
 def _lan_host(why: Why) -> str:
@@ -182,6 +195,86 @@ def _text(why: Why) -> str:
             return _("this host could not reach its own public address {address}:{port}: the router does not "
                      "hairpin (NAT loopback), so LAN clients cannot use the public address",
                      address=p("address"), port=p("port"))
+        case Said.NOT_FORWARDED_NO_WATCH:
+            reason = _(
+                "{what}: the router does not forward {protocol} port {port} to this host ({host}), or a firewall "
+                "filters it (on the way, or this host's own).",
+                what=_text(p("what")), protocol=p("protocol"), port=p("port"), host=_lan_host(why),
+            )
+            if p("double_nat"):
+                reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
+            return reason
+        case Said.HELD_SILENT_ARRIVED:
+            return _(
+                "{holder} holds {protocol} port {port} and stayed silent, as it does for strangers; the echo "
+                "server's one-time token reached this host's network interface, so the router's forward and "
+                "firewalls let it through", holder=_holder_name(p("holder")), protocol=p("protocol"), port=p("port"),
+            )
+        case Said.HELD_TOKEN_NEVER_ARRIVED:
+            return _("the echo server's one-time token never reached this host's network interface ({holder} holds "
+                     "the port)", holder=_holder_name(p("holder")))
+        case Said.HELD_SERVICE_SILENT | Said.HELD_UNKNOWN_PROTOCOL:
+            facts = {"holder": _holder_name(p("holder")), "protocol": p("protocol"), "port": p("port")}
+            if why.code == Said.HELD_SERVICE_SILENT:
+                reason = _(
+                    "{holder} holds {protocol} port {port} and did not answer the echo server's {mode} first packet "
+                    "(a server may stay silent to strangers, as OpenVPN with tls-auth does), so only seeing the probe "
+                    "arrive could prove the port reachable, and natprobe could not watch for it.",
+                    mode=p("mode"), **facts,
+                )
+            else:
+                reason = _(
+                    "{holder} holds {protocol} port {port} and natprobe does not speak its protocol, so only seeing "
+                    "the echo server's token arrive could prove the port reachable, and natprobe could not watch "
+                    "for it.", **facts,
+                )
+            if p("watch_missing") is not None:
+                reason += " " + limit_sentence(p("watch_missing"))
+            return reason
+        case Said.SILENT_TOKEN_SEEN:
+            return _("a one-time token sent by the echo server to the public address was seen arriving at this "
+                     "host's network interface (a packet watch); the program on the port does not answer "
+                     "strangers, so its delivery to that program could not be seen")
+        case Said.WITH_CERTIFICATE_PROBLEM:
+            return f"{_text(p('reason'))}. {_text(p('problem'))}"
+        case Said.CERTIFICATE_WRONG_NAME:
+            return _("The certificate does not verify: it is not for {name} (it names {names})",
+                     name=p("name"), names=", ".join(p("names")) or _("no name"))
+        case Said.CERTIFICATE_UNVERIFIED:
+            return _("The certificate does not verify ({error}): browsers will warn visitors",
+                     error=p("error") or _("no reason given"))
+        case Said.REFUSED_NOTHING_LISTENS:
+            return _("the forward works: the echo server's connection reached this host ({host}), and this host "
+                     "refused it because nothing listens on {protocol} port {port} here",
+                     host=p("host"), protocol=p("protocol"), port=p("port"))
+        case Said.REFUSED_LISTENER_FIREWALL:
+            return _("the echo server's connection reached this host and a program listens on {protocol} port "
+                     "{port}, but the connection was refused: this host's firewall rejects it",
+                     protocol=p("protocol"), port=p("port"))
+        case Said.REFUSED_NEVER_REACHED:
+            return _("the connection was refused, and the echo server's connection never reached this host "
+                     "({host}): the router forwards {protocol} port {port} to another machine where nothing "
+                     "listens, or the router itself refuses it", host=p("host"), protocol=p("protocol"), port=p("port"))
+        case Said.REFUSED_NO_WATCH:
+            return _("the connection was refused, and nothing listens on {protocol} port {port} on this host "
+                     "({host}): either the forward works and the service is not running here, or the router "
+                     "forwards the port to another machine where nothing listens. Run natprobe as root to tell "
+                     "them apart (it then watches the probe arrive)",
+                     protocol=p("protocol"), port=p("port"), host=p("host"))
+        case Said.UDP_SERVICE:
+            detail = p("detail")
+            match p("mode"):
+                case "openvpn":
+                    return _("an OpenVPN server ({detail})", detail=detail)
+                case "dns":
+                    return _("a DNS server ({detail})", detail=detail)
+                case "ntp":
+                    return _("an NTP server ({detail})", detail=detail)
+            return _("a QUIC server ({detail})", detail=detail)
+        case Said.HAIRPIN_UNTESTED:
+            return _("not tested: {protocol} port {port} is not reachable from outside, and a router loops back only "
+                     "a port it forwards. Make the port reachable first, then test hairpinning again",
+                     protocol=p("protocol"), port=p("port"))
         case code if code == AS_SAID:
             return str(p("text"))
     raise ValueError(f"no words for the port reason {why.code!r}")
@@ -229,6 +322,36 @@ def _advice(why: Why) -> tuple[str, ...]:
         case Said.LISTEN_EVERYWHERE:
             return (_("Check that {service} listens on all addresses (0.0.0.0), not only on 127.0.0.1.",
                       service=p("service")),)
+        case Said.WIREGUARD_PEERS:
+            return (_("WireGuard answers only peers whose public key it knows, so no outside test can get an answer "
+                      "from it: on each peer, set Endpoint = {address}:{port}, and list the peer's public key on this "
+                      "server (wg show).", address=_public(why), port=p("port")),)
+        case Said.OPENVPN_KEY:
+            return (_("This OpenVPN server stays silent to strangers, which is what tls-auth or tls-crypt does: each "
+                      "client needs the same key (ta.key or the tls-crypt key) and remote {address} {port} udp.",
+                      address=_public(why), port=p("port")),)
+        case Said.UNKNOWN_PROTOCOL_LISTEN:
+            return (_("natprobe does not speak the protocol of {program}, so only the arrival is proven: check that "
+                      "it listens on all addresses, not only on 127.0.0.1.", program=_holder_name(p("holder"))),)
+        case Said.FIREWALL_AFTER_WATCH:
+            return (_("The packet watch sees packets before this host's firewall: if clients still cannot connect, "
+                      "make sure this host's firewall allows inbound {protocol} port {port}.",
+                      protocol=p("protocol"), port=p("port")),)
+        case Said.RUN_WITH_WATCH:
+            return (_("Run the check with the packet watch allowed: {command}", command=p("command")),)
+        case Said.STOP_HOLDER:
+            return (_("Stop {holder} for a moment and run the check again: natprobe then listens on the port itself.",
+                      holder=_holder_name(p("holder"))),)
+        case Said.INSTALL_CERTIFICATE_FOR_NAME:
+            return (_("Install a certificate for {name} on this server (for example from Let's Encrypt), or "
+                      "configure the web server to present it for {name}.", name=p("name")),)
+        case Said.INSTALL_PUBLIC_CERTIFICATE:
+            return (_("Install a certificate from a public certificate authority (for example Let's Encrypt) instead "
+                      "of a self-signed or private one."),)
+        case Said.START_SERVICE:
+            return (_("Start the service on this host, or check the port it listens on (ss -ltnp lists them): the "
+                      "forward must point to the port the service really uses ({protocol} {port} here).",
+                      protocol=p("protocol"), port=p("port")),)
         case Said.HAIRPIN_SPLIT_DNS:
             return (_("Devices inside your network should use the server's LAN address, or set up split DNS so "
                       "the public name resolves to the LAN address locally."),)

@@ -34,9 +34,10 @@ def _reason(why: Why, reason: str) -> str:
                      "{client}:{client_port}, not at this host; natprobe did not replace it", **facts)
         case Said.REFUSED_BEHIND_CGNAT:
             return _("{reason}; {refusal}, and this line is behind carrier-grade NAT: the router itself "
-                     "has no public address to forward from", reason=reason, refusal=_refusal(why))
+                     "has no public address to forward from", reason=reason.rstrip("."), refusal=_refusal(why))
         case Said.REFUSED:
-            return _("{reason}; {refusal}", reason=reason, refusal=_refusal(why))
+            # The check's reason may end a sentence: "filters it.; no router answered" reads as a typo.
+            return _("{reason}; {refusal}", reason=reason.rstrip("."), refusal=_refusal(why))
         case Said.THROUGH_MAPPING:
             if p("lease"):
                 return _("{reason}, through the {via} mapping of {protocol} port {port} to this host "

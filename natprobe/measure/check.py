@@ -18,27 +18,40 @@ import errno
 import functools
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.check_findings import explain_check
+from natprobe.findings.facility_words import limit_verdict, word_limits
+from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
+from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
 from natprobe.reports.check_report import CheckReport
 from natprobe.recverr import Hop
-from natprobe.adapters.hops import trace_hops
-from natprobe.adapters.interfaces import Ipv6Source
-from natprobe.findings.port_words import assess_port, held_udp_port_reason, word_hairpin
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, Context, PortSpec, HairpinResult, PortVerdict, decide_hairpin
-from natprobe.observations import PortObservation
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
+from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
+from natprobe.verdicts.reachability import (
+    SERVICE_BY_NAME,
+    WELL_KNOWN_SERVICE,
+    Context,
+    PortSpec,
+    HairpinResult,
+    PortVerdict,
+    decide_hairpin,
+    hairpin_untested,
+)
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.verdicts.nat_layers import TopologyVerdict
-from natprobe.findings.topology_words import assess_topology
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
+from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
+from natprobe.verdicts.limits import limits_of
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +130,22 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
         raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
 
 
+def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
+    """Whether a program listens on TCP ``port`` here (None: cannot tell).
+
+    A bind with SO_REUSEADDR fails on Linux only against a listening socket (not against
+    connections in TIME_WAIT), so a refused probe can be told "nothing listens" from "a
+    firewall rejects" without touching the service."""
+    family = socket.AF_INET6 if ":" in listen_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((listen_ip, port))
+        except OSError as exc:
+            return True if exc.errno == errno.EADDRINUSE else None
+    return False
+
+
 def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     if spec.service is not None:
         return SERVICE_BY_NAME[spec.service][1]
@@ -126,23 +155,45 @@ def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
 
 
+def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
+    """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
+    spoken to), else send the one-time token anyway and watch for its arrival."""
+    holder = find_udp_holder(spec.port)
+    if holder is not None and holder.kind is HolderKind.JAMULUS:
+        return ProbeMode.JAMULUS, holder
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return ProbeMode.OPENVPN, holder
+    return ProbeMode.NONCE, holder
+
+
 async def _observe_port(
-    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float
+    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float,
+    capabilities: CapabilitySet,
 ) -> PortObservation:
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
     listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
+    holder = None
+    if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
+        # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
+        # the privilege. There is nothing to speak to either: say so, do not guess.
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
+                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
     if mode is None:
-        return PortObservation(
-            spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=held_udp_port_reason(spec.port),
-        )
+        mode, holder = _held_udp_mode(spec)
+    elif listener is None and spec.protocol is TransportProtocol.UDP:
+        holder = find_udp_holder(spec.port)  # to word the advice for the program
+    watching = capabilities.has(Facility.ARRIVAL_WATCH)
+    if mode is ProbeMode.NONCE and listener is None and not watching:
+        # Only the arrival watch could prove anything here: do not make the server probe in vain.
+        return PortObservation(spec.protocol, spec.port, mode, listening=False, holder=holder,
+                               watch_missing=capabilities[Facility.ARRIVAL_WATCH])
     source = whoami.probe_source
-    watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
+    watch = Match(spec.protocol.value, source, spec.port)
     try:
-        async with ArrivalWatcher(watch) as watcher:
+        async with ArrivalWatcher(watch, enabled=watching) as watcher:
             request = ProbeRequest.build(
                 spec.protocol, spec.port, mode,
                 nonce=token if mode is ProbeMode.NONCE else None,
@@ -169,6 +220,11 @@ async def _observe_port(
                 nonce_received=received, seen_on_interface=watcher.seen,
                 server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
+                host=spec.host,
+                local_listener=True if listener is not None
+                else _tcp_port_has_listener(spec.port, listen_ip) if spec.protocol is TransportProtocol.TCP else None,
+                holder=holder,
+                watch_missing=None if watcher.unavailable is None else watch_unavailable(watcher.unavailable, capabilities),
             )
     finally:
         if listener is not None:
@@ -239,6 +295,9 @@ class CheckOptions:
     """The site's name (``--host``): its A/AAAA records are checked against the public addresses."""
     nameservers: tuple[str, ...] | None = None
     """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once, :func:`probe_capabilities`); a test
+    injects a set with facilities switched off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +309,8 @@ class _FamilyOutcome:
     hops: tuple[Hop, ...]
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
+    limits: tuple[Availability, ...] = ()
+    """Missing facilities that limited this family's conclusions."""
 
 
 async def _check_family(
@@ -261,10 +322,11 @@ async def _check_family(
     server: str,
     ports: Sequence[PortSpec],
     options: CheckOptions,
+    capabilities: CapabilitySet,
 ) -> Measured[_FamilyOutcome]:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
-    probe_timeout, listen_ip = options.probe_timeout, str(options.listen_ip)
+    probe_timeout, listen_ip, trace = options.probe_timeout, str(options.listen_ip), options.trace
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".
@@ -274,9 +336,10 @@ async def _check_family(
     ) as api:
         whoami = await api.whoami()
         hops: tuple[Hop, ...] = ()
-        if options.trace and family is IpFamily.IPV4:
+        traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
+        if traced:
             try:
-                hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+                hops = await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0)
             except NatprobeError as exc:
                 logger.debug("hop trace failed: %s", exc)
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
@@ -284,16 +347,20 @@ async def _check_family(
                           temporary_address=source is not None and source.temporary)
         if family is IpFamily.IPV6 and local_ip is not None:
             listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
-        verdicts = []
+        verdicts, missed = [], []
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
-            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
+            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities)
             verdicts.append(assess_port(observation, context))
+            missed += [observation.watch_missing] if observation.watch_missing is not None else []
+        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
+        verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
+            tuple([word_hairpin(hairpin_untested(spec.protocol, spec.port)) if verdict.reachable is False
+                   else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins)
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits)
     return Measured(outcome, whoami.public_ip)
 
 
@@ -311,9 +378,18 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         raise ValueError("no ports to check")
     if not options.families:
         raise ValueError("no address family to check")
+    capabilities = options.capabilities or probe_capabilities()
     started = time.monotonic()
-    runs = await run_per_family(server, options.families,
-                                functools.partial(_check_family, server=server, ports=ports, options=options))
+
+    def ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:
+        return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                                  None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
+
+    runs = await run_per_family(
+        server, options.families,
+        functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
+        ipv6_source=ipv6_source,
+    )
     tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
     outcomes = [outcome for _status, outcome in tested]
     statuses = tuple(run.status for run in runs)
@@ -341,6 +417,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
+        limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
     )
     layers = {status.family: outcome.topology.layers for status, outcome in tested}
     return dataclasses.replace(report, findings=explain_check(report, ports, layers))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, replace
 
-from natprobe.observations import PortObservation
+from natprobe.observations import HolderKind, PortObservation
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract import (
     ConnectResult,
@@ -26,6 +26,7 @@ from natprobe.contract import (
     ProbeResult,
     SshResult,
     TransportProtocol,
+    UdpServiceResult,
 )
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.why import Why
@@ -43,6 +44,9 @@ class PortStatus(enum.StrEnum):
     IPV6_FIREWALL = "filtered-by-ipv6-firewall"
     """Over IPv6 (no NAT) the probe to this host's address never arrived: a firewall dropped it."""
     UNTESTED = "not-tested"
+    ARRIVED_SILENT = "arrived-service-silent"
+    """A program holds the port and stayed silent, but the echo server's token reached this host's
+    interface: the forward and the router's firewall let it through (what WireGuard looks like)."""
 
 
 SERVICE_BY_NAME = {
@@ -52,7 +56,13 @@ SERVICE_BY_NAME = {
     "tls": (TransportProtocol.TCP, ProbeMode.HTTPS),
     "ssh": (TransportProtocol.TCP, ProbeMode.SSH),
     "tcp": (TransportProtocol.TCP, ProbeMode.CONNECT),
+    "openvpn": (TransportProtocol.UDP, ProbeMode.OPENVPN),
+    "dns": (TransportProtocol.UDP, ProbeMode.DNS),
+    "ntp": (TransportProtocol.UDP, ProbeMode.NTP),
+    "quic": (TransportProtocol.UDP, ProbeMode.QUIC),
 }
+UDP_SERVICE_MODES = (ProbeMode.OPENVPN, ProbeMode.DNS, ProbeMode.NTP, ProbeMode.QUIC)
+"""Services that answer a correct first packet but stay silent to anything else."""
 WELL_KNOWN_SERVICE = {
     (TransportProtocol.UDP, 22124): ProbeMode.JAMULUS,
     (TransportProtocol.TCP, 22): ProbeMode.SSH,
@@ -60,6 +70,10 @@ WELL_KNOWN_SERVICE = {
     (TransportProtocol.TCP, 8080): ProbeMode.HTTP,
     (TransportProtocol.TCP, 443): ProbeMode.HTTPS,
     (TransportProtocol.TCP, 8443): ProbeMode.HTTPS,
+    (TransportProtocol.UDP, 1194): ProbeMode.OPENVPN,
+    (TransportProtocol.UDP, 53): ProbeMode.DNS,
+    (TransportProtocol.UDP, 123): ProbeMode.NTP,
+    (TransportProtocol.UDP, 443): ProbeMode.QUIC,
 }
 
 
@@ -176,7 +190,32 @@ class Said(enum.StrEnum):
     CHECK_SERVICE = "port.advice.check-service"
     ALLOW_INBOUND = "port.advice.allow-inbound"
     LISTEN_EVERYWHERE = "port.advice.listen-everywhere"
+    # a held port, a refused service, a certificate (#20, #18)
+    NOT_FORWARDED_NO_WATCH = "port.not-forwarded-no-watch"
+    HELD_SILENT_ARRIVED = "port.held-silent-arrived"
+    HELD_TOKEN_NEVER_ARRIVED = "port.held-token-never-arrived"
+    HELD_SERVICE_SILENT = "port.held-service-silent"
+    HELD_UNKNOWN_PROTOCOL = "port.held-unknown-protocol"
+    SILENT_TOKEN_SEEN = "port.proof.silent-token-seen"
+    WIREGUARD_PEERS = "port.advice.wireguard-peers"
+    OPENVPN_KEY = "port.advice.openvpn-key"
+    UNKNOWN_PROTOCOL_LISTEN = "port.advice.unknown-protocol-listen"
+    FIREWALL_AFTER_WATCH = "port.advice.firewall-after-watch"
+    RUN_WITH_WATCH = "port.advice.run-with-watch"
+    STOP_HOLDER = "port.advice.stop-holder"
+    WITH_CERTIFICATE_PROBLEM = "port.with-certificate-problem"
+    CERTIFICATE_WRONG_NAME = "port.certificate-wrong-name"
+    CERTIFICATE_UNVERIFIED = "port.certificate-unverified"
+    INSTALL_CERTIFICATE_FOR_NAME = "port.advice.install-certificate-for-name"
+    INSTALL_PUBLIC_CERTIFICATE = "port.advice.install-public-certificate"
+    REFUSED_NOTHING_LISTENS = "port.refused-nothing-listens"
+    REFUSED_LISTENER_FIREWALL = "port.refused-listener-firewall"
+    REFUSED_NEVER_REACHED = "port.refused-never-reached"
+    REFUSED_NO_WATCH = "port.refused-no-watch"
+    START_SERVICE = "port.advice.start-service"
+    UDP_SERVICE = "port.answered.udp-service"
     # hairpinning
+    HAIRPIN_UNTESTED = "hairpin.untested"
     HAIRPIN_PORT_IN_USE = "hairpin.port-in-use"
     HAIRPIN_WORKS = "hairpin.works"
     HAIRPIN_FAILS = "hairpin.fails"
@@ -268,15 +307,60 @@ def _unreached(observation: PortObservation, context: Context, what: Why) -> Por
             port=port,
             reachable=False,
         )
+    unwatched = observation.seen_on_interface is None and observation.listening
+    # No packet watch: "never arrived here" is not known, this host's firewall stays a suspect.
+    advice = _lan_advice(observation, context)
+    if unwatched:
+        advice += (Why.of(Said.HOST_FIREWALL_ALLOW, protocol=proto, port=port),)
     return PortDecision(
         status=PortStatus.NOT_FORWARDED,
-        why=Why.of(Said.NOT_FORWARDED, what=what, protocol=proto, port=port, host=context.local_ip,
-                   double_nat=context.layers is NatLayers.DOUBLE_NAT),
-        advice=_lan_advice(observation, context),
+        why=Why.of(Said.NOT_FORWARDED_NO_WATCH if unwatched else Said.NOT_FORWARDED, what=what, protocol=proto,
+                   port=port, host=context.local_ip, double_nat=context.layers is NatLayers.DOUBLE_NAT),
+        advice=advice,
         protocol=observation.protocol,
         port=port,
         reachable=False,
     )
+
+
+def _silent_advice(observation: PortObservation, context: Context) -> tuple[Why, ...]:
+    """What to check next when the token arrived and the holder, as expected, said nothing."""
+    proto, port, holder = observation.protocol.value.upper(), observation.port, observation.holder
+    firewall = Why.of(Said.FIREWALL_AFTER_WATCH, protocol=proto, port=port)
+    if holder is not None and holder.kind is HolderKind.WIREGUARD:
+        return (Why.of(Said.WIREGUARD_PEERS, address=context.public_ip, port=port), firewall)
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return (Why.of(Said.OPENVPN_KEY, address=context.public_ip, port=port), firewall)
+    return (Why.of(Said.UNKNOWN_PROTOCOL_LISTEN, holder=holder), firewall)
+
+
+def _held_port(observation: PortObservation, context: Context) -> PortDecision:
+    """A program holds the port and natprobe speaks none of its protocol: the arrival watch decides."""
+    proto, port, holder = observation.protocol, observation.port, observation.holder
+    facts = {"holder": holder, "protocol": proto.value.upper(), "port": port}
+    if observation.seen_on_interface:
+        return PortDecision(
+            reachable=True,
+            status=PortStatus.ARRIVED_SILENT,
+            why=Why.of(Said.HELD_SILENT_ARRIVED, **facts),
+            advice=_silent_advice(observation, context),
+            proof=Why.of(Said.SILENT_TOKEN_SEEN),
+            details=observation.server_result,
+            protocol=proto,
+            port=port,
+        )
+    if observation.seen_on_interface is False:
+        return _unreached(observation, context, Why.of(Said.HELD_TOKEN_NEVER_ARRIVED, holder=holder))
+    said = Said.HELD_SERVICE_SILENT if observation.mode in UDP_SERVICE_MODES else Said.HELD_UNKNOWN_PROTOCOL
+    missing = observation.watch_missing
+    advice: tuple[Why, ...] = ()
+    if missing is not None and missing.remedy:
+        advice = (Why.of(Said.RUN_WITH_WATCH, command=missing.remedy),)
+    if not advice:
+        advice = (Why.of(Said.STOP_HOLDER, holder=holder),)
+    return PortDecision(proto, port, None, PortStatus.UNTESTED,
+                        Why.of(said, mode=observation.mode.value, watch_missing=missing, **facts), advice,
+                        details=observation.server_result)
 
 
 def decide_port(observation: PortObservation, context: Context) -> PortDecision:
@@ -291,7 +375,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortDecision:
     if context.family is IpFamily.IPV6 and decision.reachable:
         # The reason is a whole clause of its own; the parenthesis says where, as one unit.
         decision = replace(decision, why=Why.of(Said.OVER_IPV6, reason=decision.why, **_v6_where(context)))
-        if observation.mode is ProbeMode.NONCE:
+        if observation.mode is ProbeMode.NONCE and observation.listening:
             decision = replace(decision, proof=Why.of(Said.V6_TOKEN_ARRIVED, **_v6_where(context)))
     return replace(decision, family=context.family)
 
@@ -303,6 +387,8 @@ def _decide(observation: PortObservation, context: Context) -> PortDecision:
     if observation.error is not None:
         return PortDecision(protocol, port, None, PortStatus.UNTESTED, Why.as_said(observation.error), ())
 
+    if observation.mode is ProbeMode.NONCE and not observation.listening:
+        return _held_port(observation, context)
     if observation.mode is ProbeMode.NONCE:
         if observation.nonce_received:
             return PortDecision(
@@ -351,16 +437,22 @@ def _decide(observation: PortObservation, context: Context) -> PortDecision:
     # A service holds the port: judge by what the echo server got back.
     answered = _service_answered(observation.mode, result)
     if answered:
+        reason = Why.of(Said.SERVICE_ANSWERED, service=answered, protocol=proto, port=port)
+        certificate = _certificate_problem(result, observation.host)
         return PortDecision(
             reachable=True,
             status=PortStatus.REACHABLE,
-            why=Why.of(Said.SERVICE_ANSWERED, service=answered, protocol=proto, port=port),
-            advice=(),
+            why=reason if certificate is None else Why.of(Said.WITH_CERTIFICATE_PROBLEM, reason=reason,
+                                                           problem=certificate[0]),
+            advice=() if certificate is None else (certificate[1],),
             proof=Why.of(Said.SERVICE_SPOKE, mode=observation.mode.value, service=answered),
             details=result,
             protocol=protocol,
             port=port,
         )
+    if observation.mode in UDP_SERVICE_MODES:
+        # Silence to a correct first packet is what OpenVPN with tls-auth does: the arrival decides.
+        return _held_port(observation, context)
     connected = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected
     refused = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.error == ProbeError.REFUSED
     if connected:
@@ -374,6 +466,10 @@ def _decide(observation: PortObservation, context: Context) -> PortDecision:
             protocol=protocol,
             port=port,
         )
+    if refused and context.family is IpFamily.IPV4:
+        verdict = _refused_service(observation, context)
+        if verdict is not None:
+            return replace(verdict, details=result)
     if refused:
         return PortDecision(
             reachable=False,
@@ -403,6 +499,53 @@ def _decide(observation: PortObservation, context: Context) -> PortDecision:
     return _unreached(observation, context, Why.of(Said.REQUEST_UNANSWERED, service=service))
 
 
+def _name_matches(name: str, pattern: str) -> bool:
+    """RFC 6125 section 6.4.3, simplified: exact, or one leftmost ``*`` label."""
+    name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return name == pattern
+
+
+def _certificate_problem(result: ProbeResult | None, name: str | None) -> tuple[Why, Why] | None:
+    """(the problem, the advice) when the TLS certificate seen does not verify, else None.
+
+    The port is reachable either way; but a browser will warn, so saying only "reachable" would
+    read as an all-clear (the JSON has ``tls.verified``, the text must say it too)."""
+    tls = result.tls if isinstance(result, HttpsResult) else None
+    if tls is None or tls.verified:
+        return None
+    names = tuple(dict.fromkeys(n for n in (*tls.san, tls.subject_cn) if n))
+    if name and not any(_name_matches(name, n) for n in names):
+        return (Why.of(Said.CERTIFICATE_WRONG_NAME, name=name, names=names),
+                Why.of(Said.INSTALL_CERTIFICATE_FOR_NAME, name=name))
+    return (Why.of(Said.CERTIFICATE_UNVERIFIED, error=tls.verify_error), Why.of(Said.INSTALL_PUBLIC_CERTIFICATE))
+
+
+def _refused_service(observation: PortObservation, context: Context) -> PortDecision | None:
+    """A refused connection to a service port over IPv4, told apart by where it was refused:
+    this host answering with a reset (nothing listens, or its firewall rejects), or before it.
+    None: nothing known here beyond "refused"."""
+    protocol, port, host = observation.protocol, observation.port, context.local_ip
+    facts = {"protocol": protocol.value.upper(), "port": port, "host": host}
+    start = Why.of(Said.START_SERVICE, protocol=protocol.value.upper(), port=port)
+    if observation.seen_on_interface and observation.local_listener is False:
+        return PortDecision(protocol, port, False, PortStatus.NOTHING_ANSWERING,
+                            Why.of(Said.REFUSED_NOTHING_LISTENS, **facts), (start,))
+    if observation.seen_on_interface and observation.local_listener:
+        return PortDecision(protocol, port, False, PortStatus.HOST_FIREWALL,
+                            Why.of(Said.REFUSED_LISTENER_FIREWALL, **facts),
+                            (Why.of(Said.HOST_FIREWALL_ALLOW, protocol=protocol.value.upper(), port=port),))
+    if observation.seen_on_interface is False:
+        return PortDecision(protocol, port, False, PortStatus.WRONG_HOST,
+                            Why.of(Said.REFUSED_NEVER_REACHED, **facts), _lan_advice(observation, context)[:2])
+    if observation.local_listener is False:
+        # No packet capture here (it needs root): both explanations stay open.
+        return PortDecision(protocol, port, False, PortStatus.NOTHING_ANSWERING,
+                            Why.of(Said.REFUSED_NO_WATCH, **facts), (start, _lan_advice(observation, context)[0]))
+    return None
+
+
 def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> Why | None:
     """What answered (a short name), or None."""
     if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
@@ -416,6 +559,8 @@ def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> Why | None
         return Why.of(Said.SSH_SERVER, banner=result.banner)
     if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
         return Why.of(Said.TCP_SERVICE)
+    if mode in UDP_SERVICE_MODES and isinstance(result, UdpServiceResult) and result.answered:
+        return Why.of(Said.UDP_SERVICE, mode=mode.value, detail=result.detail or "?")
     return None
 
 
@@ -439,6 +584,15 @@ class HairpinDecision:
     works: bool | None
     why: Why
     advice: tuple[Why, ...] = ()
+
+
+def hairpin_untested(protocol: TransportProtocol, port: int) -> HairpinDecision:
+    """The port itself is not reachable from outside: a loop-back through it proves nothing.
+
+    A router hairpins only what it forwards, so "no loop-back" there would blame the router for
+    the missing forward (``natprobe nat`` may well measure hairpinning *yes* on the same network)."""
+    return HairpinDecision(protocol, port, None, Why.of(Said.HAIRPIN_UNTESTED, protocol=protocol.value.upper(),
+                                                         port=port))
 
 
 def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinDecision:

@@ -42,6 +42,11 @@ class MappingProtocol(StrEnum):
     UPNP = "upnp"
     """UPnP IGD:1/IGD:2, WANIPConnection or WANPPPConnection."""
 
+    @property
+    def label(self) -> str:
+        """The name as its specification writes it (UPnP, not UPNP)."""
+        return {"pcp": "PCP", "nat-pmp": "NAT-PMP", "upnp": "UPnP"}[self.value]
+
 
 class ExternalMeaning(StrEnum):
     """What the external address a router reports says about the line behind it."""
@@ -125,7 +130,7 @@ def external_meaning(address: IPAddress | None) -> ExternalMeaning:
 
 
 def _via(outcome: MappingOutcome) -> str:
-    return outcome.via.value.upper() if outcome.via is not None else "?"
+    return outcome.via.label if outcome.via is not None else "?"
 
 
 class Said(StrEnum):

@@ -14,7 +14,8 @@ import json
 import sys
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe.addressing import HostPortError, HostPortProblem, split_host_port
+from natprobe.addressing import HostPortError, split_host_port
+from natprobe_cli.host_port import host_port_message
 from natprobe.i18n import _, ngettext
 from natprobe.errors import NetworkError
 from natprobe.jamulus.messages import DEFAULT_PORT
@@ -29,30 +30,7 @@ def parse_host_port(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, i
     try:
         return split_host_port(text, default_port)
     except HostPortError as exc:
-        raise argparse.ArgumentTypeError(_host_port_message(exc)) from None
-
-
-def _host_port_message(exc: HostPortError) -> str:
-    """The problem in the user's language (the library's English text is for programs and logs)."""
-    text, host, port_text = exc.text, exc.host, exc.port_text
-    match exc.problem:
-        case HostPortProblem.EMPTY:
-            return _("empty address: give HOST or HOST:PORT, e.g. jam.example.org:22124")
-        case HostPortProblem.UNBALANCED_BRACKET:
-            return _("{text!r}: missing ']' after the IPv6 address", text=text)
-        case HostPortProblem.TEXT_AFTER_BRACKET:
-            return _("{text!r}: expected ':PORT' after ']'", text=text)
-        case HostPortProblem.NOT_IPV6_IN_BRACKETS:
-            return _("{text!r}: {host!r} between brackets is not an IPv6 address", host=host, text=text)
-        case HostPortProblem.NOT_HOST_PORT:
-            return _("{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT to give a port)", text=text)
-        case HostPortProblem.NO_HOST:
-            return _("{text!r}: the host is missing", text=text)
-        case HostPortProblem.BAD_HOST:
-            return _("{text!r}: {host!r} is not a host name or address", host=host, text=text)
-        case HostPortProblem.BAD_PORT:
-            return _("{text!r}: port {port_text!r} is not a number from 1 to 65535", port_text=port_text, text=text)
-    return str(exc)
+        raise argparse.ArgumentTypeError(host_port_message(exc)) from None
 
 
 def _positive_float(text: str) -> float:

@@ -1,0 +1,103 @@
+"""The report of ``natprobe doctor``: what this machine can measure, and why not where it cannot.
+
+Also the shape of one *limit* (:data:`LIMIT`): a missing facility as other reports list it
+when it limited their conclusions (``natprobe check``'s ``limits``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from natprobe.reports.json_schema import STRING_OR_NULL, JsonSchema, enum_of, nullable, obj, report_schema
+from natprobe.observations import Availability, CapabilitySet, Facility, Missing
+
+__all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "DoctorReport", "Limit", "limit_to_dict")
+
+DOCTOR_SCHEMA_ID = "natprobe/doctor"
+DOCTOR_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A missing facility that limited a conclusion, with its sentence
+    (:func:`natprobe.findings.facility_words.word_limits` words it)."""
+
+    entry: Availability
+    text: str
+
+
+def limit_to_dict(limit: Limit) -> dict[str, Any]:
+    """A missing facility in a report: which, why, the command that would allow it, one sentence."""
+    entry = limit.entry
+    return {
+        "facility": entry.facility.value,
+        "missing": None if entry.missing is None else entry.missing.value,
+        "remedy": entry.remedy,
+        "text": limit.text,
+    }
+
+
+LIMIT: JsonSchema = obj({
+    "facility": enum_of(Facility),
+    "missing": nullable(enum_of(Missing)),
+    "remedy": STRING_OR_NULL,
+    "text": {"type": "string"},
+})
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorReport:
+    capabilities: CapabilitySet
+    python: str
+    """The interpreter natprobe runs on (what ``setcap`` would be given)."""
+    limits: tuple[Limit, ...] = ()
+    """Each facility missing here, with its sentence (the builder words them)."""
+
+    def _text(self, entry: Availability) -> str:
+        return next((limit.text for limit in self.limits if limit.entry == entry), entry.detail or entry.facility.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": DOCTOR_SCHEMA_ID,
+            "schema_version": DOCTOR_VERSION,
+            "platform": self.capabilities.platform,
+            "privileged": self.capabilities.privileged,
+            "python": self.python,
+            "facilities": [
+                {
+                    "facility": e.facility.value,
+                    "available": e.available,
+                    "method": e.method,
+                    "missing": None if e.missing is None else e.missing.value,
+                    "detail": e.detail,
+                    "remedy": e.remedy,
+                    "text": None if e.available else self._text(e),
+                }
+                for e in self.capabilities.entries
+            ],
+        }
+
+
+DOCTOR_SCHEMA: JsonSchema = report_schema(
+    DOCTOR_SCHEMA_ID,
+    DOCTOR_VERSION,
+    "What this machine can measure, and why not (natprobe doctor)",
+    {
+        "platform": {"type": "string"},
+        "privileged": {"type": "boolean"},
+        "python": {"type": "string"},
+        "facilities": {
+            "type": "array",
+            "items": obj({
+                "facility": enum_of(Facility),
+                "available": {"type": "boolean"},
+                "method": STRING_OR_NULL,
+                "missing": nullable(enum_of(Missing)),
+                "detail": STRING_OR_NULL,
+                "remedy": STRING_OR_NULL,
+                "text": STRING_OR_NULL,
+            }),
+        },
+    },
+)
