@@ -49,7 +49,7 @@ def limit_sentence(entry: Availability) -> str:
 
 def word_limits(entries: tuple[Availability, ...]) -> tuple[Limit, ...]:
     """Each missing facility with its sentence, as reports list them."""
-    return tuple(Limit(entry, limit_sentence(entry)) for entry in entries)
+    return tuple(Limit.of(entry, limit_sentence(entry)) for entry in entries)
 
 
 def limit_verdict(verdict: PortVerdict, limits: tuple[Availability, ...]) -> PortVerdict:

@@ -19,22 +19,24 @@ DOCTOR_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class Limit:
+class Limit(Availability):
     """A missing facility that limited a conclusion, with its sentence
     (:func:`natprobe.findings.facility_words.word_limits` words it)."""
 
-    entry: Availability
-    text: str
+    text: str = ""
+
+    @classmethod
+    def of(cls, entry: Availability, text: str) -> Limit:
+        return cls(entry.facility, entry.available, entry.method, entry.missing, entry.detail, entry.remedy, text)
 
 
-def limit_to_dict(limit: Limit) -> dict[str, Any]:
+def limit_to_dict(entry: Limit) -> dict[str, Any]:
     """A missing facility in a report: which, why, the command that would allow it, one sentence."""
-    entry = limit.entry
     return {
         "facility": entry.facility.value,
         "missing": None if entry.missing is None else entry.missing.value,
         "remedy": entry.remedy,
-        "text": limit.text,
+        "text": entry.text,
     }
 
 
@@ -55,7 +57,8 @@ class DoctorReport:
     """Each facility missing here, with its sentence (the builder words them)."""
 
     def _text(self, entry: Availability) -> str:
-        return next((limit.text for limit in self.limits if limit.entry == entry), entry.detail or entry.facility.value)
+        return next((limit.text for limit in self.limits if limit.facility is entry.facility),
+                    entry.detail or entry.facility.value)
 
     def to_dict(self) -> dict[str, Any]:
         return {
