@@ -17,6 +17,8 @@ reports they return, the findings and the error tree.
   :class:`RouterSession` (its :class:`RouterReport`); mapping with proof:
   :func:`check_ports_with_mapping`, :func:`check_ports_with_router`, :func:`mapped_ports`
   (removes what it created on every exit path); the parts: :mod:`natprobe.router`.
+* Behind CGNAT, a tunnel or relay to a public host: :func:`check_relay` with
+  :class:`RelayCheckOptions` returns a :class:`RelayReport`; its parts: :mod:`natprobe.relays`.
 * What the Internet sees of this network: :func:`scan_exposure` with :class:`ExposureOptions`
   returns an :class:`ExposureReport`; its parts: :mod:`natprobe.exposed`.
 * Jamulus public vs private mode, measured: :func:`measure_jamulus_modes` with
@@ -82,6 +84,8 @@ if TYPE_CHECKING:
     from natprobe.reports.router_report import RouterReport
     from natprobe.verdicts.reachability import PortSpec
     from natprobe.reports.doctor_report import DoctorReport
+    from natprobe.measure.relay_check import RelayCheckOptions, check_relay
+    from natprobe.reports.relay_report import RelayReport
     from natprobe.adapters.capabilities import probe_capabilities
 
 from natprobe.version import __version__  # written once, in the leaf module natprobe.version
@@ -106,6 +110,8 @@ _LAZY_EXPORTS = {
     "NameCheckOptions": "natprobe.measure.name_check",
     "NatReport": "natprobe.reports.nat_report",
     "PortSpec": "natprobe.verdicts.reachability",
+    "RelayCheckOptions": "natprobe.measure.relay_check",
+    "RelayReport": "natprobe.reports.relay_report",
     "RouterReport": "natprobe.reports.router_report",
     "RouterSession": "natprobe.measure.portmapping",
     "Severity": "natprobe.reports.finding",
@@ -114,6 +120,7 @@ _LAZY_EXPORTS = {
     "check_ports": "natprobe.measure.check",
     "check_ports_with_mapping": "natprobe.measure.mapped_check",
     "check_ports_with_router": "natprobe.measure.mapped_check",
+    "check_relay": "natprobe.measure.relay_check",
     "discover_nat": "natprobe.measure.discovery",
     "explain_jamulus": "natprobe.findings.jamulus_findings",
     "explain_nat": "natprobe.findings.nat_findings",
@@ -160,6 +167,8 @@ __all__ = (
     "NetworkError",
     "PortMappingError",
     "PortSpec",
+    "RelayCheckOptions",
+    "RelayReport",
     "RouterReport",
     "RouterSession",
     "ServerError",
@@ -171,6 +180,7 @@ __all__ = (
     "check_ports",
     "check_ports_with_mapping",
     "check_ports_with_router",
+    "check_relay",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",

@@ -34,6 +34,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "jamulus": ("pure", 1),
     "portmap": ("pure", 1),
     "recverr": ("pure", 1),
+    "proxy_header": ("pure", 1),
     "udp_services": ("pure", 1),
     "contract": ("pure", 2),
     "observations": ("pure", 3),
@@ -53,6 +54,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "names": ("api", 9),
     "jamulus_check": ("api", 9),
     "doctor": ("api", 9),
+    "relays": ("api", 9),
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
 APPLICATIONS = {"natprobe_cli", "natprobe_server"}

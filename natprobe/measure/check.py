@@ -28,9 +28,11 @@ from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.check_findings import explain_check
 from natprobe.findings.facility_words import limit_verdict, word_limits
 from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
+from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
 from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
 from natprobe.reports.check_report import CheckReport
+from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
 from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
@@ -298,6 +300,9 @@ class CheckOptions:
     capabilities: CapabilitySet | None = None
     """What this machine can measure (default: probed once, :func:`probe_capabilities`); a test
     injects a set with facilities switched off."""
+    relay: bool = True
+    """When ``name`` leads elsewhere than this network's public address, test the path through
+    that address (a relay) with a one-time token (:mod:`natprobe.measure.relay_check`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +410,22 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         ))
+    relay_report = None
+    if dns_report is not None and options.relay:
+        from natprobe.measure.relay_check import RelayCheckOptions, apply_relay, check_relay, relay_candidates
+
+        relay_ips = relay_candidates(dns_report)
+        if relay_ips:
+            relay_report = await check_relay(dns_report.name, relay_ips, ports, RelayCheckOptions(
+                server=server, token=options.token, listen_ip=str(options.listen_ip), timeout=options.probe_timeout))
+            dns_report = apply_relay(dns_report, relay_report)
+    all_verdicts = tuple(v for o in outcomes for v in o.verdicts)
+    advice: tuple[Finding, ...] = ()
+    if needs_remedies(all_verdicts, first.topology.layers.value) and not (relay_report and relay_report.all_reachable):
+        advice = forwarding_remedies(ports, name=options.name, server=server, has_ipv6=has_global_ipv6)
     report = CheckReport(
+        relay=relay_report,
+        advice=advice,
         server=server,
         public_ip=first.public_ip,
         local_ip=first_status.local_ip,
