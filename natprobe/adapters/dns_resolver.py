@@ -21,7 +21,8 @@ import dns.rdatatype
 import dns.resolver
 
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.verdicts.dns_verdicts import FamilyLookup, LookupStatus, record_type
+from natprobe.verdicts.dns_verdicts import record_type
+from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("DEFAULT_LIFETIME_S", "lookup_family", "lookup_both", "lookup_txt")
 

@@ -13,7 +13,9 @@ the way) tells a missing forward from carrier-grade NAT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
+import functools
 import logging
 import secrets
 import socket
@@ -22,39 +24,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.findings.jamulus_findings import jamulus_check_findings
+from natprobe.findings.check_findings import explain_check
+from natprobe.findings.facility_words import limit_verdict, word_limits
+from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
 from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
-from natprobe.reports.check_report import CheckReport, FamilyResult
+from natprobe.findings.topology_words import assess_topology
+from natprobe.measure.per_family import Measured, run_per_family
+from natprobe.reports.check_report import CheckReport
+from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
-from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
+from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     WELL_KNOWN_SERVICE,
     Context,
     PortSpec,
-    PortObservation,
     HairpinResult,
     PortVerdict,
     decide_hairpin,
-    decide_port,
     hairpin_untested,
-    privileged_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.reports.finding import Finding
-from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
-from natprobe.adapters.resolve import resolve_per_family, url_host
+from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
 from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
-from natprobe.verdicts.limits import limit_verdict, limits_of
-from natprobe.findings.silent_findings import silent_port_findings
-from natprobe.verdicts.port_holder import HolderKind, PortHolder
+from natprobe.verdicts.limits import limits_of
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +240,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     try:
         if spec.protocol is TransportProtocol.UDP:
             if listener is None:
-                return decide_hairpin(spec.protocol, spec.port, public_ip, None)
+                return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, None))
             loop = asyncio.get_running_loop()
             transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
@@ -275,7 +274,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     finally:
         if listener is not None:
             await listener.close()
-    return decide_hairpin(spec.protocol, spec.port, public_ip, works)
+    return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, works))
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,46 +310,36 @@ class _FamilyOutcome:
     """What one family's conversation with the echo server found (the per-port logic's output)."""
 
     public_ip: IPAddress
-    local_ip: IPAddress | None
     topology: TopologyVerdict
     hops: tuple[Hop, ...]
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
-    findings: tuple[Finding, ...]
     limits: tuple[Availability, ...] = ()
     """Missing facilities that limited this family's conclusions."""
 
 
 async def _check_family(
-    server: str,
+    family: IpFamily,
     server_ip: IPAddress,
-    ports: Sequence[PortSpec],
-    *,
-    token: str | None,
-    hairpin: bool,
-    trace: bool,
-    listen_ip: str,
-    probe_timeout: float,
     source: Ipv6Source | None,
+    local_ip: IPAddress | None,
+    *,
+    server: str,
+    ports: Sequence[PortSpec],
+    options: CheckOptions,
     capabilities: CapabilitySet,
-) -> _FamilyOutcome:
+) -> Measured[_FamilyOutcome]:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
-    family = IpFamily.of(server_ip)
-    local_ip: IPAddress | None = source.address if source is not None else None
+    probe_timeout, listen_ip, trace = options.probe_timeout, str(options.listen_ip), options.trace
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
-        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
-        family=family.version, local_ip=local_ip,
+        server, token=options.token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
+        family=family.version, local_ip=source.address if source is not None else None,
     ) as api:
         whoami = await api.whoami()
-        if local_ip is None:
-            try:
-                local_ip = source_address_toward(server_ip)
-            except NetworkError:
-                local_ip = None
         hops: tuple[Hop, ...] = ()
         traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
         if traced:
@@ -366,18 +355,18 @@ async def _check_family(
         verdicts, missed = [], []
         for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
             observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities)
-            verdicts.append(decide_port(observation, context))
+            verdicts.append(assess_port(observation, context))
             missed += [observation.watch_missing] if observation.watch_missing is not None else []
         limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
         verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+            tuple([word_hairpin(hairpin_untested(spec.protocol, spec.port)) if verdict.reachable is False
                    else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
-            if hairpin and family is IpFamily.IPV4 else ()
+            if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    findings = jamulus_check_findings(ports, verdicts, topology.layers) + silent_port_findings(verdicts)
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins, findings, limits)
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits)
+    return Measured(outcome, whoami.public_ip)
 
 
 async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
@@ -390,70 +379,34 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
-    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
-    capabilities = options.capabilities or probe_capabilities()
-    families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
-    if not families:
+    if not options.families:
         raise ValueError("no address family to check")
+    capabilities = options.capabilities or probe_capabilities()
     started = time.monotonic()
-    server_ips = await resolve_per_family(url_host(server))
-    outcomes: list[_FamilyOutcome] = []
-    statuses: list[FamilyResult] = []
-    failures: list[NatprobeError] = []
-    has_global_ipv6: bool | None = None
-    for family in families:
-        server_ip = server_ips.get(family.version)
-        source: Ipv6Source | None = None
-        if family is IpFamily.IPV6:
-            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
-                                        None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
-            has_global_ipv6 = source.address is not None
-            if source.address is None:
-                statuses.append(FamilyResult(family, False, None, None, False,
-                                             _("this host has no global IPv6 address: IPv6 was not tested")))
-                continue
-        if server_ip is None:
-            statuses.append(FamilyResult(
-                family, False, source.address if source else None, None, False,
-                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-                  server=url_host(server), version=family.version),
-            ))
-            continue
-        try:
-            outcome = await _check_family(
-                server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
-                probe_timeout=probe_timeout, source=source, capabilities=capabilities,
-            )
-        except ServerError as exc:
-            failures.append(exc)
-            statuses.append(FamilyResult(family, False, source.address if source else None, None, False,
-                                         _("IPv{version} was not tested: {error}",
-                                                                             version=family.version, error=exc)))
-            continue
-        outcomes.append(outcome)
-        temporary = source is not None and source.temporary
-        if family is IpFamily.IPV4:
-            note = _("tested from {address}", address=outcome.local_ip)
-        elif temporary:
-            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
-                     "address)", address=outcome.local_ip)
-        else:
-            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
-                     address=outcome.local_ip)
-        statuses.append(FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note))
-    if not outcomes:
-        if failures:
-            raise failures[0]
-        raise NetworkError("; ".join(s.note for s in statuses))
-    first = outcomes[0]
+
+    def ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:
+        return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                                  None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
+
+    runs = await run_per_family(
+        server, options.families,
+        functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
+        ipv6_source=ipv6_source,
+    )
+    tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
+    outcomes = [outcome for _status, outcome in tested]
+    statuses = tuple(run.status for run in runs)
+    first_status, first = tested[0]
+    # An IPv6 family without a sending address is the one "no global IPv6 address" case.
+    has_global_ipv6 = next((s.local_ip is not None for s in statuses if s.family is IpFamily.IPV6), None)
     dns_report = None
-    if name is not None:
+    if options.name is not None:
         from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
 
-        dns_report = await check_name(name, NameCheckOptions(
-            server=server, token=token, nameservers=nameservers,
+        dns_report = await check_name(options.name, NameCheckOptions(
+            server=server, token=options.token, nameservers=options.nameservers,
             public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         ))
@@ -464,29 +417,30 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         relay_ips = relay_candidates(dns_report)
         if relay_ips:
             relay_report = await check_relay(dns_report.name, relay_ips, ports, RelayCheckOptions(
-                server=server, token=token, listen_ip=listen_ip, timeout=probe_timeout))
+                server=server, token=options.token, listen_ip=str(options.listen_ip), timeout=options.probe_timeout))
             dns_report = apply_relay(dns_report, relay_report)
     all_verdicts = tuple(v for o in outcomes for v in o.verdicts)
     advice: tuple[Finding, ...] = ()
     if needs_remedies(all_verdicts, first.topology.layers.value) and not (relay_report and relay_report.all_reachable):
-        advice = forwarding_remedies(ports, name=name, server=server, has_ipv6=has_global_ipv6)
-    return CheckReport(
+        advice = forwarding_remedies(ports, name=options.name, server=server, has_ipv6=has_global_ipv6)
+    report = CheckReport(
         relay=relay_report,
         advice=advice,
         server=server,
         public_ip=first.public_ip,
-        local_ip=first.local_ip,
+        local_ip=first_status.local_ip,
         topology=first.topology,
         hops=first.hops,
         ports=tuple(v for o in outcomes for v in o.verdicts),
         hairpin=tuple(h for o in outcomes for h in o.hairpins),
         duration_s=time.monotonic() - started,
-        families=tuple(statuses),
+        families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
-        findings=tuple(f for o in outcomes for f in o.findings),
-        limits=tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits)),
+        limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
     )
+    layers = {status.family: outcome.topology.layers for status, outcome in tested}
+    return dataclasses.replace(report, findings=explain_check(report, ports, layers))
 
 
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:

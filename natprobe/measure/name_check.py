@@ -24,14 +24,9 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.dns_verdicts import (
-    DnsVerdict,
-    FamilyDnsVerdict,
-    FamilyLookup,
-    LookupStatus,
-    decide_family,
-    validate_name,
-)
+from natprobe.findings.dns_words import invalid_name_text, word_dns
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, decide_family, validate_name
+from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "check_name", "outside_view")
 
@@ -115,8 +110,8 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
     notes: list[str] = []
     try:
         valid_name = validate_name(name)
-    except ValueError as exc:
-        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, str(exc)) for f in IpFamily)
+    except InvalidName as exc:
+        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, invalid_name_text(exc)) for f in IpFamily)
         return DnsReport(name, False, server, None, None, {f: None for f in IpFamily}, verdicts,
                          duration_s=time.monotonic() - started)
     if temporary is None:
@@ -155,8 +150,8 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
                      "outside view and the public addresses")
     reachable = family_reachable or {}
     verdicts = tuple(
-        decide_family(valid_name, family, local[family], None if view is None else view[family],
-                      seen.get(family), family_reachable=reachable.get(family), temporary=temporary)
+        word_dns(decide_family(valid_name, family, local[family], None if view is None else view[family],
+                               seen.get(family), family_reachable=reachable.get(family), temporary=temporary))
         for family in IpFamily
     )
     return DnsReport(valid_name, True, server, local, view, seen, verdicts, tuple(notes),

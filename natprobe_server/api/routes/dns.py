@@ -15,7 +15,8 @@ from aiohttp import web
 from natprobe.adapters.dns_resolver import lookup_both
 from natprobe.addressing import IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse, decode_request, encode
-from natprobe.verdicts.dns_verdicts import FamilyLookup, validate_name
+from natprobe.verdicts.dns_verdicts import validate_name
+from natprobe.observations import FamilyLookup
 
 from natprobe_server.api.guards import accept, admitted, api_state
 
