@@ -13,13 +13,16 @@ the way) tells a missing forward from carrier-grade NAT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import importlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
@@ -48,7 +51,12 @@ from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 
+if TYPE_CHECKING:
+    from natprobe.measure.name_check import NameViews
+
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
@@ -249,6 +257,14 @@ class CheckOptions:
     """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
 
 
+async def _trace(server_ip: IPAddress) -> tuple[Hop, ...]:
+    try:
+        return await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+    except NatprobeError as exc:
+        logger.debug("hop trace failed: %s", exc)
+        return ()
+
+
 @dataclass(frozen=True, slots=True)
 class _FamilyOutcome:
     """What one family's conversation with the echo server found (the per-port logic's output)."""
@@ -285,27 +301,31 @@ async def _check_family(
         server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
         family=family.version, local_ip=local_ip,
     ) as api:
-        whoami = await api.whoami()
-        if local_ip is None:
-            try:
-                local_ip = source_address_toward(server_ip)
-            except NetworkError:
-                local_ip = None
-        hops: tuple[Hop, ...] = ()
-        if trace and family is IpFamily.IPV4:
-            try:
-                hops = await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
-            except NatprobeError as exc:
-                logger.debug("hop trace failed: %s", exc)
+        # The hop trace needs nothing from the server: it runs beside the conversation, and
+        # the verdicts wait for it only if it is still going when the probes are done.
+        trace_task = asyncio.create_task(_trace(server_ip)) if trace and family is IpFamily.IPV4 else None
+        try:
+            whoami = await api.whoami()
+            if local_ip is None:
+                try:
+                    local_ip = source_address_toward(server_ip)
+                except NetworkError:
+                    local_ip = None
+            if family is IpFamily.IPV6 and local_ip is not None:
+                listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
+            observations = []
+            for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
+                observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout))
+            hops = await trace_task if trace_task is not None else ()
+        finally:
+            if trace_task is not None and not trace_task.done():
+                trace_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await trace_task
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
-        if family is IpFamily.IPV6 and local_ip is not None:
-            listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
-        verdicts = []
-        for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
-            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout)
-            verdicts.append(decide_port(observation, context))
+        verdicts = [decide_port(observation, context) for observation in observations]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
@@ -325,71 +345,46 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
-    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
+    token, listen_ip = options.token, str(options.listen_ip)
     families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
     if not families:
         raise ValueError("no address family to check")
     started = time.monotonic()
-    server_ips = await resolve_per_family(url_host(server))
-    outcomes: list[_FamilyOutcome] = []
-    statuses: list[FamilyResult] = []
-    failures: list[NatprobeError] = []
-    has_global_ipv6: bool | None = None
-    for family in families:
-        server_ip = server_ips.get(family.version)
-        source: Ipv6Source | None = None
-        if family is IpFamily.IPV6:
-            source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
-            has_global_ipv6 = source.address is not None
-            if source.address is None:
-                statuses.append(FamilyResult(family, False, None, None, False,
-                                             _("this host has no global IPv6 address: IPv6 was not tested")))
-                continue
-        if server_ip is None:
-            statuses.append(FamilyResult(
-                family, False, source.address if source else None, None, False,
-                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-                  server=url_host(server), version=family.version),
-            ))
-            continue
-        try:
-            outcome = await _check_family(
-                server, server_ip, ports, token=token, hairpin=options.hairpin, trace=options.trace, listen_ip=listen_ip,
-                probe_timeout=probe_timeout, source=source,
-            )
-        except ServerError as exc:
-            failures.append(exc)
-            statuses.append(FamilyResult(family, False, source.address if source else None, None, False,
-                                         _("IPv{version} was not tested: {error}",
-                                                                             version=family.version, error=exc)))
-            continue
-        outcomes.append(outcome)
-        temporary = source is not None and source.temporary
-        if family is IpFamily.IPV4:
-            note = _("tested from {address}", address=outcome.local_ip)
-        elif temporary:
-            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
-                     "address)", address=outcome.local_ip)
-        else:
-            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
-                     address=outcome.local_ip)
-        statuses.append(FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note))
+    # The name's lookups need nothing from the probes: they start at once, beside them, and
+    # only the decision waits for the public addresses and the verdicts.
+    name_task = asyncio.create_task(_look_up_name(name, server, token, nameservers)) if name is not None else None
+    try:
+        server_ips = await resolve_per_family(url_host(server))
+        # Every family at once: the report is ready when the slowest one is, not their sum.
+        results = await _all_or_none([
+            _family_result(family, server, server_ips.get(family.version), ports, options, listen_ip)
+            for family in families
+        ])
+        views = await name_task if name_task is not None else None
+    finally:
+        if name_task is not None and not name_task.done():
+            name_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await name_task
+    statuses = [status for status, _outcome, _failure, _has_v6 in results]
+    outcomes = [outcome for _status, outcome, _failure, _has_v6 in results if outcome is not None]
+    failures = [failure for _status, _outcome, failure, _has_v6 in results if failure is not None]
+    has_global_ipv6 = next((has_v6 for *_rest, has_v6 in results if has_v6 is not None), None)
     if not outcomes:
         if failures:
             raise failures[0]
         raise NetworkError("; ".join(s.note for s in statuses))
     first = outcomes[0]
     dns_report = None
-    if name is not None:
-        from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
+    if views is not None:
+        from natprobe.measure.name_check import decide_name
 
-        dns_report = await check_name(name, NameCheckOptions(
-            server=server, token=token, nameservers=nameservers,
-            public_ips={f.family: f.public_ip for f in statuses if f.tested},
+        dns_report = decide_name(
+            views, public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
-        ))
+        )
     return CheckReport(
         server=server,
         public_ip=first.public_ip,
@@ -404,6 +399,72 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         dns=dns_report,
         findings=tuple(f for o in outcomes for f in o.findings),
     )
+
+
+async def _look_up_name(name: str, server: str, token: str | None,
+                        nameservers: tuple[str, ...] | None) -> NameViews:
+    # dnspython loads in a thread: the probes already under way keep the event loop.
+    module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
+    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
+    views: NameViews = await module.look_up_name(name, options)
+    return views
+
+
+_FamilyResult = tuple[FamilyResult, "_FamilyOutcome | None", "ServerError | None", "bool | None"]
+
+
+async def _family_result(family: IpFamily, server: str, server_ip: IPAddress | None, ports: Sequence[PortSpec],
+                         options: CheckOptions, listen_ip: str) -> _FamilyResult:
+    """One family's status line, its outcome or why it has none, and (IPv6) whether this host
+    has a global address at all."""
+    source: Ipv6Source | None = None
+    has_global_ipv6: bool | None = None
+    if family is IpFamily.IPV6:
+        source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+        has_global_ipv6 = source.address is not None
+        if source.address is None:
+            return (FamilyResult(family, False, None, None, False,
+                                 _("this host has no global IPv6 address: IPv6 was not tested")),
+                    None, None, has_global_ipv6)
+    if server_ip is None:
+        return (FamilyResult(
+            family, False, source.address if source else None, None, False,
+            _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
+              server=url_host(server), version=family.version),
+        ), None, None, has_global_ipv6)
+    try:
+        outcome = await _check_family(
+            server, server_ip, ports, token=options.token, hairpin=options.hairpin, trace=options.trace,
+            listen_ip=listen_ip, probe_timeout=options.probe_timeout, source=source,
+        )
+    except ServerError as exc:
+        return (FamilyResult(family, False, source.address if source else None, None, False,
+                             _("IPv{version} was not tested: {error}", version=family.version, error=exc)),
+                None, exc, has_global_ipv6)
+    temporary = source is not None and source.temporary
+    if family is IpFamily.IPV4:
+        note = _("tested from {address}", address=outcome.local_ip)
+    elif temporary:
+        note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
+                 "address)", address=outcome.local_ip)
+    else:
+        note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
+                 address=outcome.local_ip)
+    return (FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note),
+            outcome, None, has_global_ipv6)
+
+
+async def _all_or_none(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``coroutines`` concurrently; the first error cancels the others and is raised as
+    itself (a TaskGroup would wrap it in an ExceptionGroup the callers do not expect)."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
