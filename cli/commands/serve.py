@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from echo_server.server import add_arguments, run_from_args
+from cli.deferred import defer_arguments
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -18,9 +18,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
             "back to the requester. Prints one 'listening ...' line when ready; stops on Ctrl-C or SIGTERM."
         ),
     )
-    add_arguments(parser)
+    # The echo server (aiohttp's server side, the Jamulus directory...) loads only for `serve`.
+    defer_arguments(parser, _add_arguments)
     parser.set_defaults(handler=run)
 
 
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from echo_server.server import add_arguments
+
+    add_arguments(parser)
+
+
 def run(args: argparse.Namespace) -> int:
+    from echo_server.server import run_from_args
+
     return run_from_args(args, "natprobe serve")

@@ -6,11 +6,11 @@ same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from natprobe.contract import (
     HOLE_PUNCH_FULL_BUDGET,
@@ -31,6 +31,7 @@ from natprobe.contract import (
 )
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
+from natprobe.adapters.http11 import HttpConnection, HttpError, HttpTimeout
 from natprobe.errors import DecodeError, ServerError
 
 __all__ = ("EchoApiClient",)
@@ -62,26 +63,35 @@ class EchoApiClient:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._connect_timeout = connect_timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._connection: HttpConnection | None = None
         if local_ip is not None and family is not None and local_ip.version != family:
             raise ValueError(f"local address {local_ip} is not IPv{family}")
         if local_ip is not None:
             family = local_ip.version
         self._family = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
         self._local_ip = local_ip
+        self._prefix = ""
 
     async def __aenter__(self) -> EchoApiClient:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        connector = aiohttp.TCPConnector(
-            family=self._family, local_addr=None if self._local_ip is None else (str(self._local_ip), 0)
+        parts = urlsplit(self.base_url)
+        if parts.hostname is None:
+            raise ServerError(f"not an echo server URL: {self.base_url}")
+        tls = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if tls else 80)
+        except ValueError as exc:
+            raise ServerError(f"not an echo server URL: {self.base_url}: {exc}") from exc
+        self._prefix = parts.path.rstrip("/")
+        self._connection = HttpConnection(
+            parts.hostname, port, tls=tls, family=self._family, connect_timeout=self._connect_timeout,
+            local_ip=None if self._local_ip is None else str(self._local_ip),
         )
-        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers, connector=connector)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._connection is not None:
+            await self._connection.close()
 
     async def _call(
         self,
@@ -92,7 +102,7 @@ class EchoApiClient:
         *,
         pad_to: int = 0,
     ) -> T:
-        if self._session is None:
+        if self._connection is None:
             raise RuntimeError("use EchoApiClient as an async context manager")
         url = self.base_url + path
         if payload is not None and len(payload) < pad_to:
@@ -100,19 +110,20 @@ class EchoApiClient:
             # so a probe of several datagrams pays for them with JSON whitespace.
             payload += b" " * (pad_to - len(payload))
         headers = {"Content-Type": "application/json"} if payload is not None else {}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
-            async with self._session.request(method, url, data=payload, headers=headers) as response:
-                body = await response.read()
-                status = response.status
+            async with asyncio.timeout(self._timeout):
+                status, body = await self._connection.request(method, self._prefix + path, headers, payload)
+        except HttpTimeout as exc:
+            raise ServerError(
+                f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
+                "(wrong address, server down, or a firewall drops the traffic)"
+            ) from exc
         except TimeoutError as exc:
-            # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
-            if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
-                raise ServerError(
-                    f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
-                    "(wrong address, server down, or a firewall drops the traffic)"
-                ) from exc
+            await self._connection.close()  # a half-read answer must not be taken for the next one
             raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
-        except aiohttp.ClientError as exc:
+        except HttpError as exc:
             raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
         if status >= 400:
             try:
