@@ -512,6 +512,11 @@ def _verify_context(config: HttpApiConfig) -> ssl.SSLContext:
         raise NetworkError(f"cannot load the TLS trust store {config.tls_ca_file}: {exc}") from exc
 
 
+async def _plain_server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp's default names the Python and aiohttp versions: a gift to a scanner, no use to a client.
+    response.headers["Server"] = "natprobe"
+
+
 def create_app(
     config: HttpApiConfig,
     *,
@@ -527,6 +532,7 @@ def create_app(
     ``extend`` adds to the app before it is frozen (``/metrics``, :mod:`echo_server.metrics`).
     """
     app = web.Application(middlewares=[request_rules, _json_errors], client_max_size=config.max_body_bytes)
+    app.on_response_prepare.append(_plain_server_header)
     app[GATE_KEY] = ConnectionGate(
         max_connections=config.max_connections,
         max_per_source=config.max_connections_per_source,
