@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from cli.argparse_words import install as install_argparse_words
 from cli.exit_codes import ExitCode
 from natprobe import __version__
 from natprobe.i18n import LANGUAGES, _, language_from_environment, use_language
@@ -36,7 +37,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging (-vv for debug)"))
-    parser.add_argument("--version", action="version", version=f"natprobe {__version__}")
+    parser.add_argument("--version", action="version", version=f"natprobe {__version__}",
+                        help=_("show program's version number and exit"))
     parser.add_argument("--lang", choices=LANGUAGES, help=_("language of the text output (default: from LANG/LC_MESSAGES)"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES if command is None else (command,):
@@ -87,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_language("en")
         print(f"natprobe: no compiled {language} catalog in this installation (build it with Babel); "
               "speaking English", file=sys.stderr)
+    install_argparse_words()
     arguments = _without_lang(arguments)
     command = command_in(arguments)
     if command is None and arguments and arguments[0] == "--version":

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-__all__ = ("LANGUAGES", "N_", "_", "current_language", "language_from_environment", "ngettext", "use_language")
+__all__ = ("LANGUAGES", "N_", "_", "current_language", "language_from_environment", "ngettext", "raw_gettext",
+           "raw_ngettext", "use_language")
 
 DOMAIN: Final = "natprobe"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -93,6 +94,17 @@ def ngettext(singular: str, plural: str, count: int, /, **params: object) -> str
     """The singular or plural form for ``count`` in the current language (French: 0 and 1 are
     singular), with its placeholders filled; ``count`` is available as ``{count}``."""
     return _FORMATTER.vformat(_Active.translations.ngettext(singular, plural, count), (), {"count": count, **params})
+
+
+def raw_gettext(message: str, /) -> str:
+    """``message`` in the current language, placeholders untouched (for a library that fills
+    them itself, e.g. argparse's ``%(prog)s``)."""
+    return _Active.translations.gettext(message)
+
+
+def raw_ngettext(singular: str, plural: str, count: int, /) -> str:
+    """:func:`raw_gettext` for a message with a plural form."""
+    return _Active.translations.ngettext(singular, plural, count)
 
 
 def N_(message: str, /) -> str:

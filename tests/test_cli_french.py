@@ -1,0 +1,29 @@
+"""argparse's own words follow natprobe's language (``--lang fr``), and English stays English."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.main import main
+from natprobe.i18n import use_language
+
+
+@pytest.fixture(autouse=True)
+def _english_afterwards() -> object:
+    yield
+    use_language("en")
+
+
+def test_usage_and_errors_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "fr", "check", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("utilisation : natprobe") and "erreur : arguments non reconnus : --bogus" in err
+    assert main(["--lang", "fr", "nat", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "afficher cette aide et quitter" in out and "usage:" not in out
+
+
+def test_english_is_untouched(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "en", "check", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: natprobe") and "error: unrecognized arguments: --bogus" in err
