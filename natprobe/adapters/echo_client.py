@@ -51,13 +51,15 @@ class EchoApiClient:
         connect_timeout: float | None = None,
         family: int | None = None,
         local_ip: IPAddress | None = None,
+        address: IPAddress | None = None,
     ) -> None:
         """``timeout`` bounds a whole request (a probe may take several seconds on the server);
         ``connect_timeout`` bounds the TCP connect alone, so a server that is down behind a
         dropping firewall is reported in seconds rather than after the long request bound.
         ``family`` (4 or 6) talks to the server over that family only (a name with A and AAAA
         records is used per family); ``local_ip`` is the source address of the connection,
-        which is the address the server sees and probes back."""
+        which is the address the server sees and probes back. ``address`` is the server's
+        address when the caller has resolved its name already (one DNS round trip less)."""
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
         self.base_url = base_url.rstrip("/")
@@ -71,6 +73,7 @@ class EchoApiClient:
             family = local_ip.version
         self._family = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
         self._local_ip = local_ip
+        self._address = address
         self._prefix = ""
 
     async def __aenter__(self) -> EchoApiClient:
@@ -86,6 +89,7 @@ class EchoApiClient:
         self._connection = HttpConnection(
             parts.hostname, port, tls=tls, family=self._family, connect_timeout=self._connect_timeout,
             local_ip=None if self._local_ip is None else str(self._local_ip),
+            address=None if self._address is None else str(self._address),
         )
         return self
 

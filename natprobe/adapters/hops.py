@@ -147,6 +147,7 @@ async def trace_hops(
     *,
     max_hops: int = 5,
     timeout: float = 1.5,
+    until: asyncio.Event | None = None,
 ) -> tuple[Hop, ...]:
     """Find the routers on the first ``max_hops`` hops toward ``dest_ip``:``dest_port``.
 
@@ -155,7 +156,10 @@ async def trace_hops(
     has answered. Pick a port where nothing answers (the destination then reports "port
     unreachable" and the path is known to end there); a port with a listener yields a
     ``reply`` hop instead. The result is in TTL order, cut after the first hop that ends
-    the path; silent hops are ``no-answer`` entries.
+    the path; silent hops are ``no-answer`` entries. When ``until`` is set first (the probes
+    the trace accompanies are done), the hops still silent are ``no-answer`` at once: routers
+    rate-limit their ICMP (Linux: one per second per host after a burst), so a silent hop is
+    common and never worth the wait.
 
     Raises ``ValueError`` for out-of-range arguments and
     :class:`~natprobe.errors.NetworkError` if the probes cannot be sent (no route, not Linux).
@@ -202,11 +206,16 @@ async def trace_hops(
                     raise NetworkError(
                         f"cannot send toward {dest}: {exc.strerror or exc}"
                     ) from exc
+            waits = [asyncio.ensure_future(event.wait()) for event in (done, until) if event is not None]
             try:
-                async with asyncio.timeout(timeout):
-                    await done.wait()
-            except TimeoutError:
+                finished, _waiting = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            if not finished:
                 logger.debug("hop trace toward %s: timeout after %.2f s", dest, timeout)
+            elif not done.is_set():
+                logger.debug("hop trace toward %s: cut short, the probes it accompanies are done", dest)
         finally:
             for probe in probes:
                 if probe.reading:

@@ -41,8 +41,12 @@ class HttpConnection:
     """
 
     def __init__(self, host: str, port: int, *, tls: bool = False, family: int = socket.AF_UNSPEC,
-                 local_ip: str | None = None, connect_timeout: float | None = None) -> None:
+                 local_ip: str | None = None, connect_timeout: float | None = None,
+                 address: str | None = None) -> None:
+        """``address``: connect there instead of resolving ``host`` again (the caller resolved
+        it already); ``host`` still names the server in ``Host`` and the TLS SNI."""
         self.host = host
+        self.address = address
         self.port = port
         self.tls = tls
         self.family = family
@@ -66,7 +70,7 @@ class HttpConnection:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 return await asyncio.open_connection(
-                    self.host, self.port, family=self.family, ssl=context, limit=MAX_HEAD,
+                    self.address or self.host, self.port, family=self.family, ssl=context, limit=MAX_HEAD,
                     local_addr=None if self.local_ip is None else (self.local_ip, 0),
                     server_hostname=self.host if self.tls else None,
                 )
@@ -91,6 +95,10 @@ class HttpConnection:
         try:
             await writer.drain()
             status, keep_alive, answer = await _read_response(reader, method)
+        except asyncio.CancelledError:
+            # An answer may still come on this connection: it must never be read as the next one's.
+            self._abandon()
+            raise
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             await self.close()
             if isinstance(exc, asyncio.IncompleteReadError):
@@ -101,6 +109,11 @@ class HttpConnection:
         if not keep_alive:
             await self.close()
         return status, answer
+
+    def _abandon(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            writer.close()
 
     async def close(self) -> None:
         writer, self._writer, self._reader = self._writer, None, None

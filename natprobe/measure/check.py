@@ -43,7 +43,7 @@ from natprobe.verdicts.reachability import (
     decide_port,
     held_udp_port_reason,
 )
-from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
+from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
@@ -166,9 +166,12 @@ async def _observe_port(
                 timeout=timeout,
             )
             try:
-                answer = await api.probe(request)
+                answer = await _probe_or_arrival(api, request, listener)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
+            if answer is None:  # the token arrived while the server was still pacing its datagrams
+                return PortObservation(spec.protocol, spec.port, mode, True, nonce_received=True,
+                                       seen_on_interface=watcher.seen)
             received: bool | None = None
             if listener is not None:
                 event = listener.received
@@ -189,6 +192,27 @@ async def _observe_port(
     finally:
         if listener is not None:
             await listener.close()
+
+
+async def _probe_or_arrival(api: EchoApiClient, request: ProbeRequest,
+                            listener: _Listener | None) -> ProbeResponse[Any] | None:
+    """The server's answer, or None as soon as the token arrives: that is the proof, and the
+    server spaces its datagrams (a few hundred ms) before it answers. The request still in
+    flight is abandoned (its connection closed), never waited for."""
+    if listener is None:
+        return await api.probe(request)
+    probe = asyncio.ensure_future(api.probe(request))
+    arrival = asyncio.ensure_future(listener.received.wait())
+    try:
+        await asyncio.wait((probe, arrival), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        arrival.cancel()
+        if not probe.done():
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+    if probe.cancelled():
+        return None
+    return probe.result()
 
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
@@ -257,9 +281,9 @@ class CheckOptions:
     """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
 
 
-async def _trace(server_ip: IPAddress) -> tuple[Hop, ...]:
+async def _trace(server_ip: IPAddress, probes_done: asyncio.Event) -> tuple[Hop, ...]:
     try:
-        return await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0)
+        return await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0, until=probes_done)
     except NatprobeError as exc:
         logger.debug("hop trace failed: %s", exc)
         return ()
@@ -299,11 +323,12 @@ async def _check_family(
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
         server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
-        family=family.version, local_ip=local_ip,
+        family=family.version, local_ip=local_ip, address=server_ip,
     ) as api:
         # The hop trace needs nothing from the server: it runs beside the conversation, and
-        # the verdicts wait for it only if it is still going when the probes are done.
-        trace_task = asyncio.create_task(_trace(server_ip)) if trace and family is IpFamily.IPV4 else None
+        # what it has not heard when the probes are done is "no answer", not waited for.
+        probes_done = asyncio.Event()
+        trace_task = asyncio.create_task(_trace(server_ip, probes_done)) if trace and family is IpFamily.IPV4 else None
         try:
             whoami = await api.whoami()
             if local_ip is None:
@@ -316,6 +341,7 @@ async def _check_family(
             observations = []
             for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
                 observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout))
+            probes_done.set()  # what the trace has not heard by now stays "no answer"
             hops = await trace_task if trace_task is not None else ()
         finally:
             if trace_task is not None and not trace_task.done():
