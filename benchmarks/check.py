@@ -119,7 +119,7 @@ def _lab() -> Iterator[tuple[Lab, ExitStack]]:
 
 
 def _run(lab: Lab, args: Sequence[str]) -> tuple[float, int, float | None]:
-    argv = [sys.executable, "-m", "cli", "--lang", "en", *args, "--json"]
+    argv = [sys.executable, "-m", "natprobe_cli", "--lang", "en", *args, "--json"]
     if args[0] == "check":
         argv += ["--server", URL]
     lab.flush_nat_state()  # every run starts from a clean NAT, as a user's first run does

@@ -3,7 +3,7 @@
 ``python -m benchmarks.contract_libraries [--runs N]``
 
 Each run is a fresh interpreter that first imports the echo server as it starts without
-``--http-port`` (``echo_server.server``: the STUN-only server), reads its VmRSS, then imports
+``--http-port`` (``natprobe_server.deploy``: the STUN-only server), reads its VmRSS, then imports
 the library and defines the API's records, and reads VmRSS and the time again. For msgspec the
 records are natprobe's own (:mod:`natprobe.contract`); for pydantic a faithful port of the same
 records (constraints, patterns, the cross-field rules) written below. A last step decodes a
@@ -34,7 +34,7 @@ _PROBE = textwrap.dedent(
                     return int(line.split()[1])
         return 0
 
-    import echo_server.server  # the STUN-only server's imports
+    import natprobe_server.deploy  # the STUN-only server's imports
     base = rss_kib()
     started = time.perf_counter()
     {define}

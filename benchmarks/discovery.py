@@ -373,7 +373,7 @@ class _Cell:
 
 
 def _run_natprobe(cell: _Cell) -> tuple[Outcome, list[_Invocation]]:
-    argv = [sys.executable, "-m", "cli", "nat", "--server", f"{cell.server_ip}:{ECHO_PORT}", "--json"]
+    argv = [sys.executable, "-m", "natprobe_cli", "nat", "--server", f"{cell.server_ip}:{ECHO_PORT}", "--json"]
     inv = _invoke(cell.lab.client, argv, TIME_LIMIT_S["natprobe"], cwd=REPO_ROOT)
     return parse_natprobe(inv.stdout), [inv]
 
@@ -464,8 +464,8 @@ class Plan:
 
 
 def _cli_startup(host: Host) -> float | None:
-    """Wall time of ``python -m cli nat --help`` in ``host``: the CLI's fixed start-up cost, no network."""
-    inv = _invoke(host, [sys.executable, "-m", "cli", "nat", "--help"], TIME_LIMIT_S["natprobe"], cwd=REPO_ROOT)
+    """Wall time of ``python -m natprobe_cli nat --help`` in ``host``: the CLI's fixed start-up cost, no network."""
+    inv = _invoke(host, [sys.executable, "-m", "natprobe_cli", "nat", "--help"], TIME_LIMIT_S["natprobe"], cwd=REPO_ROOT)
     return None if inv.exit_code != 0 else round(inv.wall_s, 4)
 
 
@@ -674,7 +674,7 @@ def render(stats: Sequence[CellStats], runs: Sequence[Run] = (), startups: Seque
         mark = {True: "MET", False: "NOT MET", None: "n/a"}[target.met]
         lines.append(f"  [{mark:>7}] {target.name}: {target.measured}")
     if startups:
-        lines.append(f"\nnatprobe CLI start-up alone (python -m cli nat --help), median of {len(startups)}: "
+        lines.append(f"\nnatprobe CLI start-up alone (python -m natprobe_cli nat --help), median of {len(startups)}: "
                      f"{statistics.median(startups):.2f} s (range {min(startups):.2f}-{max(startups):.2f} s); "
                      "wall = start-up + in-proc + exit")
     return "\n".join(lines)

@@ -115,7 +115,7 @@ class Target(StrEnum):
     """What one load phase is aimed at."""
 
     NATPROBE = "natprobe"
-    """natprobe's echo server, STUN on N (``python -m echo_server``)."""
+    """natprobe's echo server, STUN on N (``python -m natprobe_server``)."""
     COTURN = "coturn"
     """coturn's ``turnserver --stun-only``."""
     NATPROBE_ECHO = "natprobe-echo"
@@ -428,7 +428,7 @@ def _read_ready_line(process: subprocess.Popen[bytes], timeout: float) -> str:
 
 
 def _start_natprobe(target: Target, mode: AddressMode, cpu: int | None, workdir: Path) -> _Server:
-    argv = [sys.executable, "-m", "echo_server", "--primary", PRIMARY, "--port", "0",
+    argv = [sys.executable, "-m", "natprobe_server", "--primary", PRIMARY, "--port", "0",
             # The limiter still runs for every datagram; only its limits are out of the way.
             "--rate", "1e12", "--burst", "1e12"]
     if target is Target.NATPROBE_EPOLL:

@@ -3,7 +3,7 @@
     python -m benchmarks.startup [--runs N] [--json FILE]
 
 For ``check`` the first packet is the TCP connection to the echo server; for ``nat`` the first
-STUN request. Each scenario launches the real CLI (``python -m cli``) against a socket this
+STUN request. Each scenario launches the real CLI (``python -m natprobe_cli``) against a socket this
 process opened on 127.0.0.1, and measures the time from launch until that socket sees the
 packet; the child is then ended by its PID. ``-X importtime`` of the same command gives the
 import total and the costliest top-level imports. Nothing leaves loopback.
@@ -50,7 +50,7 @@ def _env() -> dict[str, str]:
 
 
 def _launch(args: list[str], extra: list[str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *(extra or []), "-m", "cli", *args], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, *(extra or []), "-m", "natprobe_cli", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE if extra else subprocess.DEVNULL, env=_env())
 
 
@@ -105,7 +105,7 @@ SCENARIOS: list[tuple[str, Callable[[Callable[[int], list[str]]], float], Callab
 
 
 def import_profile(args: list[str]) -> tuple[float, list[tuple[str, float]]]:
-    """Total ms of the top-level imports of ``python -X importtime -m cli ARGS``, and the costliest."""
+    """Total ms of the top-level imports of ``python -X importtime -m natprobe_cli ARGS``, and the costliest."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: the command fails fast
         proc = _launch(args[:-1] + [args[-1].replace("{port}", str(closed.getsockname()[1]))], ["-X", "importtime"])

@@ -102,8 +102,7 @@ if TYPE_CHECKING:
     )
     from natprobe.contract.terms import TransportProtocol
 
-__version__ = "0.1.0"
-"""The one place the version is written (pyproject.toml reads it: hatch's dynamic version)."""
+from natprobe.version import __version__  # written once, in the leaf module natprobe.version
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

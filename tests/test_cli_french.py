@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.main import main
+from natprobe_cli.main import main
 from natprobe.i18n import use_language
 
 

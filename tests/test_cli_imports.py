@@ -18,7 +18,7 @@ SERVER_PACKAGES = ("echo_server", "natprobe_server")
 HEAVY = ("aiohttp", "async_upnp_client")
 _DUMP = (
     "import json, sys\n"
-    "from cli.main import main\n"
+    "from natprobe_cli.main import main\n"
     "code = main(sys.argv[1:])\n"
     "print('\\nNATPROBE-MODULES ' + json.dumps(sorted(sys.modules)))\n"
 )
@@ -55,20 +55,20 @@ def test_check_runs_without_the_echo_server_or_aiohttp(args: tuple[str, ...]) ->
 @pytest.mark.parametrize("command", ["check", "nat", "dns", "router", "explain", "jamulus", "exposure", "config"])
 def test_client_commands_do_not_load_the_echo_server(command: str) -> None:
     modules = imported_by(command, "--help")
-    assert f"cli.commands.{command}" in modules
+    assert f"natprobe_cli.commands.{command}" in modules
     assert not _top(modules) & set(SERVER_PACKAGES)
 
 
 def test_serve_still_has_its_options() -> None:
-    done = subprocess.run([sys.executable, "-m", "cli", "serve", "--help"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "natprobe_cli", "serve", "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--http-port" in done.stdout, done.stderr
 
 
 def test_version_and_help_list_every_command() -> None:
-    version = subprocess.run([sys.executable, "-m", "cli", "--version"], capture_output=True, text=True, timeout=60)
+    version = subprocess.run([sys.executable, "-m", "natprobe_cli", "--version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.startswith("natprobe ") and version.returncode == 0
     modules = imported_by("--version")
-    assert not {m for m in modules if m.startswith("cli.commands.")}
-    helped = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert not {m for m in modules if m.startswith("natprobe_cli.commands.")}
+    helped = subprocess.run([sys.executable, "-m", "natprobe_cli", "--help"], capture_output=True, text=True, timeout=60)
     for command in ("check", "nat", "serve", "exposure", "demo"):
         assert command in helped.stdout

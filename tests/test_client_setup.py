@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.exit_codes import ExitCode
-from cli.main import main as natprobe_main
-from echo_server import EchoServer, EchoServerConfig
+from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.main import main as natprobe_main
+from natprobe_server import EchoServer, EchoServerConfig
 from natprobe.adapters.user_config import (
     UserConfig,
     UserConfigError,
@@ -182,7 +182,7 @@ async def test_first_able_server_wins(rfc5780_server: EchoServer, single_address
 def server_process() -> Iterator[int]:
     """A real two-address echo server on loopback in its own process (the CLI runs its own loop)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
+        [sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
          "--no-echo", "--no-tcp"],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )

@@ -1,6 +1,6 @@
 """The echo server's HTTP contract (natprobe.contract): records, decoders, generated schemas.
 
-The end-to-end checks (real handlers, real client) are in tests/echo_server/; here the pure
+The end-to-end checks (real handlers, real client) are in tests/server/; here the pure
 parts: what the decoders accept and refuse, that one error type leaves them, that every
 example of the OpenAPI document fits the schemas generated from the records, and that the
 STUN-only server does not load the record library.
@@ -42,7 +42,7 @@ from natprobe.contract import dns as dns_route
 from natprobe.contract import exposure_route
 from natprobe.errors import DecodeError
 
-from echo_server.openapi import openapi_document
+from natprobe_server.api.openapi import openapi_document
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = openapi_document()
@@ -234,7 +234,7 @@ def test_decoders_raise_only_decode_error(body: bytes) -> None:
 def test_the_stun_only_server_does_not_load_the_record_library() -> None:
     """Without --http-port the echo server needs the contract's byte budgets, not msgspec
     (benchmarks/README.md: 1.5 MiB of its ~24 MiB)."""
-    code = "import sys, echo_server.server; print(sorted(m for m in ('msgspec', 'aiohttp') if m in sys.modules))"
+    code = "import sys, natprobe_server.deploy; print(sorted(m for m in ('msgspec', 'aiohttp') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     assert output.stdout.strip() == "[]"
 

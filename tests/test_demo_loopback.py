@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from cli.commands.demo import _first_line
+from natprobe_cli.commands.demo import _first_line
 
 
 def _child(code: str) -> subprocess.Popen[str]:

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.main import main
+from natprobe_cli.main import main
 from natprobe.addressing import TransportAddress
 from natprobe.errors import DecodeError, NatprobeError
 from natprobe.measure.discovery import DiscoveryOptions, discover_nat

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cli.main import main as natprobe_main
-from echo_server import EchoServer, EchoServerConfig
+from natprobe_cli.main import main as natprobe_main
+from natprobe_server import EchoServer, EchoServerConfig
 from natprobe import ClassicNatType, DiscoveryOptions, FilteringBehavior, MappingBehavior, discover_nat
 from natprobe.addressing import TransportAddress
 from natprobe.verdicts.behavior import Probe

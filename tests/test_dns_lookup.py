@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from echo_server.http_api import start_http_api
-from echo_server.http_config import HttpApiConfig
+from natprobe_server.api.app import start_http_api
+from natprobe_server.config.http import HttpApiConfig
 from natprobe.adapters.dns_resolver import lookup_both, lookup_family
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.addressing import IpFamily
@@ -127,13 +127,13 @@ def test_request_contract_refuses_unknown_fields_and_long_names() -> None:
 
 
 def test_natprobe_dns_local_view_only_says_so(nameserver: str, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "cli", "dns", "www.example.test", "--resolver", nameserver, "--json"],
+    done = subprocess.run([sys.executable, "-m", "natprobe_cli", "dns", "www.example.test", "--resolver", nameserver, "--json"],
                           cwd=REPO, capture_output=True, text=True, timeout=30, env={**os.environ, "NATPROBE_SERVER": "", "XDG_CONFIG_HOME": str(tmp_path)})
     data = assert_valid_report(json.loads(done.stdout))
     assert data["schema"] == "natprobe/dns" and data["server"] is None
     assert {v["verdict"] for v in data["verdicts"].values()} == {"unverified"}
     assert any("local view" in note for note in data["notes"]) and done.returncode == 0
-    bad = subprocess.run([sys.executable, "-m", "cli", "dns", ""], cwd=REPO, capture_output=True, text=True, timeout=30)
+    bad = subprocess.run([sys.executable, "-m", "natprobe_cli", "dns", ""], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "empty" in bad.stderr and "Traceback" not in bad.stderr
 
 

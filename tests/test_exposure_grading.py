@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from cli.commands.exposure import parse_expect, render
+from natprobe_cli.commands.exposure import parse_expect, render
 from natprobe.contract.exposure_route import (
     DEFAULT_PORTS,
     HttpDetails,

@@ -18,7 +18,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from cli.main import main
+from natprobe_cli.main import main
 from natprobe.i18n import LOCALE_DIR, _, current_language, language_from_environment, ngettext, use_language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +33,9 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[str, str]:
-    """Every marked message in natprobe/ and cli/ (a plural one by its singular), with where it is."""
+    """Every marked message in natprobe/ and natprobe_cli/ (a plural one by its singular), with where it is."""
     found: dict[str, str] = {}
-    for source in ("natprobe", "cli"):
+    for source in ("natprobe", "natprobe_cli"):
         for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / source):
             key = message[0] if isinstance(message, tuple) else message
             assert isinstance(key, str), (filename, lineno, message)
@@ -166,7 +166,7 @@ def test_lang_option_anywhere_and_errors_in_french(monkeypatch: pytest.MonkeyPat
 
 
 def test_json_never_changes_with_the_language(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cli.main import _choose_language
+    from natprobe_cli.main import _choose_language
 
     assert _choose_language(["--lang", "fr", "nat", "--server", "x", "--json"]) == "en"
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")

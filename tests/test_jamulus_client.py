@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import pytest
 
-from cli.commands import jamulus as jamulus_cli
+from natprobe_cli.commands import jamulus as jamulus_cli
 from natprobe.errors import NetworkError
 from natprobe.jamulus import (
     ConnClientsList,
@@ -472,8 +472,8 @@ async def test_bad_arguments_are_value_errors() -> None:
 
 
 def run_cli(argv: list[str]) -> int:
-    """Run ``natprobe ARGV``: through cli.main once "jamulus" is wired in, else through our register()."""
-    from cli import main as cli_main
+    """Run ``natprobe ARGV``: through natprobe_cli.main once "jamulus" is wired in, else through our register()."""
+    from natprobe_cli import main as cli_main
 
     if "jamulus" in cli_main.COMMAND_MODULES:
         return cli_main.main(argv)

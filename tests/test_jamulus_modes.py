@@ -21,10 +21,10 @@ from typing import Any, cast
 
 import pytest
 
-from cli.main import main as natprobe_main
-from echo_server import EchoServer, EchoServerConfig
-from echo_server.http_api import HttpApiConfig, start_http_api
-from echo_server.jamulus_directory import JamulusDirectory, JamulusDirectoryConfig
+from natprobe_cli.main import main as natprobe_main
+from natprobe_server import EchoServer, EchoServerConfig
+from natprobe_server.api.app import HttpApiConfig, start_http_api
+from natprobe_server.jamulus.directory import JamulusDirectory, JamulusDirectoryConfig
 from natprobe.jamulus import (
     EmptyMessage,
     ESvrRegResult,
@@ -238,7 +238,7 @@ async def test_server_role_answers_pings_with_clients_as_an_empty_server() -> No
 @pytest.fixture
 def echo_process() -> Iterator[dict[str, int]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "echo_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
+        [sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
          "--http-port", "0", "--jamulus-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -7,7 +7,7 @@ to exactly one layer. Data flows down and imports point down:
 
 and the pure units themselves are ordered foundation < codecs < contract < verdicts <
 reports < findings. Pure units import no asyncio, socket or aiohttp; ``natprobe`` never
-imports ``cli`` or ``echo_server``; no two units import each other, even indirectly.
+imports ``natprobe_cli`` or ``natprobe_server``; no two units import each other, even indirectly.
 A new unit without a layer fails here, so the layout stays the one the README draws.
 """
 
@@ -27,6 +27,7 @@ PACKAGE = ROOT / "natprobe"
 LAYERS: dict[str, tuple[str, int]] = {
     "errors": ("pure", 0),
     "lazy_exports": ("pure", 0),
+    "version": ("pure", 0),
     "i18n": ("pure", 0),
     "addressing": ("pure", 0),
     "stun": ("pure", 1),
@@ -44,7 +45,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "__main__": ("api", 8),
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
-APPLICATIONS = {"cli", "echo_server"}
+APPLICATIONS = {"natprobe_cli", "natprobe_server"}
 
 
 def _unit(path: Path) -> str:
@@ -147,6 +148,6 @@ def test_applications_do_not_import_each_other(application: str) -> None:
     for path in sorted((ROOT / application).rglob("*.py")):
         names = {name.split(".")[0] for name in _imports(path)}
         # ``natprobe serve`` is the one door from the CLI into the server, by design.
-        if application == "cli" and path.name == "serve.py":
+        if application == "natprobe_cli" and path.name == "serve.py":
             continue
         assert not names & others, f"{path.relative_to(ROOT)} imports {sorted(names & others)}"

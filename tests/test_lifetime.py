@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from echo_server import EchoServer, EchoServerConfig
+from natprobe_server import EchoServer, EchoServerConfig
 from natprobe.adapters.stun_udp import StunEndpoint
 from natprobe.addressing import TransportAddress
 from natprobe.measure.lifetime import LifetimeOptions, _create_mappings, idle_schedule, measure_mapping_lifetime

@@ -33,7 +33,7 @@ def test_the_users_configuration_is_never_read() -> None:
 
 
 def test_subprocesses_inherit_the_safe_list() -> None:
-    result = subprocess.run([sys.executable, "-m", "cli", "config", "show"], cwd=REPO, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "natprobe_cli", "config", "show"], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "127.0.0.1:9  (from $NATPROBE_STUN_SERVERS)" in result.stdout

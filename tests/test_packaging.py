@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_version_is_written_once() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
-    assert project["tool"]["hatch"]["version"]["path"] == "natprobe/__init__.py"
+    assert project["tool"]["hatch"]["version"]["path"] == "natprobe/version.py"
     assert re.fullmatch(r"\d+\.\d+\.\d+", natprobe.__version__)
 
 
@@ -33,15 +34,15 @@ def test_dependencies_match_use() -> None:
     assert any(d.startswith("aioice") for d in project["optional-dependencies"]["test"])
     # Nothing outside the echo server's HTTP API and the tests imports them.
     for package, allowed in (
-        ("cryptography", {"echo_server/probe_back.py"}),
-        ("asyncssh", {"echo_server/exposure_scan.py"}),
-        ("prometheus_client", {"echo_server/metrics.py"}),
+        ("cryptography", {"natprobe_server/probes/probe_back.py"}),
+        ("asyncssh", {"natprobe_server/probes/exposure_scan.py"}),
+        ("prometheus_client", {"natprobe_server/api/metrics.py"}),
         ("aioice", set()),
         ("async_upnp_client", {"natprobe/adapters/upnp_igd.py"}),  # UPnP IGD stays behind one adapter
     ):
         users = {
             str(path.relative_to(ROOT))
-            for top in ("natprobe", "cli", "echo_server")
+            for top in ("natprobe", "natprobe_cli", "natprobe_server")
             for path in (ROOT / top).rglob("*.py")
             if re.search(rf"^\s*(from|import) {package}\b", path.read_text(), re.MULTILINE)
         }
@@ -55,6 +56,11 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
                    check=True, capture_output=True, timeout=300)
     wheels = list(dist.glob("natprobe-*.whl"))
     assert len(wheels) == 1 and f"natprobe-{natprobe.__version__}-" in wheels[0].name
+    # Everything the wheel installs lives under a name that starts with natprobe: no generic
+    # top-level `cli` or `echo_server` to clash with other software in site-packages.
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        tops = {name.split("/")[0] for name in wheel.namelist()}
+    assert {top for top in tops if not top.startswith("natprobe")} == set(), tops
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -63,7 +69,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     probe = (
-        "import importlib.util, natprobe, cli, echo_server, natprobe.stun, natprobe.lab, natprobe.jamulus;"
+        "import importlib.util, natprobe, natprobe_cli, natprobe_server, natprobe.stun, natprobe.lab, natprobe.jamulus;"
         "import pathlib; assert 'site-packages' in natprobe.__file__, natprobe.__file__;"
         "assert (pathlib.Path(natprobe.__file__).parent / 'py.typed').exists();"
         "assert importlib.util.find_spec('cryptography') is None, 'the client install pulled in the server extra';"

@@ -7,7 +7,7 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from cli.main import main as natprobe_main
+from natprobe_cli.main import main as natprobe_main
 from natprobe.reports.catalog import SCHEMAS, schema_for
 from natprobe.reports.finding import Finding, Severity
 from tests.json_reports import assert_valid_report

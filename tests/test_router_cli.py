@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cli.main import main
+from natprobe_cli.main import main
 from tests.json_reports import assert_valid_report
 
 
@@ -67,7 +67,7 @@ def test_router_says_whether_this_host_has_global_ipv6(capsys: pytest.CaptureFix
     does); the text says it in both languages. The gateway is a silent loopback address."""
     from ipaddress import IPv4Address, IPv6Address
 
-    from cli.commands.router import render_router
+    from natprobe_cli.commands.router import render_router
     from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward
     from natprobe.i18n import use_language
     from natprobe.reports.router_report import RouterReport

@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from natprobe.contract import HttpsResult, TlsInfo
-from cli.render_share import Scrubber, mask_address, share_check, share_jamulus, share_nat
+from natprobe_cli.render_share import Scrubber, mask_address, share_check, share_jamulus, share_nat
 from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract import TransportProtocol

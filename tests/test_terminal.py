@@ -6,8 +6,8 @@ import io
 import os
 import pty
 
-from cli.render import render_findings
-from cli.terminal import Colour, Style, style_for
+from natprobe_cli.render import render_findings
+from natprobe_cli.terminal import Colour, Style, style_for
 from natprobe.reports.finding import Finding, Severity
 
 

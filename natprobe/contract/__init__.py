@@ -1,5 +1,5 @@
 """The echo server's HTTP API contract: one pure definition for the server, the client and
-the OpenAPI document (``echo_server.openapi``).
+the OpenAPI document (``natprobe_server.api.openapi``).
 
 * :mod:`~natprobe.contract.terms`: :class:`TransportProtocol`, :class:`ProbeMode`,
   :class:`ErrorCode`, :class:`ProbeError`, limits, the nonce format, byte budgets (no msgspec).

@@ -5,7 +5,7 @@
   ``is_protocol_frame``, ``matches_request``), wire enums.
 - :mod:`natprobe.jamulus.probe`: time-driven state machines for a ping and a list request.
 - :mod:`natprobe.jamulus.directory_table`: a directory's registration table (bounded,
-  verified by a ping round trip), driven by ``echo_server.jamulus_directory``.
+  verified by a ping round trip), driven by ``natprobe_server.jamulus.directory``.
 
 Sources: jamulussoftware/jamulus at tag r3_9_1 (src/protocol.h, src/protocol.cpp,
 src/util.h) and the observations in the project's facts sheet. natprobe never sends a

@@ -2,7 +2,7 @@
 
 A directory remembers each server by the **UDP source ip:port** of its registration, keeps
 its NAT mapping open with ``CLM_EMPTY_MESSAGE`` and forgets it when it stops re-registering.
-The echo server's directory emulation (:mod:`echo_server.jamulus_directory`) drives this
+The echo server's directory emulation (:mod:`natprobe_server.jamulus.directory`) drives this
 table from its socket: every method takes ``now`` and returns what to send; nothing here
 touches the network.
 

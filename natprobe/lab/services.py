@@ -107,8 +107,8 @@ def start_echo_server(
     http_port: int | None = None,
     extra: tuple[str, ...] = (),
 ) -> EchoServerProcess:
-    """Run ``python -m echo_server`` in ``host`` and wait for its readiness line."""
-    argv = [sys.executable, "-m", "echo_server", "--primary", str(primary), "--port", str(port)]
+    """Run ``python -m natprobe_server`` in ``host`` and wait for its readiness line."""
+    argv = [sys.executable, "-m", "natprobe_server", "--primary", str(primary), "--port", str(port)]
     if alternate is not None:
         argv += ["--alternate", str(alternate)]
     if http_port is not None:

@@ -1,7 +1,7 @@
 """Measure Jamulus public mode against private mode from this network (``natprobe explain jamulus``).
 
 The steps, all against the user's own echo server (``natprobe serve --http-port N``, which
-plays a Jamulus directory on UDP 22224 of its address, see ``echo_server.jamulus_directory``):
+plays a Jamulus directory on UDP 22224 of its address, see ``natprobe_server.jamulus.directory``):
 
 0. **Private mode first**, before anything has left the Jamulus port: the echo server sends
    an unsolicited probe to this network's public address on that port
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from natprobe import __version__
+from natprobe.version import __version__
 from natprobe.i18n import _
 from natprobe.verdicts.reachability import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
@@ -189,7 +189,7 @@ class _JamulusServerRole(asyncio.DatagramProtocol):
             self.seen.keepalives += 1
         elif isinstance(message, PingMs):
             # Echoed, as Jamulus does: a directory pings a registration to prove its address is
-            # not spoofed (echo_server keeps an unverified one only for a short grace).
+            # not spoofed (the echo server keeps an unverified one only for a short grace).
             self.send(message, self.directory)
         elif isinstance(message, SendEmptyMessage):
             target = TransportAddress(message.ip, message.port)

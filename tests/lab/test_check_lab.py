@@ -65,7 +65,7 @@ def _echo(lab: Lab) -> EchoServerProcess:
 def _check_cli(lab: Lab, url: str, *args: str, timeout: float = CLI_TIMEOUT_S) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``natprobe check ... --server URL`` in the client namespace; the process and its wall time."""
     started = time.monotonic()
-    done = lab.client.exec([sys.executable, "-m", "cli", "check", *args, "--server", url],
+    done = lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", *args, "--server", url],
                            check=False, timeout=timeout)
     return done, time.monotonic() - started
 

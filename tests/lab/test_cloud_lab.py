@@ -49,7 +49,7 @@ def _env(**changes: str | None) -> dict[str, str]:
 
 
 def _natprobe(lab: Lab, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return lab.client.exec([sys.executable, "-m", "cli", *argv], check=False, timeout=CLI_TIMEOUT_S, env=env)
+    return lab.client.exec([sys.executable, "-m", "natprobe_cli", *argv], check=False, timeout=CLI_TIMEOUT_S, env=env)
 
 
 def _nat(lab: Lab, cloud: CloudHost) -> dict[str, Any]:

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 def test_demo_shows_forward_nat_and_cgnat() -> None:
-    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "natprobe_cli", "demo"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     # Before the forward: not reachable, naming this host's LAN address for the router rule.

@@ -131,7 +131,7 @@ def test_mapping_lifetime_is_bracketed_in_about_the_lifetime() -> None:
 def test_cli_nat_json_in_the_lab() -> None:
     with Lab(LabConfig(behavior=Behavior.SYMMETRIC)) as lab:
         start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip)
-        done = lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", f"{lab.server.primary_ip}:3478", "--json"],
+        done = lab.client.exec([sys.executable, "-m", "natprobe_cli", "nat", "--server", f"{lab.server.primary_ip}:3478", "--json"],
                                check=False, timeout=30)
     assert done.returncode == 0, done.stderr
     data = assert_valid_report(json.loads(done.stdout))
@@ -147,6 +147,6 @@ def test_cli_nat_json_in_the_lab() -> None:
 
 def test_cli_nat_reports_unreachable_server_with_exit_3() -> None:
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE)) as lab:
-        done = lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", f"{lab.server.primary_ip}:3478"],
+        done = lab.client.exec([sys.executable, "-m", "natprobe_cli", "nat", "--server", f"{lab.server.primary_ip}:3478"],
                                check=False, timeout=30)
     assert done.returncode == 3, (done.stdout, done.stderr)

@@ -224,7 +224,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
             with _Capture(lab) as capture:
                 started = time.monotonic()
                 done = lab.client.exec(
-                    [sys.executable, "-m", "cli", "exposure", "--server", echo.http_url,
+                    [sys.executable, "-m", "natprobe_cli", "exposure", "--server", echo.http_url,
                      "--expect", f"80,443,2222,22124/udp,{UNFORWARDED_NGINX}", "--host", "home.example.org", "--json"],
                     check=False, timeout=40,
                 )  # fmt: skip

@@ -70,7 +70,7 @@ def dual() -> Iterator[DualStack]:
 
 
 def _check(stack: DualStack, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    done = stack.lab.client.exec([sys.executable, "-m", "cli", "check", *args, "--server", URL, "--json"],
+    done = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", *args, "--server", URL, "--json"],
                                  check=False, timeout=CLI_TIMEOUT_S)
     assert done.stdout, done.stderr
     return done, assert_valid_report(json.loads(done.stdout))
@@ -114,7 +114,7 @@ def test_forwarded_and_pinholed_is_reachable_on_both_the_other_port_only_on_ipv4
 
 
 def _nat_ipv6(stack: DualStack) -> dict[str, Any]:
-    done = stack.lab.client.exec([sys.executable, "-m", "cli", "nat", "--server", str(stack.lab.server.primary_ip),
+    done = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "nat", "--server", str(stack.lab.server.primary_ip),
                                   "--no-hairpin", "--json"], check=False, timeout=CLI_TIMEOUT_S)
     ipv6: dict[str, Any] = assert_valid_report(json.loads(done.stdout))["ipv6"]
     return ipv6
@@ -155,10 +155,10 @@ def test_host_without_global_ipv6_checks_ipv4_only_and_says_so() -> None:
         assert data["has_global_ipv6"] is False
         families = {f["family"]: f for f in data["families"]}
         assert families["ipv6"]["tested"] is False and "no global IPv6 address" in families["ipv6"]["note"]
-        text = stack.lab.client.exec([sys.executable, "-m", "cli", "check", "--udp", str(OPEN_BOTH), "--server", URL],
+        text = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(OPEN_BOTH), "--server", URL],
                                      check=False, timeout=CLI_TIMEOUT_S)
         assert "no global IPv6 address" in text.stdout
-        only6 = stack.lab.client.exec([sys.executable, "-m", "cli", "check", "--udp", str(OPEN_BOTH), "--ipv6",
+        only6 = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(OPEN_BOTH), "--ipv6",
                                        "--server", URL], check=False, timeout=CLI_TIMEOUT_S)
         assert only6.returncode == 3 and "no global IPv6 address" in only6.stderr
         assert "Traceback" not in only6.stderr
@@ -228,7 +228,7 @@ def test_nxdomain_and_a_bad_name_are_verdicts_and_the_ports_are_still_checked(du
     done, data = _check(dual, "--udp", str(OPEN_BOTH), "--host", "bad..name")
     assert _verdicts(data) == {"ipv4": "invalid-name", "ipv6": "invalid-name"}
     assert all(p["reachable"] for p in data["ports"]) and "Traceback" not in done.stderr
-    bad = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", "bad..name"], check=False)
+    bad = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "dns", "bad..name"], check=False)
     assert bad.returncode == 2 and "empty label" in bad.stderr
 
 
@@ -241,14 +241,14 @@ def test_split_horizon_and_natprobe_dns_alone(dual: DualStack) -> None:
     dual.dns.serve({SITE: [dual.lab.client.ip, dual.v6.plan.client_ip], ECHO_NAME: echo}, address=SECOND_NS)
     dual.dns.use(dual.lab.client, SECOND_NS)
     try:
-        done = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE, "--server", URL, "--json"],
+        done = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "dns", SITE, "--server", URL, "--json"],
                                     check=False, timeout=CLI_TIMEOUT_S)
         data = assert_valid_report(json.loads(done.stdout))
         assert data["schema"] == "natprobe/dns"
         assert data["verdicts"]["ipv4"]["verdict"] == "split-horizon" and done.returncode == 0
         assert data["verdicts"]["ipv6"]["verdict"] == "matches"
         assert data["records"]["local"]["ipv4"]["addresses"] == [str(dual.lab.client.ip)]
-        local_only = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE], check=False,
+        local_only = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "dns", SITE], check=False,
                                           timeout=CLI_TIMEOUT_S)
         assert "local view" in local_only.stdout and "private-address" in local_only.stdout
     finally:
@@ -263,7 +263,7 @@ def test_a_resolver_that_never_answers_is_a_bounded_timeout_verdict(dual: DualSt
     dual.dns.use(dual.lab.client, dual.dns.silence())
     try:
         started = time.monotonic()
-        done = dual.lab.client.exec([sys.executable, "-m", "cli", "dns", SITE, "--timeout", "1", "--json"],
+        done = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "dns", SITE, "--timeout", "1", "--json"],
                                     check=False, timeout=CLI_TIMEOUT_S)
         elapsed = time.monotonic() - started
     finally:
@@ -281,7 +281,7 @@ def test_exposure_scans_each_family_pinholed_open_over_ipv6_the_other_filtered(d
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     for port in (WEB_BOTH, WEB_V4_ONLY):  # bounded wait until both listen
         dual.lab.client.exec([sys.executable, "-c", _WAIT_LISTEN, str(port)], timeout=10)
-    done = dual.lab.client.exec([sys.executable, "-m", "cli", "exposure", "--server", URL, "--json",
+    done = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "exposure", "--server", URL, "--json",
                                  "--expect", f"{WEB_BOTH},{WEB_V4_ONLY}"], check=False, timeout=CLI_TIMEOUT_S)
     assert done.stdout, done.stderr
     data = assert_valid_report(json.loads(done.stdout))

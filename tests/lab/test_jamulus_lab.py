@@ -284,15 +284,15 @@ def test_cli_explain_and_check_in_the_lab() -> None:
     with Lab(LabConfig(behavior=Behavior.PORT_RESTRICTED_CONE)) as lab:
         echo = _echo_server(lab)
         explained = lab.client.exec(
-            [sys.executable, "-m", "cli", "explain", "jamulus", "--server", echo.http_url, "--json"],
+            [sys.executable, "-m", "natprobe_cli", "explain", "jamulus", "--server", echo.http_url, "--json"],
             check=False, timeout=60,
         )
         checked = lab.client.exec(
-            [sys.executable, "-m", "cli", "check", "--udp", str(JAMULUS_PORT), "--server", echo.http_url],
+            [sys.executable, "-m", "natprobe_cli", "check", "--udp", str(JAMULUS_PORT), "--server", echo.http_url],
             check=False, timeout=60,
         )
         human = lab.client.exec(
-            [sys.executable, "-m", "cli", "explain", "jamulus", "--server", echo.http_url, "--no-trace"],
+            [sys.executable, "-m", "natprobe_cli", "explain", "jamulus", "--server", echo.http_url, "--no-trace"],
             check=False, timeout=60,
         )
     assert explained.returncode == 0, explained.stderr

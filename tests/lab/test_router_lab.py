@@ -62,7 +62,7 @@ def _fresh_nat_state(request: pytest.FixtureRequest) -> None:
 
 def _cli(lab: Lab, *args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
     # The language is explicit: the English assertions must not depend on the tester's locale.
-    return lab.client.exec([sys.executable, "-m", "cli", "--lang", lang, *args], check=False, timeout=CLI_TIMEOUT_S)
+    return lab.client.exec([sys.executable, "-m", "natprobe_cli", "--lang", lang, *args], check=False, timeout=CLI_TIMEOUT_S)
 
 
 def _router_json(lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
@@ -157,7 +157,7 @@ def test_keep_leaves_the_mapping_and_a_plain_check_then_finds_the_port_open(home
 def test_sigint_in_the_middle_still_removes_the_mapping(home: tuple[Lab, str]) -> None:
     lab, url = home
     with Miniupnpd(lab) as daemon:
-        proc = lab.client.spawn([sys.executable, "-m", "cli", "check", "--udp", str(PORT), "--map", "--no-trace",
+        proc = lab.client.spawn([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(PORT), "--map", "--no-trace",
                                  "--timeout", "5", "--server", url],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20

@@ -50,12 +50,12 @@ def _leaks(text: str, secrets: set[str]) -> list[str]:
 
 
 def _run(lab: Lab, *argv: str) -> subprocess.CompletedProcess[str]:
-    return lab.client.exec([sys.executable, "-m", "cli", *argv], check=False, timeout=60)
+    return lab.client.exec([sys.executable, "-m", "natprobe_cli", *argv], check=False, timeout=60)
 
 
 def _start(lab: Lab, *argv: str) -> subprocess.Popen[str]:
     """``natprobe ARGV`` in the client namespace, in the background (the lab kills it on teardown)."""
-    return lab.client.spawn([sys.executable, "-m", "cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return lab.client.spawn([sys.executable, "-m", "natprobe_cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 

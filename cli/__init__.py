@@ -1,5 +1,0 @@
-"""The ``natprobe`` command line: argument parsing and rendering only.
-
-Every subcommand lives in its own module under ``cli.commands`` and exposes
-``register(subparsers)``; the work is done by the ``natprobe`` library.
-"""

@@ -1,0 +1,3 @@
+from natprobe_cli.main import run
+
+run()

@@ -1,0 +1,107 @@
+"""``natprobe router``: what does the default gateway say about port mapping?"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.terminal import Style, style_for
+from natprobe.i18n import _
+
+if TYPE_CHECKING:
+    from natprobe.reports.finding import Finding
+    from natprobe.reports.router_report import RouterReport
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "router",
+        help=_("ask the router about UPnP IGD, NAT-PMP and PCP, its external address and mappings"),
+        description=_(
+            "Ask the default gateway, concurrently, whether it speaks UPnP IGD, NAT-PMP (RFC 6886) and PCP "
+            "(RFC 6887); show the external address it reports and what that means (public, another NAT, "
+            "carrier-grade NAT), and the port mappings it lists. Changes nothing on the router."
+        ),
+        epilog=_("example:") + " natprobe router --json",
+    )
+    parser.add_argument("--gateway", metavar="IP", help=_("ask this router instead of the default gateway"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10)"))
+    parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ipaddress import IPv4Address
+
+    from natprobe.errors import NatprobeError
+    from natprobe.findings.router_findings import explain_router
+    from natprobe.measure.portmapping import probe_router
+
+    if not 0.5 <= args.timeout <= 10.0:
+        print(_("natprobe router: --timeout must be between 0.5 and 10 seconds"), file=sys.stderr)
+        return ExitCode.USAGE
+    gateway = None
+    if args.gateway:
+        try:
+            gateway = IPv4Address(args.gateway)
+        except ValueError:
+            print(_("natprobe router: --gateway {value!r} is not an IPv4 address", value=args.gateway), file=sys.stderr)
+            return ExitCode.USAGE
+    try:
+        session = asyncio.run(probe_router(gateway=gateway, timeout=args.timeout))
+    except NatprobeError as exc:
+        print(_("natprobe router: {error}", error=exc), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    report = session.report
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(render_router(report, explain_router(report), style_for(sys.stdout, os.environ)))
+    if report.gateway is None:
+        return ExitCode.COULD_NOT_TEST
+    return ExitCode.OK if report.any_answered else ExitCode.NOT_REACHABLE
+
+
+def render_router(report: RouterReport, findings: Sequence[Finding], style: Style = Style()) -> str:
+    from natprobe_cli.render import render_findings
+
+    if report.gateway is None:
+        lines = [_("Gateway: none")]
+    elif report.local_ip is not None:
+        lines = [_("Gateway: {gateway} (this host: {address})", gateway=report.gateway, address=report.local_ip)]
+    else:
+        lines = [_("Gateway: {gateway}", gateway=report.gateway)]
+    for answer in report.answers:
+        # One table row per protocol: its name, then comma-separated cells.
+        cells = [_("answers") if answer.answered else _("no answer")]
+        if answer.detail and answer.answered:
+            cells[0] += f" ({answer.detail})"
+        if answer.external_address:
+            cells.append(_("external address {address}", address=answer.external_address))
+        more = f" [{answer.result}]" if answer.result else ""
+        lines.append(f"  {answer.protocol.value.upper():8} {', '.join(cells)}{more}")
+    if report.has_global_ipv6 is not None:
+        # Over IPv6 nothing is mapped: say so next to the mapping protocols, so nobody looks for a
+        # port forward there.
+        lines.append(
+            _("IPv6: {address}, a global address: no NAT over IPv6, a service needs an IPv6 pinhole on the "
+              "router, not a mapping", address=report.ipv6_address)
+            if report.ipv6_address is not None
+            else _("IPv6: this host has no global IPv6 address")
+        )
+    if report.mappings:
+        lines.append(_("Mappings the router lists:"))
+        for m in report.mappings:
+            lease = _("lease {lease} s", lease=m.lease_s) if m.lease_s else _("permanent")
+            mark = "  " + _("<- this host") if m.points_here else ""
+            lines.append(f"  {m.protocol} {m.external_port} -> {m.internal_client}:{m.internal_port}"
+                         f" '{m.description}', {lease}{mark}")
+    if findings:
+        lines.append(render_findings(findings, style=style))
+    return "\n".join(lines)

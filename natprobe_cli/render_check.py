@@ -1,0 +1,80 @@
+"""Text rendering of a port check."""
+
+from __future__ import annotations
+
+import textwrap
+
+from natprobe_cli.render import arrow, confidence_words, label_rows, render_findings, render_path
+from natprobe_cli.terminal import Colour, Style
+from natprobe.addressing import IpFamily
+from natprobe.reports.check_report import CheckReport
+from natprobe.findings.path_picture import check_path
+from natprobe.i18n import _
+
+_WIDTH = 88
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent))
+
+
+def render_check_report(report: CheckReport, style: Style = Style()) -> str:
+    """The check as text: the drawn path first, then the verdicts and the findings."""
+    rows = label_rows(
+        [
+            (_("Echo server"), report.server),
+            (_("This host"), str(report.local_ip or _("unknown"))),
+            (_("Public address"), _("{address} (as the echo server saw it)", address=report.public_ip)),
+            (
+                _("NAT layers"),
+                _(
+                    "{layers} ({confidence} confidence)",
+                    layers=report.topology.layers.value,
+                    confidence=confidence_words(report.topology.confidence),
+                ),
+            ),
+        ]
+    )
+    indent = " " * (len(rows[0]) - len(report.server))
+    lines = [render_path(check_path(report), style), "", *rows]
+    for sentence in report.topology.evidence:
+        lines.extend(_wrap(sentence, indent + "- "))
+    for family in report.families:
+        lines.extend(_wrap(family.note, f"{'IPv' + str(family.family.version):<19}"))
+    lines.append("")
+    several = len({p.family for p in report.ports}) > 1 or any(p.family is IpFamily.IPV6 for p in report.ports)
+    why, proof = _("why: "), _("proof: ")
+    for port in report.ports:
+        mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
+        mark = style.paint(mark, {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[port.reachable])
+        lines.append(
+            _(
+                "{protocol} {port}: {verdict} ({status})",
+                protocol=port.protocol.value.upper(),
+                port=_("{port} over IPv{version}", port=port.port, version=port.family.version) if several
+                else port.port,
+                verdict=mark,
+                status=port.status.value,
+            )
+        )
+        lines.extend(_wrap(port.reason, "    " + why))
+        if port.proof:
+            lines.extend(_wrap(port.proof, "    " + proof))
+        for advice in port.advice:
+            lines.extend(_wrap(advice, f"    {arrow(style)} "))
+    for result in report.hairpin:
+        state = {True: _("works"), False: _("does not work"), None: _("not tested")}[result.works]
+        lines.append(
+            _("Hairpin {protocol} {port}: {state}", protocol=result.protocol.value.upper(), port=result.port, state=state)
+        )
+        lines.extend(_wrap(result.reason, "    " + why))
+        for advice in result.advice:
+            lines.extend(_wrap(advice, f"    {arrow(style)} "))
+    if report.dns is not None:
+        from natprobe_cli.render_dns import render_dns_report
+
+        lines += ["", render_dns_report(report.dns)]
+    if report.findings:
+        lines += ["", render_findings(report.findings, style=style)]
+    lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""One module per HTTP route family that is not in the app itself."""

@@ -1,0 +1,58 @@
+"""``POST /v1/dns``: resolve a name's A and AAAA records with this server's resolver.
+
+The outside view for ``natprobe check --host NAME`` and ``natprobe dns NAME``. The server
+only resolves (one bounded lookup per record type, both at once): it sends nothing to the
+addresses it finds, so the route cannot aim traffic anywhere. The name is validated before
+any lookup, and the request spends the same per-source budget as a probe.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from natprobe_server.api.guards import (
+    ApiError,
+    ErrorCode,
+    admitted,
+    api_state,
+    check_token,
+    peer_address,
+    read_body,
+)
+from natprobe_server.ratelimit import source_key
+from natprobe.adapters.dns_resolver import lookup_both
+from natprobe.addressing import IpFamily
+from natprobe.contract.dns import DnsAnswer, DnsResponse, decode_request, encode
+from natprobe.errors import DecodeError
+from natprobe.verdicts.dns_verdicts import FamilyLookup, validate_name
+
+__all__ = ("LOOKUP_LIFETIME_S", "dns_lookup")
+
+LOOKUP_LIFETIME_S = 2.0
+"""Bound of the server's lookups: a request never holds its slot longer than this."""
+
+
+def _answer(lookup: FamilyLookup) -> DnsAnswer:
+    return DnsAnswer(lookup.status.value, tuple(str(a) for a in lookup.addresses), lookup.detail)
+
+
+async def dns_lookup(request: web.Request) -> web.Response:
+    """``POST /v1/dns`` ``{"name": "cloud.example.org"}``."""
+    state = api_state(request)
+    config = state.config
+    if config.token is not None:
+        check_token(request, config.token)
+    body = await read_body(request, config.max_body_bytes)
+    try:
+        name = validate_name(decode_request(body).name)
+    except (DecodeError, ValueError) as exc:
+        raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None
+    peer = peer_address(request)
+    with admitted(state, source_key(peer.ip)):
+        started = time.monotonic()
+        lookups = await lookup_both(name, nameservers=config.resolvers or None, lifetime=LOOKUP_LIFETIME_S)
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    response = DnsResponse(name, _answer(lookups[IpFamily.IPV4]), _answer(lookups[IpFamily.IPV6]), elapsed_ms)
+    return web.Response(body=encode(response), content_type="application/json")

@@ -1,0 +1,1 @@
+"""The Jamulus directory emulation: registrations, keep-alives and the hole punch."""
