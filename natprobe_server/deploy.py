@@ -428,7 +428,10 @@ async def serve_until_signalled(
                     # The same port on every family, so one URL port serves a name with A and AAAA;
                     # probe-backs leave from that family's own address.
                     family_http = _http_config(other, like=http)
-                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound)
+                    # One rate-limit table and one in-flight cap for every family: switching
+                    # families does not buy a second budget on this server.
+                    other_runner, _ = await start_http_api(family_http, str(other.primary), bound,
+                                                           limits_from=runner.app)
                     stack.push_async_callback(other_runner.cleanup)
                     endpoints.append(TransportAddress(other.primary, bound))
                 line += f" http={','.join(str(e) for e in endpoints)}"

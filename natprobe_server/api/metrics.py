@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY, exposure_stats
 from natprobe_server.probes.exposure_scan import ExposureStats
-from natprobe_server.api.guards import STATE_KEY, ApiState
+from natprobe_server.api.guards import STATE_KEY, ApiState, peer_address
 
 if TYPE_CHECKING:
     from natprobe_server.jamulus.directory import JamulusDirectory
@@ -156,6 +156,11 @@ def install_metrics(
         return response
 
     async def metrics(request: web.Request) -> web.Response:
+        # The counters tell a stranger how busy the server is and who uses it: only the networks
+        # the operator lists (default loopback) may read them, by the socket's peer, never a header.
+        peer = peer_address(request).ip
+        if not any(peer in network for network in state.config.metrics_networks if network.version == peer.version):
+            raise web.HTTPNotFound()
         response = web.Response(body=generate_latest(registry))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response

@@ -55,6 +55,11 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
 # --- configuration ------------------------------------------------------------------------------
 
 
+DEFAULT_METRICS_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpApiConfig:
     """What the HTTP API needs before it starts.
@@ -99,6 +104,9 @@ class HttpApiConfig:
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
+    metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = DEFAULT_METRICS_NETWORKS
+    """The only sources ``GET /metrics`` answers (the socket's peer); to anyone else it does not
+    exist (404). Default: loopback, for a Prometheus on the same host or an SSH tunnel."""
 
     @property
     def advertised_source_ip(self) -> IPAddress:
@@ -166,6 +174,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="B",
         help="probes allowed in a burst per source IP (default %(default)s)",
     )
+    parser.add_argument(
+        "--metrics-allow", action=AppendAddress, type=_network, metavar="CIDR",
+        help="a network GET /metrics answers (repeatable; default: loopback only, 127.0.0.0/8 and ::1)",
+    )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
 
@@ -206,6 +218,13 @@ def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
         "--resolver", action=AppendAddress, type=_resolver_ip, metavar="IP",
         help="name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)",
     )
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a network (CIDR) or address: {text!r}") from None
 
 
 def _resolver_ip(text: str) -> str:
@@ -260,4 +279,5 @@ def config_from_args(
         max_connections_per_source=args.http_max_connections_per_source,
         keepalive_timeout=args.http_keepalive_timeout,
         request_timeout=args.http_request_timeout,
+        metrics_networks=tuple(getattr(args, "metrics_allow", None) or DEFAULT_METRICS_NETWORKS),
     )
