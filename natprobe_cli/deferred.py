@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-__all__ = ("defer_arguments",)
+__all__ = ("add_deferred_arguments", "defer_arguments")
+
+_PENDING = "_natprobe_deferred_arguments"
+"""The parser attribute that holds the options still to add."""
 
 
 def defer_arguments(parser: argparse.ArgumentParser, add: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -20,9 +23,19 @@ def defer_arguments(parser: argparse.ArgumentParser, add: Callable[[argparse.Arg
 
     def parse_with_arguments(args: Sequence[str] | None = None,
                              namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
-        if parser.parse_known_args is not parse_known_args:  # once
-            parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
-            add(parser)
+        add_deferred_arguments(parser)
         return parse_known_args(args, namespace)
 
+    setattr(parser, _PENDING, (add, parse_known_args))
     parser.parse_known_args = parse_with_arguments  # type: ignore[method-assign,assignment]
+
+
+def add_deferred_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add now the options :func:`defer_arguments` would add at the first parse (once)."""
+    pending = getattr(parser, _PENDING, None)
+    if pending is None:
+        return
+    add, parse_known_args = pending
+    delattr(parser, _PENDING)
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    add(parser)

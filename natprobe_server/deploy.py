@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from natprobe.errors import NetworkError
+from natprobe.i18n import _
 from natprobe.addressing import TransportAddress
 
 from natprobe_server.config.stun import EchoServerConfig, config_from_args, configs_from_args  # noqa: F401 (re-exported)
@@ -478,18 +479,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="logging level (INFO logs one line per probe-back)",
+        help=_("logging level (INFO logs one line per probe-back)"),
     )
     parser.add_argument(
         "--config",
         type=Path,
         metavar="FILE",
-        help="read options from this TOML file (keys: the long options with _ for -); the command line wins",
+        help=_("read options from this TOML file (keys: the long options with _ for -); the command line wins"),
     )
     parser.add_argument(
         "--systemd-unit",
         action="store_true",
-        help=f"print a hardened systemd unit that runs this server with --config (default {DEFAULT_CONFIG_PATH}) and exit",
+        help=_("print a hardened systemd unit that runs this server with --config (default {path}) and exit",
+               path=DEFAULT_CONFIG_PATH),
     )
     mark_defaults(parser)
 
@@ -531,8 +533,8 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if args.http_port is not None and missing:
-        print(f"{prog}: the HTTP API (--http-port) needs the server extra ({', '.join(missing)}): "
-              "pip install 'natprobe[server]'", file=sys.stderr)
+        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): "
+                "pip install 'natprobe[server]'", prog=prog, missing=", ".join(missing)), file=sys.stderr)
         return 2
     try:
         asyncio.run(
@@ -547,7 +549,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
             )
         )
     except NetworkError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(_("{prog}: error: {error}", prog=prog, error=exc), file=sys.stderr)
         return 3
     return 0
 

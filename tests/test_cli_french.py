@@ -27,3 +27,11 @@ def test_english_is_untouched(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--lang", "en", "check", "--bogus"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: natprobe") and "error: unrecognized arguments: --bogus" in err
+
+
+def test_serve_speaks_french_too(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "fr", "serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "servir l'API HTTP de sonde retour" in out and "lancer" not in out.split("\n")[0]
+    assert main(["--lang", "fr", "serve", "--port", "x"]) == 2
+    assert "erreur : argument --port" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def catalog() -> Catalog:
 def extracted() -> dict[str, str]:
     """Every marked message in natprobe/ and natprobe_cli/ (a plural one by its singular), with where it is."""
     found: dict[str, str] = {}
-    for source in ("natprobe", "natprobe_cli"):
+    for source in ("natprobe", "natprobe_cli", "natprobe_server"):
         for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / source):
             key = message[0] if isinstance(message, tuple) else message
             assert isinstance(key, str), (filename, lineno, message)

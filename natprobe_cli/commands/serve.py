@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from natprobe.i18n import _
 from natprobe_cli.deferred import defer_arguments
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="run the echo server (STUN, RFC 5780 with two addresses, UDP echo, probe-back HTTP API)",
-        description=(
+        help=_("run the echo server (STUN, RFC 5780 with two addresses, UDP echo, probe-back HTTP API)"),
+        description=_(
             "Serve STUN on primary:N and primary:N+1 (and alternate:N, alternate:N+1 with "
             "--alternate: a full RFC 5780 server), STUN over TCP on the same ports, a plain "
             "UDP echo on N+2 and, with --http-port, the HTTP API that natprobe check uses to probe "

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from natprobe_server.config.stun import port_argument
 from natprobe_server.config.stun import AppendAddress
+from natprobe.i18n import _
 from natprobe.addressing import IPAddress
 
 __all__ = (
@@ -145,38 +146,38 @@ class HttpApiConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The HTTP API's options (``--http-port`` and friends) for ``natprobe serve``."""
-    parser.add_argument("--http-port", type=port_argument, metavar="P", help="serve the probe-back HTTP API on this TCP port")
+    parser.add_argument("--http-port", type=port_argument, metavar="P", help=_("serve the probe-back HTTP API on this TCP port"))
     parser.add_argument(
         "--http-token-file",
         type=Path,
         metavar="FILE",
-        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line "
-        f"(or ${TOKEN_ENVIRONMENT})",
+        help=_("require 'Authorization: Bearer <token>' for probes; the token is the file's first line "
+               "(or ${variable})", variable=TOKEN_ENVIRONMENT),
     )
     parser.add_argument(
         "--udp-probe-port",
         type=port_argument,
         default=0,
         metavar="P",
-        help="fixed source port of UDP probe-backs, to name in a firewall (default: a fresh port per probe)",
+        help=_("fixed source port of UDP probe-backs, to name in a firewall (default: a fresh port per probe)"),
     )
     parser.add_argument(
         "--probe-rate",
         type=float,
         default=DEFAULT_RATE_PER_S,
         metavar="R",
-        help="probes per second per source IP (default %(default)s)",
+        help=_("probes per second per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--probe-burst",
         type=float,
         default=DEFAULT_BURST,
         metavar="B",
-        help="probes allowed in a burst per source IP (default %(default)s)",
+        help=_("probes allowed in a burst per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--metrics-allow", action=AppendAddress, type=_network, metavar="CIDR",
-        help="a network GET /metrics answers (repeatable; default: loopback only, 127.0.0.0/8 and ::1)",
+        help=_("a network GET /metrics answers (repeatable; default: loopback only, 127.0.0.0/8 and ::1)"),
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -188,35 +189,35 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="C",
-        help="HTTP connections at once (default %(default)s; kept below the file descriptor limit)",
+        help=_("HTTP connections at once (default %(default)s; kept below the file descriptor limit)"),
     )
     parser.add_argument(
         "--http-max-connections-per-source",
         type=int,
         default=DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         metavar="C",
-        help="HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)",
+        help=_("HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)"),
     )
     parser.add_argument(
         "--http-keepalive-timeout",
         type=float,
         default=DEFAULT_KEEPALIVE_TIMEOUT,
         metavar="S",
-        help="seconds an idle keep-alive HTTP connection stays open (default %(default)s)",
+        help=_("seconds an idle keep-alive HTTP connection stays open (default %(default)s)"),
     )
     parser.add_argument(
         "--http-request-timeout",
         type=float,
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="S",
-        help="seconds a connection has to send a whole request (default %(default)s)",
+        help=_("seconds a connection has to send a whole request (default %(default)s)"),
     )
 
 
 def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolver", action=AppendAddress, type=_resolver_ip, metavar="IP",
-        help="name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)",
+        help=_("name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)"),
     )
 
 
