@@ -35,3 +35,14 @@ def test_serve_speaks_french_too(capsys: pytest.CaptureFixture[str]) -> None:
     assert "servir l'API HTTP de sonde retour" in out and "lancer" not in out.split("\n")[0]
     assert main(["--lang", "fr", "serve", "--port", "x"]) == 2
     assert "erreur : argument --port" in capsys.readouterr().err
+
+
+def test_adapter_errors_in_french(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: the connection is refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        code = main(["--lang", "fr", "check", "--udp", "22124", "--ipv4", "--no-router", "--no-trace", "--server", url])
+    assert code == 3
+    assert f"impossible de joindre le serveur d'écho {url} : impossible de se connecter" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from natprobe.i18n import _
 from natprobe.contract import (
     HOLE_PUNCH_FULL_BUDGET,
     JAMULUS_PROBE_BODY_BYTES,
@@ -79,12 +80,12 @@ class EchoApiClient:
     async def __aenter__(self) -> EchoApiClient:
         parts = urlsplit(self.base_url)
         if parts.hostname is None:
-            raise ServerError(f"not an echo server URL: {self.base_url}")
+            raise ServerError(_("not an echo server URL: {url}", url=self.base_url))
         tls = parts.scheme == "https"
         try:
             port = parts.port or (443 if tls else 80)
         except ValueError as exc:
-            raise ServerError(f"not an echo server URL: {self.base_url}: {exc}") from exc
+            raise ServerError(_("not an echo server URL: {url}: {error}", url=self.base_url, error=exc)) from exc
         self._prefix = parts.path.rstrip("/")
         self._connection = HttpConnection(
             parts.hostname, port, tls=tls, family=self._family, connect_timeout=self._connect_timeout,
@@ -120,25 +121,27 @@ class EchoApiClient:
             async with asyncio.timeout(self._timeout):
                 status, body = await self._connection.request(method, self._prefix + path, headers, payload)
         except HttpTimeout as exc:
-            raise ServerError(
-                f"cannot reach echo server {self.base_url}: no connection within {self._connect_timeout:g} s "
-                "(wrong address, server down, or a firewall drops the traffic)"
-            ) from exc
+            raise ServerError(_(
+                "cannot reach echo server {url}: no connection within {seconds:g} s "
+                "(wrong address, server down, or a firewall drops the traffic)",
+                url=self.base_url, seconds=self._connect_timeout,
+            )) from exc
         except TimeoutError as exc:
             await self._connection.close()  # a half-read answer must not be taken for the next one
-            raise ServerError(f"echo server {self.base_url} did not answer in time") from exc
+            raise ServerError(_("echo server {url} did not answer in time", url=self.base_url)) from exc
         except HttpError as exc:
-            raise ServerError(f"cannot reach echo server {self.base_url}: {exc}") from exc
+            raise ServerError(_("cannot reach echo server {url}: {error}", url=self.base_url, error=exc)) from exc
         if status >= 400:
             try:
                 message = decode(body, ErrorBody).error.message
             except DecodeError:
                 message = f"HTTP {status}"
-            raise ServerError(f"echo server refused the request: {message}", status)
+            raise ServerError(_("echo server refused the request: {message}", message=message), status)
         try:
             return decoder(body)
         except DecodeError as exc:
-            raise ServerError(f"{url} sent a malformed answer (HTTP {status}): {exc}", status) from exc
+            raise ServerError(_("{url} sent a malformed answer (HTTP {status}): {error}", url=url, status=status, error=exc),
+                              status) from exc
 
     async def whoami(self) -> WhoAmI:
         """``GET /v1/whoami``: this host's address as the server sees it."""

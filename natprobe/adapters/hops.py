@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Final
 
+from natprobe.i18n import _
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
 from natprobe.recverr import (
     ErrOrigin,
@@ -174,7 +175,7 @@ async def trace_hops(
     if classify(dest) in (AddressScope.MULTICAST, AddressScope.UNSPECIFIED):
         raise ValueError(f"cannot trace toward {dest}")
     if not sys.platform.startswith("linux"):
-        raise NetworkError("hop tracing needs Linux (IP_RECVERR error queues)")
+        raise NetworkError(_("hop tracing needs Linux (IP_RECVERR error queues)"))
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -194,7 +195,7 @@ async def trace_hops(
                 sock = stack.enter_context(_open_probe_socket(dest, dest_port, ttl))
                 probes.append(_Probe(ttl=ttl, sock=sock))
         except OSError as exc:
-            raise NetworkError(f"cannot send toward {dest}: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot send toward {address}: {error}", address=dest, error=exc.strerror or exc)) from exc
         try:
             for probe in probes:
                 loop.add_reader(probe.sock.fileno(), on_readable, probe)
@@ -204,7 +205,7 @@ async def trace_hops(
                     probe.sock.send(_PAYLOAD)
                 except OSError as exc:
                     raise NetworkError(
-                        f"cannot send toward {dest}: {exc.strerror or exc}"
+                        _("cannot send toward {address}: {error}", address=dest, error=exc.strerror or exc)
                     ) from exc
             waits = [asyncio.ensure_future(event.wait()) for event in (done, until) if event is not None]
             try:

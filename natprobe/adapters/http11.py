@@ -14,6 +14,8 @@ import asyncio
 import socket
 from typing import Final
 
+from natprobe.i18n import _
+
 __all__ = ("HttpConnection", "HttpError", "HttpTimeout", "MAX_BODY", "MAX_HEAD")
 
 MAX_HEAD: Final = 16 * 1024
@@ -75,9 +77,9 @@ class HttpConnection:
                     server_hostname=self.host if self.tls else None,
                 )
         except TimeoutError as exc:
-            raise HttpTimeout(f"no connection within {self.connect_timeout:g} s", connect=True) from exc
+            raise HttpTimeout(_("no connection within {seconds:g} s", seconds=self.connect_timeout), connect=True) from exc
         except OSError as exc:
-            raise HttpError(f"cannot connect to {self._authority}: {exc.strerror or exc}") from exc
+            raise HttpError(_("cannot connect to {server}: {error}", server=self._authority, error=exc.strerror or exc)) from exc
 
     async def request(self, method: str, target: str, headers: dict[str, str],
                       body: bytes | None = None) -> tuple[int, bytes]:
@@ -102,10 +104,10 @@ class HttpConnection:
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             await self.close()
             if isinstance(exc, asyncio.IncompleteReadError):
-                raise HttpError("the server closed the connection before its answer was complete") from exc
+                raise HttpError(_("the server closed the connection before its answer was complete")) from exc
             if isinstance(exc, (asyncio.LimitOverrunError, ValueError)):
-                raise HttpError(f"not an HTTP/1.1 answer natprobe can read: {exc}") from exc
-            raise HttpError(f"connection to {self._authority} failed: {exc.strerror or exc}") from exc
+                raise HttpError(_("not an HTTP/1.1 answer natprobe can read: {error}", error=exc)) from exc
+            raise HttpError(_("connection to {server} failed: {error}", server=self._authority, error=exc.strerror or exc)) from exc
         if not keep_alive:
             await self.close()
         return status, answer

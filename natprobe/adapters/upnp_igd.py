@@ -18,6 +18,7 @@ from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from natprobe.i18n import _
 from natprobe.errors import PortMappingError
 
 if TYPE_CHECKING:
@@ -96,15 +97,16 @@ class IgdClient:
         from async_upnp_client.exceptions import UpnpActionResponseError, UpnpError
 
         if not self.service.has_action(action):
-            raise PortMappingError(f"the router's {self.service_type} has no {action} action")
+            raise PortMappingError(_("the router's {service} has no {action} action", service=self.service_type, action=action))
         try:
             return await self.service.action(action).async_call(request_timeout=self.timeout, **arguments)
         except UpnpActionResponseError as exc:
             raise PortMappingError(
-                f"the router refused {action}: UPnP error {exc.error_code} ({exc.error_desc})", exc.error_code
+                _("the router refused {action}: UPnP error {code} ({description})", action=action,
+                  code=exc.error_code, description=exc.error_desc), exc.error_code
             ) from exc
         except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-            raise PortMappingError(f"{action} failed: {exc}") from exc
+            raise PortMappingError(_("{action} failed: {error}", action=action, error=exc)) from exc
 
     async def external_address(self) -> str:
         """What GetExternalIPAddress says ("" when the router has none, IGD:2 2.3.13)."""
@@ -247,9 +249,10 @@ async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClie
         async with asyncio.timeout(timeout + 1.0):
             device = await factory.async_create_device(location)
     except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-        raise PortMappingError(f"the router's UPnP description at {location} could not be read: {exc}") from exc
+        raise PortMappingError(_("the router's UPnP description at {location} could not be read: {error}",
+                                 location=location, error=exc)) from exc
     for service_type in CONNECTION_SERVICES:
         service = device.find_service(service_type)
         if service is not None:
             return IgdClient(device, service, location, timeout)
-    raise PortMappingError(f"the router's UPnP device at {location} has no WAN connection service")
+    raise PortMappingError(_("the router's UPnP device at {location} has no WAN connection service", location=location))

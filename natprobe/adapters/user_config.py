@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from natprobe.i18n import _
+
 __all__ = (
     "ENV_SERVER",
     "ENV_STUN_SERVERS",
@@ -86,13 +88,15 @@ def check_server_url(url: str, origin: str = "--server") -> str:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError when out of range or not a number
     except ValueError as exc:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL ({exc})") from None
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL ({error})", origin=origin, url=url,
+                                 error=exc)) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserConfigError(
-            f"{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT"
-        )
+        raise UserConfigError(_(
+            "{origin}: {url!r} is not a usable server URL: expected http://HOST:PORT or https://HOST:PORT",
+            origin=origin, url=url,
+        ))
     if port == 0:
-        raise UserConfigError(f"{origin}: {url!r} is not a usable server URL (port 0)")
+        raise UserConfigError(_("{origin}: {url!r} is not a usable server URL (port 0)", origin=origin, url=url))
     return text
 
 
@@ -105,24 +109,28 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     except FileNotFoundError:
         return UserConfig()
     except OSError as exc:
-        raise UserConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+        raise UserConfigError(_("{path}: cannot read the configuration file: {error}", path=path,
+                                 error=exc.strerror or exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UserConfigError(f"{path}: not a valid TOML file: {exc}") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:
-        raise UserConfigError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+        raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     for key in data:
         if key not in KEYS:
-            raise UserConfigError(f"{path}: unknown key {key!r} (known keys: {', '.join(KEYS)})")
+            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {keys})", path=path, key=key,
+                                     keys=", ".join(KEYS)))
     server, token, stun = data.get("server"), data.get("token"), data.get("stun_servers")
     for key, value in (("server", server), ("token", token)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise UserConfigError(f"{path}: key {key!r} = {value!r}: expected a non-empty string")
+            raise UserConfigError(_("{path}: key {key!r} = {value!r}: expected a non-empty string", path=path, key=key,
+                                     value=value))
     if server is not None:
         check_server_url(server, f"{path}: key 'server'")
     if stun is not None and (
         not isinstance(stun, list) or not stun or not all(isinstance(s, str) and s.strip() for s in stun)
     ):
-        raise UserConfigError(f"{path}: key 'stun_servers' = {stun!r}: expected a list of \"host[:port]\" strings")
+        raise UserConfigError(_("{path}: key 'stun_servers' = {value!r}: expected a list of \"host[:port]\" strings",
+                                 path=path, value=stun))
     return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun))
 
 
@@ -141,7 +149,7 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
     (0600): it may hold the token.
     """
     if key not in KEYS:
-        raise UserConfigError(f"unknown setting {key!r} (known: {', '.join(KEYS)})")
+        raise UserConfigError(_("unknown setting {key!r} (known: {keys})", key=key, keys=", ".join(KEYS)))
     path = config_path() if path is None else path
     current = load_user_config(path)
     values: dict[str, str | list[str]] = {}
