@@ -11,6 +11,7 @@ UPnP error code (718 ConflictInMappingEntry, 725 OnlyPermanentLeasesSupported, .
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -227,6 +228,11 @@ async def _search(gateway: IPv4Address, timeout: float) -> str | None:
         transport.close()
 
 
+def _load_upnp_client() -> None:
+    for name in ("async_upnp_client.aiohttp", "async_upnp_client.client_factory", "async_upnp_client.exceptions"):
+        importlib.import_module(name)
+
+
 async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClient | None:
     """The gateway's IGD with its WAN connection service, or None when it offers none.
 
@@ -240,6 +246,9 @@ async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClie
         return None
     if location is None:
         return None
+    # A router answered: now async-upnp-client is worth loading -- in a thread, so the probes
+    # this query runs beside keep the event loop (the import takes a few hundred ms).
+    await asyncio.to_thread(_load_upnp_client)
     from async_upnp_client.aiohttp import AiohttpRequester
     from async_upnp_client.client_factory import UpnpFactory
     from async_upnp_client.exceptions import UpnpError
