@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.findings.jamulus_findings import jamulus_check_findings
 from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
 from natprobe.adapters.hops import trace_hops
@@ -357,6 +356,9 @@ async def _check_family(
             tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
             if hairpin and family is IpFamily.IPV4 else ()
         )
+    # What the verdicts mean for Jamulus: needed only now (the CLI loads it during the probes).
+    from natprobe.findings.jamulus_findings import jamulus_check_findings
+
     return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
                           jamulus_check_findings(ports, verdicts, topology.layers))
 

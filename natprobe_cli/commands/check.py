@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.preload import preload
 from natprobe.addressing import IpFamily
 from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
@@ -117,8 +118,7 @@ def _no_server(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
-    from natprobe_cli.render_check import render_check_report
+    # The client side loads only when a check runs: `natprobe --help` stays quick.
     from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import CheckOptions, check_ports
 
@@ -161,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
                     origin=setting.origin), file=sys.stderr)
+    # What is needed only after the probes loads while they wait on the network.
+    preload("natprobe.findings.jamulus_findings", *(() if args.json or args.share else ("natprobe_cli.render_check",)))
     mapped = None
     try:
         options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
@@ -195,6 +197,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(share_check(report, names=[args.host], tokens=[token]))
     else:
+        from natprobe_cli.render_check import render_check_report
+
         print(render_check_report(report, style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
