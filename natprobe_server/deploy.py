@@ -55,6 +55,7 @@ from natprobe_server.stun.udp import UdpServer
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client import CollectorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -419,11 +420,18 @@ async def serve_until_signalled(
                 from natprobe_server.api.app import start_http_api  # aiohttp only when serving HTTP
 
                 http = http or _http_config(config)
+                registries: list[CollectorRegistry] = []
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
-                    extend=_metrics_installer(server, directory),
+                    extend=_metrics_installer(server, directory, registries),
                 )
                 stack.push_async_callback(runner.cleanup)
+                if http.metrics_listen is not None and registries:
+                    from natprobe_server.api.metrics import start_metrics_site
+
+                    metrics_ip, metrics_port = http.metrics_listen
+                    metrics_runner = await start_metrics_site(registries[0], str(metrics_ip), metrics_port)
+                    stack.push_async_callback(metrics_runner.cleanup)
                 endpoints = [TransportAddress(config.primary, bound)]
                 for other in other_families:
                     # The same port on every family, so one URL port serves a name with A and AAAA;
@@ -450,7 +458,7 @@ async def serve_until_signalled(
 
 
 def _metrics_installer(
-    server: EchoServer, directory: JamulusDirectory | None
+    server: EchoServer, directory: JamulusDirectory | None, registries: list[CollectorRegistry] | None = None,
 ) -> Callable[[web.Application], None] | None:
     """What adds ``GET /metrics`` to the HTTP API, or ``None`` (with a warning) without prometheus-client."""
     try:
@@ -460,7 +468,9 @@ def _metrics_installer(
         return None
 
     def install(app: web.Application) -> None:
-        install_metrics(app, server, directory)
+        registry = install_metrics(app, server, directory)
+        if registries is not None:
+            registries.append(registry)  # for --metrics-listen
 
     return install
 

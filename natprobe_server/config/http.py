@@ -108,6 +108,9 @@ class HttpApiConfig:
     metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = DEFAULT_METRICS_NETWORKS
     """The only sources ``GET /metrics`` answers (the socket's peer); to anyone else it does not
     exist (404). Default: loopback, for a Prometheus on the same host or an SSH tunnel."""
+    metrics_listen: tuple[IPAddress, int] | None = None
+    """Also serve ``GET /metrics`` (and nothing else) on this address and port, to whoever
+    reaches it: a private interface for a Prometheus elsewhere, as node_exporter does."""
 
     @property
     def advertised_source_ip(self) -> IPAddress:
@@ -179,6 +182,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-allow", action=AppendAddress, type=_network, metavar="CIDR",
         help=_("a network GET /metrics answers (repeatable; default: loopback only, 127.0.0.0/8 and ::1)"),
     )
+    parser.add_argument(
+        "--metrics-listen", type=_listen_address, metavar="IP:PORT",
+        help=_("also serve GET /metrics, and nothing else, on this address to anyone who reaches it "
+               "(e.g. a private interface, as node_exporter does)"),
+    )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
 
@@ -219,6 +227,18 @@ def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
         "--resolver", action=AppendAddress, type=_resolver_ip, metavar="IP",
         help=_("name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)"),
     )
+
+
+def _listen_address(text: str) -> tuple[IPAddress, int]:
+    host, _colon, port = text.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected IP:PORT (IPv6 as [IP]:PORT), got {text!r}") from None
+    if not 1 <= number <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return address, number
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -281,4 +301,5 @@ def config_from_args(
         keepalive_timeout=args.http_keepalive_timeout,
         request_timeout=args.http_request_timeout,
         metrics_networks=tuple(getattr(args, "metrics_allow", None) or DEFAULT_METRICS_NETWORKS),
+        metrics_listen=getattr(args, "metrics_listen", None),
     )

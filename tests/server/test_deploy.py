@@ -133,6 +133,7 @@ jamulus_port = 22224
 log_level = "INFO"
 resolver = "192.0.2.53"
 metrics_allow = ["192.0.2.0/24", "2001:db8::/32"]
+metrics_listen = "10.0.0.5:9100"
 max_tcp_per_source = 4
 tcp_message_timeout = 3.5
 udp_poll_interval = 0.002
@@ -148,7 +149,7 @@ SAME_FLAGS = (
     "--primary 10.0.0.5 --alternate 10.0.0.6 --primary-public 203.0.113.20 --alternate-public 203.0.113.21 "
     "--port 4000 --echo-port 5000 --no-tcp --rate 50 --burst 80.5 --max-tcp-connections 12 --software natprobe "
     "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --jamulus-port 22224 --log-level INFO "
-    "--resolver 192.0.2.53 --metrics-allow 192.0.2.0/24 --metrics-allow 2001:db8::/32 "
+    "--resolver 192.0.2.53 --metrics-allow 192.0.2.0/24 --metrics-allow 2001:db8::/32 --metrics-listen 10.0.0.5:9100 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
     "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000"
