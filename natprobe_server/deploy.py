@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natprobe.errors import NetworkError
 from natprobe.i18n import _
@@ -55,7 +55,6 @@ from natprobe_server.stun.udp import UdpServer
 
 if TYPE_CHECKING:
     from aiohttp import web
-    from prometheus_client import CollectorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +419,7 @@ async def serve_until_signalled(
                 from natprobe_server.api.app import start_http_api  # aiohttp only when serving HTTP
 
                 http = http or _http_config(config)
-                registries: list[CollectorRegistry] = []
+                registries: list[Any] = []  # the /metrics registry (prometheus-client stays in api.metrics)
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
                     extend=_metrics_installer(server, directory, registries),
@@ -458,7 +457,7 @@ async def serve_until_signalled(
 
 
 def _metrics_installer(
-    server: EchoServer, directory: JamulusDirectory | None, registries: list[CollectorRegistry] | None = None,
+    server: EchoServer, directory: JamulusDirectory | None, registries: list[Any] | None = None,
 ) -> Callable[[web.Application], None] | None:
     """What adds ``GET /metrics`` to the HTTP API, or ``None`` (with a warning) without prometheus-client."""
     try:
