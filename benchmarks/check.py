@@ -93,6 +93,7 @@ class Row:
     no_router_median_s: float | None
     exit_codes: list[int]
     in_process_ms: list[float]
+    no_router_in_process_ms: list[float]
     goal_s: float | None
     met: bool | None
 
@@ -136,7 +137,7 @@ def _run(lab: Lab, args: Sequence[str]) -> tuple[float, int, float | None]:
 
 
 def _measure(lab: Lab, case: Case, runs: int) -> Row:
-    walls, codes, inproc, bare = [], [], [], []
+    walls, codes, inproc, bare, bare_inproc = [], [], [], [], []
     for _ in range(runs):  # interleaved, so a load spike hits both columns alike
         wall, code, ms = _run(lab, case.args)
         walls.append(wall)
@@ -144,23 +145,27 @@ def _measure(lab: Lab, case: Case, runs: int) -> Row:
         if ms is not None:
             inproc.append(ms)
         if case.router_comparison:
-            bare.append(_run(lab, (*case.args, "--no-router"))[0])
+            bare_wall, _code, bare_ms = _run(lab, (*case.args, "--no-router"))
+            bare.append(bare_wall)
+            if bare_ms is not None:
+                bare_inproc.append(bare_ms)
     median = statistics.median(walls)
     goal = GOALS_S.get(case.goal) if case.goal else None
     return Row(case.name, case.router, "natprobe " + " ".join(case.args), walls, median, bare,
-               statistics.median(bare) if bare else None, codes, inproc, goal,
+               statistics.median(bare) if bare else None, codes, inproc, bare_inproc, goal,
                None if goal is None else median <= goal)
 
 
 def _table(rows: Sequence[Row]) -> str:
-    lines = ["| case | router | median, whole CLI | with `--no-router` | router's cost | in-process `duration_ms` | goal |",
+    lines = ["| case | router | median, whole CLI | with `--no-router` | in-process `duration_ms` | "
+             "same, `--no-router` | goal |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         bare = "" if r.no_router_median_s is None else f"{r.no_router_median_s:.2f} s"
-        cost = "" if r.no_router_median_s is None else f"{(r.median_s - r.no_router_median_s) * 1000:+.0f} ms"
         inproc = f"{statistics.median(r.in_process_ms):.0f} ms" if r.in_process_ms else "-"
+        bare_inproc = f"{statistics.median(r.no_router_in_process_ms):.0f} ms" if r.no_router_in_process_ms else ""
         goal = "" if r.goal_s is None else f"≤ {r.goal_s:.1f} s {'✓' if r.met else '✗'}"
-        lines.append(f"| {r.case} | {r.router} | {r.median_s:.2f} s | {bare} | {cost} | {inproc} | {goal} |")
+        lines.append(f"| {r.case} | {r.router} | {r.median_s:.2f} s | {bare} | {inproc} | {bare_inproc} | {goal} |")
     return "\n".join(lines)
 
 
