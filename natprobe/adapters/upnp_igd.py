@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
@@ -233,6 +234,36 @@ def _load_upnp_client() -> None:
         importlib.import_module(name)
 
 
+async def _load_upnp_client_in_background() -> None:
+    """:func:`_load_upnp_client` in a daemon thread, not the loop's executor: when the probes
+    are done first and this query is cut short, ``asyncio.run`` must not wait for the import
+    to finish before natprobe can print its report and exit."""
+    loop = asyncio.get_running_loop()
+    loaded: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if loaded.done():
+            return
+        if error is None:
+            loaded.set_result(None)
+        else:
+            loaded.set_exception(error)
+
+    def load() -> None:
+        error: BaseException | None = None
+        try:
+            _load_upnp_client()
+        except Exception as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=load, name="natprobe-upnp-import", daemon=True).start()
+    await loaded
+
+
 async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClient | None:
     """The gateway's IGD with its WAN connection service, or None when it offers none.
 
@@ -248,7 +279,7 @@ async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClie
         return None
     # A router answered: now async-upnp-client is worth loading -- in a thread, so the probes
     # this query runs beside keep the event loop (the import takes a few hundred ms).
-    await asyncio.to_thread(_load_upnp_client)
+    await _load_upnp_client_in_background()
     from async_upnp_client.aiohttp import AiohttpRequester
     from async_upnp_client.client_factory import UpnpFactory
     from async_upnp_client.exceptions import UpnpError
