@@ -165,6 +165,26 @@ async def _ask_upnp(gateway: IPv4Address, timeout: float,
                           result=None if external else _("no external address")), igd, mappings
 
 
+async def _ask_upnp_unless_known(
+    natpmp_task: asyncio.Task[ProtocolAnswer], gateway: IPv4Address, timeout: float,
+) -> tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]]:
+    """UPnP for evidence only: once NAT-PMP has told the external address (one datagram, the
+    quickest of the three), UPnP's description and SOAP exchange (and the client library
+    behind them) would add nothing but time."""
+    upnp = asyncio.ensure_future(_ask_upnp(gateway, timeout, False))
+    try:
+        await asyncio.wait({natpmp_task, upnp}, return_when=asyncio.FIRST_COMPLETED)
+        if not upnp.done() and natpmp_task.done() and not natpmp_task.cancelled() and natpmp_task.exception() is None:
+            if natpmp_task.result().external_address is not None:
+                return ProtocolAnswer(MappingProtocol.UPNP, False,
+                                      detail=_("not asked further: NAT-PMP gave the external address")), None, ()
+        return await upnp
+    finally:
+        if not upnp.done():
+            upnp.cancel()
+            await asyncio.gather(upnp, return_exceptions=True)
+
+
 async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, ProtocolAnswer]) -> ProtocolAnswer:
     """An OS error on the way to the gateway is that protocol's answer, not the report's end."""
     try:
@@ -203,7 +223,9 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     ladder = (timeout,)
     pcp_task = asyncio.create_task(_unfailing(MappingProtocol.PCP, _ask_pcp(gateway, ladder)))
     natpmp_task = asyncio.create_task(_unfailing(MappingProtocol.NATPMP, _ask_natpmp(gateway, ladder)))
-    upnp_task = asyncio.create_task(_ask_upnp(gateway, timeout, list_mappings))
+    upnp_task = asyncio.create_task(
+        _ask_upnp(gateway, timeout, list_mappings) if list_mappings
+        else _ask_upnp_unless_known(natpmp_task, gateway, timeout))
     tasks = (pcp_task, natpmp_task, upnp_task)
     silent_after_s = await _until_done_or(tasks, until, started)
     silent = _("no answer within {ms} ms", ms=round(1000 * (silent_after_s or 0.0)))
