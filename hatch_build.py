@@ -16,7 +16,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = ("natprobe", "natprobe_cli")
+SOURCES = ("natprobe", "natprobe_cli", "natprobe_server/web")
 
 
 def _forms(value: object) -> tuple[object, ...]:

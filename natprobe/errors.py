@@ -12,6 +12,8 @@
     │                          from OSError at the socket boundary
     ├── ServerError            the echo server's HTTP API refused or failed a request
     ├── PortMappingError       a gateway refused or failed a port-mapping request (UPnP IGD)
+    ├── HistoryError           natprobe watch's history database cannot be used (corrupt,
+    │                          written by a newer natprobe, not writable); the file is kept
     └── LabError               the network-namespace lab could not be built or torn down
 
 A missing reply during NAT discovery is *not* an exception: discovery records it as an
@@ -31,6 +33,7 @@ __all__ = (
     "NetworkError",
     "ServerError",
     "PortMappingError",
+    "HistoryError",
     "LabError",
 )
 
@@ -84,6 +87,11 @@ class PortMappingError(NatprobeError):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class HistoryError(NatprobeError):
+    """The watch history (SQLite) cannot be read or written; the message names the file and
+    what to do. natprobe never deletes or rewrites a database it cannot read."""
 
 
 class LabError(NatprobeError):

@@ -24,8 +24,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-__all__ = ("LANGUAGES", "N_", "_", "current_language", "language_from_environment", "ngettext", "raw_gettext",
-           "raw_ngettext", "use_language")
+__all__ = (
+    "LANGUAGES",
+    "N_",
+    "_",
+    "current_language",
+    "language_from_environment",
+    "ngettext",
+    "raw_gettext",
+    "raw_ngettext",
+    "template",
+    "use_language",
+)
 
 DOMAIN: Final = "natprobe"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -88,6 +98,12 @@ _FORMATTER = _Formatter()
 def _(message: str, /, **params: object) -> str:
     """``message`` in the current language, with its ``{name}`` placeholders filled."""
     return _FORMATTER.vformat(_Active.translations.gettext(message), (), params)
+
+
+def template(message: str, /) -> str:
+    """``message`` in the current language with its ``{name}`` placeholders left in, for a
+    caller that fills them itself (the echo server's web page, in the browser)."""
+    return _Active.translations.gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int, /, **params: object) -> str:

@@ -16,7 +16,8 @@ from natprobe.i18n import LANGUAGES, _, language_from_environment, use_language
 
 # Subcommand modules, in the order ``natprobe --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "check", "dns", "nat", "router", "explain", "serve", "config", "jamulus", "exposure", "demo", "schema",
+    "check", "dns", "nat", "router", "explain", "serve", "config", "jamulus", "exposure", "watch", "history", "demo",
+    "schema",
 )
 
 

@@ -9,14 +9,9 @@ from natprobe_cli.terminal import Colour, Style
 from natprobe.findings.path_picture import PathNode, draw_path
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
-from natprobe.verdicts.nat_layers import Confidence
+from natprobe.findings.share import confidence_words
 
 _MARKS = {Severity.OK: N_("OK"), Severity.INFO: N_("INFO"), Severity.WARNING: N_("WARN"), Severity.PROBLEM: N_("FAIL")}
-_CONFIDENCE = {Confidence.HIGH: N_("high"), Confidence.MEDIUM: N_("medium"), Confidence.LOW: N_("low")}
-
-
-def confidence_words(confidence: Confidence) -> str:
-    return _(_CONFIDENCE[confidence])
 _COLOURS = {Severity.OK: Colour.GREEN, Severity.INFO: None, Severity.WARNING: Colour.YELLOW, Severity.PROBLEM: Colour.RED}
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from natprobe_cli.render import arrow, confidence_words, label_rows, render_findings, render_path
+from natprobe_cli.render import arrow, label_rows, render_findings, render_path
+from natprobe.findings.share import confidence_words
 from natprobe_cli.terminal import Colour, Style
 from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport

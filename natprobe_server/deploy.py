@@ -50,6 +50,8 @@ from natprobe_server.jamulus.directory import config_from_args as jamulus_config
 from natprobe_server.ratelimit import RateLimiter
 from natprobe_server.stun.service import StunService, Topology
 from natprobe_server.stun.tcp import TcpServer
+from natprobe_server.web.config import WebPage, web_page_from_args
+from natprobe_server.web.config import add_arguments as add_web_arguments
 from natprobe_server.config.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
 from natprobe_server.stun.udp import UdpServer
 
@@ -389,6 +391,7 @@ async def serve_until_signalled(
     jamulus_required: bool = True,
     on_ready: Callable[[EchoServer, str], None] | None = None,
     other_families: Sequence[EchoServerConfig] = (),
+    web_page: WebPage | None = None,
 ) -> ServerStats:
     """Run the server (and, with ``http_port``, the probe-back HTTP API; with ``jamulus``, the
     Jamulus directory emulation behind ``POST /v1/jamulus/hole-punch``) until SIGINT or SIGTERM.
@@ -397,6 +400,7 @@ async def serve_until_signalled(
     an IPv4 one): its own STUN/echo sockets and its own HTTP API on the same port, whose
     probe-backs leave from that family's address, so each requester is probed over the family
     it came in on. The Jamulus directory stays on ``config``'s family (directories are IPv4).
+    ``web_page``: the web checker served at ``/`` on every family's HTTP API (None: no page).
 
     ``on_ready`` gets the first family's server and the readiness line once everything is bound.
     Raises :class:`NetworkError` when binding fails (for the directory only if
@@ -422,7 +426,7 @@ async def serve_until_signalled(
                 registries: list[Any] = []  # the /metrics registry (prometheus-client stays in api.metrics)
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
-                    extend=_metrics_installer(server, directory, registries),
+                    extend=_with_web(_metrics_installer(server, directory, registries), web_page),
                 )
                 stack.push_async_callback(runner.cleanup)
                 if http.metrics_listen is not None and registries:
@@ -439,7 +443,7 @@ async def serve_until_signalled(
                     # One rate-limit table and one in-flight cap for every family: switching
                     # families does not buy a second budget on this server.
                     other_runner, _ = await start_http_api(family_http, str(other.primary), bound,
-                                                           limits_from=runner.app)
+                                                           extend=_with_web(None, web_page), limits_from=runner.app)
                     stack.push_async_callback(other_runner.cleanup)
                     endpoints.append(TransportAddress(other.primary, bound))
                 line += f" http={','.join(str(e) for e in endpoints)}"
@@ -474,6 +478,23 @@ def _metrics_installer(
     return install
 
 
+def _with_web(
+    extend: Callable[[web.Application], None] | None, page: WebPage | None
+) -> Callable[[web.Application], None] | None:
+    """``extend`` plus the web checker (:mod:`natprobe_server.web`) when it is on."""
+    if page is None:
+        return extend
+
+    def install(app: web.Application) -> None:
+        from natprobe_server.web.page import install_web
+
+        if extend is not None:
+            extend(app)
+        install_web(app, page)
+
+    return install
+
+
 def print_ready(server: EchoServer, line: str) -> None:
     """Write the readiness line to stdout and flush it at once (parents wait for it)."""
     print(line, flush=True)
@@ -485,6 +506,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stun_arguments(parser)
     add_http_arguments(parser)
     add_jamulus_arguments(parser)
+    add_web_arguments(parser)
     parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -537,6 +559,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         public = config.public_of(probe_ip)
         http = http_config_from_args(args, probe_ip, public if public != probe_ip else None)
         jamulus, jamulus_required = jamulus_config_from_args(args, config.primary, _public_pairs(config))
+        web_page = web_page_from_args(args, [_public_addresses(c) for c in (config, *other_families)], config.port)
     except ValueError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -555,6 +578,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
                 jamulus_required=jamulus_required,
                 on_ready=print_ready,
                 other_families=other_families,
+                web_page=web_page,
             )
         )
     except NetworkError as exc:
@@ -572,6 +596,12 @@ def _http_config(config: EchoServerConfig, like: HttpApiConfig | None = None) ->
     if like is None:
         return HttpApiConfig(probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
     return dataclasses.replace(like, probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
+
+
+def _public_addresses(config: EchoServerConfig) -> tuple[IPAddress, IPAddress | None]:
+    """The primary and alternate addresses clients reach (behind a 1:1 NAT: the public ones)."""
+    alternate = None if config.alternate is None else config.public_of(config.alternate)
+    return config.public_of(config.primary), alternate
 
 
 def _public_pairs(config: EchoServerConfig) -> tuple[tuple[ipaddress.IPv4Address, ipaddress.IPv4Address], ...]:

@@ -27,6 +27,9 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  # The web checker's tests: a real browser (driven by Playwright from PyPI, never its own
+  # download) and a font, so screenshots have glyphs.
+  chromium fonts-dejavu-core
 )
 
 if [[ "${1:-}" != "--no-apt" ]]; then

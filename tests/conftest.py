@@ -7,7 +7,8 @@ the whole session, including every subprocess the tests start (they inherit the 
 
 * ``$NATPROBE_STUN_SERVERS`` names only a loopback address (a port nothing listens on);
 * ``$XDG_CONFIG_HOME`` points at an empty directory of this session, so no real
-  ``config.toml`` is read or written;
+  ``config.toml`` is read or written, and ``$XDG_STATE_HOME`` likewise, so no real watch
+  history is;
 * ``$NATPROBE_SERVER`` and ``$NATPROBE_TOKEN`` are removed;
 * ``$NATPROBE_GATEWAY`` is loopback, so ``natprobe check`` and ``natprobe router`` run
   outside a lab namespace never send a PCP, NAT-PMP or UPnP request to this machine's real
@@ -41,6 +42,7 @@ SAFE_GATEWAY = "127.0.0.1"
 
 os.environ["NATPROBE_STUN_SERVERS"] = SAFE_STUN_SERVERS
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="natprobe-test-config-")
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="natprobe-test-state-")
 os.environ["NATPROBE_GATEWAY"] = SAFE_GATEWAY
 for _name in ("NATPROBE_SERVER", "NATPROBE_TOKEN"):
     os.environ.pop(_name, None)

@@ -39,6 +39,7 @@ from natprobe.contract import (
     encode,
 )
 from natprobe.contract import dns as dns_route
+from natprobe.contract import explain as explain_route
 from natprobe.contract import exposure_route
 from natprobe.errors import DecodeError
 
@@ -71,6 +72,8 @@ _DECODERS = {
     "ExposureResponse": exposure_route.decode_response,
     "DnsRequest": dns_route.decode_request,
     "DnsResponse": dns_route.decode_response,
+    "ExplainRequest": explain_route.decode_explain_request,
+    "ExplainResponse": explain_route.decode_explain_response,
 }
 
 

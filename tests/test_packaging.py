@@ -60,6 +60,9 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     # top-level `cli` or `echo_server` to clash with other software in site-packages.
     with zipfile.ZipFile(wheels[0]) as wheel:
         tops = {name.split("/")[0] for name in wheel.namelist()}
+        # The web checker's files ship with the echo server (served from the package).
+        assert {f"natprobe_server/web/static/{n}" for n in ("index.html", "app.js", "style.css", "icon.svg")} <= set(
+            wheel.namelist())
     assert {top for top in tops if not top.startswith("natprobe")} == set(), tops
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -8,7 +8,8 @@ Where a setting comes from, first found wins:
 3. the user's configuration file, ``$XDG_CONFIG_HOME/natprobe/config.toml`` (else
    ``~/.config/natprobe/config.toml``; XDG Base Directory Specification), keys ``server``,
    ``token`` and ``stun_servers`` (a list of ``host[:port]``), written by
-   ``natprobe config set``.
+   ``natprobe config set``, and the ``[watch]`` table that ``natprobe watch`` reads
+   (:data:`WATCH_KEYS`; ``config set`` keeps it as it is).
 
 A file that is not TOML, an unknown key or a value of the wrong type is a
 :class:`UserConfigError` naming the file and the key, never a traceback. An echo-server URL
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ __all__ = (
     "Setting",
     "UserConfig",
     "UserConfigError",
+    "WATCH_KEYS",
     "check_server_url",
     "config_path",
     "load_user_config",
@@ -49,6 +52,17 @@ ENV_SERVER = "NATPROBE_SERVER"
 ENV_TOKEN = "NATPROBE_TOKEN"
 ENV_STUN_SERVERS = "NATPROBE_STUN_SERVERS"
 KEYS = ("server", "token", "stun_servers")
+TABLES = ("watch",)
+WATCH_KEYS: dict[str, tuple[type, ...]] = {
+    # what to watch (check's own flags)
+    "server": (str,), "token": (str,), "udp": (list,), "tcp": (list,), "host": (str,),
+    "exposure": (bool,), "expect": (list,), "nat": (bool,), "router": (bool,), "families": (list,),
+    # when, where to tell, where to keep it
+    "every": (str, int, float), "repeat": (str, int, float), "notify": (list,), "exec": (str,),
+    "state_dir": (str,), "textfile": (str,), "metrics_listen": (str,),
+    "retention_days": (int, float), "max_history_mb": (int, float),
+}
+"""The ``[watch]`` table's keys and their TOML types (lists hold strings)."""
 
 
 class UserConfigError(ValueError):
@@ -62,6 +76,8 @@ class UserConfig:
     server: str | None = None
     token: str | None = None
     stun_servers: tuple[str, ...] | None = None
+    watch: Mapping[str, object] | None = None
+    """The ``[watch]`` table, keys checked against :data:`WATCH_KEYS`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +132,12 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     except UnicodeDecodeError:
         raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     for key in data:
-        if key not in KEYS:
-            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {keys})", path=path, key=key,
-                                     keys=", ".join(KEYS)))
+        if key not in KEYS and key not in TABLES:
+            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {keys}; tables: {tables})", path=path,
+                                    key=key, keys=", ".join(KEYS), tables=", ".join(TABLES)))
+    watch = data.get("watch")
+    if watch is not None:
+        _check_watch_table(path, watch)
     server, token, stun = data.get("server"), data.get("token"), data.get("stun_servers")
     for key, value in (("server", server), ("token", token)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -131,7 +150,25 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     ):
         raise UserConfigError(_("{path}: key 'stun_servers' = {value!r}: expected a list of \"host[:port]\" strings",
                                  path=path, value=stun))
-    return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun))
+    return UserConfig(server=server, token=token, stun_servers=None if stun is None else tuple(stun), watch=watch)
+
+
+def _check_watch_table(path: Path, table: object) -> None:
+    if not isinstance(table, dict):
+        raise UserConfigError(_("{path}: 'watch' must be a table ([watch])", path=path))
+    for key, value in table.items():
+        types = WATCH_KEYS.get(key)
+        if types is None:
+            raise UserConfigError(_("{path}: unknown key {key!r} in [watch] (known keys: {keys})", path=path, key=key,
+                                    keys=", ".join(WATCH_KEYS)))
+        # bool is an int in Python: a number key must not take true/false.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            expected = " or ".join("a list of strings" if t is list else t.__name__ for t in types)
+            raise UserConfigError(_("{path}: [watch] {key} = {value!r}: expected {expected}", path=path, key=key,
+                                    value=value, expected=expected))
+        if isinstance(value, list) and not all(isinstance(v, str) and v.strip() for v in value):
+            raise UserConfigError(_("{path}: [watch] {key} = {value!r}: expected a list of non-empty strings",
+                                    path=path, key=key, value=value))
 
 
 def _toml_value(value: str | list[str]) -> str:
@@ -139,6 +176,22 @@ def _toml_value(value: str | list[str]) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(json.dumps(v) for v in value) + "]"
     return json.dumps(value)
+
+
+_TABLE_HEADER = re.compile(r"""^\s*\[\[?\s*[A-Za-z0-9_."' -]+\]\]?\s*(#.*)?$""")
+
+
+def _tables_text(path: Path) -> str:
+    """The file's tables (``[watch]``...) as written, from the first table header on: TOML puts
+    every top-level key before the first table, so the keys above can be rewritten alone."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        return ""
+    for index, line in enumerate(lines):
+        if _TABLE_HEADER.match(line):
+            return "\n" + "".join(lines[index:])
+    return ""
 
 
 def save_setting(key: str, value: str | list[str] | None, path: Path | None = None) -> Path:
@@ -163,7 +216,7 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
         values.pop(key, None)
     else:
         values[key] = value
-    text = "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items())
+    text = "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()) + _tables_text(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ the OpenAPI document (``natprobe_server.api.openapi``).
 * :mod:`~natprobe.contract.probe_route`: ``GET /v1/whoami`` and ``POST /v1/probe``.
 * :mod:`~natprobe.contract.hole_punch`: ``POST /v1/jamulus/hole-punch``.
 * :mod:`~natprobe.contract.dns`: ``POST /v1/dns`` (the name check's outside view).
+* :mod:`~natprobe.contract.explain`: ``POST /v1/explain`` (verdicts and findings for the web page).
 * :mod:`~natprobe.contract.components`: the records as JSON Schema, for the OpenAPI document.
 
 A route added later puts its records in its own module here. The names below load on first

@@ -10,12 +10,19 @@ from natprobe.reports.finding import Finding, Severity
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.reports.jamulus_report import JamulusModesReport
+from natprobe.verdicts.behavior import MappingBehavior
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, keepalive_outlives
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
 
-__all__ = ("explain_jamulus", "explain_jamulus_ipv6", "explain_jamulus_port", "jamulus_check_findings")
+__all__ = (
+    "explain_jamulus",
+    "explain_jamulus_browser",
+    "explain_jamulus_ipv6",
+    "explain_jamulus_port",
+    "jamulus_check_findings",
+)
 
 def _clause(text: str) -> str:
     """``text`` without its final full stop, to embed it in a sentence."""
@@ -499,3 +506,54 @@ def jamulus_check_findings(
         if spec.protocol is TransportProtocol.UDP and (spec.service == "jamulus" or spec.port == JAMULUS_PORT)
         for finding in explain_jamulus_port(verdict, nat_layers)
     )
+
+
+def explain_jamulus_browser(verdict: PortVerdict, mapping: MappingBehavior | None) -> tuple[Finding, ...]:
+    """The web page's "Is my Jamulus server reachable?": private mode from the Jamulus ping of the
+    port (:func:`explain_jamulus_port`), public mode from the mapping behaviour the browser
+    measured with WebRTC (``None``: not measured). The page cannot register from the Jamulus
+    port, so public mode is judged from the mapping alone: the cause ``explain jamulus`` finds
+    behind a failed hole punch (:attr:`ModeStatus.SYMMETRIC_NAT`)."""
+    findings = list(explain_jamulus_port(verdict, NatLayers.UNKNOWN))
+    if verdict.family is IpFamily.IPV6:
+        return tuple(findings)
+    port = verdict.port
+    if mapping is MappingBehavior.ENDPOINT_INDEPENDENT:
+        findings.append(Finding(
+            Severity.OK,
+            _("Public mode should work without a port forward"),
+            _("This NAT keeps one public port per local port whatever the destination (endpoint-independent "
+              "mapping), so a registered server keeps the address a directory lists, and the directory's hole "
+              "punch lets each client in. It also needs idle mappings to outlive the {keepalive:g} s "
+              "keep-alive: 'natprobe explain jamulus --lifetime' measures that.", keepalive=JAMULUS_KEEPALIVE_S),
+            code="jamulus-public-mapping-endpoint-independent",
+        ))
+    elif mapping in (MappingBehavior.ADDRESS_DEPENDENT, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT):
+        findings.append(Finding(
+            Severity.PROBLEM,
+            _("Public mode fails here"),
+            _("This NAT gives every destination its own public port ({mapping} mapping), so the directory's "
+              "hole punch leaves from another port than the one it lists, and clients reach nothing.",
+              mapping=mapping.value),
+            (
+                _(_SYMMETRIC_ADVICE),
+                _(
+                    "On the router, forward UDP port {port} to {host}, port {port}, then share your address and port "
+                    "so people connect directly (private mode): with this NAT even a forwarded server is listed "
+                    "under a random port.",
+                    port=port,
+                    host=_lan_host(None),
+                ),
+            ),
+            code=f"jamulus-public-{ModeStatus.SYMMETRIC_NAT.value}",
+        ))
+    else:
+        findings.append(Finding(
+            Severity.WARNING,
+            _("Public mode was not measured"),
+            _("The browser could not measure the NAT's mapping behaviour, on which public mode depends."),
+            (_("Run 'natprobe explain jamulus --server URL' to measure public mode (registration, keep-alive "
+               "and hole punch) on this network."),),
+            code="jamulus-public-not-measured",
+        ))
+    return tuple(findings)

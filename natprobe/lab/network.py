@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import logging
 import os
 import select
@@ -528,6 +529,41 @@ class Lab:
         self._require_up()
         self._nft(self.router, nftables.replace_forwards(self._router_spec, ()))
         self._forwards = []
+
+    def set_public_ip(self, address: IPv4Address) -> None:
+        """Give the home router a new WAN (public) address in the uplink network, as an ISP's
+        new DHCP lease does: the old address is gone, the NAT and the forwards use the new
+        one, every NAT mapping is forgotten. Not with carrier-grade NAT (the carrier's
+        address is the public one)."""
+        self._require_up()
+        if self.carrier is not None:
+            raise LabError("set_public_ip: with carrier-grade NAT the public address is the carrier's")
+        plan = self.plan
+        if address not in plan.uplink or address in (plan.uplink_core_ip, plan.uplink.network_address,
+                                                     plan.uplink.broadcast_address):
+            raise ValueError(f"{address} is not a free address of the uplink {plan.uplink}")
+        old = self.router.wan_ip
+        if address == old:
+            return
+        link = next(link for link in self._links() if link.index == 3)
+        router_mac = link.mac(0)
+        prefix = plan.uplink.prefixlen
+        # Without this, deleting the old (primary) address would delete the new one with it.
+        write_sysctls(self.router.name, {"net/ipv4/conf/wan0/promote_secondaries": "1"})
+        run(["ip", "-n", self.router.name, "-batch", "-"], input=(
+            f"addr add {address}/{prefix} dev wan0\n"
+            f"addr del {old}/{prefix} dev wan0\n"
+            f"route replace default via {plan.home_wan_gateway}\n"))
+        run(["ip", "-n", self.internet.name, "-batch", "-"], input=(
+            f"neigh del {old} dev up0\n"
+            f"neigh replace {address} lladdr {router_mac} dev up0 nud permanent\n"))
+        spec = dataclasses.replace(self._router_spec, wan_ip=address)
+        self._nft(self.router, f"delete table ip {nftables.ROUTER_TABLE}\n"
+                  + nftables.router_ruleset(spec, self._forwards))
+        self._router_spec = spec
+        self.router.wan_ip = address
+        self.public_ip = address
+        self.flush_nat_state()
 
     def set_loss(self, percent: float) -> None:
         """Change the random loss on the home router's WAN link (each direction)."""

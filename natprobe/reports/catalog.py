@@ -19,6 +19,7 @@ from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_S
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
 from natprobe.reports.nat_report import NAT_SCHEMA
 from natprobe.reports.router_report import CHECK_MAP_SCHEMA, ROUTER_SCHEMA
+from natprobe.reports.watch_report import HISTORY_SCHEMA, WATCH_SCHEMA
 
 __all__ = ("ReportSchema", "SCHEMAS", "schema_for")
 
@@ -65,6 +66,8 @@ SCHEMAS: dict[str, ReportSchema] = {
             JAMULUS_MODES_SCHEMA,
             JAMULUS_PING_SCHEMA,
             JAMULUS_LIST_SCHEMA,
+            WATCH_SCHEMA,
+            HISTORY_SCHEMA,
         ),
     )
 }

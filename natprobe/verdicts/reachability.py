@@ -138,6 +138,11 @@ def held_udp_port_reason(port: int) -> str:
     )
 
 
+def _this_host(context: Context) -> str:
+    """This host's address in a sentence; its role when unknown (the web page cannot see it)."""
+    return str(context.local_ip) if context.local_ip is not None else _("this host's LAN address")
+
+
 def _lan_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
     proto = observation.protocol.value.upper()
     host = str(context.local_ip) if context.local_ip is not None else _("this host's LAN address")
@@ -252,7 +257,7 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
     reason = _(
         "{what}: nothing arrived at this host, so the router does not forward "
         "{protocol} port {port} to this host ({host}), or something on the way filters it.",
-        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=context.local_ip,
+        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=_this_host(context),
     )
     if context.layers is NatLayers.DOUBLE_NAT:
         reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
@@ -328,7 +333,7 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
                     reason=_(
                         "the echo server connected to port {port}, but not to this host: the router "
                         "forwards it to another machine (this host is {host})",
-                        port=observation.port, host=context.local_ip,
+                        port=observation.port, host=_this_host(context),
                     ),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
@@ -342,7 +347,7 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
                         _("the connection was refused: this host's firewall rejects it")
                         if observation.seen_on_interface
                         else _("the connection was refused: the port is forwarded, but to a machine other than this "
-                               "host ({host}) where nothing listens, or a firewall rejects it", host=context.local_ip)
+                               "host ({host}) where nothing listens, or a firewall rejects it", host=_this_host(context))
                     ),
                     advice=_lan_advice(observation, context)[:2],
                     protocol=protocol,
@@ -388,7 +393,7 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             reason=_(
                 "the port is forwarded but the connection was refused: nothing accepted it at the far end "
                 "(the forward may point to another machine than {host}, or a firewall rejects it)",
-                host=context.local_ip,
+                host=_this_host(context),
             ),
             advice=_lan_advice(observation, context)[:2],
             details=result,

@@ -6,6 +6,8 @@ Routes (all bodies JSON: the records of :mod:`natprobe.contract`, described by
 * ``GET /v1/whoami``: the requester's address as seen here, and where probe-backs come from.
 * ``POST /v1/probe``: reach back to the requester on a port it names (UDP nonce, Jamulus
   ping, TCP connect/nonce, HTTP, HTTPS, SSH) and report what happened.
+* ``POST /v1/explain``: natprobe's verdicts and findings for measurements the web page made
+  (:mod:`natprobe_server.api.routes.explain`); the page itself is :mod:`natprobe_server.web`.
 * ``POST /v1/jamulus/hole-punch``: the Jamulus directory emulation
   (:mod:`natprobe_server.jamulus.directory`) punches for a fresh peer toward a registration
   that came from the requester's own IP, and reports each step.
@@ -51,6 +53,7 @@ from natprobe_server.api.connection_limits import (
     request_rules,
 )
 from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, ErrorCode, InFlight
+from natprobe_server.api.routes import explain as explain_route
 from natprobe_server.api.routes import exposure as exposure_route
 from natprobe_server.api.routes.about import openapi, whoami
 from natprobe_server.api.routes.dns import dns_lookup
@@ -147,7 +150,11 @@ def create_app(
     app.router.add_post("/v1/jamulus/hole-punch", jamulus_hole_punch)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)
     app.router.add_post("/v1/dns", dns_lookup)
-    exposure_route.register(app, clock=clock)
+    if config.exposure_interval is None:
+        exposure_route.register(app, clock=clock)
+    else:
+        exposure_route.register(app, clock=clock, interval=config.exposure_interval)
+    explain_route.register(app)
     app.cleanup_ctx.append(_udp_probe_socket)
     if extend is not None:
         extend(app)

@@ -17,6 +17,7 @@ from typing import Any
 
 from natprobe.version import __version__
 from natprobe.contract import dns as dns_contract
+from natprobe.contract import explain as explain_contract
 from natprobe.contract import API_SERVER_NAME, DEFAULT_MAX_BODY_BYTES, HOLE_PUNCH_FULL_BUDGET
 from natprobe.contract.components import schema_components
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
@@ -487,6 +488,9 @@ _DOCUMENT: dict[str, Any] = {
 # POST /v1/dns: its records and path item live with its types in natprobe.contract.dns.
 _DOCUMENT["paths"][dns_contract.PATH] = dns_contract.openapi_path()
 _DOCUMENT["components"]["schemas"].update(dns_contract.schema_components())
+# POST /v1/explain (the web page's verdicts and findings): likewise in natprobe.contract.explain.
+_DOCUMENT["paths"][explain_contract.PATH] = explain_contract.openapi_path()
+_DOCUMENT["components"]["schemas"].update(explain_contract.schema_components())
 
 
 # POST /v1/exposure: generated from its contract module (natprobe.contract.exposure_route).

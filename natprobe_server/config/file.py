@@ -72,7 +72,7 @@ def _convert(action: argparse.Action, value: object) -> object:
 
 
 def _convert_one(action: argparse.Action, value: object) -> object:
-    if isinstance(action, argparse._StoreTrueAction):
+    if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ValueError("expected true or false")
         return value

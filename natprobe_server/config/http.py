@@ -102,6 +102,11 @@ class HttpApiConfig:
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     """Seconds a connection has to deliver a whole request (headers and body), from its
     start or from its previous answer (slowloris)."""
+    exposure_interval: float | None = None
+    """Seconds between two exposure scans of one address (or IPv6 /64); ``None``: the
+    contract's ``MIN_SCAN_INTERVAL_S`` (180 s; not imported here, so a STUN-only server does
+    not load the record library). A private server whose owner runs ``natprobe watch`` often
+    may lower it."""
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
@@ -145,6 +150,8 @@ class HttpApiConfig:
             raise ValueError("max_connections and max_connections_per_source must be >= 1")
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
             raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
+        if self.exposure_interval is not None and not 0 <= self.exposure_interval <= 86400:
+            raise ValueError("exposure_interval must be within 0-86400 s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,6 +193,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-listen", type=_listen_address, metavar="IP:PORT",
         help=_("also serve GET /metrics, and nothing else, on this address to anyone who reaches it "
                "(e.g. a private interface, as node_exporter does)"),
+    )
+    parser.add_argument(
+        "--exposure-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between two exposure scans of one address or IPv6 /64 (default 180)",
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -302,4 +316,5 @@ def config_from_args(
         request_timeout=args.http_request_timeout,
         metrics_networks=tuple(getattr(args, "metrics_allow", None) or DEFAULT_METRICS_NETWORKS),
         metrics_listen=getattr(args, "metrics_listen", None),
+        exposure_interval=args.exposure_interval,
     )

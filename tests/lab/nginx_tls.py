@@ -81,12 +81,16 @@ def self_signed(directory: Path, name: str, stem: str) -> tuple[Path, Path]:
 
 
 def config_text(directory: Path, ip: IPv4Address, port: int, name: str,
-                cert: tuple[Path, Path], default_cert: tuple[Path, Path], body: str) -> str:
+                cert: tuple[Path, Path], default_cert: tuple[Path, Path], body: str,
+                http_port: int | None = None) -> str:
     """A complete nginx.conf: everything nginx writes goes below ``directory``."""
     if not re.fullmatch(r"[A-Za-z0-9.-]+", name):
         raise ValueError(f"not a plain host name: {name!r}")
     d = directory
     temps = "\n".join(f"    {kind}_temp_path {d / 'tmp' / kind};" for kind in _TEMP_DIRS)
+    plain = "" if http_port is None else (
+        f"    server {{\n        listen {ip}:{http_port};\n        location / {{ return 200 \"{body.strip()}\\n\"; }}\n    }}\n"
+    )
     return f"""\
 daemon off;
 master_process off;
@@ -97,7 +101,7 @@ events {{ worker_connections 64; }}
 http {{
     access_log {d / 'access.log'};
 {temps}
-    server {{
+{plain}    server {{
         listen {ip}:{port} ssl default_server;
         server_name _;
         ssl_certificate {default_cert[0]};
@@ -128,8 +132,10 @@ def _accepts(host: Host, ip: IPv4Address, port: int) -> bool:
         sock.close()
 
 
-def start_nginx_tls(host: Host, ip: IPv4Address, port: int, name: str, directory: Path) -> NginxTls:
-    """Run nginx in ``host`` serving ``name`` over TLS on ``ip:port``; wait until it accepts."""
+def start_nginx_tls(host: Host, ip: IPv4Address, port: int, name: str, directory: Path,
+                    *, http_port: int | None = None) -> NginxTls:
+    """Run nginx in ``host`` serving ``name`` over TLS on ``ip:port`` (and plain HTTP on
+    ``http_port``, every name alike); wait until it accepts."""
     reason = nginx_missing()
     if reason is not None:
         raise LabError(reason)
@@ -140,7 +146,7 @@ def start_nginx_tls(host: Host, ip: IPv4Address, port: int, name: str, directory
     default_cert = self_signed(directory, DEFAULT_NAME, "default")
     body = name.split(".", 1)[0] + "\n"
     conf = directory / "nginx.conf"
-    conf.write_text(config_text(directory, ip, port, name, cert, default_cert, body))
+    conf.write_text(config_text(directory, ip, port, name, cert, default_cert, body, http_port))
     # -e: the log used before the configuration is read; -p: relative paths stay in directory.
     argv = [NGINX, "-p", str(directory), "-e", str(directory / "error.log"), "-c", str(conf)]
     test = host.exec([*argv, "-t"], check=False, timeout=10)

@@ -143,6 +143,10 @@ http_keepalive_timeout = 4
 http_request_timeout = 8
 jamulus_verify_grace = 12
 jamulus_max_table_bytes = 100000
+exposure_interval = 30
+web = false
+web_ipv4_name = "v4.example.org"
+web_ipv6_name = "v6.example.org"
 """
 
 SAME_FLAGS = (
@@ -152,7 +156,8 @@ SAME_FLAGS = (
     "--resolver 192.0.2.53 --metrics-allow 192.0.2.0/24 --metrics-allow 2001:db8::/32 --metrics-listen 10.0.0.5:9100 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
-    "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000"
+    "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000 --exposure-interval 30 "
+    "--no-web --web-ipv4-name v4.example.org --web-ipv6-name v6.example.org"
 ).split()
 
 

@@ -140,6 +140,17 @@ async def test_one_scan_per_interval_then_429_with_retry_after() -> None:
         assert exposure_stats(app).refused_rate_limited == 1
 
 
+async def test_the_operator_sets_the_interval() -> None:
+    """``--exposure-interval``: a private server for the owner's own frequent watches."""
+    ip, clock = _unique_loopback(), Clock()
+    async with api(ip, clock, exposure_interval=20.0) as (url, session, _app):
+        assert (await _post(session, url, {}))[0] == 200
+        status, _body, headers = await _post(session, url, {})
+        assert status == 429 and int(headers["Retry-After"]) == 20
+        clock.now += 20.0
+        assert (await _post(session, url, {}))[0] == 200
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [

@@ -18,7 +18,7 @@ async def whoami(request: web.Request) -> web.Response:
     state = api_state(request)
     peer = peer_address(request)
     udp = state.udp
-    return record_response(
+    response = record_response(
         WhoAmI(
             ip=str(peer.ip),
             port=peer.port,
@@ -29,6 +29,10 @@ async def whoami(request: web.Request) -> web.Response:
             auth_required=state.config.token is not None,
         )
     )
+    # The web page asks each family's address of this server who the visitor is (another
+    # origin); a simple GET with no credentials, and the answer only names the asker.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 async def openapi(request: web.Request) -> web.Response:
