@@ -42,7 +42,9 @@ from natprobe.verdicts.reachability import (
     decide_port,
     held_udp_port_reason,
 )
-from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, WhoAmI
+from natprobe.contract import (
+    HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, WhoAmI,
+)
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
