@@ -99,8 +99,17 @@ if TYPE_CHECKING:
         SshResult,
         TlsInfo,
         UdpNonceResult,
+        UdpServiceResult,
     )
     from natprobe.contract.terms import TransportProtocol
+    from natprobe.verdicts.facilities import Availability
+    from natprobe.verdicts.facilities import CapabilitySet
+    from natprobe.verdicts.facilities import Facility
+    from natprobe.verdicts.facilities import Missing
+    from natprobe.reports.doctor_report import DoctorReport
+    from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.verdicts.port_holder import PortHolder
+    from natprobe.verdicts.port_holder import HolderKind
 
 from natprobe.version import __version__  # written once, in the leaf module natprobe.version
 
@@ -165,6 +174,14 @@ _LAZY_EXPORTS = {
     "PortState": "natprobe.contract.exposure_route",
     "PortStatus": "natprobe.verdicts.reachability",
     "PortVerdict": "natprobe.verdicts.reachability",
+    "Availability": "natprobe.verdicts.facilities",
+    "CapabilitySet": "natprobe.verdicts.facilities",
+    "Facility": "natprobe.verdicts.facilities",
+    "Missing": "natprobe.verdicts.facilities",
+    "DoctorReport": "natprobe.reports.doctor_report",
+    "probe_capabilities": "natprobe.adapters.capabilities",
+    "PortHolder": "natprobe.verdicts.port_holder",
+    "HolderKind": "natprobe.verdicts.port_holder",
     "Probe": "natprobe.verdicts.behavior",
     "ProtocolAnswer": "natprobe.reports.router_report",
     "RetransmissionPolicy": "natprobe.stun.transaction",
@@ -181,6 +198,7 @@ _LAZY_EXPORTS = {
     "TransportAddress": "natprobe.addressing",
     "TransportProtocol": "natprobe.contract.terms",
     "UdpNonceResult": "natprobe.contract.probe_route",
+    "UdpServiceResult": "natprobe.contract.probe_route",
     "Verdict": "natprobe.verdicts.classify",
     "assess_topology": "natprobe.verdicts.nat_layers",
     "check_name": "natprobe.measure.name_check",
@@ -211,6 +229,8 @@ def __dir__() -> list[str]:
 __all__ = (
     "__version__",
     "AddressScope",
+    "Availability",
+    "CapabilitySet",
     "CheckOptions",
     "CheckReport",
     "ClassicNatType",
@@ -221,18 +241,21 @@ __all__ = (
     "DiscoveryOptions",
     "DnsReport",
     "DnsVerdict",
+    "DoctorReport",
     "ErrorResponse",
     "ExposedPort",
     "ExposureFamily",
     "ExposureOptions",
     "ExposureReport",
     "ExternalMeaning",
+    "Facility",
     "FamilyDnsVerdict",
     "FamilyLookup",
     "FamilyResult",
     "FilteringBehavior",
     "Finding",
     "HairpinResult",
+    "HolderKind",
     "HolePunchObservation",
     "Hop",
     "HopOutcome",
@@ -257,6 +280,7 @@ __all__ = (
     "MappingBehavior",
     "MappingOutcome",
     "MappingProtocol",
+    "Missing",
     "ModeStatus",
     "ModeVerdict",
     "NameCheckOptions",
@@ -267,6 +291,7 @@ __all__ = (
     "Observation",
     "OsType",
     "PortFinding",
+    "PortHolder",
     "PortMappingError",
     "PortRef",
     "PortSpec",
@@ -292,6 +317,7 @@ __all__ = (
     "TransportAddress",
     "TransportProtocol",
     "UdpNonceResult",
+    "UdpServiceResult",
     "Verdict",
     "assess_topology",
     "check_name",
@@ -305,6 +331,7 @@ __all__ = (
     "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",
+    "probe_capabilities",
     "probe_router",
     "read_local_context",
     "scan_exposure",

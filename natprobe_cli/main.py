@@ -17,7 +17,7 @@ from natprobe.i18n import LANGUAGES, _, language_from_environment, use_language
 # Subcommand modules, in the order ``natprobe --help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "check", "dns", "nat", "router", "explain", "serve", "config", "jamulus", "exposure", "watch", "history", "demo",
-    "schema",
+    "schema", "doctor",
 )
 
 
@@ -61,6 +61,22 @@ def _choose_language(argv: Sequence[str]) -> str | None:
     return str(known.lang) if known.lang is not None else language_from_environment(os.environ)
 
 
+def _verbose_first(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``-v``/``-vv``/``--verbose`` moved before the command, so they work after it
+    too (``natprobe check --udp 22124 -v``), as ``--lang`` does; nothing after ``--`` moves."""
+    moved: list[str] = []
+    rest: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            rest += argv[index:]
+            break
+        if arg == "--verbose" or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"}):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+    return moved + rest
+
+
 def _without_lang(argv: Sequence[str]) -> list[str]:
     """``argv`` without ``--lang X``, so it may come after the command too (``natprobe check --lang fr``)."""
     out: list[str] = []
@@ -79,6 +95,9 @@ def _without_lang(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``natprobe`` with ``argv`` (without the program name); return the exit status."""
+    from natprobe_cli.terminal import plain_letters_where_needed
+
+    plain_letters_where_needed(sys.stdout, sys.stderr)
     arguments = list(sys.argv[1:] if argv is None else argv)
     language = _choose_language(arguments)
     if language is None:
@@ -98,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     parser = build_parser(command)
     try:
-        args = parser.parse_args(arguments)
+        args = parser.parse_args(_verbose_first(arguments))
     except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
         return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.USAGE)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -116,4 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main(sys.argv[1:]))
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (``natprobe nat | head``): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        status = 128 + 13  # what a shell reports for SIGPIPE
+    sys.exit(status)

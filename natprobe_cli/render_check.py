@@ -11,6 +11,8 @@ from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
+from natprobe.verdicts.facilities import limit_sentence
+from natprobe.verdicts.reachability import PortStatus
 
 _WIDTH = 88
 
@@ -47,6 +49,8 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
     why, proof = _("why: "), _("proof: ")
     for port in report.ports:
         mark = {True: _("REACHABLE"), False: _("NOT REACHABLE"), None: _("NOT TESTED")}[port.reachable]
+        if port.status is PortStatus.ARRIVED_SILENT:
+            mark = _("ARRIVED, SERVICE SILENT")
         mark = style.paint(mark, {True: Colour.GREEN, False: Colour.RED, None: Colour.YELLOW}[port.reachable])
         lines.append(
             _(
@@ -77,5 +81,7 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         lines += ["", render_dns_report(report.dns)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
+    for entry in report.limits:
+        lines.extend(_wrap(limit_sentence(entry), _("limited: ")))
     lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))
     return "\n".join(lines)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import enum
+import io
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ("Colour", "Style", "style_for")
+__all__ = ("Colour", "Style", "help_text", "plain_letters_where_needed", "style_for")
 
 _GLYPHS = "┌├└─✓✗·→—"
 
@@ -51,3 +54,36 @@ def style_for(stream: TextIO, environ: Mapping[str, str]) -> Style:
         tty = False
     colour = tty and not environ.get("NO_COLOR") and environ.get("TERM", "") != "dumb"
     return Style(unicode=_encodes(stream, _GLYPHS), colour=colour)
+
+
+_SPELT: dict[str, str] = {"→": "->", "—": "-", "–": "-", "…": "...", "«": '"', "»": '"', "’": "'", "\u202f": " ",
+                          "\xa0": " ", "✓": "v", "✗": "x", "·": "."}
+_HANDLER = "natprobe-plain-letters"
+
+
+def _plain_letters(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: a letter the stream cannot encode is written without its accent
+    (é → e), punctuation as its ASCII twin (→ → ->), anything else as ``?``."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    out = []
+    for char in error.object[error.start:error.end]:
+        plain = _SPELT.get(char) or unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+        out.append(plain or "?")
+    return "".join(out), error.end
+
+
+codecs.register_error(_HANDLER, _plain_letters)
+
+
+def plain_letters_where_needed(*streams: TextIO) -> None:
+    """Streams whose encoding cannot write French (``LANG=C``, ``PYTHONIOENCODING=ascii``, an old
+    console) spell its letters plainly instead of ending in ``UnicodeEncodeError``."""
+    for stream in streams:
+        if isinstance(stream, io.TextIOWrapper) and not _encodes(stream, "éèàçôœ→—"):
+            stream.reconfigure(errors=_HANDLER)
+
+
+def help_text(doc: str | None) -> str:
+    """A module docstring as ``--help`` text: without reST's ``double backticks``."""
+    return (doc or "").replace("``", "")

@@ -39,6 +39,7 @@ from natprobe.addressing import TransportAddress
 
 from natprobe_server.config.stun import EchoServerConfig, config_from_args, configs_from_args  # noqa: F401 (re-exported)
 from natprobe.addressing import IPAddress
+from natprobe.i18n import _
 from natprobe_server.config.stun import add_arguments as add_stun_arguments
 from natprobe_server.config.file import apply_file, load_config_file, mark_defaults
 from natprobe_server.config.http import HttpApiConfig
@@ -52,7 +53,13 @@ from natprobe_server.stun.service import StunService, Topology
 from natprobe_server.stun.tcp import TcpServer
 from natprobe_server.web.config import WebPage, web_page_from_args
 from natprobe_server.web.config import add_arguments as add_web_arguments
-from natprobe_server.config.systemd_unit import DEFAULT_CONFIG_PATH, DEFAULT_TOKEN_PATH, systemd_unit
+from natprobe_server.config.systemd_unit import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_TOKEN_PATH,
+    HIDDEN_DIRECTORIES,
+    hidden_from_unit,
+    systemd_unit,
+)
 from natprobe_server.stun.udp import UdpServer
 
 if TYPE_CHECKING:
@@ -467,7 +474,7 @@ def _metrics_installer(
     try:
         from natprobe_server.api.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
     except ImportError:
-        logger.warning("no /metrics: prometheus-client is not installed (pip install 'natprobe[server]')")
+        logger.warning("no /metrics: prometheus-client is not installed (pip install '.[server]' in the natprobe clone)")
         return None
 
     def install(app: web.Application) -> None:
@@ -549,7 +556,17 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         # The credential line only when the token file exists: systemd refuses to start a
         # unit whose LoadCredential= source is missing.
         token = DEFAULT_TOKEN_PATH if DEFAULT_TOKEN_PATH.exists() else None
-        print(systemd_unit(args.config or DEFAULT_CONFIG_PATH, token=token), end="")
+        config = args.config or DEFAULT_CONFIG_PATH
+        hidden = hidden_from_unit(config, token)
+        if hidden:
+            print(_("{prog}: this unit could not start: {paths} lies under {hidden}, which the unit hides from the "
+                    "service (PrivateTmp=yes, ProtectHome=yes). Install natprobe for the service outside them, e.g. "
+                    "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone[server]', "
+                    "put the configuration in /etc/natprobe/, then run /opt/natprobe/bin/natprobe serve --systemd-unit",
+                    prog=prog, paths=", ".join(str(p) for p in hidden),
+                    hidden=", ".join(str(d) for d in HIDDEN_DIRECTORIES)), file=sys.stderr)
+            return 2
+        print(systemd_unit(config, token=token), end="")
         return 0
     if args.log_level is not None:
         logging.getLogger().setLevel(args.log_level)
@@ -565,8 +582,9 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if args.http_port is not None and missing:
-        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): "
-                "pip install 'natprobe[server]'", prog=prog, missing=", ".join(missing)), file=sys.stderr)
+        print(_("{prog}: the HTTP API (--http-port) needs the server extra ({missing}): pip install '.[server]' "
+                "in the natprobe clone (natprobe is not on PyPI)", prog=prog, missing=", ".join(missing)),
+              file=sys.stderr)
         return 2
     try:
         asyncio.run(

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Install everything natprobe, its tests, its lab and its benchmarks need on a fresh
-# Debian 12 machine, as root. Safe to run again: apt and pip skip what is already there.
+# Prepare a TEST machine: everything natprobe's tests, its lab and its benchmarks need, on a
+# fresh Debian 12 machine, as root. Safe to run again: apt and pip skip what is already there.
+# Not for installing natprobe to use it (README: Install, with pip or pipx): it installs
+# system packages. It never stops, disables, masks or reconfigures a service it did not
+# install itself in the same run (tests/test_setup_script.py runs it against stubs).
 #
 #   scripts/setup.sh          system packages + natprobe with its test dependencies in .venv
 #   scripts/setup.sh --no-apt natprobe only (for a machine without root)
@@ -9,6 +12,7 @@
 # system-wide pip installs (PEP 668). Afterwards: .venv/bin/natprobe, .venv/bin/python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ETC="${NATPROBE_SETUP_ETC:-/etc}"  # tests point it at a scratch copy
 
 # The NAT lab (namespaces, kernel NAT, captures); coturn (turnserver, turnutils_stunclient,
 # turnutils_natdiscovery); the real Jamulus server and directory; nginx with TLS for a real
@@ -27,6 +31,8 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  wireguard-go wireguard-tools  # the silent UDP service natprobe check proves by arrival (#20)
+  openvpn                       # a real OpenVPN server, with and without tls-auth, behind a lab forward (#20)
   # The web checker's tests: a real browser (driven by Playwright from PyPI, never its own
   # download) and a font, so screenshots have glyphs.
   chromium fonts-dejavu-core
@@ -37,13 +43,18 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     echo "setup: system packages need root (or run with --no-apt)" >&2
     exit 2
   fi
+  echo "setup: preparing a TEST machine (the NAT lab, interop peers, benchmarks). To use natprobe, or to" \
+       "run its echo server, install it with pip or pipx instead (README: Install); this script is not needed." >&2
   export DEBIAN_FRONTEND=noninteractive
   missing=()
   for package in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
-  if ((${#missing[@]})); then
-    echo "setup: installing ${missing[*]}"
+  # Whatever ran on this machine before stays as it was: a service is stopped, disabled or
+  # reconfigured only when this very run installed its package (the machine may be the
+  # self-hoster's own server, running the nginx or the sshd natprobe's tests also use).
+  installed_now() { [[ " ${missing[*]-} " == *" $1 "* ]]; }
+  if installed_now miniupnpd-nftables; then
     # miniupnpd's service, if started, would run in the root namespace and write nftables
     # rules there. Its debconf default is already "do not start"; say so explicitly, and
     # mask the unit before the package exists so that nothing can start it.
@@ -51,21 +62,18 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     if command -v systemctl >/dev/null 2>&1; then
       systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
     fi
+  fi
+  if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  # Debian starts coturn, nginx, sshd and Redis as services on install. natprobe's tests run
-  # their own instances inside namespaces and on loopback; stop the system ones so they do not
-  # hold ports like 3478. sshd and Redis are stopped and kept from starting at boot only when
-  # this run installed them (an sshd that was already there may be how this machine is reached).
-  for service in coturn nginx; do
-    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
-      systemctl stop "$service" || true
-    fi
-  done
-  for package in openssh-server redis-server; do
-    [[ " ${missing[*]} " == *" $package "* ]] || continue
-    service=${package/openssh-server/ssh}
+  # Debian starts coturn, nginx, sshd and Redis on install. natprobe's tests run their own
+  # instances inside namespaces and on loopback; the ones this run installed are stopped and
+  # kept from starting at boot so they do not hold ports like 3478.
+  for pair in coturn:coturn nginx-light:nginx openssh-server:ssh redis-server:redis-server; do
+    installed_now "${pair%%:*}" || continue
+    service=${pair#*:}
     if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
       systemctl disable --now --quiet "$service" 2>/dev/null || true
     else  # no systemd (a container): Debian's init scripts started them
@@ -73,21 +81,23 @@ if [[ "${1:-}" != "--no-apt" ]]; then
       update-rc.d "$service" disable >/dev/null 2>&1 || true
     fi
   done
-  # The lab tests start miniupnpd themselves, inside the router namespace, by PID. The system
-  # service must never run: stop it if something started it, then disable and mask it
-  # (systemd and SysV alike), so neither a boot nor an upgrade touches this host's firewall.
-  if command -v systemctl >/dev/null 2>&1; then
-    systemctl stop miniupnpd.service >/dev/null 2>&1 || true
-    systemctl --root=/ disable miniupnpd.service >/dev/null 2>&1 || true
-    systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
-  fi
-  # Its SysV script refuses to start unless START_DAEMON=1 (never run its "stop": that runs
-  # the package's nftables clean-up scripts in the root namespace).
-  if [[ -f /etc/default/miniupnpd ]]; then
-    sed -i 's/^START_DAEMON=.*/START_DAEMON=0/' /etc/default/miniupnpd
-  fi
-  if [[ -x /etc/init.d/miniupnpd ]] && command -v update-rc.d >/dev/null 2>&1; then
-    update-rc.d miniupnpd disable >/dev/null 2>&1 || true
+  if installed_now miniupnpd-nftables; then
+    # The lab tests start miniupnpd themselves, inside the router namespace, by PID. The
+    # service this run installed must never run: stop it if something started it, then
+    # disable and mask it (systemd and SysV alike).
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl stop miniupnpd.service >/dev/null 2>&1 || true
+      systemctl --root=/ disable miniupnpd.service >/dev/null 2>&1 || true
+      systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
+    fi
+    # Its SysV script refuses to start unless START_DAEMON=1 (never run its "stop": that runs
+    # the package's nftables clean-up scripts in the root namespace).
+    if [[ -f "$ETC/default/miniupnpd" ]]; then
+      sed -i 's/^START_DAEMON=.*/START_DAEMON=0/' "$ETC/default/miniupnpd"
+    fi
+    if [[ -x "$ETC/init.d/miniupnpd" ]] && command -v update-rc.d >/dev/null 2>&1; then
+      update-rc.d miniupnpd disable >/dev/null 2>&1 || true
+    fi
   fi
 fi
 
@@ -100,6 +110,6 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 # The server extra (the echo server's HTTP API) and the test tools; a client-only install is
-# plain `pip install natprobe`.
+# `pip install .` in a clone (natprobe is not on PyPI yet).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[server,test]"
 echo "setup: done: $(.venv/bin/natprobe --version 2>/dev/null || echo natprobe) in $(pwd)/.venv"

@@ -45,4 +45,4 @@ def test_adapter_errors_in_french(capsys: pytest.CaptureFixture[str]) -> None:
         url = f"http://127.0.0.1:{closed.getsockname()[1]}"
         code = main(["--lang", "fr", "check", "--udp", "22124", "--ipv4", "--no-router", "--no-trace", "--server", url])
     assert code == 3
-    assert f"impossible de joindre le serveur d'écho {url} : impossible de se connecter" in capsys.readouterr().err
+    assert f"impossible de joindre le serveur d'écho {url} : " in capsys.readouterr().err

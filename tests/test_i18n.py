@@ -33,8 +33,8 @@ def catalog() -> Catalog:
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[str, str]:
-    """Every marked message in natprobe/, natprobe_cli/ and natprobe_server/ (the web page included; a plural one
-    by its singular), with where it is."""
+    """Every marked message in natprobe/, natprobe_cli/ and natprobe_server/ (the web page included; a plural
+    one by its singular), with where it is."""
     found: dict[str, str] = {}
     for source in ("natprobe", "natprobe_cli", "natprobe_server"):
         for filename, lineno, message, _comments, _context in extract_from_dir(ROOT / source):

@@ -96,7 +96,7 @@ def test_client_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -
     # The HTTP API needs the server extra: one clear line, no traceback, before anything binds.
     serve = subprocess.run([natprobe_bin, "serve", "--primary", "127.0.0.1", "--port", "0", "--http-port", "0"],
                            cwd=outside, capture_output=True, text=True, timeout=60)
-    assert serve.returncode == 2 and "pip install 'natprobe[server]'" in serve.stderr, serve.stderr
+    assert serve.returncode == 2 and "pip install '.[server]' in the natprobe clone" in serve.stderr and "PyPI" in serve.stderr, serve.stderr
     assert "Traceback" not in serve.stderr
     # The build compiled the French catalog with Babel and shipped it in the wheel.
     french = subprocess.run([natprobe_bin, "--lang", "fr", "check", "--server", "http://127.0.0.1:9"],

@@ -14,7 +14,7 @@ from tests.json_reports import assert_valid_report
 
 EXPECTED = {
     "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list",
-    "watch", "history",
+    "watch", "history", "doctor",
 }
 
 

@@ -33,7 +33,9 @@ from natprobe.contract import (
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
 from natprobe.adapters.http11 import HttpConnection, HttpError, HttpTimeout
+from natprobe.contract.terms import udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
+from natprobe.adapters.user_config import normalise_server_url
 
 __all__ = ("EchoApiClient",)
 
@@ -61,9 +63,10 @@ class EchoApiClient:
         records is used per family); ``local_ip`` is the source address of the connection,
         which is the address the server sees and probes back. ``address`` is the server's
         address when the caller has resolved its name already (one DNS round trip less)."""
+        base_url = normalise_server_url(base_url)
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
-        self.base_url = base_url.rstrip("/")
+        self.base_url = base_url
         self._token = token
         self._connect_timeout = connect_timeout
         self._timeout = timeout
@@ -122,15 +125,24 @@ class EchoApiClient:
                 status, body = await self._connection.request(method, self._prefix + path, headers, payload)
         except HttpTimeout as exc:
             raise ServerError(_(
-                "cannot reach echo server {url}: no connection within {seconds:g} s "
+                "cannot reach echo server {server}: no connection within {seconds:g} s "
                 "(wrong address, server down, or a firewall drops the traffic)",
-                url=self.base_url, seconds=self._connect_timeout,
+                server=self.base_url, seconds=self._connect_timeout,
             )) from exc
         except TimeoutError as exc:
             await self._connection.close()  # a half-read answer must not be taken for the next one
-            raise ServerError(_("echo server {url} did not answer in time", url=self.base_url)) from exc
+            raise ServerError(_("echo server {server} did not answer in time", server=self.base_url)) from exc
         except HttpError as exc:
-            raise ServerError(_("cannot reach echo server {url}: {error}", url=self.base_url, error=exc)) from exc
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url, error=exc)) from exc
+        if status == 401:
+            # The server's text names an HTTP header; a natprobe user needs natprobe's ways instead.
+            raise ServerError(_(
+                "the echo server needs a token: give it with --token TOKEN, in $NATPROBE_TOKEN, or once with "
+                "natprobe config set token - (it reads the token from stdin); its operator has it"
+            ) if not self._token else _(
+                "the echo server does not accept this token: ask its operator for the current one and set it with "
+                "natprobe config set token - (or --token, $NATPROBE_TOKEN)"
+            ), status)
         if status >= 400:
             try:
                 message = decode(body, ErrorBody).error.message
@@ -152,6 +164,7 @@ class EchoApiClient:
         pad_to = udp_nonce_body_bytes(request)
         if request.mode is ProbeMode.JAMULUS:
             pad_to = JAMULUS_PROBE_BODY_BYTES
+        pad_to = max(pad_to, udp_service_body_bytes(request.mode))  # the server sends no more than it got
         return await self._call("POST", "/v1/probe", decode_probe_response, encode(request), pad_to=pad_to)
 
     async def exposure_raw(self, body: bytes) -> bytes:

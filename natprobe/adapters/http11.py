@@ -11,6 +11,7 @@ header block (:data:`MAX_HEAD`) and the body (:data:`MAX_BODY`); anything else i
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from typing import Final
 
@@ -79,7 +80,9 @@ class HttpConnection:
         except TimeoutError as exc:
             raise HttpTimeout(_("no connection within {seconds:g} s", seconds=self.connect_timeout), connect=True) from exc
         except OSError as exc:
-            raise HttpError(_("cannot connect to {server}: {error}", server=self._authority, error=exc.strerror or exc)) from exc
+            # asyncio puts "Connect call failed (addr)" in strerror: the errno's own words say more.
+            raise HttpError((os.strerror(exc.errno) if exc.errno else "") or exc.strerror or str(exc)
+                            or type(exc).__name__) from exc
 
     async def request(self, method: str, target: str, headers: dict[str, str],
                       body: bytes | None = None) -> tuple[int, bytes]:

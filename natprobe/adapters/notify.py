@@ -53,13 +53,14 @@ def _masked(url: str) -> str:
 
 def make_targets(urls: Sequence[str], exec_command: str | None) -> list[Target]:
     """The targets; ``ValueError`` naming the URL Apprise does not understand, or when Apprise is
-    missing (``pip install 'natprobe[watch]'``)."""
+    missing (``pip install '.[watch]'`` in the clone)."""
     targets: list[Target] = []
     if urls:
         try:
             import apprise
         except ImportError:
-            raise ValueError("--notify needs Apprise: pip install 'natprobe[watch]' (or pip install apprise)") from None
+            raise ValueError("--notify needs Apprise: pip install '.[watch]' in the natprobe clone "
+                             "(or pip install apprise)") from None
         for url in urls:
             if apprise.Apprise.instantiate(url) is None:
                 raise ValueError(f"--notify {_masked(url)}: not an Apprise URL this Apprise understands")

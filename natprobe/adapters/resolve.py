@@ -9,9 +9,9 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from natprobe.i18n import _
 from natprobe.errors import NetworkError
 from natprobe.addressing import IPAddress
+from natprobe.i18n import _
 
 
 async def resolve_host(host: str, *, ipv4_only: bool = False) -> IPAddress:
@@ -24,10 +24,10 @@ async def resolve_host(host: str, *, ipv4_only: bool = False) -> IPAddress:
         try:
             infos = await loop.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)
         except OSError as exc:
-            raise NetworkError(_("cannot resolve {name!r}: {error}", name=host, error=exc.strerror or exc)) from exc
+            raise NetworkError(_("cannot resolve {host!r}: {error}", host=host, error=exc.strerror or exc)) from exc
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
         if not addresses:
-            raise NetworkError(_("cannot resolve {name!r}: no address", name=host))
+            raise NetworkError(_("cannot resolve {host!r}: no address", host=host))
         address = next((a for a in addresses if a.version == 4), addresses[0])
     if ipv4_only and address.version != 4:
         raise ValueError(f"{host} is not an IPv4 address")
@@ -56,11 +56,11 @@ async def resolve_per_family(host: str) -> dict[int, IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, None, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise NetworkError(_("cannot resolve {name!r}: {error}", name=host, error=exc.strerror or exc)) from exc
+        raise NetworkError(_("cannot resolve {host!r}: {error}", host=host, error=exc.strerror or exc)) from exc
     found: dict[int, IPAddress] = {}
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         found.setdefault(address.version, address)
     if not found:
-        raise NetworkError(_("cannot resolve {name!r}: no address", name=host))
+        raise NetworkError(_("cannot resolve {host!r}: no address", host=host))
     return found

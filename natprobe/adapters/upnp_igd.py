@@ -108,7 +108,19 @@ class IgdClient:
                   code=exc.error_code, description=exc.error_desc), exc.error_code
             ) from exc
         except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-            raise PortMappingError(_("{action} failed: {error}", action=action, error=exc)) from exc
+            raise PortMappingError(_("{action} failed: {error}", action=action, error=self._why(exc))) from exc
+
+    def _why(self, exc: BaseException) -> str:
+        """One readable reason: async-upnp-client's own text can be "[Errno TimeoutError()] None"."""
+        from async_upnp_client.exceptions import UpnpConnectionError, UpnpConnectionTimeoutError
+
+        if isinstance(exc, (TimeoutError, UpnpConnectionTimeoutError)):
+            return f"the router did not answer within {self.timeout:g} s"
+        if isinstance(exc, UpnpConnectionError):
+            return "the router's UPnP service could not be reached"
+        if isinstance(exc, OSError) and exc.strerror:
+            return exc.strerror
+        return str(exc).strip() or type(exc).__name__
 
     async def external_address(self) -> str:
         """What GetExternalIPAddress says ("" when the router has none, IGD:2 2.3.13)."""

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from natprobe.i18n import _
 
 __all__ = (
+    "ClientSettings",
     "ENV_SERVER",
     "ENV_STUN_SERVERS",
     "ENV_TOKEN",
@@ -39,9 +40,12 @@ __all__ = (
     "UserConfig",
     "UserConfigError",
     "WATCH_KEYS",
+    "broken_copy",
     "check_server_url",
     "config_path",
     "load_user_config",
+    "normalise_server_url",
+    "resolve_client",
     "resolve_server",
     "resolve_stun_servers",
     "resolve_token",
@@ -113,7 +117,21 @@ def check_server_url(url: str, origin: str = "--server") -> str:
         ))
     if port == 0:
         raise UserConfigError(_("{origin}: {url!r} is not a usable server URL (port 0)", origin=origin, url=url))
-    return text
+    return normalise_server_url(text)
+
+
+def normalise_server_url(url: str) -> str:
+    """``HTTP://Host:8080/v1/`` → ``http://Host:8080``: the scheme in lower case (URL schemes are
+    case-insensitive, RFC 3986 section 3.1) and without the trailing ``/`` or ``/v1`` the client
+    adds itself; a longer path (a reverse proxy's prefix) is kept."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        text = scheme.lower() + separator + rest
+    text = text.rstrip("/")
+    if text.endswith("/v1"):
+        text = text[: -len("/v1")]
+    return text.rstrip("/")
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:
@@ -133,8 +151,8 @@ def load_user_config(path: Path | None = None) -> UserConfig:
         raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     for key in data:
         if key not in KEYS and key not in TABLES:
-            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {keys}; tables: {tables})", path=path,
-                                    key=key, keys=", ".join(KEYS), tables=", ".join(TABLES)))
+            raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {known}; tables: {tables})", path=path,
+                                    key=key, known=", ".join(KEYS), tables=", ".join(TABLES)))
     watch = data.get("watch")
     if watch is not None:
         _check_watch_table(path, watch)
@@ -155,20 +173,17 @@ def load_user_config(path: Path | None = None) -> UserConfig:
 
 def _check_watch_table(path: Path, table: object) -> None:
     if not isinstance(table, dict):
-        raise UserConfigError(_("{path}: 'watch' must be a table ([watch])", path=path))
+        raise UserConfigError(f"{path}: 'watch' must be a table ([watch])")
     for key, value in table.items():
         types = WATCH_KEYS.get(key)
         if types is None:
-            raise UserConfigError(_("{path}: unknown key {key!r} in [watch] (known keys: {keys})", path=path, key=key,
-                                    keys=", ".join(WATCH_KEYS)))
+            raise UserConfigError(f"{path}: unknown key {key!r} in [watch] (known keys: {', '.join(WATCH_KEYS)})")
         # bool is an int in Python: a number key must not take true/false.
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             expected = " or ".join("a list of strings" if t is list else t.__name__ for t in types)
-            raise UserConfigError(_("{path}: [watch] {key} = {value!r}: expected {expected}", path=path, key=key,
-                                    value=value, expected=expected))
+            raise UserConfigError(f"{path}: [watch] {key} = {value!r}: expected {expected}")
         if isinstance(value, list) and not all(isinstance(v, str) and v.strip() for v in value):
-            raise UserConfigError(_("{path}: [watch] {key} = {value!r}: expected a list of non-empty strings",
-                                    path=path, key=key, value=value))
+            raise UserConfigError(f"{path}: [watch] {key} = {value!r}: expected a list of non-empty strings")
 
 
 def _toml_value(value: str | list[str]) -> str:
@@ -176,6 +191,11 @@ def _toml_value(value: str | list[str]) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(json.dumps(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def broken_copy(path: Path) -> Path:
+    """Where :func:`save_setting` keeps an unusable configuration file it replaces."""
+    return path.with_name(path.name + ".broken")
 
 
 _TABLE_HEADER = re.compile(r"""^\s*\[\[?\s*[A-Za-z0-9_."' -]+\]\]?\s*(#.*)?$""")
@@ -202,9 +222,15 @@ def save_setting(key: str, value: str | list[str] | None, path: Path | None = No
     (0600): it may hold the token.
     """
     if key not in KEYS:
-        raise UserConfigError(_("unknown setting {key!r} (known: {keys})", key=key, keys=", ".join(KEYS)))
+        raise UserConfigError(_("unknown setting {key!r} (known: {known})", key=key, known=", ".join(KEYS)))
     path = config_path() if path is None else path
-    current = load_user_config(path)
+    try:
+        current = load_user_config(path)
+    except UserConfigError:
+        # A broken file must not lock its own repair out: it is kept aside, whole, and a new
+        # one holds this setting (config show then says what is in effect).
+        os.replace(path, broken_copy(path))
+        current = UserConfig()
     values: dict[str, str | list[str]] = {}
     if current.server is not None:
         values["server"] = current.server
@@ -235,8 +261,51 @@ def resolve_server(
         return Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
     config = load_user_config(config_path(environ)) if config is None else config
     if config.server is not None:
-        return Setting(config.server.strip(), str(config_path(environ)))
+        return Setting(normalise_server_url(config.server), str(config_path(environ)))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """The echo server and token for a client command, and what was wrong with the file."""
+
+    server: Setting | None
+    token: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_client(
+    given_server: str | None, given_token: str | None, environ: Mapping[str, str] | None = None
+) -> ClientSettings:
+    """:func:`resolve_server` and :func:`resolve_token` together, where the command line and the
+    environment win over a broken configuration file: the file's problem becomes a warning
+    when it is not needed. :class:`UserConfigError` only when a value had to come from it (no
+    server anywhere else), or when a given value is itself bad."""
+    environ = os.environ if environ is None else environ
+    if given_server is not None:
+        server: Setting | None = Setting(check_server_url(given_server), "--server")
+    elif environ.get(ENV_SERVER, "").strip():
+        server = Setting(check_server_url(environ[ENV_SERVER], f"${ENV_SERVER}"), f"${ENV_SERVER}")
+    else:
+        server = None
+    if given_token is not None:
+        token: str | None = given_token
+    elif environ.get(ENV_TOKEN, "").strip():
+        token = environ[ENV_TOKEN].strip()
+    else:
+        token = None
+    if server is not None and token is not None:
+        return ClientSettings(server, token)  # the file is not read at all
+    try:
+        config = load_user_config(config_path(environ))
+    except UserConfigError as exc:
+        if server is None:
+            raise
+        return ClientSettings(server, token, (_("{error} (ignored; natprobe config set or unset rewrites it)",
+                                                 error=exc),))
+    if server is None and config.server is not None:
+        server = Setting(normalise_server_url(config.server), str(config_path(environ)))
+    return ClientSettings(server, token if token is not None else config.token)
 
 
 def resolve_token(
@@ -264,4 +333,4 @@ def resolve_stun_servers(
     config = load_user_config(config_path(environ)) if config is None else config
     if config.stun_servers is not None:
         return tuple(s.strip() for s in config.stun_servers), str(config_path(environ))
-    return builtin, "the built-in list"
+    return builtin, _("the built-in list")

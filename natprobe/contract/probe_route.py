@@ -47,6 +47,7 @@ __all__ = (
     "SshResult",
     "TlsInfo",
     "UdpNonceResult",
+    "UdpServiceResult",
     "WhoAmI",
     "decode_probe_request",
     "decode_probe_response",
@@ -157,7 +158,9 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
         msgspec.Meta(
             description=(
                 "udp: `nonce` (datagrams `natprobe-nonce:<nonce>`), `jamulus` (connection-less "
-                "ping). tcp: `nonce` (connect, write `natprobe-nonce:<nonce>`, close), `connect`, "
+                "ping), `openvpn` (P_CONTROL_HARD_RESET_CLIENT_V2), `dns` (a query for `. NS`), `ntp` (an "
+                "NTPv4 client packet), `quic` (a 1200-byte packet forcing Version Negotiation); each of these "
+                "four sends at most 3 packets and never more bytes than the request body holds (pad it). tcp: `nonce` (connect, write `natprobe-nonce:<nonce>`, close), `connect`, "
                 "`http` (GET /), `https` (TLS, certificate report, GET /), `ssh` (read the banner)."
             )
         ),
@@ -289,6 +292,15 @@ class UdpNonceResult(Record, frozen=True):
     sent: Annotated[int, msgspec.Meta(ge=0, le=COUNT_RANGE[1], description="Datagrams sent.")]
 
 
+class UdpServiceResult(Record, frozen=True):
+    """A UDP service's answer to its first packet (modes ``openvpn``, ``dns``, ``ntp``, ``quic``)."""
+
+    sent: Annotated[int, msgspec.Meta(ge=0, le=3, description="First packets sent (the body pays for each).")]
+    answered: Annotated[bool, msgspec.Meta(description="The expected answer to this very request came back.")]
+    rtt_ms: Milliseconds | None
+    detail: Annotated[str, msgspec.Meta(description="What answered, e.g. `stratum 2`, `rcode REFUSED`.")] | None
+
+
 class ConnectResult(Record, frozen=True):
     """A TCP connect (modes ``connect`` and ``nonce`` over TCP)."""
 
@@ -352,11 +364,15 @@ class SshResult(Record, frozen=True):
     banner: Annotated[str, msgspec.Meta(description="The identification line, e.g. SSH-2.0-OpenSSH_9.2p1")] | None
 
 
-ProbeResult = UdpNonceResult | ConnectResult | JamulusResult | HttpResult | HttpsResult | SshResult
+ProbeResult = UdpNonceResult | ConnectResult | JamulusResult | HttpResult | HttpsResult | SshResult | UdpServiceResult
 
 RESULT_TYPES: Final[dict[tuple[TransportProtocol, ProbeMode], type[ProbeResult]]] = {
     (TransportProtocol.UDP, ProbeMode.NONCE): UdpNonceResult,
     (TransportProtocol.UDP, ProbeMode.JAMULUS): JamulusResult,
+    (TransportProtocol.UDP, ProbeMode.OPENVPN): UdpServiceResult,
+    (TransportProtocol.UDP, ProbeMode.DNS): UdpServiceResult,
+    (TransportProtocol.UDP, ProbeMode.NTP): UdpServiceResult,
+    (TransportProtocol.UDP, ProbeMode.QUIC): UdpServiceResult,
     (TransportProtocol.TCP, ProbeMode.NONCE): ConnectResult,
     (TransportProtocol.TCP, ProbeMode.CONNECT): ConnectResult,
     (TransportProtocol.TCP, ProbeMode.HTTP): HttpResult,

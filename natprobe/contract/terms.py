@@ -45,6 +45,8 @@ __all__ = (
     "REGISTRATION_NAME_PATTERN",
     "SEND_EMPTY_BYTES",
     "TIMEOUT_RANGE",
+    "UDP_SERVICE_ATTEMPTS",
+    "UDP_SERVICE_BYTES",
     "ErrorCode",
     "ProbeError",
     "ProbeMode",
@@ -52,6 +54,7 @@ __all__ = (
     "TransportProtocol",
     "full_pattern",
     "nonce_payload",
+    "udp_service_body_bytes",
 )
 
 
@@ -86,6 +89,14 @@ class ProbeMode(enum.StrEnum):
     HTTPS = "https"
     SSH = "ssh"
     CONNECT = "connect"
+    OPENVPN = "openvpn"
+    """UDP: OpenVPN's P_CONTROL_HARD_RESET_CLIENT_V2 (answered unless tls-auth/tls-crypt is on)."""
+    DNS = "dns"
+    """UDP: a DNS query for ``. NS`` (RFC 1035)."""
+    NTP = "ntp"
+    """UDP: an NTPv4 client packet (RFC 5905)."""
+    QUIC = "quic"
+    """UDP: a 1200-byte long-header packet with a reserved version: Version Negotiation (RFC 9000)."""
 
 
 class ErrorCode(enum.StrEnum):
@@ -146,7 +157,8 @@ def nonce_payload(nonce: str) -> bytes:
 
 
 MODES: Final[dict[TransportProtocol, tuple[ProbeMode, ...]]] = {
-    TransportProtocol.UDP: (ProbeMode.NONCE, ProbeMode.JAMULUS),
+    TransportProtocol.UDP: (ProbeMode.NONCE, ProbeMode.JAMULUS, ProbeMode.OPENVPN, ProbeMode.DNS, ProbeMode.NTP,
+                            ProbeMode.QUIC),
     TransportProtocol.TCP: (ProbeMode.NONCE, ProbeMode.CONNECT, ProbeMode.HTTP, ProbeMode.HTTPS, ProbeMode.SSH),
 }
 """The modes each protocol supports."""
@@ -183,6 +195,17 @@ JAMULUS_PROBE_ROUNDS: Final = 3
 """Ping rounds at most in ``mode: jamulus``; fewer when the request body pays for fewer."""
 JAMULUS_PROBE_BODY_BYTES: Final = JAMULUS_PROBE_ROUNDS * JAMULUS_PROBE_ROUND_BYTES + JAMULUS_PROBE_RESEND_BYTES
 """Request body bytes that pay for every Jamulus ping round (78)."""
+
+UDP_SERVICE_ATTEMPTS: Final = 3
+"""First packets a ``mode: openvpn|dns|ntp|quic`` probe sends at most (one per third of the timeout)."""
+UDP_SERVICE_BYTES: Final = {ProbeMode.OPENVPN: 14, ProbeMode.DNS: 17, ProbeMode.NTP: 48, ProbeMode.QUIC: 1200}
+"""Bytes of each mode's first packet (natprobe.udp_services): the body must pay for every attempt."""
+
+
+def udp_service_body_bytes(mode: ProbeMode) -> int:
+    """Request body bytes that pay for every attempt of a UDP service probe (0: not one)."""
+    return UDP_SERVICE_ATTEMPTS * UDP_SERVICE_BYTES.get(mode, 0)
+
 
 REGISTRATION_NAME_PATTERN: Final = full_pattern(f"[A-Za-z0-9._~-]{{1,{MAX_LEN_SERVER_NAME}}}")
 """The registration name natprobe uses: a per-test nonce, at most 20 characters (Jamulus' limit)."""

@@ -38,7 +38,7 @@ def explain_router(report: RouterReport) -> tuple[Finding, ...]:
             (_("Enable UPnP IGD or NAT-PMP/PCP in the router's settings, or forward the port by hand."),),
             code="router-no-port-mapping"))
         return tuple(findings)
-    names = ", ".join(a.protocol.value.upper() for a in report.answers if a.answered and a.result is None)
+    names = ", ".join(a.protocol.label for a in report.answers if a.answered and a.result is None)
     if names:
         findings.append(Finding(Severity.OK, _("The router {gateway} offers port mapping: {protocols}",
                                                gateway=gateway, protocols=names),
@@ -78,7 +78,7 @@ def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     for answer in report.answers:
         if answer.answered and answer.result and answer.result != "ADDRESS_MISMATCH":
             # The result is the protocol's own code (or the router's words): shown as it came.
-            findings.append(Finding(Severity.INFO, _("{protocol}: {result}", protocol=answer.protocol.value.upper(),
+            findings.append(Finding(Severity.INFO, _("{protocol}: {result}", protocol=answer.protocol.label,
                                                      result=answer.result), answer.detail,
                                     code="router-protocol-result"))
     elsewhere = [m for m in report.mappings if not m.points_here]

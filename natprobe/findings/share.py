@@ -27,6 +27,7 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
+from natprobe.verdicts.dns_verdicts import record_type
 from natprobe.verdicts.nat_layers import Confidence
 from natprobe.verdicts.reachability import PortVerdict
 
@@ -164,8 +165,13 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
             tls_names += [port.details.tls.subject_cn, *port.details.tls.san]
     scrub = Scrubber([*names, _url_host(report.server), *tls_names], tokens)
     reachable = sum(1 for p in report.ports if p.reachable)
+    title = _("### natprobe check: {reachable} of {total} port(s) reachable", reachable=reachable,
+              total=len(report.ports))
+    if report.dns is not None and report.dns.any_problem:
+        # The terminal and the exit status count the name's records: the headline does too.
+        title += _("; the name's DNS records have a problem")
     lines = [
-        _("### natprobe check: {reachable} of {total} port(s) reachable", reachable=reachable, total=len(report.ports)),
+        title,
         "",
         _("- NAT layers: `{layers}` ({confidence} confidence)", layers=report.topology.layers.value,
           confidence=confidence_words(report.topology.confidence)),
@@ -190,9 +196,24 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
         lines.append(_("- Hairpin {protocol} {port}: {state}; {reason}", protocol=hairpin.protocol.value.upper(),
                        port=hairpin.port, state=state, reason=scrub(hairpin.reason)))
         lines += [f"  - {scrub(advice)}" for advice in hairpin.advice]
+    if report.dns is not None:
+        lines += _dns_block(report, scrub)
     lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)
+
+
+def _dns_block(report: CheckReport, scrub: Scrubber) -> list[str]:
+    """The ``--host`` name's verdicts (the name itself removed), as the terminal shows them."""
+    assert report.dns is not None
+    lines = ["", _("**The name's DNS records**"), ""]
+    for note in report.dns.notes:
+        lines.append(f"- {scrub(note)}")
+    for verdict in report.dns.verdicts:
+        mark = "✓" if verdict.ok else "✗"
+        lines.append(f"- {record_type(verdict.family)}: {mark} `{verdict.verdict.value}`: {scrub(verdict.reason)}")
+        lines += [f"  - {scrub(advice)}" for advice in verdict.advice]
+    return lines
 
 
 def share_nat(report: NatReport, *, names: Iterable[str | None] = ()) -> str:

@@ -18,6 +18,7 @@ import errno
 import importlib
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
-from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
@@ -40,7 +40,8 @@ from natprobe.verdicts.reachability import (
     PortVerdict,
     decide_hairpin,
     decide_port,
-    held_udp_port_reason,
+    hairpin_untested,
+    privileged_port_reason,
 )
 from natprobe.contract import (
     HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, WhoAmI,
@@ -51,6 +52,12 @@ from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
+from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
+from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
+from natprobe.verdicts.limits import limit_verdict, limits_of
+from natprobe.findings.silent_findings import silent_port_findings
+from natprobe.verdicts.port_holder import HolderKind, PortHolder
 
 if TYPE_CHECKING:
     from natprobe.measure.name_check import NameViews
@@ -134,6 +141,22 @@ async def _open_listener(spec: PortSpec, nonce: bytes, listen_ip: str) -> _Liste
         raise NetworkError(f"cannot listen on {spec.protocol.value} port {spec.port}: {exc.strerror}") from exc
 
 
+def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
+    """Whether a program listens on TCP ``port`` here (None: cannot tell).
+
+    A bind with SO_REUSEADDR fails on Linux only against a listening socket (not against
+    connections in TIME_WAIT), so a refused probe can be told "nothing listens" from "a
+    firewall rejects" without touching the service."""
+    family = socket.AF_INET6 if ":" in listen_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((listen_ip, port))
+        except OSError as exc:
+            return True if exc.errno == errno.EADDRINUSE else None
+    return False
+
+
 def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     if spec.service is not None:
         return SERVICE_BY_NAME[spec.service][1]
@@ -143,23 +166,45 @@ def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
     return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
 
 
+def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
+    """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
+    spoken to), else send the one-time token anyway and watch for its arrival."""
+    holder = find_udp_holder(spec.port)
+    if holder is not None and holder.kind is HolderKind.JAMULUS:
+        return ProbeMode.JAMULUS, holder
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return ProbeMode.OPENVPN, holder
+    return ProbeMode.NONCE, holder
+
+
 async def _observe_port(
-    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float
+    api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float,
+    capabilities: CapabilitySet,
 ) -> PortObservation:
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
     listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
+    holder = None
+    if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
+        # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
+        # the privilege. There is nothing to speak to either: say so, do not guess.
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
+                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
     if mode is None:
-        return PortObservation(
-            spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-            error=held_udp_port_reason(spec.port),
-        )
+        mode, holder = _held_udp_mode(spec)
+    elif listener is None and spec.protocol is TransportProtocol.UDP:
+        holder = find_udp_holder(spec.port)  # to word the advice for the program
+    watching = capabilities.has(Facility.ARRIVAL_WATCH)
+    if mode is ProbeMode.NONCE and listener is None and not watching:
+        # Only the arrival watch could prove anything here: do not make the server probe in vain.
+        return PortObservation(spec.protocol, spec.port, mode, listening=False, holder=holder,
+                               watch_missing=capabilities[Facility.ARRIVAL_WATCH])
     source = whoami.probe_source
-    watch = Match(spec.protocol.value, source, spec.port) if source.version == 4 else None
+    watch = Match(spec.protocol.value, source, spec.port)
     try:
-        async with ArrivalWatcher(watch) as watcher:
+        async with ArrivalWatcher(watch, enabled=watching) as watcher:
             request = ProbeRequest.build(
                 spec.protocol, spec.port, mode,
                 nonce=token if mode is ProbeMode.NONCE else None,
@@ -171,8 +216,11 @@ async def _observe_port(
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             if answer is None:  # the token arrived while the server was still pacing its datagrams
-                return PortObservation(spec.protocol, spec.port, mode, True, nonce_received=True,
-                                       seen_on_interface=watcher.seen)
+                return PortObservation(
+                    spec.protocol, spec.port, mode, True, nonce_received=True, seen_on_interface=watcher.seen,
+                    service=spec.service, host=spec.host, local_listener=True, holder=holder,
+                    watch_missing=None if watcher.unavailable is None else watch_unavailable(watcher.unavailable, capabilities),
+                )
             received: bool | None = None
             if listener is not None:
                 event = listener.received
@@ -189,6 +237,11 @@ async def _observe_port(
                 nonce_received=received, seen_on_interface=watcher.seen,
                 server_result=answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
+                host=spec.host,
+                local_listener=True if listener is not None
+                else _tcp_port_has_listener(spec.port, listen_ip) if spec.protocol is TransportProtocol.TCP else None,
+                holder=holder,
+                watch_missing=None if watcher.unavailable is None else watch_unavailable(watcher.unavailable, capabilities),
             )
     finally:
         if listener is not None:
@@ -280,11 +333,14 @@ class CheckOptions:
     """The site's name (``--host``): its A/AAAA records are checked against the public addresses."""
     nameservers: tuple[str, ...] | None = None
     """Name servers for the local view of ``name`` (default: this host's resolv.conf)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once, :func:`probe_capabilities`); a test
+    injects a set with facilities switched off."""
 
 
-async def _trace(server_ip: IPAddress, probes_done: asyncio.Event) -> tuple[Hop, ...]:
+async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
     try:
-        return await trace_hops(server_ip, TRACE_PORT, max_hops=5, timeout=1.0, until=probes_done)
+        return await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0, until=probes_done)
     except NatprobeError as exc:
         logger.debug("hop trace failed: %s", exc)
         return ()
@@ -301,6 +357,8 @@ class _FamilyOutcome:
     verdicts: tuple[PortVerdict, ...]
     hairpins: tuple[HairpinResult, ...]
     findings: tuple[Finding, ...]
+    limits: tuple[Availability, ...] = ()
+    """Missing facilities that limited this family's conclusions."""
 
 
 async def _check_family(
@@ -314,6 +372,7 @@ async def _check_family(
     listen_ip: str,
     probe_timeout: float,
     source: Ipv6Source | None,
+    capabilities: CapabilitySet,
 ) -> _FamilyOutcome:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
@@ -326,10 +385,11 @@ async def _check_family(
         server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
         family=family.version, local_ip=local_ip, address=server_ip,
     ) as api:
+        traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
         # The hop trace needs nothing from the server: it runs beside the conversation, and
         # what it has not heard when the probes are done is "no answer", not waited for.
         probes_done = asyncio.Event()
-        trace_task = asyncio.create_task(_trace(server_ip, probes_done)) if trace and family is IpFamily.IPV4 else None
+        trace_task = asyncio.create_task(_trace(server_ip, capabilities, probes_done)) if traced else None
         try:
             whoami = await api.whoami()
             if local_ip is None:
@@ -341,7 +401,7 @@ async def _check_family(
                 listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
             observations = []
             for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
-                observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout))
+                observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities))
             probes_done.set()  # what the trace has not heard by now stays "no answer"
             hops = await trace_task if trace_task is not None else ()
         finally:
@@ -353,16 +413,20 @@ async def _check_family(
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
         verdicts = [decide_port(observation, context) for observation in observations]
+        missed = [o.watch_missing for o in observations if o.watch_missing is not None]
+        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
+        verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([await _hairpin(spec, whoami.public_ip, listen_ip) for spec in ports])
+            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+                   else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if hairpin and family is IpFamily.IPV4 else ()
         )
     # What the verdicts mean for Jamulus: needed only now (the CLI loads it during the probes).
     from natprobe.findings.jamulus_findings import jamulus_check_findings
 
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins,
-                          jamulus_check_findings(ports, verdicts, topology.layers))
+    findings = jamulus_check_findings(ports, verdicts, topology.layers) + silent_port_findings(verdicts)
+    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins, findings, limits)
 
 
 async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
@@ -376,6 +440,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
     token, listen_ip = options.token, str(options.listen_ip)
+    capabilities = options.capabilities or probe_capabilities()
     families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
@@ -389,7 +454,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         server_ips = await resolve_per_family(url_host(server))
         # Every family at once: the report is ready when the slowest one is, not their sum.
         results = await _all_or_none([
-            _family_result(family, server, server_ips.get(family.version), ports, options, listen_ip)
+            _family_result(family, server, server_ips.get(family.version), ports, options, listen_ip, capabilities)
             for family in families
         ])
         views = await name_task if name_task is not None else None
@@ -428,6 +493,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
         findings=tuple(f for o in outcomes for f in o.findings),
+        limits=tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits)),
     )
 
 
@@ -444,13 +510,14 @@ _FamilyResult = tuple[FamilyResult, "_FamilyOutcome | None", "ServerError | None
 
 
 async def _family_result(family: IpFamily, server: str, server_ip: IPAddress | None, ports: Sequence[PortSpec],
-                         options: CheckOptions, listen_ip: str) -> _FamilyResult:
+                         options: CheckOptions, listen_ip: str, capabilities: CapabilitySet) -> _FamilyResult:
     """One family's status line, its outcome or why it has none, and (IPv6) whether this host
     has a global address at all."""
     source: Ipv6Source | None = None
     has_global_ipv6: bool | None = None
     if family is IpFamily.IPV6:
-        source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+        source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                                    None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
         has_global_ipv6 = source.address is not None
         if source.address is None:
             return (FamilyResult(family, False, None, None, False,
@@ -465,7 +532,7 @@ async def _family_result(family: IpFamily, server: str, server_ip: IPAddress | N
     try:
         outcome = await _check_family(
             server, server_ip, ports, token=options.token, hairpin=options.hairpin, trace=options.trace,
-            listen_ip=listen_ip, probe_timeout=options.probe_timeout, source=source,
+            listen_ip=listen_ip, probe_timeout=options.probe_timeout, source=source, capabilities=capabilities,
         )
     except ServerError as exc:
         return (FamilyResult(family, False, source.address if source else None, None, False,

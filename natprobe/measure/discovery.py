@@ -30,6 +30,7 @@ from natprobe.verdicts.classify import (
 )
 from natprobe.verdicts.behavior import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
+from natprobe.i18n import _
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
@@ -87,22 +88,22 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
     """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; ``ValueError`` with a clear message."""
     text = text.strip()
     if not text:
-        raise ValueError("empty server address")
+        raise ValueError(_("empty server address"))
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep:
-            raise ValueError(f"unbalanced '[' in {text!r}")
+            raise ValueError(_("unbalanced '[' in {text!r}", text=text))
         port_text = rest[1:] if rest.startswith(":") else ""
         if rest and not rest.startswith(":"):
-            raise ValueError(f"unexpected text after ']' in {text!r}")
+            raise ValueError(_("unexpected text after ']' in {text!r}", text=text))
     elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
+        host, _colon, port_text = text.partition(":")
     else:
         host, port_text = text, ""  # a bare IPv6 address or a plain host name
     if not port_text:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"invalid port {port_text!r} in {text!r}")
+        raise ValueError(_("invalid port {port!r} in {text!r}", port=port_text, text=text))
     return host, int(port_text)
 
 

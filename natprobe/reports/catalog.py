@@ -14,6 +14,7 @@ from typing import Any
 
 from natprobe.reports.check_report import CHECK_SCHEMA
 from natprobe.reports.dns_report import DNS_SCHEMA
+from natprobe.reports.doctor_report import DOCTOR_SCHEMA
 from natprobe.reports.exposure_report import EXPOSURE_SCHEMA
 from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
@@ -68,6 +69,7 @@ SCHEMAS: dict[str, ReportSchema] = {
             JAMULUS_LIST_SCHEMA,
             WATCH_SCHEMA,
             HISTORY_SCHEMA,
+            DOCTOR_SCHEMA,
         ),
     )
 }

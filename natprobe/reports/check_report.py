@@ -9,6 +9,8 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
 from natprobe.reports.finding import Finding
+from natprobe.reports.doctor_report import LIMIT, limit_to_dict
+from natprobe.verdicts.facilities import Availability
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
     FINDING,
@@ -28,11 +30,14 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 3
+CHECK_VERSION = 4
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
-``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added."""
+``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added.
+4: a port's ``status`` may be ``arrived-service-silent`` (a silent program holds the port and the
+token reached this host's interface), and ``limits`` lists the facilities this machine lacked
+that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class CheckReport:
     """This host has a global IPv6 address (None: IPv6 was not asked about)."""
     dns: DnsReport | None = None
     """The ``--host`` name's records against the public addresses (None: no name given)."""
+    limits: tuple[Availability, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property
     def all_reachable(self) -> bool:
@@ -127,6 +134,7 @@ class CheckReport:
             ],
             "has_global_ipv6": self.has_global_ipv6,
             "dns": None if self.dns is None else self.dns.body(),
+            "limits": [limit_to_dict(entry) for entry in self.limits],
             "duration_ms": round(self.duration_s * 1000, 1),
         }
 
@@ -203,6 +211,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
         },
         "has_global_ipv6": BOOL_OR_NULL,
         "dns": nullable(_DNS_BODY),
+        "limits": {"type": "array", "items": LIMIT},
         "duration_ms": {"type": "number"},
     },
 )

@@ -23,9 +23,12 @@ from natprobe.contract import (
     ProbeResult,
     SshResult,
     TransportProtocol,
+    UdpServiceResult,
 )
 from natprobe.i18n import N_, _
+from natprobe.verdicts.facilities import Availability, limit_sentence
 from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.verdicts.port_holder import HolderKind, PortHolder
 
 
 class PortStatus(enum.StrEnum):
@@ -40,6 +43,9 @@ class PortStatus(enum.StrEnum):
     IPV6_FIREWALL = "filtered-by-ipv6-firewall"
     """Over IPv6 (no NAT) the probe to this host's address never arrived: a firewall dropped it."""
     UNTESTED = "not-tested"
+    ARRIVED_SILENT = "arrived-service-silent"
+    """A program holds the port and stayed silent, but the echo server's token reached this host's
+    interface: the forward and the router's firewall let it through (what WireGuard looks like)."""
 
 
 SERVICE_BY_NAME = {
@@ -49,7 +55,13 @@ SERVICE_BY_NAME = {
     "tls": (TransportProtocol.TCP, ProbeMode.HTTPS),
     "ssh": (TransportProtocol.TCP, ProbeMode.SSH),
     "tcp": (TransportProtocol.TCP, ProbeMode.CONNECT),
+    "openvpn": (TransportProtocol.UDP, ProbeMode.OPENVPN),
+    "dns": (TransportProtocol.UDP, ProbeMode.DNS),
+    "ntp": (TransportProtocol.UDP, ProbeMode.NTP),
+    "quic": (TransportProtocol.UDP, ProbeMode.QUIC),
 }
+UDP_SERVICE_MODES = (ProbeMode.OPENVPN, ProbeMode.DNS, ProbeMode.NTP, ProbeMode.QUIC)
+"""Services that answer a correct first packet but stay silent to anything else."""
 WELL_KNOWN_SERVICE = {
     (TransportProtocol.UDP, 22124): ProbeMode.JAMULUS,
     (TransportProtocol.TCP, 22): ProbeMode.SSH,
@@ -57,6 +69,10 @@ WELL_KNOWN_SERVICE = {
     (TransportProtocol.TCP, 8080): ProbeMode.HTTP,
     (TransportProtocol.TCP, 443): ProbeMode.HTTPS,
     (TransportProtocol.TCP, 8443): ProbeMode.HTTPS,
+    (TransportProtocol.UDP, 1194): ProbeMode.OPENVPN,
+    (TransportProtocol.UDP, 53): ProbeMode.DNS,
+    (TransportProtocol.UDP, 123): ProbeMode.NTP,
+    (TransportProtocol.UDP, 443): ProbeMode.QUIC,
 }
 
 
@@ -100,6 +116,14 @@ class PortObservation:
     """The service natprobe expected on the port, when it was held by one."""
     error: str | None = None
     """Why the probe could not run (e.g. the echo server refused it)."""
+    local_listener: bool | None = None
+    """A program (natprobe or the service) listens on the TCP port on this host (None: not known)."""
+    host: str | None = None
+    """The name asked for (HTTP Host, TLS SNI), when one was given."""
+    holder: PortHolder | None = None
+    """The program holding the port, when natprobe could not listen on it and could name it."""
+    watch_missing: Availability | None = None
+    """The arrival watch could not run (why, and what would allow it); None: it ran or was not needed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +152,13 @@ class PortVerdict:
     family: IpFamily = IpFamily.IPV4
 
 
-def held_udp_port_reason(port: int) -> str:
-    """Why a UDP port held by an unknown program cannot be checked (the check's ``error``)."""
+def privileged_port_reason(protocol: TransportProtocol, port: int, remedy: str) -> str:
+    """Why a free port below 1024 could not be checked by an ordinary user (the check's ``error``)."""
     return _(
-        "a program already uses UDP port {port}, and natprobe can only prove a UDP port it can "
-        "listen on itself, or a service it can speak to (--service jamulus). Stop the program and "
-        "run the check again.",
-        port=port,
+        "natprobe could not listen on {protocol} port {port}: ports below 1024 need a privilege this user does not "
+        "have, and no program here holds the port, so there is nothing natprobe could speak to either. To check "
+        "it: {remedy}. Or start the service that will use the port and check again: natprobe then speaks to it.",
+        protocol=protocol.value.upper(), port=port, remedy=remedy,
     )
 
 
@@ -254,21 +278,117 @@ def _unreached(observation: PortObservation, context: Context, what: str) -> Por
             port=observation.port,
             reachable=False,
         )
-    reason = _(
-        "{what}: nothing arrived at this host, so the router does not forward "
-        "{protocol} port {port} to this host ({host}), or something on the way filters it.",
-        what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=_this_host(context),
-    )
+    if observation.seen_on_interface is None and observation.listening:
+        # No packet watch: "never arrived here" is not known, this host's firewall stays a suspect.
+        reason = _(
+            "{what}: the router does not forward {protocol} port {port} to this host ({host}), or a firewall "
+            "filters it (on the way, or this host's own).",
+            what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=_this_host(context),
+        )
+    else:
+        reason = _(
+            "{what}: nothing arrived at this host, so the router does not forward "
+            "{protocol} port {port} to this host ({host}), or something on the way filters it.",
+            what=what, protocol=observation.protocol.value.upper(), port=observation.port, host=_this_host(context),
+        )
     if context.layers is NatLayers.DOUBLE_NAT:
         reason += " " + _("This network has more than one NAT layer; every one of them needs the forward.")
+    advice = _lan_advice(observation, context)
+    if observation.seen_on_interface is None and observation.listening:
+        advice += (_("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
+                     protocol=observation.protocol.value.upper(), port=observation.port),)
     return PortVerdict(
         status=PortStatus.NOT_FORWARDED,
         reason=reason,
-        advice=_lan_advice(observation, context),
+        advice=advice,
         protocol=observation.protocol,
         port=observation.port,
         reachable=False,
     )
+
+
+def _holder_name(holder: PortHolder | None) -> str:
+    if holder is None or (holder.kind is HolderKind.OTHER and holder.program is None):
+        return _("a program")
+    return holder.label
+
+
+def _silent_advice(observation: PortObservation, context: Context) -> tuple[str, ...]:
+    """What to check next when the token arrived and the holder, as expected, said nothing."""
+    proto, port, holder = observation.protocol.value.upper(), observation.port, observation.holder
+    public = str(context.public_ip) if context.public_ip is not None else _("this network's public address")
+    firewall = _("The packet watch sees packets before this host's firewall: if clients still cannot connect, "
+                 "make sure this host's firewall allows inbound {protocol} port {port}.", protocol=proto, port=port)
+    if holder is not None and holder.kind is HolderKind.WIREGUARD:
+        return (
+            _("WireGuard answers only peers whose public key it knows, so no outside test can get an answer from "
+              "it: on each peer, set Endpoint = {address}:{port}, and list the peer's public key on this server "
+              "(wg show).", address=public, port=port),
+            firewall,
+        )
+    if holder is not None and holder.kind is HolderKind.OPENVPN:
+        return (
+            _("This OpenVPN server stays silent to strangers, which is what tls-auth or tls-crypt does: each "
+              "client needs the same key (ta.key or the tls-crypt key) and remote {address} {port} udp.",
+              address=public, port=port),
+            firewall,
+        )
+    return (
+        _("natprobe does not speak the protocol of {program}, so only the arrival is proven: check that it "
+          "listens on all addresses, not only on 127.0.0.1.", program=_holder_name(holder)),
+        firewall,
+    )
+
+
+def _held_port(observation: PortObservation, context: Context) -> PortVerdict:
+    """A program holds the port and natprobe speaks none of its protocol: the arrival watch decides."""
+    proto, port = observation.protocol, observation.port
+    holder = _holder_name(observation.holder)
+    if observation.seen_on_interface:
+        return PortVerdict(
+            reachable=True,
+            status=PortStatus.ARRIVED_SILENT,
+            reason=_(
+                "{holder} holds {protocol} port {port} and stayed silent, as it does for strangers; the echo "
+                "server's one-time token reached this host's network interface, so the router's forward and "
+                "firewalls let it through", holder=holder, protocol=proto.value.upper(), port=port,
+            ),
+            advice=_silent_advice(observation, context),
+            proof=_("a one-time token sent by the echo server to the public address was seen arriving at this "
+                    "host's network interface (a packet watch); the program on the port does not answer "
+                    "strangers, so its delivery to that program could not be seen"),
+            details=observation.server_result,
+            protocol=proto,
+            port=port,
+        )
+    if observation.seen_on_interface is False:
+        return _unreached(observation, context, _(
+            "the echo server's one-time token never reached this host's network interface ({holder} holds the port)",
+            holder=holder,
+        ))
+    if observation.mode in UDP_SERVICE_MODES:
+        reason = _(
+            "{holder} holds {protocol} port {port} and did not answer the echo server's {mode} first packet (a "
+            "server may stay silent to strangers, as OpenVPN with tls-auth does), so only seeing the probe arrive "
+            "could prove the port reachable, and natprobe could not watch for it.",
+            holder=holder, protocol=proto.value.upper(), port=port, mode=observation.mode.value,
+        )
+    else:
+        reason = _(
+            "{holder} holds {protocol} port {port} and natprobe does not speak its protocol, so only seeing the echo "
+            "server's token arrive could prove the port reachable, and natprobe could not watch for it.",
+            holder=holder, protocol=proto.value.upper(), port=port,
+        )
+    advice: tuple[str, ...] = ()
+    if observation.watch_missing is not None:
+        reason += " " + limit_sentence(observation.watch_missing)
+        if observation.watch_missing.remedy:
+            advice = (_("Run the check with the packet watch allowed: {command}",
+                        command=observation.watch_missing.remedy),)
+    if not advice:
+        advice = (_("Stop {holder} for a moment and run the check again: natprobe then listens on the port itself.",
+                    holder=holder),)
+    return PortVerdict(proto, port, None, PortStatus.UNTESTED, reason, advice, details=observation.server_result)
 
 
 def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
@@ -284,7 +404,7 @@ def decide_port(observation: PortObservation, context: Context) -> PortVerdict:
         # The reason is a whole clause of its own; the parenthesis says where, as one unit.
         verdict = replace(verdict, reason=verdict.reason + " " + _("(over IPv6, at {address})",
                                                                    address=_v6_address(context)))
-        if observation.mode is ProbeMode.NONCE:
+        if observation.mode is ProbeMode.NONCE and observation.listening:
             verdict = replace(verdict, proof=_(
                 "a one-time token sent by the echo server to {address} arrived on this host's port "
                 "(the router's IPv6 firewall and this host's firewall both let it through)",
@@ -299,6 +419,8 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     if observation.error is not None:
         return PortVerdict(protocol, port, None, PortStatus.UNTESTED, observation.error, ())
 
+    if observation.mode is ProbeMode.NONCE and not observation.listening:
+        return _held_port(observation, context)
     if observation.mode is ProbeMode.NONCE:
         if observation.nonce_received:
             return PortVerdict(
@@ -358,18 +480,23 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     # A service holds the port: judge by what the echo server got back.
     answered = _service_answered(observation.mode, result)
     if answered:
+        reason = _("{service} answered the echo server on {protocol} port {port}",
+                   service=answered, protocol=observation.protocol.value.upper(), port=observation.port)
+        certificate = _certificate_problem(result, observation.host)
         return PortVerdict(
             reachable=True,
             status=PortStatus.REACHABLE,
-            reason=_("{service} answered the echo server on {protocol} port {port}",
-                     service=answered, protocol=observation.protocol.value.upper(), port=observation.port),
-            advice=(),
+            reason=reason if certificate is None else f"{reason}. {certificate[0]}",
+            advice=() if certificate is None else (certificate[1],),
             proof=_("the echo server spoke {mode} to the public address and {service} answered",
                     mode=observation.mode.value, service=answered),
             details=result,
             protocol=protocol,
             port=port,
         )
+    if observation.mode in UDP_SERVICE_MODES:
+        # Silence to a correct first packet is what OpenVPN with tls-auth does: the arrival decides.
+        return _held_port(observation, context)
     connected = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.connected
     refused = isinstance(result, (ConnectResult, HttpResult, HttpsResult, SshResult)) and result.error == ProbeError.REFUSED
     if connected:
@@ -386,6 +513,10 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
             protocol=protocol,
             port=port,
         )
+    if refused and context.family is IpFamily.IPV4:
+        verdict = _refused_service(observation, context)
+        if verdict is not None:
+            return replace(verdict, details=result)
     if refused:
         return PortVerdict(
             reachable=False,
@@ -424,6 +555,86 @@ def _decide(observation: PortObservation, context: Context) -> PortVerdict:
     return _unreached(observation, context, _("the echo server's {service} request got no answer", service=service))
 
 
+def _name_matches(name: str, pattern: str) -> bool:
+    """RFC 6125 section 6.4.3, simplified: exact, or one leftmost ``*`` label."""
+    name, pattern = name.lower().rstrip("."), pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return "." in name and name.split(".", 1)[1] == pattern[2:]
+    return name == pattern
+
+
+def _certificate_problem(result: ProbeResult | None, name: str | None) -> tuple[str, str] | None:
+    """(the sentence, the advice) when the TLS certificate seen does not verify, else None.
+
+    The port is reachable either way; but a browser will warn, so saying only "reachable" would
+    read as an all-clear (the JSON has ``tls.verified``, the text must say it too)."""
+    tls = result.tls if isinstance(result, HttpsResult) else None
+    if tls is None or tls.verified:
+        return None
+    names = [n for n in (*tls.san, tls.subject_cn) if n]
+    if name and not any(_name_matches(name, n) for n in names):
+        return (
+            _("The certificate does not verify: it is not for {name} (it names {names})",
+              name=name, names=", ".join(dict.fromkeys(names)) or _("no name")),
+            _("Install a certificate for {name} on this server (for example from Let's Encrypt), or configure "
+              "the web server to present it for {name}.", name=name),
+        )
+    return (
+        _("The certificate does not verify ({error}): browsers will warn visitors",
+          error=tls.verify_error or _("no reason given")),
+        _("Install a certificate from a public certificate authority (for example Let's Encrypt) instead of a "
+          "self-signed or private one."),
+    )
+
+
+def _start_service_advice(observation: PortObservation) -> str:
+    return _("Start the service on this host, or check the port it listens on (ss -ltnp lists them): the "
+             "forward must point to the port the service really uses ({protocol} {port} here).",
+             protocol=observation.protocol.value.upper(), port=observation.port)
+
+
+def _refused_service(observation: PortObservation, context: Context) -> PortVerdict | None:
+    """A refused connection to a service port over IPv4, told apart by where it was refused:
+    this host answering with a reset (nothing listens, or its firewall rejects), or before it.
+    None: nothing known here beyond "refused"."""
+    protocol, port, host = observation.protocol, observation.port, context.local_ip
+    proto = protocol.value.upper()
+    if observation.seen_on_interface and observation.local_listener is False:
+        return PortVerdict(
+            protocol, port, False, PortStatus.NOTHING_ANSWERING,
+            _("the forward works: the echo server's connection reached this host ({host}), and this host refused "
+              "it because nothing listens on {protocol} port {port} here", host=host, protocol=proto, port=port),
+            (_start_service_advice(observation),),
+        )
+    if observation.seen_on_interface and observation.local_listener:
+        return PortVerdict(
+            protocol, port, False, PortStatus.HOST_FIREWALL,
+            _("the echo server's connection reached this host and a program listens on {protocol} port {port}, "
+              "but the connection was refused: this host's firewall rejects it", protocol=proto, port=port),
+            (_("Allow inbound {protocol} port {port} in this host's firewall (nftables/iptables, ufw, firewalld).",
+               protocol=proto, port=port),),
+        )
+    if observation.seen_on_interface is False:
+        return PortVerdict(
+            protocol, port, False, PortStatus.WRONG_HOST,
+            _("the connection was refused, and the echo server's connection never reached this host ({host}): "
+              "the router forwards {protocol} port {port} to another machine where nothing listens, or the "
+              "router itself refuses it", host=host, protocol=proto, port=port),
+            _lan_advice(observation, context)[:2],
+        )
+    if observation.local_listener is False:
+        # No packet capture here (it needs root): both explanations stay open.
+        return PortVerdict(
+            protocol, port, False, PortStatus.NOTHING_ANSWERING,
+            _("the connection was refused, and nothing listens on {protocol} port {port} on this host ({host}): "
+              "either the forward works and the service is not running here, or the router forwards the port "
+              "to another machine where nothing listens. Run natprobe as root to tell them apart (it then "
+              "watches the probe arrive)", protocol=proto, port=port, host=host),
+            (_start_service_advice(observation), _lan_advice(observation, context)[0]),
+        )
+    return None
+
+
 def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None:
     """A short name of what answered, or None."""
     if mode is ProbeMode.JAMULUS and isinstance(result, JamulusResult) and result.answered:
@@ -439,6 +650,15 @@ def _service_answered(mode: ProbeMode, result: ProbeResult | None) -> str | None
         return _("an SSH server ({banner})", banner=result.banner)
     if mode is ProbeMode.CONNECT and isinstance(result, ConnectResult) and result.connected:
         return _("a TCP service")
+    if mode in UDP_SERVICE_MODES and isinstance(result, UdpServiceResult) and result.answered:
+        detail = result.detail or "?"
+        if mode is ProbeMode.OPENVPN:
+            return _("an OpenVPN server ({detail})", detail=detail)
+        if mode is ProbeMode.DNS:
+            return _("a DNS server ({detail})", detail=detail)
+        if mode is ProbeMode.NTP:
+            return _("an NTP server ({detail})", detail=detail)
+        return _("a QUIC server ({detail})", detail=detail)
     return None
 
 
@@ -451,6 +671,18 @@ class HairpinResult:
     works: bool | None
     reason: str
     advice: tuple[str, ...] = ()
+
+
+def hairpin_untested(protocol: TransportProtocol, port: int) -> HairpinResult:
+    """The port itself is not reachable from outside: a loop-back through it proves nothing.
+
+    A router hairpins only what it forwards, so "no loop-back" there would blame the router for
+    the missing forward (``natprobe nat`` may well measure hairpinning *yes* on the same network)."""
+    return HairpinResult(protocol, port, None, _(
+        "not tested: {protocol} port {port} is not reachable from outside, and a router loops back only a port "
+        "it forwards. Make the port reachable first, then test hairpinning again",
+        protocol=protocol.value.upper(), port=port,
+    ))
 
 
 def decide_hairpin(protocol: TransportProtocol, port: int, public_ip: IPAddress, works: bool | None) -> HairpinResult:

@@ -41,6 +41,11 @@ class MappingProtocol(StrEnum):
     UPNP = "upnp"
     """UPnP IGD:1/IGD:2, WANIPConnection or WANPPPConnection."""
 
+    @property
+    def label(self) -> str:
+        """The name as its specification writes it (UPnP, not UPNP)."""
+        return {"pcp": "PCP", "nat-pmp": "NAT-PMP", "upnp": "UPnP"}[self.value]
+
 
 class ExternalMeaning(StrEnum):
     """What the external address a router reports says about the line behind it."""
@@ -124,7 +129,7 @@ def external_meaning(address: IPAddress | None) -> ExternalMeaning:
 
 
 def _via(outcome: MappingOutcome) -> str:
-    return outcome.via.value.upper() if outcome.via is not None else "?"
+    return outcome.via.label if outcome.via is not None else "?"
 
 
 def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat_seen: bool = False) -> PortVerdict:
@@ -164,10 +169,12 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
                 status=PortStatus.CGNAT,
                 reachable=False,
                 reason=_("{reason}; {refusal}, and this line is behind carrier-grade NAT: the router itself "
-                         "has no public address to forward from", reason=verdict.reason, refusal=refused),
+                         "has no public address to forward from", reason=verdict.reason.rstrip("."), refusal=refused),
                 advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
             )
-        return dataclasses.replace(verdict, reason=_("{reason}; {refusal}", reason=verdict.reason, refusal=refused))
+        # The check's reason may end a sentence: "filters it.; no router answered" reads as a typo.
+        return dataclasses.replace(verdict, reason=_("{reason}; {refusal}", reason=verdict.reason.rstrip("."),
+                                                     refusal=refused))
     made = {"via": _via(outcome), "protocol": proto, "port": outcome.external_port, "lease": outcome.lease_s}
     if verdict.reachable:
         if outcome.lease_s:

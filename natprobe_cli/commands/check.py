@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
@@ -85,7 +87,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--hairpin", action="store_true",
                         help=_("also test reaching this host through its own public address (NAT loopback)"))
     parser.add_argument("--no-trace", action="store_true", help=_("skip the hop trace used to detect carrier-grade NAT"))
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5)"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("per-probe timeout (0.5-5, default 2)"))
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--ipv4", action="store_true",
                       help=_("check over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 "
@@ -104,6 +106,26 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     output.add_argument("--share", action="store_true",
                         help=_("print a Markdown summary to post on a forum (public addresses masked, names removed)"))
     parser.set_defaults(handler=run)
+
+
+def _bad_host(text: str) -> str | None:
+    """Why ``--host`` is no host name (checked here, as ``natprobe dns`` does, before anything
+    is sent), with the name to give when it is a URL; None when it is fine."""
+    from urllib.parse import urlsplit
+
+    from natprobe.verdicts.dns_verdicts import validate_name
+
+    try:
+        validate_name(text)
+    except ValueError as exc:
+        try:
+            name = urlsplit(text).hostname if "://" in text else None
+        except ValueError:
+            name = None
+        if name:
+            return _("{value!r} is a URL: give the host name alone (--host {name})", value=text, name=name)
+        return str(exc)
+    return None
 
 
 def _no_server(args: argparse.Namespace) -> int:
@@ -133,6 +155,14 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         print(_("natprobe check: name at least one port with --udp or --tcp"), file=sys.stderr)
         return ExitCode.USAGE
+    # A port named twice (--tcp 443 --tcp 80,443) is tested once, as first named.
+    unique: dict[tuple[TransportProtocol, int], PortSpec] = {}
+    for spec in specs:
+        unique.setdefault((spec.protocol, spec.port), spec)
+    specs = list(unique.values())
+    if args.host is not None and (problem := _bad_host(args.host)) is not None:
+        print(_("natprobe check: --host: {error}", error=problem), file=sys.stderr)
+        return ExitCode.USAGE
     if not 0.5 <= args.timeout <= 5.0:
         print(_("natprobe check: --timeout must be between 0.5 and 5 seconds"), file=sys.stderr)
         return ExitCode.USAGE
@@ -145,12 +175,20 @@ def run(args: argparse.Namespace) -> int:
     if not 60 <= args.lease <= 86400:
         print(_("natprobe check: --lease must be between 60 and 86400 seconds"), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe check: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    if not args.no_router:
+        from natprobe.measure.portmapping import gateway_from_environment
+
+        try:
+            gateway_from_environment()  # a bad $NATPROBE_GATEWAY is a setting error, like a bad config
+        except NatprobeError as exc:
+            print(_("natprobe check: {error}", error=exc), file=sys.stderr)
+            return ExitCode.USAGE
+    from natprobe_cli.settings import client_settings
+
+    resolved = client_settings("natprobe check", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         return _no_server(args)
     server = setting.value
@@ -164,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     # What is needed only after the probes loads while they wait on the network.
     preload("natprobe.findings.jamulus_findings", *(() if args.json or args.share else ("natprobe_cli.render_check",)))
     mapped = None
+    started = time.monotonic()
     try:
         options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
                                families=families, name=args.host)
@@ -181,6 +220,11 @@ def run(args: argparse.Namespace) -> int:
     except (NatprobeError, ValueError) as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
+    # "took" is the whole run the user waited for: the router's questions and --map's mapping,
+    # second check and removal too, not only the first check's probes.
+    report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
+    if mapped is not None:
+        mapped = dataclasses.replace(mapped, report=report)
     if mapped is not None and not (args.json or args.share):
         from natprobe.findings.router_findings import describe_mapping
 

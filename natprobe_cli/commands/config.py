@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.terminal import help_text
 from natprobe.i18n import _
 
 __all__ = ("register",)
@@ -23,7 +24,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "config",
         help=_("show or set the echo server, token and STUN servers natprobe uses by default"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -70,14 +71,29 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def run_unset(args: argparse.Namespace) -> int:
+    from natprobe.adapters.user_config import UserConfigError, config_path, load_user_config
+
+    path = config_path()
+    try:
+        if getattr(load_user_config(path), args.key) is None:
+            print(_("{key} is not set in {path}: nothing to remove", key=args.key, path=path))
+            return ExitCode.OK
+    except UserConfigError:
+        pass  # a broken file: unset repairs it (_save keeps the old one aside)
     return _save(args.key, None, lambda path: _("{key} removed from {path}", key=args.key, path=path))
 
 
 def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) -> int:
     """Write one key (None removes it) and print ``done(path)``; a refused value is a usage
-    error, an unwritable file exit 3 (could not do it)."""
-    from natprobe.adapters.user_config import UserConfigError, save_setting
+    error, an unwritable file exit 3 (could not do it). A broken file is replaced, and kept
+    aside whole, so that ``config set`` and ``unset`` repair what blocked them."""
+    from natprobe.adapters.user_config import UserConfigError, broken_copy, config_path, load_user_config, save_setting
 
+    try:
+        load_user_config()
+        broken: UserConfigError | None = None
+    except UserConfigError as exc:
+        broken = exc
     try:
         path = save_setting(key, value)
     except UserConfigError as exc:
@@ -87,6 +103,9 @@ def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) 
         print(_("natprobe config: cannot write the configuration file: {error}", error=exc.strerror or exc),
               file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
+    if broken is not None:
+        print(_("natprobe config: the file was not usable ({error}); it is kept as {copy} and replaced",
+                error=broken, copy=broken_copy(config_path())), file=sys.stderr)
     print(done(path))
     return ExitCode.OK
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.terminal import help_text
 from natprobe.i18n import _, current_language
 from natprobe.errors import LabError
 
@@ -38,7 +39,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "demo",
         help=_("run natprobe against a real kernel NAT built on this machine (root; no Internet needed)"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=run)
@@ -154,8 +155,9 @@ def _loopback_demo(reason: str) -> int:
             return ExitCode.COULD_NOT_TEST
         _run_natprobe(None, ["nat", "--server", "127.0.0.1:34780", "--bind", "127.0.0.1"], "this host")
         _say("→ " + _("On loopback there is no NAT: open Internet, as expected."))
+        # --no-router: the demo promises loopback only, so it asks no router of this machine's network.
         _run_natprobe(None, ["check", "--udp", str(JAMULUS_PORT), "--server", "http://127.0.0.1:38080",
-                             "--no-trace"], "this host")
+                             "--no-trace", "--no-router"], "this host")
         _say("→ " + _("The probe-back reached a port natprobe listened on: the whole path works."))
     finally:
         server.terminate()

@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     import ipaddress
 
     from natprobe_cli.render_dns import render_dns_report
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.name_check import NameCheckOptions, check_name
     from natprobe.verdicts.dns_verdicts import validate_name
 
@@ -64,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print("natprobe dns: " + _("--resolver {value!r} is not an IP address", value=resolver), file=sys.stderr)
             return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(f"natprobe dns: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+    from natprobe_cli.settings import client_settings
+
+    resolved = client_settings("natprobe dns", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     server = None if setting is None else setting.value
     options = NameCheckOptions(server=server, token=token, nameservers=tuple(args.resolver) or None,
                                lifetime=args.timeout)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe_cli.terminal import style_for
+from natprobe_cli.terminal import style_for, help_text
 from natprobe.i18n import _
 from natprobe_cli.progress import ProgressLine, lifetime_line
 from natprobe.errors import NatprobeError, ServerError
@@ -48,7 +48,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "explain",
         help=_("measure one question on this network and explain it in plain language (jamulus)"),
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     topics = parser.add_subparsers(dest="topic", metavar="TOPIC")
@@ -101,17 +101,16 @@ def run_jamulus(args: argparse.Namespace) -> int:
     from natprobe_cli.render_jamulus import render_jamulus_report
     from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
 
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe explain jamulus: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    from natprobe_cli.settings import client_settings
+
+    resolved = client_settings("natprobe explain jamulus", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         from natprobe_cli.no_server import no_server_message
 

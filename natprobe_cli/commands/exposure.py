@@ -62,7 +62,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--expect", action="append", default=None, metavar="PORT[/udp][,...]",
                         help=_("the ports you mean to expose (TCP unless /udp); any other open port is questioned"))  # fmt: skip
     parser.add_argument("--host", metavar="NAME", help=_("your site's name: TLS SNI, HTTP Host and the certificate name check"))
-    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one"))
+    parser.add_argument("--token", metavar="TOKEN", help=_("the echo server's shared token, if it requires one (default: $NATPROBE_TOKEN, "
+                               "else 'token' in the config file)"))
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--ipv4", action="store_true",
                       help=_("scan over IPv4 only (default: IPv4, and IPv6 when this host has a global IPv6 address)"))
@@ -73,7 +74,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     from natprobe_cli.no_server import no_server_message
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.exposure import ExposureOptions, scan_exposure  # aiohttp loads only when a scan runs
 
     try:
@@ -89,12 +89,12 @@ def run(args: argparse.Namespace) -> int:
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
         print(_("natprobe exposure: at most {count} ports outside the standard list", count=MAX_EXTRA_PORTS), file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        setting = resolve_server(args.server)
-        token = resolve_token(args.token)
-    except UserConfigError as exc:
-        print(_("natprobe exposure: {error}", error=exc), file=sys.stderr)
-        return ExitCode.USAGE
+    from natprobe_cli.settings import client_settings
+
+    resolved = client_settings("natprobe exposure", args.server, args.token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
     if setting is None:
         print(no_server_message("natprobe exposure"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST

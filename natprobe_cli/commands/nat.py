@@ -64,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.server is not None:
+            args.server = _stun_from_url(args.server, args.json)
             split_host_port(args.server, DEFAULT_PORT)
     except ValueError as exc:
         print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
+        print(_("usage: natprobe nat --server HOST[:PORT] (a STUN server) or --server http://HOST:PORT (your "
+                "echo server: its STUN service on port {default} is asked)", default=DEFAULT_PORT), file=sys.stderr)
         return ExitCode.USAGE
     try:
         bind_ip = ipaddress.ip_address(args.bind)
@@ -88,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
     server = args.server
     if server is None:
-        server = _pick_public_server(args.json)
+        server = _own_echo_server(args.json)
+        if server is None:
+            server = _pick_public_server(args.json)
         if isinstance(server, ExitCode):
             return server
     try:
@@ -98,6 +103,14 @@ def run(args: argparse.Namespace) -> int:
         print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
     progress.done()
+    answered = report.mapped is not None or report.nat_type.value is ClassicNatType.UDP_BLOCKED
+    if not answered and not args.json:
+        # Nothing to report on: a table of "unknown" and advice about RFC 5780 would hide that.
+        print(_("natprobe nat: nothing answered at {server}: {reason}.", server=report.server,
+                reason=report.nat_type.reason), file=sys.stderr)
+        print(_("natprobe nat: check the address and port (natprobe serve answers STUN on port {default}), that "
+                "the server runs, and that its firewall lets UDP in", default=DEFAULT_PORT), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     elif args.share:
@@ -108,9 +121,58 @@ def run(args: argparse.Namespace) -> int:
         from natprobe_cli.render_nat import render_nat_report
 
         print(render_nat_report(report, style_for(sys.stdout, os.environ)))
-    if report.mapped is None and report.nat_type.value is not ClassicNatType.UDP_BLOCKED:
+    if not answered:
         return ExitCode.COULD_NOT_TEST
+    if report.nat_type.value is ClassicNatType.UDP_BLOCKED:
+        return ExitCode.NOT_REACHABLE  # measured: the server answers over TCP, never over UDP
     return ExitCode.OK
+
+
+def _stun_from_url(text: str, quiet: bool) -> str:
+    """``--server`` as ``check`` takes it (``http://HOST:PORT``, the echo server's HTTP API) →
+    ``HOST:3478``, its STUN service; anything else unchanged. ``ValueError`` for other schemes."""
+    from urllib.parse import urlsplit
+
+    if "://" not in text:
+        return text
+    try:
+        parts = urlsplit(text.strip())
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        raise ValueError(_("{value!r} is neither HOST[:PORT] nor an echo server URL http://HOST:PORT", value=text))
+    stun = f"[{host}]:{DEFAULT_PORT}" if ":" in host else f"{host}:{DEFAULT_PORT}"
+    if not quiet:
+        print(_("{url} is an echo server's HTTP API: asking its STUN service at {stun}", url=text, stun=stun),
+              file=sys.stderr)
+    return stun
+
+
+def _own_echo_server(quiet: bool) -> TransportAddress | ExitCode | None:
+    """The STUN service of the user's own echo server ($NATPROBE_SERVER or the config file), when
+    it answers as an RFC 5780 server; None (after saying why) to fall back to the STUN list."""
+    from natprobe.adapters.user_config import UserConfigError, resolve_server
+    from natprobe.measure.stun_servers import validate_stun_server
+
+    try:
+        setting = resolve_server(None)
+    except UserConfigError as exc:
+        print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
+    if setting is None:
+        return None
+    stun = _stun_from_url(setting.value, quiet=True)
+    if not quiet:
+        print(_("No --server given: asking the STUN service of your echo server at {stun} (from {origin}) ...",
+                stun=stun, origin=setting.origin), file=sys.stderr)
+    candidate = asyncio.run(validate_stun_server(stun))
+    if candidate.problem is None:
+        return candidate.address
+    print(_("natprobe nat: your echo server's STUN service at {stun} cannot be used: {problem}", stun=stun,
+            problem=candidate.problem), file=sys.stderr)
+    return None
 
 
 def _pick_public_server(quiet: bool) -> TransportAddress | ExitCode:

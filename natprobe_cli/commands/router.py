@@ -15,6 +15,7 @@ from natprobe_cli.terminal import Style, style_for
 from natprobe.i18n import _
 
 if TYPE_CHECKING:
+    from natprobe.measure.portmapping import RouterSession
     from natprobe.reports.finding import Finding
     from natprobe.reports.router_report import RouterReport
 
@@ -31,8 +32,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         epilog=_("example:") + " natprobe router --json",
     )
     parser.add_argument("--gateway", metavar="IP", help=_("ask this router instead of the default gateway"))
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10)"))
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help=_("answer window (0.5-10, default 2)"))
     parser.add_argument("--json", action="store_true", help=_("print the report as JSON"))
+    parser.add_argument("--unmap", type=int, metavar="PORT",
+                        help=_("remove this host's UDP and TCP mappings of PORT (e.g. left by check --map --keep); "
+                               "mappings to other machines are never touched"))
     parser.set_defaults(handler=run)
 
 
@@ -53,11 +57,27 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print(_("natprobe router: --gateway {value!r} is not an IPv4 address", value=args.gateway), file=sys.stderr)
             return ExitCode.USAGE
+    if args.unmap is not None and not 1 <= args.unmap <= 65535:
+        print(_("natprobe router: --unmap needs a port 1-65535, not {value}", value=args.unmap), file=sys.stderr)
+        return ExitCode.USAGE
+    if args.unmap is not None and args.json:
+        print(_("natprobe router: --unmap prints what it removed, not a report: leave out --json"), file=sys.stderr)
+        return ExitCode.USAGE
+    try:
+        if gateway is None:
+            from natprobe.measure.portmapping import gateway_from_environment
+
+            gateway_from_environment()  # a bad $NATPROBE_GATEWAY is a setting error: exit 2, below
+    except NatprobeError as exc:
+        print(_("natprobe router: {error}", error=exc), file=sys.stderr)
+        return ExitCode.USAGE
     try:
         session = asyncio.run(probe_router(gateway=gateway, timeout=args.timeout))
     except NatprobeError as exc:
         print(_("natprobe router: {error}", error=exc), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
+    if args.unmap is not None:
+        return _unmap(session, args.unmap)
     report = session.report
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
@@ -66,6 +86,30 @@ def run(args: argparse.Namespace) -> int:
     if report.gateway is None:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.any_answered else ExitCode.NOT_REACHABLE
+
+
+def _unmap(session: "RouterSession", port: int) -> int:
+    """Remove this host's mappings of ``port``, say what happened to each: 0 done, 1 a removal
+    failed, 3 no router to ask."""
+    from natprobe.measure.unmap import UnmapResult, unmap_port
+
+    if session.report.gateway is None or (session.igd is None and not session.natpmp_ok):
+        print(_("natprobe router: the router answers neither UPnP nor NAT-PMP, so nothing could be removed "
+                "(a PCP mapping expires at the end of its lease)"), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    outcomes = asyncio.run(unmap_port(session, port))
+    for outcome in outcomes:
+        what = f"{outcome.protocol.upper()} {outcome.port} ({outcome.via.label})"
+        text = {
+            UnmapResult.REMOVED: _("{what}: this host's mapping removed", what=what),
+            UnmapResult.CLEARED: _("{what}: the router confirms no mapping of it to this host remains", what=what),
+            UnmapResult.NONE_HERE: _("{what}: the router lists no mapping of it", what=what),
+            UnmapResult.OTHER_HOST: _("{what}: the router's mapping points to another machine ({target}): not "
+                                      "touched", what=what, target=outcome.detail),
+            UnmapResult.FAILED: _("{what}: could not remove it: {error}", what=what, error=outcome.detail),
+        }[outcome.result]
+        print(text)
+    return ExitCode.NOT_REACHABLE if any(o.result is UnmapResult.FAILED for o in outcomes) else ExitCode.OK
 
 
 def render_router(report: RouterReport, findings: Sequence[Finding], style: Style = Style()) -> str:
@@ -85,7 +129,7 @@ def render_router(report: RouterReport, findings: Sequence[Finding], style: Styl
         if answer.external_address:
             cells.append(_("external address {address}", address=answer.external_address))
         more = f" [{answer.result}]" if answer.result else ""
-        lines.append(f"  {answer.protocol.value.upper():8} {', '.join(cells)}{more}")
+        lines.append(f"  {answer.protocol.label:8} {', '.join(cells)}{more}")
     if report.has_global_ipv6 is not None:
         # Over IPv6 nothing is mapped: say so next to the mapping protocols, so nobody looks for a
         # port forward there.

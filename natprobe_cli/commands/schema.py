@@ -7,6 +7,7 @@ import json
 import sys
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe.i18n import _
 
 __all__ = ("register",)
 
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.OK
     entry = SCHEMAS.get(args.name.removeprefix("natprobe/"))
     if entry is None:
-        print(f"natprobe schema: unknown schema {args.name!r}; known: {', '.join(SCHEMAS)}", file=sys.stderr)
+        print(_("natprobe schema: unknown schema {name!r}; known: {known}", name=args.name, known=", ".join(SCHEMAS)),
+              file=sys.stderr)
         return ExitCode.USAGE
     print(json.dumps(entry.schema, indent=2))
     return ExitCode.OK

@@ -26,14 +26,16 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from natprobe_server.config.stun import Default, port_argument
+from natprobe.i18n import _
+from natprobe_server.config.stun import Default, at_least_one, count_argument, port_argument, positive_float
 
 __all__ = ("NOT_IN_FILE", "ConfigFileError", "apply_file", "file_keys", "load_config_file", "mark_defaults")
 
 NOT_IN_FILE = frozenset({"help", "config", "systemd_unit"})
 """Options that make no sense inside the file they would name."""
 
-_INTEGER_TYPES = (int, port_argument)
+_INTEGER_TYPES = (int, port_argument, count_argument)
+_NUMBER_TYPES = (float, positive_float, at_least_one)
 
 
 class ConfigFileError(ValueError):
@@ -74,18 +76,20 @@ def _convert(action: argparse.Action, value: object) -> object:
 def _convert_one(action: argparse.Action, value: object) -> object:
     if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
-            raise ValueError("expected true or false")
+            raise ValueError(_("expected true or false"))
         return value
     if action.type in _INTEGER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("expected an integer")
+            raise ValueError(_("expected an integer"))
         value = str(value)
-    elif action.type is float:
+    elif action.type in _NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError("expected a number")
-        return float(value)
+            raise ValueError(_("expected a number"))
+        value = str(value) if action.type is not float else value
+        if action.type is float:
+            return float(value)
     elif not isinstance(value, str):
-        raise ValueError("expected a string")
+        raise ValueError(_("expected a string"))
     converted: object = value
     if callable(action.type):
         try:
@@ -93,7 +97,7 @@ def _convert_one(action: argparse.Action, value: object) -> object:
         except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
             raise ValueError(str(exc)) from None
     if action.choices is not None and converted not in action.choices:
-        raise ValueError("expected one of " + ", ".join(str(c) for c in action.choices))
+        raise ValueError(_("expected one of {choices}", choices=", ".join(str(c) for c in action.choices)))
     return converted
 
 
@@ -103,22 +107,24 @@ def load_config_file(path: Path, parser: argparse.ArgumentParser) -> dict[str, o
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as exc:
-        raise ConfigFileError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+        raise ConfigFileError(_("{path}: cannot read the configuration file: {error}", path=path,
+                                error=exc.strerror or exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(f"{path}: not a valid TOML file: {exc}") from None
+        raise ConfigFileError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:
-        raise ConfigFileError(f"{path}: not a valid TOML file: it is not UTF-8 text") from None
+        raise ConfigFileError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
     options = _options(parser)
     values: dict[str, object] = {}
     for key, value in data.items():
         action = options.get(key.replace("-", "_"))
         if action is None:
-            hint = "keys are the long options of 'natprobe serve' with _ for -, e.g. primary_public, http_port"
-            raise ConfigFileError(f"{path}: unknown key {key!r} ({hint})")
+            raise ConfigFileError(_("{path}: unknown key {key!r} (keys are the long options of 'natprobe serve' "
+                                    "with _ for -, e.g. primary_public, http_port)", path=path, key=key))
         try:
             values[action.dest] = _convert(action, value)
         except ValueError as exc:
-            raise ConfigFileError(f"{path}: key {key!r} = {_shown(value)}: {exc}") from None
+            raise ConfigFileError(_("{path}: key {key!r} = {value}: {error}", path=path, key=key, value=_shown(value),
+                                    error=exc)) from None
     return values
 
 

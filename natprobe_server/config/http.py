@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from natprobe_server.config.stun import port_argument
+from natprobe_server.config.stun import at_least_one, count_argument, port_argument, positive_float
 from natprobe_server.config.stun import AppendAddress
 from natprobe.i18n import _
 from natprobe.addressing import IPAddress
@@ -173,14 +173,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--probe-rate",
-        type=float,
+        type=positive_float,
         default=DEFAULT_RATE_PER_S,
         metavar="R",
         help=_("probes per second per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--probe-burst",
-        type=float,
+        type=at_least_one,
         default=DEFAULT_BURST,
         metavar="B",
         help=_("probes allowed in a burst per source IP (default %(default)s)"),
@@ -208,28 +208,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--http-max-connections",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="C",
         help=_("HTTP connections at once (default %(default)s; kept below the file descriptor limit)"),
     )
     parser.add_argument(
         "--http-max-connections-per-source",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         metavar="C",
         help=_("HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)"),
     )
     parser.add_argument(
         "--http-keepalive-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_KEEPALIVE_TIMEOUT,
         metavar="S",
         help=_("seconds an idle keep-alive HTTP connection stays open (default %(default)s)"),
     )
     parser.add_argument(
         "--http-request-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="S",
         help=_("seconds a connection has to send a whole request (default %(default)s)"),

@@ -25,6 +25,7 @@ from typing import Union
 
 from natprobe.i18n import _
 from natprobe.stun import DEFAULT_PORT
+from natprobe.i18n import _
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -213,6 +214,37 @@ def port_argument(text: str) -> int:
     return value
 
 
+def positive_float(text: str | float) -> float:
+    """argparse ``type=`` for a rate or a duration: a number > 0. Checked at the option, so the
+    command line and the configuration file both name the option (or key) and the value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("not a number: {value!r}", value=text)) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(_("must be a number > 0, not {value}", value=text))
+    return value
+
+
+def at_least_one(text: str | float) -> float:
+    """argparse ``type=`` for a burst: a number >= 1."""
+    value = positive_float(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(_("must be at least 1, not {value}", value=text))
+    return value
+
+
+def count_argument(text: str) -> int:
+    """argparse ``type=`` for a limit on connections or bytes: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("not an integer: {value!r}", value=text)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(_("must be at least 1, not {value}", value=value))
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the echo server's options to ``parser`` (shared by ``python -m natprobe_server`` and ``natprobe serve``)."""
     # Not required=True: the address may come from --config instead (checked in config_from_args).
@@ -255,35 +287,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-tcp", action="store_true", help=_("do not serve STUN over TCP"))
     parser.add_argument(
         "--rate",
-        type=float,
+        type=positive_float,
         default=DEFAULT_RATE_PER_SOURCE,
         metavar="R",
         help=_("requests per second allowed per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--burst",
-        type=float,
+        type=at_least_one,
         default=DEFAULT_BURST_PER_SOURCE,
         metavar="B",
         help=_("burst allowed per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--max-tcp-connections",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_TCP_CONNECTIONS,
         metavar="C",
         help=_("concurrent TCP connections (default %(default)s)"),
     )
     parser.add_argument(
         "--max-tcp-per-source",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_TCP_PER_SOURCE,
         metavar="C",
         help=_("concurrent TCP connections from one IP (IPv6: one /64) (default %(default)s)"),
     )
     parser.add_argument(
         "--tcp-message-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TCP_MESSAGE_TIMEOUT,
         metavar="S",
         help=_("seconds a STUN/TCP message may take to arrive whole (default %(default)s)"),

@@ -14,10 +14,13 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ("DEFAULT_CONFIG_PATH", "DEFAULT_TOKEN_PATH", "executable", "systemd_unit")
+__all__ = ("DEFAULT_CONFIG_PATH", "DEFAULT_TOKEN_PATH", "HIDDEN_DIRECTORIES", "executable", "hidden_from_unit",
+           "systemd_unit")
 
 DEFAULT_CONFIG_PATH = Path("/etc/natprobe/serve.toml")
 DEFAULT_TOKEN_PATH = Path("/etc/natprobe/token")
+HIDDEN_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"), Path("/home"), Path("/root"), Path("/run/user"))
+"""What the unit's ``PrivateTmp=yes`` and ``ProtectHome=yes`` hide from the service (systemd.exec(5))."""
 
 
 def executable() -> list[str]:
@@ -26,6 +29,15 @@ def executable() -> list[str]:
     if script.is_file():
         return [str(script), "serve"]
     return [sys.executable, "-m", "natprobe_server"]
+
+
+def hidden_from_unit(config: Path, token: Path | None, command: list[str] | None = None) -> list[Path]:
+    """The paths the unit needs that its sandbox would hide: the program, this installation's
+    code (a virtualenv or a clone under /home, say), the configuration and the token. A unit
+    naming any of them cannot start, so ``--systemd-unit`` refuses to print it."""
+    needed = [Path((command or executable())[0]), Path(__file__).resolve().parent, config, *([token] if token else [])]
+    return [path for path in needed
+            if any(path.absolute().is_relative_to(directory) for directory in HIDDEN_DIRECTORIES)]
 
 
 def systemd_unit(
@@ -40,7 +52,7 @@ def systemd_unit(
     credential = f"LoadCredential=token:{token.absolute()}\n" if token is not None else ""
     return f"""[Unit]
 Description=natprobe echo server (STUN, UDP echo, probe-back HTTP API)
-Documentation=https://pypi.org/project/natprobe/
+# Documentation: natprobe serve --help, and the README of the natprobe clone this was installed from
 After=network-online.target
 Wants=network-online.target
 

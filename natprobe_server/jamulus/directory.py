@@ -89,7 +89,7 @@ from natprobe.jamulus.directory_table import (
     requested_keepalive,
 )
 
-from natprobe_server.config.stun import port_argument
+from natprobe_server.config.stun import count_argument, port_argument, positive_float
 from natprobe_server.ratelimit import RateLimiter, source_key
 
 if TYPE_CHECKING:
@@ -570,7 +570,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-jamulus", action="store_true", help=_("do not play a Jamulus directory"))
     parser.add_argument(
         "--jamulus-verify-grace",
-        type=float,
+        type=positive_float,
         default=DEFAULT_VERIFY_GRACE_S,
         metavar="S",
         help=_("drop a registration whose address does not echo the directory's ping within S seconds "
@@ -578,7 +578,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jamulus-max-table-bytes",
-        type=int,
+        type=count_argument,
         default=DEFAULT_MAX_TABLE_BYTES,
         metavar="N",
         help=_("memory the registration table may use, in bytes (default %(default)s)"),

@@ -27,6 +27,7 @@ import asyncio
 import errno
 import functools
 import logging
+import os
 import re
 import socket
 import ssl
@@ -48,7 +49,11 @@ from natprobe.contract import (
     SshResult,
     TlsInfo,
     UdpNonceResult,
+    UdpServiceResult,
 )
+from natprobe.contract.terms import UDP_SERVICE_ATTEMPTS
+from natprobe.errors import DecodeError
+from natprobe.udp_services import FirstPacket
 from natprobe.contract.terms import JAMULUS_PROBE_RESEND_BYTES, JAMULUS_PROBE_ROUND_BYTES, JAMULUS_PROBE_ROUNDS
 from natprobe.jamulus import OsType, encode
 from natprobe.jamulus.messages import Message
@@ -77,6 +82,7 @@ __all__ = (
     "probe_ssh",
     "probe_tcp",
     "probe_udp_nonce",
+    "probe_udp_service",
     "scan_ssh_banner",
 )
 
@@ -210,6 +216,61 @@ async def probe_udp_nonce(
             await asyncio.sleep(spacing)  # deliberate pacing, not a wait for an event
         sock.send(payload, target)
     return ProbeOutcome(sock.local, UdpNonceResult(sent=allowed))
+
+
+# --- UDP services' first packets (OpenVPN, DNS, NTP, QUIC) --------------------------------------
+
+
+class _FirstAnswer(asyncio.DatagramProtocol):
+    """Keeps the first datagram from the target that parses as the answer to our request."""
+
+    MAX_READ = 32
+    """Datagrams looked at per probe, at most: a flood from the target cannot keep us parsing."""
+
+    def __init__(self, packet: FirstPacket, seed: bytes) -> None:
+        self._packet, self._seed, self._seen = packet, seed, 0
+        self.answer = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        self._seen += 1
+        if self.answer.done() or self._seen > self.MAX_READ:
+            return
+        try:
+            self.answer.set_result(self._packet.parse(data[:2048], self._seed).detail)
+        except DecodeError:
+            logger.debug("UDP %s probe: an answer that is not one (%d bytes)", self._packet.name, len(data))
+
+    def error_received(self, exc: Exception) -> None:
+        logger.debug("UDP %s probe socket error: %s", self._packet.name, exc)
+
+
+async def probe_udp_service(
+    target: TransportAddress, packet: FirstPacket, *, source_ip: IPAddress, timeout: float, byte_budget: int
+) -> ProbeOutcome:
+    """Send ``packet``'s first packet to ``target`` up to 3 times within ``timeout`` (never more
+    bytes than ``byte_budget``), from a fresh socket connected to the target (so only the
+    target's datagrams are read), and report the first real answer."""
+    attempts = min(UDP_SERVICE_ATTEMPTS, byte_budget // packet.size)
+    seed = os.urandom(16)
+    request = packet.build(seed)
+    family = socket.AF_INET6 if source_ip.version == 6 else socket.AF_INET
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: _FirstAnswer(packet, seed), local_addr=(str(source_ip), 0), remote_addr=target.as_tuple(), family=family
+    )
+    source = TransportAddress(source_ip, int(transport.get_extra_info("sockname")[1]))
+    started = loop.time()
+    try:
+        for attempt in range(attempts):
+            transport.sendto(request)
+            try:
+                detail = await asyncio.wait_for(asyncio.shield(protocol.answer), timeout / attempts)
+            except TimeoutError:
+                continue
+            return ProbeOutcome(source, UdpServiceResult(attempt + 1, True, _ms(loop.time() - started), _clean(detail)))
+    finally:
+        transport.close()
+    return ProbeOutcome(source, UdpServiceResult(attempts, False, None, None))
 
 
 # --- Jamulus -----------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _check_cli(lab: Lab, url: str, *args: str, timeout: float = CLI_TIMEOUT_S) -
 def _json_ports(done: subprocess.CompletedProcess[str]) -> dict[tuple[str, int], dict[str, Any]]:
     """The ``--json`` report's ports by (protocol, port), after checking the per-port schema."""
     data = assert_valid_report(json.loads(done.stdout))
-    assert data["schema"] == "natprobe/check" and data["schema_version"] == 3
+    assert data["schema"] == "natprobe/check" and data["schema_version"] == 4
     ports: dict[tuple[str, int], dict[str, Any]] = {}
     for entry in data["ports"]:
         assert {"port", "protocol", "reachable", "status", "reason", "advice"} <= set(entry), entry
@@ -378,7 +378,8 @@ def test_echo_server_down_exits_3_with_a_clear_message(how: str) -> None:
         assert "no connection within 3 s" in done.stderr, done.stderr
 
 
-def test_udp_port_held_by_an_unknown_program_is_not_tested() -> None:
+def test_udp_port_held_by_an_unknown_silent_program_is_proven_by_arrival_and_the_program_named() -> None:
+    """The holder here is this test process's own socket: it never answers, like WireGuard."""
     with Lab(LabConfig(forwards=(PortForward("udp", 5000),))) as lab:
         echo = _echo(lab)
         holder = udp(lab.client, "0.0.0.0", 5000)  # some program natprobe cannot speak to
@@ -386,10 +387,11 @@ def test_udp_port_held_by_an_unknown_program_is_not_tested() -> None:
             done, _ = _check_cli(lab, echo.http_url, "--udp", "5000", "--json")
         finally:
             holder.close()
-    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert done.returncode == 0, (done.stdout, done.stderr)
     port = _json_ports(done)[("udp", 5000)]
-    assert port["reachable"] is None and port["status"] == "not-tested"
-    assert "already uses UDP port 5000" in port["reason"]
+    assert port["reachable"] is True and port["status"] == "arrived-service-silent"
+    program = Path("/proc/self/comm").read_text().strip()
+    assert f"{program} holds UDP port 5000" in port["reason"], port["reason"]
 
 
 # --------------------------------------------------------------------------- abuse of the API

@@ -219,17 +219,17 @@ def test_aaaa_while_ipv6_is_blocked(dual: DualStack) -> None:
     assert _verdicts(data) == {"ipv4": "matches", "ipv6": "unreachable-family"}
 
 
-def test_nxdomain_and_a_bad_name_are_verdicts_and_the_ports_are_still_checked(dual: DualStack) -> None:
+def test_nxdomain_is_a_verdict_and_a_bad_name_a_usage_error(dual: DualStack) -> None:
     _records(dual, [dual.lab.public_ip], [])
     done, data = _check(dual, "--udp", str(OPEN_BOTH), "--host", "nope.example.test")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert _verdicts(data) == {"ipv4": "no-such-name", "ipv6": "no-such-name"}
     assert all(p["reachable"] for p in data["ports"])
-    done, data = _check(dual, "--udp", str(OPEN_BOTH), "--host", "bad..name")
-    assert _verdicts(data) == {"ipv4": "invalid-name", "ipv6": "invalid-name"}
-    assert all(p["reachable"] for p in data["ports"]) and "Traceback" not in done.stderr
-    bad = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", "dns", "bad..name"], check=False)
-    assert bad.returncode == 2 and "empty label" in bad.stderr
+    # A name that cannot be one is refused here, before anything is sent, as natprobe dns does
+    # (issue #18: it used to go to the server and come back "not-tested").
+    for command in (["check", "--udp", str(OPEN_BOTH), "--host", "bad..name", "--server", URL], ["dns", "bad..name"]):
+        bad = dual.lab.client.exec([sys.executable, "-m", "natprobe_cli", *command], check=False)
+        assert bad.returncode == 2 and "empty label" in bad.stderr and "Traceback" not in bad.stderr, bad
 
 
 def test_split_horizon_and_natprobe_dns_alone(dual: DualStack) -> None:

@@ -459,7 +459,7 @@ async def test_unknown_field_is_refused_and_nothing_is_sent(udp_sink: Callable[.
         ({"protocol": "udp", "port": 1, "mode": "jamulus", "nonce": NONCE}, "'nonce' is only used by mode 'nonce'"),
         ({"protocol": "tcp", "port": 1, "mode": "jamulus"}, "mode 'jamulus' does not work over tcp"),
         ({"protocol": "udp", "port": 1, "mode": "http"}, "mode 'http' does not work over udp"),
-        ({"protocol": "udp", "port": 1, "mode": "connect"}, "udp modes are: jamulus, nonce"),
+        ({"protocol": "udp", "port": 1, "mode": "connect"}, "udp modes are: dns, jamulus, nonce, ntp, openvpn, quic"),
         ({"protocol": "icmp", "port": 1, "mode": "connect"}, "protocol must be 'udp' or 'tcp'"),
         ({"protocol": "tcp", "port": 1, "mode": "ping"}, "mode must be one of"),
         ({"protocol": "tcp", "port": 1}, "field 'mode' is required"),

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from natprobe.addressing import TransportAddress
+from natprobe.udp_services import FIRST_PACKETS
 from natprobe.contract import Endpoint, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, encode
 from natprobe.errors import NetworkError
 
@@ -119,6 +120,9 @@ async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, bo
                     byte_budget=body_size,
                     spacing=state.config.udp_nonce_spacing,
                 )
+        if spec.mode.value in FIRST_PACKETS:
+            return await probe_back.probe_udp_service(target, FIRST_PACKETS[spec.mode.value], source_ip=source_ip,
+                                                      timeout=spec.timeout, byte_budget=body_size)
         return await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=spec.timeout, byte_budget=body_size)
     if payload is not None:
         return await probe_back.probe_tcp(target, source_ip=source_ip, timeout=spec.timeout, payload=payload)

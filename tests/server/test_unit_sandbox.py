@@ -1,0 +1,45 @@
+"""``natprobe serve --systemd-unit`` refuses a unit that could not start (issue #18, item 8).
+
+The unit hides /tmp, /var/tmp (PrivateTmp=yes), /home, /root and /run/user (ProtectHome=yes)
+from the service, so a unit whose program, code, configuration or token lies there fails at
+start. Here a real virtualenv under /tmp runs the real command.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+from natprobe_server.config.systemd_unit import hidden_from_unit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_virtualenv_under_tmp_is_refused_with_where_to_install(tmp_path: Path) -> None:
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
+    python = env / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    # This checkout and its dependencies, seen from the new environment (as an install would be).
+    Path(site, "natprobe-test.pth").write_text(f"{ROOT}\n{sysconfig.get_paths()['purelib']}\n")
+    script = env / "bin" / "natprobe"
+    script.write_text(f"#!{python}\nimport sys\nfrom natprobe_cli.main import run\nsys.exit(run())\n")
+    script.chmod(0o755)
+    done = subprocess.run([script, "serve", "--systemd-unit"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stdout == ""
+    assert str(script) in done.stderr and "ProtectHome=yes" in done.stderr and "/opt/natprobe" in done.stderr
+
+
+def test_every_path_the_unit_needs_is_checked() -> None:
+    code = Path(hidden_from_unit.__code__.co_filename).resolve().parent  # this installation's code
+    program = ["/opt/natprobe/bin/natprobe", "serve"]
+    expected_code = [code] if any(code.is_relative_to(d) for d in ("/tmp", "/var/tmp", "/home", "/root")) else []
+    assert hidden_from_unit(Path("/etc/natprobe/serve.toml"), Path("/etc/natprobe/token"), program) == expected_code
+    assert hidden_from_unit(Path("/home/ann/serve.toml"), None, program)[-1] == Path("/home/ann/serve.toml")
+    assert hidden_from_unit(Path("/etc/natprobe/serve.toml"), Path("/root/token"), program)[-1] == Path("/root/token")
+    assert Path("/home/ann/.venv/bin/natprobe") in hidden_from_unit(
+        Path("/etc/natprobe/serve.toml"), None, ["/home/ann/.venv/bin/natprobe", "serve"])
