@@ -43,9 +43,7 @@ from natprobe.verdicts.reachability import (
     hairpin_untested,
     privileged_port_reason,
 )
-from natprobe.contract import (
-    HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, WhoAmI,
-)
+from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
@@ -212,15 +210,12 @@ async def _observe_port(
                 timeout=timeout,
             )
             try:
-                answer = await _probe_or_arrival(api, request, listener)
+                # Waited for even when the token has arrived: the server is still pacing its
+                # datagrams, and one that came after natprobe left would reach the next run's
+                # packet watcher and be taken for this host's firewall dropping a probe.
+                answer = await api.probe(request)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
-            if answer is None:  # the token arrived while the server was still pacing its datagrams
-                return PortObservation(
-                    spec.protocol, spec.port, mode, True, nonce_received=True, seen_on_interface=watcher.seen,
-                    service=spec.service, host=spec.host, local_listener=True, holder=holder,
-                    watch_missing=None if watcher.unavailable is None else watch_unavailable(watcher.unavailable, capabilities),
-                )
             received: bool | None = None
             if listener is not None:
                 event = listener.received
@@ -246,27 +241,6 @@ async def _observe_port(
     finally:
         if listener is not None:
             await listener.close()
-
-
-async def _probe_or_arrival(api: EchoApiClient, request: ProbeRequest,
-                            listener: _Listener | None) -> ProbeResponse[Any] | None:
-    """The server's answer, or None as soon as the token arrives: that is the proof, and the
-    server spaces its datagrams (a few hundred ms) before it answers. The request still in
-    flight is abandoned (its connection closed), never waited for."""
-    if listener is None:
-        return await api.probe(request)
-    probe = asyncio.ensure_future(api.probe(request))
-    arrival = asyncio.ensure_future(listener.received.wait())
-    try:
-        await asyncio.wait((probe, arrival), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        arrival.cancel()
-        if not probe.done():
-            probe.cancel()
-            await asyncio.gather(probe, return_exceptions=True)
-    if probe.cancelled():
-        return None
-    return probe.result()
 
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
