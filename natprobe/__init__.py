@@ -102,6 +102,17 @@ if TYPE_CHECKING:
         UdpServiceResult,
     )
     from natprobe.contract.terms import TransportProtocol
+    from natprobe.verdicts.relay_verdicts import ClientAddress
+    from natprobe.proxy_header import ProxyHeader
+    from natprobe.verdicts.relay_verdicts import ProxyProtocol
+    from natprobe.measure.relay_check import RelayCheckOptions
+    from natprobe.verdicts.relay_verdicts import RelayObservation
+    from natprobe.verdicts.relay_verdicts import RelayPortVerdict
+    from natprobe.reports.relay_report import RelayReport
+    from natprobe.verdicts.relay_verdicts import RelayStatus
+    from natprobe.verdicts.relay_verdicts import RelayVia
+    from natprobe.verdicts.relay_verdicts import ReplyRoute
+    from natprobe.measure.relay_check import check_relay
     from natprobe.verdicts.facilities import Availability
     from natprobe.verdicts.facilities import CapabilitySet
     from natprobe.verdicts.facilities import Facility
@@ -184,6 +195,17 @@ _LAZY_EXPORTS = {
     "HolderKind": "natprobe.verdicts.port_holder",
     "Probe": "natprobe.verdicts.behavior",
     "ProtocolAnswer": "natprobe.reports.router_report",
+    "ClientAddress": "natprobe.verdicts.relay_verdicts",
+    "ProxyHeader": "natprobe.proxy_header",
+    "ProxyProtocol": "natprobe.verdicts.relay_verdicts",
+    "RelayCheckOptions": "natprobe.measure.relay_check",
+    "RelayObservation": "natprobe.verdicts.relay_verdicts",
+    "RelayPortVerdict": "natprobe.verdicts.relay_verdicts",
+    "RelayReport": "natprobe.reports.relay_report",
+    "RelayStatus": "natprobe.verdicts.relay_verdicts",
+    "RelayVia": "natprobe.verdicts.relay_verdicts",
+    "ReplyRoute": "natprobe.verdicts.relay_verdicts",
+    "check_relay": "natprobe.measure.relay_check",
     "RetransmissionPolicy": "natprobe.stun.transaction",
     "RouterMapping": "natprobe.verdicts.router_verdicts",
     "RouterReport": "natprobe.reports.router_report",
@@ -234,6 +256,7 @@ __all__ = (
     "CheckOptions",
     "CheckReport",
     "ClassicNatType",
+    "ClientAddress",
     "Clock",
     "Confidence",
     "ConnectResult",
@@ -300,6 +323,15 @@ __all__ = (
     "PortVerdict",
     "Probe",
     "ProtocolAnswer",
+    "ProxyHeader",
+    "ProxyProtocol",
+    "RelayCheckOptions",
+    "RelayObservation",
+    "RelayPortVerdict",
+    "RelayReport",
+    "RelayStatus",
+    "RelayVia",
+    "ReplyRoute",
     "RetransmissionPolicy",
     "RouterMapping",
     "RouterReport",
@@ -324,6 +356,7 @@ __all__ = (
     "check_ports",
     "check_ports_with_mapping",
     "check_ports_with_router",
+    "check_relay",
     "discover_nat",
     "explain_jamulus",
     "explain_nat",

@@ -74,9 +74,11 @@ class NetworkError(NatprobeError):
 class ServerError(NatprobeError):
     """The echo server refused or failed a request over its HTTP API."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+        """The error body's ``code`` (``relay_not_allowed``…), when the server sent one."""
 
 
 class PortMappingError(NatprobeError):

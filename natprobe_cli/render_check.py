@@ -9,6 +9,8 @@ from natprobe.findings.share import confidence_words
 from natprobe_cli.terminal import Colour, Style
 from natprobe.addressing import IpFamily
 from natprobe.reports.check_report import CheckReport
+from natprobe.reports.relay_report import RelayReport
+from natprobe.verdicts.relay_verdicts import RelayVia
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
 from natprobe.verdicts.facilities import limit_sentence
@@ -19,6 +21,19 @@ _WIDTH = 88
 
 def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent))
+
+
+def render_relay_section(relay: RelayReport, style: Style = Style()) -> str:
+    """The relay check: one line per port through the relay, then its findings."""
+    via = (_("sent by the echo server") if relay.via is RelayVia.ECHO_SERVER
+           else _("sent from this host through the relay's public address (no echo server)"))
+    lines = [style.paint(_("Through the relay {name} leads to ({relays}): {via}", name=relay.name,
+                           relays=", ".join(map(str, relay.relay_ips)), via=via), Colour.BOLD)]
+    for port in relay.ports:
+        lines.append(f"{port.protocol.value.upper()} {port.port} via {port.relay_ip}: {port.status.value}"
+                     f" (client_address: {port.client_address.value})")
+    lines.append(render_findings(relay.findings, style=style))
+    return "\n".join(lines)
 
 
 def render_check_report(report: CheckReport, style: Style = Style()) -> str:
@@ -79,9 +94,14 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         from natprobe_cli.render_dns import render_dns_report
 
         lines += ["", render_dns_report(report.dns)]
+    if report.relay is not None:
+        lines += ["", render_relay_section(report.relay, style)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
     for entry in report.limits:
         lines.extend(_wrap(limit_sentence(entry), _("limited: ")))
+    if report.advice:
+        lines += ["", style.paint(_("A port forward cannot work here. What can, in order:"), Colour.BOLD),
+                  render_findings(report.advice, style=style)]
     lines.append("\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s))
     return "\n".join(lines)

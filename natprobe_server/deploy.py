@@ -611,9 +611,11 @@ def _http_config(config: EchoServerConfig, like: HttpApiConfig | None = None) ->
     probe_ip = config.alternate or config.primary
     public = config.public_of(probe_ip)
     public_ip = public if public != probe_ip else None
+    own = tuple(dict.fromkeys(a for ip in (config.primary, config.alternate) if ip is not None
+                              for a in (ip, config.public_of(ip))))
     if like is None:
-        return HttpApiConfig(probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
-    return dataclasses.replace(like, probe_source_ip=probe_ip, probe_source_public_ip=public_ip)
+        return HttpApiConfig(probe_source_ip=probe_ip, probe_source_public_ip=public_ip, own_addresses=own)
+    return dataclasses.replace(like, probe_source_ip=probe_ip, probe_source_public_ip=public_ip, own_addresses=own)
 
 
 def _public_addresses(config: EchoServerConfig) -> tuple[IPAddress, IPAddress | None]:

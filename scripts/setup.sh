@@ -31,6 +31,8 @@ APT_PACKAGES=(
   dnsmasq-base
   systemd
   miniupnpd-nftables miniupnpc natpmpc
+  # the relay lab (#22): nginx's stream module (proxy_protocol); WireGuard is listed below (#20)
+  libnginx-mod-stream
   wireguard-go wireguard-tools  # the silent UDP service natprobe check proves by arrival (#20)
   openvpn                       # a real OpenVPN server, with and without tls-auth, behind a lab forward (#20)
   # The web checker's tests: a real browser (driven by Playwright from PyPI, never its own

@@ -34,6 +34,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "jamulus": ("pure", 1),
     "portmap": ("pure", 1),
     "recverr": ("pure", 1),
+    "proxy_header": ("pure", 1),
     "udp_services": ("pure", 1),
     "contract": ("pure", 2),
     "verdicts": ("pure", 3),

@@ -14,6 +14,7 @@ from tests.json_reports import assert_valid_report
 
 EXPECTED = {
     "nat", "lifetime", "check", "check-map", "dns", "router", "exposure", "jamulus-modes", "jamulus-ping", "jamulus-list",
+    "relay",
     "watch", "history", "doctor",
 }
 

@@ -23,7 +23,7 @@ from natprobe.verdicts.dns_verdicts import FamilyLookup, LookupStatus, record_ty
 if TYPE_CHECKING:
     import dns.asyncresolver
 
-__all__ = ("DEFAULT_LIFETIME_S", "lookup_family", "lookup_both")
+__all__ = ("DEFAULT_LIFETIME_S", "lookup_family", "lookup_both", "lookup_txt")
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,29 @@ async def lookup_both(
             for family in IpFamily
         }
     return {family: task.result() for family, task in tasks.items()}
+
+
+async def lookup_txt(
+    name: str, *, nameservers: Sequence[str] | None = None, lifetime: float = DEFAULT_LIFETIME_S
+) -> tuple[str, ...]:
+    """``name``'s TXT strings (each record's character-strings joined, as SPF reads them);
+    empty when there are none or the lookup fails (a missing permission, never an error)."""
+    await asyncio.to_thread(_load_dnspython)
+    import dns.exception
+    import dns.rdatatype
+
+    try:
+        resolver = _resolver(nameservers, lifetime)
+        async with asyncio.timeout(lifetime + 0.5):
+            answer = await resolver.resolve(name, dns.rdatatype.TXT, search=False)
+    except (dns.exception.DNSException, OSError, ValueError, TimeoutError) as exc:
+        logger.debug("TXT %s: %s", name, _first_line(exc))
+        return ()
+    texts = []
+    for rdata in answer:
+        strings = getattr(rdata, "strings", ())
+        texts.append(b"".join(strings).decode("utf-8", "replace")[:512])
+    return tuple(texts[:32])  # bounded: a name's owner could publish thousands
 
 
 def _first_line(exc: BaseException) -> str:

@@ -144,11 +144,13 @@ class EchoApiClient:
                 "natprobe config set token - (or --token, $NATPROBE_TOKEN)"
             ), status)
         if status >= 400:
+            code: str | None = None
             try:
-                message = decode(body, ErrorBody).error.message
+                detail = decode(body, ErrorBody).error
+                message, code = detail.message, str(detail.code)
             except DecodeError:
                 message = f"HTTP {status}"
-            raise ServerError(_("echo server refused the request: {message}", message=message), status)
+            raise ServerError(_("echo server refused the request: {message}", message=message), status, code)
         try:
             return decoder(body)
         except DecodeError as exc:

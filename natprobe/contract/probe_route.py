@@ -23,6 +23,8 @@ from natprobe.contract.terms import (
     DEFAULT_TIMEOUT,
     HOST_MODES,
     HOST_PATTERN,
+    HTTP_NONCE_MODES,
+    HTTP_NONCE_PATH,
     MODES,
     NONCE_MODES,
     NONCE_PATTERN,
@@ -43,6 +45,7 @@ __all__ = (
     "JamulusResult",
     "ProbeRequest",
     "ProbeResponse",
+    "RelayTarget",
     "ProbeResult",
     "SshResult",
     "TlsInfo",
@@ -58,7 +61,15 @@ __all__ = (
 )
 
 Nonce = Annotated[
-    str, msgspec.Meta(pattern=NONCE_PATTERN, description="Required for mode `nonce`, refused otherwise.")
+    str,
+    msgspec.Meta(
+        pattern=NONCE_PATTERN,
+        description=(
+            "Required for mode `nonce`; optional for `http`, whose GET then asks for "
+            f"`{HTTP_NONCE_PATH}<nonce>` instead of `/` (a token an HTTP reverse proxy carries "
+            "through to the service, for a relay check); refused otherwise."
+        ),
+    ),
 ]
 HostName = Annotated[
     str,
@@ -103,6 +114,7 @@ PROBE_REQUEST_RULES: Final = {
     "host": "host must be a DNS name such as 'cloud.example.org' (not an IP address)",
     "count": f"count must be an integer from {COUNT_RANGE[0]} to {COUNT_RANGE[1]}",
     "timeout": f"timeout must be a number of seconds from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}",
+    "relay": "relay must be {\"name\": a DNS name, \"address\": one of its IP addresses}",
 }
 """The sentence said when a field is wrong (see :func:`natprobe.contract.decode`)."""
 
@@ -146,10 +158,30 @@ class WhoAmI(Record, frozen=True):
 # --- the request ---------------------------------------------------------------------------------
 
 
+class RelayTarget(Record, frozen=True, forbid_unknown_fields=True):
+    """Probe a relay that carries ``name`` to you, at ``address``, instead of your own address.
+
+    Allowed only by the rule of :mod:`natprobe.contract.relay_rule`: ``address`` is one of the
+    server's own addresses, or one of ``name``'s A/AAAA addresses as the server resolves them
+    while a TXT record at ``_natprobe.<name>`` holds ``natprobe-allow=<your address>``.
+    Refused with 403 ``relay_not_allowed`` (its message names the record to add)."""
+
+    name: Annotated[str, msgspec.Meta(pattern=HOST_PATTERN, description="The relay's DNS name (NAME).")]
+    address: Annotated[str, msgspec.Meta(description="One of NAME's addresses, to probe instead of yours.")]
+
+    def __post_init__(self) -> None:
+        parse_ip(self.address)
+
+    @property
+    def ip(self) -> IPAddress:
+        return parse_ip(self.address)
+
+
 class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """What to probe. There is no target address: the server only ever probes the IP address
-    the request came from (the TCP peer of this HTTP connection), on ``port``. Unknown fields
-    are refused with 400, and integers are written as integers (``22124``, not ``22124.0``)."""
+    """What to probe. There is no free target address: the server probes the IP address the
+    request came from (the TCP peer of this HTTP connection), on ``port``, or a ``relay`` the
+    relay rule allows (:class:`RelayTarget`). Unknown fields are refused with 400, and
+    integers are written as integers (``22124``, not ``22124.0``)."""
 
     protocol: TransportProtocol
     port: Port
@@ -161,7 +193,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
                 "ping), `openvpn` (P_CONTROL_HARD_RESET_CLIENT_V2), `dns` (a query for `. NS`), `ntp` (an "
                 "NTPv4 client packet), `quic` (a 1200-byte packet forcing Version Negotiation); each of these "
                 "four sends at most 3 packets and never more bytes than the request body holds (pad it). tcp: `nonce` (connect, write `natprobe-nonce:<nonce>`, close), `connect`, "
-                "`http` (GET /), `https` (TLS, certificate report, GET /), `ssh` (read the banner)."
+                "`http` (GET /, or the nonce's path), `https` (TLS, certificate report, GET /), `ssh` (read the banner)."
             )
         ),
     ]
@@ -169,6 +201,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
     host: HostName | UnsetType = UNSET
     count: Count | UnsetType = UNSET
     timeout: Timeout = DEFAULT_TIMEOUT
+    relay: RelayTarget | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         protocol, mode = self.protocol, self.mode
@@ -177,8 +210,8 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             raise ValueError(f"mode {mode.value!r} does not work over {protocol.value}; {protocol.value} modes are: {allowed}")
         if mode in NONCE_MODES and self.nonce is UNSET:
             raise ValueError(f"mode {mode.value!r} needs a 'nonce': 16 to 64 hexadecimal characters")
-        if mode not in NONCE_MODES and self.nonce is not UNSET:
-            raise ValueError("'nonce' is only used by mode 'nonce'")
+        if mode not in NONCE_MODES and mode not in HTTP_NONCE_MODES and self.nonce is not UNSET:
+            raise ValueError("'nonce' is only used by modes 'nonce' and 'http'")
         if mode not in HOST_MODES and self.host is not UNSET:
             raise ValueError("'host' is only used by modes 'http' and 'https'")
         if (protocol, mode) != COUNT_MODE and self.count is not UNSET:
@@ -195,6 +228,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
         host: str | None = None,
         count: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        relay: RelayTarget | None = None,
     ) -> ProbeRequest:
         """A request with ``None`` for the fields it leaves out.
 
@@ -208,6 +242,7 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
             UNSET if host is None else host,
             UNSET if count is None else count,
             timeout,
+            UNSET if relay is None else relay,
         )
 
     @property
@@ -221,9 +256,21 @@ class ProbeRequest(Record, frozen=True, forbid_unknown_fields=True, omit_default
         return None if self.host is UNSET else self.host
 
     @property
+    def relay_target(self) -> RelayTarget | None:
+        """``relay``, or ``None`` for the ordinary probe of the requester's own address."""
+        return None if self.relay is UNSET else self.relay
+
+    @property
     def payload(self) -> bytes | None:
         """The nonce probe's exact bytes (``None`` for other modes)."""
-        return None if self.nonce is UNSET else NONCE_PREFIX + self.nonce.encode("ascii")
+        if self.nonce is UNSET or self.mode not in NONCE_MODES:
+            return None
+        return NONCE_PREFIX + self.nonce.encode("ascii")
+
+    @property
+    def http_path(self) -> str:
+        """The path an ``http`` probe asks for: ``/``, or the token's path when it has a nonce."""
+        return "/" if self.nonce is UNSET else HTTP_NONCE_PATH + self.nonce
 
 
 def udp_nonce_body_bytes(request: ProbeRequest) -> int:
@@ -241,7 +288,8 @@ def decode_probe_request(body: bytes) -> ProbeRequest:
         rules=PROBE_REQUEST_RULES,
         unknown=(
             f"; allowed fields are {', '.join(ProbeRequest.__struct_fields__)}. There is no way to name "
-            "a target address: the server only ever probes the address this request came from"
+            "a target address: the server only ever probes the address this request came from (or a 'relay' "
+            "its name's owner allows in DNS)"
         ),
     )
 
@@ -262,7 +310,9 @@ def probe_request_rules() -> list[dict[str, Any]]:
         for p, modes in MODES.items()
     ]
     nonce = tuple(m.value for m in NONCE_MODES)
-    rules.append({"if": _when(mode=nonce), "then": {"required": ["nonce"]}, "else": _forbid("nonce")})
+    http_nonce = tuple(m.value for m in HTTP_NONCE_MODES)
+    rules.append({"if": _when(mode=nonce), "then": {"required": ["nonce"]},
+                  "else": {"if": _when(mode=http_nonce), "else": _forbid("nonce")}})
     rules.append({"if": _when(mode=tuple(m.value for m in HOST_MODES)), "else": _forbid("host")})
     rules.append({"if": _when(protocol=COUNT_MODE[0].value, mode=COUNT_MODE[1].value), "else": _forbid("count")})
     return rules
@@ -389,7 +439,7 @@ class ProbeResponse(Record, Generic[R], frozen=True):
     (``connected: false``, ``answered: false``), not an error; ``result``'s shape depends on
     the protocol and the mode."""
 
-    target: Annotated[Endpoint, msgspec.Meta(description="Always your own IP, and the port you asked for.")]
+    target: Annotated[Endpoint, msgspec.Meta(description="Your own IP (or the relay's, when the request named an allowed one), and the port you asked for.")]
     protocol: TransportProtocol
     mode: ProbeMode
     source: Annotated[Endpoint, msgspec.Meta(description="Where the probe left from.")]

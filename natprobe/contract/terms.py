@@ -31,6 +31,8 @@ __all__ = (
     "HOLE_PUNCH_REQUESTS",
     "HOLE_PUNCH_STRANGER_PINGS",
     "HOST_MODES",
+    "HTTP_NONCE_MODES",
+    "HTTP_NONCE_PATH",
     "HOST_PATTERN",
     "JAMULUS_PROBE_BODY_BYTES",
     "JAMULUS_PROBE_RESEND_BYTES",
@@ -107,6 +109,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     NOT_FOUND = "not_found"
     PORT_NOT_ALLOWED = "port_not_allowed"
+    RELAY_NOT_ALLOWED = "relay_not_allowed"
     INTERNAL = "internal"
 
 
@@ -166,6 +169,10 @@ NONCE_MODES: Final = (ProbeMode.NONCE,)
 """Modes that need (and alone take) ``nonce``."""
 HOST_MODES: Final = (ProbeMode.HTTP, ProbeMode.HTTPS)
 """Modes that take ``host``."""
+HTTP_NONCE_MODES: Final = (ProbeMode.HTTP,)
+"""Modes that may take ``nonce``: the GET then asks for ``HTTP_NONCE_PATH`` + nonce instead
+of ``/`` (a token an HTTP reverse proxy carries through, for a relay check)."""
+HTTP_NONCE_PATH: Final = "/.well-known/natprobe/"
 COUNT_MODE: Final = (TransportProtocol.UDP, ProbeMode.NONCE)
 """The one protocol/mode pair that takes ``count``."""
 

@@ -47,8 +47,10 @@ _SILENT_TABLE = "nplab_dns"
 Records = Mapping[str, Sequence[IPv4Address | IPv6Address]]
 
 
-def dnsmasq_argv(address: IPv4Address, records: Records, zone: str = ZONE) -> list[str]:
-    """The dnsmasq command line serving ``records`` (name → addresses) for ``zone`` on ``address``."""
+def dnsmasq_argv(address: IPv4Address, records: Records, zone: str = ZONE,
+                 txt: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The dnsmasq command line serving ``records`` (name → addresses) and ``txt`` (name → TXT
+    strings, one record each) for ``zone`` on ``address``."""
     binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     argv = [
         binary, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
@@ -60,6 +62,13 @@ def dnsmasq_argv(address: IPv4Address, records: Records, zone: str = ZONE) -> li
             raise ValueError(f"{name} is outside the lab's zone {zone}")
         if addresses:
             argv.append(f"--host-record={name},{','.join(str(a) for a in addresses)}")
+    for name, texts in sorted((txt or {}).items()):
+        if not name.endswith("." + zone):
+            raise ValueError(f"{name} is outside the lab's zone {zone}")
+        for text in texts:
+            if "," in text or '"' in text:
+                raise ValueError(f"TXT text must not hold ',' or '\"': {text!r}")
+            argv.append(f"--txt-record={name},{text}")
     return argv
 
 
@@ -80,12 +89,13 @@ class LabDns:
     ) -> None:
         self.close()
 
-    def serve(self, records: Records, *, address: IPv4Address = PRIMARY_NS) -> None:
-        """(Re)start the server on ``address`` with exactly ``records``."""
+    def serve(self, records: Records, *, address: IPv4Address = PRIMARY_NS,
+              txt: Mapping[str, Sequence[str]] | None = None) -> None:
+        """(Re)start the server on ``address`` with exactly ``records`` (and ``txt``)."""
         self._stop(address)
         internet = self.lab.internet
         internet.exec(["ip", "addr", "replace", f"{address}/32", "dev", "lo"])
-        proc = internet.spawn(dnsmasq_argv(address, records), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = internet.spawn(dnsmasq_argv(address, records, txt=txt), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._servers[address] = proc
         self._wait_ready(proc, address)
 

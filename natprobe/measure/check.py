@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
+from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
 from natprobe.reports.check_report import CheckReport, FamilyResult
 from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
@@ -310,6 +311,9 @@ class CheckOptions:
     capabilities: CapabilitySet | None = None
     """What this machine can measure (default: probed once, :func:`probe_capabilities`); a test
     injects a set with facilities switched off."""
+    relay: bool = True
+    """When ``name`` leads elsewhere than this network's public address, test the path through
+    that address (a relay) with a one-time token (:mod:`natprobe.measure.relay_check`)."""
 
 
 async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
@@ -413,7 +417,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
-    token, listen_ip = options.token, str(options.listen_ip)
+    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
     capabilities = options.capabilities or probe_capabilities()
     families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
@@ -454,7 +458,22 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             views, public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         )
+    relay_report = None
+    if dns_report is not None and options.relay:
+        from natprobe.measure.relay_check import RelayCheckOptions, apply_relay, check_relay, relay_candidates
+
+        relay_ips = relay_candidates(dns_report)
+        if relay_ips:
+            relay_report = await check_relay(dns_report.name, relay_ips, ports, RelayCheckOptions(
+                server=server, token=token, listen_ip=listen_ip, timeout=probe_timeout))
+            dns_report = apply_relay(dns_report, relay_report)
+    all_verdicts = tuple(v for o in outcomes for v in o.verdicts)
+    advice: tuple[Finding, ...] = ()
+    if needs_remedies(all_verdicts, first.topology.layers.value) and not (relay_report and relay_report.all_reachable):
+        advice = forwarding_remedies(ports, name=name, server=server, has_ipv6=has_global_ipv6)
     return CheckReport(
+        relay=relay_report,
+        advice=advice,
         server=server,
         public_ip=first.public_ip,
         local_ip=first.local_ip,

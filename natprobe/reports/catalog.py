@@ -19,6 +19,7 @@ from natprobe.reports.exposure_report import EXPOSURE_SCHEMA
 from natprobe.reports.jamulus_report import JAMULUS_LIST_SCHEMA, JAMULUS_MODES_SCHEMA, JAMULUS_PING_SCHEMA
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA
 from natprobe.reports.nat_report import NAT_SCHEMA
+from natprobe.reports.relay_report import RELAY_SCHEMA
 from natprobe.reports.router_report import CHECK_MAP_SCHEMA, ROUTER_SCHEMA
 from natprobe.reports.watch_report import HISTORY_SCHEMA, WATCH_SCHEMA
 
@@ -60,6 +61,7 @@ SCHEMAS: dict[str, ReportSchema] = {
             NAT_SCHEMA,
             LIFETIME_SCHEMA,
             CHECK_SCHEMA,
+            RELAY_SCHEMA,
             CHECK_MAP_SCHEMA,
             ROUTER_SCHEMA,
             DNS_SCHEMA,

@@ -9,6 +9,7 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
 from natprobe.reports.finding import Finding
+from natprobe.reports.relay_report import RELAY_BODY, RelayReport
 from natprobe.reports.doctor_report import LIMIT, limit_to_dict
 from natprobe.verdicts.facilities import Availability
 from natprobe.reports.json_schema import (
@@ -30,14 +31,17 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 4
+CHECK_VERSION = 5
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
 ``--host`` name check, a :data:`~natprobe.reports.dns_report.DNS_SCHEMA` body) are added.
 4: a port's ``status`` may be ``arrived-service-silent`` (a silent program holds the port and the
 token reached this host's interface), and ``limits`` lists the facilities this machine lacked
-that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`)."""
+that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`).
+5: ``relay`` (null, or the relay check when ``--host NAME`` leads to a relay: a
+:data:`~natprobe.reports.relay_report.RELAY_SCHEMA` body) and ``advice`` (what to do when a
+port forward cannot work: the remedies in order, each with its check command)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +78,18 @@ class CheckReport:
     """This host has a global IPv6 address (None: IPv6 was not asked about)."""
     dns: DnsReport | None = None
     """The ``--host`` name's records against the public addresses (None: no name given)."""
+    relay: RelayReport | None = None
+    """The path through the relay ``--host NAME`` points at (None: NAME points here, or no name)."""
+    advice: tuple[Finding, ...] = ()
+    """When a port forward cannot work here (CGNAT, double NAT): the remedies, in order."""
     limits: tuple[Availability, ...] = ()
     """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property
     def all_reachable(self) -> bool:
-        return all(p.reachable for p in self.ports)
+        """Every port reachable, directly or (for the name's visitors) through its relay."""
+        via_relay = self.relay.reachable_ports() if self.relay is not None else set()
+        return all(p.reachable or (p.protocol, p.port) in via_relay for p in self.ports)
 
     @property
     def any_tested(self) -> bool:
@@ -134,6 +144,8 @@ class CheckReport:
             ],
             "has_global_ipv6": self.has_global_ipv6,
             "dns": None if self.dns is None else self.dns.body(),
+            "relay": None if self.relay is None else self.relay.body(),
+            "advice": [f.to_dict() for f in self.advice],
             "limits": [limit_to_dict(entry) for entry in self.limits],
             "duration_ms": round(self.duration_s * 1000, 1),
         }
@@ -211,6 +223,8 @@ CHECK_SCHEMA: JsonSchema = report_schema(
         },
         "has_global_ipv6": BOOL_OR_NULL,
         "dns": nullable(_DNS_BODY),
+        "relay": nullable(obj(RELAY_BODY)),
+        "advice": {"type": "array", "items": FINDING},
         "limits": {"type": "array", "items": LIMIT},
         "duration_ms": {"type": "number"},
     },

@@ -22,7 +22,8 @@ from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyL
 __all__ = ("DNS_SCHEMA", "DNS_SCHEMA_ID", "DNS_VERSION", "DnsReport")
 
 DNS_SCHEMA_ID = "natprobe/dns"
-DNS_VERSION = 1
+DNS_VERSION = 2
+"""2: the verdict ``via-relay`` (a record that leads to this host through a relay)."""
 
 
 def _lookups(view: Mapping[IpFamily, FamilyLookup] | None) -> dict[str, Any] | None:

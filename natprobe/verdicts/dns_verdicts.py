@@ -57,6 +57,9 @@ class DnsVerdict(enum.StrEnum):
 
     MATCHES = "matches"
     STALE = "stale"
+    VIA_RELAY = "via-relay"
+    """The record is not this network's address, but a token sent there reached this host:
+    NAME points at a relay that carries it here (``natprobe check --host``)."""
     PRIVATE_ADDRESS = "private-address"
     CGNAT_ADDRESS = "cgnat-address"
     TEMPORARY_ADDRESS = "temporary-address"
@@ -73,7 +76,8 @@ class DnsVerdict(enum.StrEnum):
     INVALID_NAME = "invalid-name"
 
 
-NOT_PROBLEMS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.SPLIT_HORIZON, DnsVerdict.UNVERIFIED})
+NOT_PROBLEMS = frozenset({DnsVerdict.MATCHES, DnsVerdict.NO_RECORD, DnsVerdict.SPLIT_HORIZON, DnsVerdict.UNVERIFIED,
+                          DnsVerdict.VIA_RELAY})
 """Verdicts that ask nothing of the user (unverified: nothing wrong was found, nothing proven)."""
 NOT_CHECKED = frozenset({DnsVerdict.RESOLVER_TIMEOUT, DnsVerdict.RESOLVER_FAILURE})
 """The resolver failed: nothing was learnt about the records (a "could not test", not a finding)."""

@@ -190,6 +190,10 @@ def run(args: argparse.Namespace) -> int:
         return resolved
     setting, token = resolved
     if setting is None:
+        if args.host:
+            from natprobe_cli.relay_from_here import relay_from_here
+
+            return relay_from_here(args, specs)
         return _no_server(args)
     server = setting.value
     families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)

@@ -144,6 +144,7 @@ def create_app(
         clock=clock,
         verify_context=_verify_context(config),
         jamulus=jamulus,
+        target_limiter=RateLimiter(config.target_rate_per_s, config.target_burst, config.max_sources),
     )
     app.router.add_get("/v1/whoami", whoami, allow_head=False)
     app.router.add_post("/v1/probe", probe)

@@ -170,6 +170,8 @@ class ApiState:
     """Probes refused by the rate limiter or the in-flight cap."""
     on_probe: Callable[[str, str, str], None] | None = None
     """Told (protocol, mode, outcome) after every probe-back (the /metrics counters)."""
+    target_limiter: RateLimiter | None = None
+    """Relay probes per target (IPv4 address or IPv6 /64), in addition to the per-source limit."""
 
 
 def probe_outcome(result: object) -> str:

@@ -248,8 +248,9 @@ _DOCUMENT: dict[str, Any] = {
                             "unknown_field": _error(
                                 "bad_request",
                                 "unknown field 'ip'; allowed fields are protocol, port, mode, nonce, host, "
-                                "count, timeout. There is no way to name a target address: the server only "
-                                "ever probes the address this request came from",
+                                "count, timeout, relay. There is no way to name a target address: the server only "
+                                "ever probes the address this request came from (or a 'relay' its name's owner "
+                                "allows in DNS)",
                                 {"protocol": "udp", "port": 22124, "mode": "nonce", "nonce": _NONCE, "ip": "10.0.0.1"},
                             ),
                             "bad_combination": _error(
@@ -274,7 +275,8 @@ _DOCUMENT: dict[str, Any] = {
                         {"WWW-Authenticate": {"schema": {"type": "string"}}},
                     ),
                     "403": _error_response(
-                        "The operator does not allow probes to this port.",
+                        "The operator does not allow probes to this port, or the relay rule does not allow "
+                        "probing the named relay for you (the message names the TXT record to add).",
                         {"denied": _error("port_not_allowed", "this server does not probe port 25")},
                     ),
                     "413": _error_response(
@@ -282,7 +284,8 @@ _DOCUMENT: dict[str, Any] = {
                         {"too_large": _error("bad_request", f"the request body is larger than {_MAX_BODY} bytes")},
                     ),
                     "429": _error_response(
-                        "Too many probes from your address, or too many in flight on the server.",
+                        "Too many probes from your address, too many in flight on the server, or too many "
+                        "relay probes of one target.",
                         {
                             "rate_limited": _error(
                                 "rate_limited", "too many probes from 203.0.113.7: 10 at once, then 1 per second"

@@ -85,15 +85,16 @@ def _convert_one(action: argparse.Action, value: object) -> object:
     elif action.type in _NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(_("expected a number"))
-        value = str(value) if action.type is not float else value
         if action.type is float:
             return float(value)
+        value = str(value)
     elif not isinstance(value, str):
         raise ValueError(_("expected a string"))
-    converted: object = value
+    text: str = value
+    converted: object = text
     if callable(action.type):
         try:
-            converted = action.type(value)
+            converted = action.type(text)
         except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
             raise ValueError(str(exc)) from None
     if action.choices is not None and converted not in action.choices:

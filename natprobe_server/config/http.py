@@ -39,6 +39,8 @@ UDP_NONCE_SPACING = 0.15
 
 DEFAULT_RATE_PER_S = 1.0
 DEFAULT_BURST = 10.0
+DEFAULT_TARGET_RATE_PER_S = 0.2
+DEFAULT_TARGET_BURST = 6.0
 DEFAULT_MAX_SOURCES = 10_000
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
@@ -116,6 +118,21 @@ class HttpApiConfig:
     metrics_listen: tuple[IPAddress, int] | None = None
     """Also serve ``GET /metrics`` (and nothing else) on this address and port, to whoever
     reaches it: a private interface for a Prometheus elsewhere, as node_exporter does."""
+    own_addresses: tuple[IPAddress, ...] = ()
+    """The server's other own addresses (its STUN addresses and their public ones): a relay
+    there may be probed without a DNS permission (:mod:`natprobe.contract.relay_rule`)."""
+    target_rate_per_s: float = DEFAULT_TARGET_RATE_PER_S
+    target_burst: float = DEFAULT_TARGET_BURST
+    """Per-target limit of relay probes (an IPv4 address or IPv6 /64 probed for others), in
+    addition to the per-source one: many sources cannot aim the server at one relay."""
+
+    @property
+    def server_addresses(self) -> tuple[IPAddress, ...]:
+        """Every address of this server a relay probe may target without a DNS permission."""
+        found = [self.probe_source_ip, *self.own_addresses]
+        if self.probe_source_public_ip is not None:
+            found.append(self.probe_source_public_ip)
+        return tuple(dict.fromkeys(found))
 
     @property
     def advertised_source_ip(self) -> IPAddress:
@@ -133,6 +150,10 @@ class HttpApiConfig:
             self.burst >= 1 and math.isfinite(self.burst)
         ):
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
+        if not (self.target_rate_per_s > 0 and math.isfinite(self.target_rate_per_s)) or not (
+            self.target_burst >= 1 and math.isfinite(self.target_burst)
+        ):
+            raise ValueError("relay probe rate must be > 0 and burst >= 1")
         if min(self.max_sources, self.max_in_flight, self.max_in_flight_per_source) < 1:
             raise ValueError("max_sources, max_in_flight and max_in_flight_per_source must be >= 1")
         if self.max_body_bytes < 256:
@@ -193,6 +214,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-listen", type=_listen_address, metavar="IP:PORT",
         help=_("also serve GET /metrics, and nothing else, on this address to anyone who reaches it "
                "(e.g. a private interface, as node_exporter does)"),
+    )
+    parser.add_argument(
+        "--relay-probe-rate",
+        type=positive_float,
+        default=DEFAULT_TARGET_RATE_PER_S,
+        metavar="R",
+        help="relay probes per second per target address, whoever asks (default %(default)s)",
+    )
+    parser.add_argument(
+        "--relay-probe-burst",
+        type=at_least_one,
+        default=DEFAULT_TARGET_BURST,
+        metavar="B",
+        help="relay probes allowed in a burst per target address (default %(default)s)",
     )
     parser.add_argument(
         "--exposure-interval",
@@ -309,6 +344,8 @@ def config_from_args(
         token=token,
         rate_per_s=args.probe_rate,
         burst=args.probe_burst,
+        target_rate_per_s=args.relay_probe_rate,
+        target_burst=args.relay_probe_burst,
         resolvers=tuple(str(r) for r in (getattr(args, "resolver", None) or ())),
         max_connections=args.http_max_connections,
         max_connections_per_source=args.http_max_connections_per_source,

@@ -600,10 +600,10 @@ def _tls_failure(exc: ssl.SSLError) -> str:
     return _clean(f"TLS handshake failed: {reason}{hint}")
 
 
-async def _get(stream: _Stream, host_header: str, timeout: float) -> tuple[HttpHead | None, str | None]:
-    """Send ``GET /`` and read the head; returns (head, error)."""
+async def _get(stream: _Stream, host_header: str, timeout: float, path: str = "/") -> tuple[HttpHead | None, str | None]:
+    """Send ``GET path`` and read the head; returns (head, error)."""
     request = (
-        f"GET / HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: natprobe-echo/{__version__}\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: natprobe-echo/{__version__}\r\n"
         "Accept: */*\r\nConnection: close\r\n\r\n"
     ).encode("ascii")
     data = b""
@@ -633,8 +633,9 @@ async def probe_http(
     host: str | None = None,
     verify_context: ssl.SSLContext | None = None,
     https: bool = False,
+    path: str = "/",
 ) -> ProbeOutcome:
-    """``GET /`` with ``Host: host`` (or the target IP); for ``https`` a TLS handshake first.
+    """``GET path`` with ``Host: host`` (or the target IP); for ``https`` a TLS handshake first.
 
     HTTPS: the handshake is tried with ``verify_context`` (default: the system trust store,
     hostname checked against ``host`` or the target IP). If only certificate verification
@@ -669,7 +670,7 @@ async def probe_http(
             return ProbeOutcome(opened.source, HttpsResult(True, ProbeError.TLS, None, None, None, tls))
         tls = _tls_info(opened.writer, verified=verify_error is None, verify_error=verify_error)
     try:
-        head, error = await _get(opened, host_header, timeout)
+        head, error = await _get(opened, host_header, timeout, path)
     finally:
         await _close(opened.writer)
     status = None if head is None else head.status

@@ -130,6 +130,8 @@ http_port = 8080
 udp_probe_port = 9000
 probe_rate = 2
 probe_burst = 4
+relay_probe_rate = 0.5
+relay_probe_burst = 3
 jamulus_port = 22224
 log_level = "INFO"
 resolver = "192.0.2.53"
@@ -153,7 +155,8 @@ web_ipv6_name = "v6.example.org"
 SAME_FLAGS = (
     "--primary 10.0.0.5 --alternate 10.0.0.6 --primary-public 203.0.113.20 --alternate-public 203.0.113.21 "
     "--port 4000 --echo-port 5000 --no-tcp --rate 50 --burst 80.5 --max-tcp-connections 12 --software natprobe "
-    "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --jamulus-port 22224 --log-level INFO "
+    "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --relay-probe-rate 0.5 "
+    "--relay-probe-burst 3 --jamulus-port 22224 --log-level INFO "
     "--resolver 192.0.2.53 --metrics-allow 192.0.2.0/24 --metrics-allow 2001:db8::/32 --metrics-listen 10.0.0.5:9100 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "

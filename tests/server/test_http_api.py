@@ -456,7 +456,7 @@ async def test_unknown_field_is_refused_and_nothing_is_sent(udp_sink: Callable[.
         ({"protocol": "udp", "port": 1, "mode": "nonce", "nonce": "abc"}, "nonce must be 16 to 64 hexadecimal"),
         ({"protocol": "udp", "port": 1, "mode": "nonce", "nonce": "g" * 16}, "nonce must be 16 to 64 hexadecimal"),
         ({"protocol": "udp", "port": 1, "mode": "nonce", "nonce": "a" * 65}, "nonce must be 16 to 64 hexadecimal"),
-        ({"protocol": "udp", "port": 1, "mode": "jamulus", "nonce": NONCE}, "'nonce' is only used by mode 'nonce'"),
+        ({"protocol": "udp", "port": 1, "mode": "jamulus", "nonce": NONCE}, "'nonce' is only used by modes 'nonce' and 'http'"),
         ({"protocol": "tcp", "port": 1, "mode": "jamulus"}, "mode 'jamulus' does not work over tcp"),
         ({"protocol": "udp", "port": 1, "mode": "http"}, "mode 'http' does not work over udp"),
         ({"protocol": "udp", "port": 1, "mode": "connect"}, "udp modes are: dns, jamulus, nonce, ntp, openvpn, quic"),

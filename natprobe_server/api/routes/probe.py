@@ -32,6 +32,7 @@ from natprobe_server.api.guards import (
     read_body,
     record_response,
 )
+from natprobe_server.api.relay_guard import authorize_relay
 from natprobe_server.probes import probe_back
 from natprobe_server.probes.probe_back import ProbeOutcome, UdpProbeSocket
 from natprobe_server.ratelimit import source_key
@@ -58,8 +59,13 @@ async def probe(request: web.Request) -> web.Response:
         )
     if spec.port in config.denied_ports:
         raise ApiError(403, ErrorCode.PORT_NOT_ALLOWED, f"this server does not probe port {spec.port}")
+    relay = spec.relay_target
     with admitted(state, source_key(peer.ip)):
         target = TransportAddress(peer.ip, spec.port)
+        if relay is not None:
+            grant = await authorize_relay(state, peer.ip, relay)
+            target = TransportAddress(relay.ip, spec.port)
+            logger.info("relay probe for %s to %s (%s): %s", peer.ip, relay.ip, relay.name, grant.detail)
         start = time.monotonic()  # not the injectable rate-limit clock: this is a measurement
         try:
             outcome = await _run(state, spec, target, len(body))
@@ -73,8 +79,9 @@ async def probe(request: web.Request) -> web.Response:
         state.probes += 1
     verdict = probe_outcome(outcome.result)
     # One line per probe-back, enough to answer an abuse complaint: who asked, what, the outcome.
-    logger.info("probe-back for %s: %s/%s to port %d from %s: %s %s", peer.ip, spec.protocol.value,
-                spec.mode.value, spec.port, outcome.source, verdict, encode(outcome.result).decode())
+    via = "" if relay is None else f" (relay {relay.ip} for {relay.name})"
+    logger.info("probe-back for %s: %s/%s to port %d%s from %s: %s %s", peer.ip, spec.protocol.value,
+                spec.mode.value, spec.port, via, outcome.source, verdict, encode(outcome.result).decode())
     if state.on_probe is not None:
         state.on_probe(spec.protocol.value, spec.mode.value, verdict)
     return record_response(
@@ -137,4 +144,5 @@ async def _run(state: ApiState, spec: ProbeRequest, target: TransportAddress, bo
         host=spec.virtual_host,
         verify_context=state.verify_context,
         https=spec.mode is ProbeMode.HTTPS,
+        path=spec.http_path,
     )
