@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from natprobe.addressing import TransportAddress
 from natprobe.adapters.hops import trace_hops
-from natprobe.adapters.jamulus_socket import list_servers, ping
+from natprobe.measure.jamulus_query import list_servers, ping
 from natprobe.adapters.stun_udp import StunEndpoint
 from natprobe.errors import NatprobeError
 from natprobe.jamulus import Message, PingMs, PingMsWithNumClients, ReqVersionAndOs, VersionAndOs, OsType, decode, encode

@@ -31,6 +31,9 @@ __all__ = (
     "is_ipv4_mapped",
     "unmap",
     "to_ipv4_mapped",
+    "HostPortError",
+    "HostPortProblem",
+    "split_host_port",
 )
 
 IPAddress: TypeAlias = IPv4Address | IPv6Address
@@ -259,3 +262,79 @@ def _v6_key(text: str) -> str:
     if address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+
+
+class HostPortProblem(StrEnum):
+    """What is wrong with a ``HOST[:PORT]`` text (a program words it; see :class:`HostPortError`)."""
+
+    EMPTY = "empty"
+    UNBALANCED_BRACKET = "unbalanced-bracket"
+    TEXT_AFTER_BRACKET = "text-after-bracket"
+    NOT_IPV6_IN_BRACKETS = "not-ipv6-in-brackets"
+    NOT_HOST_PORT = "not-host-port"
+    NO_HOST = "no-host"
+    BAD_HOST = "bad-host"
+    BAD_PORT = "bad-port"
+
+
+_HOST_PORT_ENGLISH: Final = {
+    HostPortProblem.EMPTY: "empty address: give HOST or HOST:PORT",
+    HostPortProblem.UNBALANCED_BRACKET: "{text!r}: missing ']' after the IPv6 address",
+    HostPortProblem.TEXT_AFTER_BRACKET: "{text!r}: expected ':PORT' after ']'",
+    HostPortProblem.NOT_IPV6_IN_BRACKETS: "{text!r}: {host!r} between brackets is not an IPv6 address",
+    HostPortProblem.NOT_HOST_PORT: "{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT to give a port)",
+    HostPortProblem.NO_HOST: "{text!r}: the host is missing",
+    HostPortProblem.BAD_HOST: "{text!r}: {host!r} is not a host name or address",
+    HostPortProblem.BAD_PORT: "invalid port {port_text!r} in {text!r}: give a number from 1 to 65535",
+}
+
+
+class HostPortError(ValueError):
+    """A ``HOST[:PORT]`` text that cannot be split; ``problem`` and the parts say why."""
+
+    def __init__(self, problem: HostPortProblem, text: str, host: str = "", port_text: str = "") -> None:
+        self.problem, self.text, self.host, self.port_text = problem, text, host, port_text
+        super().__init__(_HOST_PORT_ENGLISH[problem].format(text=text, host=host, port_text=port_text))
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), IPv6Address)
+    except ValueError:
+        return False
+
+
+def split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """Split ``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 literal: the one
+    parser of a server address, for every command and setting. Raises :class:`HostPortError`."""
+    value = text.strip()
+    if not value:
+        raise HostPortError(HostPortProblem.EMPTY, text)
+    port_text: str | None = None
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep:
+            raise HostPortError(HostPortProblem.UNBALANCED_BRACKET, text)
+        if rest:
+            if not rest.startswith(":"):
+                raise HostPortError(HostPortProblem.TEXT_AFTER_BRACKET, text)
+            port_text = rest[1:]
+        if not _is_ipv6(host):
+            raise HostPortError(HostPortProblem.NOT_IPV6_IN_BRACKETS, text, host=host)
+    elif value.count(":") > 1:
+        if not _is_ipv6(value):
+            raise HostPortError(HostPortProblem.NOT_HOST_PORT, text)
+        host = value
+    elif ":" in value:
+        host, _sep, port_text = value.partition(":")
+    else:
+        host = value
+    if not host:
+        raise HostPortError(HostPortProblem.NO_HOST, text)
+    if any(c.isspace() or c in "/\\@?#[]" for c in host):
+        raise HostPortError(HostPortProblem.BAD_HOST, text, host=host)
+    if port_text is None:
+        return host, default_port
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise HostPortError(HostPortProblem.BAD_PORT, text, host=host, port_text=port_text)
+    return host, int(port_text)

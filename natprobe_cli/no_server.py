@@ -7,22 +7,14 @@ from __future__ import annotations
 import asyncio
 import textwrap
 
-from natprobe.adapters.user_config import ENV_SERVER, config_path
-from natprobe.addressing import AddressScope, IPAddress, is_globally_routable
+from natprobe_cli.user_config import ENV_SERVER, config_path
+from natprobe.addressing import IPAddress, is_globally_routable
 from natprobe.addressing import classify as address_scope
-from natprobe.i18n import N_, _
+from natprobe.i18n import _
+from natprobe.findings.scope_words import scope_meaning
 
 _WIDTH = 88
 
-_SCOPE_MEANING = {
-    AddressScope.PRIVATE: N_("a private address (RFC 1918): a NAT router sits between this host and the Internet"),
-    AddressScope.SHARED: N_(
-        "a carrier-grade NAT address (100.64.0.0/10, RFC 6598): your provider shares one public address "
-        "among many customers, and a port forward on your own router cannot make you reachable"
-    ),
-    AddressScope.UNIQUE_LOCAL: N_("a unique-local IPv6 address: not reachable from the Internet"),
-    AddressScope.LINK_LOCAL: N_("a link-local address: not reachable from the Internet"),
-}
 
 
 def no_server_message(command: str) -> str:
@@ -57,7 +49,7 @@ def _describe_address(ip: IPAddress) -> str:
     scope = address_scope(ip)
     if is_globally_routable(scope):
         return _("{address}: a public address, no NAT on this host's own interface", address=ip)
-    meaning = _(_SCOPE_MEANING[scope]) if scope in _SCOPE_MEANING else scope.value
+    meaning = scope_meaning(scope)
     return _("{address}: {meaning}", address=ip, meaning=meaning)
 
 
@@ -91,7 +83,7 @@ def inside_report(*, nat: bool = True) -> str:
 
 
 def _nat_lines() -> list[str]:
-    from natprobe.adapters.user_config import UserConfigError, resolve_stun_servers
+    from natprobe_cli.user_config import UserConfigError, resolve_stun_servers
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat
     from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS, pick_stun_server
 

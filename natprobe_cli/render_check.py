@@ -13,7 +13,6 @@ from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.relay_verdicts import RelayVia
 from natprobe.findings.path_picture import check_path
 from natprobe.i18n import _
-from natprobe.verdicts.facilities import limit_sentence
 from natprobe.verdicts.reachability import PortStatus
 
 _WIDTH = 88
@@ -98,8 +97,8 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         lines += ["", render_relay_section(report.relay, style)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
-    for entry in report.limits:
-        lines.extend(_wrap(limit_sentence(entry), _("limited: ")))
+    for limit in report.limits:
+        lines.extend(_wrap(limit.text, _("limited: ")))
     if report.advice:
         lines += ["", style.paint(_("A port forward cannot work here. What can, in order:"), Colour.BOLD),
                   render_findings(report.advice, style=style)]

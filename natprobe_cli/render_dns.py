@@ -7,7 +7,8 @@ import textwrap
 from natprobe.addressing import IpFamily
 from natprobe.i18n import _
 from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.dns_verdicts import FamilyLookup, LookupStatus, record_type
+from natprobe.verdicts.dns_verdicts import record_type
+from natprobe.observations import FamilyLookup, LookupStatus
 
 _WIDTH = 88
 

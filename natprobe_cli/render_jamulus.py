@@ -8,7 +8,6 @@ from natprobe_cli.render import label_rows, render_findings, render_path
 from natprobe_cli.terminal import Colour, Style
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeVerdict
-from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.findings.path_picture import jamulus_path
 from natprobe.i18n import _
 
@@ -112,7 +111,7 @@ def render_jamulus_report(report: JamulusModesReport, style: Style = Style()) ->
         lines += _row(_("hole punch error"), report.hole_punch_error)
     lines += [
         "",
-        render_findings(explain_jamulus(report), style=style),
+        render_findings(report.findings, style=style),
         "\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s),
     ]
     return "\n".join(lines)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from natprobe_cli.render import label_rows, render_findings, render_path
 from natprobe_cli.terminal import Style
-from natprobe.findings.nat_findings import explain_nat
 from natprobe.findings.path_picture import nat_path
 from natprobe.i18n import _
 from natprobe.reports.nat_report import NatReport
@@ -46,5 +45,5 @@ def render_nat_report(report: NatReport, style: Style = Style()) -> str:
         )
     )
     lines = [render_path(nat_path(report), style), "", *label_rows(rows), ""]
-    lines.append(render_findings(explain_nat(report), style=style))
+    lines.append(render_findings(report.findings, style=style))
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe.adapters.user_config import Setting, UserConfigError, resolve_client
+from natprobe_cli.user_config import Setting, UserConfigError, resolve_client
 from natprobe.i18n import _
 
 

@@ -10,6 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from natprobe.addressing import (
+    HostPortError,
+    HostPortProblem,
+    split_host_port,
     AddressScope,
     classify,
     is_globally_routable,
@@ -307,3 +310,30 @@ def test_zone_never_changes_the_scope(ip: IPv6Address) -> None:
 def test_every_address_inside_a_block_shares_its_scope(net: IPv4Network, offset: int) -> None:
     ip = net.network_address + offset % net.num_addresses
     assert classify(ip) is classify(net.network_address)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", HostPortProblem.EMPTY),
+        ("[::1", HostPortProblem.UNBALANCED_BRACKET),
+        ("[::1]x", HostPortProblem.TEXT_AFTER_BRACKET),
+        ("[nothost]:1", HostPortProblem.NOT_IPV6_IN_BRACKETS),
+        ("a:b:c", HostPortProblem.NOT_HOST_PORT),
+        (":3478", HostPortProblem.NO_HOST),
+        ("a b", HostPortProblem.BAD_HOST),
+        ("host:0", HostPortProblem.BAD_PORT),
+        ("host:", HostPortProblem.BAD_PORT),
+    ],
+)
+def test_split_host_port_names_the_problem(text: str, problem: HostPortProblem) -> None:
+    with pytest.raises(HostPortError) as caught:
+        split_host_port(text, 3478)
+    assert caught.value.problem is problem and isinstance(caught.value, ValueError)
+
+
+def test_split_host_port_forms() -> None:
+    assert split_host_port(" stun.example.org ", 3478) == ("stun.example.org", 3478)
+    assert split_host_port("192.0.2.1:3479", 3478) == ("192.0.2.1", 3479)
+    assert split_host_port("2001:db8::1", 3478) == ("2001:db8::1", 3478)
+    assert split_host_port("[2001:db8::1]:5349", 3478) == ("2001:db8::1", 5349)

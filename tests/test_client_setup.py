@@ -17,7 +17,7 @@ import pytest
 from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServer, EchoServerConfig
-from natprobe.adapters.user_config import (
+from natprobe_cli.user_config import (
     UserConfig,
     UserConfigError,
     check_server_url,

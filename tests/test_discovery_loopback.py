@@ -13,9 +13,10 @@ import pytest
 
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServer, EchoServerConfig
-from natprobe import ClassicNatType, DiscoveryOptions, FilteringBehavior, MappingBehavior, discover_nat
+from natprobe import DiscoveryOptions, discover_nat
+from natprobe.nat import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import Probe
+from natprobe.observations import Probe
 from tests.json_reports import assert_valid_report
 
 LO1 = ipaddress.IPv4Address("127.0.0.1")
@@ -46,7 +47,8 @@ async def test_natprobe_nat_json_with_lifetime_on_loopback(stun_port: int, capsy
             "--lifetime-max", "2"]
     assert await asyncio.to_thread(natprobe_main, args) == 0
     data = assert_valid_report(json.loads(capsys.readouterr().out))
-    assert (data["schema"], data["schema_version"]) == ("natprobe/nat", 3)
+    assert (data["schema"], data["schema_version"]) == ("natprobe/nat", 4)
+    assert [f["code"] for f in data["findings"]]  # the report carries its findings, as the text prints them
     assert data["mapping"]["value"] == "no-nat" and data["nat_type"]["value"] == "open-internet"
     assert data["server_alternate"] == {"ip": "127.0.0.2", "port": data["server_alternate"]["port"]}
     lifetime = assert_valid_report(data["lifetime"])

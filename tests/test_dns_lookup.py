@@ -29,7 +29,8 @@ from natprobe.contract.dns import DnsRequest, decode_request, encode
 from natprobe.errors import DecodeError, ServerError
 from natprobe.lab.dns_server import dnsmasq_argv
 from natprobe.measure.name_check import NameCheckOptions, check_name
-from natprobe.verdicts.dns_verdicts import DnsVerdict, LookupStatus
+from natprobe.verdicts.dns_verdicts import DnsVerdict
+from natprobe.observations import LookupStatus
 from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.interop

@@ -37,7 +37,8 @@ from natprobe.recverr import (
 )
 from natprobe.adapters.hops import trace_hops
 from natprobe.adapters.interfaces import source_address_toward
-from natprobe.verdicts.nat_layers import NatLayers, assess_topology
+from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.findings.topology_words import assess_topology
 
 T = TypeVar("T")
 

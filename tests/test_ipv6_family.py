@@ -10,7 +10,9 @@ from natprobe.findings.jamulus_findings import explain_jamulus_port
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract import ConnectResult, ProbeError, ProbeMode
 from natprobe.contract import TransportProtocol as Protocol
-from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_port
+from natprobe.findings.port_words import assess_port
+from natprobe.verdicts.reachability import Context, PortStatus
+from natprobe.observations import PortObservation
 
 STABLE = IPv6Address("2001:db8:77::10")
 TEMPORARY = IPv6Address("2001:db8:77:0:3f2b:f305:512c:bb0d")
@@ -59,12 +61,12 @@ def _v6(temporary: bool = False, local: IPv6Address = STABLE) -> Context:
 
 def test_ipv6_probe_not_arriving_is_a_firewall_with_pinhole_advice_for_the_address() -> None:
     observation = PortObservation(Protocol.UDP, 22124, ProbeMode.NONCE, listening=True, nonce_received=False)
-    verdict = decide_port(observation, _v6())
+    verdict = assess_port(observation, _v6())
     assert verdict.family is IpFamily.IPV6 and verdict.status is PortStatus.IPV6_FIREWALL
     assert verdict.reachable is False and str(STABLE) in verdict.reason and "no NAT" in verdict.reason
     assert any("pinhole" in a and str(STABLE) in a for a in verdict.advice)
     assert not any("temporary privacy address that changes" in a for a in verdict.advice)
-    temporary = decide_port(observation, _v6(temporary=True, local=TEMPORARY))
+    temporary = assess_port(observation, _v6(temporary=True, local=TEMPORARY))
     assert "temporary privacy address" in temporary.reason
     assert any("use_tempaddr=0" in a for a in temporary.advice)
 
@@ -72,23 +74,23 @@ def test_ipv6_probe_not_arriving_is_a_firewall_with_pinhole_advice_for_the_addre
 def test_ipv6_refused_tcp_is_a_firewall_not_a_forward_to_another_machine() -> None:
     observation = PortObservation(Protocol.TCP, 443, ProbeMode.NONCE, listening=True, nonce_received=False,
                                   server_result=ConnectResult(connected=False, error=ProbeError.REFUSED, connect_ms=None))
-    verdict = decide_port(observation, _v6())
+    verdict = assess_port(observation, _v6())
     assert verdict.status is PortStatus.IPV6_FIREWALL and "refused" in verdict.reason
     assert not any("forward" in a.lower() for a in verdict.advice)
 
 
 def test_ipv6_reachable_names_the_address_and_ipv4_stays_as_it_was() -> None:
     arrived = PortObservation(Protocol.UDP, 22124, ProbeMode.NONCE, listening=True, nonce_received=True)
-    verdict = decide_port(arrived, _v6())
+    verdict = assess_port(arrived, _v6())
     assert verdict.reachable and str(STABLE) in verdict.reason and "router forward" not in (verdict.proof or "")
-    v4 = decide_port(arrived, Context(IPv4Address("192.168.1.2"), IPv4Address("203.0.113.2"), NatLayers.ONE_NAT))
+    v4 = assess_port(arrived, Context(IPv4Address("192.168.1.2"), IPv4Address("203.0.113.2"), NatLayers.ONE_NAT))
     assert v4.family is IpFamily.IPV4 and "router forward" in (v4.proof or "")
 
 
 def test_jamulus_over_ipv6_says_direct_connections_and_ipv4_directories() -> None:
     arrived = PortObservation(Protocol.UDP, 22124, ProbeMode.NONCE, listening=True, nonce_received=True)
-    (finding,) = explain_jamulus_port(decide_port(arrived, _v6()), NatLayers.NO_NAT)
+    (finding,) = explain_jamulus_port(assess_port(arrived, _v6()), NatLayers.NO_NAT)
     assert "-6" in finding.detail and any("directories are IPv4" in a for a in finding.advice)
     lost = PortObservation(Protocol.UDP, 22124, ProbeMode.NONCE, listening=True, nonce_received=False)
-    (blocked,) = explain_jamulus_port(decide_port(lost, _v6()), NatLayers.NO_NAT)
+    (blocked,) = explain_jamulus_port(assess_port(lost, _v6()), NatLayers.NO_NAT)
     assert "not reachable over IPv6" in blocked.detail

@@ -55,7 +55,8 @@ from natprobe.jamulus import (
     is_protocol_frame,
     merge_listing,
 )
-from natprobe.adapters.jamulus_socket import JamulusSocket, list_servers, ping
+from natprobe.adapters.jamulus_socket import JamulusSocket
+from natprobe.measure.jamulus_query import list_servers, ping
 from tests.json_reports import assert_valid_report
 
 LOCALHOST = IPv4Address("127.0.0.1")

@@ -5,8 +5,8 @@ to exactly one layer. Data flows down and imports point down:
 
     measure (orchestration)  ->  adapters (I/O), lab (I/O)  ->  pure units
 
-and the pure units themselves are ordered foundation < codecs < contract < verdicts <
-reports < findings. Pure units import no asyncio, socket or aiohttp; ``natprobe`` never
+and the pure units themselves are ordered foundation < codecs < contract < observations <
+verdicts < reports < findings. Pure units import no asyncio, socket or aiohttp; ``natprobe`` never
 imports ``natprobe_cli`` or ``natprobe_server``; no two units import each other, even indirectly.
 A new unit without a layer fails here, so the layout stays the one the README draws.
 """
@@ -37,14 +37,24 @@ LAYERS: dict[str, tuple[str, int]] = {
     "proxy_header": ("pure", 1),
     "udp_services": ("pure", 1),
     "contract": ("pure", 2),
-    "verdicts": ("pure", 3),
-    "reports": ("pure", 4),
-    "findings": ("pure", 5),
-    "adapters": ("io", 6),
-    "lab": ("io", 6),
-    "measure": ("orchestration", 7),
-    "__init__": ("api", 8),
-    "__main__": ("api", 8),
+    "observations": ("pure", 3),
+    "verdicts": ("pure", 4),
+    "reports": ("pure", 5),
+    "findings": ("pure", 6),
+    "adapters": ("io", 7),
+    "lab": ("io", 7),
+    "measure": ("orchestration", 8),
+    "__init__": ("api", 9),
+    "__main__": ("api", 9),
+    # The namespaced public modules: the parts of each report, re-exported from their homes.
+    "nat": ("api", 9),
+    "reach": ("api", 9),
+    "router": ("api", 9),
+    "exposed": ("api", 9),
+    "names": ("api", 9),
+    "jamulus_check": ("api", 9),
+    "doctor": ("api", 9),
+    "relays": ("api", 9),
 }
 IO_MODULES = {"asyncio", "socket", "aiohttp", "selectors", "subprocess", "netifaces", "ssl", "select"}
 APPLICATIONS = {"natprobe_cli", "natprobe_server"}

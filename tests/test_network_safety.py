@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from natprobe.adapters.user_config import config_path, load_user_config, resolve_server, resolve_stun_servers
-from natprobe.measure.discovery import split_host_port
+from natprobe_cli.user_config import config_path, load_user_config, resolve_server, resolve_stun_servers
+from natprobe.addressing import split_host_port
 from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -224,7 +224,7 @@ def test_serve_errors_speak_french(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_the_built_in_stun_list_is_named_in_french() -> None:
-    from natprobe.adapters.user_config import UserConfig, resolve_stun_servers
+    from natprobe_cli.user_config import UserConfig, resolve_stun_servers
     from natprobe.i18n import use_language
 
     use_language("fr")
@@ -243,10 +243,13 @@ def test_a_refused_mapping_joins_its_reason_without_a_stray_full_stop() -> None:
 
     from natprobe.contract import ProbeMode, TransportProtocol
     from natprobe.verdicts.nat_layers import NatLayers
-    from natprobe.verdicts.reachability import Context, PortObservation, decide_port
-    from natprobe.verdicts.router_verdicts import MappingOutcome, with_router_evidence
+    from natprobe.findings.port_words import assess_port
+    from natprobe.observations import PortObservation
+    from natprobe.verdicts.reachability import Context
+    from natprobe.findings.router_reasons import with_router_evidence
+    from natprobe.verdicts.router_verdicts import MappingOutcome
 
-    verdict = decide_port(PortObservation(TransportProtocol.UDP, 22124, ProbeMode.NONCE, listening=True,
+    verdict = assess_port(PortObservation(TransportProtocol.UDP, 22124, ProbeMode.NONCE, listening=True,
                                           nonce_received=False, seen_on_interface=False),
                           Context(IPv4Address("192.168.1.2"), IPv4Address("203.0.113.7"), NatLayers.ONE_NAT))
     assert verdict.reason.endswith(".")

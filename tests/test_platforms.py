@@ -32,7 +32,7 @@ from natprobe.adapters.icmp_hops import (
 )
 from natprobe.errors import DecodeError
 from natprobe.recverr import HopOutcome
-from natprobe.verdicts.facilities import Facility, Missing
+from natprobe.observations import Facility, Missing
 from tests.json_reports import assert_valid_report
 
 ROOT = Path(__file__).resolve().parent.parent

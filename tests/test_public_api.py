@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import ipaddress
 import sys
 import typing
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import natprobe
+import natprobe.nat
 
 
 def test_all_is_a_sorted_tuple_of_existing_names() -> None:
@@ -59,9 +63,63 @@ def _natprobe_types(annotation: object) -> Iterator[type]:
         yield annotation
 
 
-def test_every_type_a_public_record_holds_is_exported() -> None:
-    """From each exported dataclass, follow the field types: each natprobe type met is exported too."""
-    todo = [getattr(natprobe, n) for n in natprobe.__all__ if dataclasses.is_dataclass(getattr(natprobe, n))]
+API_MODULES = (
+    "natprobe",
+    "natprobe.addressing",
+    "natprobe.doctor",
+    "natprobe.exposed",
+    "natprobe.jamulus_check",
+    "natprobe.names",
+    "natprobe.nat",
+    "natprobe.reach",
+    "natprobe.relays",
+    "natprobe.router",
+)
+"""The documented places of the public API: the top level and one namespaced module per topic."""
+
+
+def _api() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(name) for name in API_MODULES}
+
+
+def _homes(found: type) -> list[str]:
+    return [name for name, module in _api().items()
+            if found.__name__ in module.__all__ and getattr(module, found.__name__) is found]
+
+
+def test_the_top_level_holds_what_a_user_starts_from() -> None:
+    """About 45 names at most: entry functions, options records, reports, findings, errors."""
+    assert len(natprobe.__all__) <= 48, len(natprobe.__all__)
+    for name in natprobe.__all__[1:]:
+        value = getattr(natprobe, name)
+        kind = (
+            "error" if isinstance(value, type) and issubclass(value, Exception)
+            else "function" if inspect.isfunction(value)
+            else "options" if name.endswith("Options") or name in ("PortSpec", "TransportProtocol")
+            else "report" if name.endswith(("Report", "Session"))
+            else "finding" if name in ("Finding", "Severity")
+            else None
+        )
+        assert kind is not None, f"{name} is a component type: it belongs in a namespaced module"
+
+
+def test_no_name_is_exported_from_two_places() -> None:
+    seen: dict[str, str] = {}
+    for name, module in _api().items():
+        assert isinstance(module.__all__, tuple), name
+        for export in module.__all__:
+            assert hasattr(module, export), (name, export)
+            if export.startswith("_") or not isinstance(getattr(module, export), type):
+                continue
+            assert export not in seen, f"{export} is exported from {seen[export]} and {name}"
+            seen[export] = name
+
+
+def test_every_type_a_public_record_holds_has_one_documented_home() -> None:
+    """From each exported dataclass, follow the field types: each natprobe type met is exported
+    from exactly one of :data:`API_MODULES`, and each of those is documented in the README."""
+    todo = [getattr(module, n) for module in _api().values() for n in module.__all__
+            if dataclasses.is_dataclass(getattr(module, n))]
     assert {"NatReport", "CheckReport", "JamulusModesReport", "CheckOptions"} <= {t.__name__ for t in todo}
     seen: set[type] = set()
     while todo:
@@ -72,12 +130,20 @@ def test_every_type_a_public_record_holds_is_exported() -> None:
         hints = typing.get_type_hints(record, vars(sys.modules[record.__module__]))
         for field in dataclasses.fields(record):
             for found in _natprobe_types(hints[field.name]):
-                assert getattr(natprobe, found.__name__, None) is found, (
-                    f"{record.__name__}.{field.name} holds {found.__module__}.{found.__name__}, not exported from natprobe"
+                homes = _homes(found)
+                assert len(homes) == 1, (
+                    f"{record.__name__}.{field.name} holds {found.__module__}.{found.__name__}, exported from {homes}"
                 )
                 if dataclasses.is_dataclass(found):
                     todo.append(found)
-    assert {natprobe.Verdict, natprobe.Hop, natprobe.LifetimeTrial, natprobe.RetransmissionPolicy} <= seen
+    assert {natprobe.nat.Verdict, natprobe.nat.Hop, natprobe.nat.LifetimeTrial, natprobe.nat.RetransmissionPolicy} <= seen
+
+
+def test_every_api_module_is_documented() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in API_MODULES[1:]:
+        assert f"`{name}`" in readme, f"README does not document {name}"
+        assert f":mod:`{name}`" in (natprobe.__doc__ or ""), f"natprobe's docstring does not point at {name}"
 
 
 def test_every_measurement_function_takes_one_options_record() -> None:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from natprobe.addressing import AddressScope, IPAddress, classify
-from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict, assess_topology
+from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
+from natprobe.findings.topology_words import assess_topology
 
 L = NatLayers
 C = Confidence

@@ -34,7 +34,7 @@ from natprobe.adapters.history_store import MAX_DELIVERY_ATTEMPTS, HistoryStore
 from natprobe.adapters.metrics_output import MetricsListener
 from natprobe.adapters.notify import make_targets
 from natprobe.errors import HistoryError
-from natprobe.adapters.user_config import load_user_config, save_setting
+from natprobe_cli.user_config import load_user_config, save_setting
 from natprobe.measure.watch import WatchSet, run_once, watch_loop
 from natprobe.verdicts.watch_changes import Health, ItemKind, ItemState
 from tests.json_reports import assert_valid_report

@@ -1,7 +1,7 @@
 """Probe, once, which platform facilities this machine and this process have.
 
 Each probe opens and closes one socket or reads one file; nothing is sent. The result is a
-:class:`~natprobe.verdicts.facilities.CapabilitySet` the measurements take as an argument
+:class:`~natprobe.observations.CapabilitySet` the measurements take as an argument
 (``CheckOptions.capabilities``), so a test runs the same code with a facility switched off
 (``probe_capabilities().without(Facility.ARRIVAL_WATCH)``) instead of patching internals.
 
@@ -28,7 +28,7 @@ from natprobe.recverr import Hop
 
 from natprobe.i18n import _
 from natprobe.verdicts.reachability import PortSpec
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, Missing
+from natprobe.observations import Availability, CapabilitySet, Facility, Missing
 
 __all__ = ("bind_remedy", "probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
 

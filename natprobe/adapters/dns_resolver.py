@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.verdicts.dns_verdicts import FamilyLookup, LookupStatus, record_type
+from natprobe.verdicts.dns_verdicts import record_type
+from natprobe.observations import FamilyLookup, LookupStatus
 
 if TYPE_CHECKING:
     import dns.asyncresolver

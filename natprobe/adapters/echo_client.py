@@ -35,7 +35,8 @@ from natprobe.contract import dns as dns_contract
 from natprobe.adapters.http11 import HttpConnection, HttpError, HttpTimeout
 from natprobe.contract.terms import udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
-from natprobe.adapters.user_config import normalise_server_url
+from natprobe.adapters.resolve import normalise_server_url
+from natprobe.i18n import _
 
 __all__ = ("EchoApiClient",)
 

@@ -16,14 +16,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from natprobe.verdicts.port_holder import (
-    HolderKind,
-    PortHolder,
-    classify_program,
-    parse_proc_net_udp,
-    parse_ss_processes,
-    parse_wg_listen_ports,
-)
+from natprobe.verdicts.port_holder import classify_program, parse_proc_net_udp, parse_ss_processes, parse_wg_listen_ports
+from natprobe.observations import HolderKind, PortHolder
 
 __all__ = ("find_udp_holder", "port_in_use")
 

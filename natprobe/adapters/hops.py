@@ -10,7 +10,7 @@ address (``SO_EE_OFFENDER``). No raw sockets, so no root needed. Linux only.
 
 The byte parsing (:func:`parse_extended_error`, :func:`parse_recverr`, :func:`hop_outcome`)
 is pure and unit-tested with crafted bytes; :func:`trace_hops` is the thin asyncio adapter.
-The results feed :func:`natprobe.verdicts.nat_layers.assess_topology`; remember traceroute evidence is
+The results feed :func:`natprobe.findings.topology_words.assess_topology`; remember traceroute evidence is
 suggestive, not proof (FalconChristmas/fpp #2033): hops may stay silent, and providers
 number internal links from private space.
 """

@@ -42,6 +42,20 @@ def url_host(url: str) -> str:
     return host
 
 
+def normalise_server_url(url: str) -> str:
+    """``HTTP://Host:8080/v1/`` → ``http://Host:8080``: the scheme in lower case (URL schemes are
+    case-insensitive, RFC 3986 section 3.1) and without the trailing ``/`` or ``/v1`` the client
+    adds itself; a longer path (a reverse proxy's prefix) is kept."""
+    text = url.strip()
+    scheme, separator, rest = text.partition("://")
+    if separator:
+        text = scheme.lower() + separator + rest
+    text = text.rstrip("/")
+    if text.endswith("/v1"):
+        text = text[: -len("/v1")]
+    return text.rstrip("/")
+
+
 async def resolve_per_family(host: str) -> dict[int, IPAddress]:
     """The first address of ``host`` per IP version (4 and/or 6): a literal is its own family
     only; a name gives its A and AAAA answers. :class:`~natprobe.errors.NetworkError` when it

@@ -14,11 +14,25 @@ from natprobe.contract.exposure_route import ScannedPort
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
 from natprobe.verdicts.exposure_grading import Code, Grade, Level
-from natprobe.verdicts.reachability import PortVerdict
+from natprobe.findings.port_words import word_port
+from natprobe.verdicts.reachability import PortDecision
 
 __all__ = ("explain_grade", "severity")
 
 _SEVERITY = {Level.OK: Severity.OK, Level.INFO: Severity.INFO, Level.WARNING: Severity.WARNING, Level.BAD: Severity.PROBLEM}
+# Why each service the guides say never to leave open is a risk (keys: exposure_grading.RISKY).
+_RISKS = {
+    "telnet": N_("telnet sends passwords in clear text"),
+    "smb": N_("Windows file sharing (SMB) is a favourite target of worms and ransomware"),
+    "rdp": N_("Remote Desktop is brute-forced all day long on the Internet"),
+    "vnc": N_("VNC often has a weak password or none"),
+    "mssql": N_("a database server"),
+    "mysql": N_("a database server"),
+    "postgresql": N_("a database server"),
+    "mongodb": N_("a database server"),
+    "redis": N_("Redis is a database meant for trusted networks"),
+    "mqtt": N_("an MQTT broker often accepts anonymous clients"),
+}
 _LAN = N_("An exposed machine is on your LAN: a break-in there reaches your other devices.")
 _VPN = (
     N_("Close the port forward, or reach this service through a VPN (WireGuard) or an SSH tunnel instead."),
@@ -37,13 +51,14 @@ def _name(port: ScannedPort) -> str:
     return f"{port.protocol.value.upper()} {port.port}"
 
 
-def explain_grade(grade: Grade, port: ScannedPort, verdict: PortVerdict | None = None) -> Finding:
+def explain_grade(grade: Grade, port: ScannedPort, verdict: PortDecision | None = None) -> Finding:
     """The finding for one grade of ``port``."""
     title, detail, advice = _text(grade, port, verdict)
     return Finding(_SEVERITY[grade.level], title, detail, advice, code=f"exposure-{grade.code.value}")
 
 
-def _text(grade: Grade, port: ScannedPort, verdict: PortVerdict | None) -> tuple[str, str, tuple[str, ...]]:
+def _text(grade: Grade, port: ScannedPort, decision: PortDecision | None) -> tuple[str, str, tuple[str, ...]]:
+    verdict = None if decision is None else word_port(decision)
     where = _name(port)
     code = grade.code
     lan = _(_LAN)
@@ -166,7 +181,7 @@ def _text(grade: Grade, port: ScannedPort, verdict: PortVerdict | None) -> tuple
             title = _("{service} is open to the Internet on {where}", service=service, where=where)
         else:
             title = _("{where} is open to the Internet (usually {service})", where=where, service=service)
-        risk = _(grade.subject)  # one of the grading table's marked sentences
+        risk = _(_RISKS[grade.subject]) if grade.subject in _RISKS else grade.subject
         return (title, f"{risk[:1].upper()}{risk[1:]}. {lan}", tuple(_(advice) for advice in _VPN))
     if code is Code.PLAINTEXT_LOGIN:
         return (

@@ -31,6 +31,7 @@ from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, Mappin
 from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.findings.scope_words import short_scope_word
 
 __all__ = ("Mark", "NodeKind", "PathNode", "check_path", "draw_path", "jamulus_path", "nat_path")
 
@@ -80,23 +81,12 @@ def _label(kind: NodeKind) -> str:
     }[kind]
 
 
-def _scope_word(ip: IPAddress) -> str:
-    scope = classify(unmap(ip))
-    if is_globally_routable(scope):
-        return _("public")
-    if scope is AddressScope.SHARED:
-        return _("carrier-grade NAT space")
-    if scope in (AddressScope.PRIVATE, AddressScope.UNIQUE_LOCAL, AddressScope.LINK_LOCAL):
-        return _("LAN")
-    return _("not public")
-
-
 def _address(ip: IPAddress | None, *, wan: bool = False) -> str | None:
     if ip is None:
         return None
     if wan:
-        return _("WAN {address} ({scope})", address=ip, scope=_scope_word(ip))
-    return _("{address} ({scope})", address=ip, scope=_scope_word(ip))
+        return _("WAN {address} ({scope})", address=ip, scope=short_scope_word(ip))
+    return _("{address} ({scope})", address=ip, scope=short_scope_word(ip))
 
 
 def _server_name(url: str) -> str:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from natprobe.i18n import N_, _, ngettext
+from natprobe.i18n import _, ngettext
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
+from natprobe.findings.port_words import cgnat_advice
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 
 __all__ = ("explain_router", "describe_mapping", "router_silent")
-
-_ADVICE_CGNAT = (
-    N_("Ask your ISP for a public IPv4 address, serve over IPv6, or use a tunnel to a VPS with a reverse proxy."),
-)
-
 
 def router_silent(waited_s: float) -> Finding:
     """The router was asked beside the probes and had not answered when they were done."""
@@ -58,7 +54,7 @@ def explain_router(report: RouterReport) -> tuple[Finding, ...]:
             _("The router's external address {address} is carrier-grade NAT space (100.64.0.0/10)", address=external),
             _("Your ISP's NAT is in front of the router: a port it maps, by hand or automatically, cannot be "
               "reached from the Internet."),
-            tuple(_(advice) for advice in _ADVICE_CGNAT), code="router-external-cgnat"))
+            cgnat_advice(), code="router-external-cgnat"))
     elif report.meaning is ExternalMeaning.ANOTHER_NAT:
         findings.append(Finding(
             Severity.PROBLEM, _("The router's external address {address} is not public", address=external),

@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 from natprobe.version import __version__
 from natprobe.contract import ConnectResult, HttpResult, HttpsResult, JamulusResult, SshResult
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
-from natprobe.findings.jamulus_findings import explain_jamulus
-from natprobe.findings.nat_findings import explain_nat
 from natprobe.findings.path_picture import PathNode, check_path, draw_path, jamulus_path, nat_path
+from natprobe.findings.scope_words import shared_label
 from natprobe.i18n import N_, _
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
@@ -69,14 +68,7 @@ def mask_address(ip: IPAddress) -> str:
 
 
 def _scope_label(ip: IPAddress | None) -> str:
-    if ip is None:
-        return _("unknown")
-    scope = classify(unmap(ip))
-    if scope is AddressScope.SHARED:
-        return _("CGNAT, masked")
-    if _is_kept(ip):
-        return _("LAN, kept")
-    return _("public, masked")
+    return shared_label(ip, kept=ip is not None and _is_kept(ip))
 
 
 class Scrubber:
@@ -238,7 +230,7 @@ def share_nat(report: NatReport, *, names: Iterable[str | None] = ()) -> str:
     if report.lifetime is not None:
         lines.append(_("- Mapping lifetime: {reason}", reason=scrub(report.lifetime.reason)))
     lines += _path_block(nat_path(report), scrub)
-    lines += _findings_block(explain_nat(report), scrub)
+    lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)
 
@@ -263,6 +255,6 @@ def share_jamulus(report: JamulusModesReport, *, names: Iterable[str | None] = (
           label=_scope_label(report.public_ip)),
     ]
     lines += _path_block(jamulus_path(report), scrub)
-    lines += _findings_block(explain_jamulus(report), scrub)
+    lines += _findings_block(report.findings, scrub)
     lines += _footer()
     return "\n".join(lines)

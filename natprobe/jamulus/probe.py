@@ -299,8 +299,11 @@ class ListedServer:
     ip: IPv4Address
     port: int
     is_directory: bool
+    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
     city: str | None
+    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
     country: int | None
+    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
     max_clients: int | None
     permanent: bool | None
 

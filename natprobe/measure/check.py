@@ -14,56 +14,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
+import functools
 import importlib
 import logging
 import secrets
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from natprobe.i18n import _
 from natprobe.errors import NatprobeError, NetworkError, ServerError
+from natprobe.findings.check_findings import explain_check
+from natprobe.findings.facility_words import limit_verdict, word_limits
+from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
 from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
-from natprobe.reports.check_report import CheckReport, FamilyResult
+from natprobe.findings.topology_words import assess_topology
+from natprobe.measure.per_family import Measured, run_per_family
+from natprobe.reports.check_report import CheckReport
+from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
-from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
+from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
+from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     WELL_KNOWN_SERVICE,
     Context,
     PortSpec,
-    PortObservation,
     HairpinResult,
     PortVerdict,
     decide_hairpin,
-    decide_port,
     hairpin_untested,
-    privileged_port_reason,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.reports.finding import Finding
-from natprobe.verdicts.nat_layers import TopologyVerdict, assess_topology
-from natprobe.adapters.resolve import resolve_per_family, url_host
+from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
 from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility
-from natprobe.verdicts.limits import limit_verdict, limits_of
-from natprobe.findings.silent_findings import silent_port_findings
-from natprobe.verdicts.port_holder import HolderKind, PortHolder
+from natprobe.verdicts.limits import limits_of
 
 if TYPE_CHECKING:
     from natprobe.measure.name_check import NameViews
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
@@ -211,14 +209,14 @@ async def _observe_port(
                 timeout=timeout,
             )
             try:
-                # Waited for even when the token has arrived: the server is still pacing its
-                # datagrams, and one that came after natprobe left would reach the next run's
-                # packet watcher and be taken for this host's firewall dropping a probe.
                 answer = await api.probe(request)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
             if listener is not None:
+                # Waited for even when the token has arrived: the server is still pacing its
+                # datagrams, and one that came after natprobe left would reach the next run's
+                # packet watcher and be taken for this host's firewall dropping a probe.
                 event = listener.received
                 try:
                     async with asyncio.timeout(ARRIVAL_GRACE_S):
@@ -251,7 +249,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     try:
         if spec.protocol is TransportProtocol.UDP:
             if listener is None:
-                return decide_hairpin(spec.protocol, spec.port, public_ip, None)
+                return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, None))
             loop = asyncio.get_running_loop()
             transport, _protocol = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=(listen_ip, 0))
             try:
@@ -285,7 +283,7 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     finally:
         if listener is not None:
             await listener.close()
-    return decide_hairpin(spec.protocol, spec.port, public_ip, works)
+    return word_hairpin(decide_hairpin(spec.protocol, spec.port, public_ip, works))
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +314,19 @@ class CheckOptions:
     that address (a relay) with a one-time token (:mod:`natprobe.measure.relay_check`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _FamilyOutcome:
+    """What one family's conversation with the echo server found (the per-port logic's output)."""
+
+    public_ip: IPAddress
+    topology: TopologyVerdict
+    hops: tuple[Hop, ...]
+    verdicts: tuple[PortVerdict, ...]
+    hairpins: tuple[HairpinResult, ...]
+    limits: tuple[Availability, ...] = ()
+    """Missing facilities that limited this family's conclusions."""
+
+
 async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
     try:
         return await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0, until=probes_done)
@@ -324,44 +335,26 @@ async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
-class _FamilyOutcome:
-    """What one family's conversation with the echo server found (the per-port logic's output)."""
-
-    public_ip: IPAddress
-    local_ip: IPAddress | None
-    topology: TopologyVerdict
-    hops: tuple[Hop, ...]
-    verdicts: tuple[PortVerdict, ...]
-    hairpins: tuple[HairpinResult, ...]
-    findings: tuple[Finding, ...]
-    limits: tuple[Availability, ...] = ()
-    """Missing facilities that limited this family's conclusions."""
-
-
 async def _check_family(
-    server: str,
+    family: IpFamily,
     server_ip: IPAddress,
-    ports: Sequence[PortSpec],
-    *,
-    token: str | None,
-    hairpin: bool,
-    trace: bool,
-    listen_ip: str,
-    probe_timeout: float,
     source: Ipv6Source | None,
+    local_ip: IPAddress | None,
+    *,
+    server: str,
+    ports: Sequence[PortSpec],
+    options: CheckOptions,
     capabilities: CapabilitySet,
-) -> _FamilyOutcome:
+) -> Measured[_FamilyOutcome]:
     """Every port over the family of ``server_ip``: one API conversation, sent from ``source``'s
     address over IPv6 (the stable one), so the server probes back the address a record names."""
-    family = IpFamily.of(server_ip)
-    local_ip: IPAddress | None = source.address if source is not None else None
+    probe_timeout, listen_ip, trace = options.probe_timeout, str(options.listen_ip), options.trace
     # HTTPS probes take up to four steps of probe_timeout each on the server; connecting to
     # the server itself must not: a server that is down behind a dropping firewall would
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
-        server, token=token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
-        family=family.version, local_ip=local_ip, address=server_ip,
+        server, token=options.token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
+        family=family.version, local_ip=source.address if source is not None else None, address=server_ip,
     ) as api:
         traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
         # The hop trace needs nothing from the server: it runs beside the conversation, and
@@ -370,18 +363,13 @@ async def _check_family(
         trace_task = asyncio.create_task(_trace(server_ip, capabilities, probes_done)) if traced else None
         try:
             whoami = await api.whoami()
-            if local_ip is None:
-                try:
-                    local_ip = source_address_toward(server_ip)
-                except NetworkError:
-                    local_ip = None
             if family is IpFamily.IPV6 and local_ip is not None:
                 listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
             observations = []
             for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
                 observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities))
             probes_done.set()  # what the trace has not heard by now stays "no answer"
-            hops = await trace_task if trace_task is not None else ()
+            hops: tuple[Hop, ...] = await trace_task if trace_task is not None else ()
         finally:
             if trace_task is not None and not trace_task.done():
                 trace_task.cancel()
@@ -390,21 +378,18 @@ async def _check_family(
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
-        verdicts = [decide_port(observation, context) for observation in observations]
+        verdicts = [assess_port(observation, context) for observation in observations]
         missed = [o.watch_missing for o in observations if o.watch_missing is not None]
         limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
         verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
-            tuple([hairpin_untested(spec.protocol, spec.port) if verdict.reachable is False
+            tuple([word_hairpin(hairpin_untested(spec.protocol, spec.port)) if verdict.reachable is False
                    else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
-            if hairpin and family is IpFamily.IPV4 else ()
+            if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    # What the verdicts mean for Jamulus: needed only now (the CLI loads it during the probes).
-    from natprobe.findings.jamulus_findings import jamulus_check_findings
-
-    findings = jamulus_check_findings(ports, verdicts, topology.layers) + silent_port_findings(verdicts)
-    return _FamilyOutcome(whoami.public_ip, local_ip, topology, hops, tuple(verdicts), hairpins, findings, limits)
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits)
+    return Measured(outcome, whoami.public_ip)
 
 
 async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions()) -> CheckReport:
@@ -417,39 +402,40 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
     family (nothing could be tested); per-port problems are verdicts, not exceptions.
     """
-    token, probe_timeout, listen_ip = options.token, options.probe_timeout, str(options.listen_ip)
-    capabilities = options.capabilities or probe_capabilities()
-    families, name, nameservers = options.families, options.name, options.nameservers
     if not ports:
         raise ValueError("no ports to check")
-    if not families:
+    if not options.families:
         raise ValueError("no address family to check")
+    capabilities = options.capabilities or probe_capabilities()
     started = time.monotonic()
+
+    def ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:
+        return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                                  None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
+
     # The name's lookups need nothing from the probes: they start at once, beside them, and
     # only the decision waits for the public addresses and the verdicts.
-    name_task = asyncio.create_task(_look_up_name(name, server, token, nameservers)) if name is not None else None
+    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers))
+                 if options.name is not None else None)
     try:
-        server_ips = await resolve_per_family(url_host(server))
-        # Every family at once: the report is ready when the slowest one is, not their sum.
-        results = await _all_or_none([
-            _family_result(family, server, server_ips.get(family.version), ports, options, listen_ip, capabilities)
-            for family in families
-        ])
+        # Every family at once (run_per_family): the report is ready when the slowest one is.
+        runs = await run_per_family(
+            server, options.families,
+            functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
+            ipv6_source=ipv6_source,
+        )
         views = await name_task if name_task is not None else None
     finally:
         if name_task is not None and not name_task.done():
             name_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await name_task
-    statuses = [status for status, _outcome, _failure, _has_v6 in results]
-    outcomes = [outcome for _status, outcome, _failure, _has_v6 in results if outcome is not None]
-    failures = [failure for _status, _outcome, failure, _has_v6 in results if failure is not None]
-    has_global_ipv6 = next((has_v6 for *_rest, has_v6 in results if has_v6 is not None), None)
-    if not outcomes:
-        if failures:
-            raise failures[0]
-        raise NetworkError("; ".join(s.note for s in statuses))
-    first = outcomes[0]
+    tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
+    outcomes = [outcome for _status, outcome in tested]
+    statuses = tuple(run.status for run in runs)
+    first_status, first = tested[0]
+    # An IPv6 family without a sending address is the one "no global IPv6 address" case.
+    has_global_ipv6 = next((s.local_ip is not None for s in statuses if s.family is IpFamily.IPV6), None)
     dns_report = None
     if views is not None:
         from natprobe.measure.name_check import decide_name
@@ -465,96 +451,30 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         relay_ips = relay_candidates(dns_report)
         if relay_ips:
             relay_report = await check_relay(dns_report.name, relay_ips, ports, RelayCheckOptions(
-                server=server, token=token, listen_ip=listen_ip, timeout=probe_timeout))
+                server=server, token=options.token, listen_ip=str(options.listen_ip), timeout=options.probe_timeout))
             dns_report = apply_relay(dns_report, relay_report)
     all_verdicts = tuple(v for o in outcomes for v in o.verdicts)
     advice: tuple[Finding, ...] = ()
     if needs_remedies(all_verdicts, first.topology.layers.value) and not (relay_report and relay_report.all_reachable):
-        advice = forwarding_remedies(ports, name=name, server=server, has_ipv6=has_global_ipv6)
-    return CheckReport(
+        advice = forwarding_remedies(ports, name=options.name, server=server, has_ipv6=has_global_ipv6)
+    report = CheckReport(
         relay=relay_report,
         advice=advice,
         server=server,
         public_ip=first.public_ip,
-        local_ip=first.local_ip,
+        local_ip=first_status.local_ip,
         topology=first.topology,
         hops=first.hops,
         ports=tuple(v for o in outcomes for v in o.verdicts),
         hairpin=tuple(h for o in outcomes for h in o.hairpins),
         duration_s=time.monotonic() - started,
-        families=tuple(statuses),
+        families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
-        findings=tuple(f for o in outcomes for f in o.findings),
-        limits=tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits)),
+        limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
     )
-
-
-async def _look_up_name(name: str, server: str, token: str | None,
-                        nameservers: tuple[str, ...] | None) -> NameViews:
-    # dnspython loads in a thread: the probes already under way keep the event loop.
-    module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
-    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
-    views: NameViews = await module.look_up_name(name, options)
-    return views
-
-
-_FamilyResult = tuple[FamilyResult, "_FamilyOutcome | None", "ServerError | None", "bool | None"]
-
-
-async def _family_result(family: IpFamily, server: str, server_ip: IPAddress | None, ports: Sequence[PortSpec],
-                         options: CheckOptions, listen_ip: str, capabilities: CapabilitySet) -> _FamilyResult:
-    """One family's status line, its outcome or why it has none, and (IPv6) whether this host
-    has a global address at all."""
-    source: Ipv6Source | None = None
-    has_global_ipv6: bool | None = None
-    if family is IpFamily.IPV6:
-        source = ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
-                                    None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
-        has_global_ipv6 = source.address is not None
-        if source.address is None:
-            return (FamilyResult(family, False, None, None, False,
-                                 _("this host has no global IPv6 address: IPv6 was not tested")),
-                    None, None, has_global_ipv6)
-    if server_ip is None:
-        return (FamilyResult(
-            family, False, source.address if source else None, None, False,
-            _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-              server=url_host(server), version=family.version),
-        ), None, None, has_global_ipv6)
-    try:
-        outcome = await _check_family(
-            server, server_ip, ports, token=options.token, hairpin=options.hairpin, trace=options.trace,
-            listen_ip=listen_ip, probe_timeout=options.probe_timeout, source=source, capabilities=capabilities,
-        )
-    except ServerError as exc:
-        return (FamilyResult(family, False, source.address if source else None, None, False,
-                             _("IPv{version} was not tested: {error}", version=family.version, error=exc)),
-                None, exc, has_global_ipv6)
-    temporary = source is not None and source.temporary
-    if family is IpFamily.IPV4:
-        note = _("tested from {address}", address=outcome.local_ip)
-    elif temporary:
-        note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
-                 "address)", address=outcome.local_ip)
-    else:
-        note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
-                 address=outcome.local_ip)
-    return (FamilyResult(family, True, outcome.local_ip, outcome.public_ip, temporary, note),
-            outcome, None, has_global_ipv6)
-
-
-async def _all_or_none(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run ``coroutines`` concurrently; the first error cancels the others and is raised as
-    itself (a TaskGroup would wrap it in an ExceptionGroup the callers do not expect)."""
-    tasks = [asyncio.create_task(c) for c in coroutines]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    layers = {status.family: outcome.topology.layers for status, outcome in tested}
+    return dataclasses.replace(report, findings=explain_check(report, ports, layers))
 
 
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
@@ -567,3 +487,12 @@ def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, boo
 
 
 __all__ = ("CheckOptions", "check_ports")
+
+
+async def _look_up_name(name: str, server: str, token: str | None,
+                        nameservers: tuple[str, ...] | None) -> NameViews:
+    # dnspython loads in a thread: the probes already under way keep the event loop.
+    module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
+    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
+    views: NameViews = await module.look_up_name(name, options)
+    return views

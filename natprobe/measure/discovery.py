@@ -10,6 +10,7 @@ retried until loss can no longer explain the silence; only then is silence calle
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import time
@@ -19,6 +20,8 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+from natprobe.findings.behavior_words import word_verdict
+from natprobe.findings.nat_findings import explain_nat
 from natprobe.verdicts.classify import (
     MAX_SILENCE_DOUBT,
     classify,
@@ -28,14 +31,13 @@ from natprobe.verdicts.classify import (
     silence_doubt,
     usable_alternate,
 )
-from natprobe.verdicts.behavior import Observation, Probe
+from natprobe.observations import Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
-from natprobe.i18n import _
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
-from natprobe.addressing import IPAddress, TransportAddress
+from natprobe.addressing import IPAddress, TransportAddress, split_host_port
 from natprobe.stun.message import Message, binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
@@ -82,29 +84,6 @@ async def resolve_server(server: str | TransportAddress, default_port: int = DEF
         return server
     host, port = split_host_port(server, default_port)
     return TransportAddress(await resolve_host(host), port)
-
-
-def split_host_port(text: str, default_port: int) -> tuple[str, int]:
-    """Parse ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; ``ValueError`` with a clear message."""
-    text = text.strip()
-    if not text:
-        raise ValueError(_("empty server address"))
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep:
-            raise ValueError(_("unbalanced '[' in {text!r}", text=text))
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ValueError(_("unexpected text after ']' in {text!r}", text=text))
-    elif text.count(":") == 1:
-        host, _colon, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""  # a bare IPv6 address or a plain host name
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(_("invalid port {port!r} in {text!r}", port=port_text, text=text))
-    return host, int(port_text)
 
 
 @contextlib.asynccontextmanager
@@ -262,15 +241,15 @@ async def discover_nat(
                 target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip), progress=lifetime_progress
             )
 
-    return NatReport(
+    report = NatReport(
         server=target,
         server_alternate=first.other_address,
         local=local,
         mapped=classification.mapped,
-        mapping=classification.mapping,
-        filtering=classification.filtering,
-        nat_type=classification.nat_type,
-        hairpinning=classification.hairpinning,
+        mapping=word_verdict(classification.mapping),
+        filtering=word_verdict(classification.filtering),
+        nat_type=word_verdict(classification.nat_type),
+        hairpinning=word_verdict(classification.hairpinning),
         port_preservation=classification.port_preservation,
         mapping_varies_by_destination=classification.mapping_varies_by_destination,
         rtt_s=first.rtt if first.answered else None,  # each send has its own id: never ambiguous
@@ -282,6 +261,7 @@ async def discover_nat(
         ipv6_address=ipv6.address,
         has_global_ipv6=ipv6.address is not None,
     )
+    return dataclasses.replace(report, findings=explain_nat(report))
 
 
 async def _run_concurrent_tests(

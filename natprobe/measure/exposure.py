@@ -16,12 +16,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from ipaddress import IPv6Address
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.adapters.echo_client import EchoApiClient
-from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
-from natprobe.adapters.resolve import resolve_per_family, url_host
+from natprobe.adapters.interfaces import Ipv6Source
 from natprobe.contract.exposure_route import (
     MAX_EXTRA_PORTS,
     UDP_BUDGET_PER_PORT,
@@ -29,17 +27,18 @@ from natprobe.contract.exposure_route import (
     ExposureRequest,
     PortRef,
     RequestError,
+    ScannedPort,
     ScanProtocol,
     decode_response,
     encode,
 )
-from natprobe.errors import NatprobeError, NetworkError, ServerError
+from natprobe.errors import ServerError
+from natprobe.measure.per_family import Measured, ipv6_source_or_loopback, run_per_family
 from natprobe.findings.exposure_findings import explain_grade
-from natprobe.i18n import _
 from natprobe.reports.finding import Finding
 from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
 from natprobe.verdicts.exposure_grading import grade_scan
-from natprobe.verdicts.nat_layers import assess_topology
+from natprobe.findings.topology_words import assess_topology
 from natprobe.verdicts.reachability import Context
 
 logger = logging.getLogger(__name__)
@@ -99,49 +98,22 @@ async def scan_exposure(
     body = request_body(ExposureRequest(extra=extra, host=host))
     expected = None if expect is None else frozenset((ref.port, ref.protocol) for ref in expect)
     when = now or datetime.now(timezone.utc)
-    server_ips = await resolve_per_family(url_host(server))
-    families: list[ExposureFamily] = []
-    ports: list[ExposedPort] = []
-    failures: list[NatprobeError] = []
-    for family in options.families:
-        server_ip = server_ips.get(family.version)
-        source = _ipv6_source(server_ip) if family is IpFamily.IPV6 else None
-        if source is not None and source.address is None:
-            families.append(ExposureFamily(family, False, None, None, None, False,
-                                           _("this host has no global IPv6 address: IPv6 was not tested")))
-            continue
-        local_ip: IPAddress | None = source.address if source is not None else None
-        if server_ip is None:
-            families.append(ExposureFamily(
-                family, False, local_ip, None, None, False,
-                _("the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-                  server=url_host(server), version=family.version),
-            ))  # fmt: skip
-            continue
+
+    async def scan_family(family: IpFamily, server_ip: IPAddress, source: Ipv6Source | None,
+                          local_ip: IPAddress | None) -> Measured[_FamilyScan]:
+        async with EchoApiClient(server, token=options.token, timeout=REQUEST_TIMEOUT_S, connect_timeout=4.0,
+                                 family=family.version, local_ip=source.address if source else None) as api:
+            raw = await api.exposure_raw(body)
         try:
-            async with EchoApiClient(server, token=options.token, timeout=REQUEST_TIMEOUT_S, connect_timeout=4.0,
-                                     family=family.version, local_ip=local_ip) as api:  # fmt: skip
-                raw = await api.exposure_raw(body)
-            try:
-                response = decode_response(raw)
-            except RequestError as exc:
-                raise ServerError(str(exc)) from exc
-        except ServerError as exc:
-            failures.append(exc)
-            families.append(ExposureFamily(family, False, local_ip, None, None, False,
-                                           _("IPv{version} was not tested: {error}", version=family.version, error=exc)))
-            continue
-        if local_ip is None:
-            try:
-                local_ip = source_address_toward(server_ip)
-            except NetworkError:
-                local_ip = None
+            response = decode_response(raw)
+        except RequestError as exc:
+            raise ServerError(str(exc)) from exc
         public_ip = _ip(response.target)
         topology = assess_topology(local_ip, public_ip, hops=())
         temporary = source is not None and source.temporary
         context = Context(local_ip, public_ip, topology.layers, family, temporary_address=temporary)
         graded = grade_scan(response.ports, expect=expected, context=context, host=host, now=when)
-        ports.extend(
+        ports = tuple(
             ExposedPort(
                 g.scanned,
                 g.expected,
@@ -150,35 +122,27 @@ async def scan_exposure(
             )
             for g in graded
         )
-        if family is IpFamily.IPV4:
-            note = _("tested from {address}", address=local_ip)
-        elif temporary:
-            note = _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
-                     "address)", address=local_ip)
-        else:
-            note = _("tested from {address} (this host's stable address, not a temporary privacy address)",
-                     address=local_ip)
-        families.append(ExposureFamily(family, True, local_ip, public_ip, response.source, temporary, note,
-                                       response.ports))  # fmt: skip
-    if not any(f.tested for f in families):
-        if failures:
-            raise failures[0]
-        raise NetworkError("; ".join(f.note for f in families))
+        return Measured(_FamilyScan(response.source, response.ports, ports), public_ip)
+
+    runs = await run_per_family(server, options.families, scan_family, ipv6_source=ipv6_source_or_loopback)
     return ExposureReport(
         server=server,
         expect=None if expect is None else tuple(f"{r.port}/{r.protocol.value}" for r in expect),
-        ports=tuple(ports),
-        families=tuple(families),
+        ports=tuple(p for run in runs if run.outcome is not None for p in run.outcome.ports),
+        families=tuple(
+            ExposureFamily.of(run.status) if run.outcome is None
+            else ExposureFamily.of(run.status, run.outcome.scanned_from, run.outcome.scanned)
+            for run in runs
+        ),
         duration_s=time.monotonic() - started,
     )
 
 
-def _ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:
-    """This host's stable global IPv6 address toward the server; ``::1`` toward a server on
-    ``::1`` (an echo server on this very host, as in a loopback self-test)."""
-    if isinstance(server_ip, IPv6Address) and server_ip.is_loopback:
-        return Ipv6Source(server_ip, False, server_ip, ())
-    return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+@dataclass(frozen=True, slots=True)
+class _FamilyScan:
+    scanned_from: str
+    scanned: tuple[ScannedPort, ...]
+    ports: tuple[ExposedPort, ...]
 
 
 def _finding(code: str, finding: Finding) -> PortFinding:

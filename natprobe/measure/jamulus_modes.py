@@ -60,14 +60,9 @@ from natprobe.jamulus import (
     decode,
     encode,
 )
-from natprobe.verdicts.jamulus_verdicts import (
-    HolePunchObservation,
-    port_held_note,
-    refused_punches_note,
-    unmeasured_directory_reason,
-    unmeasured_lifetime_note,
-)
-from natprobe.reports.jamulus_report import JamulusModesReport, assess_jamulus_modes
+from natprobe.findings.jamulus_reasons import assess_jamulus_modes, port_held_note, refused_punches_note, unmeasured_directory_reason, unmeasured_lifetime_note
+from natprobe.observations import HolePunchObservation
+from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.verdicts.reachability import PortVerdict
 from natprobe.contract import REGISTRATION_NAME_PATTERN, HolePunchResponse, TransportProtocol

@@ -19,10 +19,11 @@ from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.router_report import MappedCheck, RouterReport
-from natprobe.verdicts.nat_layers import NatLayers, assess_topology
+from natprobe.verdicts.nat_layers import NatLayers
+from natprobe.findings.topology_words import assess_topology
 from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import PortSpec, PortVerdict
-from natprobe.verdicts.router_verdicts import with_gateway_topology, with_router_evidence
+from natprobe.findings.router_reasons import with_gateway_topology, with_router_evidence
 
 __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
 

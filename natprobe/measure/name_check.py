@@ -24,14 +24,9 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
-from natprobe.verdicts.dns_verdicts import (
-    DnsVerdict,
-    FamilyDnsVerdict,
-    FamilyLookup,
-    LookupStatus,
-    decide_family,
-    validate_name,
-)
+from natprobe.findings.dns_words import invalid_name_text, word_dns
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, decide_family, validate_name
+from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "NameViews", "check_name", "decide_name", "look_up_name", "outside_view")
 
@@ -137,8 +132,8 @@ async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()
     notes: list[str] = []
     try:
         valid_name = validate_name(name)
-    except ValueError as exc:
-        return NameViews(name, server, None, str(exc), None, None, None, (), (), started)
+    except InvalidName as exc:
+        return NameViews(name, server, None, invalid_name_text(exc), None, None, None, (), (), started)
     if temporary is None:
         temporary = [a.address for a in read_ipv6_addresses() if a.temporary and a.is_global]
     timeout = lifetime + 2.0
@@ -187,8 +182,8 @@ def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | N
     view = outside_view(views.response) if views.response is not None else None
     reachable = family_reachable or {}
     verdicts = tuple(
-        decide_family(views.valid_name, family, views.local[family], None if view is None else view[family],
-                      seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary)
+        word_dns(decide_family(views.valid_name, family, views.local[family], None if view is None else view[family],
+                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary))
         for family in IpFamily
     )
     return DnsReport(views.valid_name, True, views.server, views.local, view, seen, verdicts, views.notes,

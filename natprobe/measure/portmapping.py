@@ -34,6 +34,7 @@ from natprobe.errors import NetworkError, PortMappingError
 from natprobe.i18n import _
 from natprobe.portmap import natpmp, pcp
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
+from natprobe.findings.router_findings import explain_router
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
     MappingOutcome,
@@ -215,7 +216,7 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     if gateway is None or not isinstance(gateway, IPv4Address):
         report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started,
                               ipv6_address, ipv6_address is not None)
-        return RouterSession(report)
+        return RouterSession(dataclasses.replace(report, findings=explain_router(report)))
     try:
         local_ip: IPAddress | None = source_address_toward(gateway)
     except NetworkError:
@@ -254,6 +255,7 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
         address_mismatch=answers[0].result == "ADDRESS_MISMATCH", mappings=mappings,
         duration_s=time.monotonic() - started, ipv6_address=ipv6_address, has_global_ipv6=ipv6_address is not None,
     )
+    report = dataclasses.replace(report, findings=explain_router(report))
     pcp_ok = answers[0].answered and answers[0].result is None
     natpmp_ok = answers[1].answered and answers[1].result is None
     return RouterSession(report, igd, pcp_ok, natpmp_ok, listed, silent_after_s)

@@ -19,12 +19,13 @@ from natprobe.addressing import TransportAddress
 from natprobe.adapters.resolve import resolve_host
 from natprobe.adapters.stun_udp import StunEndpoint
 from natprobe.errors import NatprobeError
-from natprobe.measure.discovery import split_host_port
+from natprobe.addressing import split_host_port
 from natprobe.stun.message import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.stun.types import DEFAULT_PORT
-from natprobe.verdicts.behavior import Observation, Probe
-from natprobe.verdicts.classify import unreachable_alternate, usable_alternate
+from natprobe.observations import Observation, Probe
+from natprobe.findings.behavior_words import unreachable_alternate_reason
+from natprobe.verdicts.classify import usable_alternate
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ async def validate_stun_server(name: str, policy: RetransmissionPolicy = VALIDAT
                               response_source=response.source, mapped=message.reflexive_address,
                               other_address=message.other_address)
     if usable_alternate(observation) is None:
-        reason = unreachable_alternate(observation)
+        reason = unreachable_alternate_reason(observation)
         if reason is None:
             other = message.other_address
             reason = ("no OTHER-ADDRESS: not an RFC 5780 server" if other is None

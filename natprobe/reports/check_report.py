@@ -8,10 +8,10 @@ from typing import Any
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
+from natprobe.reports.family_result import FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.reports.relay_report import RELAY_BODY, RelayReport
-from natprobe.reports.doctor_report import LIMIT, limit_to_dict
-from natprobe.verdicts.facilities import Availability
+from natprobe.reports.doctor_report import LIMIT, Limit, limit_to_dict
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
     FINDING,
@@ -28,7 +28,7 @@ from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
 from natprobe.contract import TransportProtocol, to_json_object
 from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdict
 
-__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport", "FamilyResult")
+__all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
 CHECK_SCHEMA_ID = "natprobe/check"
 CHECK_VERSION = 5
@@ -45,21 +45,6 @@ port forward cannot work: the remedies in order, each with its check command).""
 
 
 @dataclass(frozen=True, slots=True)
-class FamilyResult:
-    """Whether a family was tested, from which address, and why not when it was not."""
-
-    family: IpFamily
-    tested: bool
-    local_ip: IPAddress | None
-    """The address the check was sent from (over IPv6: the stable global address)."""
-    public_ip: IPAddress | None
-    """The address the echo server saw over this family."""
-    temporary_address: bool
-    """``local_ip`` is a temporary privacy address (there was no stable one)."""
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
 class CheckReport:
     server: str
     public_ip: IPAddress
@@ -71,7 +56,8 @@ class CheckReport:
     duration_s: float
     findings: tuple[Finding, ...] = ()
     """What the verdicts mean for the services behind the ports (today: Jamulus on UDP 22124 or
-    ``PORT:jamulus``), most important first."""
+    ``PORT:jamulus``), most important first (:func:`natprobe.findings.check_findings.explain_check`,
+    attached by :func:`natprobe.check_ports`)."""
     families: tuple[FamilyResult, ...] = ()
     """Per address family: tested or not, and why (``ports`` holds every family's verdicts)."""
     has_global_ipv6: bool | None = None
@@ -82,7 +68,7 @@ class CheckReport:
     """The path through the relay ``--host NAME`` points at (None: NAME points here, or no name)."""
     advice: tuple[Finding, ...] = ()
     """When a port forward cannot work here (CGNAT, double NAT): the remedies, in order."""
-    limits: tuple[Availability, ...] = ()
+    limits: tuple[Limit, ...] = ()
     """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property

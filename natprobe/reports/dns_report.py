@@ -17,7 +17,8 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
-from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, FamilyLookup, LookupStatus
+from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
+from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("DNS_SCHEMA", "DNS_SCHEMA_ID", "DNS_VERSION", "DnsReport")
 

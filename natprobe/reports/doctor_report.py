@@ -10,21 +10,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.reports.json_schema import STRING_OR_NULL, JsonSchema, enum_of, nullable, obj, report_schema
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, Missing, limit_sentence
+from natprobe.observations import Availability, CapabilitySet, Facility, Missing
 
-__all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "DoctorReport", "limit_to_dict")
+__all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "DoctorReport", "Limit", "limit_to_dict")
 
 DOCTOR_SCHEMA_ID = "natprobe/doctor"
 DOCTOR_VERSION = 1
 
 
-def limit_to_dict(entry: Availability) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Limit(Availability):
+    """A missing facility that limited a conclusion, with its sentence
+    (:func:`natprobe.findings.facility_words.word_limits` words it)."""
+
+    text: str = ""
+
+    @classmethod
+    def of(cls, entry: Availability, text: str) -> Limit:
+        return cls(entry.facility, entry.available, entry.method, entry.missing, entry.detail, entry.remedy, text)
+
+
+def limit_to_dict(entry: Limit) -> dict[str, Any]:
     """A missing facility in a report: which, why, the command that would allow it, one sentence."""
     return {
         "facility": entry.facility.value,
         "missing": None if entry.missing is None else entry.missing.value,
         "remedy": entry.remedy,
-        "text": limit_sentence(entry),
+        "text": entry.text,
     }
 
 
@@ -41,6 +53,12 @@ class DoctorReport:
     capabilities: CapabilitySet
     python: str
     """The interpreter natprobe runs on (what ``setcap`` would be given)."""
+    limits: tuple[Limit, ...] = ()
+    """Each facility missing here, with its sentence (the builder words them)."""
+
+    def _text(self, entry: Availability) -> str:
+        return next((limit.text for limit in self.limits if limit.facility is entry.facility),
+                    entry.detail or entry.facility.value)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,7 +75,7 @@ class DoctorReport:
                     "missing": None if e.missing is None else e.missing.value,
                     "detail": e.detail,
                     "remedy": e.remedy,
-                    "text": None if e.available else limit_sentence(e),
+                    "text": None if e.available else self._text(e),
                 }
                 for e in self.capabilities.entries
             ],

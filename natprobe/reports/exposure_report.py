@@ -9,6 +9,7 @@ import msgspec
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
+from natprobe.reports.family_result import FamilyResult
 from natprobe.reports.json_schema import (
     FINDING,
     PORT,
@@ -67,22 +68,20 @@ class ExposedPort:
 
 
 @dataclass(frozen=True, slots=True)
-class ExposureFamily:
-    """One address family: scanned or not (and why), from and at which addresses, what was scanned."""
+class ExposureFamily(FamilyResult):
+    """One address family's :class:`FamilyResult`, with the echo server's scanning address and
+    what it scanned (``public_ip`` is the address scanned: the request's own source)."""
 
-    family: IpFamily
-    tested: bool
-    local_ip: IPAddress | None
-    """The address the request was sent from (over IPv6: the stable global address)."""
-    public_ip: IPAddress | None
-    """The address the echo server scanned: the request's own source."""
-    scanned_from: str | None
+    scanned_from: str | None = None
     """The echo server's scanning address."""
-    temporary_address: bool
-    """``local_ip`` is a temporary privacy address (there was no stable one)."""
-    note: str
     scanned: tuple[ScannedPort, ...] = ()
     """Every port scanned over this family (closed and filtered included)."""
+
+    @classmethod
+    def of(cls, status: FamilyResult, scanned_from: str | None = None,
+           scanned: tuple[ScannedPort, ...] = ()) -> ExposureFamily:
+        return cls(status.family, status.tested, status.local_ip, status.public_ip, status.temporary_address,
+                   status.note, scanned_from, scanned)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,11 @@ from typing import Any
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S, OsType
+from natprobe.jamulus.probe import ListedServer, PingOutcome
 from natprobe.reports.json_schema import (
     ADDRESS,
     BOOL_OR_NULL,
+    FINDING,
     INT_OR_NULL,
     NUMBER_OR_NULL,
     PORT,
@@ -24,16 +26,11 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.finding import Finding
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
-from natprobe.verdicts.jamulus_verdicts import (
-    HolePunchObservation,
-    ModeStatus,
-    ModeVerdict,
-    keepalive_outlives,
-    private_mode_verdict,
-    public_mode_verdict,
-)
+from natprobe.verdicts.jamulus_verdicts import ModeStatus, ModeVerdict, keepalive_outlives
+from natprobe.observations import HolePunchObservation
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
@@ -51,12 +48,13 @@ __all__ = (
     "JamulusPingResult",
     "JamulusServerEntry",
     "JamulusServerList",
-    "assess_jamulus_modes",
 )
 
 JAMULUS_MODES_SCHEMA_ID = "natprobe/jamulus-modes"
-JAMULUS_MODES_VERSION = 2
-"""2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``)."""
+JAMULUS_MODES_VERSION = 3
+"""2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``).
+3: ``findings`` (what the verdicts mean, as ``natprobe explain jamulus`` prints them) is added:
+every report carries its findings the same way."""
 JAMULUS_PING_SCHEMA_ID = "natprobe/jamulus-ping"
 JAMULUS_PING_VERSION = 2
 """2: the id was ``natprobe.jamulus.ping``."""
@@ -94,6 +92,9 @@ class JamulusModesReport:
     public_mode: ModeVerdict
     notes: tuple[str, ...]
     duration_s: float
+    findings: tuple[Finding, ...] = ()
+    """What the verdicts mean for each mode (:func:`natprobe.explain_jamulus`, attached when the
+    report is assessed)."""
 
     # --- the named observations of the brief --------------------------------------------------
 
@@ -167,67 +168,13 @@ class JamulusModesReport:
             "lifetime": None if self.lifetime is None else self.lifetime.to_dict(),
             "notes": list(self.notes),
             "duration_ms": round(self.duration_s * 1000.0, 1),
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
 def _verdict_dict(verdict: ModeVerdict) -> dict[str, Any]:
     return {"works": verdict.works, "status": verdict.status.value, "reason": verdict.reason}
 
-
-
-def assess_jamulus_modes(
-    *,
-    server: str,
-    port: int,
-    measured_port: int | None,
-    port_in_use: bool,
-    local_ip: IPAddress | None,
-    public_ip: IPAddress | None,
-    nat_layers: NatLayers,
-    private_check: PortVerdict | None,
-    directory: TransportAddress | None,
-    registered: bool | None,
-    registration_status: int | None = None,
-    hole_punch: HolePunchObservation | None = None,
-    hole_punch_error: str | None = None,
-    punches_sent: int = 0,
-    lifetime: LifetimeReport | None = None,
-    notes: tuple[str, ...] = (),
-    duration_s: float = 0.0,
-) -> JamulusModesReport:
-    """The report, with a verdict for each mode, from what was observed."""
-    private = private_mode_verdict(private_check, port, public_ip)
-    public = public_mode_verdict(
-        measured_port=measured_port,
-        directory=directory,
-        registered=registered,
-        registration_status=registration_status,
-        punch=hole_punch,
-        hole_punch_error=hole_punch_error,
-        lifetime=lifetime,
-        nat_layers=nat_layers,
-    )
-    return JamulusModesReport(
-        server=server,
-        port=port,
-        measured_port=measured_port,
-        port_in_use=port_in_use,
-        local_ip=local_ip,
-        public_ip=public_ip,
-        nat_layers=nat_layers,
-        private_check=private_check,
-        directory=directory,
-        registered=registered,
-        registration_status=registration_status,
-        hole_punch=hole_punch,
-        hole_punch_error=hole_punch_error,
-        punches_sent=punches_sent,
-        lifetime=lifetime,
-        private_mode=private,
-        public_mode=public,
-        notes=notes,
-        duration_s=duration_s,
-    )
 
 
 # --- natprobe jamulus ping | list ----------------------------------------------------------
@@ -294,27 +241,30 @@ class JamulusPingResult:
 
 
 @dataclass(frozen=True, slots=True)
-class JamulusServerEntry:
-    """One server of a directory's list, pinged as the Jamulus connect dialog does."""
+class JamulusServerEntry(ListedServer):
+    """One server of a directory's list (:class:`~natprobe.jamulus.probe.ListedServer`),
+    pinged as the Jamulus connect dialog does."""
 
-    name: str
-    ip: IPv4Address
-    port: int
-    is_directory: bool
-    """Entry 0: the directory itself (listed as 0.0.0.0:0, shown at the address asked)."""
-    city: str | None
-    """``None`` for city, country, max_clients and permanent when only the reduced list arrived."""
-    country: int | None
-    """A Qt5 ``QLocale::Country`` number (82 = Germany, 0 = not set)."""
-    max_clients: int | None
-    permanent: bool | None
-    rtt_ms: float | None
+    rtt_ms: float | None = None
     """``None``: the listed address did not answer (or was not pingable, e.g. 0.0.0.0)."""
-    num_clients: int | None
-    version: str | None
-    os: OsType | int | None
-    hole_punched: bool
+    num_clients: int | None = None
+    version: str | None = None
+    os: OsType | int | None = None
+    hole_punched: bool = False
     """A ``CLM_EMPTY_MESSAGE`` came from this ip:port (the directory's hole punch worked)."""
+
+    @classmethod
+    def of(cls, listed: ListedServer, ping: PingOutcome | None, hole_punched: bool) -> JamulusServerEntry:
+        """The listed server with its ping's answer (``None``: not pinged)."""
+        return cls(
+            listed.name, listed.ip, listed.port, listed.is_directory, listed.city, listed.country,
+            listed.max_clients, listed.permanent,
+            rtt_ms=None if ping is None or ping.rtt is None else ping.rtt * 1000.0,
+            num_clients=None if ping is None else ping.num_clients,
+            version=None if ping is None else ping.version,
+            os=None if ping is None else ping.os,
+            hole_punched=hole_punched,
+        )
 
     @property
     def os_name(self) -> str | None:
@@ -407,6 +357,7 @@ JAMULUS_MODES_SCHEMA: JsonSchema = report_schema(
         "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
         "notes": STRING_LIST,
         "duration_ms": {"type": "number"},
+        "findings": {"type": "array", "items": FINDING},
     },
 )
 

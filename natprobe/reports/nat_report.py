@@ -7,11 +7,13 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.verdicts.classify import Verdict
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.addressing import TransportAddress
 from natprobe.reports.json_schema import (
     ADDRESS,
     BOOL_OR_NULL,
+    FINDING,
     INT_OR_NULL,
     NUMBER_OR_NULL,
     STRING_LIST,
@@ -23,15 +25,18 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.finding import Finding
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 
 __all__ = ("NAT_SCHEMA", "NAT_SCHEMA_ID", "NAT_VERSION", "NatReport", "address_dict", "verdict_dict")
 
 NAT_SCHEMA_ID = "natprobe/nat"
-NAT_VERSION = 3
+NAT_VERSION = 4
 """2: the id was ``natprobe/nat-report``; each verdict is one object (``mapping.value``), no
 longer a bare ``mapping`` string plus ``verdicts.mapping``.
-3: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``."""
+3: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
+4: ``findings`` (what the verdicts mean, most important first, as ``natprobe nat`` prints them)
+is added: every report carries its findings the same way."""
 
 
 def address_dict(address: TransportAddress | None) -> dict[str, Any] | None:
@@ -90,6 +95,8 @@ class NatReport:
     """This host's stable global IPv6 address (None: it has none, or IPv6 was not looked at)."""
     has_global_ipv6: bool | None = None
     """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
+    findings: tuple[Finding, ...] = ()
+    """What the verdicts mean (:func:`natprobe.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""
@@ -115,6 +122,7 @@ class NatReport:
                 "global": self.has_global_ipv6,
                 "address": None if self.ipv6_address is None else str(self.ipv6_address),
             },
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
@@ -166,5 +174,6 @@ NAT_SCHEMA: JsonSchema = report_schema(
         "tests": {"type": "array", "items": _OBSERVATION},
         "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
         "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
+        "findings": {"type": "array", "items": FINDING},
     },
 )

@@ -8,8 +8,10 @@ from typing import Any
 
 from natprobe.addressing import IPAddress
 from natprobe.reports.check_report import CHECK_SCHEMA, CheckReport
+from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
+    FINDING,
     INT_OR_NULL,
     PORT,
     STRING_OR_NULL,
@@ -46,8 +48,10 @@ __all__ = (
 
 
 ROUTER_SCHEMA_ID = "natprobe/router"
-ROUTER_VERSION = 2
-"""2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``."""
+ROUTER_VERSION = 3
+"""2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
+3: ``findings`` (what the router's answers mean, as ``natprobe router`` prints them) is added:
+every report carries its findings the same way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,8 @@ class RouterReport:
     has_global_ipv6: bool | None = None
     """Over IPv6 the router forwards nothing: a global address means a pinhole, not a mapping,
     makes a service reachable. None: not looked at."""
+    findings: tuple[Finding, ...] = ()
+    """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
 
     @property
     def any_answered(self) -> bool:
@@ -112,13 +118,15 @@ class RouterReport:
                 "address": None if self.ipv6_address is None else str(self.ipv6_address),
             },
             "duration_ms": round(self.duration_s * 1000, 1),
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
 
 
 CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
-CHECK_MAP_VERSION = 1
+CHECK_MAP_VERSION = 2
+"""2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +179,7 @@ ROUTER_SCHEMA: JsonSchema = report_schema(
         "mappings": {"type": "array", "items": _ROUTER_MAPPING},
         "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
         "duration_ms": {"type": "number"},
+        "findings": {"type": "array", "items": FINDING},
     },
 )
 

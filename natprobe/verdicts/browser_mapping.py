@@ -26,8 +26,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import MappingBehavior, Observation, Probe
-from natprobe.verdicts.classify import Verdict, classify
+from natprobe.observations import Observation, Probe
+from natprobe.verdicts.behavior import MappingBehavior
+from natprobe.verdicts.classify import Decision, classify
 
 __all__ = ("BrowserStunTest", "UNKNOWN_MAPPING", "StunTargets", "mapping_from_browser")
 
@@ -90,8 +91,8 @@ def mapping_from_browser(
     targets: StunTargets,
     seen: Mapping[BrowserStunTest, TransportAddress],
     failed: Collection[BrowserStunTest],
-) -> Verdict[MappingBehavior] | None:
-    """The mapping verdict from the page's candidates, or ``None`` when WebRTC gave none.
+) -> Decision[MappingBehavior] | None:
+    """The mapping decision from the page's candidates (worded by findings), or ``None`` when WebRTC gave none.
 
     ``seen``: the server-reflexive address of each test that produced a candidate;
     ``failed``: the tests whose STUN server raised ``icecandidateerror`` (no answer).

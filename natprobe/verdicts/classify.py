@@ -7,7 +7,9 @@ Rules this module keeps, learned from the tools that break them (facts/nat-and-s
 * A server that cannot do a test (no OTHER-ADDRESS, an OTHER-ADDRESS equal to the primary,
   a 420 to CHANGE-REQUEST, an answer from the wrong source) makes that test inconclusive,
   never "endpoint-independent".
-* Every verdict carries its evidence in plain sentences and a confidence in [0, 1].
+* Every verdict carries its evidence and a confidence in [0, 1]; its reason is a coded
+  :class:`~natprobe.verdicts.why.Why` (a :class:`Decision`), which
+  :mod:`natprobe.findings.behavior_words` words into a :class:`Verdict`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
 from natprobe.addressing import AddressScope, IPAddress, TransportAddress
 from natprobe.addressing import classify as address_scope
 from natprobe.addressing import is_globally_routable
-from natprobe.i18n import N_, _
+from natprobe.verdicts.why import Why
 
 T = TypeVar("T")
 
@@ -46,12 +50,60 @@ class Verdict(Generic[T]):
     evidence: tuple[str, ...] = ()
 
 
+class Said(StrEnum):
+    """The reasons of the NAT behaviour verdicts (worded by :mod:`natprobe.findings.behavior_words`)."""
+
+    FIRST_UNANSWERED = "nat.first-unanswered"
+    OWN_ADDRESS = "nat.own-address"
+    NO_USABLE_ALTERNATE = "nat.no-usable-alternate"
+    UNREACHABLE_ALTERNATE = "nat.unreachable-alternate"
+    SECOND_DESTINATION_UNTESTABLE = "nat.second-destination-untestable"
+    NO_ALTERNATE_ANSWER = "nat.no-alternate-answer"
+    SAME_EXTERNAL = "nat.same-external"
+    THIRD_UNANSWERED = "nat.third-unanswered"
+    ADDRESS_DEPENDENT_MAPPING = "nat.address-dependent-mapping"
+    EVERY_DESTINATION = "nat.every-destination"
+    FOREIGN_REPLY_CAME = "nat.foreign-reply-came"
+    CHANGE_PORT_NOT_HONOURED = "nat.change-port-not-honoured"
+    OTHER_PORT_DROPPED = "nat.other-port-dropped"
+    OTHER_PORT_MAYBE_LOST = "nat.other-port-maybe-lost"
+    OTHER_IP_DROPPED = "nat.other-ip-dropped"
+    OTHER_IP_MAYBE_LOST = "nat.other-ip-maybe-lost"
+    NO_SECOND_IP = "nat.no-second-ip"
+    EIF_ADF_UNTOLD = "nat.eif-adf-untold"
+    HAIRPIN_NOT_APPLICABLE = "nat.hairpin-not-applicable"
+    HAIRPIN_NOT_TESTED = "nat.hairpin-not-tested"
+    HAIRPIN_CAME_BACK = "nat.hairpin-came-back"
+    HAIRPIN_MAYBE_LOST = "nat.hairpin-maybe-lost"
+    HAIRPIN_NEVER = "nat.hairpin-never"
+    OPEN_INTERNET = "nat.open-internet"
+    UDP_FIREWALL = "nat.udp-firewall"
+    NO_NAT_FILTERING_UNKNOWN = "nat.no-nat-filtering-unknown"
+    DEPENDS_ON_DESTINATION = "nat.depends-on-destination"
+    CONE = "nat.cone"
+    FILTERING_UNDETERMINED = "nat.filtering-undetermined"
+    MAPPING_UNDETERMINED = "nat.mapping-undetermined"
+    UDP_BLOCKED = "nat.udp-blocked"
+    SERVER_DOWN = "nat.server-down"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision(Generic[T]):
+    """A :class:`Verdict` before it is worded: its reason as a code and parameters."""
+
+    value: T
+    confidence: float
+    why: Why
+    evidence: tuple[str, ...] = ()
+    """Technical lines (probe, addresses, sends), English like the rest of the wire detail."""
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
-    mapping: Verdict[MappingBehavior]
-    filtering: Verdict[FilteringBehavior]
-    nat_type: Verdict[ClassicNatType]
-    hairpinning: Verdict[bool | None]
+    mapping: Decision[MappingBehavior]
+    filtering: Decision[FilteringBehavior]
+    nat_type: Decision[ClassicNatType]
+    hairpinning: Decision[bool | None]
     mapped: TransportAddress | None
     port_preservation: bool | None
     mapping_varies_by_destination: bool | None
@@ -103,15 +155,7 @@ _INTERNAL_SCOPES = frozenset(
      AddressScope.UNIQUE_LOCAL}
 )
 
-UNREACHABLE_ALTERNATE_REASON = N_(
-    "the server was reached at the public address {server} but names {alternate} as its alternate, "
-    "a {scope} address nobody outside its network can reach: the server is probably behind a 1:1 NAT "
-    "(a cloud VPS) without its public addresses configured (natprobe serve --primary-public / "
-    "--alternate-public)"
-)
-
-
-def unreachable_alternate(primary: Observation) -> str | None:
+def unreachable_alternate(primary: Observation) -> Why | None:
     """Why the server's OTHER-ADDRESS cannot be used from here, when it is a private, shared
     (CGNAT), loopback or link-local address while the server itself was reached at a public one.
 
@@ -125,12 +169,7 @@ def unreachable_alternate(primary: Observation) -> str | None:
     server_scope = address_scope(primary.destination.ip)
     other_scope = address_scope(other.ip)
     if is_globally_routable(server_scope) and other_scope in _INTERNAL_SCOPES:
-        return _(
-            UNREACHABLE_ALTERNATE_REASON,
-            server=primary.destination.ip,
-            alternate=other,
-            scope=_("carrier-grade NAT (100.64.0.0/10)") if other_scope is AddressScope.SHARED else other_scope.value,
-        )
+        return Why.of(Said.UNREACHABLE_ALTERNATE, server=primary.destination.ip, alternate=other, scope=other_scope)
     return None
 
 
@@ -152,75 +191,73 @@ def usable_alternate(primary: Observation) -> TransportAddress | None:
 _usable_alternate = usable_alternate
 
 
-def _unusable_first_answer(primary: Observation | None) -> str | None:
-    """Why the first Binding answer cannot lead the tests on (a sentence), or ``None`` if it can."""
+def _unusable_first_answer(primary: Observation | None) -> Why | None:
+    """Why the first Binding answer cannot lead the tests on, or ``None`` if it can (English
+    technical detail, like the evidence lines)."""
     if primary is None or not primary.answered:
-        return "the server did not answer the first Binding request"
+        return Why.as_said("the server did not answer the first Binding request")
     if primary.error_code is not None:
         code = f"error {primary.error_code}" if primary.error_code else "an error without an error code"
-        return f"the server answered the first Binding request with {code}, so nothing could be measured"
+        return Why.as_said(f"the server answered the first Binding request with {code}, so nothing could be measured")
     if primary.mapped is None:
-        return "the server's answer to the first Binding request did not say which address it saw"
+        return Why.as_said("the server's answer to the first Binding request did not say which address it saw")
     return None
 
 
 def _classify_mapping(
     by_probe: dict[Probe, Observation], local_ip: IPAddress | None, loss: float
-) -> Verdict[MappingBehavior]:
+) -> Decision[MappingBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     unusable = _unusable_first_answer(primary)
     if unusable is not None or primary is None or primary.mapped is None:
-        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"),
+        return Decision(MappingBehavior.INCONCLUSIVE, 0.0, unusable or Why.of(Said.FIRST_UNANSWERED),
                        () if primary is None else (_describe(primary),))
     evidence = [_describe(primary)]
     if local_ip is not None and primary.mapped == TransportAddress(local_ip, primary.local.port):
-        return Verdict(MappingBehavior.NO_NAT, 1.0, _("the server saw this host's own address {address}", address=primary.mapped), tuple(evidence))
+        return Decision(MappingBehavior.NO_NAT, 1.0, Why.of(Said.OWN_ADDRESS, address=primary.mapped), tuple(evidence))
     if _usable_alternate(primary) is None:
-        reason = unreachable_alternate(primary) or (
-            _("the server has no usable alternate address (OTHER-ADDRESS missing or equal to the primary)")
-        )
-        return Verdict(
+        reason = unreachable_alternate(primary) or Why.of(Said.NO_USABLE_ALTERNATE)
+        return Decision(
             MappingBehavior.INCONCLUSIVE,
             0.0,
-            _("{reason}, so mapping toward a second destination cannot be tested", reason=reason),
+            Why.of(Said.SECOND_DESTINATION_UNTESTABLE, reason=reason),
             tuple(evidence),
         )
     second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
     if second is None or not second.answered or second.mapped is None:
         if second is not None:
             evidence.append(_describe(second))
-        return Verdict(MappingBehavior.INCONCLUSIVE, 0.0, _("no answer from the server's alternate address"), tuple(evidence))
+        return Decision(MappingBehavior.INCONCLUSIVE, 0.0, Why.of(Said.NO_ALTERNATE_ANSWER), tuple(evidence))
     evidence.append(_describe(second))
     if second.mapped == primary.mapped:
-        return Verdict(
+        return Decision(
             MappingBehavior.ENDPOINT_INDEPENDENT,
             1.0,
-            _("the same external address {address} was used toward two server addresses", address=primary.mapped),
+            Why.of(Said.SAME_EXTERNAL, address=primary.mapped),
             tuple(evidence),
         )
     third = by_probe.get(Probe.MAPPING_ALTERNATE_BOTH)
     if third is None or not third.answered or third.mapped is None:
         if third is not None:
             evidence.append(_describe(third))
-        return Verdict(
+        return Decision(
             MappingBehavior.INCONCLUSIVE,
             0.0,
-            _("the mapping changed with the destination IP, but the third test got no answer"),
+            Why.of(Said.THIRD_UNANSWERED),
             tuple(evidence),
         )
     evidence.append(_describe(third))
     if third.mapped == second.mapped:
-        return Verdict(
+        return Decision(
             MappingBehavior.ADDRESS_DEPENDENT,
             1.0,
-            _("the external address changed with the destination IP but not with the destination port"),
+            Why.of(Said.ADDRESS_DEPENDENT_MAPPING),
             tuple(evidence),
         )
-    return Verdict(
+    return Decision(
         MappingBehavior.ADDRESS_AND_PORT_DEPENDENT,
         1.0,
-        _("every destination got its own external address ({first}, {second}, {third})",
-          first=primary.mapped, second=second.mapped, third=third.mapped),
+        Why.of(Said.EVERY_DESTINATION, first=primary.mapped, second=second.mapped, third=third.mapped),
         tuple(evidence),
     )
 
@@ -237,11 +274,11 @@ def _filter_test_state(observation: Observation | None, loss: float) -> tuple[st
     return ("closed" if doubt <= MAX_SILENCE_DOUBT else "undecided"), doubt
 
 
-def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verdict[FilteringBehavior]:
+def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Decision[FilteringBehavior]:
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     unusable = _unusable_first_answer(primary)
     if unusable is not None or primary is None:
-        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, unusable or _("the server did not answer the first Binding request"))
+        return Decision(FilteringBehavior.INCONCLUSIVE, 0.0, unusable or Why.of(Said.FIRST_UNANSWERED))
     change_both = by_probe.get(Probe.FILTERING_CHANGE_IP_PORT)
     change_port = by_probe.get(Probe.FILTERING_CHANGE_PORT)
     evidence = tuple(_describe(o) for o in (change_both, change_port) if o is not None)
@@ -250,98 +287,89 @@ def _classify_filtering(by_probe: dict[Probe, Observation], loss: float) -> Verd
     port, port_doubt = _filter_test_state(change_port, loss)
 
     if both == "open":
-        return Verdict(
+        return Decision(
             FilteringBehavior.ENDPOINT_INDEPENDENT,
             1.0,
-            _("a reply from an address and port this socket never sent to came through"),
+            Why.of(Said.FOREIGN_REPLY_CAME),
             evidence,
         )
     if port == "unusable":
-        reason = _("the server did not honour the change-port request (error, or a reply from the wrong source)")
-        return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
+        reason = Why.of(Said.CHANGE_PORT_NOT_HONOURED)
+        return Decision(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
     if port == "closed":
-        return Verdict(
+        return Decision(
             FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT,
             1.0 - port_doubt,
-            _("a reply from the server's other port was dropped: only the exact address and port "
-            "this socket sent to may answer"),
+            Why.of(Said.OTHER_PORT_DROPPED),
             evidence,
         )
     if port == "undecided":
-        return Verdict(
+        return Decision(
             FilteringBehavior.INCONCLUSIVE,
             0.0,
-            _("no reply from the other port, but with the loss measured on this path "
-              "({doubt:.0%} chance it was only lost) that does not prove filtering", doubt=port_doubt),
+            Why.of(Said.OTHER_PORT_MAYBE_LOST, doubt=port_doubt),
             evidence,
         )
     # A reply from the other port came through: endpoint-independent or address-dependent.
     if both == "closed":
-        return Verdict(
+        return Decision(
             FilteringBehavior.ADDRESS_DEPENDENT,
             1.0 - both_doubt,
-            _("a reply from the server's other port came through, one from its other IP did not"),
+            Why.of(Said.OTHER_IP_DROPPED),
             evidence,
         )
     if both == "undecided":
-        reason = (
-            _("a reply from the other port came through; the other IP stayed silent, but loss "
-              "({doubt:.0%} chance) could explain that", doubt=both_doubt)
-        )
+        reason = Why.of(Said.OTHER_IP_MAYBE_LOST, doubt=both_doubt)
     else:
         unreachable = unreachable_alternate(primary)
-        why = unreachable if unreachable is not None else _("the server cannot answer from a second IP")
-        reason = (
-            _("a reply from the other port came through, but {why}, "
-              "so endpoint-independent and address-dependent filtering cannot be told apart", why=why)
-        )
-    return Verdict(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
+        why = unreachable if unreachable is not None else Why.of(Said.NO_SECOND_IP)
+        reason = Why.of(Said.EIF_ADF_UNTOLD, why=why)
+    return Decision(FilteringBehavior.INCONCLUSIVE, 0.0, reason, evidence)
 
 
 def _classify_hairpin(
     by_probe: dict[Probe, Observation], loss: float, mapping: MappingBehavior
-) -> Verdict[bool | None]:
+) -> Decision[bool | None]:
     hairpin = by_probe.get(Probe.HAIRPIN)
     if hairpin is None:
         if mapping is MappingBehavior.NO_NAT:
-            return Verdict(None, 1.0, _("no NAT between this host and the server: hairpinning does not apply"))
-        return Verdict(None, 0.0, _("hairpinning was not tested"))
+            return Decision(None, 1.0, Why.of(Said.HAIRPIN_NOT_APPLICABLE))
+        return Decision(None, 0.0, Why.of(Said.HAIRPIN_NOT_TESTED))
     if hairpin.answered:
-        return Verdict(
+        return Decision(
             True,
             1.0,
-            _("a packet sent to this host's own public address {address} came back in (from {source})",
-              address=hairpin.destination, source=hairpin.response_source),
+            Why.of(Said.HAIRPIN_CAME_BACK, address=hairpin.destination, source=hairpin.response_source),
             (_describe(hairpin),),
         )
     doubt = silence_doubt(hairpin.sends, loss)
     if doubt > MAX_SILENCE_DOUBT:
-        return Verdict(None, 0.0, _("no hairpinned packet arrived, but loss could explain it"), (_describe(hairpin),))
-    return Verdict(
+        return Decision(None, 0.0, Why.of(Said.HAIRPIN_MAYBE_LOST), (_describe(hairpin),))
+    return Decision(
         False,
         1.0 - doubt,
-        _("packets sent to this host's own public address {address} never came back in", address=hairpin.destination),
+        Why.of(Said.HAIRPIN_NEVER, address=hairpin.destination),
         (_describe(hairpin),),
     )
 
 
 def _classic_type(
-    mapping: Verdict[MappingBehavior], filtering: Verdict[FilteringBehavior], udp_blocked: Verdict[bool] | None
-) -> Verdict[ClassicNatType]:
+    mapping: Decision[MappingBehavior], filtering: Decision[FilteringBehavior], udp_blocked: Decision[bool] | None
+) -> Decision[ClassicNatType]:
     confidence = min(mapping.confidence, filtering.confidence)
     if udp_blocked is not None and udp_blocked.value:
-        return Verdict(ClassicNatType.UDP_BLOCKED, udp_blocked.confidence, udp_blocked.reason, udp_blocked.evidence)
+        return Decision(ClassicNatType.UDP_BLOCKED, udp_blocked.confidence, udp_blocked.why, udp_blocked.evidence)
     m, f = mapping.value, filtering.value
     if m is MappingBehavior.NO_NAT:
         if f is FilteringBehavior.ENDPOINT_INDEPENDENT:
-            return Verdict(ClassicNatType.OPEN_INTERNET, confidence, _("no NAT and no inbound filtering"))
+            return Decision(ClassicNatType.OPEN_INTERNET, confidence, Why.of(Said.OPEN_INTERNET))
         if f in (FilteringBehavior.ADDRESS_DEPENDENT, FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT):
-            return Verdict(
-                ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, _("no NAT, but a firewall filters inbound UDP")
+            return Decision(
+                ClassicNatType.SYMMETRIC_UDP_FIREWALL, confidence, Why.of(Said.UDP_FIREWALL)
             )
-        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("no NAT; filtering: {reason}", reason=filtering.reason))
+        return Decision(ClassicNatType.INCONCLUSIVE, 0.0, Why.of(Said.NO_NAT_FILTERING_UNKNOWN, reason=filtering.why))
     if m in (MappingBehavior.ADDRESS_DEPENDENT, MappingBehavior.ADDRESS_AND_PORT_DEPENDENT):
-        return Verdict(ClassicNatType.SYMMETRIC, mapping.confidence, _("the mapping depends on the destination"))
+        return Decision(ClassicNatType.SYMMETRIC, mapping.confidence, Why.of(Said.DEPENDS_ON_DESTINATION))
     if m is MappingBehavior.ENDPOINT_INDEPENDENT:
         by_filtering = {
             FilteringBehavior.ENDPOINT_INDEPENDENT: ClassicNatType.FULL_CONE,
@@ -349,12 +377,12 @@ def _classic_type(
             FilteringBehavior.ADDRESS_AND_PORT_DEPENDENT: ClassicNatType.PORT_RESTRICTED_CONE,
         }
         if f in by_filtering:
-            return Verdict(by_filtering[f], confidence, _("endpoint-independent mapping with {filtering} filtering", filtering=f.value))
-        return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("filtering undetermined: {reason}", reason=filtering.reason))
-    return Verdict(ClassicNatType.INCONCLUSIVE, 0.0, _("mapping undetermined: {reason}", reason=mapping.reason))
+            return Decision(by_filtering[f], confidence, Why.of(Said.CONE, filtering=f.value))
+        return Decision(ClassicNatType.INCONCLUSIVE, 0.0, Why.of(Said.FILTERING_UNDETERMINED, reason=filtering.why))
+    return Decision(ClassicNatType.INCONCLUSIVE, 0.0, Why.of(Said.MAPPING_UNDETERMINED, reason=mapping.why))
 
 
-def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) -> Verdict[bool] | None:
+def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) -> Decision[bool] | None:
     """UDP blocked: nothing ever answered over UDP while the server is known to be up over TCP."""
     if any(o.answered for o in observations):
         return None
@@ -364,17 +392,16 @@ def _udp_blocked(observations: list[Observation], tcp_reachable: bool | None) ->
     doubt = silence_doubt(sends, 0.0)
     evidence = tuple(_describe(o) for o in observations)
     if tcp_reachable:
-        return Verdict(
+        return Decision(
             True,
             1.0 - doubt,
-            _("none of {sends} UDP requests was answered, while the same server answered over TCP", sends=sends),
+            Why.of(Said.UDP_BLOCKED, sends=sends),
             evidence + ("STUN over TCP to the same server: answered",),
         )
-    return Verdict(
+    return Decision(
         False,
         0.0,
-        _("none of {sends} UDP requests was answered and the server did not answer over TCP either: "
-          "the server may be down or unreachable", sends=sends),
+        Why.of(Said.SERVER_DOWN, sends=sends),
         evidence,
     )
 
@@ -398,7 +425,7 @@ def classify(
     blocked = _udp_blocked(observed, tcp_reachable)
     nat_type = _classic_type(mapping, filtering, blocked)
     if blocked is not None and not blocked.value:
-        nat_type = Verdict(ClassicNatType.INCONCLUSIVE, 0.0, blocked.reason, blocked.evidence)
+        nat_type = Decision(ClassicNatType.INCONCLUSIVE, 0.0, blocked.why, blocked.evidence)
     primary = by_probe.get(Probe.MAPPING_PRIMARY)
     second = by_probe.get(Probe.MAPPING_ALTERNATE_IP)
     mapped = primary.mapped if primary is not None and primary.answered else None

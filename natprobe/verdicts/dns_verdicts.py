@@ -2,8 +2,9 @@
 
 Inputs: what a resolver answered per family (from this host, and from the echo server: the
 outside view), the public address the echo server saw this host as over that family, and
-whether the family's ports were reachable. Output: one verdict per family with its reason
-and advice. The failures behind them are the ones self-hosters report (facts/self-hosting.md):
+whether the family's ports were reachable. Output: one decision per family
+(:class:`DnsDecision`: the verdict, its reason and advice as codes and parameters;
+:mod:`natprobe.findings.dns_words` says it as a :class:`FamilyDnsVerdict`). The failures behind them are the ones self-hosters report (facts/self-hosting.md):
 a dynamic-DNS record that was not updated, a record left pointing at the LAN address (the
 outage workaround), a CGNAT address published by a client reading its own interface, an
 AAAA record naming a temporary privacy address, and an AAAA record while IPv6 is firewalled
@@ -17,15 +18,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
 
+from natprobe.observations import FamilyLookup, LookupStatus
 from natprobe.addressing import AddressScope, IPAddress, IpFamily, classify, is_globally_routable
-from natprobe.i18n import _
+from natprobe.verdicts.why import Why
 
 __all__ = (
     "MAX_NAME_LENGTH",
     "DnsVerdict",
-    "LookupStatus",
-    "FamilyLookup",
     "FamilyDnsVerdict",
+    "DnsDecision",
+    "InvalidName",
+    "NameProblem",
+    "Said",
     "validate_name",
     "record_type",
     "decide_family",
@@ -35,21 +39,6 @@ MAX_NAME_LENGTH = 253
 """RFC 1035 section 2.3.4: 255 octets on the wire, 253 characters in text without the final dot."""
 _MAX_LABEL = 63
 _LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-
-
-class LookupStatus(enum.StrEnum):
-    """How one resolver answered one question (RFC 1035 section 4.1.1 RCODEs, RFC 2308)."""
-
-    ANSWERED = "answered"
-    """NOERROR; ``addresses`` may be empty (NODATA: the name exists, not this type)."""
-    NXDOMAIN = "nxdomain"
-    """RCODE 3: the name does not exist."""
-    SERVFAIL = "servfail"
-    """RCODE 2 (or every server refused): the resolver could not get an answer."""
-    TIMEOUT = "timeout"
-    """No answer within the bound."""
-    ERROR = "error"
-    """Anything else (no resolver configured, a malformed answer)."""
 
 
 class DnsVerdict(enum.StrEnum):
@@ -84,15 +73,6 @@ NOT_CHECKED = frozenset({DnsVerdict.RESOLVER_TIMEOUT, DnsVerdict.RESOLVER_FAILUR
 
 
 @dataclass(frozen=True, slots=True)
-class FamilyLookup:
-    """One resolver's answer for one family of a name."""
-
-    status: LookupStatus
-    addresses: tuple[IPAddress, ...] = ()
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class FamilyDnsVerdict:
     family: IpFamily
     verdict: DnsVerdict
@@ -109,8 +89,42 @@ class FamilyDnsVerdict:
         return self.verdict not in NOT_PROBLEMS and self.verdict not in NOT_CHECKED
 
 
+class NameProblem(enum.StrEnum):
+    """What is wrong with a host name (a program words it; see :class:`InvalidName`)."""
+
+    EMPTY = "empty"
+    BAD_IDNA = "bad-idna"
+    TOO_LONG = "too-long"
+    EMPTY_LABEL = "empty-label"
+    LABEL_TOO_LONG = "label-too-long"
+    BAD_LABEL = "bad-label"
+    NOT_QUALIFIED = "not-qualified"
+    AN_ADDRESS = "an-address"
+
+
+class InvalidName(ValueError):
+    """A text that is not a host name natprobe can check; ``problem`` and ``params`` say why."""
+
+    def __init__(self, problem: NameProblem, name: str, **params: object) -> None:
+        self.problem, self.name, self.params = problem, name, params
+        super().__init__(_NAME_ENGLISH[problem].format(name=name, **params))
+
+
+_NAME_ENGLISH = {
+    NameProblem.EMPTY: "the name is empty",
+    NameProblem.BAD_IDNA: "{name!r} is not a valid internationalised domain name",
+    NameProblem.TOO_LONG: "the name is {length} characters long; a DNS name has at most {limit}",
+    NameProblem.EMPTY_LABEL: "{name!r} has an empty label (two dots in a row, or a leading dot)",
+    NameProblem.LABEL_TOO_LONG: "the label {label!r}... is {length} characters long; at most {limit}",
+    NameProblem.BAD_LABEL: ("the label {label!r} of {name!r} is not valid: use letters, digits and hyphens, "
+                            "not starting or ending with a hyphen"),
+    NameProblem.NOT_QUALIFIED: "{name!r} is not a fully qualified name (e.g. cloud.example.org)",
+    NameProblem.AN_ADDRESS: "{name!r} is an address, not a name",
+}
+
+
 def validate_name(text: str) -> str:
-    """The name in lower-case ASCII without a final dot; ``ValueError`` with one clear sentence.
+    """The name in lower-case ASCII without a final dot; :class:`InvalidName` (a ``ValueError``) if not.
 
     RFC 1123 section 2.1 host names: labels of letters, digits and hyphens, 1-63 characters,
     not starting or ending with a hyphen; at most 253 characters (RFC 1035 section 2.3.4).
@@ -119,33 +133,28 @@ def validate_name(text: str) -> str:
     """
     name = text.strip()
     if not name:
-        raise ValueError(_("the name is empty"))
+        raise InvalidName(NameProblem.EMPTY, text)
     if name.endswith("."):
         name = name[:-1]
     if not name.isascii():
         try:
             name = name.encode("idna").decode("ascii")
         except UnicodeError:
-            raise ValueError(_("{name!r} is not a valid internationalised domain name", name=text)) from None
+            raise InvalidName(NameProblem.BAD_IDNA, text) from None
     name = name.lower()
     if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(_("the name is {length} characters long; a DNS name has at most {limit}",
-                           length=len(name), limit=MAX_NAME_LENGTH))
+        raise InvalidName(NameProblem.TOO_LONG, text, length=len(name), limit=MAX_NAME_LENGTH)
     for label in name.split("."):
         if not label:
-            raise ValueError(_("{name!r} has an empty label (two dots in a row, or a leading dot)", name=text))
+            raise InvalidName(NameProblem.EMPTY_LABEL, text)
         if len(label) > _MAX_LABEL:
-            raise ValueError(_("the label {label!r}... is {length} characters long; at most {limit}",
-                             label=label[:20], length=len(label), limit=_MAX_LABEL))
+            raise InvalidName(NameProblem.LABEL_TOO_LONG, text, label=label[:20], length=len(label), limit=_MAX_LABEL)
         if not set(label) <= _LDH or label.startswith("-") or label.endswith("-"):
-            raise ValueError(_(
-                "the label {label!r} of {name!r} is not valid: use letters, digits and hyphens, "
-                "not starting or ending with a hyphen", label=label, name=text,
-            ))
+            raise InvalidName(NameProblem.BAD_LABEL, text, label=label)
     if "." not in name:
-        raise ValueError(_("{name!r} is not a fully qualified name (e.g. cloud.example.org)", name=text))
+        raise InvalidName(NameProblem.NOT_QUALIFIED, text)
     if name.rsplit(".", 1)[1].isdigit():
-        raise ValueError(_("{name!r} is an address, not a name", name=text))
+        raise InvalidName(NameProblem.AN_ADDRESS, text)
     return name
 
 
@@ -153,130 +162,97 @@ def record_type(family: IpFamily) -> str:
     return "A" if family is IpFamily.IPV4 else "AAAA"
 
 
-def _join(addresses: Sequence[IPAddress]) -> str:
-    return ", ".join(str(a) for a in addresses)
+class Said(enum.StrEnum):
+    """The reasons and advice of the name verdicts (worded by :mod:`natprobe.findings.dns_words`)."""
+
+    NXDOMAIN = "dns.nxdomain"
+    SERVFAIL = "dns.servfail"
+    TIMEOUT = "dns.timeout"
+    LOOKUP_ERROR = "dns.lookup-error"
+    LAN_ADDRESS = "dns.lan-address"
+    CGNAT_ADDRESS = "dns.cgnat-address"
+    TEMPORARY_ADDRESS = "dns.temporary-address"
+    NOT_PUBLIC = "dns.not-public"
+    MISSING = "dns.missing"
+    NO_RECORD = "dns.no-record"
+    UNVERIFIED_LOCAL_ONLY = "dns.unverified-local-only"
+    IPV6_UNREACHABLE = "dns.ipv6-unreachable"
+    UNVERIFIED_NO_IPV4 = "dns.unverified-no-ipv4"
+    STALE = "dns.stale"
+    FAMILY_UNREACHABLE = "dns.family-unreachable"
+    SPLIT_HORIZON = "dns.split-horizon"
+    MATCHES = "dns.matches"
+    # the note on this host's own view, appended to a reason
+    LOCAL_ANSWERS_OTHERWISE = "dns.note.local-answers-otherwise"
+    LOCAL_FAILED = "dns.note.local-failed"
+    # advice
+    CHECK_SPELLING = "dns.advice.check-spelling"
+    SERVFAIL_ADVICE = "dns.advice.servfail"
+    CHECK_RESOLVER = "dns.advice.check-resolver"
+    POINT_AT_PUBLIC = "dns.advice.point-at-public"
+    UNDO_LAN_ADDRESS = "dns.advice.undo-lan-address"
+    PUBLISH_SEEN_ADDRESS = "dns.advice.publish-seen-address"
+    CGNAT_INBOUND = "dns.advice.cgnat-inbound"
+    PUBLISH_STABLE = "dns.advice.publish-stable"
+    ADD_RECORD = "dns.advice.add-record"
+    GIVE_SERVER = "dns.advice.give-server"
+    FIX_IPV6 = "dns.advice.fix-ipv6"
+    UPDATE_RECORD = "dns.advice.update-record"
+    OPEN_PORTS = "dns.advice.open-ports"
+    FIND_OVERRIDE = "dns.advice.find-override"
 
 
-def _detail(lookup: FamilyLookup) -> str:
-    return lookup.detail or _("unknown error")
+@dataclass(frozen=True, slots=True)
+class DnsDecision:
+    """A :class:`FamilyDnsVerdict` before it is worded: reason (and the note on this host's own
+    view, appended to it) and advice as codes and parameters."""
+
+    family: IpFamily
+    verdict: DnsVerdict
+    why: Why
+    advice: tuple[Why, ...] = ()
+    local_note: Why | None = None
 
 
-def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, outside: bool) -> FamilyDnsVerdict | None:
-    # One whole sentence per vantage point (the echo server's resolver or this host's), so a
-    # translation never has to agree with a noun phrase pasted in.
+def _lookup_failure(name: str, family: IpFamily, lookup: FamilyLookup, outside: bool) -> DnsDecision | None:
     rr = record_type(family)
+    facts = {"name": name, "outside": outside, "detail": lookup.detail}
     if lookup.status is LookupStatus.NXDOMAIN:
-        reason = (
-            _("the echo server's resolver says {name} does not exist (NXDOMAIN)", name=name) if outside
-            else _("this host's resolver says {name} does not exist (NXDOMAIN)", name=name)
-        )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.NO_SUCH_NAME, reason,
-            (_("Check the spelling, and that the name is created at your DNS or dynamic-DNS provider "
-               "with an {rr} record.", rr=rr),),
-        )
+        return DnsDecision(family, DnsVerdict.NO_SUCH_NAME, Why.of(Said.NXDOMAIN, **facts),
+                           (Why.of(Said.CHECK_SPELLING, rr=rr),))
     if lookup.status is LookupStatus.SERVFAIL:
-        if lookup.detail:
-            reason = (
-                _("the echo server's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
-                  detail=lookup.detail) if outside
-                else _("this host's resolver could not resolve {name} (SERVFAIL: {detail})", name=name,
-                       detail=lookup.detail)
-            )
-        else:
-            reason = (
-                _("the echo server's resolver could not resolve {name} (SERVFAIL)", name=name) if outside
-                else _("this host's resolver could not resolve {name} (SERVFAIL)", name=name)
-            )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.RESOLVER_FAILURE, reason,
-            (_("A SERVFAIL often means the domain's name servers do not answer or DNSSEC fails: check the "
-               "domain's delegation and signatures at your registrar, then try again."),),
-        )
+        return DnsDecision(family, DnsVerdict.RESOLVER_FAILURE, Why.of(Said.SERVFAIL, **facts),
+                           (Why.of(Said.SERVFAIL_ADVICE),))
     if lookup.status is LookupStatus.TIMEOUT:
-        if lookup.detail:
-            reason = (
-                _("the echo server's resolver did not answer for {name} in time ({detail})", name=name,
-                  detail=lookup.detail) if outside
-                else _("this host's resolver did not answer for {name} in time ({detail})", name=name,
-                       detail=lookup.detail)
-            )
-        else:
-            reason = (
-                _("the echo server's resolver did not answer for {name} in time", name=name) if outside
-                else _("this host's resolver did not answer for {name} in time", name=name)
-            )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.RESOLVER_TIMEOUT, reason,
-            (_("Check this resolver (the nameserver lines of /etc/resolv.conf) and try again."),),
-        )
+        return DnsDecision(family, DnsVerdict.RESOLVER_TIMEOUT, Why.of(Said.TIMEOUT, **facts),
+                           (Why.of(Said.CHECK_RESOLVER),))
     if lookup.status is LookupStatus.ERROR:
-        reason = (
-            _("the echo server's resolver could not look up {name}: {detail}", name=name, detail=_detail(lookup))
-            if outside
-            else _("this host's resolver could not look up {name}: {detail}", name=name, detail=_detail(lookup))
-        )
-        return FamilyDnsVerdict(family, DnsVerdict.RESOLVER_FAILURE, reason)
+        return DnsDecision(family, DnsVerdict.RESOLVER_FAILURE, Why.of(Said.LOOKUP_ERROR, **facts))
     return None
-
-
-def _point_at_public(rr: str, public_ip: IPAddress | None) -> str:
-    if public_ip is None:
-        return _("Point the {rr} record at your public address.", rr=rr)
-    return _("Point the {rr} record at your public address ({public}).", rr=rr, public=public_ip)
 
 
 def _bad_address(
     name: str, family: IpFamily, addresses: Sequence[IPAddress], public_ip: IPAddress | None,
     temporary: Collection[IPv6Address],
-) -> FamilyDnsVerdict | None:
-    """The first record that cannot lead here from outside, as a verdict."""
+) -> DnsDecision | None:
+    """The first record that cannot lead here from outside, as a decision."""
     rr = record_type(family)
     for address in addresses:
         scope = classify(address)
+        facts = {"rr": rr, "name": name, "address": address}
         if scope in (AddressScope.PRIVATE, AddressScope.UNIQUE_LOCAL, AddressScope.LINK_LOCAL, AddressScope.LOOPBACK):
-            return FamilyDnsVerdict(
-                family, DnsVerdict.PRIVATE_ADDRESS,
-                _("the {rr} record of {name} is {address}, a LAN address: it works only inside your network, "
-                  "visitors from the Internet cannot use it", rr=rr, name=name, address=address),
-                (_point_at_public(rr, public_ip) + " "
-                 + _("If you set the LAN address on purpose (an outage workaround, or because the router does "
-                     "not hairpin), undo it, and give LAN clients the LAN address through split DNS on your "
-                     "own resolver instead."),),
-            )
+            return DnsDecision(family, DnsVerdict.PRIVATE_ADDRESS, Why.of(Said.LAN_ADDRESS, **facts),
+                               (Why.of(Said.UNDO_LAN_ADDRESS, rr=rr, public=public_ip),))
         if scope is AddressScope.SHARED:
-            return FamilyDnsVerdict(
-                family, DnsVerdict.CGNAT_ADDRESS,
-                _("the {rr} record of {name} is {address}, inside 100.64.0.0/10: that is your carrier's NAT, "
-                  "not an address anyone outside can reach (a dynamic-DNS client read the router's WAN address)",
-                  rr=rr, name=name, address=address),
-                (_("Set the dynamic-DNS client to publish the address the Internet sees ({public}) (its 'web' or "
-                   "'external IP' method), not the router's interface address.", public=public_ip)
-                 if public_ip is not None else
-                 _("Set the dynamic-DNS client to publish the address the Internet sees (its 'web' or "
-                   "'external IP' method), not the router's interface address."),
-                 _("Behind carrier-grade NAT, inbound connections need a public IPv4 address from your ISP, "
-                   "IPv6, or a tunnel to a VPS.")),
-            )
+            return DnsDecision(family, DnsVerdict.CGNAT_ADDRESS, Why.of(Said.CGNAT_ADDRESS, **facts),
+                               (Why.of(Said.PUBLISH_SEEN_ADDRESS, public=public_ip), Why.of(Said.CGNAT_INBOUND)))
         if isinstance(address, IPv6Address) and address in temporary:
-            return FamilyDnsVerdict(
-                family, DnsVerdict.TEMPORARY_ADDRESS,
-                _("the AAAA record of {name} is {address}, a temporary privacy address of this host: it "
-                  "changes within a day and the record then points nowhere", name=name, address=address),
-                (_("Publish this host's stable address ({public}) in the AAAA record (and open the pinhole for "
-                   "that one); have the dynamic-DNS client pick the stable address, not the temporary one.",
-                   public=public_ip)
-                 if public_ip is not None else
-                 _("Publish this host's stable address in the AAAA record (and open the pinhole for that one); "
-                   "have the dynamic-DNS client pick the stable address, not the temporary one."),),
-            )
+            return DnsDecision(family, DnsVerdict.TEMPORARY_ADDRESS,
+                               Why.of(Said.TEMPORARY_ADDRESS, name=name, address=address),
+                               (Why.of(Said.PUBLISH_STABLE, public=public_ip),))
         if not is_globally_routable(scope):
-            return FamilyDnsVerdict(
-                family, DnsVerdict.PRIVATE_ADDRESS,
-                _("the {rr} record of {name} is {address}, which is not a public address ({scope})",
-                  rr=rr, name=name, address=address, scope=scope.value),
-                (_point_at_public(rr, public_ip),),
-            )
+            return DnsDecision(family, DnsVerdict.PRIVATE_ADDRESS, Why.of(Said.NOT_PUBLIC, scope=scope.value, **facts),
+                               (Why.of(Said.POINT_AT_PUBLIC, rr=rr, public=public_ip),))
     return None
 
 
@@ -289,8 +265,8 @@ def decide_family(
     *,
     family_reachable: bool | None = None,
     temporary: Collection[IPv6Address] = (),
-) -> FamilyDnsVerdict:
-    """The verdict for ``family`` of ``name``.
+) -> DnsDecision:
+    """The decision for ``family`` of ``name``.
 
     ``local``: this host's resolver; ``outside``: the echo server's (None: not asked).
     ``public_ip``: the address the echo server saw over this family (None: the family does
@@ -310,93 +286,40 @@ def decide_family(
         and set(local.addresses) != set(outside.addresses)
     )
     # The note about this host's own view is one self-contained parenthesis, appended.
+    local_note: Why | None = None
     if split:
-        local_note = " " + _("(this host's resolver answers {addresses} instead)",
-                             addresses=_join(local.addresses) or _("nothing"))
+        local_note = Why.of(Said.LOCAL_ANSWERS_OTHERWISE, addresses=local.addresses)
     elif outside is not None and local.status is not LookupStatus.ANSWERED:
-        local_note = " " + _("(this host's own resolver failed: {status})", status=local.status.value
-                             + (f", {local.detail}" if local.detail else ""))
-    else:
-        local_note = ""
+        local_note = Why.of(Said.LOCAL_FAILED, status=local.status.value, detail=local.detail)
+    facts = {"name": name, "rr": rr, "version": version}
     if not addresses:
         if public_ip is not None:
-            return FamilyDnsVerdict(
-                family, DnsVerdict.MISSING,
-                _("{name} has no {rr} record, but IPv{version} works here (the echo server saw {public}): "
-                  "IPv{version}-only visitors cannot reach the site", name=name, rr=rr, version=version,
-                  public=public_ip) + local_note,
-                (_("Add an {rr} record for {name} pointing at {public} (with dynamic DNS if it changes).",
-                   rr=rr, name=name, public=public_ip),),
-            )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.NO_RECORD,
-            _("{name} has no {rr} record, and IPv{version} is not in use here: nothing to fix",
-              name=name, rr=rr, version=version) + local_note,
-        )
+            return DnsDecision(family, DnsVerdict.MISSING, Why.of(Said.MISSING, public=public_ip, **facts),
+                               (Why.of(Said.ADD_RECORD, public=public_ip, **facts),), local_note)
+        return DnsDecision(family, DnsVerdict.NO_RECORD, Why.of(Said.NO_RECORD, **facts), (), local_note)
     bad = _bad_address(name, family, addresses, public_ip, temporary)
     if bad is not None:
-        return FamilyDnsVerdict(bad.family, bad.verdict, bad.reason + local_note, bad.advice)
+        return DnsDecision(bad.family, bad.verdict, bad.why, bad.advice, local_note)
     if public_ip is None:
         if outside is None:
-            return FamilyDnsVerdict(
-                family, DnsVerdict.UNVERIFIED,
-                _("{name} has the {rr} record {addresses}; without an echo server natprobe cannot tell "
-                  "whether that is this network's public address (local view only)",
-                  name=name, rr=rr, addresses=_join(addresses)),
-                (_("Give an echo server (--server or NATPROBE_SERVER) to compare the record with the address "
-                   "the Internet sees."),),
-            )
+            return DnsDecision(family, DnsVerdict.UNVERIFIED,
+                               Why.of(Said.UNVERIFIED_LOCAL_ONLY, addresses=addresses, **facts),
+                               (Why.of(Said.GIVE_SERVER),))
         if family is IpFamily.IPV6:
-            return FamilyDnsVerdict(
-                family, DnsVerdict.UNREACHABLE_FAMILY,
-                _("{name} has the AAAA record {addresses}, but this host could not reach the echo server "
-                  "over IPv6: IPv6 visitors (browsers try IPv6 first) will fail or wait before falling back",
-                  name=name, addresses=_join(addresses)),
-                (_("Fix IPv6 on this host (a global address and a default route), or remove the AAAA record."),),
-            )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.UNVERIFIED,
-            _("{name} has the A record {addresses}, but this host could not reach the echo server over "
-              "IPv4 to learn its public address, so the record cannot be compared",
-              name=name, addresses=_join(addresses)),
-        )
+            return DnsDecision(family, DnsVerdict.UNREACHABLE_FAMILY,
+                               Why.of(Said.IPV6_UNREACHABLE, addresses=addresses, **facts), (Why.of(Said.FIX_IPV6),))
+        return DnsDecision(family, DnsVerdict.UNVERIFIED, Why.of(Said.UNVERIFIED_NO_IPV4, addresses=addresses, **facts))
     if public_ip not in addresses:
-        return FamilyDnsVerdict(
-            family, DnsVerdict.STALE,
-            _("the {rr} record of {name} is {addresses}, but this network's public address is now "
-              "{public}: the record is out of date (the dynamic-DNS client did not update it)",
-              rr=rr, name=name, addresses=_join(addresses), public=public_ip) + local_note,
-            (_("Update the {rr} record to {public}; check that the dynamic-DNS client runs and can log in, "
-               "and that it updates this record type.", rr=rr, public=public_ip),),
-        )
+        return DnsDecision(family, DnsVerdict.STALE, Why.of(Said.STALE, addresses=addresses, public=public_ip, **facts),
+                           (Why.of(Said.UPDATE_RECORD, rr=rr, public=public_ip),), local_note)
     if family_reachable is False:
-        reason = (
-            _("the AAAA record of {name} points here ({public}), but no port checked was reachable over "
-              "IPv6: visitors using IPv6 cannot reach the site (browsers try IPv6 first)",
-              name=name, public=public_ip) if family is IpFamily.IPV6
-            else _("the A record of {name} points here ({public}), but no port checked was reachable over "
-                   "IPv4: visitors using IPv4 cannot reach the site", name=name, public=public_ip)
-        )
-        return FamilyDnsVerdict(
-            family, DnsVerdict.UNREACHABLE_FAMILY, reason + local_note,
-            (_("Open the ports over IPv{version} (see the port results), or remove the {rr} record "
-               "until it works.", version=version, rr=rr),),
-        )
-    others = [a for a in addresses if a != public_ip]
+        return DnsDecision(family, DnsVerdict.UNREACHABLE_FAMILY,
+                           Why.of(Said.FAMILY_UNREACHABLE, public=public_ip, **facts),
+                           (Why.of(Said.OPEN_PORTS, version=version, rr=rr),), local_note)
+    others = tuple(a for a in addresses if a != public_ip)
     if split:
-        return FamilyDnsVerdict(
-            family, DnsVerdict.SPLIT_HORIZON,
-            _("outside, {name} resolves to {addresses} (this network's public address), but this host's "
-              "resolver answers {local}: split-horizon DNS, which is fine when meant (LAN clients use the "
-              "LAN address)", name=name, addresses=_join(addresses), local=_join(local.addresses) or _("nothing")),
-            (_("If you did not set up split DNS on purpose, find the local override (router DNS, /etc/hosts, a "
-               "Pi-hole entry) and remove it."),),
-        )
-    if others:
-        reason = _("the {rr} record of {name} is {public}, the public address the echo server saw (also "
-                   "{others}: check that those are yours too)", rr=rr, name=name, public=public_ip,
-                   others=_join(others))
-    else:
-        reason = _("the {rr} record of {name} is {public}, the public address the echo server saw",
-                   rr=rr, name=name, public=public_ip)
-    return FamilyDnsVerdict(family, DnsVerdict.MATCHES, reason + local_note)
+        return DnsDecision(family, DnsVerdict.SPLIT_HORIZON,
+                           Why.of(Said.SPLIT_HORIZON, addresses=addresses, local=local.addresses, **facts),
+                           (Why.of(Said.FIND_OVERRIDE),))
+    return DnsDecision(family, DnsVerdict.MATCHES, Why.of(Said.MATCHES, public=public_ip, others=others, **facts),
+                       (), local_note)

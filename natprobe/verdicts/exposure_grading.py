@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
-from natprobe.i18n import N_
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
-from natprobe.verdicts.reachability import Context, PortObservation, PortVerdict, decide_port
+from natprobe.verdicts.reachability import Context, PortDecision, decide_port
+from natprobe.observations import PortObservation
 
 __all__ = (
     "Code",
@@ -72,7 +72,8 @@ class Grade:
     code: Code
     level: Level
     subject: str = ""
-    """What the finding is about, for the wording (a certificate name, a version, a method list)."""
+    """What the finding is about, for the wording (a certificate name, a version, a method list,
+    the risky service's name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +81,8 @@ class GradedPort:
     scanned: ScannedPort
     expected: bool
     grades: tuple[Grade, ...]
-    verdict: PortVerdict | None = None
-    """The reachability verdict, for an expected port that is not open."""
+    verdict: PortDecision | None = None
+    """The reachability decision, for an expected port that is not open."""
 
     @property
     def worst(self) -> Level:
@@ -90,18 +91,7 @@ class GradedPort:
 
 
 # Services the guides say never to leave open to the Internet: close them or reach them over a VPN.
-RISKY = {
-    "telnet": N_("telnet sends passwords in clear text"),
-    "smb": N_("Windows file sharing (SMB) is a favourite target of worms and ransomware"),
-    "rdp": N_("Remote Desktop is brute-forced all day long on the Internet"),
-    "vnc": N_("VNC often has a weak password or none"),
-    "mssql": N_("a database server"),
-    "mysql": N_("a database server"),
-    "postgresql": N_("a database server"),
-    "mongodb": N_("a database server"),
-    "redis": N_("Redis is a database meant for trusted networks"),
-    "mqtt": N_("an MQTT broker often accepts anonymous clients"),
-}
+RISKY = frozenset({"telnet", "smb", "rdp", "vnc", "mssql", "mysql", "postgresql", "mongodb", "redis", "mqtt"})
 ROUTER_ADMIN = {"upnp", "tr-069"}
 WEB = {"http", "https"}
 
@@ -166,9 +156,9 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
         if port.auth_required is False:
             grades.append(Grade(Code.REDIS_NO_AUTH, Level.BAD))
         else:
-            grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, RISKY["redis"]))
+            grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, "redis"))
     elif service in RISKY:
-        grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, RISKY[service]))
+        grades.append(Grade(Code.RISKY_SERVICE, Level.BAD, service))
     elif service == "ftp":
         grades.append(Grade(Code.PLAINTEXT_LOGIN, Level.WARNING, "FTP"))
     elif service == "smtp":
@@ -183,7 +173,7 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
             grades.append(Grade(Code.HTTP_REDIRECTS, Level.OK, location))
         elif not https_elsewhere:
             grades.append(Grade(Code.HTTP_WITHOUT_HTTPS, Level.WARNING))
-        elif port.http is not None and 200 <= port.http.status < 300:
+        elif port.http is not None and port.http.status is not None and 200 <= port.http.status < 300:
             # HTTPS exists, yet plain HTTP serves the pages: whoever types the bare name stays
             # unencrypted (Mozilla's HTTP Observatory fails a site for the missing redirect).
             grades.append(Grade(Code.HTTP_NO_REDIRECT, Level.WARNING, str(port.http.status)))
@@ -194,8 +184,8 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
     return tuple(grades)
 
 
-def _expected_verdict(port: ScannedPort, context: Context) -> PortVerdict:
-    """The reachability check's verdict for an expected port that is not open."""
+def _expected_verdict(port: ScannedPort, context: Context) -> PortDecision:
+    """The reachability check's decision for an expected port that is not open."""
     if port.protocol is ScanProtocol.UDP:
         observation = PortObservation(TransportProtocol.UDP, port.port, ProbeMode.JAMULUS, listening=False,
                                       server_result=JamulusResult(False, None, None, None, None),

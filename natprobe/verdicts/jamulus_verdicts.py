@@ -15,35 +15,32 @@ Why the two modes differ behind a NAT (facts/jamulus.md §3):
   mode impossible and often brings those failures with it.
 
 :func:`private_mode_verdict` and :func:`public_mode_verdict` judge what ``natprobe explain
-jamulus`` observed; :mod:`natprobe.reports.jamulus_report` assembles them into the report and
-:mod:`natprobe.findings.jamulus_findings` explains it. No I/O here.
+jamulus`` observed and return a :class:`ModeDecision` (a status and a coded reason, no words);
+:mod:`natprobe.findings.jamulus_findings` words them into the report and explains it. No I/O here.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+from natprobe.observations import HolePunchObservation
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
-from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.why import Why
 
 __all__ = (
-    "HolePunchObservation",
     "LifetimeBounds",
+    "ModeDecision",
     "ModeStatus",
     "ModeVerdict",
+    "Said",
     "keepalive_outlives",
     "private_mode_verdict",
-    "port_held_note",
     "public_mode_verdict",
-    "refused_punches_note",
-    "unmeasured_directory_reason",
-    "unmeasured_lifetime_note",
 )
 
 
@@ -72,24 +69,6 @@ class ModeVerdict:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class HolePunchObservation:
-    """What the echo server's directory emulation saw during its hole punch."""
-
-    published: TransportAddress
-    """The registration's source address at the directory: what a directory lists."""
-    unsolicited_answered: bool
-    """A stranger's ping to the published address came back (before any punch)."""
-    punch_received: bool
-    """The server's ``CLM_EMPTY_MESSAGE`` reached the new peer."""
-    punch_source: TransportAddress | None
-    punched_ping_answered: bool
-    """The new peer's ping to the published address came back after the punch."""
-    punched_rtt_ms: float | None = None
-    keepalive_s: float = JAMULUS_KEEPALIVE_S
-
-
-
 class LifetimeBounds(TypingProtocol):
     """What a mapping-lifetime measurement bracketed (a :class:`~natprobe.LifetimeReport` is one)."""
 
@@ -112,49 +91,48 @@ def keepalive_outlives(lifetime: LifetimeBounds | None) -> bool | None:
     return None
 
 
-def _clause(text: str) -> str:
-    """``text`` without its final full stop, to embed it in a sentence."""
-    return text.rstrip().rstrip(".")
-
-
-def _sentence(text: str) -> str:
-    """``text`` ending in exactly one full stop."""
-    return _clause(text) + "."
-
-
 # --- verdicts ----------------------------------------------------------------------------------
 
 
-def private_mode_verdict(check: PortVerdict | None, port: int, public_ip: IPAddress | None) -> ModeVerdict:
+class Said(enum.StrEnum):
+    """The reasons a mode verdict gives (worded by :mod:`natprobe.findings.jamulus_findings`)."""
+
+    PROBE_DID_NOT_RUN = "jamulus.private.probe-did-not-run"
+    PRIVATE_GOT_IN = "jamulus.private.got-in"
+    PRIVATE_KEPT_OUT = "jamulus.private.kept-out"
+    PUBLIC_NOT_MEASURED = "jamulus.public.not-measured"
+    REGISTRATION_REFUSED = "jamulus.public.registration-refused"
+    REGISTRATION_UNANSWERED = "jamulus.public.registration-unanswered"
+    PUNCH_DID_NOT_RUN = "jamulus.public.punch-did-not-run"
+    MAPPING_TOO_SHORT = "jamulus.public.mapping-too-short"
+    PUNCH_OPENS_WITH_RTT = "jamulus.public.punch-opens-rtt"
+    PUNCH_OPENS = "jamulus.public.punch-opens"
+    SYMMETRIC = "jamulus.public.symmetric"
+    PUNCH_NEVER_ARRIVED = "jamulus.public.punch-never-arrived"
+    FILTERED_AFTER_PUNCH = "jamulus.public.filtered-after-punch"
+
+
+@dataclass(frozen=True, slots=True)
+class ModeDecision:
+    """A mode's verdict before it is worded: :class:`ModeVerdict` less the sentence."""
+
+    works: bool | None
+    status: ModeStatus
+    why: Why
+
+
+def private_mode_verdict(check: PortVerdict | None, port: int, public_ip: IPAddress | None) -> ModeDecision:
     if check is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, _("the unsolicited probe of the port did not run"))
-    where = _("{address}:{port}", address=public_ip, port=port) if public_ip is not None else _("port {port}", port=port)
+        return ModeDecision(None, ModeStatus.NOT_MEASURED, Why.of(Said.PROBE_DID_NOT_RUN))
     if check.reachable:
-        return ModeVerdict(
-            True,
-            ModeStatus.WORKS,
-            _(
-                "an unsolicited packet from the echo server reached UDP {where} before this port had sent "
-                "anything: a port forward (or no NAT at all) lets clients in",
-                where=where,
-            ),
-        )
+        return ModeDecision(True, ModeStatus.WORKS, Why.of(Said.PRIVATE_GOT_IN, address=public_ip, port=port))
     if check.reachable is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, check.reason)
+        return ModeDecision(None, ModeStatus.NOT_MEASURED, Why.as_said(check.reason))
     status = {
         PortStatus.CGNAT: ModeStatus.CGNAT,
         PortStatus.HOST_FIREWALL: ModeStatus.HOST_FIREWALL,
     }.get(check.status, ModeStatus.NEEDS_PORT_FORWARD)
-    return ModeVerdict(
-        False,
-        status,
-        _(
-            "the echo server's unsolicited packet to UDP {where}, sent before anything had left the port, "
-            "did not get in ({reason})",
-            where=where,
-            reason=_clause(check.reason),
-        ),
-    )
+    return ModeDecision(False, status, Why.of(Said.PRIVATE_KEPT_OUT, address=public_ip, port=port, reason=check.reason))
 
 
 def public_mode_verdict(
@@ -167,118 +145,35 @@ def public_mode_verdict(
     hole_punch_error: str | None,
     lifetime: LifetimeBounds | None,
     nat_layers: NatLayers,
-) -> ModeVerdict:
+) -> ModeDecision:
     if measured_port is None or registered is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or _("public mode was not measured"))
-    the_directory = _("the directory at {address}", address=directory) if directory is not None else _("the directory")
+        return ModeDecision(None, ModeStatus.NOT_MEASURED,
+                            Why.as_said(hole_punch_error) if hole_punch_error else Why.of(Said.PUBLIC_NOT_MEASURED))
     if not registered:
         if registration_status is not None:
-            return ModeVerdict(
-                None,
-                ModeStatus.DIRECTORY_UNREACHABLE,
-                _(
-                    "{directory} refused the registration (status {status})",
-                    directory=the_directory,
-                    status=registration_status,
-                ),
-            )
-        return ModeVerdict(
-            None,
-            ModeStatus.DIRECTORY_UNREACHABLE,
-            _(
-                "{directory} did not answer the registration (5 tries in 2.5 s, as Jamulus does): "
-                "outbound UDP is blocked, or the echo server runs without its Jamulus directory (--jamulus-port)",
-                directory=the_directory,
-            ),
-        )
+            return ModeDecision(None, ModeStatus.DIRECTORY_UNREACHABLE,
+                                Why.of(Said.REGISTRATION_REFUSED, directory=directory, status=registration_status))
+        return ModeDecision(None, ModeStatus.DIRECTORY_UNREACHABLE,
+                            Why.of(Said.REGISTRATION_UNANSWERED, directory=directory))
     if punch is None:
-        return ModeVerdict(None, ModeStatus.NOT_MEASURED, hole_punch_error or _("the hole punch did not run"))
+        return ModeDecision(None, ModeStatus.NOT_MEASURED,
+                            Why.as_said(hole_punch_error) if hole_punch_error else Why.of(Said.PUNCH_DID_NOT_RUN))
     cgnat = nat_layers is NatLayers.CGNAT
     published = punch.published
     if punch.punched_ping_answered:
         outlives = keepalive_outlives(lifetime)
         if outlives is False and lifetime is not None and lifetime.at_most_s is not None:
-            return ModeVerdict(
-                False,
-                ModeStatus.MAPPING_TOO_SHORT,
-                _(
-                    "the hole punch worked (a new client's ping to {published} was answered), but the NAT forgets "
-                    "an idle mapping within {seconds:g} s, before Jamulus' next {keepalive:g} s "
-                    "keep-alive: the listed address stops working between keep-alives",
-                    published=published,
-                    seconds=lifetime.at_most_s,
-                    keepalive=JAMULUS_KEEPALIVE_S,
-                ),
-            )
+            return ModeDecision(False, ModeStatus.MAPPING_TOO_SHORT, Why.of(
+                Said.MAPPING_TOO_SHORT, published=published, seconds=lifetime.at_most_s,
+                keepalive=JAMULUS_KEEPALIVE_S))
         if punch.punched_rtt_ms is not None:
-            reason = _(
-                "after the directory-triggered packet, a new client's ping to the listed address {published} was "
-                "answered in {ms:g} ms: the hole punch opens this NAT",
-                published=published,
-                ms=punch.punched_rtt_ms,
-            )
-        else:
-            reason = _(
-                "after the directory-triggered packet, a new client's ping to the listed address {published} was "
-                "answered: the hole punch opens this NAT",
-                published=published,
-            )
-        return ModeVerdict(True, ModeStatus.WORKS, reason)
+            return ModeDecision(True, ModeStatus.WORKS,
+                                Why.of(Said.PUNCH_OPENS_WITH_RTT, published=published, ms=punch.punched_rtt_ms))
+        return ModeDecision(True, ModeStatus.WORKS, Why.of(Said.PUNCH_OPENS, published=published))
     source = punch.punch_source
     if punch.punch_received and source is not None and source != published:
-        through = _("port {port}", port=source.port) if source.ip == published.ip else str(source)
-        reason = _(
-            "the registration left through {published}, but the packet to the new client left through "
-            "{through}: the NAT gives every destination its own mapping (symmetric NAT), so the address a "
-            "directory lists is closed to clients.",
-            published=published,
-            through=through,
-        )
-        return ModeVerdict(False, ModeStatus.SYMMETRIC_NAT, _with_cgnat(reason, cgnat))
+        return ModeDecision(False, ModeStatus.SYMMETRIC_NAT,
+                            Why.of(Said.SYMMETRIC, published=published, source=source, cgnat=cgnat))
     if not punch.punch_received:
-        reason = _(
-            "the directory asked for the hole punch, but the packet toward the new client never arrived "
-            "(the request was lost, the mapping toward the directory is gone, or outbound UDP to new "
-            "destinations is filtered)."
-        )
-        return ModeVerdict(False, ModeStatus.NO_HOLE_PUNCH, _with_cgnat(reason, cgnat))
-    reason = _(
-        "the hole-punch packet left through the listed address {published}, but the new client's ping to it "
-        "was still dropped.",
-        published=published,
-    )
-    return ModeVerdict(False, ModeStatus.FILTERED, _with_cgnat(reason, cgnat))
-
-
-def _with_cgnat(reason: str, cgnat: bool) -> str:
-    """``reason``, followed by a sentence on carrier-grade NAT when there is one."""
-    if not cgnat:
-        return reason
-    return reason + " " + _("This network is behind carrier-grade NAT, whose behaviour decides this.")
-
-
-# --- what the measurement notes in plain words (the measurement itself only observes) --------------
-
-
-def port_held_note(port: int, measured_port: int) -> str:
-    """Another program held ``port``: how each mode was measured instead."""
-    return _(
-        "Another program (a Jamulus server?) holds UDP {port}, so private mode was judged by probing "
-        "that program, and public mode was measured from UDP port {local_port} instead: the NAT treats "
-        "it alike unless {port} is forwarded. For a measurement of {port} itself, stop the program "
-        "(or pass --port with a free port).",
-        port=port,
-        local_port=measured_port,
-    )
-
-
-def refused_punches_note(refusals: Sequence[str]) -> str:
-    return _("Refused hole-punch requests: {requests}", requests="; ".join(refusals))
-
-
-def unmeasured_lifetime_note(error: object) -> str:
-    return _("the mapping lifetime could not be measured: {error}", error=error)
-
-
-def unmeasured_directory_reason(server_ip: IPAddress) -> str:
-    return _("the echo server's address {address} is IPv6; Jamulus directories are IPv4 only", address=server_ip)
+        return ModeDecision(False, ModeStatus.NO_HOLE_PUNCH, Why.of(Said.PUNCH_NEVER_ARRIVED, cgnat=cgnat))
+    return ModeDecision(False, ModeStatus.FILTERED, Why.of(Said.FILTERED_AFTER_PUNCH, published=published, cgnat=cgnat))

@@ -1,4 +1,5 @@
-"""Which missing facilities limited a check's conclusions, and how a verdict says so (pure).
+"""Which missing facilities limited a check's conclusions (pure; how a verdict says so is
+:func:`natprobe.findings.facility_words.limit_verdict`).
 
 A verdict reached without a facility it leans on stays what the evidence supports, and its
 reason names what natprobe could not see: without a hop trace, carrier-grade NAT is not
@@ -8,14 +9,11 @@ missing forward; without the IPv6 address flags, the tested address may be a tem
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from natprobe.addressing import IpFamily
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, limit_sentence
-from natprobe.i18n import _
-from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.observations import Availability, CapabilitySet, Facility
+from natprobe.verdicts.reachability import PortVerdict
 
-__all__ = ("limit_verdict", "limits_of")
+__all__ = ("limits_of",)
 
 
 def limits_of(
@@ -37,31 +35,3 @@ def limits_of(
     if family is IpFamily.IPV6 and not capabilities.has(Facility.IPV6_TEMPORARY):
         limits.append(capabilities[Facility.IPV6_TEMPORARY])
     return tuple(limits)
-
-
-def limit_verdict(verdict: PortVerdict, limits: tuple[Availability, ...]) -> PortVerdict:
-    """``verdict`` with the sentences of the limits that bear on it (only a port found
-    unreachable leans on the hop trace and the arrival watch to say why)."""
-    relevant = [
-        entry for entry in limits
-        if (entry.facility is Facility.IPV6_TEMPORARY and verdict.family is IpFamily.IPV6)
-        or (entry.facility in (Facility.HOP_TRACE, Facility.ARRIVAL_WATCH) and verdict.reachable is False)
-    ]
-    if not relevant:
-        return verdict
-    if verdict.family is IpFamily.IPV6 and verdict.reachable is False and any(
-        e.facility is Facility.IPV6_TEMPORARY for e in relevant
-    ):
-        # The probed address may be a temporary one that no pinhole names: its being filtered
-        # says nothing about the stable address the user opened. Inconclusive, and why.
-        verdict = replace(verdict, reachable=None, status=PortStatus.UNTESTED, reason=_(
-            "{reason} natprobe cannot tell whether the tested address is this host's stable address or a "
-            "temporary privacy address, which a pinhole for the stable address does not cover.",
-            reason=_sentence(verdict.reason),
-        ))
-    return replace(verdict, reason=" ".join([_sentence(verdict.reason), *(limit_sentence(e) for e in relevant)]))
-
-
-def _sentence(text: str) -> str:
-    text = text.rstrip()
-    return text if text.endswith(".") else text + "."

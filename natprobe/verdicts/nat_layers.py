@@ -1,10 +1,11 @@
 """How many NATs sit between this host and the Internet? A verdict from combined evidence.
 
-Pure: takes addresses, returns a :class:`TopologyVerdict`. Each source of evidence alone is
+Pure: takes addresses, returns a :class:`TopologyDecision` (the layers, the confidence and the
+coded evidence; :mod:`natprobe.findings.topology_words` words it into a :class:`TopologyVerdict`). Each source of evidence alone is
 misleading -- a private interface address says "at least one NAT", traceroute hops show ISP
 links that use private addresses, and a gateway's self-reported external address has given
 false "port forward works" passes behind double NAT (Start9Labs/start-technologies #3784) --
-so the rules below combine them, and the verdict carries the sentences that justify it.
+so the rules below combine them, and the verdict carries the evidence that justifies it.
 
 Evidence and what it proves:
 
@@ -32,9 +33,9 @@ from enum import StrEnum
 from typing import Final
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
-from natprobe.i18n import N_, _
+from natprobe.verdicts.why import Why
 
-__all__ = ("NatLayers", "Confidence", "TopologyVerdict", "assess_topology")
+__all__ = ("NatLayers", "Confidence", "Said", "TopologyDecision", "TopologyVerdict", "decide_topology")
 
 
 class NatLayers(StrEnum):
@@ -76,30 +77,49 @@ _GATEWAY_INSIDE: Final = frozenset({_S.PRIVATE, _S.UNIQUE_LOCAL, _S.RESERVED, _S
 # A source address toward the Internet can never be one of these; treat it as "not known".
 _UNUSABLE_SOURCE: Final = frozenset({_S.LOOPBACK, _S.MULTICAST, _S.UNSPECIFIED})
 
-_SCOPE_WORDS: Final = {
-    _S.PUBLIC: N_("public"),
-    _S.PRIVATE: N_("private, RFC 1918"),
-    _S.SHARED: N_("carrier-grade NAT shared space, RFC 6598"),
-    _S.LOOPBACK: N_("loopback"),
-    _S.LINK_LOCAL: N_("link-local"),
-    _S.UNIQUE_LOCAL: N_("IPv6 unique-local, RFC 4193"),
-    _S.DOCUMENTATION: N_("documentation range, used as public Internet in natprobe's lab"),
-    _S.MULTICAST: N_("multicast"),
-    _S.UNSPECIFIED: N_("unspecified"),
-    _S.RESERVED: N_("reserved, not globally routable"),
-}
 
-_VPN_NOTE: Final = N_(
-    "100.64.0.0/10 is also used by some VPNs (Tailscale, for one); if such a VPN carries "
-    "this traffic, it is the translating layer."
-)
+class Said(StrEnum):
+    """The evidence sentences of a topology verdict (worded by :mod:`natprobe.findings.topology_words`)."""
+
+    LOCAL = "topology.local"
+    LOCAL_UNUSABLE = "topology.local-unusable"
+    NOT_OBSERVED = "topology.not-observed"
+    OBSERVED = "topology.observed"
+    SAME_PUBLIC = "topology.same-public"
+    SAME_NOT_PUBLIC = "topology.same-not-public"
+    OBSERVED_NOT_PUBLIC = "topology.observed-not-public"
+    GATEWAY_CGNAT = "topology.gateway-cgnat"
+    GATEWAY_INSIDE = "topology.gateway-inside"
+    GATEWAY_STUN_CAVEAT = "topology.gateway-stun-caveat"
+    GATEWAY_ONLY_NAT = "topology.gateway-only-nat"
+    GATEWAY_DIFFERS = "topology.gateway-differs"
+    GATEWAY_UNUSABLE = "topology.gateway-unusable"
+    GATEWAY_SAID = "topology.gateway-said"
+    LOCAL_SHARED = "topology.local-shared"
+    HOP_SHARED = "topology.hop-shared"
+    HOP_PRIVATE_LATER = "topology.hop-private-later"
+    INSIDE_EXPLAINED = "topology.inside-explained"
+    EXACTLY_ONE = "topology.exactly-one"
+    VPN_NOTE = "topology.vpn-note"
+    LOCAL_UNKNOWN = "topology.local-unknown"
+    PUBLIC_YET_TRANSLATED = "topology.public-yet-translated"
+    TRANSLATED = "topology.translated"
+    FIRST_HOP_PUBLIC = "topology.first-hop-public"
+    HOPS_ALL_ANSWERED = "topology.hops-all-answered"
+    HOPS_INCOMPLETE = "topology.hops-incomplete"
+    NO_HOPS = "topology.no-hops"
 
 
-def _describe(ip: IPAddress) -> str:
-    return _("{address} ({scope})", address=ip, scope=_(_SCOPE_WORDS[classify(ip)]))
+@dataclass(frozen=True, slots=True)
+class TopologyDecision:
+    """A :class:`TopologyVerdict` before it is worded: the evidence as codes and parameters."""
+
+    layers: NatLayers
+    evidence: tuple[Why, ...]
+    confidence: Confidence
 
 
-def _grade(signals: Sequence[tuple[Confidence, str]], observed_routable: bool) -> Confidence:
+def _grade(signals: Sequence[tuple[Confidence, Why]], observed_routable: bool) -> Confidence:
     """The strongest signal's confidence, one step lower if no public address was observed
     (then nothing confirms that the path even reaches the Internet)."""
     order = (Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW)
@@ -139,14 +159,14 @@ def _read_hops(hops: Sequence[IPAddress | None]) -> _HopFindings:
     return _HopFindings(tuple(shared), tuple(private_later), None, silent)
 
 
-def assess_topology(
+def decide_topology(
     local_address: IPAddress | None,
     observed_public: IPAddress | None,
     *,
     hops: Sequence[IPAddress | None] = (),
     gateway_external: IPAddress | None = None,
-) -> TopologyVerdict:
-    """Combine the evidence into a :class:`TopologyVerdict`.
+) -> TopologyDecision:
+    """Combine the evidence into a :class:`TopologyDecision`.
 
     ``local_address``: the source address this host uses toward the server (netinfo).
     ``observed_public``: the address the outside echo/STUN server saw, or None if it was
@@ -160,57 +180,46 @@ def assess_topology(
     observed = unmap(observed_public) if observed_public is not None else None
     gateway = unmap(gateway_external) if gateway_external is not None else None
     if local is not None and observed is not None and local.version != observed.version:
-        raise ValueError(
-            _("local address {local} and observed address {observed} are of different IP versions",
-              local=local, observed=observed)
-        )
-    evidence: list[str] = []
+        raise ValueError(f"local address {local} and observed address {observed} are of different IP versions")
+    evidence: list[Why] = []
 
     local_scope = classify(local) if local is not None else None
     if local is not None:
-        evidence.append(_("This host's address toward the server is {address}.", address=_describe(local)))
+        evidence.append(Why.of(Said.LOCAL, address=local))
         if local_scope in _UNUSABLE_SOURCE:
-            evidence.append(_("That is not an address packets to the Internet can come from."))
+            evidence.append(Why.of(Said.LOCAL_UNUSABLE))
             local, local_scope = None, None
 
     observed_routable = observed is not None and is_globally_routable(classify(observed))
     if observed is None:
-        evidence.append(_("The outside server was not reached, so no public address was observed."))
+        evidence.append(Why.of(Said.NOT_OBSERVED))
     else:
-        evidence.append(_("The outside server saw this host as {address}.", address=_describe(observed)))
+        evidence.append(Why.of(Said.OBSERVED, address=observed))
 
     # 1. The host holds the address the server saw: nothing translated it.
     if local is not None and local == observed:
         if observed_routable:
-            evidence.append(_("They are the same address: no NAT between this host and the Internet."))
-            return TopologyVerdict(NatLayers.NO_NAT, tuple(evidence), Confidence.HIGH)
-        evidence.append(
-            _("They are the same address, so nothing translates between this host and the "
-              "server -- but that address is not public, so the server is not on the Internet.")
-        )
-        return TopologyVerdict(NatLayers.NO_NAT, tuple(evidence), Confidence.MEDIUM)
+            evidence.append(Why.of(Said.SAME_PUBLIC))
+            return TopologyDecision(NatLayers.NO_NAT, tuple(evidence), Confidence.HIGH)
+        evidence.append(Why.of(Said.SAME_NOT_PUBLIC))
+        return TopologyDecision(NatLayers.NO_NAT, tuple(evidence), Confidence.MEDIUM)
 
     if observed is not None and not observed_routable:
-        evidence.append(
-            _("That address is not public, so the server is not on the Internet and cannot "
-              "tell how this host reaches the Internet.")
-        )
+        evidence.append(Why.of(Said.OBSERVED_NOT_PUBLIC))
 
-    # 2. Gather the nested-NAT signals: (layers, confidence, sentence).
-    signals: list[tuple[NatLayers, Confidence, str]] = []
+    # 2. Gather the nested-NAT signals: (layers, confidence, evidence).
+    signals: list[tuple[NatLayers, Confidence, Why]] = []
     one_nat_pinned = False
 
     if gateway is not None:
         gateway_scope = classify(gateway)
-        said = _describe(gateway)
+        said = gateway
         if gateway_scope is _S.SHARED:
             signals.append(
                 (
                     NatLayers.CGNAT,
                     Confidence.HIGH,
-                    _("The router reports its external address as {address}: its WAN side is inside the "
-                      "provider's carrier-grade NAT. A port mapping on it will not be reachable from the Internet.",
-                      address=said),
+                    Why.of(Said.GATEWAY_CGNAT, address=said),
                 )
             )
         elif gateway_scope in _GATEWAY_INSIDE:
@@ -218,9 +227,7 @@ def assess_topology(
                 (
                     NatLayers.DOUBLE_NAT,
                     Confidence.HIGH,
-                    _("The router reports its external address as {address}: another NAT (a second router, "
-                      "or the provider's NAT using private addresses) sits in front of it. A port mapping on it "
-                      "will not be reachable from the Internet.", address=said),
+                    Why.of(Said.GATEWAY_INSIDE, address=said),
                 )
             )
         elif is_globally_routable(gateway_scope) and observed_routable:
@@ -228,118 +235,80 @@ def assess_topology(
                 # A router that learns its address by STUN (miniupnpd's ext_perform_stun)
                 # reports the carrier's public address from behind a CGNAT: equal addresses
                 # do not outweigh a shared-space hop beyond a LAN that is not itself shared.
-                evidence.append(
-                    _("The router reports its external address as {address}, the same address the server "
-                      "saw -- but a router behind a carrier-grade NAT that learns its address by STUN reports "
-                      "exactly that, so it does not rule out the carrier-grade NAT the hops show.", address=said)
-                )
+                evidence.append(Why.of(Said.GATEWAY_STUN_CAVEAT, address=said))
             elif gateway == observed:
                 # Corroborated by the outside observation, so it can be trusted -- unlike a
                 # gateway's word on its own (Start9 #3784).
                 one_nat_pinned = True
-                evidence.append(
-                    _("The router reports its external address as {address}, the same address the server "
-                      "saw: that router is the only NAT.", address=said)
-                )
+                evidence.append(Why.of(Said.GATEWAY_ONLY_NAT, address=said))
             else:
                 signals.append(
                     (
                         NatLayers.DOUBLE_NAT,
                         Confidence.LOW,
-                        _("The router reports its external address as {address}, but the server saw "
-                          "{observed}: something beyond the router translated the address again (or the "
-                          "provider spreads traffic over several addresses).", address=said, observed=observed),
+                        Why.of(Said.GATEWAY_DIFFERS, address=said, observed=observed),
                     )
                 )
         elif gateway_scope in _UNUSABLE_SOURCE:
             # e.g. 0.0.0.0 from a router that has no WAN address (yet).
-            evidence.append(
-                _("The router reports its external address as {address}, which means it has no usable "
-                  "external address yet.", address=said)
-            )
+            evidence.append(Why.of(Said.GATEWAY_UNUSABLE, address=said))
         else:
-            evidence.append(_("The router reports its external address as {address}.", address=said))
+            evidence.append(Why.of(Said.GATEWAY_SAID, address=said))
 
     # Host- and path-side signals; a pinned single NAT explains them away below.
-    inside: list[tuple[NatLayers, Confidence, str]] = []
+    inside: list[tuple[NatLayers, Confidence, Why]] = []
     if local_scope is _S.SHARED:
         inside.append(
             (
                 NatLayers.CGNAT,
                 Confidence.HIGH,
-                _("This host's own address is in the carrier-grade NAT range 100.64.0.0/10."),
+                Why.of(Said.LOCAL_SHARED),
             )
         )
     found = _read_hops(hops)
-    hop_signals: list[tuple[int, tuple[NatLayers, Confidence, str]]] = []
+    hop_signals: list[tuple[int, tuple[NatLayers, Confidence, Why]]] = []
     for ttl, hop in found.shared:
-        text = _(
-            "Hop {ttl} on the way out is {hop}, in the carrier-grade NAT range "
-            "100.64.0.0/10, before any public hop.",
-            ttl=ttl,
-            hop=hop,
-        )
-        hop_signals.append((ttl, (NatLayers.CGNAT, Confidence.MEDIUM, text)))
+        hop_signals.append((ttl, (NatLayers.CGNAT, Confidence.MEDIUM, Why.of(Said.HOP_SHARED, ttl=ttl, hop=hop))))
     if found.private_later:
         ttl, hop = found.private_later[0]
-        text = _(
-            "Hop {ttl} on the way out is {hop}, behind the first router and "
-            "before any public hop: probably a second NAT.",
-            ttl=ttl,
-            hop=_describe(hop),
-        )
-        hop_signals.append((ttl, (NatLayers.DOUBLE_NAT, Confidence.MEDIUM, text)))
+        hop_signals.append((ttl, (NatLayers.DOUBLE_NAT, Confidence.MEDIUM,
+                                  Why.of(Said.HOP_PRIVATE_LATER, ttl=ttl, hop=hop))))
     inside.extend(signal for _, signal in sorted(hop_signals, key=lambda item: item[0]))
 
     if one_nat_pinned:
         if inside:
-            evidence.extend(text for _, _, text in inside)
-            evidence.append(
-                _("Since the router's external address is the public one, those addresses belong "
-                  "to networks inside it or to provider links, not to another NAT.")
-            )
-        evidence.append(_("Exactly one NAT translates this host's address."))
-        return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
+            evidence.extend(why for _, _, why in inside)
+            evidence.append(Why.of(Said.INSIDE_EXPLAINED))
+        evidence.append(Why.of(Said.EXACTLY_ONE))
+        return TopologyDecision(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
     signals.extend(inside)
 
     # 3. Verdict. CGNAT outranks double NAT (it is the one the user cannot fix at home, and
     # a private hop behind a CGNAT is then only a detail); double NAT outranks one NAT.
     for layers in (NatLayers.CGNAT, NatLayers.DOUBLE_NAT):
-        chosen = [(c, text) for kind, c, text in signals if kind is layers]
+        chosen = [(c, why) for kind, c, why in signals if kind is layers]
         if chosen:
-            evidence.extend(text for _, _, text in signals)
+            evidence.extend(why for _, _, why in signals)
             if layers is NatLayers.CGNAT and (local_scope is _S.SHARED or found.shared):
-                evidence.append(_(_VPN_NOTE))
-            return TopologyVerdict(layers, tuple(evidence), _grade(chosen, observed_routable))
+                evidence.append(Why.of(Said.VPN_NOTE))
+            return TopologyDecision(layers, tuple(evidence), _grade(chosen, observed_routable))
 
     if not observed_routable:
-        return TopologyVerdict(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
+        return TopologyDecision(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
     if local is None:
-        evidence.append(_("This host's own outward address is unknown, so the NAT count is too."))
-        return TopologyVerdict(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
+        evidence.append(Why.of(Said.LOCAL_UNKNOWN))
+        return TopologyDecision(NatLayers.UNKNOWN, tuple(evidence), Confidence.LOW)
     if local_scope is not None and is_globally_routable(local_scope):
-        evidence.append(
-            _("This host has a public address of its own, yet the server saw another one: "
-              "something on the way (a NAT, a VPN or a proxy) translates it.")
-        )
-        return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.LOW)
+        evidence.append(Why.of(Said.PUBLIC_YET_TRANSLATED))
+        return TopologyDecision(NatLayers.ONE_NAT, tuple(evidence), Confidence.LOW)
 
     # A private (or otherwise non-public) local address and a public observed address.
-    evidence.append(_("The address is translated on the way out: at least one NAT."))
+    evidence.append(Why.of(Said.TRANSLATED))
     if found.first_public_ttl == 1:
-        evidence.append(_("The first hop already answers from a public address: one NAT."))
-        return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
+        evidence.append(Why.of(Said.FIRST_HOP_PUBLIC))
+        return TopologyDecision(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
     if found.first_public_ttl is not None and not found.silent_before_public:
-        evidence.append(
-            _("Every hop before the first public one (hop {ttl}) answered, "
-              "and none is a second private network: one NAT.", ttl=found.first_public_ttl)
-        )
-        return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
-    if hops:
-        evidence.append(
-            _("Some hops on the way out did not answer or no public hop was reached, so a "
-              "second NAT cannot be excluded.")
-        )
-    else:
-        evidence.append(_("Without hop data a second NAT (double NAT) cannot be excluded."))
-    return TopologyVerdict(NatLayers.ONE_NAT, tuple(evidence), Confidence.MEDIUM)
+        evidence.append(Why.of(Said.HOPS_ALL_ANSWERED, ttl=found.first_public_ttl))
+        return TopologyDecision(NatLayers.ONE_NAT, tuple(evidence), Confidence.HIGH)
+    evidence.append(Why.of(Said.HOPS_INCOMPLETE if hops else Said.NO_HOPS))
+    return TopologyDecision(NatLayers.ONE_NAT, tuple(evidence), Confidence.MEDIUM)

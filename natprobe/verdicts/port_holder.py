@@ -15,46 +15,15 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 from natprobe.addressing import IPAddress
+from natprobe.observations import HolderKind, PortHolder
 
 __all__ = (
-    "HolderKind",
-    "PortHolder",
     "ProcSocket",
     "classify_program",
     "parse_proc_net_udp",
     "parse_ss_processes",
     "parse_wg_listen_ports",
 )
-
-
-class HolderKind(enum.StrEnum):
-    """The kinds of service natprobe words its advice for."""
-
-    WIREGUARD = "wireguard"
-    OPENVPN = "openvpn"
-    JAMULUS = "jamulus"
-    OTHER = "other"
-
-
-@dataclass(frozen=True, slots=True)
-class PortHolder:
-    """The program holding a port, as far as natprobe could tell."""
-
-    kind: HolderKind
-    program: str | None
-    """The process name (``wireguard-go``, ``openvpn``), or ``None`` (a kernel socket, or not visible)."""
-    pid: int | None = None
-    evidence: str = ""
-    """How it was identified (``/proc``, ``ss``, ``wg show``); not translated."""
-
-    @property
-    def label(self) -> str:
-        """A short name for sentences: ``WireGuard (wireguard-go)``, ``OpenVPN``, the program's name."""
-        names = {HolderKind.WIREGUARD: "WireGuard", HolderKind.OPENVPN: "OpenVPN", HolderKind.JAMULUS: "Jamulus"}
-        if self.kind in names:
-            base = names[self.kind]
-            return f"{base} ({self.program})" if self.program and self.program.lower() != base.lower() else base
-        return self.program or "?"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,24 +10,25 @@ rule that forwards the port to another LAN host.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from natprobe.addressing import AddressScope, IPAddress, classify, is_globally_routable, unmap
-from natprobe.i18n import _
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortStatus, PortVerdict, _CGNAT_ADVICE
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.why import Why
 
 __all__ = (
     "MappingProtocol",
     "ExternalMeaning",
     "RouterMapping",
     "MappingOutcome",
+    "PortRevision",
+    "Said",
     "external_meaning",
-    "with_gateway_topology",
-    "with_router_evidence",
+    "gateway_revision",
+    "router_revision",
 )
 
 
@@ -132,8 +133,43 @@ def _via(outcome: MappingOutcome) -> str:
     return outcome.via.label if outcome.via is not None else "?"
 
 
-def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat_seen: bool = False) -> PortVerdict:
-    """``verdict`` (from the probe made while the mapping existed) with the router's evidence.
+class Said(StrEnum):
+    """The reasons and advice the router's evidence gives (worded by :mod:`natprobe.findings.router_findings`)."""
+
+    CONFLICT = "router.conflict"
+    CONFLICT_ADVICE = "router.conflict.advice"
+    REFUSED_BEHIND_CGNAT = "router.refused.cgnat"
+    REFUSED = "router.refused"
+    THROUGH_MAPPING = "router.through-mapping"
+    ACCEPTED_EXTERNAL_CGNAT = "router.accepted.external-cgnat"
+    ACCEPTED_LINE_CGNAT = "router.accepted.line-cgnat"
+    ACCEPTED_ANOTHER_NAT = "router.accepted.another-nat"
+    ACCEPTED = "router.accepted"
+    UPSTREAM_ADVICE = "router.upstream.advice"
+    CGNAT_ADVICE = "cgnat.advice"
+    GATEWAY_CGNAT = "router.gateway.cgnat"
+    GATEWAY_DOUBLE_NAT = "router.gateway.double-nat"
+
+
+@dataclass(frozen=True, slots=True)
+class PortRevision:
+    """How the router's evidence revises a port's verdict: the new status, and the reason and
+    advice to say instead (``None``: the verdict's own stands). A reason's words embed the
+    verdict's own reason; an advice :data:`AS_SAID` keeps one of the verdict's own."""
+
+    status: PortStatus
+    reachable: bool | None
+    why: Why | None = None
+    advice: tuple[Why, ...] | None = None
+
+
+def _mapping_facts(outcome: MappingOutcome) -> dict[str, Any]:
+    return {"via": _via(outcome), "protocol": outcome.protocol.upper(), "port": outcome.external_port,
+            "lease": outcome.lease_s}
+
+
+def router_revision(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat_seen: bool = False) -> PortRevision:
+    """How the router's evidence revises ``verdict`` (from the probe made while the mapping existed).
 
     ``cgnat_seen``: the topology verdict already found carrier-grade NAT (a 100.64/10 hop,
     this host's own address) -- what explains a refusal from a router that saw it too.
@@ -141,101 +177,44 @@ def with_router_evidence(verdict: PortVerdict, outcome: MappingOutcome, *, cgnat
     proto = outcome.protocol.upper()
     if outcome.conflict is not None:
         rule = outcome.conflict
-        facts = {"protocol": proto, "port": outcome.port, "client": rule.internal_client,
-                 "client_port": rule.internal_port}
-        if rule.description:
-            reason = _("the router already has a mapping for {protocol} port {port} and it points at "
-                       "{client}:{client_port}, not at this host (rule '{description}'); natprobe did not replace it",
-                       description=rule.description, **facts)
-        else:
-            reason = _("the router already has a mapping for {protocol} port {port} and it points at "
-                       "{client}:{client_port}, not at this host; natprobe did not replace it", **facts)
-        return dataclasses.replace(
-            verdict,
-            reachable=False if verdict.reachable is not True else True,
-            status=verdict.status if verdict.reachable else PortStatus.WRONG_HOST,
-            reason=reason,
-            advice=(
-                _("On the router, change (or delete) the forward of {protocol} port {port} so it points at "
-                  "this host, or stop the program on the other machine that asked for it.",
-                  protocol=proto, port=outcome.port),
-            ),
+        return PortRevision(
+            verdict.status if verdict.reachable else PortStatus.WRONG_HOST,
+            False if verdict.reachable is not True else True,
+            Why.of(Said.CONFLICT, protocol=proto, port=outcome.port, client=rule.internal_client,
+                   client_port=rule.internal_port, description=rule.description),
+            (Why.of(Said.CONFLICT_ADVICE, protocol=proto, port=outcome.port),),
         )
     if not outcome.created:
-        refused = outcome.refused or _("the router did not create the mapping")
         if cgnat_seen and verdict.reachable is not True:
-            return dataclasses.replace(
-                verdict,
-                status=PortStatus.CGNAT,
-                reachable=False,
-                reason=_("{reason}; {refusal}, and this line is behind carrier-grade NAT: the router itself "
-                         "has no public address to forward from", reason=verdict.reason.rstrip("."), refusal=refused),
-                advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
-            )
-        # The check's reason may end a sentence: "filters it.; no router answered" reads as a typo.
-        return dataclasses.replace(verdict, reason=_("{reason}; {refusal}", reason=verdict.reason.rstrip("."),
-                                                     refusal=refused))
-    made = {"via": _via(outcome), "protocol": proto, "port": outcome.external_port, "lease": outcome.lease_s}
+            return PortRevision(PortStatus.CGNAT, False, Why.of(Said.REFUSED_BEHIND_CGNAT, refusal=outcome.refused),
+                                (Why.of(Said.CGNAT_ADVICE),))
+        return PortRevision(verdict.status, verdict.reachable, Why.of(Said.REFUSED, refusal=outcome.refused))
+    made = _mapping_facts(outcome)
     if verdict.reachable:
-        if outcome.lease_s:
-            reason = _("{reason}, through the {via} mapping of {protocol} port {port} to this host "
-                       "(a {lease} s lease) natprobe created", reason=verdict.reason, **made)
-        else:
-            reason = _("{reason}, through the {via} mapping of {protocol} port {port} to this host natprobe created",
-                       reason=verdict.reason, **made)
-        return dataclasses.replace(verdict, reason=reason)
+        return PortRevision(verdict.status, verdict.reachable, Why.of(Said.THROUGH_MAPPING, **made))
     meaning = external_meaning(outcome.external_address)
-    if outcome.lease_s:
-        said = _("the router accepted the {via} mapping of {protocol} port {port} to this host (a {lease} s lease), "
-                 "but the probe did not arrive", **made)
-    else:
-        said = _("the router accepted the {via} mapping of {protocol} port {port} to this host, "
-                 "but the probe did not arrive", **made)
     if meaning is ExternalMeaning.CGNAT or (cgnat_seen and verdict.status is not PortStatus.HOST_FIREWALL):
-        if meaning is ExternalMeaning.CGNAT:
-            reason = _("{said}: the router's external address is {address}, in the carrier-grade NAT range, so "
-                       "another NAT (the ISP's) is in front of it and drops the probe",
-                       said=said, address=outcome.external_address)
-        else:
-            reason = _("{said}: this line is behind carrier-grade NAT, so another NAT (the ISP's) is in front of "
-                       "the router and drops the probe", said=said)
-        return dataclasses.replace(
-            verdict, status=PortStatus.CGNAT, reachable=False, reason=reason,
-            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
-        )
+        said = Said.ACCEPTED_EXTERNAL_CGNAT if meaning is ExternalMeaning.CGNAT else Said.ACCEPTED_LINE_CGNAT
+        return PortRevision(PortStatus.CGNAT, False, Why.of(said, address=outcome.external_address, **made),
+                            (Why.of(Said.CGNAT_ADVICE),))
     if meaning is ExternalMeaning.ANOTHER_NAT:
-        return dataclasses.replace(
-            verdict, reachable=False,
-            reason=_("{said}: the router's external address is {address}, not public, so another "
-                     "router or modem NATs in front of it", said=said, address=outcome.external_address),
-            advice=(
-                _("Forward the port on the upstream router or modem too (to this router's WAN address), or put "
-                  "the modem in bridge mode."),
-                *verdict.advice[:1],
-            ),
+        return PortRevision(
+            verdict.status, False, Why.of(Said.ACCEPTED_ANOTHER_NAT, address=outcome.external_address, **made),
+            (Why.of(Said.UPSTREAM_ADVICE), *(Why.as_said(advice) for advice in verdict.advice[:1])),
         )
-    return dataclasses.replace(verdict, reason=_("{said}; {reason}", said=said, reason=verdict.reason))
+    return PortRevision(verdict.status, verdict.reachable, Why.of(Said.ACCEPTED, **made))
 
 
-def with_gateway_topology(verdict: PortVerdict, before: NatLayers, after: NatLayers,
-                          gateway_external: IPAddress | None) -> PortVerdict:
+def gateway_revision(verdict: PortVerdict, before: NatLayers, after: NatLayers,
+                     gateway_external: IPAddress | None) -> PortRevision | None:
     """A "not forwarded" verdict, revisited once the router's external address joined the
-    topology evidence (``before`` -> ``after``): CGNAT or double NAT now explain it."""
+    topology evidence (``before`` -> ``after``): CGNAT or double NAT now explain it (``None``:
+    nothing to revise)."""
     if verdict.reachable is not False or verdict.status is not PortStatus.NOT_FORWARDED or after is before:
-        return verdict
+        return None
     if after is NatLayers.CGNAT:
-        return dataclasses.replace(
-            verdict, status=PortStatus.CGNAT,
-            reason=_("{reason}; the router reports its external address as {address}, in the carrier-grade NAT "
-                     "range: the ISP's NAT is in front of the router, so a forward on the router cannot make the "
-                     "port reachable", reason=verdict.reason, address=gateway_external),
-            advice=tuple(_(advice) for advice in _CGNAT_ADVICE),
-        )
+        return PortRevision(PortStatus.CGNAT, verdict.reachable, Why.of(Said.GATEWAY_CGNAT, address=gateway_external),
+                            (Why.of(Said.CGNAT_ADVICE),))
     if after is NatLayers.DOUBLE_NAT:
-        return dataclasses.replace(
-            verdict,
-            reason=_("{reason} (the router reports its external address as {address}, which is not public: another "
-                     "NAT is in front of the router, and every NAT layer needs the forward)",
-                     reason=verdict.reason, address=gateway_external),
-        )
-    return verdict
+        return PortRevision(verdict.status, verdict.reachable, Why.of(Said.GATEWAY_DOUBLE_NAT, address=gateway_external))
+    return None

@@ -18,7 +18,7 @@ from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec
+from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
 
 if TYPE_CHECKING:
     from natprobe.measure.check import CheckOptions
@@ -37,8 +37,25 @@ def parse_port_list(text: str, protocol: TransportProtocol) -> list[PortSpec]:
                 _("invalid {protocol} port {value!r}: expected 1-65535, optionally PORT:SERVICE",
                   protocol=protocol.value, value=item)
             )
-        specs.append(PortSpec(protocol, int(port_text), service or None))
+        specs.append(port_spec(protocol, int(port_text), service or None))
     return specs
+
+
+def port_spec(protocol: TransportProtocol, port: int, service: str | None, host: str | None = None) -> PortSpec:
+    """A :class:`PortSpec`; ``ValueError`` saying what is wrong in the user's language."""
+    try:
+        return PortSpec(protocol, port, service, host)
+    except PortSpecError as exc:
+        spec = exc.spec
+        if exc.problem is PortSpecProblem.PORT_OUT_OF_RANGE:
+            message = _("port out of range: {value}", value=spec.port)
+        elif exc.problem is PortSpecProblem.UNKNOWN_SERVICE:
+            message = _("unknown service {service!r}; known: {known}",
+                        service=spec.service, known=", ".join(sorted(SERVICE_BY_NAME)))
+        else:
+            message = _("service {service} runs over {protocol}, not {other}", service=spec.service,
+                        protocol=SERVICE_BY_NAME[spec.service or ""][0].value, other=spec.protocol.value)
+        raise ValueError(message) from None
 
 
 async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec],
@@ -141,14 +158,14 @@ def _no_server(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     # The client side loads only when a check runs: `natprobe --help` stays quick.
-    from natprobe.adapters.user_config import UserConfigError, resolve_server, resolve_token
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import CheckOptions, check_ports
 
     try:
         specs = [s for text in args.udp for s in parse_port_list(text, TransportProtocol.UDP)]
         specs += [s for text in args.tcp for s in parse_port_list(text, TransportProtocol.TCP)]
         if args.host:
-            specs = [PortSpec(s.protocol, s.port, s.service, args.host) for s in specs]
+            specs = [port_spec(s.protocol, s.port, s.service, args.host) for s in specs]
     except ValueError as exc:
         print(_("natprobe check: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE

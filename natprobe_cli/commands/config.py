@@ -44,8 +44,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run_set(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import UserConfigError, check_server_url
-    from natprobe.measure.discovery import split_host_port
+    from natprobe_cli.user_config import UserConfigError, check_server_url
+    from natprobe.addressing import HostPortError, split_host_port
+    from natprobe_cli.host_port import host_port_message
 
     value: str | list[str] = args.value.strip()
     if args.key == "token" and args.value == "-":
@@ -60,8 +61,8 @@ def run_set(args: argparse.Namespace) -> int:
             for name in value:
                 try:
                     split_host_port(name, 3478)
-                except ValueError as exc:
-                    raise UserConfigError(_("stun_servers: {error}", error=exc)) from None
+                except HostPortError as exc:
+                    raise UserConfigError(_("stun_servers: {error}", error=host_port_message(exc))) from None
         elif not value:
             raise UserConfigError(_("token: the token cannot be empty"))
     except UserConfigError as exc:
@@ -71,7 +72,7 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def run_unset(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import UserConfigError, config_path, load_user_config
+    from natprobe_cli.user_config import UserConfigError, config_path, load_user_config
 
     path = config_path()
     try:
@@ -87,7 +88,7 @@ def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) 
     """Write one key (None removes it) and print ``done(path)``; a refused value is a usage
     error, an unwritable file exit 3 (could not do it). A broken file is replaced, and kept
     aside whole, so that ``config set`` and ``unset`` repair what blocked them."""
-    from natprobe.adapters.user_config import UserConfigError, broken_copy, config_path, load_user_config, save_setting
+    from natprobe_cli.user_config import UserConfigError, broken_copy, config_path, load_user_config, save_setting
 
     try:
         load_user_config()
@@ -111,7 +112,7 @@ def _save(key: str, value: str | list[str] | None, done: Callable[[Path], str]) 
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import (
+    from natprobe_cli.user_config import (
         ENV_TOKEN,
         UserConfigError,
         config_path,

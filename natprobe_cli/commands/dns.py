@@ -45,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
 
     from natprobe_cli.render_dns import render_dns_report
     from natprobe.measure.name_check import NameCheckOptions, check_name
-    from natprobe.verdicts.dns_verdicts import validate_name
+    from natprobe.findings.dns_words import invalid_name_text
+    from natprobe.verdicts.dns_verdicts import InvalidName, validate_name
 
     try:
         validate_name(args.name)
-    except ValueError as exc:
+    except InvalidName as exc:
         if args.json:  # scripts still get a report (valid: false); check_name does no I/O for it
             print(json.dumps(asyncio.run(check_name(args.name)).to_dict(), indent=2))
-        print(f"natprobe dns: {exc}", file=sys.stderr)
+        print(f"natprobe dns: {invalid_name_text(exc)}", file=sys.stderr)
         return ExitCode.USAGE
     if not 0.5 <= args.timeout <= 10.0:
         print("natprobe dns: " + _("--timeout must be between 0.5 and 10 seconds"), file=sys.stderr)

@@ -25,9 +25,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 def run(args: argparse.Namespace) -> int:
     from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.findings.facility_words import word_limits
     from natprobe.reports.doctor_report import DoctorReport
 
-    report = DoctorReport(probe_capabilities(), sys.executable)
+    capabilities = probe_capabilities()
+    report = DoctorReport(capabilities, sys.executable, word_limits(capabilities.missing))
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return ExitCode.OK

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from natprobe_cli.render_history import render_history, render_svg
     from natprobe_cli.terminal import style_for
     from natprobe.adapters.history_store import DATABASE_NAME, HistoryStore, default_state_dir
-    from natprobe.adapters.user_config import UserConfigError, config_path, load_user_config
+    from natprobe_cli.user_config import UserConfigError, config_path, load_user_config
     from natprobe.errors import HistoryError
 
     try:

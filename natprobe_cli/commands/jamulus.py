@@ -12,61 +12,25 @@ import argparse
 import asyncio
 import json
 import sys
-from ipaddress import IPv6Address, ip_address
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe.addressing import HostPortError, split_host_port
+from natprobe_cli.host_port import host_port_message
 from natprobe.i18n import _, ngettext
 from natprobe.errors import NetworkError
 from natprobe.jamulus.messages import DEFAULT_PORT
 from natprobe.reports.jamulus_report import JamulusPingResult, JamulusServerList
-from natprobe.adapters.jamulus_socket import list_servers, ping
+from natprobe.measure.jamulus_query import list_servers, ping
 
 __all__ = ("register", "parse_host_port")
 
 
 def parse_host_port(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     """Split ``HOST[:PORT]`` (``[v6]:PORT`` or a bare IPv6 literal too); ``ArgumentTypeError`` if malformed."""
-    value = text.strip()
-    if not value:
-        raise argparse.ArgumentTypeError(_("empty address: give HOST or HOST:PORT, e.g. jam.example.org:22124"))
-    port_text: str | None = None
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0:
-            raise argparse.ArgumentTypeError(_("{text!r}: missing ']' after the IPv6 address", text=text))
-        host, rest = value[1:end], value[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise argparse.ArgumentTypeError(_("{text!r}: expected ':PORT' after ']'", text=text))
-            port_text = rest[1:]
-        if not _is_ipv6(host):
-            raise argparse.ArgumentTypeError(_("{text!r}: {host!r} between brackets is not an IPv6 address", host=host, text=text))
-    elif value.count(":") > 1:
-        if not _is_ipv6(value):
-            raise argparse.ArgumentTypeError(
-                _("{text!r} is neither HOST:PORT nor an IPv6 address (write [IPv6]:PORT to give a port)", text=text)
-            )
-        host = value
-    elif ":" in value:
-        host, port_text = value.split(":")
-    else:
-        host = value
-    if not host:
-        raise argparse.ArgumentTypeError(_("{text!r}: the host is missing", text=text))
-    if any(c.isspace() or c in "/\\@?#[]" for c in host):
-        raise argparse.ArgumentTypeError(_("{text!r}: {host!r} is not a host name or address", host=host, text=text))
-    if port_text is None:
-        return host, default_port
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise argparse.ArgumentTypeError(_("{text!r}: port {port_text!r} is not a number from 1 to 65535", port_text=port_text, text=text))
-    return host, int(port_text)
-
-
-def _is_ipv6(text: str) -> bool:
     try:
-        return isinstance(ip_address(text), IPv6Address)
-    except ValueError:
-        return False
+        return split_host_port(text, default_port)
+    except HostPortError as exc:
+        raise argparse.ArgumentTypeError(host_port_message(exc)) from None
 
 
 def _positive_float(text: str) -> float:

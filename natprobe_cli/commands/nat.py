@@ -57,7 +57,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     # Sockets, netifaces and the classifier load only when discovery runs; the text renderer
     # loads while discovery waits on the network.
-    from natprobe.measure.discovery import DiscoveryOptions, discover_nat, split_host_port
+    from natprobe.addressing import HostPortError, split_host_port
+    from natprobe_cli.host_port import host_port_message
+    from natprobe.measure.discovery import DiscoveryOptions, discover_nat
 
     if not (args.json or args.share):
         preload("natprobe_cli.render_nat")
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             args.server = _stun_from_url(args.server, args.json)
             split_host_port(args.server, DEFAULT_PORT)
     except ValueError as exc:
-        print(_("natprobe nat: {error}", error=exc), file=sys.stderr)
+        error = host_port_message(exc) if isinstance(exc, HostPortError) else exc
+        print(_("natprobe nat: {error}", error=error), file=sys.stderr)
         print(_("usage: natprobe nat --server HOST[:PORT] (a STUN server) or --server http://HOST:PORT (your "
                 "echo server: its STUN service on port {default} is asked)", default=DEFAULT_PORT), file=sys.stderr)
         return ExitCode.USAGE
@@ -153,7 +156,7 @@ def _stun_from_url(text: str, quiet: bool) -> str:
 def _own_echo_server(quiet: bool) -> TransportAddress | ExitCode | None:
     """The STUN service of the user's own echo server ($NATPROBE_SERVER or the config file), when
     it answers as an RFC 5780 server; None (after saying why) to fall back to the STUN list."""
-    from natprobe.adapters.user_config import UserConfigError, resolve_server
+    from natprobe_cli.user_config import UserConfigError, resolve_server
     from natprobe.measure.stun_servers import validate_stun_server
 
     try:
@@ -177,7 +180,7 @@ def _own_echo_server(quiet: bool) -> TransportAddress | ExitCode | None:
 
 def _pick_public_server(quiet: bool) -> TransportAddress | ExitCode:
     """The first usable server of the configured (or built-in) list, or the exit code after saying why not."""
-    from natprobe.adapters.user_config import UserConfigError, resolve_stun_servers
+    from natprobe_cli.user_config import UserConfigError, resolve_stun_servers
     from natprobe.measure.stun_servers import PUBLIC_STUN_SERVERS, pick_stun_server
 
     try:

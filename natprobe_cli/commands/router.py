@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from ipaddress import IPv4Address
 
     from natprobe.errors import NatprobeError
-    from natprobe.findings.router_findings import explain_router
     from natprobe.measure.portmapping import probe_router
 
     if not 0.5 <= args.timeout <= 10.0:
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_router(report, explain_router(report), style_for(sys.stdout, os.environ)))
+        print(render_router(report, report.findings, style_for(sys.stdout, os.environ)))
     if report.gateway is None:
         return ExitCode.COULD_NOT_TEST
     return ExitCode.OK if report.any_answered else ExitCode.NOT_REACHABLE

@@ -118,7 +118,7 @@ def settings_from(args: argparse.Namespace, table: Mapping[str, Any], environ: M
     from natprobe_cli.commands.check import parse_port_list
     from natprobe_cli.commands.exposure import parse_expect
     from natprobe.adapters.history_store import DEFAULT_MAX_AGE_S, DEFAULT_MAX_BYTES, default_state_dir
-    from natprobe.adapters.user_config import resolve_server, resolve_token
+    from natprobe_cli.user_config import resolve_server, resolve_token
     from natprobe.addressing import IpFamily
     from natprobe.contract.terms import TransportProtocol
     from natprobe.measure.watch import WatchSet
@@ -253,7 +253,7 @@ def _unit_options(args: argparse.Namespace, textfile: Path | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from natprobe.adapters.user_config import UserConfigError, load_user_config, config_path
+    from natprobe_cli.user_config import UserConfigError, load_user_config, config_path
     from natprobe.errors import HistoryError
 
     try:

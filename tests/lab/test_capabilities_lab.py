@@ -27,7 +27,8 @@ from natprobe.lab.services import start_echo_server
 from natprobe.lab.wireguard import start_wireguard, wireguard_missing
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.reports.check_report import CheckReport
-from natprobe.verdicts.facilities import CapabilitySet, Facility, limit_sentence
+from natprobe.findings.facility_words import limit_sentence
+from natprobe.observations import CapabilitySet, Facility
 from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]

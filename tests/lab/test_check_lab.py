@@ -39,7 +39,7 @@ from natprobe.lab import Host, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.contract import TransportProtocol
 from natprobe.verdicts.reachability import PortStatus
-from natprobe.adapters import jamulus_socket as jamulus_transport
+from natprobe.measure import jamulus_query as jamulus_transport
 from tests.json_reports import assert_valid_report
 from tests.lab._net import collect_until, drain_for, udp
 from tests.lab.nginx_tls import DEFAULT_NAME, nginx_missing, start_nginx_tls

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from natprobe.adapters.jamulus_socket import ping as jamulus_ping
+from natprobe.measure.jamulus_query import ping as jamulus_ping
 from natprobe.lab import Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from tests.json_reports import assert_valid_report

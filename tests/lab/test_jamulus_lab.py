@@ -10,7 +10,7 @@ Per NAT configuration, one lab:
    registered (public mode) and then unregistered (private mode), and a remote client in the
    peer namespace (one address only: facts/linux-nat-lab.md, "Pitfalls") that asks the
    directory for the list and pings each server from the same socket, as the Jamulus connect
-   dialog does (``natprobe.adapters.jamulus_socket.list_servers``), or pings the server's public
+   dialog does (``natprobe.measure.jamulus_query.list_servers``), or pings the server's public
    address directly (private mode).
 
 natprobe's verdicts must match what real Jamulus did on the same network.
@@ -40,7 +40,7 @@ from tests.json_reports import assert_valid_report
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.reports.jamulus_report import JamulusServerEntry
-from natprobe.adapters.jamulus_socket import list_servers, ping
+from natprobe.measure.jamulus_query import list_servers, ping
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
@@ -297,7 +297,7 @@ def test_cli_explain_and_check_in_the_lab() -> None:
         )
     assert explained.returncode == 0, explained.stderr
     data = assert_valid_report(json.loads(explained.stdout))
-    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 2
+    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 3
     assert data["public_mode"]["works"] is True and data["private_mode"]["status"] == "needs-port-forward"
     assert data["published_address"] == {"ip": str(lab.public_ip), "port": JAMULUS_PORT}
     assert data["port_preserved"] is True and data["unsolicited_from_new_peer_admitted"] is False

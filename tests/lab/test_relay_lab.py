@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from natprobe.adapters import jamulus_socket
+from natprobe.measure import jamulus_query
 from natprobe.lab import Lab, LabConfig
 from natprobe.lab.dns_server import PRIMARY_NS, LabDns
 from natprobe.lab.relay import HOME_TUNNEL_IP, THIRD_PARTY_IP, VPS_IP, VPS_TUNNEL_IP, RelayLab, relay_lab_missing
@@ -181,7 +181,7 @@ def _start_jamulus(relay: Relay) -> subprocess.Popen[Any]:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with relay.lab.client.entered():  # bounded: a few ping windows
         for _ in range(5):
-            if asyncio.run(jamulus_socket.ping(HOME_TUNNEL_IP, JAMULUS_PORT, timeout=2.0, probe_directory=False)).answered:
+            if asyncio.run(jamulus_query.ping(HOME_TUNNEL_IP, JAMULUS_PORT, timeout=2.0, probe_directory=False)).answered:
                 return proc
     proc.kill()
     raise AssertionError("Jamulus never answered a ping at home")

@@ -31,7 +31,7 @@ from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.lab.wireguard import WireGuard, start_wireguard, wireguard_missing
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.reports.check_report import CheckReport
-from natprobe.verdicts.facilities import Facility
+from natprobe.observations import Facility
 from natprobe.verdicts.reachability import PortSpec, PortStatus
 from tests.json_reports import assert_valid_report
 

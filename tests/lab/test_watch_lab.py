@@ -150,7 +150,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _wait_for_jamulus(lab: Lab) -> None:
-    from natprobe.adapters.jamulus_socket import ping
+    from natprobe.measure.jamulus_query import ping
     import asyncio
 
     deadline = time.monotonic() + 10

@@ -27,7 +27,9 @@ from natprobe.findings.browser_findings import silent_udp_port
 from natprobe.i18n import _, use_language
 from natprobe.verdicts.browser_mapping import StunTargets
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import Context, PortObservation, decide_port
+from natprobe.findings.port_words import assess_port
+from natprobe.observations import PortObservation
+from natprobe.verdicts.reachability import Context
 from natprobe_server.api.app import start_http_api
 from natprobe_server.api.openapi import openapi_document
 from natprobe_server.config.http import HttpApiConfig
@@ -157,7 +159,7 @@ async def test_explain_gives_the_cli_verdicts_and_findings_in_both_languages() -
         p["status"] for p in documented["examples"]["default"]["value"]["ports"]]
     answer = decode_probe_response(json.dumps(REQUEST_EXAMPLE["probes"][0]).encode())
     target = answer.target.address
-    expected = decide_port(PortObservation(answer.protocol, target.port, answer.mode, listening=False,
+    expected = assess_port(PortObservation(answer.protocol, target.port, answer.mode, listening=False,
                                            server_result=answer.result),
                            Context(None, target.ip, NatLayers.UNKNOWN, IpFamily.IPV4))
     assert english["ports"][0]["reason"] == expected.reason and english["ports"][0]["status"] == "reachable"

@@ -6,7 +6,9 @@ import ipaddress
 
 import pytest
 
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
+from natprobe.findings.behavior_words import word_verdict
 from natprobe.verdicts.classify import classify
 from natprobe.verdicts.classify import sends_needed, silence_doubt
 from natprobe.measure.lifetime import idle_schedule
@@ -99,7 +101,7 @@ def test_udp_blocked_needs_tcp_evidence() -> None:
     assert blocked.mapping.value is MappingBehavior.INCONCLUSIVE
     down = classify(nothing, local_ip=LOCAL_IP, tcp_reachable=False)
     assert down.nat_type.value is ClassicNatType.INCONCLUSIVE
-    assert "down" in down.nat_type.reason
+    assert "down" in word_verdict(down.nat_type).reason
 
 
 @pytest.mark.parametrize("other", [None, addr("198.51.100.1", 3479), addr("198.51.100.2", 3478)],
@@ -109,7 +111,7 @@ def test_server_without_usable_alternate_is_never_read_as_endpoint_independent(o
                     answered(Probe.FILTERING_CHANGE_PORT, addr(PUBLIC, 2), addr("198.51.100.1", 3479))]
     result = classify(observations, local_ip=LOCAL_IP)
     assert result.mapping.value is MappingBehavior.INCONCLUSIVE
-    assert "alternate" in result.mapping.reason
+    assert "alternate" in word_verdict(result.mapping).reason
     assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
     assert result.nat_type.value is ClassicNatType.INCONCLUSIVE
 
@@ -140,7 +142,7 @@ def test_too_few_sends_under_loss_is_inconclusive_not_filtered() -> None:
     observations[4] = silent(Probe.FILTERING_CHANGE_PORT, sends=1)
     result = classify(observations, local_ip=LOCAL_IP)
     assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
-    assert "loss" in result.filtering.reason
+    assert "loss" in word_verdict(result.filtering).reason
 
 
 def test_lost_second_mapping_answer_is_inconclusive_not_endpoint_independent() -> None:

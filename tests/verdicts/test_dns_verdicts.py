@@ -7,13 +7,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 import pytest
 
 from natprobe.addressing import IpFamily
-from natprobe.verdicts.dns_verdicts import (
-    DnsVerdict,
-    FamilyLookup,
-    LookupStatus,
-    decide_family,
-    validate_name,
-)
+from natprobe.findings.dns_words import word_dns
+from natprobe.verdicts.dns_verdicts import DnsVerdict, decide_family, validate_name
+from natprobe.observations import FamilyLookup, LookupStatus
 
 NAME = "cloud.example.org"
 PUBLIC4 = IPv4Address("203.0.113.7")
@@ -76,7 +72,7 @@ def test_each_verdict_with_its_advice(
     family: IpFamily, outside: FamilyLookup, public: IPv4Address | IPv6Address | None, reachable: bool | None,
     verdict: DnsVerdict,
 ) -> None:
-    result = decide_family(NAME, family, outside, outside, public, family_reachable=reachable, temporary=[TEMP])
+    result = word_dns(decide_family(NAME, family, outside, outside, public, family_reachable=reachable, temporary=[TEMP]))
     assert result.verdict is verdict, result
     assert result.family is family and NAME in result.reason
     assert result.ok is (verdict in (DnsVerdict.MATCHES, DnsVerdict.NO_RECORD))  # never UNVERIFIED here
@@ -86,14 +82,14 @@ def test_each_verdict_with_its_advice(
 
 
 def test_split_horizon_is_fine_when_the_outside_matches_and_the_stale_outside_wins() -> None:
-    split = decide_family(NAME, V4, answered("192.168.1.10"), answered("203.0.113.7"), PUBLIC4)
+    split = word_dns(decide_family(NAME, V4, answered("192.168.1.10"), answered("203.0.113.7"), PUBLIC4))
     assert split.verdict is DnsVerdict.SPLIT_HORIZON and split.ok and "192.168.1.10" in split.reason
-    stale = decide_family(NAME, V4, answered("192.168.1.10"), answered("203.0.113.99"), PUBLIC4)
+    stale = word_dns(decide_family(NAME, V4, answered("192.168.1.10"), answered("203.0.113.99"), PUBLIC4))
     assert stale.verdict is DnsVerdict.STALE and "192.168.1.10" in stale.reason
 
 
 def test_local_view_only_cannot_verify_a_public_record_but_still_sees_a_lan_one() -> None:
-    assert decide_family(NAME, V4, answered("203.0.113.7"), None, None).verdict is DnsVerdict.UNVERIFIED
-    assert decide_family(NAME, V4, answered("10.0.0.2"), None, None).verdict is DnsVerdict.PRIVATE_ADDRESS
-    failed_here = decide_family(NAME, V4, FamilyLookup(LookupStatus.TIMEOUT), answered("203.0.113.7"), PUBLIC4)
+    assert word_dns(decide_family(NAME, V4, answered("203.0.113.7"), None, None)).verdict is DnsVerdict.UNVERIFIED
+    assert word_dns(decide_family(NAME, V4, answered("10.0.0.2"), None, None)).verdict is DnsVerdict.PRIVATE_ADDRESS
+    failed_here = word_dns(decide_family(NAME, V4, FamilyLookup(LookupStatus.TIMEOUT), answered("203.0.113.7"), PUBLIC4))
     assert failed_here.verdict is DnsVerdict.MATCHES and "own resolver failed: timeout" in failed_here.reason

@@ -10,7 +10,9 @@ from ipaddress import IPv4Address
 
 from natprobe.contract import HttpsResult, ProbeError, ProbeMode, TlsInfo, TransportProtocol
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_port
+from natprobe.findings.port_words import assess_port
+from natprobe.observations import PortObservation
+from natprobe.verdicts.reachability import Context, PortStatus
 
 LAN = IPv4Address("192.168.1.2")
 HOME = Context(LAN, IPv4Address("203.0.113.7"), NatLayers.ONE_NAT)
@@ -23,7 +25,7 @@ def _refused(seen: bool | None, local_listener: bool | None) -> PortObservation:
 
 
 def test_without_capture_and_nothing_listening_both_explanations_are_given() -> None:
-    verdict = decide_port(_refused(None, False), HOME)
+    verdict = assess_port(_refused(None, False), HOME)
     assert verdict.status is PortStatus.NOTHING_ANSWERING and verdict.reachable is False
     assert "nothing listens on TCP port 8443 on this host" in verdict.reason
     assert "either the forward works" in verdict.reason and "another machine" in verdict.reason
@@ -33,14 +35,14 @@ def test_without_capture_and_nothing_listening_both_explanations_are_given() -> 
 
 
 def test_seen_arriving_with_nothing_listening_is_a_working_forward() -> None:
-    verdict = decide_port(_refused(True, False), HOME)
+    verdict = assess_port(_refused(True, False), HOME)
     assert verdict.status is PortStatus.NOTHING_ANSWERING
     assert verdict.reason.startswith("the forward works")
     assert not any("forward TCP port" in a for a in verdict.advice)
 
 
 def test_never_seen_here_is_a_forward_elsewhere() -> None:
-    verdict = decide_port(_refused(False, False), HOME)
+    verdict = assess_port(_refused(False, False), HOME)
     assert verdict.status is PortStatus.WRONG_HOST and "never reached this host" in verdict.reason
 
 
@@ -56,17 +58,17 @@ def _answered(result: HttpsResult, host: str | None) -> PortObservation:
 
 
 def test_a_certificate_for_another_name_is_said_in_the_reason() -> None:
-    verdict = decide_port(_answered(_tls(False, ("default.example.org",)), "cloud.example.org"), HOME)
+    verdict = assess_port(_answered(_tls(False, ("default.example.org",)), "cloud.example.org"), HOME)
     assert verdict.reachable is True
     assert "does not verify: it is not for cloud.example.org" in verdict.reason
     assert verdict.advice and "cloud.example.org" in verdict.advice[0]
 
 
 def test_a_self_signed_certificate_for_the_name_is_said_too() -> None:
-    verdict = decide_port(_answered(_tls(False, ("*.example.org",)), "cloud.example.org"), HOME)
+    verdict = assess_port(_answered(_tls(False, ("*.example.org",)), "cloud.example.org"), HOME)
     assert "does not verify (self-signed certificate)" in verdict.reason
 
 
 def test_a_verified_certificate_adds_nothing() -> None:
-    verdict = decide_port(_answered(_tls(True, ("cloud.example.org",)), "cloud.example.org"), HOME)
+    verdict = assess_port(_answered(_tls(True, ("cloud.example.org",)), "cloud.example.org"), HOME)
     assert "certificate" in verdict.reason and "verify" not in verdict.reason and verdict.advice == ()

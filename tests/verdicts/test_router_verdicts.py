@@ -12,15 +12,8 @@ from natprobe.findings.router_findings import describe_mapping, explain_router
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
 from natprobe.contract.terms import TransportProtocol as Protocol
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
-from natprobe.verdicts.router_verdicts import (
-    ExternalMeaning,
-    MappingOutcome,
-    MappingProtocol,
-    RouterMapping,
-    external_meaning,
-    with_gateway_topology,
-    with_router_evidence,
-)
+from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome, MappingProtocol, RouterMapping, external_meaning
+from natprobe.findings.router_reasons import with_gateway_topology, with_router_evidence
 from natprobe.verdicts.nat_layers import NatLayers
 
 UNREACHED = PortVerdict(Protocol.UDP, 22124, False, PortStatus.NOT_FORWARDED, "the probe never arrived", ("fwd",))

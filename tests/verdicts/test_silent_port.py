@@ -9,18 +9,16 @@ import pytest
 
 from natprobe.addressing import IpFamily
 from natprobe.contract import ProbeMode, TransportProtocol
-from natprobe.verdicts.facilities import Availability, CapabilitySet, Facility, Missing, limit_sentence
-from natprobe.verdicts.limits import limit_verdict, limits_of
+from natprobe.findings.facility_words import limit_sentence
+from natprobe.observations import Availability, CapabilitySet, Facility, Missing
+from natprobe.verdicts.limits import limits_of
+from natprobe.findings.facility_words import limit_verdict
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.port_holder import (
-    HolderKind,
-    PortHolder,
-    classify_program,
-    parse_proc_net_udp,
-    parse_ss_processes,
-    parse_wg_listen_ports,
-)
-from natprobe.verdicts.reachability import Context, PortObservation, PortStatus, decide_port
+from natprobe.verdicts.port_holder import classify_program, parse_proc_net_udp, parse_ss_processes, parse_wg_listen_ports
+from natprobe.observations import HolderKind, PortHolder
+from natprobe.findings.port_words import assess_port
+from natprobe.observations import PortObservation
+from natprobe.verdicts.reachability import Context, PortStatus
 
 LAN = IPv4Address("192.168.1.20")
 PUBLIC = IPv4Address("203.0.113.7")
@@ -36,7 +34,7 @@ def _held(seen: bool | None, holder: PortHolder | None = WG, missing: Availabili
 
 
 def test_a_token_seen_arriving_at_a_silent_wireguard_is_its_own_status_naming_wireguard() -> None:
-    verdict = decide_port(_held(True), HOME)
+    verdict = assess_port(_held(True), HOME)
     assert verdict.status is PortStatus.ARRIVED_SILENT and verdict.status.value == "arrived-service-silent"
     assert verdict.reachable is True
     assert "WireGuard (wireguard-go) holds UDP port 51820" in verdict.reason
@@ -51,30 +49,30 @@ def test_a_token_seen_arriving_at_a_silent_wireguard_is_its_own_status_naming_wi
     (None, "protocol of a program"),
 ])
 def test_the_advice_is_worded_for_the_program(holder: PortHolder | None, words: str) -> None:
-    verdict = decide_port(_held(True, holder), HOME)
+    verdict = assess_port(_held(True, holder), HOME)
     assert verdict.status is PortStatus.ARRIVED_SILENT
     assert words in verdict.advice[0], verdict.advice
 
 
 def test_a_token_that_never_arrived_is_a_missing_forward_over_ipv4_and_the_firewall_over_ipv6() -> None:
-    v4 = decide_port(_held(False), HOME)
+    v4 = assess_port(_held(False), HOME)
     assert (v4.status, v4.reachable) == (PortStatus.NOT_FORWARDED, False)
     assert "WireGuard (wireguard-go) holds the port" in v4.reason and str(LAN) in v4.reason
-    v6 = decide_port(_held(False), V6)
+    v6 = assess_port(_held(False), V6)
     assert (v6.status, v6.reachable) == (PortStatus.IPV6_FIREWALL, False)
     # the IPv6 proof sentence of a listening check must not replace the arrival proof
-    arrived = decide_port(_held(True), V6)
+    arrived = assess_port(_held(True), V6)
     assert arrived.status is PortStatus.ARRIVED_SILENT and "packet watch" in (arrived.proof or "")
 
 
 def test_without_the_watch_it_is_untested_naming_the_facility_and_the_command() -> None:
     missing = Availability(Facility.ARRIVAL_WATCH, False, None, Missing.PERMISSION, "EPERM", "sudo natprobe check")
-    verdict = decide_port(_held(None, missing=missing), HOME)
+    verdict = assess_port(_held(None, missing=missing), HOME)
     assert (verdict.status, verdict.reachable) == (PortStatus.UNTESTED, None)
     assert "needs a privilege" in verdict.reason and "sudo natprobe check" in verdict.reason
     assert verdict.advice == ("Run the check with the packet watch allowed: sudo natprobe check",)
     unsupported = Availability(Facility.ARRIVAL_WATCH, False, None, Missing.UNSUPPORTED, "darwin")
-    verdict = decide_port(_held(None, missing=unsupported), HOME)
+    verdict = assess_port(_held(None, missing=unsupported), HOME)
     assert "on this platform (darwin)" in verdict.reason
     assert verdict.advice[0].startswith("Stop WireGuard (wireguard-go) for a moment")
 
@@ -139,12 +137,12 @@ def test_a_capability_set_lists_every_facility_once_and_switches_them_off() -> N
 
 def test_an_unreached_verdict_names_the_missing_facilities_and_a_reached_one_does_not() -> None:
     caps = ALL.without(Facility.HOP_TRACE, Facility.ARRIVAL_WATCH, Facility.IPV6_TEMPORARY)
-    unreached = decide_port(PortObservation(TransportProtocol.UDP, 9, ProbeMode.NONCE, True, nonce_received=False), HOME)
+    unreached = assess_port(PortObservation(TransportProtocol.UDP, 9, ProbeMode.NONCE, True, nonce_received=False), HOME)
     limits = limits_of(caps, IpFamily.IPV4, (unreached,), traced=False)
     assert [e.facility for e in limits] == [Facility.ARRIVAL_WATCH, Facility.HOP_TRACE]
     limited = limit_verdict(unreached, limits)
     assert limited.status is unreached.status and limited.reachable is False
     assert "carrier-grade NAT" in limited.reason and "this host's firewall" in limited.reason
-    reached = decide_port(PortObservation(TransportProtocol.UDP, 9, ProbeMode.NONCE, True, nonce_received=True), HOME)
+    reached = assess_port(PortObservation(TransportProtocol.UDP, 9, ProbeMode.NONCE, True, nonce_received=True), HOME)
     assert limits_of(caps, IpFamily.IPV4, (reached,), traced=False) == ()
     assert [e.facility for e in limits_of(caps, IpFamily.IPV6, (reached,), traced=True)] == [Facility.IPV6_TEMPORARY]

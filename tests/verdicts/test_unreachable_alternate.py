@@ -8,7 +8,9 @@ import ipaddress
 import pytest
 
 from natprobe.addressing import TransportAddress
-from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior, Observation, Probe
+from natprobe.verdicts.behavior import ClassicNatType, FilteringBehavior, MappingBehavior
+from natprobe.observations import Observation, Probe
+from natprobe.findings.behavior_words import unreachable_alternate_reason, word_verdict
 from natprobe.verdicts.classify import classify, unreachable_alternate, usable_alternate
 
 LOCAL_IP = ipaddress.ip_address("192.168.1.10")
@@ -27,16 +29,16 @@ def first(server: TransportAddress, other: str) -> Observation:
 def test_public_server_with_internal_alternate_is_inconclusive_with_the_reason(other: str, scope: str) -> None:
     primary = first(SERVER, other)
     assert usable_alternate(primary) is None
-    reason = unreachable_alternate(primary)
+    reason = unreachable_alternate_reason(primary)
     assert reason is not None and scope in reason and "1:1 NAT" in reason
     change_port = Observation(Probe.FILTERING_CHANGE_PORT, TransportAddress.parse("0.0.0.0", 40001), SERVER, 1, True,
                               response_source=TransportAddress(SERVER.ip, 3479), mapped=MAPPED,
                               expected_source=TransportAddress(SERVER.ip, 3479))
     result = classify([primary, change_port], local_ip=LOCAL_IP)
     assert result.mapping.value is MappingBehavior.INCONCLUSIVE
-    assert "1:1 NAT" in result.mapping.reason and other in result.mapping.reason
+    assert "1:1 NAT" in word_verdict(result.mapping).reason and other in word_verdict(result.mapping).reason
     assert result.filtering.value is FilteringBehavior.INCONCLUSIVE
-    assert "1:1 NAT" in result.filtering.reason
+    assert "1:1 NAT" in word_verdict(result.filtering).reason
     assert result.nat_type.value is ClassicNatType.INCONCLUSIVE
 
 

@@ -26,7 +26,8 @@ from natprobe.adapters.dns_resolver import lookup_both
 from natprobe.addressing import IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse, decode_request, encode
 from natprobe.errors import DecodeError
-from natprobe.verdicts.dns_verdicts import FamilyLookup, validate_name
+from natprobe.verdicts.dns_verdicts import validate_name
+from natprobe.observations import FamilyLookup
 
 __all__ = ("LOOKUP_LIFETIME_S", "dns_lookup")
 

@@ -3,7 +3,7 @@
 The page (:mod:`natprobe_server.web`) probes through ``POST /v1/probe`` and ``POST /v1/dns``
 like the CLI, then sends the answers here, so every sentence it shows comes from the same
 functions as ``natprobe check``, ``natprobe dns`` and ``natprobe explain jamulus``
-(:func:`~natprobe.verdicts.reachability.decide_port`, the findings modules, the catalog). The
+(:func:`~natprobe.findings.port_words.assess_port`, the findings modules, the catalog). The
 route computes only: nothing is sent anywhere, and nothing the client claims reaches an
 ``assert``. It spends no probe budget (it is cheap and bounded by the body cap and
 :data:`~natprobe.contract.explain.MAX_PORTS`), but keeps the token rule.
@@ -50,7 +50,11 @@ from natprobe.verdicts.classify import Verdict
 from natprobe.verdicts.dns_verdicts import decide_family
 from natprobe.verdicts.exposure_grading import grade_scan
 from natprobe.verdicts.nat_layers import Confidence, NatLayers, TopologyVerdict
-from natprobe.verdicts.reachability import Context, PortObservation, PortSpec, PortVerdict, decide_port
+from natprobe.findings.behavior_words import word_verdict
+from natprobe.findings.dns_words import word_dns
+from natprobe.findings.port_words import assess_port
+from natprobe.observations import PortObservation
+from natprobe.verdicts.reachability import Context, PortSpec, PortVerdict
 
 from natprobe_server.api.guards import ApiError, ErrorCode, api_state, check_token, peer_address, read_body
 
@@ -83,7 +87,8 @@ def _mapping(request: ExplainRequest, stun: StunTargets | None) -> tuple[Verdict
     for candidate in observation.candidates:
         seen[BrowserStunTest(candidate.test)] = TransportAddress(parse_ip(candidate.ip), candidate.port)
     failed = {BrowserStunTest(test) for test in observation.failed}
-    return mapping_from_browser(stun, seen, failed), observation.webrtc
+    decision = mapping_from_browser(stun, seen, failed)
+    return (None if decision is None else word_verdict(decision)), observation.webrtc
 
 
 def _finding(finding: Finding) -> FindingText:
@@ -127,7 +132,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
         observation = PortObservation(answer.protocol, target.port, answer.mode, listening=False,
                                       server_result=answer.result)
         specs.append(PortSpec(answer.protocol, target.port, "jamulus" if answer.mode is ProbeMode.JAMULUS else None))
-        verdicts.append(decide_port(observation, context))
+        verdicts.append(assess_port(observation, context))
     family = IpFamily.of(answers[0].target.address.ip) if answers else IpFamily.of(peer)
     for untested in request.untested:
         verdicts.append(silent_udp_port(untested.port, family, server))
@@ -154,7 +159,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
     if request.dns is not None:
         view = outside_view(request.dns)
         for fam in IpFamily:
-            verdict_dns = decide_family(request.dns.name, fam, view[fam], view[fam], publics.get(fam))
+            verdict_dns = word_dns(decide_family(request.dns.name, fam, view[fam], view[fam], publics.get(fam)))
             dns.append(DnsText(fam.value, verdict_dns.verdict.value, verdict_dns.ok,
                                verdict_dns.reason, verdict_dns.advice))
     report = CheckReport(

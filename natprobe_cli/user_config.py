@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from natprobe.adapters.resolve import normalise_server_url
 from natprobe.i18n import _
 
 __all__ = (
@@ -44,7 +45,6 @@ __all__ = (
     "check_server_url",
     "config_path",
     "load_user_config",
-    "normalise_server_url",
     "resolve_client",
     "resolve_server",
     "resolve_stun_servers",
@@ -118,20 +118,6 @@ def check_server_url(url: str, origin: str = "--server") -> str:
     if port == 0:
         raise UserConfigError(_("{origin}: {url!r} is not a usable server URL (port 0)", origin=origin, url=url))
     return normalise_server_url(text)
-
-
-def normalise_server_url(url: str) -> str:
-    """``HTTP://Host:8080/v1/`` → ``http://Host:8080``: the scheme in lower case (URL schemes are
-    case-insensitive, RFC 3986 section 3.1) and without the trailing ``/`` or ``/v1`` the client
-    adds itself; a longer path (a reverse proxy's prefix) is kept."""
-    text = url.strip()
-    scheme, separator, rest = text.partition("://")
-    if separator:
-        text = scheme.lower() + separator + rest
-    text = text.rstrip("/")
-    if text.endswith("/v1"):
-        text = text[: -len("/v1")]
-    return text.rstrip("/")
 
 
 def load_user_config(path: Path | None = None) -> UserConfig:

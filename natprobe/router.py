@@ -1,0 +1,15 @@
+"""The parts of the router's view (:func:`natprobe.probe_router`, :func:`natprobe.mapped_ports`,
+:func:`natprobe.check_ports_with_mapping`).
+
+Each mapping protocol's answer (:class:`ProtocolAnswer` of a :class:`MappingProtocol`), what the
+router's external address means (:class:`ExternalMeaning`), a mapping it holds
+(:class:`RouterMapping`), what mapping a port came to (:class:`MappingOutcome`) and the check
+that proved it (:class:`MappedCheck`).
+"""
+
+from __future__ import annotations
+
+from natprobe.reports.router_report import MappedCheck, ProtocolAnswer
+from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome, MappingProtocol, RouterMapping
+
+__all__ = ("ExternalMeaning", "MappedCheck", "MappingOutcome", "MappingProtocol", "ProtocolAnswer", "RouterMapping")
