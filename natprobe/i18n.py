@@ -31,6 +31,8 @@ __all__ = (
     "current_language",
     "language_from_environment",
     "ngettext",
+    "raw_gettext",
+    "raw_ngettext",
     "template",
     "use_language",
 )
@@ -108,6 +110,17 @@ def ngettext(singular: str, plural: str, count: int, /, **params: object) -> str
     """The singular or plural form for ``count`` in the current language (French: 0 and 1 are
     singular), with its placeholders filled; ``count`` is available as ``{count}``."""
     return _FORMATTER.vformat(_Active.translations.ngettext(singular, plural, count), (), {"count": count, **params})
+
+
+def raw_gettext(message: str, /) -> str:
+    """``message`` in the current language, placeholders untouched (for a library that fills
+    them itself, e.g. argparse's ``%(prog)s``)."""
+    return _Active.translations.gettext(message)
+
+
+def raw_ngettext(singular: str, plural: str, count: int, /) -> str:
+    """:func:`raw_gettext` for a message with a plural form."""
+    return _Active.translations.ngettext(singular, plural, count)
 
 
 def N_(message: str, /) -> str:

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from natprobe_cli.argparse_words import install as install_argparse_words
 from natprobe_cli.exit_codes import ExitCode
 from natprobe.version import __version__
 from natprobe.i18n import LANGUAGES, _, language_from_environment, use_language
@@ -20,7 +21,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option), if any."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in COMMAND_MODULES else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; with ``command``, only that subcommand (its modules load, no
+    other command's do: ``natprobe check`` starts without the echo server or the STUN codec)."""
     parser = argparse.ArgumentParser(
         prog="natprobe",
         description=_(
@@ -29,10 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging (-vv for debug)"))
-    parser.add_argument("--version", action="version", version=f"natprobe {__version__}")
+    parser.add_argument("--version", action="version", version=f"natprobe {__version__}",
+                        help=_("show program's version number and exit"))
     parser.add_argument("--lang", choices=LANGUAGES, help=_("language of the text output (default: from LANG/LC_MESSAGES)"))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if command is None else (command,):
         importlib.import_module(f"natprobe_cli.commands.{name}").register(subparsers)
     return parser
 
@@ -99,9 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_language("en")
         print(f"natprobe: no compiled {language} catalog in this installation (build it with Babel); "
               "speaking English", file=sys.stderr)
-    parser = build_parser()
+    install_argparse_words()
+    arguments = _without_lang(arguments)
+    command = command_in(arguments)
+    if command is None and arguments and arguments[0] == "--version":
+        print(f"natprobe {__version__}")  # what argparse would print, without building every command
+        return int(ExitCode.OK)
+    parser = build_parser(command)
     try:
-        args = parser.parse_args(_verbose_first(_without_lang(arguments)))
+        args = parser.parse_args(_verbose_first(arguments))
     except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
         return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.USAGE)
     level = logging.WARNING - 10 * min(args.verbose, 2)

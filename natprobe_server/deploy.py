@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natprobe.addressing import TransportAddress
 from natprobe.errors import NetworkError
@@ -90,18 +90,27 @@ async def serve_until_signalled(
                 from natprobe_server.api.app import start_http_api  # aiohttp only when serving HTTP
 
                 http = http or _http_config(config)
+                registries: list[Any] = []  # the /metrics registry (prometheus-client stays in api.metrics)
                 runner, bound = await start_http_api(
                     http, str(config.primary), http_port, jamulus=directory,
-                    extend=_with_web(_metrics_installer(server, directory), web_page),
+                    extend=_with_web(_metrics_installer(server, directory, registries), web_page),
                 )
                 stack.push_async_callback(runner.cleanup)
+                if http.metrics_listen is not None and registries:
+                    from natprobe_server.api.metrics import start_metrics_site
+
+                    metrics_ip, metrics_port = http.metrics_listen
+                    metrics_runner = await start_metrics_site(registries[0], str(metrics_ip), metrics_port)
+                    stack.push_async_callback(metrics_runner.cleanup)
                 endpoints = [TransportAddress(config.primary, bound)]
                 for other in other_families:
                     # The same port on every family, so one URL port serves a name with A and AAAA;
                     # probe-backs leave from that family's own address.
                     family_http = _http_config(other, like=http)
+                    # One rate-limit table and one in-flight cap for every family: switching
+                    # families does not buy a second budget on this server.
                     other_runner, _ = await start_http_api(family_http, str(other.primary), bound,
-                                                           extend=_with_web(None, web_page))
+                                                           extend=_with_web(None, web_page), limits_from=runner.app)
                     stack.push_async_callback(other_runner.cleanup)
                     endpoints.append(TransportAddress(other.primary, bound))
                 line += f" http={','.join(str(e) for e in endpoints)}"
@@ -119,7 +128,7 @@ async def serve_until_signalled(
 
 
 def _metrics_installer(
-    server: EchoServer, directory: JamulusDirectory | None
+    server: EchoServer, directory: JamulusDirectory | None, registries: list[Any] | None = None,
 ) -> Callable[[web.Application], None] | None:
     """What adds ``GET /metrics`` to the HTTP API, or ``None`` (with a warning) without prometheus-client."""
     try:
@@ -129,7 +138,9 @@ def _metrics_installer(
         return None
 
     def install(app: web.Application) -> None:
-        install_metrics(app, server, directory)
+        registry = install_metrics(app, server, directory)
+        if registries is not None:
+            registries.append(registry)  # for --metrics-listen
 
     return install
 

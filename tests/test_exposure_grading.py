@@ -75,13 +75,17 @@ def test_certificates_expired_self_signed_wrong_name_and_good() -> None:
     assert codes[10443] == {Code.TLS_WRONG_NAME: Level.WARNING}
 
 
-def test_plain_http_needs_https_unless_it_redirects_or_https_is_served() -> None:
+def test_plain_http_needs_https_and_a_redirect_to_it() -> None:
     http = ScannedPort(80, TCP, OPEN, "http", True, http=HttpDetails(200, "nginx", None))
     redirect = ScannedPort(80, TCP, OPEN, "http", True, http=HttpDetails(301, "nginx", "https://cloud.example.org/"))
     https = ScannedPort(443, TCP, OPEN, "https", True, tls=_tls())
     assert _codes((http,), {(80, TCP)})[80] == {Code.HTTP_WITHOUT_HTTPS: Level.WARNING}
     assert _codes((redirect,), {(80, TCP)})[80] == {Code.HTTP_REDIRECTS: Level.OK}
-    assert _codes((http, https), {(80, TCP), (443, TCP)})[80] == {}
+    # HTTPS on 443, yet port 80 serves the pages itself: the missing redirect is the finding.
+    assert _codes((http, https), {(80, TCP), (443, TCP)})[80] == {Code.HTTP_NO_REDIRECT: Level.WARNING}
+    assert _codes((redirect, https), {(80, TCP), (443, TCP)})[80] == {Code.HTTP_REDIRECTS: Level.OK}
+    not_found = ScannedPort(80, TCP, OPEN, "http", True, http=HttpDetails(404, "nginx", None))
+    assert _codes((not_found, https), {(80, TCP), (443, TCP)})[80] == {}  # serves nothing
 
 
 @pytest.mark.parametrize("service", ["telnet", "smb", "rdp", "vnc", "mysql", "postgresql", "mongodb", "mssql", "mqtt"])

@@ -85,6 +85,9 @@ SERVER_RANKS: dict[str, int] = {
 CLI_RANKS: dict[str, int] = {
     "exit_codes": 0,
     "host_port": 0,
+    "argparse_words": 0,
+    "deferred": 0,
+    "preload": 0,
     "user_config": 0,
     "terminal": 0,
     "render": 1,

@@ -11,6 +11,7 @@ Linux, so ``import natprobe`` on macOS or Windows never touches them.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import functools
 import logging
@@ -105,8 +106,9 @@ def _hop_trace(platform: str) -> Availability:
 
 
 async def trace_path(dest: IPAddress, port: int, capabilities: CapabilitySet, *, max_hops: int = 5,
-                     timeout: float = 1.0) -> tuple[Hop, ...]:
+                     timeout: float = 1.0, until: asyncio.Event | None = None) -> tuple[Hop, ...]:
     """The first routers toward ``dest`` with this platform's hop trace (IPv4 only off Linux).
+    ``until``: on Linux, the hops still silent when it is set are "no answer" at once.
 
     Raises :class:`~natprobe.errors.NetworkError` when the trace cannot run."""
     if not capabilities.has(Facility.HOP_TRACE):
@@ -114,7 +116,7 @@ async def trace_path(dest: IPAddress, port: int, capabilities: CapabilitySet, *,
     if capabilities.platform == "linux":
         from natprobe.adapters.hops import trace_hops
 
-        return await trace_hops(dest, port, max_hops=max_hops, timeout=timeout)
+        return await trace_hops(dest, port, max_hops=max_hops, timeout=timeout, until=until)
     if not isinstance(dest, IPv4Address):
         raise NetworkError("the hop trace off Linux is IPv4 only")
     from natprobe.adapters import icmp_hops

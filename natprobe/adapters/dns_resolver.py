@@ -15,14 +15,14 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 
-import dns.asyncresolver
-import dns.exception
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.verdicts.dns_verdicts import record_type
 from natprobe.observations import FamilyLookup, LookupStatus
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 __all__ = ("DEFAULT_LIFETIME_S", "lookup_family", "lookup_both", "lookup_txt")
 
@@ -32,7 +32,16 @@ DEFAULT_LIFETIME_S = 3.0
 """Bound of one lookup, every server and retry included."""
 
 
+def _load_dnspython() -> None:
+    import dns.asyncresolver  # noqa: F401  (dnspython's modules, loaded once)
+    import dns.exception  # noqa: F401
+    import dns.rdatatype  # noqa: F401
+    import dns.resolver  # noqa: F401
+
+
 def _resolver(nameservers: Sequence[str] | None, lifetime: float) -> dns.asyncresolver.Resolver:
+    import dns.asyncresolver
+
     if nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = list(nameservers)
@@ -52,6 +61,10 @@ async def lookup_family(
     lifetime: float = DEFAULT_LIFETIME_S,
 ) -> FamilyLookup:
     """``name``'s A (IPv4) or AAAA (IPv6) records; ``nameservers`` overrides resolv.conf."""
+    import dns.exception
+    import dns.rdatatype
+    import dns.resolver
+
     rdtype = record_type(family)
     try:
         resolver = _resolver(nameservers, lifetime)
@@ -84,6 +97,9 @@ async def lookup_both(
     name: str, *, nameservers: Sequence[str] | None = None, lifetime: float = DEFAULT_LIFETIME_S
 ) -> dict[IpFamily, FamilyLookup]:
     """A and AAAA at once (one ``lifetime`` for both)."""
+    # dnspython takes longer to import than a lookup takes: in a thread, so whatever runs
+    # beside this lookup (``natprobe check --host``'s probes) keeps the event loop.
+    await asyncio.to_thread(_load_dnspython)
     async with asyncio.TaskGroup() as group:
         tasks = {
             family: group.create_task(lookup_family(name, family, nameservers=nameservers, lifetime=lifetime))
@@ -97,6 +113,10 @@ async def lookup_txt(
 ) -> tuple[str, ...]:
     """``name``'s TXT strings (each record's character-strings joined, as SPF reads them);
     empty when there are none or the lookup fails (a missing permission, never an error)."""
+    await asyncio.to_thread(_load_dnspython)
+    import dns.exception
+    import dns.rdatatype
+
     try:
         resolver = _resolver(nameservers, lifetime)
         async with asyncio.timeout(lifetime + 0.5):

@@ -6,13 +6,13 @@ same code the server uses; nothing crosses the HTTP boundary as an untyped dict.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-import aiohttp
-
+from natprobe.i18n import _
 from natprobe.contract import (
     HOLE_PUNCH_FULL_BUDGET,
     JAMULUS_PROBE_BODY_BYTES,
@@ -32,6 +32,7 @@ from natprobe.contract import (
 )
 from natprobe.addressing import IPAddress
 from natprobe.contract import dns as dns_contract
+from natprobe.adapters.http11 import HttpConnection, HttpError, HttpTimeout
 from natprobe.contract.terms import udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
 from natprobe.adapters.resolve import normalise_server_url
@@ -54,39 +55,52 @@ class EchoApiClient:
         connect_timeout: float | None = None,
         family: int | None = None,
         local_ip: IPAddress | None = None,
+        address: IPAddress | None = None,
     ) -> None:
         """``timeout`` bounds a whole request (a probe may take several seconds on the server);
         ``connect_timeout`` bounds the TCP connect alone, so a server that is down behind a
         dropping firewall is reported in seconds rather than after the long request bound.
         ``family`` (4 or 6) talks to the server over that family only (a name with A and AAAA
         records is used per family); ``local_ip`` is the source address of the connection,
-        which is the address the server sees and probes back."""
+        which is the address the server sees and probes back. ``address`` is the server's
+        address when the caller has resolved its name already (one DNS round trip less)."""
         base_url = normalise_server_url(base_url)
         if not base_url.startswith(("http://", "https://")):
             base_url = "http://" + base_url
         self.base_url = base_url
         self._token = token
         self._connect_timeout = connect_timeout
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._connection: HttpConnection | None = None
         if local_ip is not None and family is not None and local_ip.version != family:
             raise ValueError(f"local address {local_ip} is not IPv{family}")
         if local_ip is not None:
             family = local_ip.version
         self._family = {None: socket.AF_UNSPEC, 4: socket.AF_INET, 6: socket.AF_INET6}[family]
         self._local_ip = local_ip
+        self._address = address
+        self._prefix = ""
 
     async def __aenter__(self) -> EchoApiClient:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        connector = aiohttp.TCPConnector(
-            family=self._family, local_addr=None if self._local_ip is None else (str(self._local_ip), 0)
+        parts = urlsplit(self.base_url)
+        if parts.hostname is None:
+            raise ServerError(_("not an echo server URL: {url}", url=self.base_url))
+        tls = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if tls else 80)
+        except ValueError as exc:
+            raise ServerError(_("not an echo server URL: {url}: {error}", url=self.base_url, error=exc)) from exc
+        self._prefix = parts.path.rstrip("/")
+        self._connection = HttpConnection(
+            parts.hostname, port, tls=tls, family=self._family, connect_timeout=self._connect_timeout,
+            local_ip=None if self._local_ip is None else str(self._local_ip),
+            address=None if self._address is None else str(self._address),
         )
-        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=headers, connector=connector)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._connection is not None:
+            await self._connection.close()
 
     async def _call(
         self,
@@ -97,7 +111,7 @@ class EchoApiClient:
         *,
         pad_to: int = 0,
     ) -> T:
-        if self._session is None:
+        if self._connection is None:
             raise RuntimeError("use EchoApiClient as an async context manager")
         url = self.base_url + path
         if payload is not None and len(payload) < pad_to:
@@ -105,29 +119,22 @@ class EchoApiClient:
             # so a probe of several datagrams pays for them with JSON whitespace.
             payload += b" " * (pad_to - len(payload))
         headers = {"Content-Type": "application/json"} if payload is not None else {}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
-            async with self._session.request(method, url, data=payload, headers=headers) as response:
-                body = await response.read()
-                status = response.status
+            async with asyncio.timeout(self._timeout):
+                status, body = await self._connection.request(method, self._prefix + path, headers, payload)
+        except HttpTimeout as exc:
+            raise ServerError(_(
+                "cannot reach echo server {server}: no connection within {seconds:g} s "
+                "(wrong address, server down, or a firewall drops the traffic)",
+                server=self.base_url, seconds=self._connect_timeout,
+            )) from exc
         except TimeoutError as exc:
-            # No sock_read bound is set, so a ServerTimeoutError can only be the connect bound.
-            if isinstance(exc, aiohttp.ServerTimeoutError) and self._connect_timeout is not None:
-                raise ServerError(_(
-                    "cannot reach echo server {server}: no connection within {seconds:g} s "
-                    "(wrong address, server down, or a firewall drops the traffic)",
-                    server=self.base_url, seconds=self._connect_timeout,
-                )) from exc
+            await self._connection.close()  # a half-read answer must not be taken for the next one
             raise ServerError(_("echo server {server} did not answer in time", server=self.base_url)) from exc
-        except aiohttp.ClientConnectorError as exc:
-            # Its text names the TLS setting ("ssl:default") even for plain http: say only why.
-            error = exc.os_error
-            # asyncio puts "Connect call failed (addr)" in strerror: the errno's own words say more.
-            reason = (os.strerror(error.errno) if error.errno else "") or error.strerror or str(error) or type(error).__name__
-            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
-                                error=reason)) from exc
-        except aiohttp.ClientError as exc:
-            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url,
-                                error=exc)) from exc
+        except HttpError as exc:
+            raise ServerError(_("cannot reach echo server {server}: {error}", server=self.base_url, error=exc)) from exc
         if status == 401:
             # The server's text names an HTTP header; a natprobe user needs natprobe's ways instead.
             raise ServerError(_(
@@ -148,7 +155,8 @@ class EchoApiClient:
         try:
             return decoder(body)
         except DecodeError as exc:
-            raise ServerError(f"{url} sent a malformed answer (HTTP {status}): {exc}", status) from exc
+            raise ServerError(_("{url} sent a malformed answer (HTTP {status}): {error}", url=url, status=status, error=exc),
+                              status) from exc
 
     async def whoami(self) -> WhoAmI:
         """``GET /v1/whoami``: this host's address as the server sees it."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Final
 
+from natprobe.i18n import _
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
 from natprobe.recverr import (
     ErrOrigin,
@@ -147,6 +148,7 @@ async def trace_hops(
     *,
     max_hops: int = 5,
     timeout: float = 1.5,
+    until: asyncio.Event | None = None,
 ) -> tuple[Hop, ...]:
     """Find the routers on the first ``max_hops`` hops toward ``dest_ip``:``dest_port``.
 
@@ -155,7 +157,10 @@ async def trace_hops(
     has answered. Pick a port where nothing answers (the destination then reports "port
     unreachable" and the path is known to end there); a port with a listener yields a
     ``reply`` hop instead. The result is in TTL order, cut after the first hop that ends
-    the path; silent hops are ``no-answer`` entries.
+    the path; silent hops are ``no-answer`` entries. When ``until`` is set first (the probes
+    the trace accompanies are done), the hops still silent are ``no-answer`` at once: routers
+    rate-limit their ICMP (Linux: one per second per host after a burst), so a silent hop is
+    common and never worth the wait.
 
     Raises ``ValueError`` for out-of-range arguments and
     :class:`~natprobe.errors.NetworkError` if the probes cannot be sent (no route, not Linux).
@@ -170,7 +175,7 @@ async def trace_hops(
     if classify(dest) in (AddressScope.MULTICAST, AddressScope.UNSPECIFIED):
         raise ValueError(f"cannot trace toward {dest}")
     if not sys.platform.startswith("linux"):
-        raise NetworkError("hop tracing needs Linux (IP_RECVERR error queues)")
+        raise NetworkError(_("hop tracing needs Linux (IP_RECVERR error queues)"))
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -190,7 +195,7 @@ async def trace_hops(
                 sock = stack.enter_context(_open_probe_socket(dest, dest_port, ttl))
                 probes.append(_Probe(ttl=ttl, sock=sock))
         except OSError as exc:
-            raise NetworkError(f"cannot send toward {dest}: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot send toward {address}: {error}", address=dest, error=exc.strerror or exc)) from exc
         try:
             for probe in probes:
                 loop.add_reader(probe.sock.fileno(), on_readable, probe)
@@ -200,13 +205,18 @@ async def trace_hops(
                     probe.sock.send(_PAYLOAD)
                 except OSError as exc:
                     raise NetworkError(
-                        f"cannot send toward {dest}: {exc.strerror or exc}"
+                        _("cannot send toward {address}: {error}", address=dest, error=exc.strerror or exc)
                     ) from exc
+            waits = [asyncio.ensure_future(event.wait()) for event in (done, until) if event is not None]
             try:
-                async with asyncio.timeout(timeout):
-                    await done.wait()
-            except TimeoutError:
+                finished, _waiting = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            if not finished:
                 logger.debug("hop trace toward %s: timeout after %.2f s", dest, timeout)
+            elif not done.is_set():
+                logger.debug("hop trace toward %s: cut short, the probes it accompanies are done", dest)
         finally:
             for probe in probes:
                 if probe.reading:

@@ -21,6 +21,7 @@ from typing import Final, overload
 
 import netifaces
 
+from natprobe.i18n import _
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
 from natprobe.errors import NetworkError
 
@@ -122,7 +123,7 @@ def source_address_toward(ip: IPAddress, port: int = _LOOKUP_PORT) -> IPAddress:
             sock.connect((str(dest), port))
             host = sock.getsockname()[0]
     except OSError as exc:
-        raise NetworkError(f"no route toward {dest}: {exc.strerror or exc}") from exc
+        raise NetworkError(_("no route toward {address}: {error}", address=dest, error=exc.strerror or exc)) from exc
     parsed = _parse_ip(host)
     if parsed is None:  # the kernel handed back something unparsable: never expected
         raise NetworkError(f"kernel reported an unparsable source address {host!r}")
@@ -164,7 +165,7 @@ def _read_interfaces() -> tuple[Interface, ...]:
     try:
         names = netifaces.interfaces()
     except (OSError, ValueError) as exc:  # netlink/ioctl failures surface as either
-        raise NetworkError(f"cannot list network interfaces: {exc}") from exc
+        raise NetworkError(_("cannot list network interfaces: {error}", error=exc)) from exc
     interfaces = []
     for name in names:
         try:

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import ip_address
 
+from natprobe.i18n import _
+from natprobe.adapters.resolve import resolve_host
 from natprobe.adapters.stun_udp import INBOX_LIMIT  # one bound for every client socket's inbox
 from natprobe.addressing import IPAddress
 from natprobe.errors import DecodeError, NetworkError
@@ -105,7 +107,7 @@ class JamulusSocket:
                 )
         except OSError as exc:
             where = f"{local_addr[0]}:{local_addr[1]}" if local_addr else "the given socket"
-            raise NetworkError(f"cannot bind UDP {where}: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot bind UDP {address}: {error}", address=where, error=exc.strerror or exc)) from exc
         self = cls(transport, loop)
         protocol.owner = self
         logger.debug("Jamulus socket bound at %s:%d", *self.local_address)
@@ -192,7 +194,8 @@ class JamulusSocket:
             error = self._send_error
             self._send_error = None
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            raise NetworkError(f"cannot send to {peer[0]}:{peer[1]}: {reason}") from error
+            where = f"{peer[0]}:{peer[1]}"
+            raise NetworkError(_("cannot send to {address}: {error}", address=where, error=reason)) from error
 
     @contextmanager
     def _inbox(self, peer: Peer) -> Iterator[asyncio.Queue[tuple[Message, float]]]:

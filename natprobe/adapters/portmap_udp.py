@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Final, TypeVar
 
+from natprobe.i18n import _
 from natprobe.addressing import IPAddress
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.portmap import SERVER_PORT
@@ -58,7 +59,8 @@ class GatewaySocket:
                 _Protocol, remote_addr=(str(self.gateway), self.port)
             )
         except OSError as exc:
-            raise NetworkError(f"cannot open a UDP socket toward {self.gateway}: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot open a UDP socket toward {address}: {error}", address=self.gateway,
+                                     error=exc.strerror or exc)) from exc
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from natprobe.i18n import _
 from natprobe.errors import DecodeError, ErrorResponse, NetworkError, TransactionTimeout
 from natprobe.addressing import TransportAddress
 from natprobe.stun.framing import StreamDecoder
@@ -39,7 +40,7 @@ async def tcp_transact(
             while True:
                 chunk = await reader.read(4096)
                 if not chunk:
-                    raise NetworkError(f"{server} closed the STUN/TCP connection without answering")
+                    raise NetworkError(_("{server} closed the STUN/TCP connection without answering", server=server))
                 for message in decoder.feed(chunk):
                     if message.transaction_id == request.transaction_id and message.message_class in (
                         MessageClass.SUCCESS_RESPONSE,
@@ -55,7 +56,7 @@ async def tcp_transact(
     except DecodeError as exc:
         raise DecodeError(f"{server} sent a malformed STUN/TCP stream: {exc}") from exc
     except OSError as exc:
-        raise NetworkError(f"STUN/TCP to {server} failed: {exc.strerror or exc}") from exc
+        raise NetworkError(_("STUN/TCP to {server} failed: {error}", server=server, error=exc.strerror or exc)) from exc
     finally:
         if writer is not None:
             writer.close()

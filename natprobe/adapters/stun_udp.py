@@ -14,6 +14,7 @@ import logging
 import socket
 from dataclasses import dataclass, replace
 
+from natprobe.i18n import _
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.addressing import TransportAddress
 from natprobe.stun.message import Message, decode, encode, new_transaction_id
@@ -125,7 +126,8 @@ class StunEndpoint:
                 family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
                 transport, protocol = await loop.create_datagram_endpoint(_Protocol, local_addr=local, family=family)
         except OSError as exc:
-            raise NetworkError(f"cannot bind UDP {local[0]}:{local[1]}: {exc.strerror or exc}") from exc
+            where = f"{local[0]}:{local[1]}"
+            raise NetworkError(_("cannot bind UDP {address}: {error}", address=where, error=exc.strerror or exc)) from exc
         endpoint = cls(transport, loop)
         protocol.endpoint = endpoint
         return endpoint
@@ -171,7 +173,7 @@ class StunEndpoint:
         try:
             self._transport.sendto(data, destination.as_tuple())
         except OSError as exc:
-            raise NetworkError(f"cannot send to {destination}: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot send to {address}: {error}", address=destination, error=exc.strerror or exc)) from exc
 
     async def transact(
         self,

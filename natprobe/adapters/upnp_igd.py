@@ -11,26 +11,22 @@ UPnP error code (718 ConflictInMappingEntry, 725 OnlyPermanentLeasesSupported, .
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from async_upnp_client.aiohttp import AiohttpRequester
-from async_upnp_client.client import UpnpDevice, UpnpService
-from async_upnp_client.client_factory import UpnpFactory
-from async_upnp_client.exceptions import (
-    UpnpActionResponseError,
-    UpnpConnectionError,
-    UpnpConnectionTimeoutError,
-    UpnpError,
-)
-from async_upnp_client.search import SsdpSearchListener
-from async_upnp_client.utils import CaseInsensitiveDict
-
+from natprobe.i18n import _
 from natprobe.errors import PortMappingError
+
+if TYPE_CHECKING:
+    # async-upnp-client (and aiohttp under it) loads only once a router has answered the
+    # SSDP search: a silent router costs one datagram, not a fifth of a second of imports.
+    from async_upnp_client.client import UpnpDevice, UpnpService
 
 __all__ = ("IgdClient", "UpnpMapping", "discover_igd", "CONNECTION_SERVICES")
 
@@ -100,19 +96,24 @@ class IgdClient:
         return self.device.friendly_name
 
     async def _call(self, action: str, **arguments: Any) -> Mapping[str, Any]:
+        from async_upnp_client.exceptions import UpnpActionResponseError, UpnpError
+
         if not self.service.has_action(action):
-            raise PortMappingError(f"the router's {self.service_type} has no {action} action")
+            raise PortMappingError(_("the router's {service} has no {action} action", service=self.service_type, action=action))
         try:
             return await self.service.action(action).async_call(request_timeout=self.timeout, **arguments)
         except UpnpActionResponseError as exc:
             raise PortMappingError(
-                f"the router refused {action}: UPnP error {exc.error_code} ({exc.error_desc})", exc.error_code
+                _("the router refused {action}: UPnP error {code} ({description})", action=action,
+                  code=exc.error_code, description=exc.error_desc), exc.error_code
             ) from exc
         except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-            raise PortMappingError(f"{action} failed: {self._why(exc)}") from exc
+            raise PortMappingError(_("{action} failed: {error}", action=action, error=self._why(exc))) from exc
 
     def _why(self, exc: BaseException) -> str:
         """One readable reason: async-upnp-client's own text can be "[Errno TimeoutError()] None"."""
+        from async_upnp_client.exceptions import UpnpConnectionError, UpnpConnectionTimeoutError
+
         if isinstance(exc, (TimeoutError, UpnpConnectionTimeoutError)):
             return f"the router did not answer within {self.timeout:g} s"
         if isinstance(exc, UpnpConnectionError):
@@ -181,41 +182,98 @@ def _mapping(entry: Mapping[str, Any], protocol: str, external_port: int) -> Upn
     )
 
 
-async def _search(gateway: IPv4Address, timeout: float) -> str | None:
-    """The LOCATION of the gateway's IGD, from a unicast M-SEARCH; None on silence."""
-    loop = asyncio.get_running_loop()
-    found: asyncio.Future[str] = loop.create_future()
+def m_search(gateway: IPv4Address) -> bytes:
+    """A unicast M-SEARCH for the IGD (UDA 1.1 section 1.3.3: no MX, HOST names the target)."""
+    return (
+        "M-SEARCH * HTTP/1.1\r\n"
+        f"HOST: {gateway}:{SSDP_PORT}\r\n"
+        'MAN: "ssdp:discover"\r\n'
+        f"ST: {IGD_SEARCH_TARGET}\r\n"
+        "\r\n"
+    ).encode("ascii")
 
-    def on_response(headers: CaseInsensitiveDict) -> None:
-        location = headers.get_lower("location") or ""
-        try:
-            host = ip_address(urlsplit(location).hostname or "")
-        except ValueError:
-            return
-        if host == gateway and not found.done():
-            found.set_result(location)
 
-    listener = SsdpSearchListener(
-        callback=on_response, loop=loop, source=("0.0.0.0", 0), target=(str(gateway), SSDP_PORT),
-        timeout=1, search_target=IGD_SEARCH_TARGET,
-    )
-    try:
-        await listener.async_start()
-    except OSError as exc:
-        logger.debug("SSDP socket: %s", exc)
+def search_location(data: bytes, gateway: IPv4Address) -> str | None:
+    """The LOCATION of an SSDP search response, if it is an HTTP 200 naming ``gateway``; else None."""
+    head = data[:4096].decode("latin-1")
+    lines = head.split("\r\n")
+    if not lines[0].startswith("HTTP/1.1 200"):
         return None
-    try:
-        # Two sends in the window: one lost M-SEARCH must not hide the router.
-        for wait in (timeout / 3, timeout * 2 / 3):
-            listener.async_search()
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if colon and key.strip().lower() == "location":
+            location = value.strip()
             try:
-                async with asyncio.timeout(wait):
-                    return await asyncio.shield(found)
-            except TimeoutError:
-                continue
-        return None
+                host = ip_address(urlsplit(location).hostname or "")
+            except ValueError:
+                return None
+            return location if host == gateway else None
+    return None
+
+
+class _SsdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, gateway: IPv4Address) -> None:
+        self.gateway = gateway
+        self.found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        # Not a connected socket: a router may answer from another port than 1900.
+        if addr[0] != str(self.gateway) or self.found.done():
+            return
+        location = search_location(data, self.gateway)
+        if location is not None:
+            self.found.set_result(location)
+
+
+async def _search(gateway: IPv4Address, timeout: float) -> str | None:
+    """The LOCATION of the gateway's IGD, from one unicast M-SEARCH; None on silence. One
+    datagram, one LAN round trip: a router that answers does so at once."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(lambda: _SsdpProtocol(gateway), local_addr=("0.0.0.0", 0))
+    try:
+        transport.sendto(m_search(gateway), (str(gateway), SSDP_PORT))
+        try:
+            async with asyncio.timeout(timeout):
+                return await protocol.found
+        except TimeoutError:
+            return None
     finally:
-        listener.async_stop()
+        transport.close()
+
+
+def _load_upnp_client() -> None:
+    for name in ("async_upnp_client.aiohttp", "async_upnp_client.client_factory", "async_upnp_client.exceptions"):
+        importlib.import_module(name)
+
+
+async def _load_upnp_client_in_background() -> None:
+    """:func:`_load_upnp_client` in a daemon thread, not the loop's executor: when the probes
+    are done first and this query is cut short, ``asyncio.run`` must not wait for the import
+    to finish before natprobe can print its report and exit."""
+    loop = asyncio.get_running_loop()
+    loaded: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if loaded.done():
+            return
+        if error is None:
+            loaded.set_result(None)
+        else:
+            loaded.set_exception(error)
+
+    def load() -> None:
+        error: BaseException | None = None
+        try:
+            _load_upnp_client()
+        except Exception as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=load, name="natprobe-upnp-import", daemon=True).start()
+    await loaded
 
 
 async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClient | None:
@@ -231,14 +289,22 @@ async def discover_igd(gateway: IPv4Address, *, timeout: float = 2.0) -> IgdClie
         return None
     if location is None:
         return None
+    # A router answered: now async-upnp-client is worth loading -- in a thread, so the probes
+    # this query runs beside keep the event loop (the import takes a few hundred ms).
+    await _load_upnp_client_in_background()
+    from async_upnp_client.aiohttp import AiohttpRequester
+    from async_upnp_client.client_factory import UpnpFactory
+    from async_upnp_client.exceptions import UpnpError
+
     factory = UpnpFactory(AiohttpRequester(timeout=max(1, round(timeout))), non_strict=True)
     try:
         async with asyncio.timeout(timeout + 1.0):
             device = await factory.async_create_device(location)
     except (UpnpError, OSError, TimeoutError, ValueError) as exc:
-        raise PortMappingError(f"the router's UPnP description at {location} could not be read: {exc}") from exc
+        raise PortMappingError(_("the router's UPnP description at {location} could not be read: {error}",
+                                 location=location, error=exc)) from exc
     for service_type in CONNECTION_SERVICES:
         service = device.find_service(service_type)
         if service is not None:
             return IgdClient(device, service, location, timeout)
-    raise PortMappingError(f"the router's UPnP device at {location} has no WAN connection service")
+    raise PortMappingError(_("the router's UPnP device at {location} has no WAN connection service", location=location))

@@ -108,6 +108,16 @@ def _text(grade: Grade, port: ScannedPort, decision: PortDecision | None) -> tup
                 ),
             ),
         )
+    if code is Code.HTTP_NO_REDIRECT:
+        return (
+            _("Plain HTTP on {where} serves pages instead of redirecting to HTTPS", where=where),
+            _("HTTPS is served too, but whoever types the bare name or follows an http:// link stays on "
+              "unencrypted HTTP (it answered {status}), and can be tampered with on the way.", status=grade.subject),
+            (
+                _("Make plain HTTP answer every request with a permanent redirect (301 or 308) to the same "
+                  "address over https://, e.g. in nginx: return 301 https://$host$request_uri;"),
+            ),
+        )
     if code is Code.HTTP_REDIRECTS:
         return (
             _("HTTP on {where} redirects to HTTPS", where=where),

@@ -8,7 +8,17 @@ from natprobe.reports.router_report import RouterReport
 from natprobe.findings.port_words import cgnat_advice
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 
-__all__ = ("explain_router", "describe_mapping")
+__all__ = ("explain_router", "describe_mapping", "router_silent")
+
+def router_silent(waited_s: float) -> Finding:
+    """The router was asked beside the probes and had not answered when they were done."""
+    return Finding(
+        Severity.INFO, _("The router did not answer within {ms} ms", ms=round(waited_s * 1000)),
+        _("natprobe asked the router for its external address (PCP, NAT-PMP, UPnP) while the probes ran and did "
+          "not wait for it after them: a router that speaks these protocols answers within a LAN round trip. Many "
+          "home routers have them switched off; the verdicts above rest on the probes alone."),
+        code="router-silent")
+
 
 def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     """The findings of a :class:`RouterReport`, most important first."""

@@ -13,9 +13,11 @@ the way) tells a missing forward from carrier-grade NAT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import functools
+import importlib
 import logging
 import secrets
 import socket
@@ -23,6 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.check_findings import explain_check
@@ -54,6 +57,9 @@ from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
 from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
 from natprobe.verdicts.limits import limits_of
+
+if TYPE_CHECKING:
+    from natprobe.measure.name_check import NameViews
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +214,9 @@ async def _observe_port(
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
             if listener is not None:
+                # Waited for even when the token has arrived: the server is still pacing its
+                # datagrams, and one that came after natprobe left would reach the next run's
+                # packet watcher and be taken for this host's firewall dropping a probe.
                 event = listener.received
                 try:
                     async with asyncio.timeout(ARRIVAL_GRACE_S):
@@ -318,6 +327,14 @@ class _FamilyOutcome:
     """Missing facilities that limited this family's conclusions."""
 
 
+async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
+    try:
+        return await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0, until=probes_done)
+    except NatprobeError as exc:
+        logger.debug("hop trace failed: %s", exc)
+        return ()
+
+
 async def _check_family(
     family: IpFamily,
     server_ip: IPAddress,
@@ -337,26 +354,32 @@ async def _check_family(
     # otherwise keep the user waiting for the whole probe bound before "could not test".
     async with EchoApiClient(
         server, token=options.token, timeout=5 * probe_timeout + 2.0, connect_timeout=probe_timeout + 1.0,
-        family=family.version, local_ip=source.address if source is not None else None,
+        family=family.version, local_ip=source.address if source is not None else None, address=server_ip,
     ) as api:
-        whoami = await api.whoami()
-        hops: tuple[Hop, ...] = ()
         traced = trace and family is IpFamily.IPV4 and capabilities.has(Facility.HOP_TRACE)
-        if traced:
-            try:
-                hops = await trace_path(server_ip, TRACE_PORT, capabilities, max_hops=5, timeout=1.0)
-            except NatprobeError as exc:
-                logger.debug("hop trace failed: %s", exc)
+        # The hop trace needs nothing from the server: it runs beside the conversation, and
+        # what it has not heard when the probes are done is "no answer", not waited for.
+        probes_done = asyncio.Event()
+        trace_task = asyncio.create_task(_trace(server_ip, capabilities, probes_done)) if traced else None
+        try:
+            whoami = await api.whoami()
+            if family is IpFamily.IPV6 and local_ip is not None:
+                listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
+            observations = []
+            for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
+                observations.append(await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities))
+            probes_done.set()  # what the trace has not heard by now stays "no answer"
+            hops: tuple[Hop, ...] = await trace_task if trace_task is not None else ()
+        finally:
+            if trace_task is not None and not trace_task.done():
+                trace_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await trace_task
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
-        if family is IpFamily.IPV6 and local_ip is not None:
-            listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
-        verdicts, missed = [], []
-        for spec in ports:  # one at a time: concurrent probes would confuse the packet watcher
-            observation = await _observe_port(api, spec, whoami, listen_ip, probe_timeout, capabilities)
-            verdicts.append(assess_port(observation, context))
-            missed += [observation.watch_missing] if observation.watch_missing is not None else []
+        verdicts = [assess_port(observation, context) for observation in observations]
+        missed = [o.watch_missing for o in observations if o.watch_missing is not None]
         limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
         verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
@@ -390,11 +413,23 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6,
                                   None if capabilities.has(Facility.IPV6_TEMPORARY) else ())
 
-    runs = await run_per_family(
-        server, options.families,
-        functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
-        ipv6_source=ipv6_source,
-    )
+    # The name's lookups need nothing from the probes: they start at once, beside them, and
+    # only the decision waits for the public addresses and the verdicts.
+    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers))
+                 if options.name is not None else None)
+    try:
+        # Every family at once (run_per_family): the report is ready when the slowest one is.
+        runs = await run_per_family(
+            server, options.families,
+            functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
+            ipv6_source=ipv6_source,
+        )
+        views = await name_task if name_task is not None else None
+    finally:
+        if name_task is not None and not name_task.done():
+            name_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await name_task
     tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
     outcomes = [outcome for _status, outcome in tested]
     statuses = tuple(run.status for run in runs)
@@ -402,14 +437,13 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     # An IPv6 family without a sending address is the one "no global IPv6 address" case.
     has_global_ipv6 = next((s.local_ip is not None for s in statuses if s.family is IpFamily.IPV6), None)
     dns_report = None
-    if options.name is not None:
-        from natprobe.measure.name_check import NameCheckOptions, check_name  # dnspython only for a name
+    if views is not None:
+        from natprobe.measure.name_check import decide_name
 
-        dns_report = await check_name(options.name, NameCheckOptions(
-            server=server, token=options.token, nameservers=options.nameservers,
-            public_ips={f.family: f.public_ip for f in statuses if f.tested},
+        dns_report = decide_name(
+            views, public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
-        ))
+        )
     relay_report = None
     if dns_report is not None and options.relay:
         from natprobe.measure.relay_check import RelayCheckOptions, apply_relay, check_relay, relay_candidates
@@ -453,3 +487,12 @@ def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, boo
 
 
 __all__ = ("CheckOptions", "check_ports")
+
+
+async def _look_up_name(name: str, server: str, token: str | None,
+                        nameservers: tuple[str, ...] | None) -> NameViews:
+    # dnspython loads in a thread: the probes already under way keep the event loop.
+    module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
+    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
+    views: NameViews = await module.look_up_name(name, options)
+    return views

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 
+from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
 from natprobe.reports.check_report import CheckReport
@@ -28,10 +29,15 @@ __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
 
 
 async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
-                               options: CheckOptions) -> tuple[CheckReport, RouterSession]:
+                               options: CheckOptions, *, bounded: bool) -> tuple[CheckReport, RouterSession]:
+    """The check with the router asked beside it. ``bounded``: the router's evidence counts only
+    if it has arrived when the probes are done (a silent router costs nothing); else (``--map``,
+    which needs the router's full answer) it is waited for, up to ``router_timeout``."""
+    probes_done = asyncio.Event() if bounded else None
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
-    router_task = asyncio.create_task(probe_router(timeout=router_timeout))
+    router_task = asyncio.create_task(probe_router(timeout=router_timeout, until=probes_done,
+                                                   list_mappings=not bounded))
     try:
         report = await check_ports(server, ports, options)
     except BaseException:
@@ -39,9 +45,13 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
         with contextlib.suppress(asyncio.CancelledError):
             await router_task
         raise
+    if probes_done is not None:
+        probes_done.set()
     session = await router_task
     gateway = session.report.external_address
     if gateway is None:
+        if session.silent_after_s is not None and session.report.gateway is not None:
+            report = dataclasses.replace(report, findings=(*report.findings, router_silent(session.silent_after_s)))
         return report, session
     topology = assess_topology(report.local_ip, report.public_ip, hops=tuple(h.address for h in report.hops),
                                gateway_external=gateway)
@@ -53,8 +63,10 @@ async def check_ports_with_router(
     server: str, ports: Sequence[PortSpec], options: CheckOptions = CheckOptions(), *, router_timeout: float = 1.0,
 ) -> tuple[CheckReport, RouterReport]:
     """:func:`check_ports`, with the router asked (read-only, concurrently) for its external
-    address, which joins the topology evidence and explains a missing forward (CGNAT, double NAT)."""
-    report, session = await _checked_with_router(server, ports, router_timeout, options)
+    address, which joins the topology evidence and explains a missing forward (CGNAT, double NAT).
+    The router's answer is not waited for once the probes are done: its silence then becomes
+    the ``router-silent`` finding."""
+    report, session = await _checked_with_router(server, ports, router_timeout, options, bounded=True)
     return report, session.report
 
 
@@ -68,7 +80,7 @@ async def check_ports_with_mapping(
     router_timeout: float = 2.0,
 ) -> MappedCheck:
     """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
-    before, session = await _checked_with_router(server, ports, router_timeout, options)
+    before, session = await _checked_with_router(server, ports, router_timeout, options, bounded=False)
     router = session.report
     topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]

@@ -28,7 +28,7 @@ from natprobe.findings.dns_words import invalid_name_text, word_dns
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, decide_family, validate_name
 from natprobe.observations import FamilyLookup, LookupStatus
 
-__all__ = ("NameCheckOptions", "check_name", "outside_view")
+__all__ = ("NameCheckOptions", "NameViews", "check_name", "decide_name", "look_up_name", "outside_view")
 
 logger = logging.getLogger(__name__)
 
@@ -99,21 +99,41 @@ class NameCheckOptions:
     """Bound of each lookup, every server and retry included."""
     temporary: tuple[IPv6Address, ...] | None = None
     """This host's temporary IPv6 addresses (default: read from the kernel)."""
+    public_ips_later: bool = False
+    """The caller gives the public addresses to :func:`decide_name` (``natprobe check``, whose
+    probes learn them), so :func:`look_up_name` does not ask the echo server for them."""
 
 
-async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> DnsReport:
-    """Check ``name`` (see the module docstring); never raises for a bad name or a failing resolver."""
+@dataclass(frozen=True, slots=True)
+class NameViews:
+    """What the lookups of a name found before any decision: started at once by ``natprobe
+    check --host`` beside its probes, decided by :func:`decide_name` when the probes are done."""
+
+    name: str
+    server: str | None
+    valid_name: str | None
+    """None: the name is not a valid host name (``invalid_reason`` says why)."""
+    invalid_reason: str
+    local: Mapping[IpFamily, FamilyLookup] | None
+    response: DnsResponse | None
+    seen: Mapping[IpFamily, IPAddress | None] | None
+    notes: tuple[str, ...]
+    temporary: tuple[IPv6Address, ...]
+    started: float
+
+
+async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> NameViews:
+    """The local view, the outside view and (unless ``options.public_ips`` gives them, or
+    ``options.public_ips_later`` says the caller will) the public addresses; never raises."""
     server, token, public_ips = options.server, options.token, options.public_ips
-    family_reachable, nameservers, lifetime = options.family_reachable, options.nameservers, options.lifetime
+    nameservers, lifetime = options.nameservers, options.lifetime
     temporary: Sequence[IPv6Address] | None = options.temporary
     started = time.monotonic()
     notes: list[str] = []
     try:
         valid_name = validate_name(name)
     except InvalidName as exc:
-        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, invalid_name_text(exc)) for f in IpFamily)
-        return DnsReport(name, False, server, None, None, {f: None for f in IpFamily}, verdicts,
-                         duration_s=time.monotonic() - started)
+        return NameViews(name, server, None, invalid_name_text(exc), None, None, None, (), (), started)
     if temporary is None:
         temporary = [a.address for a in read_ipv6_addresses() if a.temporary and a.is_global]
     timeout = lifetime + 2.0
@@ -128,9 +148,11 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
             notes.append(f"the echo server could not give the outside view: {exc}")
             return None
 
-    async def publics() -> dict[IpFamily, IPAddress | None]:
+    async def publics() -> dict[IpFamily, IPAddress | None] | None:
         if public_ips is not None:
             return dict(public_ips)
+        if options.public_ips_later:
+            return None
         if server is None:
             return {f: None for f in IpFamily}
         found, more = await _public_ips(server, token, timeout)
@@ -141,18 +163,33 @@ async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) 
         local_task = group.create_task(lookup_both(valid_name, nameservers=nameservers, lifetime=lifetime))
         outside_task = group.create_task(outside())
         public_task = group.create_task(publics())
-    local = local_task.result()
-    response = outside_task.result()
-    seen = public_task.result()
-    view = outside_view(response) if response is not None else None
     if server is None:
         notes.append("no echo server: this host's resolver only (the local view); give --server for the "
                      "outside view and the public addresses")
+    return NameViews(name, server, valid_name, "", local_task.result(), outside_task.result(), public_task.result(),
+                     tuple(notes), tuple(temporary), started)
+
+
+def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | None] | None = None,
+                family_reachable: Mapping[IpFamily, bool | None] | None = None) -> DnsReport:
+    """The report of :func:`look_up_name`'s views; ``public_ips`` fills in what the lookups left
+    to the caller, ``family_reachable`` says per family whether the checked ports were reachable."""
+    if views.valid_name is None or views.local is None:
+        verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, views.invalid_reason) for f in IpFamily)
+        return DnsReport(views.name, False, views.server, None, None, {f: None for f in IpFamily}, verdicts,
+                         duration_s=time.monotonic() - views.started)
+    seen = dict(views.seen if views.seen is not None else public_ips or {})
+    view = outside_view(views.response) if views.response is not None else None
     reachable = family_reachable or {}
     verdicts = tuple(
-        word_dns(decide_family(valid_name, family, local[family], None if view is None else view[family],
-                               seen.get(family), family_reachable=reachable.get(family), temporary=temporary))
+        word_dns(decide_family(views.valid_name, family, views.local[family], None if view is None else view[family],
+                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary))
         for family in IpFamily
     )
-    return DnsReport(valid_name, True, server, local, view, seen, verdicts, tuple(notes),
-                     time.monotonic() - started, tuple(temporary))
+    return DnsReport(views.valid_name, True, views.server, views.local, view, seen, verdicts, views.notes,
+                     time.monotonic() - views.started, views.temporary)
+
+
+async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> DnsReport:
+    """Check ``name`` (see the module docstring); never raises for a bad name or a failing resolver."""
+    return decide_name(await look_up_name(name, options), family_reachable=options.family_reachable)

@@ -10,10 +10,11 @@ could be tested at all, the first server error (or the reasons) is raised.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
@@ -25,6 +26,7 @@ from natprobe.reports.family_result import FamilyResult
 __all__ = ("FamilyRun", "Measured", "ipv6_source_or_loopback", "run_per_family")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,47 +65,62 @@ async def run_per_family(
     *,
     ipv6_source: Callable[[IPAddress | None], Ipv6Source] = _stable_ipv6_source,
 ) -> tuple[FamilyRun[T], ...]:
-    """Call ``measure(family, server_ip, source, local_ip)`` for each family in order
-    (``source``: the IPv6 address to send from, ``None`` over IPv4; ``local_ip``: the address
-    sent from, as far as this host can tell, or ``None``); a :class:`ServerError` it raises makes that
-    family "not tested". Raises the first such error (or a :class:`NetworkError` with the
-    reasons) when no family could be tested.
+    """Call ``measure(family, server_ip, source, local_ip)`` for every family at once, the
+    runs returned in ``families``' order (``source``: the IPv6 address to send from, ``None``
+    over IPv4; ``local_ip``: the address sent from, as far as this host can tell, or ``None``);
+    a :class:`ServerError` it raises makes that family "not tested". Raises the first such
+    error (or a :class:`NetworkError` with the reasons) when no family could be tested.
+
+    Concurrent, so the report is ready when the slowest family is, not after their sum; any
+    other error cancels the other families and is raised as itself.
     """
     if not families:
         raise ValueError("no address family to check")
     host = url_host(server)
     server_ips = await resolve_per_family(host)
-    runs: list[FamilyRun[T]] = []
-    failures: list[NatprobeError] = []
-    for family in families:
+
+    async def one(family: IpFamily) -> tuple[FamilyRun[T], ServerError | None]:
         server_ip = server_ips.get(family.version)
         source = ipv6_source(server_ip) if family is IpFamily.IPV6 else None
         local_ip: IPAddress | None = source.address if source is not None else None
         if source is not None and source.address is None:
-            runs.append(_untested(family, None, _("this host has no global IPv6 address: IPv6 was not tested")))
-            continue
+            return _untested(family, None, _("this host has no global IPv6 address: IPv6 was not tested")), None
         if server_ip is None:
-            runs.append(_untested(family, local_ip, _(
+            return _untested(family, local_ip, _(
                 "the echo server {server} has no IPv{version} address: IPv{version} was not tested",
-                server=host, version=family.version)))
-            continue
+                server=host, version=family.version)), None
         sent_from = local_ip if local_ip is not None else _kernel_source(server_ip)
         try:
             measured = await measure(family, server_ip, source, sent_from)
         except ServerError as exc:
-            failures.append(exc)
-            runs.append(_untested(family, local_ip, _("IPv{version} was not tested: {error}",
-                                                      version=family.version, error=exc)))
-            continue
+            return _untested(family, local_ip, _("IPv{version} was not tested: {error}",
+                                                 version=family.version, error=exc)), exc
         temporary = source is not None and source.temporary
         status = FamilyResult(family, True, sent_from, measured.public_ip, temporary,
                               _tested_from(family, sent_from, temporary))
-        runs.append(FamilyRun(status, measured.outcome))
+        return FamilyRun(status, measured.outcome), None
+
+    results = await _all_or_none([one(family) for family in families])
+    runs = tuple(run for run, _failure in results)
+    failures: list[NatprobeError] = [failure for _run, failure in results if failure is not None]
     if not any(run.status.tested for run in runs):
         if failures:
             raise failures[0]
         raise NetworkError("; ".join(run.status.note for run in runs))
-    return tuple(runs)
+    return runs
+
+
+async def _all_or_none(coroutines: Sequence[Coroutine[Any, Any, R]]) -> list[R]:
+    """Run ``coroutines`` concurrently; the first error cancels the others and is raised as
+    itself (a TaskGroup would wrap it in an ExceptionGroup the callers do not expect)."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _kernel_source(server_ip: IPAddress) -> IPAddress | None:

@@ -76,11 +76,14 @@ class RouterSession:
     """What :func:`probe_router` learnt (:attr:`report`, a record), plus the live handles
     :func:`mapped_ports` uses -- a handle, not a record, so it is not a dataclass."""
 
-    __slots__ = ("report", "igd", "pcp_ok", "natpmp_ok", "upnp_mappings")
+    __slots__ = ("report", "igd", "pcp_ok", "natpmp_ok", "upnp_mappings", "silent_after_s")
 
     def __init__(self, report: RouterReport, igd: IgdClient | None = None, pcp_ok: bool = False,
-                 natpmp_ok: bool = False, upnp_mappings: tuple[UpnpMapping, ...] = ()) -> None:
+                 natpmp_ok: bool = False, upnp_mappings: tuple[UpnpMapping, ...] = (),
+                 silent_after_s: float | None = None) -> None:
         self.report = report
+        self.silent_after_s = silent_after_s
+        """Some protocol had not answered when the probes were done, after this long; None: all did."""
         self.igd = igd
         self.pcp_ok = pcp_ok
         self.natpmp_ok = natpmp_ok
@@ -140,7 +143,8 @@ async def _ask_natpmp(gateway: IPAddress, timeout_ladder: tuple[float, ...]) -> 
     return ProtocolAnswer(MappingProtocol.NATPMP, True, external_address=reply.external_address)
 
 
-async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]]:
+async def _ask_upnp(gateway: IPv4Address, timeout: float,
+                    list_mappings: bool = True) -> tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]]:
     try:
         igd = await discover_igd(gateway, timeout=timeout)
     except PortMappingError as exc:
@@ -154,12 +158,32 @@ async def _ask_upnp(gateway: IPv4Address, timeout: float) -> tuple[ProtocolAnswe
     except PortMappingError as exc:
         return ProtocolAnswer(MappingProtocol.UPNP, True, detail=detail, result=str(exc)), igd, ()
     try:
-        mappings = await igd.list_mappings()
+        mappings = await igd.list_mappings() if list_mappings else ()
     except PortMappingError:
         mappings = ()
     external = _parse(external_text)
     return ProtocolAnswer(MappingProtocol.UPNP, True, external, detail=detail,
                           result=None if external else _("no external address")), igd, mappings
+
+
+async def _ask_upnp_unless_known(
+    natpmp_task: asyncio.Task[ProtocolAnswer], gateway: IPv4Address, timeout: float,
+) -> tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]]:
+    """UPnP for evidence only: once NAT-PMP has told the external address (one datagram, the
+    quickest of the three), UPnP's description and SOAP exchange (and the client library
+    behind them) would add nothing but time."""
+    upnp = asyncio.ensure_future(_ask_upnp(gateway, timeout, False))
+    try:
+        await asyncio.wait({natpmp_task, upnp}, return_when=asyncio.FIRST_COMPLETED)
+        if not upnp.done() and natpmp_task.done() and not natpmp_task.cancelled() and natpmp_task.exception() is None:
+            if natpmp_task.result().external_address is not None:
+                return ProtocolAnswer(MappingProtocol.UPNP, False,
+                                      detail=_("not asked further: NAT-PMP gave the external address")), None, ()
+        return await upnp
+    finally:
+        if not upnp.done():
+            upnp.cancel()
+            await asyncio.gather(upnp, return_exceptions=True)
 
 
 async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, ProtocolAnswer]) -> ProtocolAnswer:
@@ -170,8 +194,16 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
         return ProtocolAnswer(protocol, False, detail=str(exc))
 
 
-async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0) -> RouterSession:
-    """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently."""
+async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0,
+                       until: asyncio.Event | None = None, list_mappings: bool = True) -> RouterSession:
+    """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently.
+
+    Evidence, not a mapping: each protocol gets one request and one LAN round trip's worth of
+    patience, bounded by ``timeout`` -- the retransmission schedules of RFC 6887 section 8.1.1
+    and RFC 6886 section 3.1 are for creating mappings. When ``until`` is set first (the probes
+    it accompanies are done), the protocols still silent are reported as such at once
+    (:attr:`RouterSession.silent_after_s`), never waited for. ``list_mappings`` reads the
+    router's UPnP table too (one SOAP call per entry), which only ``--map`` needs."""
     started = time.monotonic()
     # Whether this host has global IPv6 does not depend on the router: read it first, so even a
     # host without an IPv4 gateway learns it (a UDP connect() picks the source; nothing is sent).
@@ -189,13 +221,25 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
         local_ip: IPAddress | None = source_address_toward(gateway)
     except NetworkError:
         local_ip = None
-    ladder = tuple(w for w in (0.25, 0.5, 1.0) if w <= timeout) or (timeout,)
-    async with asyncio.TaskGroup() as group:
-        pcp_task = group.create_task(_unfailing(MappingProtocol.PCP, _ask_pcp(gateway, ladder)))
-        natpmp_task = group.create_task(_unfailing(MappingProtocol.NATPMP, _ask_natpmp(gateway, ladder)))
-        upnp_task = group.create_task(_ask_upnp(gateway, timeout))
-    upnp_answer, igd, listed = upnp_task.result()
-    answers = (pcp_task.result(), natpmp_task.result(), upnp_answer)
+    ladder = (timeout,)
+    pcp_task = asyncio.create_task(_unfailing(MappingProtocol.PCP, _ask_pcp(gateway, ladder)))
+    natpmp_task = asyncio.create_task(_unfailing(MappingProtocol.NATPMP, _ask_natpmp(gateway, ladder)))
+    upnp_task = asyncio.create_task(
+        _ask_upnp(gateway, timeout, list_mappings) if list_mappings
+        else _ask_upnp_unless_known(natpmp_task, gateway, timeout))
+    tasks = (pcp_task, natpmp_task, upnp_task)
+    silent_after_s = await _until_done_or(tasks, until, started)
+    silent = _("no answer within {ms} ms", ms=round(1000 * (silent_after_s or 0.0)))
+    pcp_answer = pcp_task.result() if not pcp_task.cancelled() else ProtocolAnswer(MappingProtocol.PCP, False, detail=silent)
+    natpmp_answer = (natpmp_task.result() if not natpmp_task.cancelled()
+                     else ProtocolAnswer(MappingProtocol.NATPMP, False, detail=silent))
+    if upnp_task.cancelled():
+        upnp_task_result: tuple[ProtocolAnswer, IgdClient | None, tuple[UpnpMapping, ...]] = (
+            ProtocolAnswer(MappingProtocol.UPNP, False, detail=silent), None, ())
+    else:
+        upnp_task_result = upnp_task.result()
+    upnp_answer, igd, listed = upnp_task_result
+    answers = (pcp_answer, natpmp_answer, upnp_answer)
     external = next((a.external_address for a in answers if a.external_address is not None), None)
     meaning = external_meaning(external)
     if external is None and any(a.answered for a in answers):
@@ -214,7 +258,33 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     report = dataclasses.replace(report, findings=explain_router(report))
     pcp_ok = answers[0].answered and answers[0].result is None
     natpmp_ok = answers[1].answered and answers[1].result is None
-    return RouterSession(report, igd, pcp_ok, natpmp_ok, listed)
+    return RouterSession(report, igd, pcp_ok, natpmp_ok, listed, silent_after_s)
+
+
+async def _until_done_or(tasks: Sequence[asyncio.Task[Any]], until: asyncio.Event | None,
+                         started: float) -> float | None:
+    """Wait for ``tasks``; if ``until`` is set first, cancel those still running and return
+    how long they had been waiting (None: every task finished)."""
+    stopper = asyncio.ensure_future(until.wait()) if until is not None else None
+    waiting: set[asyncio.Future[Any]] = set(tasks)
+    try:
+        while waiting:
+            done, waiting = await asyncio.wait(waiting | ({stopper} if stopper is not None else set()),
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if stopper is not None and stopper in done:
+                break
+            if stopper is not None:
+                waiting.discard(stopper)
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+        unfinished = [t for t in tasks if not t.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+    if not any(t.cancelled() for t in tasks):
+        return None
+    return time.monotonic() - started
 
 
 # --------------------------------------------------------------------------- mapping

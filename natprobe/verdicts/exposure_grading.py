@@ -49,6 +49,7 @@ class Code(enum.StrEnum):
     SSH_METHODS_UNKNOWN = "ssh-methods-unknown"
     HTTP_WITHOUT_HTTPS = "http-without-https"
     HTTP_REDIRECTS = "http-redirects-to-https"
+    HTTP_NO_REDIRECT = "http-serves-without-redirect-to-https"
     TLS_EXPIRED = "tls-certificate-expired"
     TLS_SELF_SIGNED = "tls-self-signed"
     TLS_WRONG_NAME = "tls-wrong-name"
@@ -172,6 +173,10 @@ def grade_port(port: ScannedPort, *, https_elsewhere: bool, host: str | None, no
             grades.append(Grade(Code.HTTP_REDIRECTS, Level.OK, location))
         elif not https_elsewhere:
             grades.append(Grade(Code.HTTP_WITHOUT_HTTPS, Level.WARNING))
+        elif port.http is not None and port.http.status is not None and 200 <= port.http.status < 300:
+            # HTTPS exists, yet plain HTTP serves the pages: whoever types the bare name stays
+            # unencrypted (Mozilla's HTTP Observatory fails a site for the missing redirect).
+            grades.append(Grade(Code.HTTP_NO_REDIRECT, Level.WARNING, str(port.http.status)))
     elif service == "jamulus":
         grades.append(Grade(Code.JAMULUS, Level.OK, port.jamulus_version or ""))
     else:

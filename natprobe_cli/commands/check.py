@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
+from natprobe_cli.preload import preload
 from natprobe.addressing import IpFamily
 from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
@@ -156,8 +157,8 @@ def _no_server(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The client side (aiohttp) loads only when a check runs: `natprobe --help` stays quick.
-    from natprobe_cli.render_check import render_check_report
+    # The client side loads only when a check runs: `natprobe --help` stays quick.
+    from natprobe_cli.user_config import UserConfigError, resolve_server, resolve_token
     from natprobe.measure.check import CheckOptions, check_ports
 
     try:
@@ -219,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
                     origin=setting.origin), file=sys.stderr)
+    # What is needed only after the probes loads while they wait on the network.
+    preload("natprobe.findings.jamulus_findings", *(() if args.json or args.share else ("natprobe_cli.render_check",)))
     mapped = None
     started = time.monotonic()
     try:
@@ -259,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(share_check(report, names=[args.host], tokens=[token]))
     else:
+        from natprobe_cli.render_check import render_check_report
+
         print(render_check_report(report, style_for(sys.stdout, os.environ)))
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
+from natprobe_cli.preload import preload
 from natprobe_cli.progress import ProgressLine, lifetime_line
 from natprobe.verdicts.behavior import ClassicNatType
 from natprobe.errors import NatprobeError
@@ -54,11 +55,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    # Sockets, netifaces and the classifier load only when discovery runs.
-    from natprobe_cli.render_nat import render_nat_report
+    # Sockets, netifaces and the classifier load only when discovery runs; the text renderer
+    # loads while discovery waits on the network.
     from natprobe.addressing import HostPortError, split_host_port
     from natprobe_cli.host_port import host_port_message
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+
+    if not (args.json or args.share):
+        preload("natprobe_cli.render_nat")
 
     try:
         if args.server is not None:
@@ -117,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(share_nat(report, names=[split_host_port(args.server, DEFAULT_PORT)[0]] if args.server else []))
     else:
+        from natprobe_cli.render_nat import render_nat_report
+
         print(render_nat_report(report, style_for(sys.stdout, os.environ)))
     if not answered:
         return ExitCode.COULD_NOT_TEST

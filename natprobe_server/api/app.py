@@ -107,12 +107,18 @@ def _verify_context(config: HttpApiConfig) -> ssl.SSLContext:
         raise NetworkError(f"cannot load the TLS trust store {config.tls_ca_file}: {exc}") from exc
 
 
+async def _plain_server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    # aiohttp's default names the Python and aiohttp versions: a gift to a scanner, no use to a client.
+    response.headers["Server"] = "natprobe"
+
+
 def create_app(
     config: HttpApiConfig,
     *,
     clock: Callable[[], float] = time.monotonic,
     jamulus: JamulusDirectory | None = None,
     extend: Callable[[web.Application], None] | None = None,
+    limits_from: web.Application | None = None,
 ) -> web.Application:
     """The API as an aiohttp application. The UDP probe socket is bound when the app starts
     (``AppRunner.setup()``), which raises :class:`NetworkError` if it cannot be bound.
@@ -120,8 +126,11 @@ def create_app(
     ``clock`` drives the rate limiter (tests inject one). ``jamulus`` is the running directory
     emulation behind ``POST /v1/jamulus/hole-punch`` (without it that route answers 404).
     ``extend`` adds to the app before it is frozen (``/metrics``, :mod:`natprobe_server.api.metrics`).
+    ``limits_from``: the app of the same server on the other address family, whose rate-limit
+    table and in-flight caps this one shares (one budget for the server, not one per family).
     """
     app = web.Application(middlewares=[request_rules, _json_errors], client_max_size=config.max_body_bytes)
+    app.on_response_prepare.append(_plain_server_header)
     app[GATE_KEY] = ConnectionGate(
         max_connections=config.max_connections,
         max_per_source=config.max_connections_per_source,
@@ -129,8 +138,10 @@ def create_app(
     )
     app[STATE_KEY] = ApiState(
         config=config,
-        limiter=RateLimiter(config.rate_per_s, config.burst, config.max_sources),
-        in_flight=InFlight(config.max_in_flight, config.max_in_flight_per_source),
+        limiter=(limits_from[STATE_KEY].limiter if limits_from is not None
+                 else RateLimiter(config.rate_per_s, config.burst, config.max_sources)),
+        in_flight=(limits_from[STATE_KEY].in_flight if limits_from is not None
+                   else InFlight(config.max_in_flight, config.max_in_flight_per_source)),
         clock=clock,
         verify_context=_verify_context(config),
         jamulus=jamulus,
@@ -177,6 +188,7 @@ async def start_http_api(
     clock: Callable[[], float] = time.monotonic,
     jamulus: JamulusDirectory | None = None,
     extend: Callable[[web.Application], None] | None = None,
+    limits_from: web.Application | None = None,
 ) -> tuple[web.AppRunner, int]:
     """Serve the API on ``host:port`` (0 = any free port); returns the runner and the bound port.
 
@@ -185,7 +197,7 @@ async def start_http_api(
     socket cannot be bound (nothing is left open then).
     """
     quiet_accept_errors()
-    app = create_app(config, clock=clock, jamulus=jamulus, extend=extend)
+    app = create_app(config, clock=clock, jamulus=jamulus, extend=extend, limits_from=limits_from)
     gate = app[GATE_KEY]
     gate.max_connections = max(1, min(gate.max_connections, http_connection_budget(raise_fd_limit())))
     # A stop waits this long for running probes (each is bounded by a few timeouts) before cancelling them.

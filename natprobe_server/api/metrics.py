@@ -33,13 +33,14 @@ from prometheus_client.registry import Collector
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY, exposure_stats
 from natprobe_server.probes.exposure_scan import ExposureStats
-from natprobe_server.api.guards import STATE_KEY, ApiState
+from natprobe.errors import NetworkError
+from natprobe_server.api.guards import STATE_KEY, ApiState, peer_address
 
 if TYPE_CHECKING:
     from natprobe_server.jamulus.directory import JamulusDirectory
     from natprobe_server.stun.server import EchoServer
 
-__all__ = ("ServerCollector", "install_metrics")
+__all__ = ("ServerCollector", "install_metrics", "start_metrics_site")
 
 METRICS_PATH = "/metrics"
 
@@ -156,6 +157,11 @@ def install_metrics(
         return response
 
     async def metrics(request: web.Request) -> web.Response:
+        # The counters tell a stranger how busy the server is and who uses it: only the networks
+        # the operator lists (default loopback) may read them, by the socket's peer, never a header.
+        peer = peer_address(request).ip
+        if not any(peer in network for network in state.config.metrics_networks if network.version == peer.version):
+            raise web.HTTPNotFound()
         response = web.Response(body=generate_latest(registry))
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
@@ -164,3 +170,30 @@ def install_metrics(
     app.middlewares.insert(0, count_requests)
     app.router.add_get(METRICS_PATH, metrics, allow_head=False)
     return registry
+
+
+async def start_metrics_site(registry: CollectorRegistry, host: str, port: int) -> web.AppRunner:
+    """Serve ``GET /metrics`` of ``registry``, and nothing else, on ``host:port`` (``--metrics-listen``).
+
+    For an address the operator chose to expose to the scraper (a private interface): anyone
+    who reaches it may read the counters. Stop it with ``await runner.cleanup()``."""
+
+    async def metrics(_request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def plain_server(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = "natprobe"
+
+    app = web.Application()
+    app.on_response_prepare.append(plain_server)
+    app.router.add_get(METRICS_PATH, metrics, allow_head=False)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise NetworkError(f"cannot listen for /metrics on {host}:{port}: {exc.strerror or exc}") from exc
+    return runner

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from natprobe_server.config.stun import at_least_one, count_argument, port_argument, positive_float
 from natprobe_server.config.stun import AppendAddress
+from natprobe.i18n import _
 from natprobe.addressing import IPAddress
 from natprobe.contract.terms import DEFAULT_MAX_BODY_BYTES, TOKEN_ENVIRONMENT, token_from_environment
 
@@ -54,6 +55,11 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
 
 
 # --- configuration ------------------------------------------------------------------------------
+
+
+DEFAULT_METRICS_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,12 @@ class HttpApiConfig:
     probe_source_public_ip: IPAddress | None = None
     """Behind a 1:1 NAT: the public address ``probe_source_ip`` is mapped to, which is where
     clients see probe-backs come from, so ``whoami`` reports it."""
+    metrics_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = DEFAULT_METRICS_NETWORKS
+    """The only sources ``GET /metrics`` answers (the socket's peer); to anyone else it does not
+    exist (404). Default: loopback, for a Prometheus on the same host or an SSH tunnel."""
+    metrics_listen: tuple[IPAddress, int] | None = None
+    """Also serve ``GET /metrics`` (and nothing else) on this address and port, to whoever
+    reaches it: a private interface for a Prometheus elsewhere, as node_exporter does."""
     own_addresses: tuple[IPAddress, ...] = ()
     """The server's other own addresses (its STUN addresses and their public ones): a relay
     there may be probed without a DNS permission (:mod:`natprobe.contract.relay_rule`)."""
@@ -164,34 +176,43 @@ class HttpApiConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The HTTP API's options (``--http-port`` and friends) for ``natprobe serve``."""
-    parser.add_argument("--http-port", type=port_argument, metavar="P", help="serve the probe-back HTTP API on this TCP port")
+    parser.add_argument("--http-port", type=port_argument, metavar="P", help=_("serve the probe-back HTTP API on this TCP port"))
     parser.add_argument(
         "--http-token-file",
         type=Path,
         metavar="FILE",
-        help="require 'Authorization: Bearer <token>' for probes; the token is the file's first line "
-        f"(or ${TOKEN_ENVIRONMENT})",
+        help=_("require 'Authorization: Bearer <token>' for probes; the token is the file's first line "
+               "(or ${variable})", variable=TOKEN_ENVIRONMENT),
     )
     parser.add_argument(
         "--udp-probe-port",
         type=port_argument,
         default=0,
         metavar="P",
-        help="fixed source port of UDP probe-backs, to name in a firewall (default: a fresh port per probe)",
+        help=_("fixed source port of UDP probe-backs, to name in a firewall (default: a fresh port per probe)"),
     )
     parser.add_argument(
         "--probe-rate",
         type=positive_float,
         default=DEFAULT_RATE_PER_S,
         metavar="R",
-        help="probes per second per source IP (default %(default)s)",
+        help=_("probes per second per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--probe-burst",
         type=at_least_one,
         default=DEFAULT_BURST,
         metavar="B",
-        help="probes allowed in a burst per source IP (default %(default)s)",
+        help=_("probes allowed in a burst per source IP (default %(default)s)"),
+    )
+    parser.add_argument(
+        "--metrics-allow", action=AppendAddress, type=_network, metavar="CIDR",
+        help=_("a network GET /metrics answers (repeatable; default: loopback only, 127.0.0.0/8 and ::1)"),
+    )
+    parser.add_argument(
+        "--metrics-listen", type=_listen_address, metavar="IP:PORT",
+        help=_("also serve GET /metrics, and nothing else, on this address to anyone who reaches it "
+               "(e.g. a private interface, as node_exporter does)"),
     )
     parser.add_argument(
         "--relay-probe-rate",
@@ -224,36 +245,55 @@ def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
         type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="C",
-        help="HTTP connections at once (default %(default)s; kept below the file descriptor limit)",
+        help=_("HTTP connections at once (default %(default)s; kept below the file descriptor limit)"),
     )
     parser.add_argument(
         "--http-max-connections-per-source",
         type=count_argument,
         default=DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
         metavar="C",
-        help="HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)",
+        help=_("HTTP connections at once from one IP (IPv6: one /64) (default %(default)s)"),
     )
     parser.add_argument(
         "--http-keepalive-timeout",
         type=positive_float,
         default=DEFAULT_KEEPALIVE_TIMEOUT,
         metavar="S",
-        help="seconds an idle keep-alive HTTP connection stays open (default %(default)s)",
+        help=_("seconds an idle keep-alive HTTP connection stays open (default %(default)s)"),
     )
     parser.add_argument(
         "--http-request-timeout",
         type=positive_float,
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="S",
-        help="seconds a connection has to send a whole request (default %(default)s)",
+        help=_("seconds a connection has to send a whole request (default %(default)s)"),
     )
 
 
 def add_resolver_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resolver", action=AppendAddress, type=_resolver_ip, metavar="IP",
-        help="name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)",
+        help=_("name server that POST /v1/dns asks (repeatable; default: the system's resolv.conf)"),
     )
+
+
+def _listen_address(text: str) -> tuple[IPAddress, int]:
+    host, _colon, port = text.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected IP:PORT (IPv6 as [IP]:PORT), got {text!r}") from None
+    if not 1 <= number <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+    return address, number
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a network (CIDR) or address: {text!r}") from None
 
 
 def _resolver_ip(text: str) -> str:
@@ -311,5 +351,7 @@ def config_from_args(
         max_connections_per_source=args.http_max_connections_per_source,
         keepalive_timeout=args.http_keepalive_timeout,
         request_timeout=args.http_request_timeout,
+        metrics_networks=tuple(getattr(args, "metrics_allow", None) or DEFAULT_METRICS_NETWORKS),
+        metrics_listen=getattr(args, "metrics_listen", None),
         exposure_interval=args.exposure_interval,
     )

@@ -11,6 +11,7 @@ import argparse
 import ipaddress
 from dataclasses import dataclass
 
+from natprobe.i18n import _
 from natprobe.jamulus import JAMULUS_KEEPALIVE_S
 from natprobe.jamulus.messages import DIRECTORY_PORT
 from natprobe.jamulus.directory_table import TableLimits
@@ -94,26 +95,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jamulus-port",
         type=port_argument,
         metavar="P",
-        help=(
+        help=_(
             "play a Jamulus directory on UDP P of the primary address, for 'natprobe explain jamulus' "
-            f"(default: {DEFAULT_DIRECTORY_PORT} when --http-port is given, else off; 0 = any free port)"
+            "(default: {port} when --http-port is given, else off; 0 = any free port)", port=DEFAULT_DIRECTORY_PORT
         ),
     )
-    parser.add_argument("--no-jamulus", action="store_true", help="do not play a Jamulus directory")
+    parser.add_argument("--no-jamulus", action="store_true", help=_("do not play a Jamulus directory"))
     parser.add_argument(
         "--jamulus-verify-grace",
         type=positive_float,
         default=DEFAULT_VERIFY_GRACE_S,
         metavar="S",
-        help="drop a registration whose address does not echo the directory's ping within S seconds "
-        "(default %(default)s)",
+        help=_("drop a registration whose address does not echo the directory's ping within S seconds "
+               "(default %(default)s)"),
     )
     parser.add_argument(
         "--jamulus-max-table-bytes",
         type=count_argument,
         default=DEFAULT_MAX_TABLE_BYTES,
         metavar="N",
-        help="memory the registration table may use, in bytes (default %(default)s)",
+        help=_("memory the registration table may use, in bytes (default %(default)s)"),
     )
 
 

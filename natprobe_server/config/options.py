@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from natprobe.addressing import IPAddress
+from natprobe.i18n import _
 
 from natprobe_server.config.file import apply_file, load_config_file, mark_defaults
 from natprobe_server.config.http import HttpApiConfig
@@ -58,18 +59,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="logging level (INFO logs one line per probe-back)",
+        help=_("logging level (INFO logs one line per probe-back)"),
     )
     parser.add_argument(
         "--config",
         type=Path,
         metavar="FILE",
-        help="read options from this TOML file (keys: the long options with _ for -); the command line wins",
+        help=_("read options from this TOML file (keys: the long options with _ for -); the command line wins"),
     )
     parser.add_argument(
         "--systemd-unit",
         action="store_true",
-        help=f"print a hardened systemd unit that runs this server with --config (default {DEFAULT_CONFIG_PATH}) and exit",
+        help=_("print a hardened systemd unit that runs this server with --config (default {path}) and exit",
+               path=DEFAULT_CONFIG_PATH),
     )
     mark_defaults(parser)
 

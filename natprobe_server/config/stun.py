@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
 
+from natprobe.i18n import _
 from natprobe.stun import DEFAULT_PORT
 from natprobe.i18n import _
 
@@ -252,81 +253,81 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=AppendAddress,
         type=_ip,
         metavar="IP",
-        help="primary address to serve on (required); once per family (an IPv4 and an IPv6 address) to serve both",
+        help=_("primary address to serve on (required); once per family (an IPv4 and an IPv6 address) to serve both"),
     )
     parser.add_argument(
         "--alternate",
         action=AppendAddress,
         type=_ip,
         metavar="IP",
-        help="second address of the same family as a --primary: enables CHANGE-REQUEST change-IP and "
-        "OTHER-ADDRESS (full RFC 5780); once per family",
+        help=_("second address of the same family as a --primary: enables CHANGE-REQUEST change-IP and "
+               "OTHER-ADDRESS (full RFC 5780); once per family"),
     )
     parser.add_argument(
         "--primary-public",
         type=_ip,
         metavar="IP",
-        help="behind a 1:1 NAT (a cloud VPS): the public address mapped onto --primary, told to clients",
+        help=_("behind a 1:1 NAT (a cloud VPS): the public address mapped onto --primary, told to clients"),
     )
     parser.add_argument(
         "--alternate-public",
         type=_ip,
         metavar="IP",
-        help="behind a 1:1 NAT: the public address mapped onto --alternate",
+        help=_("behind a 1:1 NAT: the public address mapped onto --alternate"),
     )
     parser.add_argument(
         "--port",
         type=port_argument,
         default=DEFAULT_PORT,
         metavar="N",
-        help=f"STUN base port; N and N+1 are served (default {DEFAULT_PORT}; 0 = pick free ports)",
+        help=_("STUN base port; N and N+1 are served (default {port}; 0 = pick free ports)", port=DEFAULT_PORT),
     )
-    parser.add_argument("--echo-port", type=port_argument, metavar="M", help="UDP echo port on the primary (default N+2)")
-    parser.add_argument("--no-echo", action="store_true", help="do not run the UDP echo")
-    parser.add_argument("--no-tcp", action="store_true", help="do not serve STUN over TCP")
+    parser.add_argument("--echo-port", type=port_argument, metavar="M", help=_("UDP echo port on the primary (default N+2)"))
+    parser.add_argument("--no-echo", action="store_true", help=_("do not run the UDP echo"))
+    parser.add_argument("--no-tcp", action="store_true", help=_("do not serve STUN over TCP"))
     parser.add_argument(
         "--rate",
         type=positive_float,
         default=DEFAULT_RATE_PER_SOURCE,
         metavar="R",
-        help="requests per second allowed per source IP (default %(default)s)",
+        help=_("requests per second allowed per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--burst",
         type=at_least_one,
         default=DEFAULT_BURST_PER_SOURCE,
         metavar="B",
-        help="burst allowed per source IP (default %(default)s)",
+        help=_("burst allowed per source IP (default %(default)s)"),
     )
     parser.add_argument(
         "--max-tcp-connections",
         type=count_argument,
         default=DEFAULT_MAX_TCP_CONNECTIONS,
         metavar="C",
-        help="concurrent TCP connections (default %(default)s)",
+        help=_("concurrent TCP connections (default %(default)s)"),
     )
     parser.add_argument(
         "--max-tcp-per-source",
         type=count_argument,
         default=DEFAULT_MAX_TCP_PER_SOURCE,
         metavar="C",
-        help="concurrent TCP connections from one IP (IPv6: one /64) (default %(default)s)",
+        help=_("concurrent TCP connections from one IP (IPv6: one /64) (default %(default)s)"),
     )
     parser.add_argument(
         "--tcp-message-timeout",
         type=positive_float,
         default=DEFAULT_TCP_MESSAGE_TIMEOUT,
         metavar="S",
-        help="seconds a STUN/TCP message may take to arrive whole (default %(default)s)",
+        help=_("seconds a STUN/TCP message may take to arrive whole (default %(default)s)"),
     )
     parser.add_argument(
         "--udp-poll-interval",
         type=float,
         default=0.001,
         metavar="S",
-        help="under load, read the UDP sockets every S seconds rather than per datagram (default %(default)s; 0 = off)",
+        help=_("under load, read the UDP sockets every S seconds rather than per datagram (default %(default)s; 0 = off)"),
     )
-    parser.add_argument("--software", metavar="TEXT", help="send a SOFTWARE attribute (off by default)")
+    parser.add_argument("--software", metavar="TEXT", help=_("send a SOFTWARE attribute (off by default)"))
 
 
 def pair_by_family(

@@ -148,6 +148,8 @@ async def test_whoami_reports_the_requesters_address_and_the_probe_source() -> N
             writer.close()
         head, _, body = raw.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200")
+        # No versions for a scanner to read: a plain product name.
+        assert [l for l in head.split(b"\r\n") if l.lower().startswith(b"server:")] == [b"Server: natprobe"]
         whoami = json.loads(body)
         schema("WhoAmI").validate(whoami)
         assert to_json_object(decode_whoami(body)) == whoami

@@ -148,3 +148,46 @@ def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
     rounds = affordable + 3
     sent = sum(len(table.due(10.0 * (i + 1))) for i in range(rounds))
     assert (sent, table.budget_skipped) == (affordable, 3)
+
+
+async def test_metrics_answer_only_the_listed_networks(tmp_path: Path) -> None:
+    # Loopback is not listed here, so this (loopback) client is a stranger: no /metrics for it,
+    # while the API itself answers as usual.
+    config = tmp_path / "serve.toml"
+    config.write_text('primary = "127.0.0.1"\nport = 0\nhttp_port = 0\njamulus_port = 0\n'
+                      'metrics_allow = ["192.0.2.0/24"]\n')
+    with echo_server_process("--config", str(config)) as process:
+        line = process.ready()
+        http = HTTP.search(line)
+        assert http, line
+        base = f"http://127.0.0.1:{http.group(2)}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/metrics") as response:
+                assert response.status == 404
+                assert "natprobe_" not in await response.text()
+                assert response.headers["Server"] == "natprobe"
+            async with session.get(f"{base}/v1/whoami") as response:
+                assert response.status == 200
+
+
+async def test_metrics_on_their_own_listen_address(tmp_path: Path) -> None:
+    # node_exporter's way: /metrics alone on an address of the operator's choosing (127.0.0.2
+    # here), open to whoever reaches it; the public API port keeps refusing strangers.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.2", 0))
+        metrics_port = probe.getsockname()[1]
+    config = tmp_path / "serve.toml"
+    config.write_text('primary = "127.0.0.1"\nport = 0\nhttp_port = 0\njamulus_port = 0\n'
+                      f'metrics_allow = ["192.0.2.0/24"]\nmetrics_listen = "127.0.0.2:{metrics_port}"\n')
+    with echo_server_process("--config", str(config)) as process:
+        line = process.ready()
+        http = HTTP.search(line)
+        assert http, line
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.2:{metrics_port}/metrics") as response:
+                assert response.status == 200 and "natprobe_" in await response.text()
+                assert response.headers["Server"] == "natprobe"
+            async with session.get(f"http://127.0.0.2:{metrics_port}/v1/whoami") as response:
+                assert response.status == 404  # nothing but /metrics there
+            async with session.get(f"http://127.0.0.1:{http.group(2)}/metrics") as response:
+                assert response.status == 404

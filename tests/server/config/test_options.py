@@ -136,6 +136,8 @@ relay_probe_burst = 3
 jamulus_port = 22224
 log_level = "INFO"
 resolver = "192.0.2.53"
+metrics_allow = ["192.0.2.0/24", "2001:db8::/32"]
+metrics_listen = "10.0.0.5:9100"
 max_tcp_per_source = 4
 tcp_message_timeout = 3.5
 udp_poll_interval = 0.002
@@ -156,7 +158,7 @@ SAME_FLAGS = (
     "--port 4000 --echo-port 5000 --no-tcp --rate 50 --burst 80.5 --max-tcp-connections 12 --software natprobe "
     "--http-port 8080 --udp-probe-port 9000 --probe-rate 2 --probe-burst 4 --relay-probe-rate 0.5 "
     "--relay-probe-burst 3 --jamulus-port 22224 --log-level INFO "
-    "--resolver 192.0.2.53 "
+    "--resolver 192.0.2.53 --metrics-allow 192.0.2.0/24 --metrics-allow 2001:db8::/32 --metrics-listen 10.0.0.5:9100 "
     "--max-tcp-per-source 4 --tcp-message-timeout 3.5 --udp-poll-interval 0.002 --http-max-connections 100 "
     "--http-max-connections-per-source 6 --http-keepalive-timeout 4 --http-request-timeout 8 "
     "--jamulus-verify-grace 12 --jamulus-max-table-bytes 100000 --exposure-interval 30 "
@@ -179,7 +181,10 @@ def test_every_option_has_a_key() -> None:
     parser = argparse.ArgumentParser()
     serve.register(parser.add_subparsers())
     (serve_parser,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)][0].choices.values()
+    from natprobe_cli.deferred import add_deferred_arguments
     from natprobe_server.config.file import file_keys
+
+    add_deferred_arguments(serve_parser)  # serve's options load when it parses; here, now
 
     in_file = {line.split("=")[0].strip() for line in FULL_FILE.strip().splitlines()}
     # Every key but the two whose "true" contradicts a value set above is exercised by FULL_FILE.

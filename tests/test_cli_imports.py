@@ -1,0 +1,74 @@
+"""The client commands load only what they use: never the echo server, never aiohttp.
+
+Each command runs for real in a fresh interpreter (the checks against a closed loopback port,
+with the conftest's loopback gateway and STUN servers), and the interpreter lists what it
+imported. ``benchmarks/startup.py`` measures the time the same imports take.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+SERVER_PACKAGES = ("echo_server", "natprobe_server")
+HEAVY = ("aiohttp", "async_upnp_client")
+_DUMP = (
+    "import json, sys\n"
+    "from natprobe_cli.main import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('\\nNATPROBE-MODULES ' + json.dumps(sorted(sys.modules)))\n"
+)
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def imported_by(*argv: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", _DUMP, *argv], capture_output=True, text=True, timeout=60)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("NATPROBE-MODULES ")), None)
+    assert line is not None, done.stderr
+    return set(json.loads(line.split(" ", 1)[1]))
+
+
+def _top(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+@pytest.mark.parametrize("args", [
+    ("check", "--udp", "22124", "--server", "http://127.0.0.1:{port}", "--json"),
+    ("check", "--udp", "22124", "--no-router", "--ipv4", "--server", "http://127.0.0.1:{port}"),
+], ids=["check", "check-no-router"])
+def test_check_runs_without_the_echo_server_or_aiohttp(args: tuple[str, ...]) -> None:
+    port = _closed_port()
+    modules = imported_by(*(a.format(port=port) for a in args))
+    assert "natprobe.measure.check" in modules  # the check really ran
+    assert not _top(modules) & {*SERVER_PACKAGES, *HEAVY}, sorted(_top(modules) & {*SERVER_PACKAGES, *HEAVY})
+
+
+@pytest.mark.parametrize("command", ["check", "nat", "dns", "router", "explain", "jamulus", "exposure", "config"])
+def test_client_commands_do_not_load_the_echo_server(command: str) -> None:
+    modules = imported_by(command, "--help")
+    assert f"natprobe_cli.commands.{command}" in modules
+    assert not _top(modules) & set(SERVER_PACKAGES)
+
+
+def test_serve_still_has_its_options() -> None:
+    done = subprocess.run([sys.executable, "-m", "natprobe_cli", "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--http-port" in done.stdout, done.stderr
+
+
+def test_version_and_help_list_every_command() -> None:
+    version = subprocess.run([sys.executable, "-m", "natprobe_cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.startswith("natprobe ") and version.returncode == 0
+    modules = imported_by("--version")
+    assert not {m for m in modules if m.startswith("natprobe_cli.commands.")}
+    helped = subprocess.run([sys.executable, "-m", "natprobe_cli", "--help"], capture_output=True, text=True, timeout=60)
+    for command in ("check", "nat", "serve", "exposure", "demo"):
+        assert command in helped.stdout
