@@ -22,12 +22,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from natprobe.adapters.toml_file import read_toml
+from natprobe.contract.terms import TOKEN_ENVIRONMENT, token_from_environment
 from natprobe.adapters.resolve import normalise_server_url
 from natprobe.i18n import _
 
@@ -53,7 +54,7 @@ __all__ = (
 )
 
 ENV_SERVER = "NATPROBE_SERVER"
-ENV_TOKEN = "NATPROBE_TOKEN"
+ENV_TOKEN = TOKEN_ENVIRONMENT
 ENV_STUN_SERVERS = "NATPROBE_STUN_SERVERS"
 KEYS = ("server", "token", "stun_servers")
 TABLES = ("watch",)
@@ -123,18 +124,7 @@ def check_server_url(url: str, origin: str = "--server") -> str:
 def load_user_config(path: Path | None = None) -> UserConfig:
     """Read the configuration file (a missing file is an empty configuration)."""
     path = config_path() if path is None else path
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        return UserConfig()
-    except OSError as exc:
-        raise UserConfigError(_("{path}: cannot read the configuration file: {error}", path=path,
-                                 error=exc.strerror or exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserConfigError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
-    except UnicodeDecodeError:
-        raise UserConfigError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
+    data = read_toml(path, UserConfigError, missing={})
     for key in data:
         if key not in KEYS and key not in TABLES:
             raise UserConfigError(_("{path}: unknown key {key!r} (known keys: {known}; tables: {tables})", path=path,
@@ -301,8 +291,9 @@ def resolve_token(
     environ = os.environ if environ is None else environ
     if given is not None:
         return given
-    if environ.get(ENV_TOKEN, "").strip():
-        return environ[ENV_TOKEN].strip()
+    from_environment = token_from_environment(environ)
+    if from_environment is not None:
+        return from_environment
     config = load_user_config(config_path(environ)) if config is None else config
     return config.token
 

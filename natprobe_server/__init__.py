@@ -9,6 +9,7 @@ Run it with ``python -m natprobe_server --primary IP [--alternate IP] [--port N]
 """
 
 from natprobe_server.config.stun import EchoServerConfig
-from natprobe_server.deploy import EchoServer, ServerStats, serve_until_signalled
+from natprobe_server.deploy import serve_until_signalled
+from natprobe_server.stun.server import EchoServer, ServerStats
 
 __all__ = ("EchoServer", "EchoServerConfig", "ServerStats", "serve_until_signalled")

@@ -17,6 +17,10 @@ the whole session, including every subprocess the tests start (they inherit the 
 
 ``tests/test_network_safety.py`` asserts that this is in force.
 
+**The echo server on loopback**: ``dual_server`` (127.0.0.1 + 127.0.0.2, a full RFC 5780
+server) and ``single_server`` (127.0.0.1 only), from :mod:`tests.echo_server`, the one place
+tests start the server.
+
 **Lab and interop prerequisites**, keyed on markers rather than on directories: ``lab`` tests
 need root, ``ip netns`` and nftables; ``interop`` tests need real third-party programs
 (coturn, Jamulus, pystun3...). Without them a test skips with the reason. With
@@ -29,11 +33,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 
 import pytest
 
 from natprobe.lab import cleanup_stale_namespaces, require_lab
+from natprobe_server import EchoServer
+from tests.echo_server import loopback_server
 
 SAFE_STUN_SERVERS = "127.0.0.1:9"
 """UDP discard port on loopback: nothing answers, nothing leaves the host."""
@@ -83,3 +89,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reason = (longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)).removeprefix("Skipped: ")
     report.outcome = "failed"
     report.longrepr = f"NATPROBE_REQUIRE_LAB=1 but this {marker} test was skipped: {reason}"
+
+
+@pytest.fixture
+async def dual_server() -> AsyncIterator[EchoServer]:
+    async with loopback_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def single_server() -> AsyncIterator[EchoServer]:
+    async with loopback_server(alternate=False) as server:
+        yield server

@@ -3,20 +3,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import re
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.main import main as natprobe_main
-from natprobe_server import EchoServer, EchoServerConfig
+from natprobe_server import EchoServer
 from natprobe_cli.user_config import (
     UserConfig,
     UserConfigError,
@@ -28,12 +24,10 @@ from natprobe_cli.user_config import (
     resolve_token,
 )
 from natprobe.measure.stun_servers import pick_stun_server, validate_stun_server
+from tests.echo_server import echo_server_process
 from tests.json_reports import assert_valid_report
 
-REPO = Path(__file__).resolve().parent.parent
 
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
 
 
 @pytest.fixture
@@ -159,15 +153,13 @@ def test_exposure_without_any_server_exits_3(home: Path, capsys: pytest.CaptureF
 
 
 @pytest.fixture
-async def rfc5780_server() -> AsyncIterator[EchoServer]:
-    async with EchoServer(EchoServerConfig(primary=LO1, alternate=LO2, port=0, echo=False, tcp=False)) as server:
-        yield server
+def rfc5780_server(dual_server: EchoServer) -> EchoServer:
+    return dual_server
 
 
 @pytest.fixture
-async def single_address_server() -> AsyncIterator[EchoServer]:
-    async with EchoServer(EchoServerConfig(primary=LO1, port=0, echo=False, tcp=False)) as server:
-        yield server
+def single_address_server(single_server: EchoServer) -> EchoServer:
+    return single_server
 
 
 async def test_first_able_server_wins(rfc5780_server: EchoServer, single_address_server: EchoServer) -> None:
@@ -181,20 +173,9 @@ async def test_first_able_server_wins(rfc5780_server: EchoServer, single_address
 @pytest.fixture
 def server_process() -> Iterator[int]:
     """A real two-address echo server on loopback in its own process (the CLI runs its own loop)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
-         "--no-echo", "--no-tcp"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.match(r"listening port=(\d+)", line)
-        assert match, line
-        yield int(match.group(1))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with echo_server_process("--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
+                             "--no-echo", "--no-tcp") as process:
+        yield process.endpoint_port("port")
 
 
 def test_nat_without_server_picks_from_the_configured_list(

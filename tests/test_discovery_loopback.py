@@ -5,28 +5,24 @@ verdicts are "no NAT", "open Internet"; the real NATs are in tests/lab/test_disc
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
 from natprobe_cli.main import main as natprobe_main
-from natprobe_server import EchoServer, EchoServerConfig
+from natprobe_server import EchoServer
 from natprobe import DiscoveryOptions, discover_nat
 from natprobe.nat import ClassicNatType, FilteringBehavior, MappingBehavior
 from natprobe.addressing import TransportAddress
 from natprobe.observations import Probe
 from tests.json_reports import assert_valid_report
+from tests.echo_server import LO1, LO2
 
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
 
 
 @pytest.fixture
-async def stun_port() -> AsyncIterator[int]:
-    async with EchoServer(EchoServerConfig(primary=LO1, alternate=LO2, port=0)) as server:
-        yield server.port
+def stun_port(dual_server: EchoServer) -> int:
+    return dual_server.port
 
 
 async def test_discover_nat_on_loopback(stun_port: int) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from natprobe_server.api.app import start_http_api
 from natprobe_server.config.http import HttpApiConfig
 from natprobe.adapters.dns_resolver import lookup_both, lookup_family
 from natprobe.adapters.echo_client import EchoApiClient
@@ -31,6 +30,7 @@ from natprobe.lab.dns_server import dnsmasq_argv
 from natprobe.measure.name_check import NameCheckOptions, check_name
 from natprobe.verdicts.dns_verdicts import DnsVerdict
 from natprobe.observations import LookupStatus
+from tests.echo_server import loopback_api
 from tests.json_reports import assert_valid_report
 
 pytestmark = pytest.mark.interop
@@ -100,8 +100,8 @@ async def test_a_silent_resolver_is_a_timeout_within_the_lifetime(silent: str) -
 
 async def test_the_echo_server_resolves_with_its_resolver_and_refuses_bad_names(nameserver: str) -> None:
     config = HttpApiConfig(probe_source_ip=ipaddress.ip_address("127.0.0.1"), resolvers=(nameserver,))
-    runner, port = await start_http_api(config, "127.0.0.1", 0)
-    try:
+    async with loopback_api(config) as running:
+        port = running.port
         async with EchoApiClient(f"http://127.0.0.1:{port}") as api:
             answer = await api.dns("WWW.example.test.")
             assert answer.name == "www.example.test"
@@ -113,8 +113,6 @@ async def test_the_echo_server_resolves_with_its_resolver_and_refuses_bad_names(
         verdicts = {v.family: v.verdict for v in report.verdicts}
         assert verdicts[IpFamily.IPV4] is DnsVerdict.PRIVATE_ADDRESS
         assert report.outside is not None and report.outside[IpFamily.IPV4].addresses == (ipaddress.ip_address("192.168.1.10"),)
-    finally:
-        await runner.cleanup()
 
 
 def test_request_contract_refuses_unknown_fields_and_long_names() -> None:

@@ -12,8 +12,6 @@ import ipaddress
 import json
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,9 +20,9 @@ from typing import Any, cast
 import pytest
 
 from natprobe_cli.main import main as natprobe_main
-from natprobe_server import EchoServer, EchoServerConfig
-from natprobe_server.api.app import HttpApiConfig, start_http_api
-from natprobe_server.jamulus.directory import JamulusDirectory, JamulusDirectoryConfig
+from natprobe_server.api.app import HttpApiConfig
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe.jamulus import (
     EmptyMessage,
     ESvrRegResult,
@@ -47,9 +45,8 @@ from natprobe.measure.jamulus_modes import (
 )
 from natprobe.addressing import TransportAddress
 from tests.json_reports import assert_valid_report
+from tests.echo_server import LO1, LO2, echo_server_process, loopback_api, loopback_server
 
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
 
 
 def free_udp_port() -> int:
@@ -68,17 +65,13 @@ class Servers:
 @asynccontextmanager
 async def echo_servers(*, with_directory: bool = True) -> AsyncIterator[Servers]:
     """The echo server in-process: STUN on 127.0.0.1/.2, the HTTP API, the directory emulation."""
-    async with EchoServer(EchoServerConfig(primary=LO1, alternate=LO2, port=0)) as stun:
+    async with loopback_server() as stun:
         directory = JamulusDirectory(JamulusDirectoryConfig(ip=LO1, port=0)) if with_directory else None
         if directory is not None:
             await directory.start()
         try:
-            runner, http_port = await start_http_api(HttpApiConfig(probe_source_ip=LO2), "127.0.0.1", 0, jamulus=directory)
-            try:
-                yield Servers(f"http://127.0.0.1:{http_port}", stun.port,
-                              directory.endpoint.port if directory is not None else free_udp_port())
-            finally:
-                await runner.cleanup()
+            async with loopback_api(HttpApiConfig(probe_source_ip=LO2), jamulus=directory) as api:
+                yield Servers(api.url, stun.port, directory.endpoint.port if directory is not None else free_udp_port())
         finally:
             if directory is not None:
                 await directory.stop()
@@ -237,20 +230,9 @@ async def test_server_role_answers_pings_with_clients_as_an_empty_server() -> No
 
 @pytest.fixture
 def echo_process() -> Iterator[dict[str, int]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
-         "--http-port", "0", "--jamulus-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        match = re.search(r"listening port=(\d+) .* http=127\.0\.0\.1:(\d+) jamulus=127\.0\.0\.1:(\d+)$", line.strip())
-        assert match, line
-        yield {"stun": int(match.group(1)), "http": int(match.group(2)), "jamulus": int(match.group(3))}
-    finally:
-        process.terminate()
-        process.wait(10)
+    with echo_server_process("--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0",
+                             "--http-port", "0", "--jamulus-port", "0") as process:
+        yield {name: process.endpoint_port(key) for name, key in (("stun", "port"), ("http", "http"), ("jamulus", "jamulus"))}
 
 
 def test_cli_explain_jamulus_json_and_text(echo_process: dict[str, int], capsys: pytest.CaptureFixture[str]) -> None:

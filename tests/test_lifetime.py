@@ -9,20 +9,17 @@ moves when the measurement reads or sleeps on it, so minutes of idle time take m
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-from collections.abc import AsyncIterator
 
 import pytest
 
-from natprobe_server import EchoServer, EchoServerConfig
+from natprobe_server import EchoServer
 from natprobe.adapters.stun_udp import StunEndpoint
 from natprobe.addressing import TransportAddress
 from natprobe.measure.lifetime import LifetimeOptions, _create_mappings, idle_schedule, measure_mapping_lifetime
 from natprobe.reports.lifetime_report import LifetimeTrial, interpret
 from tests.json_reports import assert_valid_report
+from tests.echo_server import LO1
 
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
 
 
 class SteppingClock:
@@ -45,9 +42,8 @@ class SteppingClock:
 
 
 @pytest.fixture
-async def stun_server() -> AsyncIterator[TransportAddress]:
-    async with EchoServer(EchoServerConfig(primary=LO1, alternate=LO2, port=0)) as server:
-        yield TransportAddress(LO1, server.port)
+def stun_server(dual_server: EchoServer) -> TransportAddress:
+    return TransportAddress(LO1, dual_server.port)
 
 
 async def test_each_trial_starts_at_its_own_answer(stun_server: TransportAddress) -> None:

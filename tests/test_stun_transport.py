@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 import pytest
 
@@ -16,13 +15,14 @@ from natprobe.stun import (
     MessageClass,
     StreamDecoder,
     binding_request,
-    decode,
     encode,
 )
 from natprobe.addressing import TransportAddress
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.adapters.stun_tcp import tcp_transact
 from natprobe.adapters.stun_udp import StunEndpoint, StunResponse, to_address
+
+from benchmarks.bounded_waits import StunResponder
 
 FAST = RetransmissionPolicy(rto=0.05, max_sends=3, last_wait=0.1)
 
@@ -35,39 +35,12 @@ def _answer(request: Message, source: TransportAddress) -> Message:
                    (Attribute(AttributeType.XOR_MAPPED_ADDRESS, source),))
 
 
-class _Responder(asyncio.DatagramProtocol):
-    """Answers Binding requests; drops the first ``drop`` datagrams to exercise retransmission."""
-
-    def __init__(self, drop: int = 0, hold_first: float = 0.0, delay: float = 0.0) -> None:
-        self.drop = drop
-        self.hold_first = hold_first
-        self.delay = delay
-        self.received = 0
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received += 1
-        if self.received <= self.drop:
-            return
-        assert self.transport is not None
-        reply = encode(_answer(decode(data), to_address(addr)))
-        # A path of ``delay`` whose first packet takes ``hold_first`` longer (ARP, a NAT creating its mapping).
-        hold = self.delay + (self.hold_first if self.received == 1 else 0.0)
-        if hold:
-            asyncio.get_running_loop().call_later(hold, self.transport.sendto, reply, addr)
-            return
-        self.transport.sendto(reply, addr)
-
-
 async def _responder(
     drop: int = 0, hold_first: float = 0.0, delay: float = 0.0
-) -> tuple[asyncio.DatagramTransport, _Responder, TransportAddress]:
+) -> tuple[asyncio.DatagramTransport, StunResponder, TransportAddress]:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _Responder(drop, hold_first, delay), local_addr=("127.0.0.1", 0))
+        lambda: StunResponder(drop, hold_first, delay, answer=_answer), local_addr=("127.0.0.1", 0))
     return transport, protocol, to_address(transport.get_extra_info("sockname"))
 
 
@@ -111,7 +84,7 @@ async def test_a_slow_first_answer_is_matched_to_the_first_send() -> None:
             assert response.sends >= 2 and protocol.received >= 2
             # The later send's prompt answer arrived after completion: its id was retired, so
             # it is neither taken for a second response nor queued as a stranger's datagram.
-            assert response.rtt < 0.14  # settled on the later send's round trip
+            # The RTT it settles on (the later send's) is a wall-clock measurement: benchmarks/bounded_waits.py.
             await asyncio.sleep(0.1)
             assert endpoint.inbox.empty()
     finally:
@@ -126,7 +99,7 @@ async def test_a_slow_lone_answer_is_followed_by_one_more_sample() -> None:
             slow = RetransmissionPolicy(rto=0.3, max_sends=3, last_wait=0.3, backoff=1.0)
             response = await endpoint.transact(binding_request(), server, slow, settle_rtt=True, settle_above=0.06)
             assert response is not None and response.attempt == 1 and response.sends == 1
-            assert protocol.received == 2 and response.rtt < 0.11
+            assert protocol.received == 2  # the second sample; its RTT: benchmarks/bounded_waits.py
     finally:
         transport.close()
 

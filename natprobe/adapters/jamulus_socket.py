@@ -25,6 +25,7 @@ from ipaddress import ip_address
 
 from natprobe.i18n import _
 from natprobe.adapters.resolve import resolve_host
+from natprobe.adapters.stun_udp import INBOX_LIMIT  # one bound for every client socket's inbox
 from natprobe.addressing import IPAddress
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.jamulus.messages import EmptyMessage, Message, decode, encode, matches_request
@@ -43,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 Peer = tuple[IPAddress, int]
 
-INBOX_LIMIT = 256
-"""Messages queued per exchange before new ones are dropped (a flood cannot grow memory)."""
 HOLE_PUNCH_LIMIT = 4096
 """Distinct sources of ``CLM_EMPTY_MESSAGE`` remembered per socket."""
 

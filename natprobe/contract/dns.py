@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from natprobe.contract.base import Record
+from natprobe.contract.terms import MAX_NAME_LENGTH
 from natprobe.errors import DecodeError
 
 __all__ = (
@@ -31,8 +32,6 @@ __all__ = (
 )
 
 PATH = "/v1/dns"
-MAX_NAME_LENGTH = 253
-"""RFC 1035 section 2.3.4 (text form, without the final dot)."""
 LOOKUP_STATUSES = ("answered", "nxdomain", "servfail", "timeout", "error")
 """How the server's resolver answered (natprobe.verdicts.dns_verdicts.LookupStatus)."""
 

@@ -8,7 +8,9 @@ list of ports home networks most often expose (:data:`DEFAULT_PORTS`), plus at m
 banners, the TLS certificate, the HTTP ``Server`` header, the SSH version and the
 authentication methods the server offers (RFC 4252 section 5.2, the ``none`` request).
 
-Records are frozen dataclasses encoded and validated with msgspec; this module is pure.
+The request records are the contract's (:class:`~natprobe.contract.base.Record`, refusing
+unknown fields) and decode with the contract's one decoder (:func:`natprobe.contract.decode`);
+the answer's records are frozen dataclasses, encoded and validated with msgspec. Pure.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Final
 
 import msgspec
 
+from natprobe.contract.base import Port, Record, decode
 from natprobe.contract.terms import HOST_PATTERN, JAMULUS_PROBE_BODY_BYTES, TransportProtocol
 from natprobe.errors import DecodeError
 
@@ -38,6 +41,7 @@ __all__ = (
     "ScannedPort",
     "SshDetails",
     "TlsDetails",
+    "EXPOSURE_REQUEST_RULES",
     "RequestError",
     "decode_request",
     "decode_response",
@@ -62,11 +66,10 @@ class PortState(enum.StrEnum):
     """No answer at all within the timeout: nothing forwarded, or a firewall drops."""
 
 
-@dataclass(frozen=True, slots=True)
-class PortRef:
+class PortRef(Record, frozen=True, forbid_unknown_fields=True):
     """A port the requester names (``--expect``)."""
 
-    port: int
+    port: Port
     protocol: ScanProtocol = ScanProtocol.TCP
 
 
@@ -112,17 +115,27 @@ UDP_BUDGET_PER_PORT = JAMULUS_PROBE_BODY_BYTES
 """Request body bytes that pay for the Jamulus ping rounds of one UDP port: the server never
 sends more UDP bytes than the request carried (reflection safety), so a client pads its body."""
 
-_REQUEST_FIELDS = frozenset({"extra", "host"})
 _HOST = re.compile(HOST_PATTERN, re.ASCII)
-_PORT_FIELDS = frozenset({"port", "protocol"})
+
+EXPOSURE_REQUEST_RULES: Final = {
+    "extra": (
+        f"'extra' must list at most {MAX_EXTRA_PORTS} extra ports, each "
+        '{"port": an integer from 1 to 65535, "protocol": "tcp" or "udp"}'
+    ),
+    "host": "host must be a DNS name such as 'cloud.example.org' (not an address)",
+}
+"""The sentence said when a field is wrong (see :func:`natprobe.contract.decode`)."""
+_UNKNOWN = (
+    "; a request has only 'extra' (ports with 'port' and 'protocol') and 'host'. There is no way to name "
+    "a target address: the server only ever scans the address this request came from"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class ExposureRequest:
+class ExposureRequest(Record, frozen=True, forbid_unknown_fields=True):
     """A validated ``POST /v1/exposure`` body. There is deliberately no target address in it."""
 
-    extra: tuple[PortRef, ...] = ()
-    host: str | None = None
+    extra: Annotated[tuple[PortRef, ...], msgspec.Meta(max_length=MAX_EXTRA_PORTS)] = ()
+    host: Annotated[str, msgspec.Meta(pattern=HOST_PATTERN)] | None = None
     """A DNS name sent as TLS SNI and HTTP ``Host`` (name-based virtual hosts); never a target."""
 
     def ports(self) -> tuple[tuple[int, ScanProtocol, str | None], ...]:
@@ -198,48 +211,15 @@ class ExposureResponse:
 
 
 class RequestError(DecodeError, ValueError):
-    """A request body that is not a valid :class:`ExposureRequest` (one sentence)."""
+    """A server's answer that does not follow the contract (one sentence)."""
 
 
 def decode_request(body: bytes) -> ExposureRequest:
-    """Validate a request body; :class:`RequestError` with a plain sentence if it is wrong."""
+    """Validate a request body with the contract's decoder; :class:`DecodeError` with a plain
+    sentence if it is wrong. An empty body (or only the padding) asks for the standard list."""
     if not body.strip():
         return ExposureRequest()
-    try:
-        raw = msgspec.json.decode(body, type=dict[str, msgspec.Raw])
-    except msgspec.ValidationError:
-        raise RequestError("the request body must be a JSON object") from None
-    except msgspec.DecodeError as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
-    unknown = sorted(set(raw) - _REQUEST_FIELDS)
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        raise RequestError(
-            f"unknown field(s) {names}; the fields are 'extra' and 'host'. There is no way to name a target "
-            "address: the server only ever scans the address this request came from"
-        )
-    try:
-        items = msgspec.json.decode(raw.get("extra", b"[]"), type=list[dict[str, msgspec.Raw]])
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        raise RequestError("'extra' must be a list of {\"port\": N, \"protocol\": \"tcp\"|\"udp\"}") from None
-    for item in items:
-        if set(item) - _PORT_FIELDS:
-            raise RequestError(
-                f"unknown field(s) in a port: {', '.join(sorted(set(item) - _PORT_FIELDS))}; a port has only "
-                "'port' and 'protocol' (the target is always the address this request came from)"
-            )
-    try:
-        request = msgspec.json.decode(body, type=ExposureRequest)
-    except msgspec.ValidationError as exc:
-        raise RequestError(f"invalid request: {exc}") from None
-    if len(request.extra) > MAX_EXTRA_PORTS:
-        raise RequestError(f"at most {MAX_EXTRA_PORTS} extra ports per scan, got {len(request.extra)}")
-    if request.host is not None and not valid_host(request.host):
-        raise RequestError(f"host must be a DNS name such as 'cloud.example.org' (not an address), got {request.host!r}")
-    for ref in request.extra:
-        if not 1 <= ref.port <= 65535:
-            raise RequestError(f"port must be from 1 to 65535, got {ref.port}")
-    return request
+    return decode(body, ExposureRequest, rules=EXPOSURE_REQUEST_RULES, unknown=_UNKNOWN)
 
 
 def valid_host(host: str) -> bool:
@@ -249,6 +229,7 @@ def valid_host(host: str) -> bool:
 
 
 def encode(record: ExposureRequest | ExposureResponse) -> bytes:
+    """The JSON bytes of a request (every field, as clients always sent) or an answer."""
     return msgspec.json.encode(record)
 
 
@@ -261,20 +242,14 @@ def decode_response(body: bytes) -> ExposureResponse:
 
 
 def openapi_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(path item, component schemas)`` of ``POST /v1/exposure`` for the OpenAPI document.
-
-    The schemas are generated from the records above; the request records get
-    ``additionalProperties: false`` because :func:`decode_request` refuses unknown fields.
-    """
+    """``(path item, component schemas)`` of ``POST /v1/exposure`` for the OpenAPI document,
+    the schemas generated from the records above (the request's limits and its refusal of
+    unknown fields included)."""
     _, generated = msgspec.json.schema_components(
         [ExposureRequest, ExposureResponse], ref_template="#/components/schemas/{name}"
     )
     # Through JSON: defaults such as ``()`` become the lists a JSON document holds.
     components: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(generated))
-    for name in ("ExposureRequest", "PortRef"):
-        components[name]["additionalProperties"] = False
-    components["ExposureRequest"]["properties"]["extra"]["maxItems"] = MAX_EXTRA_PORTS
-    components["PortRef"]["properties"]["port"].update(minimum=1, maximum=65535)
     error = {"$ref": "#/components/schemas/ErrorBody"}  # natprobe.contract.ErrorBody
     json_type = "application/json"
 
@@ -325,8 +300,7 @@ def openapi_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
                 "400": refused(
                     "The body is not a valid request (for example it names a target address).",
                     "bad_request",
-                    "unknown field(s) 'target'; the fields are 'extra' and 'host'. There is no way to name a "
-                    "target address: the server only ever scans the address this request came from",
+                    "unknown field 'target'" + _UNKNOWN,
                 ),
                 "401": refused("A token is required or wrong.", "unauthorized",
                                "this server needs a token: send 'Authorization: Bearer <token>'"),  # fmt: skip

@@ -8,6 +8,7 @@ the byte budgets, and a server without ``--http-port`` should not load the recor
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Final, Literal
 
 from natprobe.jamulus import (
@@ -24,6 +25,9 @@ __all__ = (
     "COUNT_RANGE",
     "DEFAULT_COUNT",
     "DEFAULT_MAX_BODY_BYTES",
+    "MAX_NAME_LENGTH",
+    "TOKEN_ENVIRONMENT",
+    "token_from_environment",
     "DEFAULT_TIMEOUT",
     "HOLE_PUNCH_FULL_BUDGET",
     "HOLE_PUNCH_MIN_BUDGET",
@@ -144,6 +148,10 @@ API_SERVER_NAME: Final[ServerName] = "natprobe-echo"
 """``whoami``'s ``server`` and the bearer realm."""
 DEFAULT_MAX_BODY_BYTES: Final = 4096
 """Request bodies the server accepts by default (an operator may change it)."""
+TOKEN_ENVIRONMENT: Final = "NATPROBE_TOKEN"
+"""The environment variable the server and the client both read the shared bearer token from."""
+MAX_NAME_LENGTH: Final = 253
+"""The longest DNS name in text form, without the final dot (RFC 1035 section 2.3.4: 255 octets on the wire)."""
 COUNT_RANGE: Final = (1, 5)
 DEFAULT_COUNT: Final = 3
 TIMEOUT_RANGE: Final = (0.5, 5.0)
@@ -216,3 +224,9 @@ def udp_service_body_bytes(mode: ProbeMode) -> int:
 
 REGISTRATION_NAME_PATTERN: Final = full_pattern(f"[A-Za-z0-9._~-]{{1,{MAX_LEN_SERVER_NAME}}}")
 """The registration name natprobe uses: a per-test nonce, at most 20 characters (Jamulus' limit)."""
+
+
+def token_from_environment(environ: Mapping[str, str]) -> str | None:
+    """``$NATPROBE_TOKEN`` without surrounding whitespace; ``None`` when unset or blank."""
+    token = environ.get(TOKEN_ENVIRONMENT, "").strip()
+    return token or None

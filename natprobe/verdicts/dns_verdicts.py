@@ -20,6 +20,7 @@ from ipaddress import IPv6Address
 
 from natprobe.observations import FamilyLookup, LookupStatus
 from natprobe.addressing import AddressScope, IPAddress, IpFamily, classify, is_globally_routable
+from natprobe.contract.terms import MAX_NAME_LENGTH
 from natprobe.verdicts.why import Why
 
 __all__ = (
@@ -35,8 +36,6 @@ __all__ = (
     "decide_family",
 )
 
-MAX_NAME_LENGTH = 253
-"""RFC 1035 section 2.3.4: 255 octets on the wire, 253 characters in text without the final dot."""
 _MAX_LABEL = 63
 _LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 

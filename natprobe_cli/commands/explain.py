@@ -21,6 +21,7 @@ from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.terminal import style_for, help_text
 from natprobe.i18n import _
 from natprobe_cli.progress import ProgressLine, lifetime_line
+from natprobe_cli.commands.nat import DEFAULT_LIFETIME_MAX_S  # the same default as natprobe nat
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.jamulus.messages import DEFAULT_PORT as DEFAULT_JAMULUS_PORT
 from natprobe.jamulus.messages import DIRECTORY_PORT as DEFAULT_DIRECTORY_PORT
@@ -29,7 +30,6 @@ from natprobe.stun.types import DEFAULT_PORT as DEFAULT_STUN_PORT
 if TYPE_CHECKING:
     from natprobe.measure.lifetime import LifetimeProgress
 
-DEFAULT_LIFETIME_MAX_S = 120.0
 
 __all__ = ("register",)
 

@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from natprobe_cli.exit_codes import ExitCode
 from natprobe.addressing import HostPortError, split_host_port
@@ -117,12 +119,14 @@ def _where(host: str, ip: object, port: int) -> str:
 # --- ping ----------------------------------------------------------------------------
 
 
-def _ping_command(args: argparse.Namespace) -> int:
-    host, port = args.address
+_Result = TypeVar("_Result", JamulusPingResult, JamulusServerList)
+
+
+def _run_and_show(args: argparse.Namespace, call: Coroutine[Any, Any, _Result],
+                  render: Callable[[_Result, float], str]) -> int:
+    """Run one exchange and print it (JSON or text); OK when the peer answered, else NOT_REACHABLE."""
     try:
-        result = asyncio.run(
-            ping(host, port, timeout=args.timeout, attempts=args.attempts, local_port=args.local_port)
-        )
+        result = asyncio.run(call)
     except NetworkError as exc:
         return _fail(_("could not run the test: {error}", error=exc), ExitCode.COULD_NOT_TEST)
     except ValueError as exc:
@@ -130,8 +134,14 @@ def _ping_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        print(_render_ping(result, args.timeout))
+        print(render(result, args.timeout))
     return int(ExitCode.OK if result.answered else ExitCode.NOT_REACHABLE)
+
+
+def _ping_command(args: argparse.Namespace) -> int:
+    host, port = args.address
+    call = ping(host, port, timeout=args.timeout, attempts=args.attempts, local_port=args.local_port)
+    return _run_and_show(args, call, _render_ping)
 
 
 def _render_ping(result: JamulusPingResult, timeout: float) -> str:
@@ -189,19 +199,8 @@ def _list_command(args: argparse.Namespace) -> int:
     if show_progress:
         print(_("Asking the directory {host}:{port} for its list, then pinging every server...", host=host, port=port),
               file=sys.stderr)
-    try:
-        listing = asyncio.run(
-            list_servers(host, port, timeout=args.timeout, ping_timeout=args.ping_timeout, local_port=args.local_port)
-        )
-    except NetworkError as exc:
-        return _fail(_("could not run the test: {error}", error=exc), ExitCode.COULD_NOT_TEST)
-    except ValueError as exc:
-        return _fail(str(exc), ExitCode.USAGE)
-    if args.json:
-        print(json.dumps(listing.to_dict(), indent=2))
-    else:
-        print(_render_list(listing, args.timeout))
-    return int(ExitCode.OK if listing.answered else ExitCode.NOT_REACHABLE)
+    call = list_servers(host, port, timeout=args.timeout, ping_timeout=args.ping_timeout, local_port=args.local_port)
+    return _run_and_show(args, call, _render_list)
 
 
 def _render_list(listing: JamulusServerList, timeout: float) -> str:

@@ -25,12 +25,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from natprobe_server.deploy import add_arguments
+    from natprobe_server.command import add_arguments
 
     add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from natprobe_server.deploy import run_from_args
+    from natprobe_server.command import run_from_args
 
     return run_from_args(args, "natprobe serve")

@@ -23,11 +23,12 @@ The echo server is a public reflector (DESIGN.md), so the handler enforces, in t
 4. operator port policy (403 ``port_not_allowed``);
 5. a global and a per-source cap on probes in flight (429), checked before
 6. the per-source token bucket (429 with ``Retry-After``) from
-   :class:`natprobe_server.ratelimit.RateLimiter`, an LRU map of bounded size;
+   :class:`natprobe_server.limits.RateLimiter`, an LRU map of bounded size;
 7. UDP bytes sent per probe never exceed the HTTP request body (see :mod:`natprobe_server.probes.probe_back`).
 
-The guards live in :mod:`natprobe_server.api.guards`, one module per route family in
-:mod:`natprobe_server.api.routes`. Embed with :func:`create_app` or run with :func:`start_http_api`.
+Steps 1-3 and the peer's address family are one prologue every route shares
+(:func:`natprobe_server.api.guards.accept`); the guards live in :mod:`natprobe_server.api.guards`,
+one module per route family in :mod:`natprobe_server.api.routes`. Embed with :func:`create_app` or run with :func:`start_http_api`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from natprobe_server.api.connection_limits import (
     raise_fd_limit,
     request_rules,
 )
-from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, ErrorCode, InFlight
+from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, ErrorCode
 from natprobe_server.api.routes import explain as explain_route
 from natprobe_server.api.routes import exposure as exposure_route
 from natprobe_server.api.routes.about import openapi, whoami
@@ -62,7 +63,7 @@ from natprobe_server.api.routes.probe import probe
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.probes.probe_back import UdpProbeSocket
-from natprobe_server.ratelimit import RateLimiter
+from natprobe_server.limits import InFlight, RateLimiter
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The routes (:mod:`natprobe_server.api.app`) bound what a *request* may cost; thi
 what a *connection* may cost, around them, without touching a route:
 
 * :class:`ConnectionGate` caps connections per source (the IPv4 address or the IPv6 /64,
-  :func:`~natprobe_server.ratelimit.source_key`) and in total, the total kept below the file
+  :func:`~natprobe_server.limits.source_key`) and in total, the total kept below the file
   descriptor limit (:func:`raise_fd_limit` lifts the soft limit to the hard one at start,
   and :func:`http_connection_budget` leaves room for one accept batch and for STUN over TCP
   and the probes).
@@ -40,7 +40,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from natprobe_server.ratelimit import source_key
+from natprobe_server.limits import RateLimiter, SourceCounts, source_key
 
 logger = logging.getLogger(__name__)
 
@@ -74,18 +74,13 @@ class LineBudget(logging.Filter):
         self.per_s = per_s
         self.burst = burst
         self.clock = clock
-        self._tokens = burst
-        self._last = clock()
+        self._bucket = RateLimiter(per_s, burst, 1)  # one source: this logger
         self.suppressed = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.per_s)
-        self._last = now
-        if self._tokens < 1.0:
+        if not self._bucket.allow("", self.clock()):
             self.suppressed += 1
             return False
-        self._tokens -= 1.0
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
@@ -187,7 +182,10 @@ class ConnectionGate:
     clock: Callable[[], float] = time.monotonic
     stats: GateStats = field(default_factory=GateStats)
     _slots: dict[object, _Slot] = field(default_factory=dict)
-    _per_source: dict[str, int] = field(default_factory=dict)
+    _per_source: SourceCounts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._per_source = SourceCounts(self.max_per_source)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -196,7 +194,7 @@ class ConnectionGate:
         """A slot for a new connection (``owner`` identifies it), or ``False``: reset it."""
         peer = transport.get_extra_info("peername")
         key = source_key(str(peer[0])) if isinstance(peer, tuple) and peer else "?"
-        if self._per_source.get(key, 0) >= self.max_per_source:
+        if self._per_source.full(key):
             self.stats.refused += 1
             return False
         if len(self._slots) >= self.max_connections:
@@ -210,7 +208,7 @@ class ConnectionGate:
             self.release(victim)
         slot = _Slot(key, transport, self.clock())
         self._slots[owner] = slot
-        self._per_source[key] = self._per_source.get(key, 0) + 1
+        self._per_source.add(key)
         self._arm(owner, slot)
         return True
 
@@ -220,11 +218,7 @@ class ConnectionGate:
             return
         if slot.deadline is not None:
             slot.deadline.cancel()
-        count = self._per_source.get(slot.key, 0) - 1
-        if count > 0:
-            self._per_source[slot.key] = count
-        else:
-            self._per_source.pop(slot.key, None)
+        self._per_source.remove(slot.key)
 
     def request_started(self, owner: object) -> float | None:
         """A request's headers are in; returns the seconds left for its body (``None``: not gated)."""

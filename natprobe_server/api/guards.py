@@ -1,9 +1,10 @@
 """What every route of the HTTP API shares: its errors, its state and its guards.
 
 The routes (:mod:`natprobe_server.api.routes`) import this module; the app
-(:mod:`natprobe_server.api.app`) imports the routes. The guards run in the order the app's
-docstring gives: token, body cap, strict decode, the requester's own address, in-flight cap,
-then the per-source token bucket.
+(:mod:`natprobe_server.api.app`) imports the routes. Every route that takes a body opens with
+:func:`accept`, the one prologue: token, body cap, strict decode, the requester's own address
+and its family, in that order; then it spends its admission (:func:`admitted`: the in-flight
+cap, then the per-source token bucket; the exposure scan has its own interval gate).
 """
 
 from __future__ import annotations
@@ -16,20 +17,17 @@ import math
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Generic, NoReturn, TypeVar
 
 from aiohttp import web
 
-from natprobe.addressing import TransportAddress
+from natprobe.addressing import TransportAddress, source_key
 from natprobe.contract import (
     API_SERVER_NAME,
     ErrorBody,
     ErrorCode,
     ErrorDetail,
-    ProbeRequest,
     Record,
-    decode_hole_punch_request,
-    decode_probe_request,
     encode,
 )
 from natprobe.errors import DecodeError
@@ -37,21 +35,23 @@ from natprobe.errors import DecodeError
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.jamulus.directory import JamulusDirectory
 from natprobe_server.probes.probe_back import UdpProbeSocket
-from natprobe_server.ratelimit import RateLimiter
+from natprobe_server.limits import InFlight, RateLimiter
 
 __all__ = (
+    "PROBES",
+    "SCANS",
     "SERVER_NAME",
     "STATE_KEY",
+    "Accepted",
     "ApiError",
     "ApiState",
     "ErrorCode",
-    "InFlight",
+    "FamilyRule",
+    "accept",
     "admitted",
     "api_state",
     "bad_request",
     "check_token",
-    "parse_hole_punch_request",
-    "parse_probe_request",
     "peer_address",
     "probe_outcome",
     "read_body",
@@ -85,68 +85,6 @@ def record_response(record: Record, *, status: int = 200, headers: dict[str, str
 
 def bad_request(message: str) -> NoReturn:
     raise ApiError(400, ErrorCode.BAD_REQUEST, message)
-
-
-# --- the request --------------------------------------------------------------------------------
-
-
-def parse_probe_request(body: bytes) -> ProbeRequest:
-    """Validate a probe request body; :class:`ApiError` (400) with a plain sentence if it is wrong."""
-    try:
-        return decode_probe_request(body)
-    except DecodeError as exc:
-        bad_request(str(exc))
-
-
-def parse_hole_punch_request(body: bytes) -> str:
-    """Validate a ``POST /v1/jamulus/hole-punch`` body; the registration name, or :class:`ApiError` (400)."""
-    try:
-        return decode_hole_punch_request(body).name
-    except DecodeError as exc:
-        bad_request(str(exc))
-
-
-# --- in-flight cap ------------------------------------------------------------------------------
-
-
-class InFlight:
-    """Probes running now: at most ``limit`` in all and ``per_source`` for one source.
-
-    Single-threaded (the event loop), so check-and-take needs no lock. Only running probes
-    have an entry, so the map holds at most ``limit`` keys.
-    """
-
-    __slots__ = ("limit", "per_source", "_by_source", "_total")
-
-    def __init__(self, limit: int, per_source: int) -> None:
-        self.limit = limit
-        self.per_source = per_source
-        self._by_source: dict[str, int] = {}
-        self._total = 0
-
-    def __len__(self) -> int:
-        return self._total
-
-    def sources(self) -> int:
-        return len(self._by_source)
-
-    def try_enter(self, key: str) -> str | None:
-        """Take a slot for ``key``; ``None`` if taken, else why not (a sentence)."""
-        if self._total >= self.limit:
-            return f"the server is running its maximum of {self.limit} probes; retry in a moment"
-        if self._by_source.get(key, 0) >= self.per_source:
-            return f"at most {self.per_source} probes may run at once for one address; wait for one to finish"
-        self._by_source[key] = self._by_source.get(key, 0) + 1
-        self._total += 1
-        return None
-
-    def leave(self, key: str) -> None:
-        count = self._by_source[key] - 1
-        if count:
-            self._by_source[key] = count
-        else:
-            del self._by_source[key]
-        self._total -= 1
 
 
 # --- the running API's state --------------------------------------------------------------------------------
@@ -261,3 +199,68 @@ def admitted(state: ApiState, key: str) -> Iterator[None]:
         yield
     finally:
         state.in_flight.leave(key)
+
+
+# --- the prologue -------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyRule:
+    """A route that sends to the requester can only do so over the family it sends from."""
+
+    sends: str
+    """What the server does, in a sentence: "sends probes"."""
+    verb: str
+    """What it cannot do to another family's address: "probe"."""
+
+
+PROBES = FamilyRule("sends probes", "probe")
+SCANS = FamilyRule("scans", "scan")
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted(Generic[T]):
+    """A request past the prologue: its decoded body and who sent it."""
+
+    request: T
+    peer: TransportAddress
+    """The TCP peer (:func:`peer_address`): the only address a route ever sends to."""
+    body_size: int
+    """Bytes of the body: what UDP probe-backs may spend at most (reflection safety)."""
+
+    @property
+    def source(self) -> str:
+        """The limiters' key: the peer's IPv4 address or IPv6 /64."""
+        return source_key(self.peer.ip)
+
+
+async def accept(
+    request: web.Request,
+    decode: Callable[[bytes], T],
+    family: FamilyRule | None = None,
+    *,
+    body_at_least: int = 0,
+) -> Accepted[T]:
+    """The prologue of every route with a body, in this order: the bearer token when the server
+    has one (401), the body cap (413; the operator's, or ``body_at_least`` for a route whose
+    requests are larger) before anything is parsed, a strict decode (400 with the decoder's
+    sentence; ``decode`` raises :class:`DecodeError` or ``ValueError``), the peer, and with
+    ``family`` the rule that the server reaches back only over its own family (400)."""
+    config = api_state(request).config
+    if config.token is not None:
+        check_token(request, config.token)
+    body = await read_body(request, max(config.max_body_bytes, body_at_least))
+    try:
+        decoded = decode(body)
+    except (DecodeError, ValueError) as exc:
+        bad_request(str(exc))
+    peer = peer_address(request)
+    source_ip = config.probe_source_ip
+    if family is not None and peer.ip.version != source_ip.version:
+        bad_request(
+            f"this server {family.sends} from {source_ip} (IPv{source_ip.version}) and cannot {family.verb} your "
+            f"IPv{peer.ip.version} address {peer.ip}; connect to the API over IPv{source_ip.version}"
+        )
+    return Accepted(decoded, peer, len(body))

@@ -38,7 +38,7 @@ from natprobe_server.api.guards import STATE_KEY, ApiState, peer_address
 
 if TYPE_CHECKING:
     from natprobe_server.jamulus.directory import JamulusDirectory
-    from natprobe_server.deploy import EchoServer
+    from natprobe_server.stun.server import EchoServer
 
 __all__ = ("ServerCollector", "install_metrics", "start_metrics_site")
 

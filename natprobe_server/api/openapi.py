@@ -5,7 +5,7 @@ The schemas (``components/schemas``) are generated from the records of
 decodes answers with (:mod:`natprobe.contract.components`: msgspec's JSON Schema 2020-12,
 OpenAPI 3.1's dialect, plus ``if``/``then`` rules for the valid protocol/mode/field
 combinations). The routes, their descriptions and examples are written here by hand;
-``tests/server/test_http_api.py`` keeps them honest: every route is documented and
+``tests/server/api/test_http_api.py`` keeps them honest: every route is documented and
 every documented route exists, the request schema accepts exactly what the handler accepts,
 every example validates against its schema, and every example is sent to the real handlers.
 """

@@ -23,10 +23,11 @@ systemd credential (see :func:`natprobe_server.config.http.resolve_token`).
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
+from natprobe.adapters.toml_file import read_toml
 from natprobe.i18n import _
+
 from natprobe_server.config.stun import Default, at_least_one, count_argument, port_argument, positive_float
 
 __all__ = ("NOT_IN_FILE", "ConfigFileError", "apply_file", "file_keys", "load_config_file", "mark_defaults")
@@ -104,16 +105,7 @@ def _convert_one(action: argparse.Action, value: object) -> object:
 
 def load_config_file(path: Path, parser: argparse.ArgumentParser) -> dict[str, object]:
     """The file's options as ``{dest: parsed value}``; :class:`ConfigFileError` on any problem."""
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigFileError(_("{path}: cannot read the configuration file: {error}", path=path,
-                                error=exc.strerror or exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
-    except UnicodeDecodeError:
-        raise ConfigFileError(_("{path}: not a valid TOML file: it is not UTF-8 text", path=path)) from None
+    data = read_toml(path, ConfigFileError)
     options = _options(parser)
     values: dict[str, object] = {}
     for key, value in data.items():

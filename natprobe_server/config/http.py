@@ -19,6 +19,7 @@ from natprobe_server.config.stun import at_least_one, count_argument, port_argum
 from natprobe_server.config.stun import AppendAddress
 from natprobe.i18n import _
 from natprobe.addressing import IPAddress
+from natprobe.contract.terms import DEFAULT_MAX_BODY_BYTES, TOKEN_ENVIRONMENT, token_from_environment
 
 __all__ = (
     "DEFAULT_BURST",
@@ -44,12 +45,10 @@ DEFAULT_TARGET_BURST = 6.0
 DEFAULT_MAX_SOURCES = 10_000
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_IN_FLIGHT_PER_SOURCE = 4
-DEFAULT_MAX_BODY_BYTES = 4096
 DEFAULT_MAX_CONNECTIONS = 512
 DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 16
 DEFAULT_KEEPALIVE_TIMEOUT = 5.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
-TOKEN_ENVIRONMENT = "NATPROBE_TOKEN"
 
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*", re.ASCII)
 """RFC 6750 section 2.1 ``b64token``: what may follow ``Bearer``."""
@@ -321,8 +320,9 @@ def resolve_token(token_file: Path | None, environ: Mapping[str, str]) -> str | 
     """
     if token_file is not None:
         return _read_token(Path(token_file))
-    if environ.get(TOKEN_ENVIRONMENT):
-        return environ[TOKEN_ENVIRONMENT].strip()
+    from_environment = token_from_environment(environ)
+    if from_environment is not None:
+        return from_environment
     credentials = environ.get("CREDENTIALS_DIRECTORY")
     if credentials and (Path(credentials) / "token").is_file():
         return _read_token(Path(credentials) / "token")

@@ -47,7 +47,7 @@ __all__ = (
 
 @dataclass(frozen=True, slots=True)
 class EchoServerConfig:
-    """Everything :class:`~natprobe_server.deploy.EchoServer` needs to know before it binds.
+    """Everything :class:`~natprobe_server.stun.server.EchoServer` needs to know before it binds.
 
     Rate limiting is a token bucket per source IP: ``rate_per_source`` datagrams (or TCP
     messages) per second, bursts up to ``burst_per_source``; at most ``rate_table_size`` source

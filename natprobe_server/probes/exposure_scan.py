@@ -24,7 +24,7 @@ import re
 import ssl
 from dataclasses import dataclass, field
 
-from natprobe.addressing import IPAddress, TransportAddress, source_key
+from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.contract.exposure_route import (
     SCAN_DEADLINE_S,
     HttpDetails,
@@ -38,14 +38,11 @@ from natprobe.contract.exposure_route import (
 from natprobe.contract import HttpResult, HttpsResult, JamulusResult, ProbeError
 
 from natprobe_server.probes import probe_back
-
-# The stream helpers are probe_back's (one connect path, one way to read a certificate);
-# they are module-private there, shared here deliberately rather than copied.
-from natprobe_server.probes.probe_back import _clean, _close, _connect, _Failed, _open_stream
+from natprobe_server.probes.streams import Failed, Stream, clean_text, close_stream, connect, open_stream
 
 logger = logging.getLogger(__name__)
 
-__all__ = ("CONCURRENCY", "ExposureStats", "ScanGate", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
+__all__ = ("CONCURRENCY", "ExposureStats", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
 
 CONCURRENCY = 12
 """Ports probed at once: 21 default ports that all time out take two rounds of the connect timeout."""
@@ -68,43 +65,6 @@ class ScanLimits:
 
 
 # --- limits and counters (the route uses these) ------------------------------------------------
-
-
-class ScanGate:
-    """One scan per ``interval`` seconds per source address and per IPv6 /64, in a bounded table,
-    and at most ``max_running`` scans at once. Pure: the caller passes the time."""
-
-    __slots__ = ("interval", "max_sources", "max_running", "running", "_last")
-
-    def __init__(self, interval: float, *, max_sources: int = 4096, max_running: int = 2) -> None:
-        if interval < 0 or max_sources < 1 or max_running < 1:
-            raise ValueError("interval must be >= 0, max_sources and max_running >= 1")
-        self.interval = interval
-        self.max_sources = max_sources
-        self.max_running = max_running
-        self.running = 0
-        self._last: dict[str, float] = {}  # insertion order = age: the first key is the oldest
-
-    @staticmethod
-    def keys(ip: IPAddress) -> tuple[str, ...]:
-        """The address, and for IPv6 its /64 too (one host usually holds a whole /64)."""
-        if ip.version == 4:
-            return (str(ip),)
-        return (str(ip), source_key(ip))
-
-    def wait(self, ip: IPAddress, now: float) -> float:
-        """Seconds until ``ip`` may scan again (0: now)."""
-        waits = [self._last[key] + self.interval - now for key in self.keys(ip) if key in self._last]
-        return max([0.0, *waits])
-
-    def admit(self, ip: IPAddress, now: float) -> None:
-        """Record a scan by ``ip`` starting at ``now`` (call only when :meth:`wait` is 0)."""
-        for key in self.keys(ip):
-            self._last.pop(key, None)
-            while len(self._last) >= self.max_sources:
-                # The oldest entry is the first; it is also the one whose interval is most likely over.
-                del self._last[next(iter(self._last))]
-            self._last[key] = now
 
 
 @dataclass(slots=True)
@@ -179,10 +139,10 @@ def banner_text(data: bytes, service: str | None) -> str | None:
     a telnet greeting without its option negotiation. Pure; cut and cleaned."""
     if service == "mysql" and data[4:5] == b"\x0a":
         version = data[5:].split(b"\0", 1)[0]
-        return "MySQL protocol 10, server " + _clean(version.decode("latin-1"))
+        return "MySQL protocol 10, server " + clean_text(version.decode("latin-1"))
     if service == "telnet":
         data = re.sub(rb"\xff[\xfb-\xfe].|\xff[^\xfb-\xfe]", b"", data, flags=re.DOTALL)
-    return _clean(data.split(b"\n", 1)[0].decode("latin-1")) or None
+    return clean_text(data.split(b"\n", 1)[0].decode("latin-1")) or None
 
 
 async def _read_greeting(reader: asyncio.StreamReader, wait: float) -> bytes:
@@ -250,8 +210,8 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
     import asyncssh  # heavy (its own crypto tables): loaded only when an SSH server answers
 
     logging.getLogger("asyncssh").setLevel(logging.WARNING)  # one line per connection otherwise
-    attempt = await _connect(target, source_ip, timeout)
-    if isinstance(attempt, _Failed):
+    attempt = await connect(target, source_ip, timeout)
+    if isinstance(attempt, Failed):
         return None
     try:
         async with asyncio.timeout(timeout):
@@ -264,20 +224,20 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
         logger.debug("SSH auth methods of %s not learned: %r", target, exc)
         attempt.sock.close()
         return None
-    return tuple(_clean(method) for method in methods[:16])
+    return tuple(clean_text(method) for method in methods[:16])
 
 
 async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IPAddress, host: str | None,
                     context: ssl.SSLContext, limits: ScanLimits) -> None:
-    opened = await _open_stream(target, source_ip, limits.connect_timeout, None, str(target.ip))
-    if isinstance(opened, _Failed):
+    opened = await open_stream(target, source_ip, limits.connect_timeout, None, str(target.ip))
+    if isinstance(opened, Failed):
         # Refused (RST) or rejected (ICMP) is an answer: closed. Silence is filtered.
         progress.state = (
             PortState.CLOSED if opened.error in (ProbeError.REFUSED, ProbeError.UNREACHABLE) else PortState.FILTERED
         )
         progress.error = opened.error
         return
-    if not isinstance(opened, probe_back._Stream):  # a plain connection has no TLS step
+    if not isinstance(opened, Stream):  # a plain connection has no TLS step
         return
     progress.state, progress.error = PortState.OPEN, None
     try:
@@ -286,7 +246,7 @@ async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IP
         if not greeting and progress.hint == "redis":
             reply = await _redis_ping(opened.reader, opened.writer, limits.exchange_timeout)
     finally:
-        await _close(opened.writer)
+        await close_stream(opened.writer)
     if greeting:
         service = identify_banner(greeting, target.port)
         progress.banner = banner_text(greeting, service)

@@ -24,7 +24,6 @@ raise :class:`~natprobe.errors.NetworkError`.
 from __future__ import annotations
 
 import asyncio
-import errno
 import functools
 import logging
 import os
@@ -61,12 +60,26 @@ from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.adapters.jamulus_socket import JamulusSocket, Peer
 
 from natprobe_server.config.http import UDP_NONCE_SPACING
+from natprobe_server.probes.streams import (
+    REPORTED_TEXT_MAX,
+    Failed,
+    Stream,
+    TlsFailed,
+    clean_text,
+    close_stream,
+    connect,
+    open_stream,
+    os_error,
+    reading_context,
+    to_ms,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = (
     "HTTP_MAX_HEAD",
     "JAMULUS_MAX_ATTEMPTS",
+    "REPORTED_TEXT_MAX",
     "SSH_MAX_BANNER",
     "SSH_MAX_READ",
     "UDP_NONCE_SPACING",
@@ -95,39 +108,6 @@ SSH_MAX_READ = 1024
 lets a server send other lines first)."""
 JAMULUS_MAX_ATTEMPTS = JAMULUS_PROBE_ROUNDS
 """Ping rounds at most; fewer when the byte budget allows fewer (see :func:`jamulus_attempts`)."""
-REPORTED_TEXT_MAX = 256
-"""Header values and similar peer-chosen strings are cut to this many characters in results."""
-
-_CLOSE_GRACE = 1.0
-"""Seconds a graceful close (FIN, TLS close_notify) may take before the connection is aborted."""
-
-
-_ERRNO_ERRORS = {
-    errno.ECONNREFUSED: ProbeError.REFUSED,
-    errno.EHOSTUNREACH: ProbeError.UNREACHABLE,
-    errno.ENETUNREACH: ProbeError.UNREACHABLE,
-    errno.ETIMEDOUT: ProbeError.TIMEOUT,
-    errno.ECONNRESET: ProbeError.RESET,
-    errno.EPIPE: ProbeError.RESET,
-}
-
-
-def _os_error(exc: OSError) -> str:
-    if exc.errno is not None and exc.errno in _ERRNO_ERRORS:
-        return _ERRNO_ERRORS[exc.errno]
-    if exc.errno is not None and exc.errno in errno.errorcode:
-        return errno.errorcode[exc.errno].lower()
-    return "error"
-
-
-def _clean(text: str) -> str:
-    """Printable text only, cut to :data:`REPORTED_TEXT_MAX`: peers choose these strings."""
-    printable = "".join(ch if ch.isprintable() else "\ufffd" for ch in text.strip())
-    return printable[:REPORTED_TEXT_MAX]
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 3)
 
 
 # --- results (the records themselves are the contract's: natprobe.contract) ------------------
@@ -267,7 +247,7 @@ async def probe_udp_service(
                 detail = await asyncio.wait_for(asyncio.shield(protocol.answer), timeout / attempts)
             except TimeoutError:
                 continue
-            return ProbeOutcome(source, UdpServiceResult(attempt + 1, True, _ms(loop.time() - started), _clean(detail)))
+            return ProbeOutcome(source, UdpServiceResult(attempt + 1, True, to_ms(loop.time() - started), clean_text(detail)))
     finally:
         transport.close()
     return ProbeOutcome(source, UdpServiceResult(attempts, False, None, None))
@@ -334,7 +314,7 @@ async def probe_jamulus(
         source,
         JamulusResult(
             answered=outcome.rtt is not None,
-            rtt_ms=None if outcome.rtt is None else _ms(outcome.rtt),
+            rtt_ms=None if outcome.rtt is None else to_ms(outcome.rtt),
             clients=outcome.num_clients,
             version=outcome.version,
             os=_os_name(outcome.os),
@@ -345,64 +325,6 @@ async def probe_jamulus(
 # --- TCP: connect, nonce ------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Connected:
-    sock: socket.socket
-    source: TransportAddress
-    connect_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    source: TransportAddress
-    error: str
-    connected: bool = False
-    """TCP connected, and what came after (the TLS handshake) failed."""
-
-
-def _tcp_socket(source_ip: IPAddress) -> tuple[socket.socket, TransportAddress]:
-    """A non-blocking TCP socket bound to ``source_ip`` (so the source port is known even when
-    the connect fails: the client can match it in its firewall log)."""
-    family = socket.AF_INET6 if source_ip.version == 6 else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setblocking(False)
-        sock.bind((str(source_ip), 0))
-    except OSError as exc:
-        sock.close()
-        raise NetworkError(f"cannot bind a TCP probe socket on {source_ip}: {exc.strerror or exc}") from exc
-    return sock, TransportAddress(source_ip, int(sock.getsockname()[1]))
-
-
-async def _connect(target: TransportAddress, source_ip: IPAddress, timeout: float) -> _Connected | _Failed:
-    loop = asyncio.get_running_loop()
-    sock, source = _tcp_socket(source_ip)
-    start = loop.time()
-    try:
-        async with asyncio.timeout(timeout):
-            await loop.sock_connect(sock, target.as_tuple())
-    except TimeoutError:
-        sock.close()
-        return _Failed(source, ProbeError.TIMEOUT)
-    except OSError as exc:
-        sock.close()
-        return _Failed(source, _os_error(exc))
-    except BaseException:
-        sock.close()
-        raise
-    return _Connected(sock, source, _ms(loop.time() - start))
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    """Close gracefully if the peer lets us within :data:`_CLOSE_GRACE`, else abort."""
-    writer.close()
-    try:
-        async with asyncio.timeout(_CLOSE_GRACE):
-            await writer.wait_closed()
-    except (TimeoutError, OSError, ssl.SSLError):
-        writer.transport.abort()
-
-
 async def probe_tcp(
     target: TransportAddress,
     *,
@@ -411,8 +333,8 @@ async def probe_tcp(
     payload: bytes | None = None,
 ) -> ProbeOutcome:
     """Connect to ``target`` within ``timeout``; if connected and ``payload`` is given, write it, then close."""
-    attempt = await _connect(target, source_ip, timeout)
-    if isinstance(attempt, _Failed):
+    attempt = await connect(target, source_ip, timeout)
+    if isinstance(attempt, Failed):
         return ProbeOutcome(attempt.source, ConnectResult(False, attempt.error, None))
     error: str | None = None
     try:
@@ -429,9 +351,9 @@ async def probe_tcp(
             except TimeoutError:
                 error = ProbeError.TIMEOUT
             except OSError as exc:
-                error = _os_error(exc)
+                error = os_error(exc)
     finally:
-        await _close(writer)
+        await close_stream(writer)
     return ProbeOutcome(attempt.source, ConnectResult(True, error, attempt.connect_ms))
 
 
@@ -471,7 +393,7 @@ def parse_http_head(data: bytes) -> HttpHead | None:
             continue  # obs-fold or junk: skip it rather than guess
         key = name.decode("latin-1").lower()
         if key in ("server", "location") and key not in headers:
-            headers[key] = _clean(value.decode("latin-1"))
+            headers[key] = clean_text(value.decode("latin-1"))
     return HttpHead(int(match.group(1)), headers.get("server"), headers.get("location"))
 
 
@@ -513,7 +435,7 @@ def describe_certificate(der: bytes) -> CertificateInfo:
         if not attributes:
             return None
         value = attributes[0].value
-        return _clean(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+        return clean_text(value if isinstance(value, str) else value.decode("utf-8", "replace"))
 
     san: list[str] = []
     try:
@@ -523,7 +445,7 @@ def describe_certificate(der: bytes) -> CertificateInfo:
     else:
         names = extension.value
         if isinstance(names, x509.SubjectAlternativeName):
-            san.extend(_clean(n) for n in names.get_values_for_type(x509.DNSName))
+            san.extend(clean_text(n) for n in names.get_values_for_type(x509.DNSName))
             san.extend(str(ip) for ip in names.get_values_for_type(x509.IPAddress))
     try:
         expiry: str | None = cert.not_valid_after_utc.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -532,75 +454,7 @@ def describe_certificate(der: bytes) -> CertificateInfo:
     return CertificateInfo(common_name(cert.subject), tuple(san[:32]), common_name(cert.issuer), expiry)
 
 
-@functools.cache
-def _reading_context() -> ssl.SSLContext:
-    """A context that completes any handshake so the certificate can be read (never trusts it)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-@dataclass(slots=True)
-class _Stream:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    source: TransportAddress
-    connect_ms: float
-
-
-@dataclass(frozen=True, slots=True)
-class _TlsFailed:
-    source: TransportAddress
-    verify_failed: bool
-    message: str
-
-
-async def _open_stream(
-    target: TransportAddress,
-    source_ip: IPAddress,
-    timeout: float,
-    context: ssl.SSLContext | None,
-    server_name: str,
-) -> _Stream | _Failed | _TlsFailed:
-    """Connect (≤ ``timeout``), then wrap in TLS with ``context`` if given (≤ ``timeout``)."""
-    attempt = await _connect(target, source_ip, timeout)
-    if isinstance(attempt, _Failed):
-        return attempt
-    try:
-        async with asyncio.timeout(timeout):
-            if context is None:
-                reader, writer = await asyncio.open_connection(sock=attempt.sock)
-            else:
-                reader, writer = await asyncio.open_connection(
-                    sock=attempt.sock, ssl=context, server_hostname=server_name, ssl_handshake_timeout=timeout
-                )
-    except ssl.SSLCertVerificationError as exc:
-        attempt.sock.close()
-        return _TlsFailed(attempt.source, True, _clean(exc.verify_message or str(exc)))
-    except ssl.SSLError as exc:
-        attempt.sock.close()
-        return _TlsFailed(attempt.source, False, _tls_failure(exc))
-    except TimeoutError:
-        attempt.sock.close()
-        return _Failed(attempt.source, ProbeError.TIMEOUT, connected=True)
-    except OSError as exc:
-        attempt.sock.close()
-        # EOF or RST during the handshake: something answered TCP but not TLS.
-        return _Failed(attempt.source, _os_error(exc) if exc.errno is not None else ProbeError.CLOSED, connected=True)
-    except BaseException:
-        attempt.sock.close()
-        raise
-    return _Stream(reader, writer, attempt.source, attempt.connect_ms)
-
-
-def _tls_failure(exc: ssl.SSLError) -> str:
-    reason = str(exc.reason).replace("_", " ").lower() if exc.reason else str(exc)
-    hint = " (the port seems to speak plain HTTP, not TLS)" if exc.reason == "WRONG_VERSION_NUMBER" else ""
-    return _clean(f"TLS handshake failed: {reason}{hint}")
-
-
-async def _get(stream: _Stream, host_header: str, timeout: float, path: str = "/") -> tuple[HttpHead | None, str | None]:
+async def _get(stream: Stream, host_header: str, timeout: float, path: str = "/") -> tuple[HttpHead | None, str | None]:
     """Send ``GET path`` and read the head; returns (head, error)."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: natprobe-echo/{__version__}\r\n"
@@ -616,7 +470,7 @@ async def _get(stream: _Stream, host_header: str, timeout: float, path: str = "/
         head = parse_http_head(data)
         return head, None if head is not None else ProbeError.TIMEOUT
     except OSError as exc:  # ConnectionResetError and friends (ssl.SSLError is an OSError too)
-        return None, ProbeError.TLS if isinstance(exc, ssl.SSLError) else _os_error(exc)
+        return None, ProbeError.TLS if isinstance(exc, ssl.SSLError) else os_error(exc)
     head = parse_http_head(data)
     if head is not None:
         return head, None
@@ -648,31 +502,31 @@ async def probe_http(
 
     tls: TlsInfo | None = None
     if not https:
-        opened = await _open_stream(target, source_ip, timeout, None, server_name)
-        if isinstance(opened, _TlsFailed):  # cannot happen without a context
+        opened = await open_stream(target, source_ip, timeout, None, server_name)
+        if isinstance(opened, TlsFailed):  # cannot happen without a context
             raise AssertionError("TLS failure on a plain connection")
-        if isinstance(opened, _Failed):
+        if isinstance(opened, Failed):
             return ProbeOutcome(opened.source, HttpResult(opened.connected, opened.error, None, None, None))
     else:
         context = verify_context if verify_context is not None else _default_verify_context()
-        opened = await _open_stream(target, source_ip, timeout, context, server_name)
+        opened = await open_stream(target, source_ip, timeout, context, server_name)
         verify_error: str | None = None
-        if isinstance(opened, _TlsFailed) and opened.verify_failed:
+        if isinstance(opened, TlsFailed) and opened.verify_failed:
             verify_error = opened.message
-            opened = await _open_stream(target, source_ip, timeout, _reading_context(), server_name)
-        if isinstance(opened, _Failed):
+            opened = await open_stream(target, source_ip, timeout, reading_context(), server_name)
+        if isinstance(opened, Failed):
             # Connected at least once (a first, verifying handshake reached the certificate) counts.
             connected = opened.connected or verify_error is not None
             tls = _unknown_tls(verify_error or f"TLS handshake did not complete ({opened.error})") if connected else None
             return ProbeOutcome(opened.source, HttpsResult(connected, opened.error, None, None, None, tls))
-        if isinstance(opened, _TlsFailed):  # the handshake itself failed (not TLS, no common version...)
+        if isinstance(opened, TlsFailed):  # the handshake itself failed (not TLS, no common version...)
             tls = _unknown_tls(verify_error or opened.message)
             return ProbeOutcome(opened.source, HttpsResult(True, ProbeError.TLS, None, None, None, tls))
         tls = _tls_info(opened.writer, verified=verify_error is None, verify_error=verify_error)
     try:
         head, error = await _get(opened, host_header, timeout, path)
     finally:
-        await _close(opened.writer)
+        await close_stream(opened.writer)
     status = None if head is None else head.status
     server_header = None if head is None else head.server
     location = None if head is None else head.location
@@ -718,7 +572,7 @@ def scan_ssh_banner(data: bytes) -> tuple[str | None, bool]:
         if line.startswith(b"SSH-"):
             if len(line) + 1 > SSH_MAX_BANNER:
                 return None, True
-            return _clean(line.rstrip(b"\r").decode("ascii", "replace")), True
+            return clean_text(line.rstrip(b"\r").decode("ascii", "replace")), True
     if tail.startswith(b"SSH-") and len(tail) >= SSH_MAX_BANNER:
         return None, True
     if len(data) >= SSH_MAX_READ:
@@ -728,10 +582,10 @@ def scan_ssh_banner(data: bytes) -> tuple[str | None, bool]:
 
 async def probe_ssh(target: TransportAddress, *, source_ip: IPAddress, timeout: float) -> ProbeOutcome:
     """Connect and read the server's identification line (an SSH server speaks first)."""
-    opened = await _open_stream(target, source_ip, timeout, None, str(target.ip))
-    if isinstance(opened, _TlsFailed):
+    opened = await open_stream(target, source_ip, timeout, None, str(target.ip))
+    if isinstance(opened, TlsFailed):
         raise AssertionError("TLS failure on a plain connection")
-    if isinstance(opened, _Failed):
+    if isinstance(opened, Failed):
         return ProbeOutcome(opened.source, SshResult(opened.connected, opened.error, None))
     data = bytearray()
     banner: str | None = None
@@ -752,7 +606,7 @@ async def probe_ssh(target: TransportAddress, *, source_ip: IPAddress, timeout: 
     except TimeoutError:
         error = ProbeError.TIMEOUT if not data else ProbeError.PROTOCOL
     except OSError as exc:
-        error = _os_error(exc)
+        error = os_error(exc)
     finally:
-        await _close(opened.writer)
+        await close_stream(opened.writer)
     return ProbeOutcome(opened.source, SshResult(True, error, banner))

@@ -7,7 +7,7 @@ byte stream.
 Every resource a stranger can hold is bounded (DESIGN.md, issue #9):
 
 * **Connections**: at most ``max_connections`` in all and ``max_per_source`` per source
-  (the IPv4 address or the IPv6 /64, :func:`~natprobe_server.ratelimit.source_key`). When the
+  (the IPv4 address or the IPv6 /64, :func:`~natprobe_server.limits.source_key`). When the
   table is full, the connection idle the longest (no partial message, not paused) is closed
   to make room: holding idle slots buys a flooder nothing. Only when every slot is busy
   mid-message is a newcomer refused.
@@ -41,7 +41,7 @@ from natprobe.errors import DecodeError
 from natprobe.stun import Method
 from natprobe.stun.message import decode
 
-from natprobe_server.ratelimit import RateLimiter, source_key
+from natprobe_server.limits import RateLimiter, SourceCounts, source_key
 from natprobe_server.stun.service import StunService, Transport
 
 logger = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ class TcpServer:
         self.clock = clock
         self.connections: dict[_StunConnection, None] = {}
         """Open connections, oldest first."""
-        self._per_source: dict[str, int] = {}
+        self._per_source = SourceCounts(max_per_source)
         self.stats = TcpStats()
         self._servers: list[asyncio.Server] = []
 
@@ -285,7 +285,7 @@ class TcpServer:
 
     def admit(self, connection: _StunConnection, key: str) -> bool:
         """Give ``connection`` a slot, evicting the longest-idle one if the table is full."""
-        if self._per_source.get(key, 0) >= self.max_per_source:
+        if self._per_source.full(key):
             return False
         if not self.limiter.allow(key, self.clock()):
             return False
@@ -299,7 +299,7 @@ class TcpServer:
             victim.abort()
         connection.key = key
         self.connections[connection] = None
-        self._per_source[key] = self._per_source.get(key, 0) + 1
+        self._per_source.add(key)
         return True
 
     def release(self, connection: _StunConnection) -> None:
@@ -307,11 +307,7 @@ class TcpServer:
         if connection not in self.connections:
             return
         del self.connections[connection]
-        count = self._per_source.get(connection.key, 0) - 1
-        if count > 0:
-            self._per_source[connection.key] = count
-        else:
-            self._per_source.pop(connection.key, None)
+        self._per_source.remove(connection.key)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ Design:
 * All sockets live in one thread, so a reply to CHANGE-REQUEST goes out through the socket
   bound to the address RFC 5780 Table 1 names, with no locking, and the rate limiter and
   counters need no locks either.
-* Per-source rate limiting (:class:`~natprobe_server.ratelimit.RateLimiter`) runs before any
+* Per-source rate limiting (:class:`~natprobe_server.limits.RateLimiter`) runs before any
   parsing, so junk costs a dictionary lookup.
 
 Measured (2-core VM shared with other work, loopback, server pinned to one core, a C load
@@ -46,12 +46,13 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass
 
 from natprobe.addressing import TransportAddress
 
 from natprobe_server.stun.fastpath import FastBinding
-from natprobe_server.ratelimit import RateLimiter, source_key
+from natprobe_server.limits import RateLimiter, source_key
 from natprobe_server.stun.service import StunService, Transport
 
 logger = logging.getLogger(__name__)
@@ -183,23 +184,24 @@ class UdpServer:
 
     # --- readers ---------------------------------------------------------------------------------
 
-    def _stun_reader(self, sock: socket.socket, local: TransportAddress) -> Callable[[], int]:
+    def _reader(
+        self, sock: socket.socket, where: object, counter: str, answer: Callable[[int, Any], int]
+    ) -> Callable[[], int]:
+        """Drain ``sock`` in batches: every datagram is charged to its source first, then
+        ``answer(length, address)`` handles the one in the shared buffer and says whether it
+        counts (added to ``stats.<counter>`` once per batch)."""
         # Everything the loop touches is bound to a local name: this is the hot path.
         buffer = self._buffer
-        view = memoryview(buffer)
         receive = sock.recvfrom_into
-        send = sock.sendto
-        fast = FastBinding(self.service, local).respond
         allow = self.limiter.allow
         key_of = source_key  # IPv4 keys are the address text itself: no call on that path
         clock = self.clock
         batch = range(self.max_batch)
         stats = self.stats
-        full_path = self._full_path
 
         def on_readable() -> int:
             now = clock()  # one clock read per batch is plenty for a per-second limiter
-            received = answered_fast = limited = 0
+            received = counted = limited = 0
             try:
                 for _ in batch:
                     try:
@@ -209,29 +211,42 @@ class UdpServer:
                     except OSError as exc:
                         if exc.errno in _TRANSIENT_RECV_ERRORS:
                             continue
-                        logger.warning("receive on %s failed: %s", local, exc)
+                        logger.warning("receive on %s failed: %s", where, exc)
                         break
                     received += 1
                     ip = address[0]
                     if not allow(ip if ":" not in ip else key_of(ip), now):
                         limited += 1
                         continue
-                    reply = fast(buffer, length, ip, address[1])
-                    if reply is not None:
-                        answered_fast += 1
-                        try:
-                            send(reply, address)
-                        except OSError:
-                            stats.send_errors += 1  # full send buffer or unreachable: UDP drops
-                        continue
-                    full_path(bytes(view[:length]), local, address)
+                    counted += answer(length, address)
             finally:
                 stats.received += received
-                stats.fast_path += answered_fast
+                setattr(stats, counter, getattr(stats, counter) + counted)
                 stats.rate_limited += limited
             return received
 
         return on_readable
+
+    def _stun_reader(self, sock: socket.socket, local: TransportAddress) -> Callable[[], int]:
+        buffer = self._buffer
+        view = memoryview(buffer)
+        send = sock.sendto
+        fast = FastBinding(self.service, local).respond
+        stats = self.stats
+        full_path = self._full_path
+
+        def answer(length: int, address: Any) -> int:
+            reply = fast(buffer, length, address[0], address[1])
+            if reply is None:
+                full_path(bytes(view[:length]), local, address)
+                return 0
+            try:
+                send(reply, address)
+            except OSError:
+                stats.send_errors += 1  # full send buffer or unreachable: UDP drops
+            return 1
+
+        return self._reader(sock, local, "fast_path", answer)
 
     def _full_path(self, data: bytes, local: TransportAddress, address: tuple[str, int] | tuple[str, int, int, int]) -> None:
         self.stats.full_path += 1
@@ -256,44 +271,16 @@ class UdpServer:
             self.stats.send_errors += 1
 
     def _echo_reader(self, sock: socket.socket) -> Callable[[], int]:
-        buffer = self._buffer
-        view = memoryview(buffer)
-        receive = sock.recvfrom_into
+        view = memoryview(self._buffer)
         send = sock.sendto
-        allow = self.limiter.allow
-        key_of = source_key  # IPv4 keys are the address text itself: no call on that path
-        clock = self.clock
-        batch = range(self.max_batch)
         stats = self.stats
 
-        def on_readable() -> int:
-            now = clock()
-            received = echoed = limited = 0
+        def answer(length: int, address: Any) -> int:
             try:
-                for _ in batch:
-                    try:
-                        length, address = receive(buffer)
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError as exc:
-                        if exc.errno in _TRANSIENT_RECV_ERRORS:
-                            continue
-                        logger.warning("receive on the echo socket failed: %s", exc)
-                        break
-                    received += 1
-                    ip = address[0]
-                    if not allow(ip if ":" not in ip else key_of(ip), now):
-                        limited += 1
-                        continue
-                    try:
-                        send(view[:length], address)  # exactly what came in, to whoever sent it
-                        echoed += 1
-                    except OSError:
-                        stats.send_errors += 1
-            finally:
-                stats.received += received
-                stats.echoed += echoed
-                stats.rate_limited += limited
-            return received
+                send(view[:length], address)  # exactly what came in, to whoever sent it
+            except OSError:
+                stats.send_errors += 1
+                return 0
+            return 1
 
-        return on_readable
+        return self._reader(sock, "the echo socket", "echoed", answer)

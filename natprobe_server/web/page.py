@@ -21,7 +21,7 @@ from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE
 
 from natprobe_server.api.guards import peer_address
 from natprobe_server.api.routes.explain import STUN_TARGETS_KEY, language
-from natprobe_server.web.config import WebPage
+from natprobe_server.config.web import WebPage
 from natprobe_server.web.texts import PAGE, SCRIPT
 
 __all__ = ("CSP", "install_web", "pick_language")

@@ -1,70 +1,18 @@
-"""Fixtures for the echo server tests: servers on 127.0.0.1 (+ 127.0.0.2) and a small UDP client.
+"""Fixtures for the echo server tests: a small UDP client, closed TCP ports and UDP sinks on loopback.
 
-Linux answers on every address of 127.0.0.0/8, so 127.0.0.1 and 127.0.0.2 stand in for a
-server's two public addresses; nothing here leaves loopback.
+The servers themselves come from :mod:`tests.echo_server` (``dual_server`` and
+``single_server`` are suite-wide fixtures); the peers from :mod:`tests.server.peers`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from natprobe_server import EchoServer, EchoServerConfig
-from natprobe.addressing import TransportAddress
-
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
-REPLY_TIMEOUT = 2.0
-
-
-class UdpClient:
-    """A non-blocking UDP socket driven by the running loop (no threads, no sleeps)."""
-
-    def __init__(self, ip: str = "127.0.0.1", port: int = 0) -> None:
-        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self.sock.bind((ip, port))
-        self.sock.setblocking(False)
-
-    @property
-    def address(self) -> TransportAddress:
-        name = self.sock.getsockname()
-        return TransportAddress.parse(name[0], name[1])
-
-    async def send(self, data: bytes, destination: TransportAddress) -> None:
-        await asyncio.get_running_loop().sock_sendto(self.sock, data, destination.as_tuple())
-
-    async def receive(self, timeout: float = REPLY_TIMEOUT) -> tuple[bytes, TransportAddress]:
-        async with asyncio.timeout(timeout):
-            data, source = await asyncio.get_running_loop().sock_recvfrom(self.sock, 65536)
-        return data, TransportAddress.parse(source[0], source[1])
-
-    def drain(self) -> list[bytes]:
-        """Whatever is already queued, without waiting."""
-        queued: list[bytes] = []
-        for _ in range(100_000):
-            try:
-                queued.append(self.sock.recv(65536))
-            except BlockingIOError:
-                break
-        return queued
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
+from tests.echo_server import UdpClient
+from tests.server.peers import UdpSink
 
 
 @pytest.fixture
@@ -77,12 +25,31 @@ async def client() -> AsyncIterator[UdpClient]:
 
 
 @pytest.fixture
-async def dual_server() -> AsyncIterator[EchoServer]:
-    async with EchoServer(EchoServerConfig(primary=LO1, alternate=LO2, port=0)) as server:
-        yield server
+def closed_tcp_port() -> Iterator[Callable[[], int]]:
+    """Ports that refuse connections: bound (so nobody else has them) but not listening."""
+    sockets: list[socket.socket] = []
+
+    def make() -> int:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        sockets.append(sock)
+        return int(sock.getsockname()[1])
+
+    yield make
+    for sock in sockets:
+        sock.close()
+
 
 
 @pytest.fixture
-async def single_server() -> AsyncIterator[EchoServer]:
-    async with EchoServer(EchoServerConfig(primary=LO1, port=0)) as server:
-        yield server
+def udp_sink() -> Iterator[Callable[..., UdpSink]]:
+    sinks: list[UdpSink] = []
+
+    def make(host: str = "127.0.0.1") -> UdpSink:
+        sink = UdpSink(host)
+        sinks.append(sink)
+        return sink
+
+    yield make
+    for sink in sinks:
+        sink.close()

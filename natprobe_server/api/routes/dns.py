@@ -12,27 +12,23 @@ import time
 
 from aiohttp import web
 
-from natprobe_server.api.guards import (
-    ApiError,
-    ErrorCode,
-    admitted,
-    api_state,
-    check_token,
-    peer_address,
-    read_body,
-)
-from natprobe_server.ratelimit import source_key
 from natprobe.adapters.dns_resolver import lookup_both
 from natprobe.addressing import IpFamily
 from natprobe.contract.dns import DnsAnswer, DnsResponse, decode_request, encode
-from natprobe.errors import DecodeError
 from natprobe.verdicts.dns_verdicts import validate_name
 from natprobe.observations import FamilyLookup
+
+from natprobe_server.api.guards import accept, admitted, api_state
 
 __all__ = ("LOOKUP_LIFETIME_S", "dns_lookup")
 
 LOOKUP_LIFETIME_S = 2.0
 """Bound of the server's lookups: a request never holds its slot longer than this."""
+
+
+def _name(body: bytes) -> str:
+    """The request's name, validated before any lookup (``ValueError`` with the rule it breaks)."""
+    return validate_name(decode_request(body).name)
 
 
 def _answer(lookup: FamilyLookup) -> DnsAnswer:
@@ -42,18 +38,11 @@ def _answer(lookup: FamilyLookup) -> DnsAnswer:
 async def dns_lookup(request: web.Request) -> web.Response:
     """``POST /v1/dns`` ``{"name": "cloud.example.org"}``."""
     state = api_state(request)
-    config = state.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
-    try:
-        name = validate_name(decode_request(body).name)
-    except (DecodeError, ValueError) as exc:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None
-    peer = peer_address(request)
-    with admitted(state, source_key(peer.ip)):
+    accepted = await accept(request, _name)
+    name = accepted.request
+    with admitted(state, accepted.source):
         started = time.monotonic()
-        lookups = await lookup_both(name, nameservers=config.resolvers or None, lifetime=LOOKUP_LIFETIME_S)
+        lookups = await lookup_both(name, nameservers=state.config.resolvers or None, lifetime=LOOKUP_LIFETIME_S)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     response = DnsResponse(name, _answer(lookups[IpFamily.IPV4]), _answer(lookups[IpFamily.IPV6]), elapsed_ms)
     return web.Response(body=encode(response), content_type="application/json")

@@ -56,7 +56,7 @@ from natprobe.findings.port_words import assess_port
 from natprobe.observations import PortObservation
 from natprobe.verdicts.reachability import Context, PortSpec, PortVerdict
 
-from natprobe_server.api.guards import ApiError, ErrorCode, api_state, check_token, peer_address, read_body
+from natprobe_server.api.guards import ApiError, ErrorCode, accept
 
 __all__ = ("STUN_TARGETS_KEY", "explain", "explain_measurements", "language", "register")
 
@@ -196,15 +196,12 @@ def _server_url(request: web.Request) -> str:
 
 async def explain(request: web.Request) -> web.Response:
     """``POST /v1/explain``."""
-    state = api_state(request)
-    config = state.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, max(config.max_body_bytes, MAX_BODY_BYTES))
+    # The page's measurements take more room than a probe request: the route's own cap at least.
+    accepted = await accept(request, decode_explain_request, body_at_least=MAX_BODY_BYTES)
+    spec = accepted.request
     try:
-        spec = decode_explain_request(body)
         with language(spec.lang):
-            answer = explain_measurements(spec, server=_server_url(request), peer=peer_address(request).ip,
+            answer = explain_measurements(spec, server=_server_url(request), peer=accepted.peer.ip,
                                           stun=request.app.get(STUN_TARGETS_KEY), now=datetime.now(timezone.utc))
     except (DecodeError, ValueError) as exc:
         raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None

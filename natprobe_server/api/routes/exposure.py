@@ -25,16 +25,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from natprobe.contract.exposure_route import (
-    MIN_SCAN_INTERVAL_S,
-    ExposureResponse,
-    RequestError,
-    decode_request,
-    encode,
-)
+from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S, ExposureResponse, decode_request, encode
 
-from natprobe_server.api.guards import STATE_KEY, ApiError, ErrorCode, check_token, peer_address, read_body
-from natprobe_server.probes.exposure_scan import ExposureStats, ScanGate, ScanLimits, scan_address, summary
+from natprobe_server.api.guards import SCANS, ApiError, ErrorCode, accept, api_state
+from natprobe_server.limits import ScanGate
+from natprobe_server.probes.exposure_scan import ExposureStats, ScanLimits, scan_address, summary
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +77,10 @@ def _verify_context(state: ExposureState, ca_file: str | None) -> ssl.SSLContext
 
 async def exposure(request: web.Request) -> web.Response:
     """``POST /v1/exposure``."""
-    api = request.app[STATE_KEY]
+    config = api_state(request).config
     state = request.app[EXPOSURE_KEY]
-    config = api.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
-    try:
-        spec = decode_request(body)
-    except RequestError as exc:
-        raise ApiError(400, ErrorCode.BAD_REQUEST, str(exc)) from None
-    peer = peer_address(request)
-    if peer.ip.version != config.probe_source_ip.version:
-        raise ApiError(
-            400,
-            ErrorCode.BAD_REQUEST,
-            f"this server scans from {config.probe_source_ip} (IPv{config.probe_source_ip.version}) and cannot "
-            f"scan your IPv{peer.ip.version} address {peer.ip}; connect to the API over IPv{config.probe_source_ip.version}",
-        )
+    accepted = await accept(request, decode_request, SCANS)
+    spec, peer = accepted.request, accepted.peer
     gate = state.gate
     wait = gate.wait(peer.ip, state.clock())
     if wait > 0:
@@ -130,7 +111,7 @@ async def exposure(request: web.Request) -> web.Response:
             ports,
             source_ip=config.probe_source_ip,
             verify_context=_verify_context(state, config.tls_ca_file),
-            udp_budget=len(body),
+            udp_budget=accepted.body_size,
             host=spec.host,
             limits=state.limits,
         )

@@ -6,23 +6,11 @@ import logging
 
 from aiohttp import web
 
-from natprobe.contract import encode
+from natprobe.contract import decode_hole_punch_request, encode
 from natprobe.errors import NetworkError
 
-from natprobe_server.api.guards import (
-    ApiError,
-    ErrorCode,
-    admitted,
-    api_state,
-    bad_request,
-    check_token,
-    parse_hole_punch_request,
-    peer_address,
-    read_body,
-    record_response,
-)
+from natprobe_server.api.guards import ApiError, ErrorCode, accept, admitted, api_state, bad_request, record_response
 from natprobe_server.jamulus.directory import RegistrationNotFound
-from natprobe_server.ratelimit import source_key
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +21,8 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
     """``POST /v1/jamulus/hole-punch``: same token, in-flight and rate rules as ``/v1/probe``."""
     state = api_state(request)
     config = state.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
-    name = parse_hole_punch_request(body)
+    accepted = await accept(request, decode_hole_punch_request)
+    name, peer = accepted.request.name, accepted.peer
     directory = state.jamulus
     if directory is None:
         raise ApiError(
@@ -44,12 +30,13 @@ async def jamulus_hole_punch(request: web.Request) -> web.Response:
             ErrorCode.NOT_FOUND,
             "this echo server does not play a Jamulus directory (its operator can turn it on with --jamulus-port)",
         )
-    peer = peer_address(request)
     if peer.ip.version != 4 or config.probe_source_ip.version != 4:
         bad_request("Jamulus directories and hole punches are IPv4 only; connect to the API over IPv4")
-    with admitted(state, source_key(peer.ip)):
+    with admitted(state, accepted.source):
         try:
-            result = await directory.hole_punch(name, peer.ip, source_ip=config.probe_source_ip, byte_budget=len(body))
+            result = await directory.hole_punch(
+                name, peer.ip, source_ip=config.probe_source_ip, byte_budget=accepted.body_size
+            )
         except RegistrationNotFound as exc:
             raise ApiError(404, ErrorCode.NOT_FOUND, str(exc)) from exc
         except ValueError as exc:

@@ -18,24 +18,22 @@ from natprobe.udp_services import FIRST_PACKETS
 from natprobe.contract import Endpoint, ProbeMode, ProbeRequest, ProbeResponse, TransportProtocol, encode
 from natprobe.errors import NetworkError
 
+from natprobe.contract import decode_probe_request
+
 from natprobe_server.api.guards import (
+    PROBES,
     ApiError,
     ApiState,
     ErrorCode,
+    accept,
     admitted,
     api_state,
-    bad_request,
-    check_token,
-    parse_probe_request,
-    peer_address,
     probe_outcome,
-    read_body,
     record_response,
 )
 from natprobe_server.api.relay_guard import authorize_relay
 from natprobe_server.probes import probe_back
 from natprobe_server.probes.probe_back import ProbeOutcome, UdpProbeSocket
-from natprobe_server.ratelimit import source_key
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +43,12 @@ __all__ = ("probe",)
 async def probe(request: web.Request) -> web.Response:
     """``POST /v1/probe``."""
     state = api_state(request)
-    config = state.config
-    if config.token is not None:
-        check_token(request, config.token)
-    body = await read_body(request, config.max_body_bytes)
-    spec = parse_probe_request(body)
-    peer = peer_address(request)
-    if peer.ip.version != config.probe_source_ip.version:
-        bad_request(
-            f"this server sends probes from {config.probe_source_ip} (IPv{config.probe_source_ip.version}) "
-            f"and cannot probe your IPv{peer.ip.version} address {peer.ip}; "
-            f"connect to the API over IPv{config.probe_source_ip.version}"
-        )
-    if spec.port in config.denied_ports:
+    accepted = await accept(request, decode_probe_request, PROBES)
+    spec, peer = accepted.request, accepted.peer
+    if spec.port in state.config.denied_ports:
         raise ApiError(403, ErrorCode.PORT_NOT_ALLOWED, f"this server does not probe port {spec.port}")
     relay = spec.relay_target
-    with admitted(state, source_key(peer.ip)):
+    with admitted(state, accepted.source):
         target = TransportAddress(peer.ip, spec.port)
         if relay is not None:
             grant = await authorize_relay(state, peer.ip, relay)
@@ -68,7 +56,7 @@ async def probe(request: web.Request) -> web.Response:
             logger.info("relay probe for %s to %s (%s): %s", peer.ip, relay.ip, relay.name, grant.detail)
         start = time.monotonic()  # not the injectable rate-limit clock: this is a measurement
         try:
-            outcome = await _run(state, spec, target, len(body))
+            outcome = await _run(state, spec, target, accepted.body_size)
         except NetworkError as exc:
             logger.error("probe-back for %s: %s/%s to port %d: server error: %s",
                          peer.ip, spec.protocol.value, spec.mode.value, spec.port, exc)

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 import pytest
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY
-from natprobe_server.api.app import start_http_api
 from natprobe_server.config.http import HttpApiConfig
 from natprobe.addressing import IpFamily
 from natprobe.contract.exposure_route import PortRef
@@ -19,25 +18,22 @@ from natprobe.errors import NetworkError, ServerError
 from natprobe.measure.exposure import ExposureOptions, scan_exposure
 from tests.json_reports import assert_valid_report
 
-from .conftest import has_ipv6_loopback
-from .test_exposure_route import FAST, _port, _server
+from tests.echo_server import has_ipv6_loopback, loopback_api
+from tests.server.api.test_exposure_route import FAST
+from tests.server.peers import greeting_server, server_port
 
 
 @asynccontextmanager
 async def _echo(ip: str) -> AsyncIterator[str]:
-    address = ipaddress.ip_address(ip)
-    runner, port = await start_http_api(HttpApiConfig(probe_source_ip=address), ip, 0)
-    runner.app[EXPOSURE_KEY].limits = FAST
-    try:
-        yield f"http://[{ip}]:{port}" if address.version == 6 else f"http://{ip}:{port}"
-    finally:
-        await runner.cleanup()
+    async with loopback_api(HttpApiConfig(probe_source_ip=ipaddress.ip_address(ip)), ip) as running:
+        running.app[EXPOSURE_KEY].limits = FAST
+        yield running.url
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
 async def test_a_server_on_ipv6_scans_the_requesters_ipv6_address_and_ipv4_is_said_untested() -> None:
-    service = await _server("::1", b"220 natprobe test\r\n")
-    port = _port(service)
+    service = await greeting_server("::1", b"220 natprobe test\r\n")
+    port = server_port(service)
     try:
         async with _echo("::1") as url:
             options = ExposureOptions(expect=(PortRef(port),))
@@ -58,8 +54,8 @@ async def test_a_server_on_ipv6_scans_the_requesters_ipv6_address_and_ipv4_is_sa
 
 
 async def test_ipv4_only_scans_the_ipv4_address_and_asks_nothing_over_ipv6() -> None:
-    service = await _server("127.0.0.1", b"220 natprobe test\r\n")
-    port = _port(service)
+    service = await greeting_server("127.0.0.1", b"220 natprobe test\r\n")
+    port = server_port(service)
     try:
         async with _echo("127.0.0.1") as url:
             report = await scan_exposure(url, ExposureOptions(expect=(PortRef(port),),

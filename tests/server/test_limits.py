@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from natprobe_server.ratelimit import RateLimiter, source_key
+from natprobe_server.limits import RateLimiter, source_key
 
 
 def test_burst_then_refill_at_rate() -> None:

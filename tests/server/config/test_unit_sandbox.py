@@ -14,7 +14,7 @@ from pathlib import Path
 
 from natprobe_server.config.systemd_unit import hidden_from_unit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_virtualenv_under_tmp_is_refused_with_where_to_install(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ test holds closed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import socket
@@ -19,8 +18,7 @@ from natprobe.addressing import TransportAddress
 from natprobe.adapters.stun_tcp import tcp_transact
 from natprobe.stun import binding_request, decode, encode
 
-from .conftest import UdpClient
-from .test_process import REPO, echo_process
+from tests.echo_server import REPO, UdpClient, echo_server_process
 
 HTTP = re.compile(r" http=(\S+):(\d+)")
 
@@ -44,10 +42,8 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
     closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
     closed_port = closed.getsockname()[1]
     try:
-        async with echo_process("--config", str(config)) as process:
-            assert process.stdout is not None and process.stderr is not None
-            async with asyncio.timeout(10):
-                line = (await process.stdout.readline()).decode()
+        with echo_server_process("--config", str(config)) as process:
+            line = process.ready()
             port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
             echo_port = int(re.search(r"echo_udp=\S+:(\d+)", line).group(1))  # type: ignore[union-attr]
             http = HTTP.search(line)
@@ -83,10 +79,7 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
                     assert response.status == 429, await response.text()
                 async with session.get(f"{base}/metrics") as response:
                     after = samples(await response.text())
-            process.terminate()
-            async with asyncio.timeout(10):
-                stderr = (await process.stderr.read()).decode()
-                await process.wait()
+            _, _, stderr = process.finish(terminate=True)
     finally:
         closed.close()
 
@@ -119,10 +112,11 @@ async def test_metrics_counters_move_after_real_requests(tmp_path: Path) -> None
 def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
     code = (
         "import sys, argparse\n"
-        "import natprobe_server.deploy as s\n"
+        "import natprobe_server.command, natprobe_server.deploy\n"
+        "import natprobe_server.config.options as s\n"
         "p = argparse.ArgumentParser(); s.add_arguments(p)\n"
         "a = s.resolve_args(p.parse_args(['--primary', '127.0.0.1']), 'x')\n"
-        "s.config_from_args(a)\n"
+        "s.settings_from_args(a)\n"
         "print(sorted(m for m in ('prometheus_client', 'aiohttp') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
@@ -134,16 +128,12 @@ def test_a_stun_only_server_never_imports_prometheus_or_aiohttp() -> None:
 def test_keepalives_the_budget_cannot_pay_are_counted() -> None:
     import ipaddress
 
-    from natprobe_server.jamulus.directory import (
-        EMPTY_BYTES,
-        PING_BYTES,
-        RESP_BYTES,
-        DirectoryTable,
-        JamulusDirectoryConfig,
-    )
+    from natprobe.jamulus.directory_table import EMPTY_BYTES, PING_BYTES, RESP_BYTES, DirectoryTable
+
+    from natprobe_server.config.jamulus import JamulusDirectoryConfig
     from natprobe.jamulus import PingMs, RegisterServerEx, encode as encode_jamulus
 
-    from .test_jamulus_directory import registration
+    from tests.server.jamulus.test_jamulus_directory import registration
 
     config = JamulusDirectoryConfig(ip=ipaddress.IPv4Address("127.0.0.1"), min_keepalive_s=5.0)
     table = DirectoryTable(config.table_limits, cookie=lambda: 7)
@@ -166,10 +156,8 @@ async def test_metrics_answer_only_the_listed_networks(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
     config.write_text('primary = "127.0.0.1"\nport = 0\nhttp_port = 0\njamulus_port = 0\n'
                       'metrics_allow = ["192.0.2.0/24"]\n')
-    async with echo_process("--config", str(config)) as process:
-        assert process.stdout is not None
-        async with asyncio.timeout(10):
-            line = (await process.stdout.readline()).decode()
+    with echo_server_process("--config", str(config)) as process:
+        line = process.ready()
         http = HTTP.search(line)
         assert http, line
         base = f"http://127.0.0.1:{http.group(2)}"
@@ -191,10 +179,8 @@ async def test_metrics_on_their_own_listen_address(tmp_path: Path) -> None:
     config = tmp_path / "serve.toml"
     config.write_text('primary = "127.0.0.1"\nport = 0\nhttp_port = 0\njamulus_port = 0\n'
                       f'metrics_allow = ["192.0.2.0/24"]\nmetrics_listen = "127.0.0.2:{metrics_port}"\n')
-    async with echo_process("--config", str(config)) as process:
-        assert process.stdout is not None
-        async with asyncio.timeout(10):
-            line = (await process.stdout.readline()).decode()
+    with echo_server_process("--config", str(config)) as process:
+        line = process.ready()
         http = HTTP.search(line)
         assert http, line
         async with aiohttp.ClientSession() as session:

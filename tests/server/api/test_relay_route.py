@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from natprobe.contract import nonce_payload
 
-from tests.server.test_http_api import FakeClock, assert_error, check_probe_response, running_api
-from tests.server.test_probe_back import NONCE, UdpSink, udp_sink  # noqa: F401  (fixture)
+from tests.server.api.test_http_api import FakeClock, assert_error, check_probe_response, running_api
+from tests.server.peers import NONCE, UdpSink
 
 SERVER_OWN = ipaddress.ip_address("127.0.0.2")
 

@@ -20,13 +20,11 @@ import sys
 import zlib
 from collections.abc import AsyncIterator
 
-from aiohttp import web
 
-from natprobe_server.api.app import start_http_api
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.api.connection_limits import GATE_KEY, ConnectionGate, LineBudget
 
-from .test_process import REPO
+from tests.echo_server import echo_server_process, loopback_api
 
 WHOAMI = b"GET /v1/whoami HTTP/1.1\r\nHost: x\r\n\r\n"
 PROBE_BODY = b'{"protocol": "tcp", "port": 9, "mode": "connect"}'
@@ -35,12 +33,8 @@ PROBE_BODY = b'{"protocol": "tcp", "port": 9, "mode": "connect"}'
 @contextlib.asynccontextmanager
 async def api(**limits: float) -> AsyncIterator[tuple[int, ConnectionGate]]:
     config = HttpApiConfig(probe_source_ip=ipaddress.IPv4Address("127.0.0.1"), **limits)  # type: ignore[arg-type]
-    runner, port = await start_http_api(config, "127.0.0.1", 0)
-    try:
-        assert isinstance(runner, web.AppRunner)
-        yield port, runner.app[GATE_KEY]
-    finally:
-        await runner.cleanup()
+    async with loopback_api(config) as running:
+        yield running.port, running.app[GATE_KEY]
 
 
 async def exchange(port: int, data: bytes, *, source: str = "127.0.0.1", timeout: float = 2.0) -> bytes:
@@ -232,34 +226,25 @@ async def test_slow_headers_and_slow_bodies_are_cut_and_idle_keepalives_closed()
 async def test_a_lowered_fd_limit_keeps_the_server_answering() -> None:
     """Under a 256-descriptor limit (78 HTTP slots), 300 connections neither starve the API nor
     make accept() fail (no "out of system resource" lines)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0", "--http-port", "0",
-        "--no-echo", "--http-max-connections-per-source", "60",
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    held = []
+    with echo_server_process(
+        "--primary", "127.0.0.1", "--port", "0", "--http-port", "0", "--no-echo",
+        "--http-max-connections-per-source", "60",
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)),
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    held = []
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        async with asyncio.timeout(10):
-            line = (await process.stdout.readline()).decode()
-        match = re.search(r"http=127\.0\.0\.1:(\d+)", line)
-        assert match, line
-        port = int(match.group(1))
-        for index in range(300):
-            source = f"127.0.0.{80 + index // 60}"
-            with contextlib.suppress(ConnectionError):
-                held.append(await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)))
-        assert await whoami_answered(port, "127.0.0.90")
-    finally:
-        for _, writer in held:
-            writer.close()
-        if process.returncode is None:
-            process.terminate()
-        async with asyncio.timeout(10):
-            _, stderr = await process.communicate()
-    assert b"Traceback" not in stderr and b"out of system resource" not in stderr
+    ) as process:
+        try:
+            port = process.endpoint_port("http")
+            for index in range(300):
+                source = f"127.0.0.{80 + index // 60}"
+                with contextlib.suppress(ConnectionError):
+                    held.append(await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)))
+            assert await whoami_answered(port, "127.0.0.90")
+        finally:
+            for _, writer in held:
+                writer.close()
+        _, _, stderr = process.finish(terminate=True)
+    assert "Traceback" not in stderr and "out of system resource" not in stderr
     assert len(stderr) < 4000, stderr[-500:]
 
 

@@ -12,10 +12,9 @@ import ipaddress
 import json
 import re
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -24,20 +23,17 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 
 from natprobe_server.api import openapi
-from natprobe_server.api.app import start_http_api
 from natprobe_server.api.guards import STATE_KEY
 from natprobe_server.config.http import HttpApiConfig
-from natprobe_server.jamulus.directory import (
+from natprobe_server.config.jamulus import JamulusDirectoryConfig
+from natprobe_server.jamulus.directory import JamulusDirectory, RegistrationNotFound
+from natprobe.contract.terms import HOLE_PUNCH_FULL_BUDGET, HOLE_PUNCH_MIN_BUDGET
+from natprobe.jamulus.directory_table import (
     EMPTY_BYTES,
-    HOLE_PUNCH_FULL_BUDGET,
-    HOLE_PUNCH_MIN_BUDGET,
     PING_BYTES,
     RESP_BYTES,
     SEND_EMPTY_BYTES,
     DirectoryTable,
-    JamulusDirectory,
-    JamulusDirectoryConfig,
-    RegistrationNotFound,
     requested_keepalive,
 )
 from natprobe.jamulus import (
@@ -57,10 +53,9 @@ from natprobe.jamulus import (
 from natprobe.addressing import TransportAddress
 from natprobe.contract import decode_hole_punch_response, to_json_object
 
-from .test_process import REPO
+from tests.echo_server import EchoProcess, echo_server_process, loopback_api
+from tests.echo_server import LO1, LO2
 
-LO1 = ipaddress.IPv4Address("127.0.0.1")
-LO2 = ipaddress.IPv4Address("127.0.0.2")
 DOCUMENT = openapi.openapi_document()
 
 
@@ -433,12 +428,9 @@ class Api:
 
 @asynccontextmanager
 async def api(running: JamulusDirectory | None, *, client_ip: str = "127.0.0.1", **settings: Any) -> AsyncIterator[Api]:
-    runner, port = await start_http_api(HttpApiConfig(probe_source_ip=LO2, **settings), "127.0.0.1", 0, jamulus=running)
-    try:
+    async with loopback_api(HttpApiConfig(probe_source_ip=LO2, **settings), jamulus=running) as api_server:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(client_ip, 0))) as session:
-            yield Api(f"http://127.0.0.1:{port}", session, runner.app[STATE_KEY])
-    finally:
-        await runner.cleanup()
+            yield Api(api_server.url, session, api_server.app[STATE_KEY])
 
 
 def _examples(status: str) -> dict[str, Any]:
@@ -507,40 +499,19 @@ async def test_route_needs_the_token_and_is_rate_limited() -> None:
 # =====================================================================================
 
 
-async def _first_line(*args: str) -> tuple[str, asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "natprobe_server", "--primary", "127.0.0.1", "--port", "0", *args,
-        cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    async with asyncio.timeout(10):
-        line = (await process.stdout.readline()).decode().strip()
-    return line, process
-
-
-async def _exit_code(process: asyncio.subprocess.Process) -> int:
-    """For a process that exits by itself (bad options, bind failure)."""
-    async with asyncio.timeout(10):
-        return await process.wait()
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int:
-    if process.returncode is None:
-        process.terminate()
-    async with asyncio.timeout(10):
-        return await process.wait()
+def _server(*args: str) -> AbstractContextManager[EchoProcess]:
+    return echo_server_process("--primary", "127.0.0.1", "--port", "0", *args)
 
 
 async def test_readiness_line_names_the_directory_and_it_registers() -> None:
-    line, process = await _first_line("--http-port", "0", "--jamulus-port", "0")
-    try:
+    with _server("--http-port", "0", "--jamulus-port", "0") as process:
+        line = process.ready()
         match = re.search(r" http=127\.0\.0\.1:(\d+) jamulus=127\.0\.0\.1:(\d+)$", line)
         assert match, line
         async with fake_server() as server:
             server.send(registration(), TransportAddress(LO1, int(match.group(2))))
             assert (await server.next())[0] == RegisterServerResp(ESvrRegResult.REGISTERED)
-    finally:
-        assert await _stop(process) == 0
+        assert process.stop() == 0
 
 
 async def test_implicit_directory_port_taken_runs_without_it_explicit_fails() -> None:
@@ -550,21 +521,17 @@ async def test_implicit_directory_port_taken_runs_without_it_explicit_fails() ->
             holder.bind(("127.0.0.1", 22224))
         except OSError:
             pass  # already taken by something else: just as good for this test
-        line, process = await _first_line("--http-port", "0")
-        try:
-            assert line.endswith(" jamulus=-"), line
-        finally:
-            assert await _stop(process) == 0
-        line, process = await _first_line("--http-port", "0", "--jamulus-port", "22224")
-        assert await _exit_code(process) == 3
-        assert process.stderr is not None
-        assert "Jamulus directory" in (await process.stderr.read()).decode()
-        line, process = await _first_line()
-        try:
+        with _server("--http-port", "0") as process:
+            assert process.ready().endswith(" jamulus=-"), process.ready()
+            assert process.stop() == 0
+        with _server("--http-port", "0", "--jamulus-port", "22224") as process:
+            status, _, stderr = process.finish()
+            assert status == 3 and "Jamulus directory" in stderr
+        with _server() as process:
+            line = process.ready()
             assert "jamulus=" not in line and "http=" not in line
-        finally:
-            assert await _stop(process) == 0
-        line, process = await _first_line("--jamulus-port", "0", "--no-jamulus")
-        assert await _exit_code(process) == 2
+            assert process.stop() == 0
+        with _server("--jamulus-port", "0", "--no-jamulus") as process:
+            assert process.finish()[0] == 2
     finally:
         holder.close()

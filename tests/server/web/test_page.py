@@ -30,12 +30,12 @@ from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.findings.port_words import assess_port
 from natprobe.observations import PortObservation
 from natprobe.verdicts.reachability import Context
-from natprobe_server.api.app import start_http_api
 from natprobe_server.api.openapi import openapi_document
 from natprobe_server.config.http import HttpApiConfig
-from natprobe_server.web.config import WebPage, add_arguments, web_page_from_args
+from natprobe_server.config.web import WebPage, add_arguments, web_page_from_args
 from natprobe_server.web.page import install_web, pick_language
 from natprobe_server.web.texts import PAGE
+from tests.echo_server import loopback_api
 
 LOCALHOST = ipaddress.ip_address("127.0.0.1")
 STUN = StunTargets(
@@ -55,11 +55,8 @@ def _english_afterwards() -> Any:
 @asynccontextmanager
 async def serving(page: WebPage | None = WebPage(stun=STUN)) -> AsyncIterator[str]:
     extend = None if page is None else (lambda app: install_web(app, page))
-    runner, port = await start_http_api(HttpApiConfig(probe_source_ip=LOCALHOST), "127.0.0.1", 0, extend=extend)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with loopback_api(HttpApiConfig(probe_source_ip=LOCALHOST), extend=extend) as running:
+        yield running.url
 
 
 async def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -1,17 +1,12 @@
-"""``python -m natprobe_server`` as a process: readiness line, SIGTERM/SIGINT, bind errors; ``natprobe serve``; config."""
+"""``python -m natprobe_server`` as a process: readiness line, SIGTERM/SIGINT, bind errors; ``natprobe serve``."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
-import os
 import re
 import signal
 import socket
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -19,46 +14,14 @@ from natprobe_cli.commands import serve
 from natprobe_cli.exit_codes import ExitCode
 from natprobe_cli.main import main as natprobe_main
 from natprobe_server import EchoServerConfig
-from natprobe_server.__main__ import main as echo_main
-from natprobe_server.config.stun import add_arguments, config_from_args
+from natprobe_server.command import main as echo_main
+from natprobe_server.config.stun import config_from_args
 from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request, decode, encode
 
-from .conftest import LO1, UdpClient
+from tests.echo_server import ECHO_SERVER, LO1, NATPROBE_SERVE, UdpClient, echo_server_process
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 READY = re.compile(r"^listening port=(\d+) mode=(\S+) stun_udp=(\S+) stun_tcp=(\S+) echo_udp=(\S+)$")
-
-
-ECHO_SERVER = ("-m", "natprobe_server")
-NATPROBE_SERVE = ("-m", "natprobe_cli", "serve")
-
-
-@asynccontextmanager
-async def echo_process(*args: str, entry: tuple[str, ...] = ECHO_SERVER) -> AsyncIterator[asyncio.subprocess.Process]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *entry,
-        *args,
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def readiness(process: asyncio.subprocess.Process) -> re.Match[str]:
-    assert process.stdout is not None
-    async with asyncio.timeout(10):
-        line = (await process.stdout.readline()).decode()
-    match = READY.match(line.strip())
-    assert match, f"unexpected first line: {line!r}"
-    return match
 
 
 @pytest.mark.parametrize(
@@ -68,8 +31,9 @@ async def readiness(process: asyncio.subprocess.Process) -> re.Match[str]:
 )
 async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[str, ...], signum: signal.Signals) -> None:
     args = ("--primary", "127.0.0.1", "--alternate", "127.0.0.2", "--port", "0")
-    async with echo_process(*args, entry=entry) as process:
-        match = await readiness(process)
+    with echo_server_process(*args, entry=entry) as process:
+        match = READY.match(process.ready())
+        assert match, process.ready()
         port = int(match.group(1))
         assert match.group(2) == "rfc5780"
         assert match.group(3).split(",") == [
@@ -87,9 +51,8 @@ async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[st
             assert decode(data).transaction_id == request.transaction_id
         finally:
             client.close()
-        process.send_signal(signum)
-        async with asyncio.timeout(2):
-            assert await process.wait() == 0
+        process.process.send_signal(signum)
+        assert process.process.wait(timeout=10) == 0
     # every socket is closed: the same ports bind again at once
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -100,11 +63,10 @@ async def test_readiness_line_then_serves_then_exits_0_on_signal(entry: tuple[st
 
 async def test_binding_a_non_local_address_exits_3_with_a_clear_message() -> None:
     # 192.0.2.1 (TEST-NET-1) is on no interface here: bind() fails locally, nothing is sent.
-    async with echo_process("--primary", "192.0.2.1", "--port", "0") as process:
-        async with asyncio.timeout(10):
-            _, stderr = await process.communicate()
-        assert process.returncode == 3
-        assert "192.0.2.1" in stderr.decode() and "not configured on this host" in stderr.decode()
+    with echo_server_process("--primary", "192.0.2.1", "--port", "0") as process:
+        status, _, stderr = process.finish()
+        assert status == 3
+        assert "192.0.2.1" in stderr and "not configured on this host" in stderr
 
 
 async def test_port_in_use_exits_3() -> None:
@@ -113,11 +75,10 @@ async def test_port_in_use_exits_3() -> None:
     port = blocker.getsockname()[1]
     try:
         base = port - 1 if port % 2 else port  # the blocked port is N or N+1 either way
-        async with echo_process("--primary", "127.0.0.1", "--port", str(base), "--no-echo") as process:
-            async with asyncio.timeout(10):
-                _, stderr = await process.communicate()
-            assert process.returncode == 3
-            assert "already in use" in stderr.decode()
+        with echo_server_process("--primary", "127.0.0.1", "--port", str(base), "--no-echo") as process:
+            status, _, stderr = process.finish()
+            assert status == 3
+            assert "already in use" in stderr
     finally:
         blocker.close()
 
@@ -153,36 +114,3 @@ def test_natprobe_serve_bind_failure_is_could_not_test(capsys: pytest.CaptureFix
     assert args.handler(args) == ExitCode.COULD_NOT_TEST
     assert "not configured on this host" in capsys.readouterr().err
     assert natprobe_main(["serve", "--primary", "192.0.2.1", "--port", "0"]) == ExitCode.COULD_NOT_TEST
-
-
-# --- config ----------------------------------------------------------------------------------------
-
-
-def parse(*argv: str) -> EchoServerConfig:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return config_from_args(parser.parse_args(list(argv)))
-
-
-def test_defaults() -> None:
-    config = parse("--primary", "127.0.0.1")
-    assert (config.port, config.effective_echo_port, config.alternate, config.tcp) == (3478, 3480, None, True)
-    assert config.software is None
-    assert parse("--primary", "127.0.0.1", "--no-echo").effective_echo_port is None
-    assert parse("--primary", "127.0.0.1", "--port", "0").effective_echo_port == 0
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"primary": LO1, "alternate": LO1},
-        {"primary": ipaddress.IPv4Address("0.0.0.0")},
-        {"primary": LO1, "port": 65535},
-        {"primary": LO1, "port": 4000, "echo_port": 4001},
-        {"primary": LO1, "rate_per_source": 0},
-        {"primary": LO1, "max_tcp_connections": 0},
-    ],
-)
-def test_inconsistent_configs_are_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        EchoServerConfig(**kwargs)  # type: ignore[arg-type]

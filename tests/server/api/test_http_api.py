@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
-import random
 import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -29,11 +26,12 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate as validate_openapi
 
 from natprobe import __version__
-from natprobe.errors import NetworkError
-from natprobe.jamulus import PingMs, decode, encode, is_protocol_frame
+from natprobe.errors import DecodeError, NetworkError
+from natprobe.jamulus import is_protocol_frame
 
 from natprobe import contract
 from natprobe.contract import (
+    decode_probe_request,
     ProbeMode,
     TransportProtocol,
     decode_probe_response,
@@ -46,22 +44,22 @@ from natprobe.contract.base import decode as decode_record
 
 from natprobe_server.api import openapi
 from natprobe_server.api.app import create_app, start_http_api
-from natprobe_server.api.guards import STATE_KEY, ApiError, ApiState, InFlight, parse_probe_request
+from natprobe_server.api.guards import STATE_KEY, ApiState
 from natprobe_server.config import http as http_config
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.probes import probe_back
-from natprobe_server.ratelimit import source_key
-from tests.server.test_probe_back import (
+from natprobe_server.limits import InFlight, source_key
+from tests.echo_server import has_ipv6_loopback, loopback_api
+from tests.jamulus_server import start_jamulus, stop
+from tests.server.peers import (
     NONCE,
     UdpSink,
-    closed_tcp_port,  # noqa: F401  (fixture)
     http_responder,
     make_pki,
     read_all,
     sender,
     server_tls,
     tcp_server,
-    udp_sink,  # noqa: F401  (fixture)
 )
 
 LOCALHOST = ipaddress.IPv4Address("127.0.0.1")
@@ -109,14 +107,10 @@ async def running_api(
     *, client_ip: str = "127.0.0.1", host: str = "127.0.0.1", clock: Callable[[], float] = time.monotonic, **config: Any
 ) -> AsyncIterator[Api]:
     settings_ = HttpApiConfig(probe_source_ip=ipaddress.ip_address(config.pop("probe_source_ip", "127.0.0.1")), **config)
-    runner, port = await start_http_api(settings_, host, 0, clock=clock)
-    try:
+    async with loopback_api(settings_, host, clock=clock) as running:
         connector = aiohttp.TCPConnector(local_addr=(client_ip, 0))
         async with aiohttp.ClientSession(connector=connector) as session:
-            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            yield Api(url, runner.app[STATE_KEY], session)
-    finally:
-        await runner.cleanup()
+            yield Api(running.url, running.app[STATE_KEY], session)
 
 
 def check_probe_response(body: dict[str, Any]) -> None:
@@ -135,15 +129,6 @@ def assert_error(status: int, body: dict[str, Any], expected_status: int, code: 
     assert body["error"]["code"] == code
     for fragment in fragments:
         assert fragment in body["error"]["message"]
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 # =====================================================================================
@@ -349,65 +334,13 @@ async def test_jamulus_mode_against_a_silent_port(udp_sink: Callable[..., UdpSin
 
 # --- the real Jamulus 3.9.1 server -------------------------------------------------------------
 
-JAMULUS = Path("/usr/bin/Jamulus")
-
-
-def _jamulus_answers(process: subprocess.Popen[bytes], port: int, deadline_s: float = 10.0) -> bool:
-    """Plain CLM_PING_MS over a blocking socket until the server echoes (bounded in time)."""
-    deadline = time.monotonic() + deadline_s
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(0.1)
-        for token in range(1, 1000):
-            if time.monotonic() > deadline or process.poll() is not None:
-                return False
-            sock.sendto(encode(PingMs(token)), ("127.0.0.1", port))
-            try:
-                data, source = sock.recvfrom(2048)
-            except TimeoutError:
-                continue
-            if source == ("127.0.0.1", port) and is_protocol_frame(data) and decode(data) == PingMs(token):
-                return True
-    return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()  # this PID only
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def jamulus_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    if not JAMULUS.exists():
-        pytest.skip("/usr/bin/Jamulus is not installed (apt-get install jamulus)")
-    workdir = tmp_path_factory.mktemp("jamulus-http-api")
-    for _ in range(8):
-        port = random.randint(23000, 23999)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        with (workdir / f"jamulus-{port}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [str(JAMULUS), "-s", "-n", "-p", str(port), "--serverbindip", "127.0.0.1"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "HOME": str(workdir)},
-            )
-        try:
-            if _jamulus_answers(process, port):
-                yield port
-                return
-        finally:
-            _stop(process)
-    pytest.fail(f"could not start Jamulus; see the logs in {workdir}")
+    server = start_jamulus(tmp_path_factory.mktemp("jamulus-http-api"), "jamulus", [], ports=(23000, 23999))
+    try:
+        yield server.port
+    finally:
+        stop(server.process)
 
 
 @pytest.mark.interop
@@ -618,7 +551,7 @@ async def test_unknown_path_and_wrong_method_are_json_errors() -> None:
             assert response.headers["Allow"] == "POST"
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
 async def test_ipv6_requester_and_family_mismatch(udp_sink: Callable[..., UdpSink]) -> None:
     sink6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
@@ -744,7 +677,7 @@ def test_openapi_response_examples_validate_against_their_schemas() -> None:
     request_examples = DOCUMENT["paths"]["/v1/probe"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     for example in request_examples.values():
         schema("ProbeRequest").validate(example["value"])
-        parse_probe_request(json.dumps(example["value"]).encode())
+        decode_probe_request(json.dumps(example["value"]).encode())
     assert checked >= 12
 
 
@@ -843,10 +776,10 @@ _LEXICAL = jsonschema.validators.extend(
 def test_integral_floats_are_refused() -> None:
     for request in ({"protocol": "tcp", "port": 22124.0, "mode": "connect"},
                     {"protocol": "udp", "port": 1, "mode": "nonce", "nonce": NONCE, "count": 2.0}):
-        with pytest.raises(ApiError, match="must be an integer"):
-            parse_probe_request(json.dumps(request).encode())
+        with pytest.raises(DecodeError, match="must be an integer"):
+            decode_probe_request(json.dumps(request).encode())
         assert not _LEXICAL({"$ref": "#/components/schemas/ProbeRequest", "components": DOCUMENT["components"]}).is_valid(request)
-    parse_probe_request(b'{"protocol": "tcp", "port": 1, "mode": "connect", "timeout": 2}')  # an integer is a number
+    decode_probe_request(b'{"protocol": "tcp", "port": 1, "mode": "connect", "timeout": 2}')  # an integer is a number
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -854,9 +787,8 @@ def test_integral_floats_are_refused() -> None:
 def test_request_schema_and_parser_agree(request: dict[str, Any]) -> None:
     validator = _LEXICAL({"$ref": "#/components/schemas/ProbeRequest", "components": DOCUMENT["components"]})
     try:
-        parsed = parse_probe_request(json.dumps(request).encode())
-    except ApiError as exc:
-        assert exc.status == 400
+        parsed = decode_probe_request(json.dumps(request).encode())
+    except DecodeError:
         accepted = False
     else:
         accepted = True

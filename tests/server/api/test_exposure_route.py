@@ -8,7 +8,6 @@ nothing here touches another test's servers. Real services are the lab's
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import random
@@ -22,11 +21,13 @@ import jsonschema
 import pytest
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY, exposure_stats
-from natprobe_server.probes.exposure_scan import ScanGate, ScanLimits, banner_text, identify_banner
-from natprobe_server.api.app import start_http_api
+from natprobe_server.limits import ScanGate
+from natprobe_server.probes.exposure_scan import ScanLimits, banner_text, identify_banner
 from natprobe_server.config.http import HttpApiConfig
 from natprobe_server.api.openapi import openapi_document
 from natprobe.contract.exposure_route import MIN_SCAN_INTERVAL_S
+from tests.echo_server import loopback_api
+from tests.server.peers import greeting_server, server_port
 
 FAST = ScanLimits(connect_timeout=0.5, banner_wait=0.3, exchange_timeout=0.5, udp_timeout=0.2, deadline=5.0)
 
@@ -46,14 +47,11 @@ def _unique_loopback() -> str:
 @asynccontextmanager
 async def api(client_ip: str, clock: Callable[[], float], **config: Any) -> AsyncIterator[tuple[str, aiohttp.ClientSession, Any]]:
     settings = HttpApiConfig(probe_source_ip=ipaddress.IPv4Address("127.0.0.1"), **config)
-    runner, port = await start_http_api(settings, "127.0.0.1", 0, clock=clock)
-    runner.app[EXPOSURE_KEY].limits = FAST
-    try:
+    async with loopback_api(settings, clock=clock) as running:
+        running.app[EXPOSURE_KEY].limits = FAST
         connector = aiohttp.TCPConnector(local_addr=(client_ip, 0))
         async with aiohttp.ClientSession(connector=connector) as session:
-            yield f"http://127.0.0.1:{port}/v1/exposure", session, runner.app
-    finally:
-        await runner.cleanup()
+            yield f"{running.url}/v1/exposure", session, running.app
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None
@@ -64,30 +62,6 @@ async def _post(session: aiohttp.ClientSession, url: str, body: Any, headers: di
         return response.status, json.loads(await response.read()), dict(response.headers)
 
 
-async def _server(ip: str, greeting: bytes | None, reply: bytes | None = None) -> asyncio.Server:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if greeting:
-            writer.write(greeting)
-        if reply is not None:
-            try:
-                await asyncio.wait_for(reader.read(1024), 2.0)
-            except (TimeoutError, OSError):
-                pass
-            writer.write(reply)
-        try:
-            await writer.drain()
-            await asyncio.wait_for(reader.read(1024), 2.0)
-        except (TimeoutError, OSError):
-            pass
-        writer.close()
-
-    return await asyncio.start_server(handle, ip, 0)
-
-
-def _port(server: asyncio.Server) -> int:
-    return int(server.sockets[0].getsockname()[1])
-
-
 def _closed_port(ip: str) -> int:
     with socket.socket() as sock:
         sock.bind((ip, 0))
@@ -96,11 +70,11 @@ def _closed_port(ip: str) -> int:
 
 async def test_scan_states_and_greetings_of_the_requesters_own_address() -> None:
     ip = _unique_loopback()
-    ftp = await _server(ip, b"220 (vsFTPd 3.0.3)\r\n")
-    web = await _server(ip, None, b"HTTP/1.1 200 OK\r\nServer: test-web/1.0\r\nContent-Length: 0\r\n\r\n")
-    silent = await _server(ip, None)
+    ftp = await greeting_server(ip, b"220 (vsFTPd 3.0.3)\r\n")
+    web = await greeting_server(ip, None, b"HTTP/1.1 200 OK\r\nServer: test-web/1.0\r\nContent-Length: 0\r\n\r\n")
+    silent = await greeting_server(ip, None)
     closed = _closed_port(ip)
-    ftp_port, web_port, silent_port = _port(ftp), _port(web), _port(silent)
+    ftp_port, web_port, silent_port = server_port(ftp), server_port(web), server_port(silent)
     try:
         async with api(ip, Clock()) as (url, session, app):
             extra = [{"port": p} for p in (ftp_port, web_port, silent_port, closed)]
@@ -155,7 +129,7 @@ async def test_the_operator_sets_the_interval() -> None:
     ("body", "fragment"),
     [
         ({"target": "192.0.2.1"}, "no way to name a target"),
-        ({"extra": [{"port": 22, "ip": "192.0.2.1"}]}, "unknown field(s) in a port"),
+        ({"extra": [{"port": 22, "ip": "192.0.2.1"}]}, "unknown field 'ip'"),
         ({"extra": [{"port": p} for p in range(1000, 1017)]}, "at most 16 extra ports"),
         ({"extra": [{"port": 70000}]}, "from 1 to 65535"),
         ({"host": "192.0.2.1"}, "host must be a DNS name"),
@@ -215,12 +189,12 @@ async def test_the_deadline_ends_the_scan_with_what_was_learned() -> None:
     from natprobe.contract.exposure_route import ScanProtocol
 
     ip = _unique_loopback()
-    silent = await _server(ip, None)
+    silent = await greeting_server(ip, None)
     try:
         started = time.monotonic()
         limits = ScanLimits(connect_timeout=0.5, banner_wait=0.3, exchange_timeout=5.0, udp_timeout=5.0, deadline=0.8)
         results = await scan_address(
-            ipaddress.IPv4Address(ip), ((_port(silent), ScanProtocol.TCP, None), (22124, ScanProtocol.UDP, "jamulus")),
+            ipaddress.IPv4Address(ip), ((server_port(silent), ScanProtocol.TCP, None), (22124, ScanProtocol.UDP, "jamulus")),
             source_ip=ipaddress.IPv4Address("127.0.0.1"), verify_context=ssl.create_default_context(),
             udp_budget=78, limits=limits,
         )  # fmt: skip
@@ -248,10 +222,10 @@ async def test_something_else_on_the_redis_port_is_not_called_redis() -> None:
     from natprobe.contract.exposure_route import ScanProtocol
 
     ip = _unique_loopback()
-    other = await _server(ip, None, b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    other = await greeting_server(ip, None, b"HTTP/1.1 400 Bad Request\r\n\r\n")
     try:
         [result] = await scan_address(
-            ipaddress.IPv4Address(ip), ((_port(other), ScanProtocol.TCP, "redis"),),
+            ipaddress.IPv4Address(ip), ((server_port(other), ScanProtocol.TCP, "redis"),),
             source_ip=ipaddress.IPv4Address("127.0.0.1"), verify_context=ssl.create_default_context(),
             udp_budget=0, limits=FAST,
         )  # fmt: skip

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from natprobe_server import EchoServer, EchoServerConfig
+from natprobe_server import EchoServer
 from natprobe.stun import Message, MessageClass, StreamDecoder, binding_request, encode
 from natprobe.addressing import TransportAddress
 
-from .conftest import LO1, LO2
+from tests.echo_server import LO1, LO2, loopback_server
 
 TIMEOUT = 2.0
 
@@ -76,19 +76,11 @@ async def test_a_stream_that_is_not_stun_is_closed(dual_server: EchoServer) -> N
     finally:
         writer.close()
     # and the server still answers everyone else
-    reader, writer = await asyncio.open_connection("127.0.0.1", dual_server.port)
-    try:
-        request = binding_request()
-        writer.write(encode(request))
-        (response,) = await read_messages(reader, 1)
-        assert response.transaction_id == request.transaction_id
-    finally:
-        writer.close()
+    assert await _binding_answered("127.0.0.1", dual_server.port)
 
 
 async def test_idle_connections_are_closed() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, tcp_idle_timeout=0.2, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, tcp_idle_timeout=0.2, echo=False) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             assert await closed_by_server(reader)
@@ -108,8 +100,7 @@ async def _binding_answered(ip: str, port: int, local_ip: str = "127.0.0.1") -> 
 
 
 async def test_a_full_table_evicts_the_connection_idle_the_longest() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, max_tcp_connections=2, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, max_tcp_connections=2, echo=False) as server:
         holders = [await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.5", 0))
                    for _ in range(2)]
         try:
@@ -124,8 +115,7 @@ async def test_a_full_table_evicts_the_connection_idle_the_longest() -> None:
 
 
 async def test_a_full_table_of_messages_under_way_refuses_newcomers() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, max_tcp_connections=1, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, max_tcp_connections=1, echo=False) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
             writer.write(encode(binding_request())[:10])  # a message under way: not idle
@@ -142,8 +132,7 @@ async def test_a_full_table_of_messages_under_way_refuses_newcomers() -> None:
 
 
 async def test_one_source_cannot_hold_more_than_its_share() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, max_tcp_per_source=2, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, max_tcp_per_source=2, echo=False) as server:
         mine = [await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.7", 0))
                 for _ in range(3)]
         try:
@@ -158,8 +147,7 @@ async def test_one_source_cannot_hold_more_than_its_share() -> None:
 async def test_a_trickled_message_loses_its_slot_at_the_message_deadline() -> None:
     """A header claiming 65,532 bytes, then a byte at a time: cut after the message deadline,
     although every byte resets the idle timer; a legitimate Binding is answered meanwhile."""
-    config = EchoServerConfig(primary=LO1, port=0, tcp_message_timeout=0.3, tcp_idle_timeout=30, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, tcp_message_timeout=0.3, tcp_idle_timeout=30, echo=False) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.9", 0))
         try:
             header = bytes([0x00, 0x01, 0xFF, 0xFC]) + bytes(16)
@@ -189,8 +177,7 @@ async def test_a_trickled_message_loses_its_slot_at_the_message_deadline() -> No
 
 
 async def test_pipelined_requests_are_charged_before_decoding_and_the_connection_paused() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, rate_per_source=20, burst_per_source=5, echo=False)
-    async with EchoServer(config) as server:
+    async with loopback_server(alternate=False, rate_per_source=20, burst_per_source=5, echo=False) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.11", 0))
         try:
             requests = [binding_request() for _ in range(200)]
@@ -207,7 +194,7 @@ async def test_pipelined_requests_are_charged_before_decoding_and_the_connection
 
 
 async def test_unknown_methods_and_zero_bytes_close_the_connection() -> None:
-    async with EchoServer(EchoServerConfig(primary=LO1, port=0, echo=False)) as server:
+    async with loopback_server(alternate=False, echo=False) as server:
         for junk in (bytes(40), encode(Message(MessageClass.REQUEST, 0x002, bytes(12)))):
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             try:
@@ -219,6 +206,6 @@ async def test_unknown_methods_and_zero_bytes_close_the_connection() -> None:
 
 
 async def test_tcp_off_binds_no_tcp() -> None:
-    async with EchoServer(EchoServerConfig(primary=LO1, port=0, tcp=False)) as server:
+    async with loopback_server(alternate=False, tcp=False) as server:
         assert server.tcp_endpoints == ()
         assert "stun_tcp=-" in server.describe()

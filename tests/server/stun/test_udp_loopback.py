@@ -11,7 +11,7 @@ from natprobe_server import EchoServer, EchoServerConfig
 from natprobe.stun import AttributeType, Message, MessageClass, Method, binding_request, decode, encode
 from natprobe.addressing import TransportAddress
 
-from .conftest import LO1, LO2, UdpClient, has_ipv6_loopback
+from tests.echo_server import LO1, LO2, UdpClient, has_ipv6_loopback, loopback_server
 
 
 async def exchange(client: UdpClient, request: Message, destination: TransportAddress) -> tuple[Message, TransportAddress]:
@@ -147,11 +147,10 @@ async def test_junk_burst_then_a_valid_request_is_answered_promptly(dual_server:
 
 
 async def test_rate_limit_stops_a_flooding_source_while_another_is_served() -> None:
-    config = EchoServerConfig(primary=LO1, alternate=LO2, port=0, rate_per_source=1.0, burst_per_source=5)
     flooder = UdpClient("127.0.0.3")
     polite = UdpClient("127.0.0.4")
     try:
-        async with EchoServer(config) as server:
+        async with loopback_server(rate_per_source=1.0, burst_per_source=5) as server:
             target = TransportAddress(LO1, server.port)
             flood = 60
             for _ in range(flood):
@@ -171,11 +170,10 @@ async def test_rate_limit_stops_a_flooding_source_while_another_is_served() -> N
 
 
 async def test_echo_is_rate_limited_too() -> None:
-    config = EchoServerConfig(primary=LO1, port=0, rate_per_source=1.0, burst_per_source=3)
     flooder = UdpClient("127.0.0.5")
     probe = UdpClient("127.0.0.6")
     try:
-        async with EchoServer(config) as server:
+        async with loopback_server(alternate=False, rate_per_source=1.0, burst_per_source=3) as server:
             echo = server.echo_endpoint
             assert echo is not None
             for index in range(20):

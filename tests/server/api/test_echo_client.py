@@ -27,24 +27,16 @@ from natprobe.contract import (
 )
 from natprobe.errors import ServerError
 
-from natprobe_server.api.app import start_http_api
 from natprobe_server.config.http import HttpApiConfig
-from tests.server.test_probe_back import (
-    NONCE,
-    UdpSink,
-    closed_tcp_port,  # noqa: F401  (fixture)
-    udp_sink,  # noqa: F401  (fixture)
-)
+from tests.echo_server import loopback_api
+from tests.server.peers import NONCE, UdpSink
 
 
 @asynccontextmanager
 async def api_url(**config: Any) -> AsyncIterator[str]:
     settings = HttpApiConfig(probe_source_ip=ipaddress.IPv4Address("127.0.0.1"), udp_nonce_spacing=0, **config)
-    runner, port = await start_http_api(settings, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with loopback_api(settings) as running:
+        yield running.url
 
 
 async def test_whoami_and_probes_come_back_as_records(request: pytest.FixtureRequest) -> None:
