@@ -41,13 +41,13 @@ from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_sou
 from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
-    WELL_KNOWN_SERVICE,
     Context,
     PortSpec,
     HairpinResult,
     PortVerdict,
     decide_hairpin,
     hairpin_untested,
+    mode_for_held_port,
 )
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
@@ -154,15 +154,6 @@ def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
     return False
 
 
-def _mode_for_taken_port(spec: PortSpec) -> ProbeMode | None:
-    if spec.service is not None:
-        return SERVICE_BY_NAME[spec.service][1]
-    mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
-    if mode is not None:
-        return mode
-    return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
-
-
 def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
     """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
     spoken to), else send the one-time token anyway and watch for its arrival."""
@@ -182,7 +173,7 @@ async def _observe_port(
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
     listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
-    mode = ProbeMode.NONCE if listener is not None else (forced or _mode_for_taken_port(spec))
+    mode = ProbeMode.NONCE if listener is not None else (forced or mode_for_held_port(spec))
     holder = None
     if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
         # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without

@@ -45,7 +45,7 @@ from natprobe.i18n import _
 from natprobe.reports.dns_report import DnsReport
 from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE, PortSpec
+from natprobe.verdicts.reachability import WELL_KNOWN_SERVICE, PortSpec, mode_for_held_port
 from natprobe.verdicts.relay_verdicts import (
     ClientAddress,
     RelayObservation,
@@ -86,15 +86,6 @@ def _is_http(spec: PortSpec) -> bool:
                                       and WELL_KNOWN_SERVICE.get((spec.protocol, spec.port)) is ProbeMode.HTTP)
 
 
-def _held_mode(spec: PortSpec) -> ProbeMode | None:
-    if spec.service is not None:
-        return SERVICE_BY_NAME[spec.service][1]
-    mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
-    if mode is not None:
-        return mode
-    return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
-
-
 async def _wait(listener: RelayListener | None) -> bool | None:
     if listener is None:
         return None
@@ -118,7 +109,7 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
     token = secrets.token_hex(16)
     listener = await open_relay_listener(spec.protocol, spec.port, token, options.listen_ip)
     # An HTTP reverse proxy would not carry a raw token: it travels in the GET's path instead.
-    mode = (ProbeMode.HTTP if _is_http(spec) else ProbeMode.NONCE) if listener is not None else _held_mode(spec)
+    mode = (ProbeMode.HTTP if _is_http(spec) else ProbeMode.NONCE) if listener is not None else mode_for_held_port(spec)
     base = dict(protocol=spec.protocol, port=spec.port, relay_ip=relay_ip, via=RelayVia.ECHO_SERVER,
                 prober=options.probe_source, listening=listener is not None)
     if mode is None:

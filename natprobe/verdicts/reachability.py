@@ -96,6 +96,18 @@ class PortSpec:
             raise PortSpecError(PortSpecProblem.WRONG_TRANSPORT, self)
 
 
+def mode_for_held_port(spec: PortSpec) -> ProbeMode | None:
+    """What the echo server speaks to a port a program already holds here: the service the
+    user named, else the port's well-known one, else a bare TCP connect (``None`` for UDP:
+    only the arrival watch can prove a silent UDP port)."""
+    if spec.service is not None:
+        return SERVICE_BY_NAME[spec.service][1]
+    mode = WELL_KNOWN_SERVICE.get((spec.protocol, spec.port))
+    if mode is not None:
+        return mode
+    return ProbeMode.CONNECT if spec.protocol is TransportProtocol.TCP else None
+
+
 class PortSpecProblem(enum.StrEnum):
     """What is wrong with a :class:`PortSpec` (a program words it; see :class:`PortSpecError`)."""
 
