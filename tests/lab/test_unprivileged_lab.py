@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import secrets
+import stat
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,7 @@ def user_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UserLab]:
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
                    check=True, capture_output=True, timeout=30)
     home = Path(tempfile.mkdtemp(prefix="natprobe-user-"))
+    opened = _let_others_traverse(_code_paths())
     try:
         entry = pwd.getpwnam(name)
         os.chown(home, entry.pw_uid, entry.pw_gid)
@@ -79,14 +81,36 @@ def user_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UserLab]:
             start_nginx_tls(lab.client, lab.client.ip, HTTPS, SITE, tmp_path_factory.mktemp("nginx"))
             yield UserLab(lab, echo.http_url, name, entry.pw_uid, entry.pw_gid, home)
     finally:
+        for directory, mode in opened:
+            os.chmod(directory, mode)
         shutil.rmtree(home, ignore_errors=True)
         subprocess.run(["userdel", name], check=False, capture_output=True, timeout=30)
 
 
+def _code_paths() -> tuple[Path, Path]:
+    """The checkout and the virtual environment's packages the user's Python imports."""
+    return Path(natprobe.__file__).resolve().parent.parent, Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
+def _let_others_traverse(paths: tuple[Path, ...]) -> list[tuple[Path, int]]:
+    """Give "others" what the created user needs to import the code it runs, where it is
+    missing (a checkout under /root or in a private temporary directory): search permission on
+    every directory above ``paths``, and read permission on ``paths`` themselves (Python lists
+    the directories it imports from). Returns what to restore."""
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for directory, bits in ((path, stat.S_IXOTH | stat.S_IROTH), *((d, stat.S_IXOTH) for d in path.parents)):
+            mode = stat.S_IMODE(directory.stat().st_mode)
+            if mode & bits != bits:
+                changed.setdefault(directory, mode)  # the first mode seen is the original
+                os.chmod(directory, mode | bits)
+    return list(changed.items())
+
+
 def _as_user(u: UserLab, *args: str) -> subprocess.CompletedProcess[str]:
-    checkout = Path(natprobe.__file__).resolve().parent.parent
+    checkout, packages = _code_paths()
     env = {**namespace_environment(), "HOME": str(u.home), "XDG_CONFIG_HOME": str(u.home),
-           "PYTHONPATH": f"{checkout}:{sysconfig.get_paths()['purelib']}", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+           "PYTHONPATH": f"{checkout}:{packages}", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
     argv = ["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--clear-groups",
             SYSTEM_PYTHON, "-m", "natprobe_cli", *args]
     done = u.lab.client.exec(argv, check=False, timeout=CLI_TIMEOUT_S, env=env, cwd=str(u.home))
