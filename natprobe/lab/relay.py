@@ -37,6 +37,7 @@ from typing import Any
 from natprobe.errors import LabError
 from natprobe.lab.netns import Host, write_sysctls
 from natprobe.lab.network import Lab
+from natprobe.lab.services import make_nginx_dirs, nginx_preamble
 
 __all__ = (
     "HOME_TUNNEL_IP",
@@ -60,7 +61,6 @@ SSHD = "/usr/sbin/sshd"
 NGINX = "/usr/sbin/nginx"
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 _READY_TIMEOUT_S = 10.0
-_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 _WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 
 
@@ -186,22 +186,10 @@ class RelayLab:
         with ``X-Forwarded-For``; a stream server on ``stream_port`` to 127.0.0.1:``stream_upstream``
         with ``proxy_protocol on;``."""
         d = self.directory / "nginx"
-        for kind in _TEMP_DIRS:
-            (d / "tmp" / kind).mkdir(parents=True, exist_ok=True)
-        temps = "\n".join(f"    {kind}_temp_path {d / 'tmp' / kind};" for kind in _TEMP_DIRS)
+        make_nginx_dirs(d)
         conf = d / "nginx.conf"
         conf.write_text(f"""\
-load_module {STREAM_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-pid {d / 'nginx.pid'};
-error_log {d / 'error.log'} info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d / 'access.log'};
-{temps}
-    server {{
+{nginx_preamble(d, modules=(STREAM_MODULE,))}    server {{
         listen {VPS_IP}:{http_port} default_server;
         server_name _;
         return 421;

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 from natprobe.errors import LabError
@@ -24,6 +25,35 @@ from natprobe.lab.netns import Host
 from natprobe.stun.message import binding_request, decode, encode
 
 READY_TIMEOUT_S = 10.0
+
+
+NGINX_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+"""nginx's temporary-file directories, each pointed below the lab's own directory."""
+
+
+def make_nginx_dirs(directory: Path) -> None:
+    """Create ``directory`` and the temporary-file directories :func:`nginx_preamble` names."""
+    for kind in NGINX_TEMP_DIRS:
+        (directory / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+
+
+def nginx_preamble(directory: Path, *, modules: tuple[str, ...] = ()) -> str:
+    """The head of a lab nginx.conf, ending inside ``http {``: one foreground process run by
+    root in a namespace, everything it writes (pid, logs, temporary files) below ``directory``
+    (see :func:`make_nginx_dirs`). The caller adds its servers and closes the block."""
+    loads = "".join(f"load_module {module};\n" for module in modules)
+    temps = "\n".join(f"    {kind}_temp_path {directory / 'tmp' / kind};" for kind in NGINX_TEMP_DIRS)
+    return f"""\
+{loads}daemon off;
+master_process off;
+worker_processes 1;
+pid {directory / 'nginx.pid'};
+error_log {directory / 'error.log'} info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {directory / 'access.log'};
+{temps}
+"""
 
 
 def _read_until(proc: subprocess.Popen[Any], marker: str, timeout: float) -> str:

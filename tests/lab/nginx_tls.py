@@ -29,12 +29,12 @@ from typing import Any
 
 from natprobe.errors import LabError
 from natprobe.lab import Host
+from natprobe.lab.services import make_nginx_dirs, nginx_preamble
 
 NGINX = "/usr/sbin/nginx"
 DEFAULT_NAME = "default.invalid"
 """The default server's certificate name (RFC 6761 ``.invalid``: never a real host)."""
 READY_TIMEOUT_S = 10.0
-_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +87,11 @@ def config_text(directory: Path, ip: IPv4Address, port: int, name: str,
     if not re.fullmatch(r"[A-Za-z0-9.-]+", name):
         raise ValueError(f"not a plain host name: {name!r}")
     d = directory
-    temps = "\n".join(f"    {kind}_temp_path {d / 'tmp' / kind};" for kind in _TEMP_DIRS)
     plain = "" if http_port is None else (
         f"    server {{\n        listen {ip}:{http_port};\n        location / {{ return 200 \"{body.strip()}\\n\"; }}\n    }}\n"
     )
     return f"""\
-daemon off;
-master_process off;
-worker_processes 1;
-pid {d / 'nginx.pid'};
-error_log {d / 'error.log'} info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d / 'access.log'};
-{temps}
-{plain}    server {{
+{nginx_preamble(d)}{plain}    server {{
         listen {ip}:{port} ssl default_server;
         server_name _;
         ssl_certificate {default_cert[0]};
@@ -140,8 +130,7 @@ def start_nginx_tls(host: Host, ip: IPv4Address, port: int, name: str, directory
     if reason is not None:
         raise LabError(reason)
     directory.mkdir(parents=True, exist_ok=True)
-    for kind in _TEMP_DIRS:
-        (directory / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+    make_nginx_dirs(directory)
     cert = self_signed(directory, name, "site")
     default_cert = self_signed(directory, DEFAULT_NAME, "default")
     body = name.split(".", 1)[0] + "\n"

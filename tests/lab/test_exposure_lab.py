@@ -33,7 +33,7 @@ import pytest
 
 from natprobe.measure.jamulus_query import ping as jamulus_ping
 from natprobe.lab import Lab, LabConfig, PortForward
-from natprobe.lab.services import EchoServerProcess, start_echo_server
+from natprobe.lab.services import EchoServerProcess, make_nginx_dirs, nginx_preamble, start_echo_server
 from tests.json_reports import assert_valid_report
 from tests.lab.nginx_tls import NGINX, nginx_missing, self_signed
 
@@ -80,18 +80,8 @@ def _expired_cert(directory: Path, name: str) -> tuple[Path, Path]:
 
 
 def _nginx_conf(d: Path, ip: IPv4Address, selfsigned: tuple[Path, Path], expired: tuple[Path, Path]) -> str:
-    temps = "\n".join(f"    {k}_temp_path {d / 'tmp' / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     return f"""\
-daemon off;
-master_process off;
-worker_processes 1;
-pid {d / 'nginx.pid'};
-error_log {d / 'error.log'} info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d / 'access.log'};
-{temps}
-    server {{ listen {ip}:80; location / {{ return 200 "plain\\n"; }} }}
+{nginx_preamble(d)}    server {{ listen {ip}:80; location / {{ return 200 "plain\\n"; }} }}
     server {{ listen {ip}:{UNFORWARDED_NGINX}; location / {{ return 200 "inside only\\n"; }} }}
     server {{ listen {ip}:443 ssl; ssl_certificate {selfsigned[0]}; ssl_certificate_key {selfsigned[1]};
              location / {{ return 200 "self-signed\\n"; }} }}
@@ -203,8 +193,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
                 lab.client.spawn([SSHD, "-D", "-e", "-f", str(_sshd_conf(d, ip, port, passwords=passwords))],
                                  stdout=subprocess.DEVNULL, stderr=log.open("wb"))  # fmt: skip
                 ssh_logs.append(log)
-            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                (d / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+            make_nginx_dirs(d)
             conf = d / "nginx.conf"
             conf.write_text(_nginx_conf(d, ip, self_signed(d, "home.example.org", "site"),
                                         _expired_cert(d, "old.example.org")))  # fmt: skip
