@@ -27,7 +27,7 @@ from natprobe.errors import NetworkError
 from natprobe.recverr import Hop
 
 from natprobe.i18n import _
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.observations import Availability, CapabilitySet, Facility, Missing
 
 __all__ = ("bind_remedy", "probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")

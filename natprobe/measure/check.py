@@ -39,16 +39,8 @@ from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
 from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
-from natprobe.verdicts.reachability import (
-    SERVICE_BY_NAME,
-    Context,
-    PortSpec,
-    HairpinResult,
-    PortVerdict,
-    decide_hairpin,
-    hairpin_untested,
-    mode_for_held_port,
-)
+from natprobe.verdicts.reachability import Context, HairpinResult, PortVerdict, decide_hairpin, hairpin_untested
+from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, mode_for_held_port
 from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.verdicts.nat_layers import TopologyVerdict

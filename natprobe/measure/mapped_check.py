@@ -22,7 +22,8 @@ from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.findings.topology_words import assess_topology
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import PortSpec, PortVerdict
+from natprobe.verdicts.reachability import PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.findings.router_reasons import with_gateway_topology, with_router_evidence
 
 __all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")

@@ -18,7 +18,7 @@ from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
+from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
 
 if TYPE_CHECKING:
     from natprobe.measure.check import CheckOptions

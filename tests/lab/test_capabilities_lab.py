@@ -29,7 +29,8 @@ from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.facility_words import limit_sentence
 from natprobe.observations import CapabilitySet, Facility
-from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 

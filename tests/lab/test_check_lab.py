@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from natprobe.reports.check_report import CheckReport
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.errors import ServerError
 from natprobe.jamulus.messages import is_connection_less_id, parse_frame
