@@ -28,30 +28,23 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.findings.check_findings import explain_check
-from natprobe.findings.facility_words import limit_verdict, word_limits
-from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
-from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
-from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
-from natprobe.reports.check_report import CheckReport
-from natprobe.reports.finding import Finding
-from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
 from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
-from natprobe.verdicts.reachability import Context, HairpinResult, PortVerdict, decide_hairpin, hairpin_untested
 from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, mode_for_held_port
-from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
+from natprobe.contract.terms import HOST_MODES, NONCE_PREFIX, ProbeMode, TransportProtocol
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
-from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
-from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
-from natprobe.verdicts.limits import limits_of
 
 if TYPE_CHECKING:
+    from natprobe.contract import WhoAmI
     from natprobe.measure.name_check import NameViews
+    from natprobe.recverr import Hop
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.finding import Finding
+    from natprobe.verdicts.nat_layers import TopologyVerdict
+    from natprobe.verdicts.reachability import HairpinResult, PortVerdict
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +52,26 @@ ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
 TRACE_PORT = 33434
 """Traceroute's classic port: nothing listens there, so the path's end answers "port unreachable"."""
+LOADED_AFTER_CONNECT = (
+    "natprobe.contract.probe_route",
+    "natprobe.adapters.sniff",
+    "natprobe.adapters.holder_lookup",
+    "natprobe.findings.port_words",
+    "natprobe.findings.topology_words",
+    "natprobe.findings.facility_words",
+    "natprobe.findings.relay_findings",
+    "natprobe.findings.check_findings",
+    "natprobe.verdicts.limits",
+    "natprobe.reports.check_report",
+)
+"""What a check needs only once its connection to the echo server is under way: the answers'
+records, the packet watcher, the decisions and their words. They load in a thread while that
+connection opens (about 60 ms of imports that used to delay the first packet)."""
+
+
+def _load_after_connect() -> None:
+    for name in LOADED_AFTER_CONNECT:
+        importlib.import_module(name)
 
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, nonce: bytes) -> None:
@@ -149,6 +162,8 @@ def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
 def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
     """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
     spoken to), else send the one-time token anyway and watch for its arrival."""
+    from natprobe.adapters.holder_lookup import find_udp_holder
+
     holder = find_udp_holder(spec.port)
     if holder is not None and holder.kind is HolderKind.JAMULUS:
         return ProbeMode.JAMULUS, holder
@@ -161,6 +176,11 @@ async def _observe_port(
     api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float,
     capabilities: CapabilitySet,
 ) -> PortObservation:
+    from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
+    from natprobe.adapters.sniff import ArrivalWatcher, Match
+    from natprobe.contract import ProbeRequest
+    from natprobe.findings.port_words import privileged_port_reason
+
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
@@ -227,6 +247,9 @@ async def _observe_port(
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
+    from natprobe.findings.port_words import word_hairpin
+    from natprobe.verdicts.reachability import decide_hairpin
+
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     try:
@@ -344,8 +367,12 @@ async def _check_family(
         # what it has not heard when the probes are done is "no answer", not waited for.
         probes_done = asyncio.Event()
         trace_task = asyncio.create_task(_trace(server_ip, capabilities, probes_done)) if traced else None
+        # Created before whoami's connect, it starts after it (at whoami's first wait): the
+        # first packet goes out before the rest of the check loads.
+        loading = asyncio.create_task(asyncio.to_thread(_load_after_connect))
         try:
             whoami = await api.whoami()
+            await loading
             if family is IpFamily.IPV6 and local_ip is not None:
                 listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
             observations = []
@@ -354,10 +381,17 @@ async def _check_family(
             probes_done.set()  # what the trace has not heard by now stays "no answer"
             hops: tuple[Hop, ...] = await trace_task if trace_task is not None else ()
         finally:
-            if trace_task is not None and not trace_task.done():
-                trace_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await trace_task
+            for task in (trace_task, loading):
+                if task is not None and not task.done():
+                    task.cancel()  # the loading thread finishes its import, harmless; nothing waits for it
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        from natprobe.findings.facility_words import limit_verdict
+        from natprobe.findings.port_words import assess_port, word_hairpin
+        from natprobe.findings.topology_words import assess_topology
+        from natprobe.verdicts.limits import limits_of
+        from natprobe.verdicts.reachability import Context, hairpin_untested
+
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
@@ -413,6 +447,11 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             name_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await name_task
+    from natprobe.findings.check_findings import explain_check
+    from natprobe.findings.facility_words import word_limits
+    from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
+    from natprobe.reports.check_report import CheckReport
+
     tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
     outcomes = [outcome for _status, outcome in tested]
     statuses = tuple(run.status for run in runs)
