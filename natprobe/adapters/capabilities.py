@@ -12,7 +12,6 @@ Linux, so ``import natprobe`` on macOS or Windows never touches them.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import functools
 import logging
 import os
@@ -90,6 +89,8 @@ def _hop_trace(platform: str) -> Availability:
             return Availability(facility, False, None, Missing.FAILED, str(exc))
         return Availability(facility, True, "ICMP datagram socket + IP_TTL")
     if platform == "win32":  # IcmpSendEcho2 needs no administrator
+        import ctypes  # here only: ``check`` probes the capabilities before its first packet
+
         try:
             ctypes.WinDLL("iphlpapi.dll")  # type: ignore[attr-defined,unused-ignore]
         except (OSError, AttributeError) as exc:

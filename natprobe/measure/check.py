@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.measure.per_family import Measured, run_per_family
@@ -38,7 +38,7 @@ from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
 
 if TYPE_CHECKING:
-    from natprobe.contract import WhoAmI
+    from natprobe.contract import ProbeRequest, ProbeResponse, WhoAmI
     from natprobe.measure.name_check import NameViews
     from natprobe.recverr import Hop
     from natprobe.reports.check_report import CheckReport
@@ -202,7 +202,10 @@ async def _observe_port(
         return PortObservation(spec.protocol, spec.port, mode, listening=False, holder=holder,
                                watch_missing=capabilities[Facility.ARRIVAL_WATCH])
     source = whoami.probe_source
-    watch = Match(spec.protocol.value, source, spec.port)
+    udp_token = mode is ProbeMode.NONCE and spec.protocol is TransportProtocol.UDP
+    # Over UDP the watch counts only datagrams that carry this run's token: the server paces
+    # its datagrams, and an earlier run that ended at its first one leaves the others in flight.
+    watch = Match(spec.protocol.value, source, spec.port, payload=nonce if udp_token else None)
     try:
         async with ArrivalWatcher(watch, enabled=watching) as watcher:
             request = ProbeRequest.build(
@@ -212,14 +215,11 @@ async def _observe_port(
                 timeout=timeout,
             )
             try:
-                answer = await api.probe(request)
+                answer = await _probe_until_token(api, request, listener.received if udp_token and listener else None)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
             if listener is not None:
-                # Waited for even when the token has arrived: the server is still pacing its
-                # datagrams, and one that came after natprobe left would reach the next run's
-                # packet watcher and be taken for this host's firewall dropping a probe.
                 event = listener.received
                 try:
                     async with asyncio.timeout(ARRIVAL_GRACE_S):
@@ -232,7 +232,7 @@ async def _observe_port(
             return PortObservation(
                 spec.protocol, spec.port, mode, listener is not None,
                 nonce_received=received, seen_on_interface=watcher.seen,
-                server_result=answer.result,
+                server_result=None if answer is None else answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
                 host=spec.host,
                 local_listener=True if listener is not None
@@ -243,6 +243,30 @@ async def _observe_port(
     finally:
         if listener is not None:
             await listener.close()
+
+
+async def _probe_until_token(api: EchoApiClient, request: ProbeRequest,
+                             token: asyncio.Event | None) -> ProbeResponse[Any] | None:
+    """The server's answer to ``request``; with ``token`` (a UDP token natprobe listens for),
+    ``None`` as soon as the token has arrived: it proves the whole path, and the answer would
+    come only after the server's remaining paced datagrams. The request is then abandoned (its
+    connection closed, the next request opens another); the datagrams still in flight are
+    told apart from the next run's by their token (:attr:`Match.payload`)."""
+    if token is None:
+        return await api.probe(request)
+    probing = asyncio.create_task(api.probe(request))
+    arrived = asyncio.create_task(token.wait())
+    try:
+        await asyncio.wait((probing, arrived), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (arrived, probing):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if probing.cancelled() or (token.is_set() and probing.exception() is not None):
+        return None  # the token is the proof; an answer that failed meanwhile changes nothing
+    return probing.result()  # the answer came first (or the server refused: ServerError)
 
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
