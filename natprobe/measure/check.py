@@ -66,12 +66,13 @@ LOADED_AFTER_CONNECT = (
 )
 """What a check needs only once its connection to the echo server is under way: the answers'
 records, the packet watcher, the decisions and their words. They load in a thread while that
-connection opens (about 60 ms of imports that used to delay the first packet)."""
+connection opens: most of the check's imports, which used to delay its first packet."""
 
 
 def _load_after_connect() -> None:
     for name in LOADED_AFTER_CONNECT:
         importlib.import_module(name)
+
 
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, nonce: bytes) -> None:
