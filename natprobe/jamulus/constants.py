@@ -4,9 +4,9 @@ limits, the keep-alive interval and the sizes of the fixed-size messages.
 Free of :mod:`natprobe.jamulus.messages` on purpose: the echo-server contract's byte budgets
 (:mod:`natprobe.contract.terms`) need the sizes, and ``natprobe check`` loads that contract
 before its first packet, when the codec (dozens of message classes) is not needed yet. The
-sizes are the frame overhead plus each message's payload; ``tests/jamulus`` checks each one
-against ``len(encode(...))``. Source: jamulussoftware/jamulus r3_9_1, src/global.h,
-src/protocol.h, src/protocol.cpp, src/serverlist.h.
+sizes are the frame overhead plus each message's payload; ``tests/test_jamulus_codec.py``
+checks each against ``len(encode(...))``. Source: jamulussoftware/jamulus r3_9_1,
+src/global.h, src/protocol.h, src/protocol.cpp, src/serverlist.h.
 """
 
 from __future__ import annotations
