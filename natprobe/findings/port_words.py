@@ -90,6 +90,9 @@ def _text(why: Why) -> str:
         case Said.PROBE_NEVER_ARRIVED:
             return _("the echo server's probe never arrived")
         case Said.REQUEST_UNANSWERED:
+            if p("holder") is not None:
+                return _("the echo server's {service} request to {holder}, which holds the port, got no answer",
+                         service=p("service"), holder=_holder_name(p("holder")))
             return _("the echo server's {service} request got no answer", service=p("service"))
         case Said.V6_UNREACHED:
             return _(

@@ -316,6 +316,8 @@ class _FamilyOutcome:
     hairpins: tuple[HairpinResult, ...]
     limits: tuple[Availability, ...] = ()
     """Missing facilities that limited this family's conclusions."""
+    holders: tuple[PortHolder | None, ...] = ()
+    """The program found holding each port (by position), when one was."""
 
 
 async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
@@ -379,7 +381,8 @@ async def _check_family(
                    else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits)
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits,
+                             tuple(o.holder for o in observations))
     return Measured(outcome, whoami.public_ip)
 
 
@@ -465,7 +468,19 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
     )
     layers = {status.family: outcome.topology.layers for status, outcome in tested}
-    return dataclasses.replace(report, findings=explain_check(report, ports, layers))
+    return dataclasses.replace(report, findings=explain_check(report, _named_by_holder(ports, outcomes), layers))
+
+
+def _named_by_holder(ports: Sequence[PortSpec], outcomes: Sequence[_FamilyOutcome]) -> tuple[PortSpec, ...]:
+    """``ports`` with a UDP port Jamulus was found holding named ``PORT:jamulus``: the findings
+    then speak of Jamulus's two modes, as for UDP 22124."""
+    def jamulus_holds(index: int) -> bool:
+        return any(index < len(o.holders) and (h := o.holders[index]) is not None and h.kind is HolderKind.JAMULUS
+                   for o in outcomes)
+
+    return tuple(dataclasses.replace(spec, service="jamulus")
+                 if spec.service is None and spec.protocol is TransportProtocol.UDP and jamulus_holds(i) else spec
+                 for i, spec in enumerate(ports))
 
 
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
