@@ -409,7 +409,8 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
 
     # The name's lookups need nothing from the probes: they start at once, beside them, and
     # only the decision waits for the public addresses and the verdicts.
-    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers))
+    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers,
+                                                   capabilities))
                  if options.name is not None else None)
     try:
         # Every family at once (run_per_family): the report is ready when the slowest one is.
@@ -496,9 +497,10 @@ __all__ = ("CheckOptions", "check_ports")
 
 
 async def _look_up_name(name: str, server: str, token: str | None,
-                        nameservers: tuple[str, ...] | None) -> NameViews:
+                        nameservers: tuple[str, ...] | None, capabilities: CapabilitySet) -> NameViews:
     # dnspython loads in a thread: the probes already under way keep the event loop.
     module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
-    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
+    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True,
+                                      capabilities=capabilities)
     views: NameViews = await module.look_up_name(name, options)
     return views
