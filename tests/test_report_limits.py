@@ -129,3 +129,49 @@ def test_a_permission_limit_carries_its_command() -> None:
     entry = Availability(Facility.ARRIVAL_WATCH, False, None, Missing.PERMISSION, "EPERM", "sudo natprobe …")
     (limit,) = word_limits((entry,))
     assert limit.remedy == "sudo natprobe …" and limit.text.endswith("To allow it: sudo natprobe …")
+
+
+def _free_low_tcp_port() -> int:
+    from natprobe.adapters.holder_lookup import port_in_use
+
+    port = next((p for p in range(1000, 900, -1) if port_in_use("tcp", p) is False), None)
+    if port is None:
+        pytest.skip("no free TCP port between 901 and 1000 here")
+    return port
+
+
+async def test_a_check_without_the_low_ports_names_the_limit_and_tests_nothing_there() -> None:
+    """On loopback: a free TCP port below 1024 with the facility switched off is ``not-tested``,
+    its reason says why, and the report's limits name the facility (the echo server is not asked)."""
+    import ipaddress
+
+    from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.contract import TransportProtocol
+    from natprobe.measure.check import CheckOptions, check_ports
+    from natprobe.verdicts.reachability import PortSpec, PortStatus
+    from natprobe_server.config.http import HttpApiConfig
+    from tests.echo_server import loopback_api
+
+    port = _free_low_tcp_port()
+    caps = probe_capabilities().without(Facility.LOW_PORTS)
+    config = HttpApiConfig(probe_source_ip=ipaddress.ip_address("127.0.0.1"))
+    async with loopback_api(config) as running:
+        report = await check_ports(running.url, [PortSpec(TransportProtocol.TCP, port)],
+                                   CheckOptions(capabilities=caps, families=(IpFamily.IPV4,), trace=False,
+                                                listen_ip=ipaddress.IPv4Address("127.0.0.1")))
+    (verdict,) = report.ports
+    assert (verdict.status, verdict.reachable) == (PortStatus.UNTESTED, None)
+    assert f"did not listen on TCP port {port}" in verdict.reason and "switched off" in verdict.reason
+    assert [(e.facility, e.missing) for e in report.limits] == [(Facility.LOW_PORTS, Missing.DISABLED)]
+    data = assert_valid_report(report.to_dict())
+    assert data["schema_version"] == 6 and data["limits"][0]["facility"] == "bind-below-1024"
+
+
+def test_listening_below_1024_is_probed_per_platform() -> None:
+    from natprobe.adapters.capabilities import probe_capabilities
+
+    assert probe_capabilities("darwin").has(Facility.LOW_PORTS)  # any user, since macOS 10.14
+    assert probe_capabilities("win32").has(Facility.LOW_PORTS)
+    assert probe_capabilities("plan9")[Facility.LOW_PORTS].missing is Missing.UNSUPPORTED
+    here = probe_capabilities()[Facility.LOW_PORTS]
+    assert here.available or (here.missing is Missing.PERMISSION and "cap_net_bind_service" in (here.remedy or ""))

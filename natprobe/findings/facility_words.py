@@ -28,6 +28,8 @@ def _what(facility: Facility) -> str:
                  "program holds, and to tell this host's firewall apart)")
     if facility is Facility.INTERFACES:
         return _("list this host's interfaces and gateway")
+    if facility is Facility.LOW_PORTS:
+        return _("listen on a port below 1024 itself (needed to test such a port that no program holds)")
     return _("tell a stable IPv6 address from a temporary privacy address")
 
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.check_findings import explain_check
-from natprobe.findings.facility_words import limit_verdict, word_limits
-from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
+from natprobe.findings.facility_words import limit_sentence, limit_verdict, word_limits
+from natprobe.findings.port_words import assess_port, privileged_port_reason, unbound_low_port_reason, word_hairpin
 from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
 from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
@@ -38,7 +38,7 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
-from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
+from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, Missing, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     Context,
@@ -54,7 +54,13 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
-from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.capabilities import (
+    bind_remedy,
+    bind_unavailable,
+    probe_capabilities,
+    trace_path,
+    watch_unavailable,
+)
 from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
 from natprobe.verdicts.limits import limits_of
 
@@ -172,14 +178,22 @@ async def _observe_port(
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
-    listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
+    low_ports = capabilities[Facility.LOW_PORTS]
+    # A facility switched off is not tried (what a machine without it sees); one the probe
+    # found missing is tried all the same: the bind is cheap and decides.
+    switched_off = spec.port < 1024 and low_ports.missing is Missing.DISABLED
+    listener = None if forced is not None or switched_off else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or mode_for_held_port(spec))
     holder = None
     if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
         # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
         # the privilege. There is nothing to speak to either: say so, do not guess.
-        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
+        missing = bind_unavailable(capabilities)
+        error = (privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec))
+                 if missing.missing is Missing.PERMISSION
+                 else unbound_low_port_reason(spec.protocol, spec.port, limit_sentence(missing)))
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False, error=error,
+                               bind_missing=missing)
     if mode is None:
         mode, holder = _held_udp_mode(spec)
     elif listener is None and spec.protocol is TransportProtocol.UDP:
@@ -373,7 +387,9 @@ async def _check_family(
                           temporary_address=source is not None and source.temporary)
         verdicts = [assess_port(observation, context) for observation in observations]
         missed = [o.watch_missing for o in observations if o.watch_missing is not None]
-        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
+        unbound = tuple(o.bind_missing for o in observations if o.bind_missing is not None)
+        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace,
+                           watch_missing=tuple(missed), bind_missing=unbound)
         verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (

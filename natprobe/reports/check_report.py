@@ -31,7 +31,7 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 5
+CHECK_VERSION = 6
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
@@ -41,7 +41,9 @@ token reached this host's interface), and ``limits`` lists the facilities this m
 that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`).
 5: ``relay`` (null, or the relay check when ``--host NAME`` leads to a relay: a
 :data:`~natprobe.reports.relay_report.RELAY_SCHEMA` body) and ``advice`` (what to do when a
-port forward cannot work: the remedies in order, each with its check command)."""
+port forward cannot work: the remedies in order, each with its check command).
+6: a limit's ``facility`` may be ``bind-below-1024`` (natprobe could not listen on a free port
+below 1024 itself: that port's verdict is ``not-tested``, and ``limits`` says why)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ __all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "LIMI
            "limit_to_dict", "limits_to_list")
 
 DOCTOR_SCHEMA_ID = "natprobe/doctor"
-DOCTOR_VERSION = 1
+DOCTOR_VERSION = 2
+"""2: the facility ``bind-below-1024`` (listening on a port below 1024) is listed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,8 @@ class RouterReport:
 CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
 CHECK_MAP_VERSION = 3
 """2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``).
-3: the embedded ``router`` report is version 4 (with ``limits``)."""
+3: the embedded ``router`` report is version 4 (with ``limits``), the embedded ``check`` report
+version 6 (a limit may be ``bind-below-1024``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,13 +31,17 @@ def limits_of(
     *,
     traced: bool,
     watch_missing: tuple[Availability, ...] = (),
+    bind_missing: tuple[Availability, ...] = (),
 ) -> tuple[Availability, ...]:
-    """The facilities whose absence limited these verdicts (each once, most telling first)."""
+    """The facilities whose absence limited these verdicts (each once, most telling first):
+    ``watch_missing`` and ``bind_missing`` are what the ports' observations could not do."""
     limits: list[Availability] = list(dict.fromkeys(watch_missing))
     unreached = any(v.reachable is False for v in verdicts)
     arrival = capabilities[Facility.ARRIVAL_WATCH]
     if not arrival.available and unreached and not any(e.facility is Facility.ARRIVAL_WATCH for e in limits):
         limits.append(arrival)
+    limits += [entry for entry in dict.fromkeys(bind_missing)
+               if not any(e.facility is Facility.LOW_PORTS for e in limits)][:1]
     if not traced and unreached and family is IpFamily.IPV4:
         limits.append(capabilities[Facility.HOP_TRACE])
     if family is IpFamily.IPV6 and not capabilities.has(Facility.IPV6_TEMPORARY):
