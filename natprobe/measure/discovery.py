@@ -31,12 +31,11 @@ from natprobe.verdicts.classify import (
     silence_doubt,
     usable_alternate,
 )
-from natprobe.observations import Observation, Probe
+from natprobe.observations import CapabilitySet, Facility, Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
 from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
 from natprobe.findings.facility_words import word_limits
-from natprobe.observations import CapabilitySet, Facility
 from natprobe.verdicts.limits import leaned_on
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
