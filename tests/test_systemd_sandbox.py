@@ -46,3 +46,28 @@ def test_the_watch_service_names_a_program_its_sandbox_hides() -> None:
     assert Path(in_home[0]) in hidden_from_units("system", in_home)
     assert Path(in_home[0]) not in hidden_from_units("user", in_home)
     assert Path("/tmp/v/bin/natprobe") in hidden_from_units("user", ["/tmp/v/bin/natprobe"])
+
+
+def test_a_watch_service_from_a_virtualenv_under_tmp_is_printed_with_a_warning(tmp_path: Path) -> None:
+    """A real virtualenv under /tmp (hidden by PrivateTmp=yes) runs the real command."""
+    import os
+    import subprocess
+    import sysconfig
+    import venv
+
+    root = Path(__file__).resolve().parents[1]
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
+    python = env / "bin" / "python"
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    Path(site, "natprobe-test.pth").write_text(f"{root}\n{sysconfig.get_paths()['purelib']}\n")
+    script = env / "bin" / "natprobe"
+    script.write_text(f"#!{python}\nimport sys\nfrom natprobe_cli.main import run\nsys.exit(run())\n")
+    script.chmod(0o755)
+    environment = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "LANGUAGE": "en"}
+    done = subprocess.run([script, "watch", "--systemd-timer", "user", "--server", "http://127.0.0.1:9", "--udp", "22124"],
+                          capture_output=True, text=True, timeout=60, check=False, env=environment)
+    assert done.returncode == 0, done.stderr
+    assert f"ExecStart={script} watch --once" in done.stdout  # the units are still printed
+    assert "could not start" in done.stderr and str(script) in done.stderr and "/opt/natprobe" in done.stderr
