@@ -52,19 +52,10 @@ def test_a_watch_service_from_a_virtualenv_under_tmp_is_printed_with_a_warning(t
     """A real virtualenv under /tmp (hidden by PrivateTmp=yes) runs the real command."""
     import os
     import subprocess
-    import sysconfig
-    import venv
 
-    root = Path(__file__).resolve().parents[1]
-    env = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
-    python = env / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-    Path(site, "natprobe-test.pth").write_text(f"{root}\n{sysconfig.get_paths()['purelib']}\n")
-    script = env / "bin" / "natprobe"
-    script.write_text(f"#!{python}\nimport sys\nfrom natprobe_cli.main import run\nsys.exit(run())\n")
-    script.chmod(0o755)
+    from tests.virtualenv_script import natprobe_in_virtualenv
+
+    script = natprobe_in_virtualenv(tmp_path / "venv")
     environment = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "LANGUAGE": "en"}
     done = subprocess.run([script, "watch", "--systemd-timer", "user", "--server", "http://127.0.0.1:9", "--udp", "22124"],
                           capture_output=True, text=True, timeout=60, check=False, env=environment)
