@@ -100,7 +100,7 @@ class NatReport:
     has_global_ipv6: bool | None = None
     """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
     findings: tuple[Finding, ...] = ()
-    """What the verdicts mean (:func:`natprobe.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
+    """What the verdicts mean (:func:`natprobe.nat.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
     limits: tuple[Limit, ...] = ()
     """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 

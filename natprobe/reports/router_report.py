@@ -89,7 +89,7 @@ class RouterReport:
     """Over IPv6 the router forwards nothing: a global address means a pinhole, not a mapping,
     makes a service reachable. None: not looked at."""
     findings: tuple[Finding, ...] = ()
-    """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
+    """What the answers mean (:func:`natprobe.router.explain_router`, attached by :func:`natprobe.probe_router`)."""
     limits: tuple[Limit, ...] = ()
     """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
