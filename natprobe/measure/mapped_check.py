@@ -22,6 +22,7 @@ from natprobe.verdicts.port_spec import PortSpec
 
 if TYPE_CHECKING:
     from natprobe.measure.portmapping import RouterSession
+    from natprobe.observations import CapabilitySet
     from natprobe.reports.check_report import CheckReport
     from natprobe.reports.router_report import MappedCheck, RouterReport
     from natprobe.verdicts.reachability import PortVerdict
@@ -33,7 +34,8 @@ DEFAULT_LEASE_S = 600
 from there: the router's modules load only once the check's first packet is out."""
 
 
-async def _ask_router(timeout: float, until: asyncio.Event | None, list_mappings: bool) -> RouterSession:
+async def _ask_router(timeout: float, until: asyncio.Event | None, list_mappings: bool,
+                      capabilities: CapabilitySet | None) -> RouterSession:
     # One turn of the loop first: the check, started just before, creates its per-family tasks
     # and opens its connection to the echo server (the first packet); the router's modules
     # then load in a thread while that connection is under way. Only a matter of speed.
@@ -41,7 +43,7 @@ async def _ask_router(timeout: float, until: asyncio.Event | None, list_mappings
     await asyncio.to_thread(importlib.import_module, "natprobe.measure.portmapping")
     from natprobe.measure.portmapping import probe_router
 
-    return await probe_router(timeout=timeout, until=until, list_mappings=list_mappings)
+    return await probe_router(timeout=timeout, until=until, list_mappings=list_mappings, capabilities=capabilities)
 
 
 async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
@@ -52,7 +54,7 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     probes_done = asyncio.Event() if bounded else None
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
-    router_task = asyncio.create_task(_ask_router(router_timeout, probes_done, not bounded))
+    router_task = asyncio.create_task(_ask_router(router_timeout, probes_done, not bounded, options.capabilities))
     try:
         report = await check_ports(server, ports, options)
     except BaseException:
