@@ -101,6 +101,18 @@ def test_check_loads_only_its_connection_before_the_first_packet(args: tuple[str
     assert not early, early
 
 
+def test_nat_loads_no_port_verdicts_before_its_first_packet() -> None:
+    """``nat`` names the facilities its report leaned on with the check's words, which load the
+    port verdicts and msgspec: only once its first requests are out (STUN over UDP, and over
+    TCP beside it: the TCP connect is the moment recorded)."""
+    modules = imported_at_first_connect("nat", "--server", f"127.0.0.1:{_closed_port()}", "--json")
+    assert "natprobe.measure.discovery" in modules
+    late = ("msgspec", "natprobe.verdicts.reachability", "natprobe.findings.facility_words", "natprobe.contract.base",
+            "natprobe_server", "aiohttp")
+    early = sorted(m for m in modules if m.startswith(late))
+    assert not early, early
+
+
 @pytest.mark.parametrize("command", ["check", "nat", "dns", "router", "explain", "jamulus", "exposure", "config"])
 def test_client_commands_do_not_load_the_echo_server(command: str) -> None:
     modules = imported_by(command, "--help")

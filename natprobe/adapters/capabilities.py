@@ -18,6 +18,7 @@ import os
 import shlex
 import socket
 import sys
+import threading
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -82,7 +83,9 @@ def _arrival_watch(platform: str) -> Availability:
         return Availability(facility, False, None, Missing.PERMISSION, str(exc), raw_capture_remedy())
     except OSError as exc:
         return Availability(facility, False, None, Missing.FAILED, str(exc))
-    sock.close()
+    # Closing a packet socket waits out the kernel's RCU grace period (8-18 ms here), and the
+    # probe runs before check's and nat's first packet: the close happens in a thread instead.
+    threading.Thread(target=sock.close, name="natprobe-close-probe", daemon=True).start()
     return Availability(facility, True, "AF_PACKET + BPF (IPv4 and IPv6)")
 
 

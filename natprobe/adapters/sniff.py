@@ -21,6 +21,7 @@ import ctypes
 import logging
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 
 from natprobe.addressing import IPAddress
@@ -238,7 +239,9 @@ class ArrivalWatcher:
     def _stop(self) -> None:
         if self._sock is not None:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
-            self._sock.close()
+            # Closing a packet socket waits out the kernel's RCU grace period (8-18 ms): not on
+            # the event loop, which has the next port's probe to run.
+            threading.Thread(target=self._sock.close, name="natprobe-close-watch", daemon=True).start()
             self._sock = None
 
     async def __aexit__(self, *exc_info: object) -> None:
