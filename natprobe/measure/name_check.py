@@ -171,9 +171,11 @@ async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()
 
 
 def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | None] | None = None,
-                family_reachable: Mapping[IpFamily, bool | None] | None = None) -> DnsReport:
+                family_reachable: Mapping[IpFamily, bool | None] | None = None,
+                ipv6_flags_unknown: bool = False) -> DnsReport:
     """The report of :func:`look_up_name`'s views; ``public_ips`` fills in what the lookups left
-    to the caller, ``family_reachable`` says per family whether the checked ports were reachable."""
+    to the caller, ``family_reachable`` says per family whether the checked ports were reachable,
+    ``ipv6_flags_unknown`` that the IPv6 address seen may be a temporary one (no way to tell here)."""
     if views.valid_name is None or views.local is None:
         verdicts = tuple(FamilyDnsVerdict(f, DnsVerdict.INVALID_NAME, views.invalid_reason) for f in IpFamily)
         return DnsReport(views.name, False, views.server, None, None, {f: None for f in IpFamily}, verdicts,
@@ -183,7 +185,8 @@ def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | N
     reachable = family_reachable or {}
     verdicts = tuple(
         word_dns(decide_family(views.valid_name, family, views.local[family], None if view is None else view[family],
-                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary))
+                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary,
+                               flags_unknown=ipv6_flags_unknown))
         for family in IpFamily
     )
     return DnsReport(views.valid_name, True, views.server, views.local, view, seen, verdicts, views.notes,
