@@ -5,6 +5,7 @@ from __future__ import annotations
 from natprobe.i18n import _, ngettext
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
+from natprobe.findings.facility_words import limit_sentence
 from natprobe.findings.port_words import cgnat_advice
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome
 
@@ -22,6 +23,10 @@ def router_silent(waited_s: float) -> Finding:
 
 def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     """The findings of a :class:`RouterReport`, most important first."""
+    if report.gateway is None and report.gateway_unknown is not None:
+        return (Finding(Severity.INFO, _("The router was not asked"),
+                        _("{limit} Name the router with --gateway ADDRESS or the environment variable NATPROBE_GATEWAY.",
+                          limit=limit_sentence(report.gateway_unknown)), code="router-gateway-unknown"),)
     if report.gateway is None:
         return (Finding(Severity.PROBLEM, _("No default gateway"),
                         _("This host has no IPv4 default route, so there is no router to ask."), code="router-no-gateway"),)

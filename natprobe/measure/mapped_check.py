@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 
+from natprobe.findings.facility_words import word_limits
 from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
@@ -37,7 +38,7 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
     router_task = asyncio.create_task(probe_router(timeout=router_timeout, until=probes_done,
-                                                   list_mappings=not bounded))
+                                                   list_mappings=not bounded, capabilities=options.capabilities))
     try:
         report = await check_ports(server, ports, options)
     except BaseException:
@@ -48,6 +49,8 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     if probes_done is not None:
         probes_done.set()
     session = await router_task
+    if session.report.gateway_unknown is not None:  # the router's evidence is what it limited
+        report = dataclasses.replace(report, limits=(*report.limits, *word_limits((session.report.gateway_unknown,))))
     gateway = session.report.external_address
     if gateway is None:
         if session.silent_after_s is not None and session.report.gateway is not None:

@@ -27,11 +27,13 @@ from natprobe.adapters.interfaces import (
     read_local_context,
     source_address_toward,
 )
+from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.portmap_udp import GatewaySocket
 from natprobe.adapters.upnp_igd import IgdClient, UpnpMapping, discover_igd
 from natprobe.addressing import IPAddress
 from natprobe.errors import NetworkError, PortMappingError
 from natprobe.i18n import _
+from natprobe.observations import Availability, CapabilitySet, Facility
 from natprobe.portmap import natpmp, pcp
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
 from natprobe.findings.router_findings import explain_router
@@ -195,7 +197,8 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
 
 
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0,
-                       until: asyncio.Event | None = None, list_mappings: bool = True) -> RouterSession:
+                       until: asyncio.Event | None = None, list_mappings: bool = True,
+                       capabilities: CapabilitySet | None = None) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently.
 
     Evidence, not a mapping: each protocol gets one request and one LAN round trip's worth of
@@ -203,19 +206,27 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     and RFC 6886 section 3.1 are for creating mappings. When ``until`` is set first (the probes
     it accompanies are done), the protocols still silent are reported as such at once
     (:attr:`RouterSession.silent_after_s`), never waited for. ``list_mappings`` reads the
-    router's UPnP table too (one SOAP call per entry), which only ``--map`` needs."""
+    router's UPnP table too (one SOAP call per entry), which only ``--map`` needs. Without the
+    interfaces facility (``capabilities``, default: probed) and without ``gateway`` or
+    ``$NATPROBE_GATEWAY``, the gateway is unknown and nobody is asked
+    (:attr:`RouterReport.gateway_unknown`)."""
     started = time.monotonic()
     # Whether this host has global IPv6 does not depend on the router: read it first, so even a
     # host without an IPv4 gateway learns it (a UDP connect() picks the source; nothing is sent).
     ipv6_address = ipv6_source_toward(DEFAULT_TOWARD_V6).address
     if gateway is None:
         gateway = gateway_from_environment()
+    unknown: Availability | None = None
     if gateway is None:
-        context = read_local_context()
-        gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
+        capabilities = capabilities or probe_capabilities()
+        if capabilities.has(Facility.INTERFACES):
+            context = read_local_context()
+            gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
+        else:
+            unknown = capabilities[Facility.INTERFACES]
     if gateway is None or not isinstance(gateway, IPv4Address):
         report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started,
-                              ipv6_address, ipv6_address is not None)
+                              ipv6_address, ipv6_address is not None, gateway_unknown=unknown)
         return RouterSession(dataclasses.replace(report, findings=explain_router(report)))
     try:
         local_ip: IPAddress | None = source_address_toward(gateway)

@@ -7,6 +7,7 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.addressing import IPAddress
+from natprobe.observations import Availability
 from natprobe.reports.check_report import CHECK_SCHEMA, CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
@@ -85,6 +86,10 @@ class RouterReport:
     makes a service reachable. None: not looked at."""
     findings: tuple[Finding, ...] = ()
     """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
+    gateway_unknown: Availability | None = None
+    """The facility whose absence kept natprobe from finding the default gateway (``gateway``
+    is then None though this host may well have one); the ``router-gateway-unknown`` finding
+    says it in JSON."""
 
     @property
     def any_answered(self) -> bool:

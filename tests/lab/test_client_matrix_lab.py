@@ -192,8 +192,11 @@ def _check(home: Home, run: str) -> tuple[subprocess.CompletedProcess[str], dict
     if run not in home.runs:
         udp = ",".join(s.argument for s in HOME if s.protocol == "udp" and not s.service)
         tcp = [a for s in HOME if s.protocol == "tcp" for a in ("--tcp", s.argument)]
+        # Without the interfaces facility the router step finds no gateway, and asks nobody: it
+        # runs there to show that (elsewhere the lab's silent router would only cost time).
+        router = () if "interfaces" in (SETS[run] or "") else ("--no-router",)
         done = _cli(home, "check", "--udp", udp, *tcp, "--host", SITE, "--hairpin", "--server", URL,
-                    "--timeout", "1", "--json", "--no-router", off=SETS[run], as_user=run == "ordinary-user")
+                    "--timeout", "1", "--json", *router, off=SETS[run], as_user=run == "ordinary-user")
         home.runs[run] = (done, _json(done))
     return home.runs[run]
 
@@ -234,7 +237,10 @@ def test_every_home_verdict_is_right_or_honest(home: Home, run: str) -> None:
         v6 = {f["family"]: f for f in data["families"]}["ipv6"]
         assert v6["local_ip"] == str(home.v6.temporary_address()), v6
         assert "ipv6-temporary" in {e["facility"] for e in data["limits"]}
-    if off == {Facility.INTERFACES}:  # check leans on no interface listing: nothing changes
+    if Facility.INTERFACES in off:  # only the router step needed them, to find the gateway
+        assert "interfaces" in {e["facility"] for e in data["limits"]}
+        assert not any(f["code"].startswith("router-") for f in data["findings"]), data["findings"]
+    if off == {Facility.INTERFACES}:  # no verdict leans on the interface listing: nothing changes
         assert by_key == {key: s.status for key, s in seen_in_report(_check(home, "every-facility")[1]).items()}
     # The name's records name this network's addresses. Without the IPv6 address flags the
     # address seen may be a temporary one: the AAAA record is then "not verified", saying why,
@@ -327,6 +333,18 @@ def test_doctor_shows_what_the_variable_switched_off_and_refuses_an_unknown_name
     bad = _cli(home, "check", "--udp", "22124", "--server", URL, "--no-router", off="hop-trace,arival-watch")
     assert bad.returncode == 2 and bad.stdout == "", bad
     assert bad.stderr.strip().count("\n") == 0 and "'arival-watch'" in bad.stderr and "arrival-watch" in bad.stderr
+
+
+def test_without_the_interfaces_the_router_is_not_asked_and_the_report_says_why(home: Home) -> None:
+    asked = _cli(home, "router", "--json", "--timeout", "0.5")
+    assert asked.returncode == 1 and _json(asked)["gateway"] == str(home.lab.router.lan_ip)  # silent lab router
+    done = _cli(home, "router", "--json", "--timeout", "0.5", off="interfaces")
+    assert done.returncode == 3, done.stderr
+    data = _json(done)
+    assert data["gateway"] is None and data["protocols"] == []
+    (finding,) = data["findings"]
+    assert finding["code"] == "router-gateway-unknown" and "switched off by NATPROBE_FACILITIES_OFF" in finding["detail"]
+    assert "NATPROBE_GATEWAY" in finding["detail"]
 
 
 def test_check_as_a_user_in_text_says_what_is_limited(home: Home) -> None:
