@@ -47,7 +47,7 @@ from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.addressing import IpFamily
 from natprobe.contract import TransportProtocol
 from natprobe.findings.facility_words import limit_sentence
-from natprobe.lab import Lab, LabConfig, PortForward
+from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.dns_server import LabDns
 from natprobe.lab.ipv6_net import Ipv6Lab, enable_ipv6
 from natprobe.lab.netns import namespace_environment
@@ -165,7 +165,12 @@ def home(user: User, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]
 
 
 def _cli(home: Home, *args: str, off: str | None = None, as_user: bool = False) -> subprocess.CompletedProcess[str]:
-    """``natprobe ARGS`` in the client namespace, as root or as the created user."""
+    return _cli_in(home.lab, home.user, *args, off=off, as_user=as_user)
+
+
+def _cli_in(lab: Lab, user: User, *args: str, off: str | None = None,
+            as_user: bool = False) -> subprocess.CompletedProcess[str]:
+    """``natprobe ARGS`` in ``lab``'s client namespace, as root or as the created ``user``."""
     env = namespace_environment()
     env.pop("NATPROBE_FACILITIES_OFF", None)
     if off is not None:
@@ -173,12 +178,11 @@ def _cli(home: Home, *args: str, off: str | None = None, as_user: bool = False) 
     argv = [sys.executable, "-m", "natprobe_cli", *args]
     if as_user:
         checkout, packages = _code_paths()
-        u = home.user
+        u = user
         env.update({"HOME": str(u.home), "XDG_CONFIG_HOME": str(u.home), "PYTHONPATH": f"{checkout}:{packages}",
                     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
         argv = ["setpriv", f"--reuid={u.uid}", f"--regid={u.gid}", "--clear-groups", SYSTEM_PYTHON, *argv[1:]]
-    done = home.lab.client.exec(argv, check=False, timeout=CLI_TIMEOUT_S, env=env,
-                                cwd=str(home.user.home) if as_user else None)
+    done = lab.client.exec(argv, check=False, timeout=CLI_TIMEOUT_S, env=env, cwd=str(user.home) if as_user else None)
     assert "Traceback" not in done.stderr, done.stderr
     return done
 
@@ -374,12 +378,16 @@ def test_the_other_commands_run_as_a_user(home: Home, command: tuple[str, ...]) 
 # --------------------------------------------------------------------------- two NATs in a row
 
 
-OUTER = {"cgnat": (LabConfig(cgnat=True, forwards=tuple(PortForward(x.protocol, x.port) for x in CARRIER)), CARRIER,
-                   "100.64.0.1"),
-         "double-nat": (LabConfig(double_nat=True, forwards=tuple(PortForward(x.protocol, x.port) for x in DOUBLE)),
-                        DOUBLE, "192.168.1.1")}
-"""Each lab with a second NAT in front of the home router: its config, its scenarios, and the
-outer NAT's inside address (the trace's second hop)."""
+OUTER = {
+    "cgnat": (LabConfig(cgnat=True, forwards=tuple(PortForward(x.protocol, x.port) for x in CARRIER)), CARRIER,
+              "100.64.0.1", ("endpoint-independent", "address-and-port-dependent")),
+    "double-nat": (LabConfig(double_nat=True, carrier_behavior=Behavior.SYMMETRIC,
+                             forwards=tuple(PortForward(x.protocol, x.port) for x in DOUBLE)),
+                   DOUBLE, "192.168.1.1", ("address-and-port-dependent", "address-and-port-dependent")),
+}
+"""Each lab with a second NAT in front of the home router: its config, its scenarios, the outer
+NAT's inside address (the trace's second hop), and the mapping and filtering ``natprobe nat``
+must find (the ISP box of the double NAT is symmetric)."""
 
 
 @pytest.fixture(scope="module", params=list(OUTER))
@@ -390,13 +398,35 @@ def outer(request: pytest.FixtureRequest) -> Iterator[tuple[str, Lab, str]]:
         yield request.param, lab, echo.http_url
 
 
+def test_two_nats_in_a_row_as_a_user(outer: tuple[str, Lab, str], user: User) -> None:
+    """The check (its topology from the hop trace, which needs no privilege) and the NAT
+    discovery, run by the user through the CLI: the same truth as root's (the library runs
+    below, ``test_discovery_lab``)."""
+    as_user = True
+    layers, lab, url = outer
+    _config, scenarios, _hop, behaviour = OUTER[layers]
+    args = [a for s in scenarios for a in (f"--{s.protocol}", s.argument)]
+    checked = _cli_in(lab, user, "check", *args, "--server", url, "--timeout", "1", "--json", "--no-router",
+                      as_user=as_user)
+    data = _json(checked)
+    assert checked.returncode == 1 and data["topology"]["layers"] == layers, data["topology"]
+    limits = [e["text"] for e in data["limits"]]
+    seen = seen_in_report(data)
+    for scenario in scenarios:
+        problem = judge(seen[("ipv4", scenario.protocol, scenario.port)], scenario.truth["ipv4"], limits)
+        assert problem is None, f"{scenario.name}: {problem}"
+    nat = _json(_cli_in(lab, user, "nat", "--server", str(lab.server.primary_ip), "--no-hairpin", "--json",
+                        as_user=as_user))
+    assert (nat["mapping"]["value"], nat["filtering"]["value"]) == behaviour, nat
+
+
 @pytest.mark.parametrize("off", [(), *((f,) for f in LINUX_ONLY), LINUX_ONLY],
                          ids=["every-facility", *(f.value for f in LINUX_ONLY), "all-linux-only-off"])
 def test_two_nats_in_a_row_are_right_or_honest(outer: tuple[str, Lab, str], off: tuple[Facility, ...]) -> None:
     """Through the library, with an injected capability set: the port verdicts per catalogue, and
     the topology named from the hop trace, or (without it) a single NAT not claimed for sure."""
     layers, lab, url = outer
-    _config, scenarios, second_hop = OUTER[layers]
+    _config, scenarios, second_hop, _behaviour = OUTER[layers]
     caps = probe_capabilities().without(*off)
     specs = [PortSpec(TransportProtocol(s.protocol), s.port) for s in scenarios]
     with lab.client.entered():
