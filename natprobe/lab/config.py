@@ -90,8 +90,9 @@ class LabConfig:
     Built like ``cgnat`` (the outer NAT is :attr:`Lab.carrier`), on RFC 1918 space instead of
     RFC 6598."""
     carrier_behavior: Behavior = Behavior.PORT_RESTRICTED_CONE
-    """With ``cgnat`` (or ``double_nat``): the outer NAT's behaviour (a full-cone carrier lets miniupnpd's STUN
-    test pass, so the home router accepts mappings that the carrier never forwards)."""
+    """With ``cgnat`` (or ``double_nat``): the outer NAT's behaviour (a full-cone carrier lets
+    miniupnpd's STUN test pass, so the home router accepts mappings that the carrier never
+    forwards)."""
     hairpin: bool = False
     """The home router hairpins port forwards and dynamic UDP mappings."""
     udp_timeout_s: int | None = None
