@@ -241,6 +241,7 @@ def test_every_home_verdict_is_right_or_honest(home: Home, run: str) -> None:
         # stable one, so every IPv6 port ends not-tested or filtered, saying why.
         v6 = {f["family"]: f for f in data["families"]}["ipv6"]
         assert v6["local_ip"] == str(home.v6.temporary_address()), v6
+        assert "cannot tell here whether it is this host's stable address" in v6["note"], v6  # no claim either way
         assert "ipv6-temporary" in {e["facility"] for e in data["limits"]}
     if Facility.INTERFACES in off:  # only the router step needed them, to find the gateway
         assert "interfaces" in {e["facility"] for e in data["limits"]}
