@@ -9,7 +9,16 @@ that proved it (:class:`MappedCheck`).
 
 from __future__ import annotations
 
+from natprobe.findings.router_findings import explain_router
 from natprobe.reports.router_report import MappedCheck, ProtocolAnswer
 from natprobe.verdicts.router_verdicts import ExternalMeaning, MappingOutcome, MappingProtocol, RouterMapping
 
-__all__ = ("ExternalMeaning", "MappedCheck", "MappingOutcome", "MappingProtocol", "ProtocolAnswer", "RouterMapping")
+__all__ = (
+    "ExternalMeaning",
+    "MappedCheck",
+    "MappingOutcome",
+    "MappingProtocol",
+    "ProtocolAnswer",
+    "RouterMapping",
+    "explain_router",
+)

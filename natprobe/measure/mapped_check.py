@@ -14,10 +14,10 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 
-from natprobe.findings.facility_words import word_limits
 from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
+from natprobe.observations import Facility
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers
@@ -49,8 +49,11 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     if probes_done is not None:
         probes_done.set()
     session = await router_task
-    if session.report.gateway_unknown is not None:  # the router's evidence is what it limited
-        report = dataclasses.replace(report, limits=(*report.limits, *word_limits((session.report.gateway_unknown,))))
+    # Without the interfaces the router could not be found: the check's router evidence is what
+    # that limited, and the check's limits say so too.
+    unknown_gateway = tuple(e for e in session.report.limits if e.facility is Facility.INTERFACES)
+    if unknown_gateway and not any(e.facility is Facility.INTERFACES for e in report.limits):
+        report = dataclasses.replace(report, limits=(*report.limits, *unknown_gateway))
     gateway = session.report.external_address
     if gateway is None:
         if session.silent_after_s is not None and session.report.gateway is not None:

@@ -7,8 +7,8 @@ from ipaddress import IPv6Address
 from typing import Any
 
 from natprobe.addressing import IPAddress
-from natprobe.observations import Availability
 from natprobe.reports.check_report import CHECK_SCHEMA, CheckReport
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
@@ -49,10 +49,14 @@ __all__ = (
 
 
 ROUTER_SCHEMA_ID = "natprobe/router"
-ROUTER_VERSION = 3
+ROUTER_VERSION = 4
 """2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
 3: ``findings`` (what the router's answers mean, as ``natprobe router`` prints them) is added:
-every report carries its findings the same way."""
+every report carries its findings the same way.
+4: ``limits`` lists the facilities this machine lacked that limited the conclusions, as the
+check report does (:data:`~natprobe.reports.doctor_report.LIMIT`): the interfaces (without
+them the default gateway is not found) and the IPv6 address flags (without them
+``ipv6.address`` may be a temporary privacy address)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +89,9 @@ class RouterReport:
     """Over IPv6 the router forwards nothing: a global address means a pinhole, not a mapping,
     makes a service reachable. None: not looked at."""
     findings: tuple[Finding, ...] = ()
-    """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
-    gateway_unknown: Availability | None = None
-    """The facility whose absence kept natprobe from finding the default gateway (``gateway``
-    is then None though this host may well have one); the ``router-gateway-unknown`` finding
-    says it in JSON."""
+    """What the answers mean (:func:`natprobe.router.explain_router`, attached by :func:`natprobe.probe_router`)."""
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property
     def any_answered(self) -> bool:
@@ -124,14 +126,17 @@ class RouterReport:
             },
             "duration_ms": round(self.duration_s * 1000, 1),
             "findings": [f.to_dict() for f in self.findings],
+            "limits": limits_to_list(self.limits),
         }
 
 
 
 
 CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
-CHECK_MAP_VERSION = 2
-"""2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``)."""
+CHECK_MAP_VERSION = 3
+"""2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``).
+3: the embedded ``router`` report is version 4 (with ``limits``), the embedded ``check`` report
+version 6 (a limit may be ``bind-below-1024``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +190,7 @@ ROUTER_SCHEMA: JsonSchema = report_schema(
         "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
         "duration_ms": {"type": "number"},
         "findings": {"type": "array", "items": FINDING},
+        "limits": LIMITS,
     },
 )
 
