@@ -6,6 +6,7 @@ echo server on loopback), and $NATPROBE_GATEWAY is loopback (tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -308,3 +310,72 @@ def test_a_missing_or_wrong_token_names_the_option_the_variable_and_config(tmp_p
     assert "Authorization" not in text
     assert "does not accept this token" in " ".join(wrong.stdout.split() + wrong.stderr.split())
     assert right.returncode == ExitCode.OK, right.stderr
+
+
+# --- 17. check with no reachable echo server: the report says so, on stdout with --json ------------------
+
+
+def _json_report(out: str) -> dict[str, Any]:
+    from tests.json_reports import assert_valid_report
+
+    return assert_valid_report(json.loads(out))
+
+
+def test_check_json_with_a_dead_server_prints_every_port_not_tested(home: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "--udp", "22124", "--tcp", "443:https", "--no-router", "--no-trace", "--ipv4", "--server", DEAD]
+    assert natprobe_main([*argv, "--json"]) == ExitCode.COULD_NOT_TEST  # what the README says: could not test
+    data = _json_report(capsys.readouterr().out)
+    assert (data["schema_version"], data["server"], data["public_ip"]) == (6, DEAD, None), data
+    assert [(p["protocol"], p["port"], p["status"], p["reachable"]) for p in data["ports"]] == [
+        ("udp", 22124, "not-tested", None), ("tcp", 443, "not-tested", None)]
+    for port in data["ports"]:
+        assert "cannot reach echo server http://127.0.0.1:1" in port["reason"], port
+    assert [f["tested"] for f in data["families"]] == [False]
+
+    # The library gives the same report: the CLI only prints it.
+    from natprobe.contract import TransportProtocol
+    from natprobe.measure.check import CheckOptions, check_ports
+    from natprobe.addressing import IpFamily
+    from natprobe.verdicts.reachability import PortSpec
+
+    specs = [PortSpec(TransportProtocol.UDP, 22124), PortSpec(TransportProtocol.TCP, 443, "https")]
+    report = asyncio.run(check_ports(DEAD, specs, CheckOptions(trace=False, families=(IpFamily.IPV4,))))
+    assert not report.server_reached and not report.any_tested
+    library = _json_report(json.dumps(report.to_dict()))
+    assert {**library, "duration_ms": 0} == {**data, "duration_ms": 0}
+
+    # Without --json: one clear section on stderr, nothing on stdout.
+    assert natprobe_main(argv) == ExitCode.COULD_NOT_TEST
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 3 and err[0].startswith("Checking 2 port(s)"), (captured.out, err)
+    assert "cannot reach echo server http://127.0.0.1:1" in err[1] and "nothing could be tested" in err[2], err
+
+
+def test_check_share_with_a_dead_server_says_nothing_was_tested(home: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["check", "--udp", "22124", "--no-router", "--no-trace", "--ipv4", "--share",
+                          "--server", DEAD]) == ExitCode.COULD_NOT_TEST
+    out = capsys.readouterr().out
+    title = out.splitlines()[0]
+    assert title.startswith("### natprobe check:") and "nothing could be tested" in title, out
+    assert "port(s) reachable" not in out and "None" not in out, out
+    assert "| UDP 22124 | ? `not-tested` | not tested |" in out and "cannot reach echo server" in out, out
+    assert "127.0.0.1" not in out, out  # the server's host is removed like every name
+
+
+def test_check_json_without_any_server_prints_the_not_tested_report(home: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["check", "--udp", "22124", "--tcp", "80", "--json"]) == ExitCode.COULD_NOT_TEST
+    captured = capsys.readouterr()
+    data = _json_report(captured.out)
+    assert (data["server"], data["public_ip"]) == (None, None), data
+    assert {p["status"] for p in data["ports"]} == {"not-tested"} and len(data["ports"]) == 2, data
+    assert all("no echo server is configured" in p["reason"] for p in data["ports"]), data
+    # The explanation and what is known from inside stay on stderr, out of the JSON.
+    assert "natprobe config set server" in captured.err and "What can be known from inside" in captured.err
+    assert natprobe_main(["check", "--udp", "22124", "--share"]) == ExitCode.COULD_NOT_TEST
+    shared = capsys.readouterr()
+    assert shared.out.startswith("### natprobe check:") and "nothing could be tested" in shared.out.splitlines()[0]
+    assert "no echo server is configured" in shared.out and "What can be known" in shared.err

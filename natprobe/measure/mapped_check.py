@@ -84,7 +84,7 @@ async def check_ports_with_mapping(
     router = session.report
     topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
-    if not todo:
+    if not todo or not before.server_reached:  # no echo server to prove a mapping: map nothing
         return MappedCheck(before, router, (), lease_s, keep)
     async with mapped_ports(session, [(s.protocol is TransportProtocol.UDP, s.port) for s in todo],
                             lease_s=lease_s, keep=keep) as outcomes:

@@ -125,8 +125,10 @@ class RouterReport:
 
 
 CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
-CHECK_MAP_VERSION = 2
-"""2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``)."""
+CHECK_MAP_VERSION = 3
+"""2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``).
+3: the embedded ``check`` is :data:`~natprobe.reports.check_report.CHECK_SCHEMA` version 6
+(``server`` and ``public_ip`` null when nothing could be tested; nothing is mapped then)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,15 +145,43 @@ def _bad_host(text: str) -> str | None:
     return None
 
 
-def _no_server(args: argparse.Namespace) -> int:
-    """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
+def _no_server(args: argparse.Namespace, specs: list[PortSpec], families: tuple[IpFamily, ...]) -> int:
+    """No server anywhere: explain, report what is known from inside, exit 3 (could not test).
+    With ``--json`` or ``--share`` the report (every port not tested, and why) is printed on
+    stdout as always, and the rest goes to stderr."""
+    from natprobe.adapters.interfaces import read_local_context
+    from natprobe.measure.check import not_tested_report
+    from natprobe.reports.family_result import FamilyResult
     from natprobe_cli.no_server import inside_report, no_server_message
 
     print(no_server_message("natprobe check"), file=sys.stderr)
     print(file=sys.stderr)
-    # With --json, stdout stays empty (no report could be made) rather than carry prose.
-    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
+    if not (args.json or args.share):
+        print(inside_report())
+        return ExitCode.COULD_NOT_TEST
+    reason = _("no echo server is configured: nothing could be proven from outside")
+    report = not_tested_report(None, specs, reason,
+                               families=[FamilyResult(family, False, None, None, False, reason) for family in families],
+                               local_ip=read_local_context().primary_address_v4)
+    _print_report(args, report, None, None)
+    print(inside_report(), file=sys.stderr)
     return ExitCode.COULD_NOT_TEST
+
+
+def _print_report(args: argparse.Namespace, report: "CheckReport", mapped: "MappedCheck | None",
+                  token: str | None) -> None:
+    """The report as ``--json``, ``--share`` or text on stdout."""
+    if args.json:
+        data = report.to_dict() if mapped is None else mapped.to_dict()
+        print(json.dumps(data, indent=2))
+    elif args.share:
+        from natprobe_cli.render_share import share_check
+
+        print(share_check(report, names=[args.host], tokens=[token]))
+    else:
+        from natprobe_cli.render_check import render_check_report
+
+        print(render_check_report(report, style_for(sys.stdout, os.environ)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,14 +234,14 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(resolved, ExitCode):
         return resolved
     setting, token = resolved
+    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if setting is None:
         if args.host:
             from natprobe_cli.relay_from_here import relay_from_here
 
             return relay_from_here(args, specs)
-        return _no_server(args)
+        return _no_server(args, specs, families)
     server = setting.value
-    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if not (args.json or args.share):
         if setting.origin == "--server":
             print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=server), file=sys.stderr)
@@ -246,6 +274,17 @@ def run(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
     if mapped is not None:
         mapped = dataclasses.replace(mapped, report=report)
+    if not report.server_reached:
+        # Nothing could be tested: the report (every port not tested, and why) for programs
+        # and forums; for people, the reason in one place instead of a picture of nothing.
+        if args.json or args.share:
+            _print_report(args, report, mapped, token)
+        else:
+            print(_("natprobe check: {error}", error="; ".join(dict.fromkeys(p.reason for p in report.ports))),
+                  file=sys.stderr)
+            print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"),
+                  file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
     if mapped is not None and not (args.json or args.share):
         from natprobe.findings.router_findings import describe_mapping
 
@@ -254,17 +293,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         for outcome in mapped.mappings:
             print(_("Router mapping: {mapping}", mapping=describe_mapping(outcome)), file=sys.stderr)
-    if args.json:
-        data = report.to_dict() if mapped is None else mapped.to_dict()
-        print(json.dumps(data, indent=2))
-    elif args.share:
-        from natprobe_cli.render_share import share_check
-
-        print(share_check(report, names=[args.host], tokens=[token]))
-    else:
-        from natprobe_cli.render_check import render_check_report
-
-        print(render_check_report(report, style_for(sys.stdout, os.environ)))
+    _print_report(args, report, mapped, token)
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     # A failing resolver is no finding about the name: only a wrong record changes the status.
