@@ -24,6 +24,7 @@ from natprobe.reports.json_schema import (
 )
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
+    KeptMapping,
     MappingOutcome,
     MappingProtocol,
     RouterMapping,
@@ -48,10 +49,12 @@ __all__ = (
 
 
 ROUTER_SCHEMA_ID = "natprobe/router"
-ROUTER_VERSION = 3
+ROUTER_VERSION = 4
 """2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
 3: ``findings`` (what the router's answers mean, as ``natprobe router`` prints them) is added:
-every report carries its findings the same way."""
+every report carries its findings the same way.
+4: ``kept`` lists the mappings ``check --map --keep`` left whose lease has not ended, as
+natprobe recorded them (``natprobe router --unmap PORT`` removes one); without their PCP nonce."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,9 @@ class RouterReport:
     makes a service reachable. None: not looked at."""
     findings: tuple[Finding, ...] = ()
     """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
+    kept: tuple[KeptMapping, ...] = ()
+    """The mappings ``check --map --keep`` left, as natprobe recorded them (attached by ``natprobe
+    router``, from :class:`~natprobe.adapters.kept_mappings.KeptMappings`)."""
 
     @property
     def any_answered(self) -> bool:
@@ -119,6 +125,7 @@ class RouterReport:
             },
             "duration_ms": round(self.duration_s * 1000, 1),
             "findings": [f.to_dict() for f in self.findings],
+            "kept": [k.to_dict() for k in self.kept],
         }
 
 
@@ -128,7 +135,8 @@ CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
 CHECK_MAP_VERSION = 3
 """2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``).
 3: the embedded ``check`` is :data:`~natprobe.reports.check_report.CHECK_SCHEMA` version 6
-(``server`` and ``public_ip`` null when nothing could be tested; nothing is mapped then)."""
+(``server`` and ``public_ip`` null when nothing could be tested; nothing is mapped then), and
+the embedded ``router`` is version 4 (with ``kept``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +190,10 @@ ROUTER_SCHEMA: JsonSchema = report_schema(
         "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
         "duration_ms": {"type": "number"},
         "findings": {"type": "array", "items": FINDING},
+        "kept": {"type": "array", "items": obj({
+            "protocol": {"type": "string", "enum": ["udp", "tcp"]}, "internal_port": PORT, "external_port": PORT,
+            "gateway": {"type": "string"}, "via": enum_of(MappingProtocol), "expires_at": {"type": "string"},
+        })},
     },
 )
 

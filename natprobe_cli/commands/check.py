@@ -21,6 +21,7 @@ from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
 
 if TYPE_CHECKING:
+    from natprobe.adapters.kept_mappings import KeptMappings
     from natprobe.measure.check import CheckOptions
     from natprobe.measure.mapped_check import MappedCheck
     from natprobe.reports.check_report import CheckReport
@@ -58,11 +59,11 @@ def port_spec(protocol: TransportProtocol, port: int, service: str | None, host:
         raise ValueError(message) from None
 
 
-async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec],
-                      options: "CheckOptions") -> "MappedCheck":
+async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec], options: "CheckOptions",
+                      kept: "KeptMappings | None") -> "MappedCheck":
     from natprobe.measure.mapped_check import check_ports_with_mapping
 
-    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease)
+    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease, kept=kept)
 
 
 async def _run_with_router(server: str, specs: list[PortSpec], options: "CheckOptions") -> "CheckReport":
@@ -251,12 +252,17 @@ def run(args: argparse.Namespace) -> int:
     # What is needed only after the probes loads while they wait on the network.
     preload("natprobe.findings.jamulus_findings", *(() if args.json or args.share else ("natprobe_cli.render_check",)))
     mapped = None
+    kept = None
+    if args.keep:  # the record of what --keep leaves on the router, for natprobe router --unmap
+        from natprobe.adapters.kept_mappings import KeptMappings
+
+        kept = KeptMappings()
     started = time.monotonic()
     try:
         options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
                                families=families, name=args.host)
         if args.map:
-            mapped = asyncio.run(_run_mapped(args, server, specs, options))
+            mapped = asyncio.run(_run_mapped(args, server, specs, options, kept))
             report = mapped.report
         elif args.no_router:
             report = asyncio.run(check_ports(server, specs, options))
@@ -274,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
     if mapped is not None:
         mapped = dataclasses.replace(mapped, report=report)
+    for problem in kept.problems if kept is not None else ():
+        print(_("natprobe check: {error}", error=problem), file=sys.stderr)
     if not report.server_reached:
         # Nothing could be tested: the report (every port not tested, and why) for programs
         # and forums; for people, the reason in one place instead of a picture of nothing.
@@ -293,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         for outcome in mapped.mappings:
             print(_("Router mapping: {mapping}", mapping=describe_mapping(outcome)), file=sys.stderr)
+        if any(outcome.kept for outcome in mapped.mappings):
+            print(_("To remove a kept mapping before its lease ends: natprobe router --unmap PORT"), file=sys.stderr)
     _print_report(args, report, mapped, token)
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
