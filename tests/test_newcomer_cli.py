@@ -225,6 +225,43 @@ def test_serve_errors_speak_french(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "clé 'rate' = -5 : doit être un nombre > 0" in err, err
 
 
+@pytest.mark.parametrize("argv, french, english", [
+    (["--alternate-public", "192.0.2.9"], "--alternate-public demande --alternate", "needs --alternate"),
+    (["--primary", "127.0.0.2"], "--primary donné deux fois en IPv4", "given twice"),
+    (["--alternate", "::1"], "mais aucun --primary IPv6 n'a été donné", "was given"),
+    (["--alternate", "127.0.0.1"], "l'adresse secondaire doit différer", "must differ"),
+    (["--primary-public", "::1"], "doivent être de la même version d'IP", "same IP version"),
+    (["--udp-poll-interval", "1"], "--udp-poll-interval doit valoir de 0 à 0,1 s", "udp_poll_interval"),
+    (["--http-port", "0", "--http-keepalive-timeout", "5000"], "--http-keepalive-timeout et --http-request-timeout",
+     "keepalive_timeout and"),
+    (["--http-port", "0", "--exposure-interval", "100000"], "--exposure-interval doit rester entre 0 et 86400 s",
+     "exposure_interval"),
+    (["--http-port", "0", "--http-token-file", "/nonexistent/token"], "impossible de lire le fichier du jeton",
+     "cannot read"),
+    (["--http-port", "0", "--resolver", "bogus"], "pas une adresse IP : 'bogus'", "not an IP address"),
+    (["--http-port", "0", "--metrics-listen", "bogus"], "IP:PORT attendu", "expected IP:PORT"),
+    (["--jamulus-port", "22124", "--no-jamulus"], "--jamulus-port et --no-jamulus se contredisent", "contradict"),
+])
+def test_serve_option_errors_speak_french(capsys: pytest.CaptureFixture[str], argv: list[str], french: str,
+                                          english: str) -> None:
+    assert natprobe_main(["--lang", "fr", "serve", "--primary", "127.0.0.1", "--port", "0", *argv]) == ExitCode.USAGE
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("natprobe serve : ") and french in err and english not in err, err
+
+
+def test_serve_bind_errors_speak_french(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        base = port - port % 2  # STUN wants N and N+1: the port held is one of them
+        code = natprobe_main(["--lang", "fr", "serve", "--primary", "127.0.0.1", "--port", str(base), "--no-tcp",
+                              "--no-echo", "--no-jamulus"])
+    assert code == ExitCode.COULD_NOT_TEST
+    err = capsys.readouterr().err
+    assert "impossible d'écouter sur" in err and "le port est déjà utilisé" in err, err
+    assert "cannot listen" not in err and "already in use" not in err, err
+
+
 def test_the_built_in_stun_list_is_named_in_french() -> None:
     from natprobe_cli.user_config import UserConfig, resolve_stun_servers
     from natprobe.i18n import use_language
