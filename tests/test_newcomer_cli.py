@@ -209,6 +209,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
      "cannot reach"),
     (["nat", "--server", "[2001:db8::1"], "'[' sans ']'", "unbalanced"),
     (["schema", "nope"], "schéma inconnu", "unknown schema"),
+    (["nat"], "127.0.0.1:9: pas de réponse après 4 requêtes", "no answer"),  # the session's STUN list: loopback
 ])
 def test_errors_speak_french(home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], french: str,
                              english: str) -> None:
@@ -300,6 +301,16 @@ def test_upnp_is_spelt_upnp(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert natprobe_main(["router", "--timeout", "0.5"]) in (ExitCode.OK, ExitCode.NOT_REACHABLE)  # loopback gateway
     out = capsys.readouterr().out
     assert "UPnP " in out and "UPNP" not in out, out
+
+
+def test_a_mapping_made_over_upnp_is_spelt_upnp() -> None:
+    from natprobe.findings.router_findings import describe_mapping
+    from natprobe.verdicts.router_verdicts import MappingOutcome, MappingProtocol
+
+    for kept, removed in ((True, None), (False, True), (False, False)):
+        line = describe_mapping(MappingOutcome("udp", 22124, MappingProtocol.UPNP, True, 22124, 600, kept=kept,
+                                               removed=removed))
+        assert "mapped with UPnP" in line and "UPNP" not in line, line
 
 
 @pytest.mark.parametrize("argv, wanted", [

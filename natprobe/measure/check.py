@@ -440,8 +440,11 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         )
     if not tested:
+        # The reason is what failed (the server refused, did not answer, does not resolve); only
+        # when nothing failed, what was missing (no address of a family here or on the server).
+        failures = [str(run.error) for run in runs if run.error is not None]
         return not_tested_report(
-            server, ports, "; ".join(dict.fromkeys(s.note for s in statuses)), families=statuses,
+            server, ports, "; ".join(dict.fromkeys(failures or [s.note for s in statuses])), families=statuses,
             local_ip=next((s.local_ip for s in statuses if s.local_ip is not None), None),
             has_global_ipv6=has_global_ipv6, dns=dns_report, duration_s=time.monotonic() - started,
         )

@@ -11,6 +11,7 @@ could be tested at all, the first server error (or the reasons) is raised.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
@@ -44,6 +45,9 @@ class FamilyRun(Generic[T]):
 
     status: FamilyResult
     outcome: T | None
+    error: NatprobeError | None = None
+    """Why the echo server could not be asked over this family (a failure, not a family this
+    host or the server lacks)."""
 
 
 def ipv6_source_or_loopback(server_ip: IPAddress | None) -> Ipv6Source:
@@ -85,8 +89,9 @@ async def run_per_family(
     except NetworkError as exc:
         if raise_when_none_tested:
             raise
-        return tuple(_untested(family, None, _("IPv{version} was not tested: {error}", version=family.version,
-                                               error=exc)) for family in families)
+        return tuple(dataclasses.replace(_untested(family, None, _("IPv{version} was not tested: {error}",
+                                                                   version=family.version, error=exc)), error=exc)
+                     for family in families)
 
     async def one(family: IpFamily) -> tuple[FamilyRun[T], ServerError | None]:
         server_ip = server_ips.get(family.version)
@@ -102,8 +107,9 @@ async def run_per_family(
         try:
             measured = await measure(family, server_ip, source, sent_from)
         except ServerError as exc:
-            return _untested(family, local_ip, _("IPv{version} was not tested: {error}",
-                                                 version=family.version, error=exc)), exc
+            note = _("IPv{version} was not tested: {error}", version=family.version, error=exc)
+            run: FamilyRun[T] = _untested(family, local_ip, note)
+            return dataclasses.replace(run, error=exc), exc
         temporary = source is not None and source.temporary
         status = FamilyResult(family, True, sent_from, measured.public_ip, temporary,
                               _tested_from(family, sent_from, temporary))
