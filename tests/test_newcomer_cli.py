@@ -427,3 +427,22 @@ def test_check_json_without_any_server_prints_the_not_tested_report(home: Path,
     shared = capsys.readouterr()
     assert shared.out.startswith("### natprobe check:") and "nothing could be tested" in shared.out.splitlines()[0]
     assert "no echo server is configured" in shared.out and "What can be known" in shared.err
+
+
+# --- 14. the record of kept mappings: a corrupt file is a warning, once --------------------------------
+
+
+def test_a_corrupt_record_of_kept_mappings_is_one_warning_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    (tmp_path / "natprobe").mkdir()
+    (tmp_path / "natprobe" / "kept-mappings.json").write_text("garbage\n")
+    for argv, code in ((["router", "--timeout", "0.5"], ExitCode.NOT_REACHABLE),  # loopback gateway: no answer
+                       (["router", "--timeout", "0.5", "--unmap", "40000"], ExitCode.COULD_NOT_TEST)):
+        assert natprobe_main(argv) == code
+        err = capsys.readouterr().err.strip().splitlines()
+        warnings = [line for line in err if "is not a record of kept mappings natprobe can read" in line]
+        assert len(warnings) == 1 and warnings[0].startswith("natprobe router: warning:"), err
+        assert "Traceback" not in "\n".join(err)
+    assert (tmp_path / "natprobe" / "kept-mappings.json").read_text() == "garbage\n"  # read-only commands keep it

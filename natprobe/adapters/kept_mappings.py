@@ -108,7 +108,7 @@ class KeptMappings:
     # ------------------------------------------------------------------ the file
 
     def _note(self, problem: str) -> None:
-        logger.warning("%s", problem)
+        logger.info("%s", problem)  # the caller shows ``problems`` (natprobe's commands print them once)
         self.problems.append(problem)
 
     def _read(self) -> tuple[tuple[KeptMapping, ...], str]:
@@ -124,9 +124,9 @@ class KeptMappings:
         try:
             records = _decode(text)
         except ValueError as exc:  # UnicodeDecodeError and json's errors included
-            self._note(_("warning: {path} is not a record of kept mappings natprobe can read ({error}); natprobe "
-                         "sets it aside and starts a new one (the mappings it named still end with their lease)",
-                         path=self.path, error=exc))
+            self._note(_("warning: {path} is not a record of kept mappings natprobe can read ({error}): it is "
+                         "ignored (the mappings it named still end with their lease), and set aside as .broken when "
+                         "natprobe next records one", path=self.path, error=exc))
             return (), "corrupt"
         now = self._clock()
         return tuple(r for r in records if r.expires_at > now), "ok"

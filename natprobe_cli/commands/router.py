@@ -101,7 +101,8 @@ def _unmap(session: "RouterSession", port: int) -> int:
     from natprobe.measure.unmap import UnmapResult, kept_on, unmap_port
 
     kept = KeptMappings()
-    recorded = [r for proto in ("udp", "tcp") for r in kept_on(session, kept.load(), port, proto)]
+    records = kept.load()
+    recorded = [r for proto in ("udp", "tcp") for r in kept_on(session, records, port, proto)]
     if session.report.gateway is None or (session.igd is None and not session.natpmp_ok and not recorded):
         for problem in kept.problems:
             print(_("natprobe router: {error}", error=problem), file=sys.stderr)
