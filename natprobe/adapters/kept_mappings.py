@@ -16,7 +16,6 @@ or written is a warning in :attr:`KeptMappings.problems` (a corrupt one is set a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -134,6 +133,11 @@ class KeptMappings:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            import fcntl  # POSIX; elsewhere the rename alone keeps the file whole
+        except ImportError:
+            yield
+            return
         descriptor = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
