@@ -28,8 +28,11 @@ reports they return, the findings and the error tree.
   do (ICMP errors, packet capture, interface flags...): :func:`probe_capabilities` and the
   ``natprobe doctor`` :class:`DoctorReport`, whose parts are in :mod:`natprobe.doctor`. Addresses, families and
   scopes (:class:`~natprobe.addressing.IpFamily`...): :mod:`natprobe.addressing`.
-* Plain-language findings: :func:`explain_nat`, :func:`explain_jamulus`,
-  :func:`explain_router` give :class:`Finding` records with a :class:`Severity`.
+* Plain-language findings: every report carries its own (``report.findings``: :class:`Finding`
+  records with a :class:`Severity`); the functions that word a report again (in another
+  language, say) sit with its parts: :func:`natprobe.nat.explain_nat`,
+  :func:`natprobe.router.explain_router`, :func:`natprobe.jamulus_check.explain_jamulus`,
+  :func:`natprobe.exposed.explain_exposure`.
 * Errors: :class:`NatprobeError` and its subclasses (the tree is drawn in :mod:`natprobe.errors`).
 
 Every type a public record holds is exported from exactly one of these modules. Measurement
@@ -63,9 +66,6 @@ from natprobe.errors import (
 if TYPE_CHECKING:
     from natprobe.adapters.interfaces import read_local_context
     from natprobe.contract.terms import TransportProtocol
-    from natprobe.findings.jamulus_findings import explain_jamulus
-    from natprobe.findings.nat_findings import explain_nat
-    from natprobe.findings.router_findings import explain_router
     from natprobe.measure.check import CheckOptions, check_ports
     from natprobe.measure.discovery import DiscoveryOptions, discover_nat
     from natprobe.measure.exposure import ExposureOptions, scan_exposure
@@ -122,9 +122,6 @@ _LAZY_EXPORTS = {
     "check_ports_with_router": "natprobe.measure.mapped_check",
     "check_relay": "natprobe.measure.relay_check",
     "discover_nat": "natprobe.measure.discovery",
-    "explain_jamulus": "natprobe.findings.jamulus_findings",
-    "explain_nat": "natprobe.findings.nat_findings",
-    "explain_router": "natprobe.findings.router_findings",
     "mapped_ports": "natprobe.measure.portmapping",
     "measure_jamulus_modes": "natprobe.measure.jamulus_modes",
     "measure_mapping_lifetime": "natprobe.measure.lifetime",
@@ -135,7 +132,22 @@ _LAZY_EXPORTS = {
 }
 
 
+# Names that left the top level for their topic's module: still reachable here, with a warning,
+# for one release (not cached, so every use warns; not in __all__ or dir()).
+_MOVED = {
+    "explain_jamulus": "natprobe.jamulus_check",
+    "explain_nat": "natprobe.nat",
+    "explain_router": "natprobe.router",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"natprobe.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     return _load_lazy_export(__name__, _LAZY_EXPORTS, globals(), name)
 
 
@@ -182,9 +194,6 @@ __all__ = (
     "check_ports_with_router",
     "check_relay",
     "discover_nat",
-    "explain_jamulus",
-    "explain_nat",
-    "explain_router",
     "mapped_ports",
     "measure_jamulus_modes",
     "measure_mapping_lifetime",

@@ -10,6 +10,7 @@ of :class:`JamulusServerEntry`, each with its :class:`OsType`). The Jamulus code
 
 from __future__ import annotations
 
+from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.jamulus.messages import OsType
 from natprobe.measure.jamulus_query import list_servers, ping
 from natprobe.observations import HolePunchObservation
@@ -24,6 +25,7 @@ __all__ = (
     "ModeStatus",
     "ModeVerdict",
     "OsType",
+    "explain_jamulus",
     "list_servers",
     "ping",
 )

@@ -6,11 +6,13 @@ probe saw (:class:`Observation` of a :class:`Probe`); the NAT layers in front of
 (:func:`assess_topology` gives a :class:`TopologyVerdict` of :class:`NatLayers` with a
 :class:`Confidence`, from the :class:`Hop` list a trace found); the retransmission schedule
 (:class:`RetransmissionPolicy`); a lifetime measurement's trials (:class:`LifetimeTrial`), its
-progress callback (:class:`LifetimeProgress`) and injectable :class:`Clock`.
+progress callback (:class:`LifetimeProgress`) and injectable :class:`Clock`. The report's
+findings, worded again (in the language now in use): :func:`explain_nat`.
 """
 
 from __future__ import annotations
 
+from natprobe.findings.nat_findings import explain_nat
 from natprobe.measure.lifetime import Clock, LifetimeProgress
 from natprobe.observations import Observation, Probe
 from natprobe.recverr import Hop, HopOutcome
@@ -38,4 +40,5 @@ __all__ = (
     "TopologyVerdict",
     "Verdict",
     "assess_topology",
+    "explain_nat",
 )

@@ -8,9 +8,9 @@ Secrets (the token, Apprise URLs, the ``--exec`` command) stay out of the unit, 
 can read with ``systemctl cat``: the service reads them from the ``[watch]`` table of the
 config file. The system service runs as a throw-away user (``DynamicUser``) whose history
 lives in ``/var/lib/natprobe`` (``StateDirectory``) and whose config is
-``/etc/natprobe/config.toml``; the sandbox is the echo server's (facts/self-hosting.md),
-with the network families a check needs (IP, plus Netlink for the interfaces and Unix for
-logging).
+``/etc/natprobe/config.toml``; the sandbox is every natprobe unit's
+(:mod:`natprobe.systemd_sandbox`, the echo server's too), with the network families a check
+needs (IP, plus Netlink for the interfaces and Unix for logging).
 """
 
 from __future__ import annotations
@@ -19,33 +19,27 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ("executable", "watch_units")
+from natprobe.systemd_sandbox import hidden_paths, installed_script, sandbox_directives
+
+__all__ = ("executable", "hidden_from_units", "watch_units")
+
+# IP for the checks, Netlink for the interfaces, Unix for logging.
+_FAMILIES = ("AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK")
 
 
 def executable() -> list[str]:
     """This installation's ``natprobe`` script, else ``python -m natprobe_cli``."""
-    script = Path(sys.executable).parent / "natprobe"
-    if script.is_file():
+    script = installed_script()
+    if script is not None:
         return [str(script)]
     return [sys.executable, "-m", "natprobe_cli"]
 
 
-_HARDENING = """NoNewPrivileges=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-"""
+def hidden_from_units(kind: str, command: list[str] | None = None) -> list[Path]:
+    """The program and this installation's code, where the ``kind`` service's sandbox hides
+    them (a virtualenv under /tmp, or under /home for the system service): such a service cannot start."""
+    needed = [Path((command or executable())[0]), Path(__file__).resolve().parent]
+    return hidden_paths(needed, system=kind == "system")
 
 
 def _timespan(seconds: float) -> str:
@@ -67,23 +61,22 @@ def watch_units(kind: str, every_s: float, options: list[str], *, state_dir: Pat
     if kind == "system":
         argv += ["--state-dir", str(state_dir or "/var/lib/natprobe")]
         lines += ["DynamicUser=yes", "StateDirectory=natprobe", "StateDirectoryMode=0700",
-                  "Environment=XDG_CONFIG_HOME=/etc", "ProtectSystem=strict", "ProtectHome=yes",
-                  "CapabilityBoundingSet="]
+                  "Environment=XDG_CONFIG_HOME=/etc"]
         if state_dir is not None:
             writable.append(str(state_dir))
     else:
         if state_dir is not None:
             argv += ["--state-dir", str(state_dir)]
         # StateDirectory= is ~/.local/state/natprobe: natprobe's default history folder, writable.
-        lines += ["ProtectSystem=strict", "StateDirectory=natprobe" if state_dir is None else
-                  f"ReadWritePaths={state_dir}"]
+        lines.append("StateDirectory=natprobe" if state_dir is None else f"ReadWritePaths={state_dir}")
     if textfile is not None:
         writable.append(str(textfile.parent))
     if writable:
         lines.append("ReadWritePaths=" + " ".join(writable))
     lines.append("ExecStart=" + shlex.join(argv))
     lines.append("TimeoutStartSec=5min")
-    service = "\n".join(lines) + "\n" + _HARDENING
+    lines += sandbox_directives(address_families=_FAMILIES, system=kind == "system")
+    service = "\n".join(lines) + "\n"
     timer = "\n".join([
         "[Unit]", "Description=Run natprobe watch on a schedule", "", "[Timer]",
         "OnBootSec=2min", f"OnUnitActiveSec={_timespan(every_s)}",

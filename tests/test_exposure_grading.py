@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from datetime import datetime, timezone
 
@@ -19,11 +20,11 @@ from natprobe.contract.exposure_route import (
     SshDetails,
     TlsDetails,
 )
-from natprobe.findings.exposure_findings import explain_grade
+from natprobe.findings.exposure_findings import explain_exposure, explain_grade
 from natprobe.addressing import IpFamily
-from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
+from natprobe.reports.exposure_report import ExposureFamily, ExposureReport
 from tests.json_reports import assert_valid_report
-from natprobe.verdicts.exposure_grading import Code, Level, grade_scan, name_matches
+from natprobe.verdicts.exposure_grading import Code, ExposedPort, Grade, Level, grade_scan, name_matches
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.verdicts.reachability import Context, PortStatus
 
@@ -132,8 +133,6 @@ def test_expected_ports_that_are_not_open_get_the_reachability_verdict() -> None
 
 def test_every_code_has_words() -> None:
     port = ScannedPort(1, TCP, OPEN, "x")
-    from natprobe.verdicts.exposure_grading import Grade
-
     titles = {explain_grade(Grade(code, Level.INFO, "a|b"), port).title for code in Code}
     assert len(titles) == len(Code) and all(titles)
 
@@ -154,11 +153,12 @@ def test_parse_expect() -> None:
 def test_report_json_and_text() -> None:
     ssh = ScannedPort(22, TCP, OPEN, "ssh", True, banner="SSH-2.0-x", ssh=SshDetails("SSH-2.0-x", ("password",)))
     closed = ScannedPort(23, TCP, PortState.CLOSED, "telnet", error="refused")
-    finding = PortFinding("ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords", "d", ("keys only",))
     v4 = ExposureFamily(IpFamily.IPV4, True, None, ipaddress.ip_address("203.0.113.7"), False, "tested from ?",
                         scanned_from="198.51.100.10", scanned=(ssh, closed))
     v6 = ExposureFamily(IpFamily.IPV6, False, None, None, False, "this host has no global IPv6 address")
-    report = ExposureReport("http://s", ("22/tcp",), (ExposedPort(ssh, True, (finding,)),), (v4, v6), 1.5)
+    graded = ExposedPort(ssh, True, (Grade(Code.SSH_PASSWORDS, Level.BAD, "password"),))
+    report = ExposureReport("http://s", ("22/tcp",), (graded,), (v4, v6), 1.5)
+    report = dataclasses.replace(report, findings=explain_exposure(report))
     data = assert_valid_report(report.to_dict())
     assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 2 and data["bad"] is True
     assert data["family"] == "ipv4" and data["public_ip"] == "203.0.113.7"
@@ -168,7 +168,8 @@ def test_report_json_and_text() -> None:
     port = data["ports"][0]
     assert {"port", "protocol", "state", "service", "details", "findings"} <= set(port)
     assert port["details"]["ssh"] == {"version": "SSH-2.0-x", "auth_methods": ["password"]}
-    assert port["findings"][0]["severity"] == "problem" and port["findings"][0]["advice"] == ["keys only"]
+    assert port["findings"][0]["code"] == "ssh-accepts-passwords" and port["findings"][0]["severity"] == "problem"
+    assert port["findings"][0]["advice"] == list(explain_grade(graded.grades[0], ssh).advice)
     assert data["summary"] == {"open": 1, "closed": 1, "filtered": 0}
     text = render(report)
     assert "TCP 22: open, ssh (expected)" in text and "[BAD ] SSH on TCP 22 accepts passwords" in text
@@ -179,3 +180,55 @@ def test_the_server_side_list_covers_the_issue() -> None:
     tcp = {p for p, proto, _ in DEFAULT_PORTS if proto is TCP}
     assert {21, 22, 23, 25, 80, 443, 445, 1433, 3306, 5432, 6379, 27017, 3389, 5900, 1883, 8080, 8443, 7547} <= tcp
     assert (22124, UDP, "jamulus") in DEFAULT_PORTS
+
+
+def test_explain_exposure_words_each_grade_of_a_hand_built_report() -> None:
+    """One finding per grade, in port order, each the words of its own grade: a grade worded as
+    another (or at another severity, or about another port) fails here."""
+    ssh = ScannedPort(22, TCP, OPEN, "ssh", True, ssh=SshDetails("SSH-2.0-x", ("publickey", "password")))
+    redis = ScannedPort(6379, TCP, OPEN, "redis", True, auth_required=False)
+    https = ScannedPort(443, TCP, OPEN, "https", True, tls=_tls())
+    web = ScannedPort(8080, TCP, PortState.FILTERED, "http-alt", error="timeout")
+    udp = ScannedPort(51820, UDP, PortState.FILTERED, None)
+    scanned = (ssh, redis, https, web, udp)
+    expect = frozenset({(22, TCP), (443, TCP), (8080, TCP), (51820, UDP)})
+    v6_context = Context(None, ipaddress.ip_address("2001:db8::7"), NatLayers.NO_NAT, IpFamily.IPV6)
+    v4 = ExposureFamily(IpFamily.IPV4, True, CONTEXT.local_ip, CONTEXT.public_ip, False, "", "198.51.100.10", scanned)
+    v6 = ExposureFamily(IpFamily.IPV6, True, None, v6_context.public_ip, False, "", "2001:db8::10", (ssh,))
+    ports = (grade_scan(scanned, expect=expect, context=CONTEXT, host="cloud.example.org", now=NOW)
+             + grade_scan((ssh,), expect=None, context=v6_context, host=None, now=NOW))  # fmt: skip
+    report = ExposureReport("http://s", None, ports, (v4, v6), 1.0)
+    assert report.bad and report.findings == () and report.port_findings == ((),) * len(ports)
+
+    findings = explain_exposure(report)
+    assert [(f.code, f.severity.value, f.title) for f in findings] == [
+        ("exposure-ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords"),
+        ("exposure-redis-without-authentication", "problem", "Redis on TCP 6379 answers anyone, without a password"),
+        ("exposure-unexpected-open-port", "warning", "TCP 6379 is open: did you mean to expose it?"),
+        ("exposure-tls-ok", "ok", "HTTPS on TCP 443: a trusted certificate"),
+        ("exposure-expected-port-not-reachable", "problem", "TCP 8080 was expected open but is filtered"),
+        ("exposure-udp-port-not-provable-here", "info", "UDP 51820: cannot tell from this scan"),
+        ("exposure-ssh-accepts-passwords", "problem", "SSH on TCP 22 accepts passwords"),
+        ("exposure-unexpected-open-port", "info", "TCP 22 is open: did you mean to expose it?"),
+    ]
+    assert "publickey, password" in findings[0].detail
+    # The expected port's finding speaks the reachability check's verdict for it.
+    unreachable = ports[3]
+    assert unreachable.verdict is not None and unreachable.verdict.status is PortStatus.NOT_FORWARDED
+    assert findings[4].advice == word_port(unreachable.verdict).advice
+
+    explained = dataclasses.replace(report, findings=findings)
+    grouped = [[(f.code, f.severity) for f in port] for port in explained.port_findings]
+    assert grouped == [
+        [("ssh-accepts-passwords", "problem")],
+        [("redis-without-authentication", "problem"), ("unexpected-open-port", "warning")],
+        [("tls-ok", "ok")],
+        [("expected-port-not-reachable", "problem")],
+        [("udp-port-not-provable-here", "info")],
+        [("ssh-accepts-passwords", "problem"), ("unexpected-open-port", "info")],
+    ]
+    data = assert_valid_report(explained.to_dict())
+    assert [(p["family"], p["port"], [f["title"] for f in p["findings"]]) for p in data["ports"]][-1] == (
+        "ipv6", 22, ["SSH on TCP 22 accepts passwords", "TCP 22 is open: did you mean to expose it?"])
+    with pytest.raises(ValueError, match="one finding per grade"):
+        dataclasses.replace(report, findings=findings[:-1])

@@ -37,6 +37,7 @@ LAYERS: dict[str, tuple[str, int]] = {
     "version": ("pure", 0),
     "i18n": ("pure", 0),
     "addressing": ("pure", 0),
+    "systemd_sandbox": ("pure", 0),
     "stun": ("pure", 1),
     "jamulus": ("pure", 1),
     "portmap": ("pure", 1),

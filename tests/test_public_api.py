@@ -89,7 +89,7 @@ def _homes(found: type) -> list[str]:
 
 def test_the_top_level_holds_what_a_user_starts_from() -> None:
     """About 45 names at most: entry functions, options records, reports, findings, errors."""
-    assert len(natprobe.__all__) <= 48, len(natprobe.__all__)
+    assert len(natprobe.__all__) <= 45, len(natprobe.__all__)
     for name in natprobe.__all__[1:]:
         value = getattr(natprobe, name)
         kind = (
@@ -177,3 +177,25 @@ def test_local_addresses_are_ipaddress_objects() -> None:
 def test_no_public_name_shadows_a_typing_name() -> None:
     shadowing = {name for name in natprobe.__all__ if hasattr(typing, name)}
     assert shadowing == set(), shadowing  # the transport enum is TransportProtocol, not Protocol
+
+
+def test_names_moved_off_the_top_level_still_work_with_a_warning() -> None:
+    import warnings
+
+    import natprobe.jamulus_check
+    import natprobe.router
+
+    for name, home in (("explain_nat", natprobe.nat), ("explain_router", natprobe.router),
+                       ("explain_jamulus", natprobe.jamulus_check)):
+        assert name not in natprobe.__all__ and name not in dir(natprobe) and name in home.__all__
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert getattr(natprobe, name) is getattr(home, name)
+        assert [w.category for w in caught] == [DeprecationWarning], name
+        assert f"{home.__name__}.{name}" in str(caught[0].message)
+    try:
+        natprobe.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from natprobe.contract.exposure_route import ScannedPort
 from natprobe.i18n import N_, _
+from natprobe.reports.exposure_report import ExposureReport
 from natprobe.reports.finding import Finding, Severity
 from natprobe.verdicts.exposure_grading import Code, Grade, Level
 from natprobe.findings.port_words import word_port
 from natprobe.verdicts.reachability import PortDecision
 
-__all__ = ("explain_grade", "severity")
+__all__ = ("explain_exposure", "explain_grade", "severity")
 
 _SEVERITY = {Level.OK: Severity.OK, Level.INFO: Severity.INFO, Level.WARNING: Severity.WARNING, Level.BAD: Severity.PROBLEM}
 # Why each service the guides say never to leave open is a risk (keys: exposure_grading.RISKY).
@@ -49,6 +50,12 @@ def severity(level: Level) -> Severity:
 
 def _name(port: ScannedPort) -> str:
     return f"{port.protocol.value.upper()} {port.port}"
+
+
+def explain_exposure(report: ExposureReport) -> tuple[Finding, ...]:
+    """The findings of an exposure scan: one per grade, port after port in the report's order
+    (what :attr:`ExposureReport.findings` holds; :attr:`ExposureReport.port_findings` groups them)."""
+    return tuple(explain_grade(grade, port.scanned, port.verdict) for port in report.ports for grade in port.grades)
 
 
 def explain_grade(grade: Grade, port: ScannedPort, verdict: PortDecision | None = None) -> Finding:

@@ -11,6 +11,7 @@ over IPv6 from this host's stable global address (what a pinhole or AAAA record 
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import time
@@ -34,10 +35,9 @@ from natprobe.contract.exposure_route import (
 )
 from natprobe.errors import ServerError
 from natprobe.measure.per_family import Measured, ipv6_source_or_loopback, run_per_family
-from natprobe.findings.exposure_findings import explain_grade
-from natprobe.reports.finding import Finding
-from natprobe.reports.exposure_report import ExposedPort, ExposureFamily, ExposureReport, PortFinding
-from natprobe.verdicts.exposure_grading import grade_scan
+from natprobe.findings.exposure_findings import explain_exposure
+from natprobe.reports.exposure_report import ExposureFamily, ExposureReport
+from natprobe.verdicts.exposure_grading import ExposedPort, grade_scan
 from natprobe.findings.topology_words import assess_topology
 from natprobe.verdicts.reachability import Context
 
@@ -112,20 +112,11 @@ async def scan_exposure(
         topology = assess_topology(local_ip, public_ip, hops=())
         temporary = source is not None and source.temporary
         context = Context(local_ip, public_ip, topology.layers, family, temporary_address=temporary)
-        graded = grade_scan(response.ports, expect=expected, context=context, host=host, now=when)
-        ports = tuple(
-            ExposedPort(
-                g.scanned,
-                g.expected,
-                tuple(_finding(grade.code.value, explain_grade(grade, g.scanned, g.verdict)) for grade in g.grades),
-                family,
-            )
-            for g in graded
-        )
+        ports = grade_scan(response.ports, expect=expected, context=context, host=host, now=when)
         return Measured(_FamilyScan(response.source, response.ports, ports), public_ip)
 
     runs = await run_per_family(server, options.families, scan_family, ipv6_source=ipv6_source_or_loopback)
-    return ExposureReport(
+    report = ExposureReport(
         server=server,
         expect=None if expect is None else tuple(f"{r.port}/{r.protocol.value}" for r in expect),
         ports=tuple(p for run in runs if run.outcome is not None for p in run.outcome.ports),
@@ -136,6 +127,7 @@ async def scan_exposure(
         ),
         duration_s=time.monotonic() - started,
     )
+    return dataclasses.replace(report, findings=explain_exposure(report))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +135,6 @@ class _FamilyScan:
     scanned_from: str
     scanned: tuple[ScannedPort, ...]
     ports: tuple[ExposedPort, ...]
-
-
-def _finding(code: str, finding: Finding) -> PortFinding:
-    return PortFinding(code, finding.severity.value, finding.title, finding.detail, finding.advice)
 
 
 def _ip(text: str) -> IPAddress:

@@ -1,4 +1,9 @@
-"""The report of ``natprobe exposure``: what the Internet sees of this network, port by port."""
+"""The report of ``natprobe exposure``: what the Internet sees of this network, port by port.
+
+Like every report it carries decisions (each port's :class:`~natprobe.verdicts.exposure_grading.Grade`
+codes) and, attached after the measurement, its findings in words
+(:func:`natprobe.findings.exposure_findings.explain_exposure`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import msgspec
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.reports.family_result import FamilyResult
+from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     FINDING,
     PORT,
@@ -21,15 +27,16 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.verdicts.exposure_grading import ExposedPort, Level
 
 __all__ = (
     "EXPOSURE_SCHEMA",
     "EXPOSURE_SCHEMA_ID",
     "EXPOSURE_VERSION",
-    "ExposedPort",
     "ExposureFamily",
     "ExposureReport",
     "PortFinding",
+    "port_details",
 )
 
 EXPOSURE_SCHEMA_ID = "natprobe/exposure"
@@ -41,7 +48,11 @@ BAD_SEVERITIES = frozenset({"problem"})
 
 @dataclass(frozen=True, slots=True)
 class PortFinding:
+    """One of a port's findings as the JSON report shows it: the grade's code beside the words."""
+
     code: str
+    """The grade's code (:class:`~natprobe.verdicts.exposure_grading.Code`), without the
+    ``exposure-`` prefix the same finding's :attr:`Finding.code` has."""
     severity: str
     """``ok``, ``info``, ``warning`` or ``problem`` (graded bad)."""
     title: str
@@ -49,22 +60,13 @@ class PortFinding:
     advice: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExposedPort:
-    scanned: ScannedPort
-    expected: bool
-    findings: tuple[PortFinding, ...]
-    family: IpFamily = IpFamily.IPV4
-    """The family the port was scanned over."""
-
-    @property
-    def details(self) -> dict[str, Any]:
-        """What answered: the scan's record less the fields shown at the top level, ``None``s dropped."""
-        # Through JSON, so tuples come back as lists: the dict is what --json prints.
-        data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self.scanned))
-        for key in ("port", "protocol", "state", "service"):
-            data.pop(key, None)
-        return {key: value for key, value in data.items() if value is not None}
+def port_details(scanned: ScannedPort) -> dict[str, Any]:
+    """What answered: the scan's record less the fields shown at the top level, ``None``s dropped."""
+    # Through JSON, so tuples come back as lists: the dict is what --json prints.
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(scanned))
+    for key in ("port", "protocol", "state", "service"):
+        data.pop(key, None)
+    return {key: value for key, value in data.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +92,19 @@ class ExposureReport:
     expect: tuple[str, ...] | None
     """The ports the user meant to expose (``80/tcp``...), or ``None`` when not said."""
     ports: tuple[ExposedPort, ...]
-    """Open ports and expected ports, in scan order, family after family."""
+    """Open ports and expected ports, in scan order, family after family, with their grades."""
     families: tuple[ExposureFamily, ...]
     """Per address family: scanned or not, and why; at least one was scanned."""
     duration_s: float
+    findings: tuple[Finding, ...] = ()
+    """What the grades mean and what to do: one finding per grade, port after port in the order
+    of ``ports`` (:func:`natprobe.findings.exposure_findings.explain_exposure`, attached by
+    :func:`natprobe.scan_exposure`); :attr:`port_findings` groups them per port."""
+
+    def __post_init__(self) -> None:
+        graded = sum(len(p.grades) for p in self.ports)
+        if self.findings and len(self.findings) != graded:
+            raise ValueError(f"{len(self.findings)} findings for {graded} grades: one finding per grade")
 
     @property
     def first(self) -> ExposureFamily:
@@ -112,7 +123,18 @@ class ExposureReport:
     @property
     def bad(self) -> bool:
         """Something is graded bad over any family (exit code 1)."""
-        return any(f.severity in BAD_SEVERITIES for p in self.ports for f in p.findings)
+        return any(g.level is Level.BAD for p in self.ports for g in p.grades)
+
+    @property
+    def port_findings(self) -> tuple[tuple[PortFinding, ...], ...]:
+        """Each port's findings (none before the findings are attached), in the order of ``ports``."""
+        grouped: list[tuple[PortFinding, ...]] = []
+        words = iter(self.findings)
+        for port in self.ports:
+            pairs = zip(port.grades, words) if self.findings else ()
+            grouped.append(tuple(PortFinding(grade.code.value, f.severity.value, f.title, f.detail, f.advice)
+                                 for grade, f in pairs))  # fmt: skip
+        return tuple(grouped)
 
     def count(self, state: PortState, family: IpFamily | None = None) -> int:
         return sum(1 for fam, p in self.scanned if p.state is state and family in (None, fam))
@@ -150,14 +172,14 @@ class ExposureReport:
                     "state": p.scanned.state.value,
                     "service": p.scanned.service,
                     "expected": p.expected,
-                    "details": p.details,
+                    "details": port_details(p.scanned),
                     "findings": [
                         {"code": f.code, "severity": f.severity, "title": f.title, "detail": f.detail,
                          "advice": list(f.advice)}
-                        for f in p.findings
+                        for f in findings
                     ],
                 }
-                for p in self.ports
+                for p, findings in zip(self.ports, self.port_findings)
             ],
             "scanned": [
                 {"family": family.value, "port": s.port, "protocol": s.protocol.value, "state": s.state.value,

@@ -93,7 +93,7 @@ class JamulusModesReport:
     notes: tuple[str, ...]
     duration_s: float
     findings: tuple[Finding, ...] = ()
-    """What the verdicts mean for each mode (:func:`natprobe.explain_jamulus`, attached when the
+    """What the verdicts mean for each mode (:func:`natprobe.jamulus_check.explain_jamulus`, attached when the
     report is assessed)."""
 
     # --- the named observations of the brief --------------------------------------------------

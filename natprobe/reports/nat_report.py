@@ -96,7 +96,7 @@ class NatReport:
     has_global_ipv6: bool | None = None
     """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
     findings: tuple[Finding, ...] = ()
-    """What the verdicts mean (:func:`natprobe.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
+    """What the verdicts mean (:func:`natprobe.nat.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""

@@ -87,7 +87,7 @@ class RouterReport:
     """Over IPv6 the router forwards nothing: a global address means a pinhole, not a mapping,
     makes a service reachable. None: not looked at."""
     findings: tuple[Finding, ...] = ()
-    """What the answers mean (:func:`natprobe.explain_router`, attached by :func:`natprobe.probe_router`)."""
+    """What the answers mean (:func:`natprobe.router.explain_router`, attached by :func:`natprobe.probe_router`)."""
     kept: tuple[KeptMapping, ...] = ()
     """The mappings ``check --map --keep`` left, as natprobe recorded them (attached by ``natprobe
     router``, from :class:`~natprobe.adapters.kept_mappings.KeptMappings`)."""

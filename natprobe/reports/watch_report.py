@@ -99,11 +99,11 @@ def items_from_exposure(report: ExposureReport) -> list[ItemState]:
     that is closed) makes it a problem: the watch exists to catch the forgotten test service
     that starts answering. Closed or filtered ports that nobody expects are no item at all."""
     items: list[ItemState] = []
-    for exposed in report.ports:
+    for exposed, findings in zip(report.ports, report.port_findings):
         scanned = exposed.scanned
         subject = f"{scanned.protocol.value}/{scanned.port}"
-        worst = max(exposed.findings, key=lambda f: _SEVERITY_RANK.get(f.severity, 0), default=None)
-        bad = [f for f in exposed.findings if f.severity in _WATCH_BAD]
+        worst = max(findings, key=lambda f: _SEVERITY_RANK.get(f.severity, 0), default=None)
+        bad = [f for f in findings if f.severity in _WATCH_BAD]
         value = scanned.state.value + (f" ({scanned.service})" if scanned.service else "")
         # Every finding that makes it a problem speaks (an unexpected port that is also plain HTTP).
         shown = bad or ([worst] if worst is not None else [])

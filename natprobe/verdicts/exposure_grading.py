@@ -3,8 +3,9 @@
 Input: the echo server's scan of this network's public address
 (:class:`~natprobe.contract.exposure_route.ExposureResponse`), the ports the user meant to expose
 (``--expect``), the host name they serve (for certificate names), the local context and the
-time. Output: for each port that matters (open, or expected), its state and a tuple of
-:class:`Grade` codes with a level; :mod:`natprobe.findings.exposure_findings` words them.
+time. Output: for each port that matters (open, or expected), an :class:`ExposedPort`: its
+state and a tuple of :class:`Grade` codes with a level. The report carries these decisions;
+:func:`natprobe.findings.exposure_findings.explain_exposure` words them.
 
 An expected port that is not open gets the reachability check's own verdict
 (:func:`natprobe.verdicts.reachability.decide_port`): one code path for "is it reachable, and why".
@@ -16,6 +17,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from natprobe.addressing import IpFamily
 from natprobe.contract import ConnectResult, JamulusResult, ProbeMode, TransportProtocol
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.verdicts.reachability import Context, PortDecision, decide_port
@@ -23,8 +25,8 @@ from natprobe.observations import PortObservation
 
 __all__ = (
     "Code",
+    "ExposedPort",
     "Grade",
-    "GradedPort",
     "Level",
     "certificate_expired",
     "grade_port",
@@ -77,12 +79,16 @@ class Grade:
 
 
 @dataclass(frozen=True, slots=True)
-class GradedPort:
+class ExposedPort:
+    """A port worth a word (open, or expected): what the scan saw of it and its grades."""
+
     scanned: ScannedPort
     expected: bool
     grades: tuple[Grade, ...]
     verdict: PortDecision | None = None
     """The reachability decision, for an expected port that is not open."""
+    family: IpFamily = IpFamily.IPV4
+    """The family the port was scanned over."""
 
     @property
     def worst(self) -> Level:
@@ -204,25 +210,26 @@ def grade_scan(
     context: Context,
     host: str | None,
     now: datetime,
-) -> tuple[GradedPort, ...]:
+) -> tuple[ExposedPort, ...]:
     """Every open port, and every expected port, graded; in scan order.
 
     ``expect``: the ports the user meant to expose (``None``: not said, so an open port is only
     worth a reminder, not a question).
     """
     https_elsewhere = any(p.state is PortState.OPEN and p.service == "https" for p in ports)
-    graded: list[GradedPort] = []
+    graded: list[ExposedPort] = []
+    family = context.family
     for port in ports:
         expected = expect is not None and (port.port, port.protocol) in expect
         if port.state is PortState.OPEN:
             grades = list(grade_port(port, https_elsewhere=https_elsewhere, host=host, now=now))
             if not expected:
                 grades.append(Grade(Code.UNEXPECTED, Level.WARNING if expect is not None else Level.INFO))
-            graded.append(GradedPort(port, expected, tuple(grades)))
+            graded.append(ExposedPort(port, expected, tuple(grades), family=family))
         elif expected and port.protocol is ScanProtocol.UDP and port.service != "jamulus":
             # Only Jamulus is spoken over UDP here; silence from another UDP service proves nothing.
-            graded.append(GradedPort(port, True, (Grade(Code.UDP_UNTESTABLE, Level.INFO),)))
+            graded.append(ExposedPort(port, True, (Grade(Code.UDP_UNTESTABLE, Level.INFO),), family=family))
         elif expected:
             verdict = _expected_verdict(port, context)
-            graded.append(GradedPort(port, True, (Grade(Code.EXPECTED_UNREACHABLE, Level.BAD),), verdict))
+            graded.append(ExposedPort(port, True, (Grade(Code.EXPECTED_UNREACHABLE, Level.BAD),), verdict, family))
     return tuple(graded)

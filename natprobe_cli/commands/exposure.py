@@ -15,7 +15,8 @@ from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, Por
 from natprobe.errors import NatprobeError, ServerError
 
 if TYPE_CHECKING:
-    from natprobe.reports.exposure_report import ExposedPort
+    from natprobe.reports.exposure_report import PortFinding
+    from natprobe.verdicts.exposure_grading import ExposedPort
 
 _MARK = {"ok": N_("ok"), "info": N_("info"), "warning": N_("WARN"), "problem": N_("BAD")}
 
@@ -143,17 +144,17 @@ def render(report: object) -> str:
             closed=report.count(PortState.CLOSED, family.family),
             filtered=report.count(PortState.FILTERED, family.family),
         ))  # fmt: skip
-        ports = [p for p in report.ports if p.family is family.family]
+        ports = [(p, f) for p, f in zip(report.ports, report.port_findings) if p.family is family.family]
         if not ports:
             lines.append(_("Nothing answers on the scanned ports."))
-        for port in ports:
-            lines.extend(_render_port(port, marks, size))
+        for port, findings in ports:
+            lines.extend(_render_port(port, findings, marks, size))
     lines.append("")
     lines.append(_("Something needs fixing (see BAD above).") if report.bad else _("Nothing graded bad."))
     return "\n".join(lines)
 
 
-def _render_port(port: "ExposedPort", marks: dict[str, str], size: int) -> list[str]:
+def _render_port(port: "ExposedPort", findings: "tuple[PortFinding, ...]", marks: dict[str, str], size: int) -> list[str]:
     scanned = port.scanned
     what = scanned.service or _("unknown")
     about = []
@@ -175,7 +176,7 @@ def _render_port(port: "ExposedPort", marks: dict[str, str], size: int) -> list[
                    port=scanned.port, state=scanned.state.value, service=what)
                  + (f" — {'; '.join(about)}" if about else ""))  # fmt: skip
     indent = " " * (size + 5)
-    for finding in port.findings:
+    for finding in findings:
         lines.append(f"  [{marks.get(finding.severity, finding.severity):<{size}}] {finding.title}")
         if finding.detail and finding.severity != "ok":
             lines.append(f"{indent}{finding.detail}")

@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         print(_("natprobe watch: {error}", error=exc), file=sys.stderr)
         return ExitCode.USAGE
     if args.systemd_timer:
-        from natprobe_cli.systemd_timer import watch_units
+        from natprobe_cli.systemd_timer import hidden_from_units, watch_units
 
         if args.token or args.notify or args.exec:
             print(_("natprobe watch: the token, --notify and --exec stay out of the unit (any user can read it): "
@@ -272,6 +272,13 @@ def run(args: argparse.Namespace) -> int:
         textfile = settings.textfile.absolute() if settings.textfile is not None else None
         print(watch_units(args.systemd_timer, settings.every_s or 900.0, _unit_options(args, textfile),
                           state_dir=state_dir, textfile=textfile), end="")
+        hidden = hidden_from_units(args.systemd_timer)
+        if hidden:
+            print(_("natprobe watch: this service could not start: its sandbox (PrivateTmp=yes, and ProtectHome=yes "
+                    "for a system service) hides {paths}. Install natprobe for the service elsewhere, e.g. "
+                    "python3 -m venv /opt/natprobe && /opt/natprobe/bin/pip install '/path/to/natprobe-clone', "
+                    "then print the units with /opt/natprobe/bin/natprobe watch --systemd-timer",
+                    paths=", ".join(str(p) for p in hidden)), file=sys.stderr)
         return ExitCode.OK
     if args.max_runs is not None and args.max_runs < 1:
         print(_("natprobe watch: {error}", error="--max-runs must be >= 1"), file=sys.stderr)

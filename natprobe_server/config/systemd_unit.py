@@ -1,9 +1,9 @@
 """``natprobe serve --systemd-unit``: a hardened systemd service for the echo server.
 
 The settings follow the usual conventions for a small network daemon (facts/self-hosting.md):
-a throw-away user (``DynamicUser``), no privilege gain, a read-only system, no home
-directories, a private /tmp, only the IP (and Unix, for logging) socket families, a restart
-on failure. No capability is granted: 3478-3480, 22224 and an HTTP port above 1024 need none.
+a throw-away user (``DynamicUser``), the sandbox every natprobe unit runs in
+(:mod:`natprobe.systemd_sandbox`: no privilege gain, a read-only system, no home directories,
+a private /tmp) with only the IP (and Unix, for logging) socket families, a restart on failure. No capability is granted: 3478-3480, 22224 and an HTTP port above 1024 need none.
 The token is a systemd credential (``LoadCredential``): the file stays readable by root only
 and the dynamic user reads its copy from ``$CREDENTIALS_DIRECTORY``.
 """
@@ -14,19 +14,22 @@ import shlex
 import sys
 from pathlib import Path
 
+from natprobe.systemd_sandbox import hidden_directories, hidden_paths, installed_script, sandbox_directives
+
 __all__ = ("DEFAULT_CONFIG_PATH", "DEFAULT_TOKEN_PATH", "HIDDEN_DIRECTORIES", "executable", "hidden_from_unit",
            "systemd_unit")
 
 DEFAULT_CONFIG_PATH = Path("/etc/natprobe/serve.toml")
 DEFAULT_TOKEN_PATH = Path("/etc/natprobe/token")
-HIDDEN_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"), Path("/home"), Path("/root"), Path("/run/user"))
+HIDDEN_DIRECTORIES = hidden_directories(system=True)
 """What the unit's ``PrivateTmp=yes`` and ``ProtectHome=yes`` hide from the service (systemd.exec(5))."""
+_SANDBOX = "\n".join(sandbox_directives(address_families=("AF_INET", "AF_INET6", "AF_UNIX"), system=True))
 
 
 def executable() -> list[str]:
     """How to start this very installation: its ``natprobe`` script, else ``python -m natprobe_server``."""
-    script = Path(sys.executable).parent / "natprobe"
-    if script.is_file():
+    script = installed_script()
+    if script is not None:
         return [str(script), "serve"]
     return [sys.executable, "-m", "natprobe_server"]
 
@@ -36,8 +39,7 @@ def hidden_from_unit(config: Path, token: Path | None, command: list[str] | None
     code (a virtualenv or a clone under /home, say), the configuration and the token. A unit
     naming any of them cannot start, so ``--systemd-unit`` refuses to print it."""
     needed = [Path((command or executable())[0]), Path(__file__).resolve().parent, config, *([token] if token else [])]
-    return [path for path in needed
-            if any(path.absolute().is_relative_to(directory) for directory in HIDDEN_DIRECTORIES)]
+    return hidden_paths(needed, system=True)
 
 
 def systemd_unit(
@@ -62,24 +64,7 @@ ExecStart={shlex.join(argv)}
 {credential}Restart=on-failure
 RestartSec=5s
 DynamicUser=yes
-NoNewPrivileges=yes
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
-CapabilityBoundingSet=
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+{_SANDBOX}
 LimitNOFILE=65536
 
 [Install]

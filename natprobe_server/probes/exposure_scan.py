@@ -19,10 +19,12 @@ UDP bytes sent never exceed the budget the request paid for (see ``probe_jamulus
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import ssl
 from dataclasses import dataclass, field
+from typing import Any
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.contract.exposure_route import (
@@ -85,38 +87,21 @@ class ExposureStats:
 
 
 @dataclass(slots=True)
-class _Progress:
-    """What is known about a port so far (reported as is if the deadline interrupts it)."""
+class _Scan:
+    """One port's scan under way: the record as known so far (reported as is if the deadline
+    interrupts it), and the port's usual service, which picks the probes."""
 
-    port: int
-    protocol: ScanProtocol
     hint: str | None
-    state: PortState = PortState.FILTERED
-    error: str | None = "timeout"
-    service: str | None = None
-    identified: bool = False
-    banner: str | None = None
-    http: HttpDetails | None = None
-    tls: TlsDetails | None = None
-    ssh: SshDetails | None = None
-    auth_required: bool | None = None
-    jamulus_version: str | None = None
+    seen: ScannedPort
 
-    def result(self) -> ScannedPort:
-        return ScannedPort(
-            port=self.port,
-            protocol=self.protocol,
-            state=self.state,
-            service=self.service or self.hint,
-            identified=self.identified,
-            error=self.error,
-            banner=self.banner,
-            http=self.http,
-            tls=self.tls,
-            ssh=self.ssh,
-            auth_required=self.auth_required,
-            jamulus_version=self.jamulus_version,
-        )
+    @classmethod
+    def start(cls, port: int, protocol: ScanProtocol, hint: str | None) -> _Scan:
+        # Silence until something answers: filtered, with the usual service as the guess.
+        return cls(hint, ScannedPort(port, protocol, PortState.FILTERED, hint, error="timeout"))
+
+    def learn(self, **found: Any) -> None:
+        """What the probes learned (fields of :class:`ScannedPort`)."""
+        self.seen = dataclasses.replace(self.seen, **found)
 
 
 def identify_banner(data: bytes, port: int) -> str | None:
@@ -185,10 +170,10 @@ def _tls_details(result: HttpsResult) -> TlsDetails | None:
     )
 
 
-async def _web(progress: _Progress, target: TransportAddress, source_ip: IPAddress, host: str | None,
+async def _web(scan: _Scan, target: TransportAddress, source_ip: IPAddress, host: str | None,
                context: ssl.SSLContext, limits: ScanLimits) -> None:
     """HTTP and/or HTTPS on a port that did not greet: the order follows the port's usual use."""
-    order = (True, False) if progress.hint in WEB_FIRST_TLS or progress.hint is None else (False, True)
+    order = (True, False) if scan.hint in WEB_FIRST_TLS or scan.hint is None else (False, True)
     for https in order:
         outcome = await probe_back.probe_http(
             target, source_ip=source_ip, timeout=limits.exchange_timeout, host=host, verify_context=context, https=https
@@ -197,11 +182,8 @@ async def _web(progress: _Progress, target: TransportAddress, source_ip: IPAddre
         assert isinstance(result, (HttpResult, HttpsResult))  # probe_http returns nothing else
         tls = _tls_details(result) if isinstance(result, HttpsResult) else None
         if result.status is not None or tls is not None:
-            progress.service = "https" if https else "http"
-            progress.identified = True
-            progress.tls = tls
-            if result.status is not None:
-                progress.http = HttpDetails(result.status, result.server_header, result.location)
+            http = None if result.status is None else HttpDetails(result.status, result.server_header, result.location)
+            scan.learn(service="https" if https else "http", identified=True, tls=tls, http=http)
             return
 
 
@@ -227,60 +209,57 @@ async def _ssh_methods(target: TransportAddress, source_ip: IPAddress, timeout: 
     return tuple(clean_text(method) for method in methods[:16])
 
 
-async def _scan_tcp(progress: _Progress, target: TransportAddress, source_ip: IPAddress, host: str | None,
+async def _scan_tcp(scan: _Scan, target: TransportAddress, source_ip: IPAddress, host: str | None,
                     context: ssl.SSLContext, limits: ScanLimits) -> None:
     opened = await open_stream(target, source_ip, limits.connect_timeout, None, str(target.ip))
     if isinstance(opened, Failed):
         # Refused (RST) or rejected (ICMP) is an answer: closed. Silence is filtered.
-        progress.state = (
-            PortState.CLOSED if opened.error in (ProbeError.REFUSED, ProbeError.UNREACHABLE) else PortState.FILTERED
-        )
-        progress.error = opened.error
+        closed = opened.error in (ProbeError.REFUSED, ProbeError.UNREACHABLE)
+        scan.learn(state=PortState.CLOSED if closed else PortState.FILTERED, error=opened.error)
         return
     if not isinstance(opened, Stream):  # a plain connection has no TLS step
         return
-    progress.state, progress.error = PortState.OPEN, None
+    scan.learn(state=PortState.OPEN, error=None)
     try:
         greeting = await _read_greeting(opened.reader, limits.banner_wait)
         reply = b""
-        if not greeting and progress.hint == "redis":
+        if not greeting and scan.hint == "redis":
             reply = await _redis_ping(opened.reader, opened.writer, limits.exchange_timeout)
     finally:
         await close_stream(opened.writer)
     if greeting:
         service = identify_banner(greeting, target.port)
-        progress.banner = banner_text(greeting, service)
+        banner = banner_text(greeting, service)
+        scan.learn(banner=banner)
         if service is not None:
-            progress.service, progress.identified = service, True
+            scan.learn(service=service, identified=True)
         if service == "ssh":
-            progress.ssh = SshDetails(progress.banner, None)
+            scan.learn(ssh=SshDetails(banner, None))
             methods = await _ssh_methods(target, source_ip, limits.exchange_timeout)
-            progress.ssh = SshDetails(progress.banner, methods)
+            scan.learn(ssh=SshDetails(banner, methods))
         return
     if reply:
-        progress.banner = banner_text(reply, None)
+        scan.learn(banner=banner_text(reply, None))
         if reply[:1] in (b"+", b"-"):  # a RESP simple string or error: Redis answered
-            progress.service, progress.identified = "redis", True
+            scan.learn(service="redis", identified=True)
             if reply.startswith(b"+PONG"):
-                progress.auth_required = False
+                scan.learn(auth_required=False)
             elif reply.startswith((b"-NOAUTH", b"-DENIED")):
-                progress.auth_required = True
+                scan.learn(auth_required=True)
         return
-    if progress.hint is None or progress.hint in WEB_FIRST_PLAIN or progress.hint in WEB_FIRST_TLS:
-        await _web(progress, target, source_ip, host, context, limits)
+    if scan.hint is None or scan.hint in WEB_FIRST_PLAIN or scan.hint in WEB_FIRST_TLS:
+        await _web(scan, target, source_ip, host, context, limits)
 
 
-async def _scan_udp(progress: _Progress, target: TransportAddress, source_ip: IPAddress, budget: int,
+async def _scan_udp(scan: _Scan, target: TransportAddress, source_ip: IPAddress, budget: int,
                     limits: ScanLimits) -> None:
     outcome = await probe_back.probe_jamulus(target, source_ip=source_ip, timeout=limits.udp_timeout, byte_budget=budget)
     result = outcome.result
     if isinstance(result, JamulusResult) and result.answered:
-        progress.state, progress.error = PortState.OPEN, None
-        progress.service, progress.identified = "jamulus", True
-        progress.jamulus_version = result.version
+        scan.learn(state=PortState.OPEN, error=None, service="jamulus", identified=True, jamulus_version=result.version)
     else:
         # No ICMP is read here, so UDP is never "closed": no answer to a Jamulus ping is all we know.
-        progress.error = "no answer to a Jamulus ping"
+        scan.learn(error="no answer to a Jamulus ping")
 
 
 async def scan_address(
@@ -301,31 +280,31 @@ async def scan_address(
     """
     udp_count = sum(1 for _, protocol, _ in ports if protocol is ScanProtocol.UDP)
     per_udp = udp_budget // udp_count if udp_count else 0
-    progress = [_Progress(port, protocol, hint) for port, protocol, hint in ports]
+    scans = [_Scan.start(port, protocol, hint) for port, protocol, hint in ports]
     semaphore = asyncio.Semaphore(limits.concurrency)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limits.deadline
 
-    async def one(item: _Progress) -> None:
-        target = TransportAddress(target_ip, item.port)
+    async def one(scan: _Scan) -> None:
+        target = TransportAddress(target_ip, scan.seen.port)
         try:
             async with asyncio.timeout_at(deadline):
                 async with semaphore:
-                    if item.protocol is ScanProtocol.TCP:
-                        await _scan_tcp(item, target, source_ip, host, verify_context, limits)
+                    if scan.seen.protocol is ScanProtocol.TCP:
+                        await _scan_tcp(scan, target, source_ip, host, verify_context, limits)
                     else:
-                        await _scan_udp(item, target, source_ip, per_udp, limits)
+                        await _scan_udp(scan, target, source_ip, per_udp, limits)
         except TimeoutError:
-            if item.state is not PortState.OPEN:
-                item.error = "the scan's time limit came first"
+            if scan.seen.state is not PortState.OPEN:
+                scan.learn(error="the scan's time limit came first")
         except Exception:  # one port's surprise must not cost the requester the whole scan
             logger.exception("exposure scan of %s failed on this port", target)
-            item.error = "the server failed while probing this port"
+            scan.learn(error="the server failed while probing this port")
 
     async with asyncio.TaskGroup() as group:
-        for item in progress:
-            group.create_task(one(item))
-    return tuple(item.result() for item in progress)
+        for scan in scans:
+            group.create_task(one(scan))
+    return tuple(scan.seen for scan in scans)
 
 
 def summary(ports: tuple[ScannedPort, ...]) -> dict[str, int]:

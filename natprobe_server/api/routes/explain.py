@@ -34,7 +34,7 @@ from natprobe.contract.explain import (
 )
 from natprobe.contract.terms import ProbeMode, TransportProtocol
 from natprobe.errors import DecodeError
-from natprobe.findings.exposure_findings import explain_grade
+from natprobe.findings.exposure_findings import explain_exposure
 from natprobe.findings.browser_findings import explain_browser_mapping, silent_udp_port
 from natprobe.findings.jamulus_findings import explain_jamulus_browser, jamulus_check_findings
 from natprobe.findings.path_picture import check_path, draw_path
@@ -43,6 +43,7 @@ from natprobe.i18n import current_language, use_language
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
 from natprobe.measure.name_check import outside_view
 from natprobe.reports.check_report import CheckReport
+from natprobe.reports.exposure_report import ExposureFamily, ExposureReport
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.behavior import MappingBehavior
 from natprobe.verdicts.browser_mapping import UNKNOWN_MAPPING, BrowserStunTest, StunTargets, mapping_from_browser
@@ -100,15 +101,19 @@ def _port(verdict: PortVerdict) -> PortText:
                     verdict.reachable, verdict.reason, verdict.advice, verdict.proof)
 
 
-def _exposure_findings(request: ExplainRequest, now: datetime) -> list[Finding]:
-    """``natprobe exposure``'s grades and findings for a scan the page ran (no expected ports)."""
+def _exposure_findings(request: ExplainRequest, server: str, now: datetime) -> list[Finding]:
+    """``natprobe exposure``'s grades and findings for a scan the page ran (no expected ports):
+    the same report, explained the same way (:func:`explain_exposure`)."""
     scan = exposure_response(request)
     if scan is None:
         return []
     target = parse_ip(scan.target)
-    context = Context(None, target, NatLayers.UNKNOWN, IpFamily.of(target))
-    graded = grade_scan(scan.ports, expect=None, context=context, host=None, now=now)
-    return [explain_grade(grade, g.scanned, g.verdict) for g in graded for grade in g.grades]
+    family = IpFamily.of(target)
+    context = Context(None, target, NatLayers.UNKNOWN, family)
+    scanned = ExposureFamily(family, True, None, target, False, "", scan.source, scan.ports)
+    report = ExposureReport(server, None, grade_scan(scan.ports, expect=None, context=context, host=None, now=now),
+                            (scanned,), scan.elapsed_ms / 1000)  # fmt: skip
+    return list(explain_exposure(report))
 
 
 def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddress,
@@ -149,7 +154,7 @@ def explain_measurements(request: ExplainRequest, *, server: str, peer: IPAddres
     if request.mapping is not None:
         mapping_finding = explain_browser_mapping(mapping, webrtc)
         findings.append(mapping_finding)
-    findings += _exposure_findings(request, now)
+    findings += _exposure_findings(request, server, now)
     # A finding about the network (the mapping, public mode) comes once, however many ports led to it.
     unique: dict[tuple[str, str, str], Finding] = {}
     for finding in findings:

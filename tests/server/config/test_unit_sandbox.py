@@ -8,26 +8,14 @@ start. Here a real virtualenv under /tmp runs the real command.
 from __future__ import annotations
 
 import subprocess
-import sysconfig
-import venv
 from pathlib import Path
 
 from natprobe_server.config.systemd_unit import hidden_from_unit
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.virtualenv_script import natprobe_in_virtualenv
 
 
 def test_a_virtualenv_under_tmp_is_refused_with_where_to_install(tmp_path: Path) -> None:
-    env = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
-    python = env / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-    # This checkout and its dependencies, seen from the new environment (as an install would be).
-    Path(site, "natprobe-test.pth").write_text(f"{ROOT}\n{sysconfig.get_paths()['purelib']}\n")
-    script = env / "bin" / "natprobe"
-    script.write_text(f"#!{python}\nimport sys\nfrom natprobe_cli.main import run\nsys.exit(run())\n")
-    script.chmod(0o755)
+    script = natprobe_in_virtualenv(tmp_path / "venv")
     done = subprocess.run([script, "serve", "--systemd-unit"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert done.stdout == ""
