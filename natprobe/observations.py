@@ -51,6 +51,9 @@ class Facility(enum.StrEnum):
     """This host's addresses and default gateways."""
     IPV6_TEMPORARY = "ipv6-temporary"
     """Telling a stable IPv6 address from a temporary privacy address."""
+    LOW_PORTS = "bind-below-1024"
+    """Listening on a port below 1024 (root or ``CAP_NET_BIND_SERVICE`` on Linux; any user on
+    macOS and Windows): testing a free port there with natprobe's own listener."""
 
 
 class Missing(enum.StrEnum):
@@ -209,6 +212,8 @@ class PortObservation:
     """The program holding the port, when natprobe could not listen on it and could name it."""
     watch_missing: Availability | None = None
     """The arrival watch could not run (why, and what would allow it); None: it ran or was not needed."""
+    bind_missing: Availability | None = None
+    """natprobe could not listen on this free port below 1024 (why, and what would allow it)."""
 
 
 @dataclass(frozen=True, slots=True)

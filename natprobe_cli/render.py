@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from natprobe_cli.terminal import Colour, Style
 from natprobe.findings.path_picture import PathNode, draw_path
 from natprobe.i18n import N_, _
+from natprobe.reports.doctor_report import Limit
 from natprobe.reports.finding import Finding, Severity
 from natprobe.findings.share import confidence_words
 
@@ -33,6 +34,16 @@ def render_findings(findings: Iterable[Finding], width: int = 88, style: Style =
                 textwrap.wrap(advice, width, initial_indent=f"{indent}{arrow(style)} ", subsequent_indent=indent + "  ")
             )
     return "\n".join(out)
+
+
+def render_limits(limits: Iterable[Limit], width: int = 88) -> list[str]:
+    """Each facility this machine lacked that limited a report's conclusions: ``limited: …``
+    lines, the same in every command's output."""
+    lines: list[str] = []
+    for limit in limits:
+        indent = _("limited: ")
+        lines.extend(textwrap.wrap(limit.text, width, initial_indent=indent, subsequent_indent=" " * len(indent)))
+    return lines
 
 
 def label_rows(rows: Sequence[tuple[str, str]]) -> list[str]:

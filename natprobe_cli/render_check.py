@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from natprobe_cli.render import arrow, label_rows, render_findings, render_path
+from natprobe_cli.render import arrow, label_rows, render_findings, render_limits, render_path
 from natprobe.findings.share import confidence_words
 from natprobe_cli.terminal import Colour, Style
 from natprobe.addressing import IpFamily
@@ -98,8 +98,7 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
         lines += ["", render_relay_section(report.relay, style)]
     if report.findings:
         lines += ["", render_findings(report.findings, style=style)]
-    for limit in report.limits:
-        lines.extend(_wrap(limit.text, _("limited: ")))
+    lines.extend(render_limits(report.limits))
     if report.advice:
         lines += ["", style.paint(_("A port forward cannot work here. What can, in order:"), Colour.BOLD),
                   render_findings(report.advice, style=style)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from natprobe_cli.render import label_rows, render_findings, render_path
+from natprobe_cli.render import label_rows, render_findings, render_limits, render_path
 from natprobe_cli.terminal import Colour, Style
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.verdicts.jamulus_verdicts import ModeVerdict
@@ -112,6 +112,7 @@ def render_jamulus_report(report: JamulusModesReport, style: Style = Style()) ->
     lines += [
         "",
         render_findings(report.findings, style=style),
+        *render_limits(report.limits),
         "\n" + _("(took {seconds:.1f} s)", seconds=report.duration_s),
     ]
     return "\n".join(lines)

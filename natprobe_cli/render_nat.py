@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from natprobe_cli.render import label_rows, render_findings, render_path
+from natprobe_cli.render import label_rows, render_findings, render_limits, render_path
 from natprobe_cli.terminal import Style
 from natprobe.findings.path_picture import nat_path
 from natprobe.i18n import _
@@ -46,4 +46,5 @@ def render_nat_report(report: NatReport, style: Style = Style()) -> str:
     )
     lines = [render_path(nat_path(report), style), "", *label_rows(rows), ""]
     lines.append(render_findings(report.findings, style=style))
+    lines.extend(render_limits(report.limits))
     return "\n".join(lines)

@@ -35,6 +35,7 @@ APT_PACKAGES=(
   libnginx-mod-stream
   wireguard-go wireguard-tools  # the silent UDP service natprobe check proves by arrival (#20)
   openvpn                       # a real OpenVPN server, with and without tls-auth, behind a lab forward (#20)
+  chrony                        # chronyd as a real NTP server behind a lab forward (#20); its service never runs
   # The web checker's tests: a real browser (driven by Playwright from PyPI, never its own
   # download) and a font, so screenshots have glyphs.
   chromium fonts-dejavu-core
@@ -63,6 +64,13 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     echo "miniupnpd miniupnpd/start_daemon boolean false" | debconf-set-selections
     if command -v systemctl >/dev/null 2>&1; then
       systemctl --root=/ mask miniupnpd.service >/dev/null 2>&1 || true
+    fi
+  fi
+  if installed_now chrony; then
+    # chronyd as a service would set this machine's clock from public NTP servers: the lab
+    # runs its own chronyd in a namespace, by PID, with no upstream. Mask the unit first.
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl --root=/ mask chrony.service >/dev/null 2>&1 || true
     fi
   fi
   if ((${#missing[@]})); then
@@ -99,6 +107,17 @@ if [[ "${1:-}" != "--no-apt" ]]; then
     fi
     if [[ -x "$ETC/init.d/miniupnpd" ]] && command -v update-rc.d >/dev/null 2>&1; then
       update-rc.d miniupnpd disable >/dev/null 2>&1 || true
+    fi
+  fi
+  if installed_now chrony; then
+    # The chrony service this run installed must never run (the lab starts its own chronyd):
+    # stop it if the package started it, then disable it (systemd and SysV alike).
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      systemctl stop chrony.service >/dev/null 2>&1 || true
+      systemctl --root=/ disable chrony.service >/dev/null 2>&1 || true
+    else
+      service chrony stop >/dev/null 2>&1 || true
+      update-rc.d chrony disable >/dev/null 2>&1 || true
     fi
   fi
 fi

@@ -43,7 +43,7 @@ async def test_natprobe_nat_json_with_lifetime_on_loopback(stun_port: int, capsy
             "--lifetime-max", "2"]
     assert await asyncio.to_thread(natprobe_main, args) == 0
     data = assert_valid_report(json.loads(capsys.readouterr().out))
-    assert (data["schema"], data["schema_version"]) == ("natprobe/nat", 4)
+    assert (data["schema"], data["schema_version"]) == ("natprobe/nat", 5)
     assert [f["code"] for f in data["findings"]]  # the report carries its findings, as the text prints them
     assert data["mapping"]["value"] == "no-nat" and data["nat_type"]["value"] == "open-internet"
     assert data["server_alternate"] == {"ip": "127.0.0.2", "port": data["server_alternate"]["port"]}

@@ -160,7 +160,7 @@ def test_report_json_and_text() -> None:
     report = ExposureReport("http://s", ("22/tcp",), (graded,), (v4, v6), 1.5)
     report = dataclasses.replace(report, findings=explain_exposure(report))
     data = assert_valid_report(report.to_dict())
-    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 2 and data["bad"] is True
+    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 3 and data["bad"] is True
     assert data["family"] == "ipv4" and data["public_ip"] == "203.0.113.7"
     assert [(f["family"], f["tested"]) for f in data["families"]] == [("ipv4", True), ("ipv6", False)]
     assert data["families"][0]["summary"] == {"open": 1, "closed": 1, "filtered": 0}

@@ -281,7 +281,7 @@ def test_no_nat_wording() -> None:
 def test_report_json_is_stable_and_serialisable() -> None:
     r = report(lifetime=lifetime(8.0, 10.0, 20.0), hole_punch=punch(61012, source=5077, answered=False))
     data = assert_valid_report(json.loads(json.dumps(r.to_dict())))
-    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 3
+    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 4
     assert data["public_mode"] == {"works": False, "status": "symmetric-nat", "reason": r.public_mode.reason}
     assert data["private_mode"]["status"] == "needs-port-forward" and data["private_check"]["reachable"] is False
     assert data["published_address"] == {"ip": "203.0.113.7", "port": 61012}

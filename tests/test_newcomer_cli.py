@@ -374,7 +374,7 @@ def test_check_json_with_a_dead_server_prints_every_port_not_tested(home: Path,
     argv = ["check", "--udp", "22124", "--tcp", "443:https", "--no-router", "--no-trace", "--ipv4", "--server", DEAD]
     assert natprobe_main([*argv, "--json"]) == ExitCode.COULD_NOT_TEST  # what the README says: could not test
     data = _json_report(capsys.readouterr().out)
-    assert (data["schema_version"], data["server"], data["public_ip"]) == (6, DEAD, None), data
+    assert (data["schema_version"], data["server"], data["public_ip"]) == (7, DEAD, None), data
     assert [(p["protocol"], p["port"], p["status"], p["reachable"]) for p in data["ports"]] == [
         ("udp", 22124, "not-tested", None), ("tcp", 443, "not-tested", None)]
     for port in data["ports"]:

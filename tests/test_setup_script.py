@@ -106,3 +106,14 @@ def test_miniupnpd_installed_in_this_run_is_kept_from_starting(tmp_path: Path) -
     assert (etc / "default" / "miniupnpd").read_text() == "START_DAEMON=0\n"
     touched = [line for line in changes if not line.startswith(("apt-get", "debconf"))]
     assert all("miniupnpd" in line for line in touched), touched
+
+
+def test_chrony_installed_in_this_run_never_runs_as_a_service(tmp_path: Path) -> None:
+    # Its service would set this machine's clock from public servers; the lab runs its own chronyd.
+    log, _etc = _run(tmp_path, [p for p in PACKAGES if p != "chrony"])
+    changes = _changes(log)
+    install = changes.index("apt-get install -y -qq --no-install-recommends chrony")
+    assert changes.index("systemctl --root=/ mask chrony.service") < install
+    assert "update-rc.d chrony disable" in changes[install:] and "service chrony stop" in changes[install:]
+    touched = [line for line in changes if not line.startswith("apt-get")]
+    assert all("chrony" in line for line in touched), touched

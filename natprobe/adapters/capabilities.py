@@ -30,7 +30,8 @@ from natprobe.i18n import _
 from natprobe.verdicts.reachability import PortSpec
 from natprobe.observations import Availability, CapabilitySet, Facility, Missing
 
-__all__ = ("bind_remedy", "probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
+__all__ = ("bind_remedy", "bind_unavailable", "low_ports_remedy", "probe_capabilities", "raw_capture_remedy",
+           "trace_path", "watch_unavailable")
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def _setcap_advice(capability: str) -> str:
 def raw_capture_remedy(argv0: str = "natprobe") -> str:
     """The command that lets natprobe watch for arrivals (packet capture), and the alternative."""
     return _("sudo {program} …, or {setcap}", program=argv0, setcap=_setcap_advice("cap_net_raw"))
+
+
+def low_ports_remedy(argv0: str = "natprobe") -> str:
+    """The command that lets natprobe listen on ports below 1024, and the alternative."""
+    return _("sudo {program} …, or {setcap}", program=argv0, setcap=_setcap_advice("cap_net_bind_service"))
 
 
 def bind_remedy(spec: PortSpec) -> str:
@@ -126,6 +132,45 @@ async def trace_path(dest: IPAddress, port: int, capabilities: CapabilitySet, *,
     return await icmp_hops.trace_hops_icmp_datagram(dest, max_hops=max_hops, timeout=timeout)
 
 
+_CAP_NET_BIND_SERVICE = 10  # <linux/capability.h>
+
+
+def _low_ports(platform: str) -> Availability:
+    facility = Facility.LOW_PORTS
+    if platform == "darwin":  # since macOS 10.14 any user may bind a port below 1024
+        return Availability(facility, True, "any user may (macOS)")
+    if platform == "win32":
+        return Availability(facility, True, "any user may (Windows has no privileged ports)")
+    if platform != "linux":
+        return Availability(facility, False, None, Missing.UNSUPPORTED, platform)
+    if _is_root():
+        return Availability(facility, True, "root")
+    try:
+        status = Path("/proc/self/status").read_text()
+        effective = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("CapEff:")), 0)
+    except (OSError, ValueError, IndexError):
+        effective = 0
+    if effective >> _CAP_NET_BIND_SERVICE & 1:
+        return Availability(facility, True, "CAP_NET_BIND_SERVICE")
+    try:  # per network namespace; 1024 unless lowered
+        start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        start = 1024
+    if start <= 1:
+        return Availability(facility, True, f"ip_unprivileged_port_start = {start}")
+    return Availability(facility, False, None, Missing.PERMISSION,
+                        f"ip_unprivileged_port_start = {start}", low_ports_remedy())
+
+
+def bind_unavailable(capabilities: CapabilitySet) -> Availability:
+    """Why natprobe could not listen on a free port below 1024 (the probed facility's entry,
+    or a permission failure when the probe expected it to work)."""
+    entry = capabilities[Facility.LOW_PORTS]
+    if not entry.available:
+        return entry
+    return Availability(entry.facility, False, None, Missing.PERMISSION, "EACCES", low_ports_remedy())
+
+
 def _port_unreachable(platform: str) -> Availability:
     method = "WSAECONNRESET on a connected UDP socket" if platform == "win32" else "ECONNREFUSED on a connected UDP socket"
     return Availability(Facility.PORT_UNREACHABLE, True, method)
@@ -162,6 +207,7 @@ def _probe(platform: str) -> CapabilitySet:
         _arrival_watch(platform),
         _interfaces(),
         _ipv6_temporary(platform),
+        _low_ports(platform),
     )
     logger.debug("capabilities on %s: %s", platform, entries)
     return CapabilitySet(platform, entries, privileged=_is_root())

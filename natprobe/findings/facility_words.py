@@ -15,7 +15,7 @@ from natprobe.observations import Availability, Facility, Missing
 from natprobe.reports.doctor_report import Limit
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
-__all__ = ("limit_sentence", "limit_verdict", "word_limits")
+__all__ = ("limit_sentence", "limit_verdict", "with_limits", "word_limits")
 
 
 def _what(facility: Facility) -> str:
@@ -28,6 +28,8 @@ def _what(facility: Facility) -> str:
                  "program holds, and to tell this host's firewall apart)")
     if facility is Facility.INTERFACES:
         return _("list this host's interfaces and gateway")
+    if facility is Facility.LOW_PORTS:
+        return _("listen on a port below 1024 itself (needed to test such a port that no program holds)")
     return _("tell a stable IPv6 address from a temporary privacy address")
 
 
@@ -72,7 +74,14 @@ def limit_verdict(verdict: PortVerdict, limits: tuple[Availability, ...]) -> Por
             "temporary privacy address, which a pinhole for the stable address does not cover.",
             reason=_sentence(verdict.reason),
         ))
-    return replace(verdict, reason=" ".join([_sentence(verdict.reason), *(limit_sentence(e) for e in relevant)]))
+    return replace(verdict, reason=with_limits(verdict.reason, tuple(relevant)))
+
+
+def with_limits(reason: str, limits: tuple[Availability, ...]) -> str:
+    """``reason``, then the sentence of each limit that bears on it."""
+    if not limits:
+        return reason
+    return " ".join([_sentence(reason), *(limit_sentence(e) for e in limits)])
 
 
 def _sentence(text: str) -> str:

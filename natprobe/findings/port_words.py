@@ -77,6 +77,13 @@ def privileged_port_reason(protocol: TransportProtocol, port: int, remedy: str) 
     )
 
 
+def unbound_low_port_reason(protocol: TransportProtocol, port: int, missing: str) -> str:
+    """Why a free port below 1024 was not checked when natprobe did not even try to listen on it
+    (``missing``: the limit's sentence, e.g. the facility was switched off)."""
+    return _("natprobe did not listen on {protocol} port {port}, and no program here holds it, so there was nothing "
+             "to speak to. {missing}", protocol=protocol.value.upper(), port=port, missing=missing)
+
+
 def _lan_host(why: Why) -> str:
     """This host's address in a sentence; its role when unknown (the web page cannot see it)."""
     host = why.get("host")
@@ -90,6 +97,9 @@ def _text(why: Why) -> str:
         case Said.PROBE_NEVER_ARRIVED:
             return _("the echo server's probe never arrived")
         case Said.REQUEST_UNANSWERED:
+            if p("holder") is not None:
+                return _("the echo server's {service} request to {holder}, which holds the port, got no answer",
+                         service=p("service"), holder=_holder_name(p("holder")))
             return _("the echo server's {service} request got no answer", service=p("service"))
         case Said.V6_UNREACHED:
             return _(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from natprobe.i18n import _, ngettext
+from natprobe.observations import Facility
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.router_report import RouterReport
 from natprobe.findings.port_words import cgnat_advice
@@ -22,6 +23,11 @@ def router_silent(waited_s: float) -> Finding:
 
 def explain_router(report: RouterReport) -> tuple[Finding, ...]:
     """The findings of a :class:`RouterReport`, most important first."""
+    if report.gateway is None and any(limit.facility is Facility.INTERFACES for limit in report.limits):
+        # Not read is not absent: the limit says why, the advice how to ask a router all the same.
+        return (Finding(Severity.INFO, _("The default gateway is not known"),
+                        _("natprobe could not read this host's interfaces, so it does not know which router to ask."),
+                        (_("Name the router: natprobe router --gateway IP"),), code="router-gateway-unknown"),)
     if report.gateway is None:
         return (Finding(Severity.PROBLEM, _("No default gateway"),
                         _("This host has no IPv4 default route, so there is no router to ask."), code="router-no-gateway"),)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from natprobe.errors import LabError
 from natprobe.lab.netns import Host
+from natprobe.lab.services import wait_udp_bound
 
 __all__ = ("openvpn_missing", "start_openvpn")
 
@@ -50,11 +50,6 @@ def _certificates(directory: Path) -> None:
              "-out", "server.crt", "-days", "2", "-extfile", "ext", cwd=directory)
 
 
-def _bound(host: Host, port: int) -> bool:
-    listing = host.exec(["ss", "-H", "-u", "-l", "-n"], check=False).stdout
-    return any(line.split()[3].endswith(f":{port}") for line in listing.splitlines() if len(line.split()) > 3)
-
-
 def start_openvpn(host: Host, port: int, directory: Path, *, tls_auth: bool = False,
                   subnet: str = "10.98.0.1") -> subprocess.Popen[Any]:
     """Run an OpenVPN server in ``host`` on UDP ``port`` (all addresses), until it is bound."""
@@ -74,12 +69,5 @@ def start_openvpn(host: Host, port: int, directory: Path, *, tls_auth: bool = Fa
     log = directory / f"openvpn-{port}.log"
     with log.open("wb") as handle:  # a file, not a pipe nobody reads: a chatty server never blocks
         proc = host.spawn(argv, stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            output = log.read_text(errors="replace")
-            raise LabError(f"openvpn exited with {proc.returncode}: {output[-800:]}")
-        if _bound(host, port):
-            return proc
-        time.sleep(0.05)  # polling a starting process, bounded by the deadline
-    raise LabError(f"openvpn did not bind UDP {port} within {READY_TIMEOUT_S:g} s")
+    wait_udp_bound(host, proc, port, log, "openvpn", READY_TIMEOUT_S)
+    return proc

@@ -85,6 +85,26 @@ def _read_until(proc: subprocess.Popen[Any], marker: str, timeout: float) -> str
     )
 
 
+def udp_bound(host: Host, port: int) -> bool:
+    """Does a socket in ``host`` listen on UDP ``port`` (any address)?"""
+    listing = host.exec(["ss", "-H", "-u", "-l", "-n"], check=False).stdout
+    return any(line.split()[3].endswith(f":{port}") for line in listing.splitlines() if len(line.split()) > 3)
+
+
+def wait_udp_bound(host: Host, proc: subprocess.Popen[Any], port: int, log: Path, program: str,
+                   timeout: float = READY_TIMEOUT_S) -> None:
+    """Wait (bounded) until ``proc``, started in ``host`` with its output in ``log``, listens on
+    UDP ``port``; :class:`~natprobe.errors.LabError` with the log's tail if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabError(f"{program} exited with {proc.returncode}: {log.read_text(errors='replace')[-800:]}")
+        if udp_bound(host, port):
+            return
+        time.sleep(0.05)  # polling a starting process, bounded by the deadline
+    raise LabError(f"{program} did not bind UDP {port} within {timeout:g} s")
+
+
 def _stun_answers(host: Host, ip: IPv4Address, port: int, timeout: float) -> bool:
     """Does a STUN server answer at ip:port, as seen from inside ``host``?"""
     request = encode(binding_request())

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.findings.check_findings import explain_check
-from natprobe.findings.facility_words import limit_verdict, word_limits
-from natprobe.findings.port_words import assess_port, privileged_port_reason, word_hairpin
+from natprobe.findings.facility_words import limit_sentence, limit_verdict, word_limits
+from natprobe.findings.port_words import assess_port, privileged_port_reason, unbound_low_port_reason, word_hairpin
 from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
 from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
@@ -40,7 +40,7 @@ from natprobe.reports.family_result import FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
-from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, PortHolder, PortObservation
+from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, Missing, PortHolder, PortObservation
 from natprobe.verdicts.reachability import (
     SERVICE_BY_NAME,
     Context,
@@ -57,7 +57,13 @@ from natprobe.addressing import IPAddress, IpFamily
 from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.sniff import ArrivalWatcher, Match
-from natprobe.adapters.capabilities import bind_remedy, probe_capabilities, trace_path, watch_unavailable
+from natprobe.adapters.capabilities import (
+    bind_remedy,
+    bind_unavailable,
+    probe_capabilities,
+    trace_path,
+    watch_unavailable,
+)
 from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
 from natprobe.verdicts.limits import limits_of
 
@@ -175,14 +181,22 @@ async def _observe_port(
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
-    listener = None if forced is not None else await _open_listener(spec, nonce, listen_ip)
+    low_ports = capabilities[Facility.LOW_PORTS]
+    # A facility switched off is not tried (what a machine without it sees); one the probe
+    # found missing is tried all the same: the bind is cheap and decides.
+    switched_off = spec.port < 1024 and low_ports.missing is Missing.DISABLED
+    listener = None if forced is not None or switched_off else await _open_listener(spec, nonce, listen_ip)
     mode = ProbeMode.NONCE if listener is not None else (forced or mode_for_held_port(spec))
     holder = None
     if listener is None and forced is None and spec.port < 1024 and port_in_use(spec.protocol.value, spec.port) is False:
         # Nothing holds the port, yet natprobe could not bind it: a port below 1024 without
         # the privilege. There is nothing to speak to either: say so, do not guess.
-        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False,
-                               error=privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec)))
+        missing = bind_unavailable(capabilities)
+        error = (privileged_port_reason(spec.protocol, spec.port, bind_remedy(spec))
+                 if missing.missing is Missing.PERMISSION
+                 else unbound_low_port_reason(spec.protocol, spec.port, limit_sentence(missing)))
+        return PortObservation(spec.protocol, spec.port, ProbeMode.NONCE, listening=False, error=error,
+                               bind_missing=missing)
     if mode is None:
         mode, holder = _held_udp_mode(spec)
     elif listener is None and spec.protocol is TransportProtocol.UDP:
@@ -319,6 +333,8 @@ class _FamilyOutcome:
     hairpins: tuple[HairpinResult, ...]
     limits: tuple[Availability, ...] = ()
     """Missing facilities that limited this family's conclusions."""
+    holders: tuple[PortHolder | None, ...] = ()
+    """The program found holding each port (by position), when one was."""
 
 
 async def _trace(server_ip: IPAddress, capabilities: CapabilitySet, probes_done: asyncio.Event) -> tuple[Hop, ...]:
@@ -374,7 +390,9 @@ async def _check_family(
                           temporary_address=source is not None and source.temporary)
         verdicts = [assess_port(observation, context) for observation in observations]
         missed = [o.watch_missing for o in observations if o.watch_missing is not None]
-        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace, watch_missing=tuple(missed))
+        unbound = tuple(o.bind_missing for o in observations if o.bind_missing is not None)
+        limits = limits_of(capabilities, family, tuple(verdicts), traced=traced or not trace,
+                           watch_missing=tuple(missed), bind_missing=unbound)
         verdicts = [limit_verdict(v, limits) for v in verdicts]
         # IPv6 has no NAT to loop back through: hairpinning is an IPv4 question.
         hairpins = (
@@ -382,7 +400,8 @@ async def _check_family(
                    else await _hairpin(spec, whoami.public_ip, listen_ip) for spec, verdict in zip(ports, verdicts)])
             if options.hairpin and family is IpFamily.IPV4 else ()
         )
-    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits)
+    outcome = _FamilyOutcome(whoami.public_ip, topology, hops, tuple(verdicts), hairpins, limits,
+                             tuple(o.holder for o in observations))
     return Measured(outcome, whoami.public_ip)
 
 
@@ -411,7 +430,8 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
 
     # The name's lookups need nothing from the probes: they start at once, beside them, and
     # only the decision waits for the public addresses and the verdicts.
-    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers))
+    name_task = (asyncio.create_task(_look_up_name(options.name, server, options.token, options.nameservers,
+                                                   capabilities))
                  if options.name is not None else None)
     try:
         # Every family at once (run_per_family): the report is ready when the slowest one is.
@@ -479,7 +499,19 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
     )
     layers = {status.family: outcome.topology.layers for status, outcome in tested}
-    return dataclasses.replace(report, findings=explain_check(report, ports, layers))
+    return dataclasses.replace(report, findings=explain_check(report, _named_by_holder(ports, outcomes), layers))
+
+
+def _named_by_holder(ports: Sequence[PortSpec], outcomes: Sequence[_FamilyOutcome]) -> tuple[PortSpec, ...]:
+    """``ports`` with a UDP port Jamulus was found holding named ``PORT:jamulus``: the findings
+    then speak of Jamulus's two modes, as for UDP 22124."""
+    def jamulus_holds(index: int) -> bool:
+        return any(index < len(o.holders) and (h := o.holders[index]) is not None and h.kind is HolderKind.JAMULUS
+                   for o in outcomes)
+
+    return tuple(dataclasses.replace(spec, service="jamulus")
+                 if spec.service is None and spec.protocol is TransportProtocol.UDP and jamulus_holds(i) else spec
+                 for i, spec in enumerate(ports))
 
 
 def not_tested_report(
@@ -527,9 +559,10 @@ __all__ = ("CheckOptions", "check_ports", "not_tested_report")
 
 
 async def _look_up_name(name: str, server: str, token: str | None,
-                        nameservers: tuple[str, ...] | None) -> NameViews:
+                        nameservers: tuple[str, ...] | None, capabilities: CapabilitySet) -> NameViews:
     # dnspython loads in a thread: the probes already under way keep the event loop.
     module = await asyncio.to_thread(importlib.import_module, "natprobe.measure.name_check")
-    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True)
+    options = module.NameCheckOptions(server=server, token=token, nameservers=nameservers, public_ips_later=True,
+                                      capabilities=capabilities)
     views: NameViews = await module.look_up_name(name, options)
     return views

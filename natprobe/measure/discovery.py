@@ -31,9 +31,12 @@ from natprobe.verdicts.classify import (
     silence_doubt,
     usable_alternate,
 )
-from natprobe.observations import Observation, Probe
+from natprobe.observations import CapabilitySet, Facility, Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
+from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
+from natprobe.findings.facility_words import word_limits
+from natprobe.verdicts.limits import leaned_on
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
@@ -76,6 +79,9 @@ class DiscoveryOptions:
     first_contact: RetransmissionPolicy = FIRST_CONTACT
     lifetime_max_s: float | None = None
     """Also measure the idle mapping lifetime, waiting at most this long (opt-in: it takes minutes)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once); a test injects a set with
+    facilities switched off."""
 
 
 async def resolve_server(server: str | TransportAddress, default_port: int = DEFAULT_PORT) -> TransportAddress:
@@ -213,7 +219,10 @@ async def discover_nat(
     """
     started = time.monotonic()
     target = await resolve_server(server)
-    ipv6 = ipv6_source_toward(target.ip if isinstance(target.ip, IPv6Address) else DEFAULT_TOWARD_V6)
+    capabilities = options.capabilities or probe_capabilities()
+    flags = capabilities.has(Facility.IPV6_TEMPORARY)
+    ipv6 = ipv6_source_toward(target.ip if isinstance(target.ip, IPv6Address) else DEFAULT_TOWARD_V6,
+                              None if flags else ())
     local_ip: IPAddress | None
     try:
         local_ip = source_address_toward(target.ip)
@@ -260,6 +269,8 @@ async def discover_nat(
         # A NAT question is an IPv4 question; whether IPv6 (no NAT, a firewall) is an option is not.
         ipv6_address=ipv6.address,
         has_global_ipv6=ipv6.address is not None,
+        # The stable IPv6 address named is a guess without the address flags.
+        limits=word_limits(leaned_on(capabilities, (Facility.IPV6_TEMPORARY,) if ipv6.address is not None else ())),
     )
     return dataclasses.replace(report, findings=explain_nat(report))
 

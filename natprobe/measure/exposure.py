@@ -12,6 +12,7 @@ over IPv6 from this host's stable global address (what a pinhole or AAAA record 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import logging
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from natprobe.addressing import IPAddress, IpFamily
+from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.interfaces import Ipv6Source
 from natprobe.contract.exposure_route import (
@@ -36,9 +38,12 @@ from natprobe.contract.exposure_route import (
 from natprobe.errors import ServerError
 from natprobe.measure.per_family import Measured, ipv6_source_or_loopback, run_per_family
 from natprobe.findings.exposure_findings import explain_exposure
+from natprobe.findings.facility_words import word_limits
+from natprobe.observations import CapabilitySet, Facility
 from natprobe.reports.exposure_report import ExposureFamily, ExposureReport
 from natprobe.verdicts.exposure_grading import ExposedPort, grade_scan
 from natprobe.findings.topology_words import assess_topology
+from natprobe.verdicts.limits import leaned_on
 from natprobe.verdicts.reachability import Context
 
 logger = logging.getLogger(__name__)
@@ -70,6 +75,9 @@ class ExposureOptions:
     """The echo server's shared token, if it requires one."""
     families: tuple[IpFamily, ...] = (IpFamily.IPV4, IpFamily.IPV6)
     """Address families to scan over (IPv6 only when this host has a global IPv6 address)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once); a test injects a set with
+    facilities switched off."""
 
 
 async def scan_exposure(
@@ -115,7 +123,14 @@ async def scan_exposure(
         ports = grade_scan(response.ports, expect=expected, context=context, host=host, now=when)
         return Measured(_FamilyScan(response.source, response.ports, ports), public_ip)
 
-    runs = await run_per_family(server, options.families, scan_family, ipv6_source=ipv6_source_or_loopback)
+    capabilities = options.capabilities or probe_capabilities()
+    # Without the IPv6 address flags the kernel's choice is scanned as it is: maybe a temporary address.
+    flags = None if capabilities.has(Facility.IPV6_TEMPORARY) else ()
+    runs = await run_per_family(server, options.families, scan_family,
+                                ipv6_source=functools.partial(ipv6_source_or_loopback, addresses=flags))
+    # A global address only: an echo server on this very host (::1) is not a temporary address question.
+    ipv6_scanned = any(run.status.tested and run.status.family is IpFamily.IPV6
+                       and not (run.status.local_ip is not None and run.status.local_ip.is_loopback) for run in runs)
     report = ExposureReport(
         server=server,
         expect=None if expect is None else tuple(f"{r.port}/{r.protocol.value}" for r in expect),
@@ -126,6 +141,7 @@ async def scan_exposure(
             for run in runs
         ),
         duration_s=time.monotonic() - started,
+        limits=word_limits(leaned_on(capabilities, (Facility.IPV6_TEMPORARY,) if ipv6_scanned else ())),
     )
     return dataclasses.replace(report, findings=explain_exposure(report))
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import ipaddress
 import logging
@@ -61,7 +62,7 @@ from natprobe.jamulus import (
     encode,
 )
 from natprobe.findings.jamulus_reasons import assess_jamulus_modes, port_held_note, refused_punches_note, unmeasured_directory_reason, unmeasured_lifetime_note
-from natprobe.observations import HolePunchObservation
+from natprobe.observations import CapabilitySet, HolePunchObservation
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.verdicts.reachability import PortVerdict
@@ -295,6 +296,9 @@ class JamulusModesOptions:
     probe_timeout: float = 2.0
     name: str | None = None
     """The registration name (default: a fresh :func:`registration_name`)."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once); a test injects a set with
+    facilities switched off."""
 
 
 async def measure_jamulus_modes(
@@ -343,7 +347,8 @@ async def measure_jamulus_modes(
             [PortSpec(TransportProtocol.UDP, port, service)],
             # Jamulus modes are an IPv4 question (directories are IPv4): no IPv6 round here.
             CheckOptions(token=token, trace=options.trace, listen_ip=options.listen_ip,
-                         probe_timeout=options.probe_timeout, families=(IpFamily.IPV4,)),
+                         probe_timeout=options.probe_timeout, families=(IpFamily.IPV4,),
+                         capabilities=options.capabilities),
         )
         if not check.server_reached:
             raise ServerError("; ".join(dict.fromkeys(port.reason for port in check.ports)))
@@ -364,7 +369,7 @@ async def measure_jamulus_modes(
             lifetime_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await lifetime_task
-    return assess_jamulus_modes(
+    report = assess_jamulus_modes(
         server=server_url,
         port=port,
         measured_port=public.measured_port,
@@ -383,6 +388,7 @@ async def measure_jamulus_modes(
         notes=tuple(notes),
         duration_s=time.monotonic() - started,
     )
+    return dataclasses.replace(report, limits=check.limits)
 
 
 @dataclass(slots=True)

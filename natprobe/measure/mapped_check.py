@@ -38,7 +38,7 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
     router_task = asyncio.create_task(probe_router(timeout=router_timeout, until=probes_done,
-                                                   list_mappings=not bounded))
+                                                   list_mappings=not bounded, capabilities=options.capabilities))
     try:
         report = await check_ports(server, ports, options)
     except BaseException:

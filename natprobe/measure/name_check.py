@@ -13,9 +13,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv6Address, ip_address
 
+from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.dns_resolver import DEFAULT_LIFETIME_S, lookup_both
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, read_ipv6_addresses
@@ -25,8 +26,10 @@ from natprobe.contract.dns import DnsAnswer, DnsResponse
 from natprobe.errors import NatprobeError
 from natprobe.reports.dns_report import DnsReport
 from natprobe.findings.dns_words import invalid_name_text, word_dns
+from natprobe.findings.facility_words import with_limits, word_limits
+from natprobe.verdicts.limits import leaned_on
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict, InvalidName, decide_family, validate_name
-from natprobe.observations import FamilyLookup, LookupStatus
+from natprobe.observations import Availability, CapabilitySet, Facility, FamilyLookup, LookupStatus
 
 __all__ = ("NameCheckOptions", "NameViews", "check_name", "decide_name", "look_up_name", "outside_view")
 
@@ -51,8 +54,10 @@ def outside_view(response: DnsResponse) -> dict[IpFamily, FamilyLookup]:
     return {IpFamily.IPV4: _lookup(response.a), IpFamily.IPV6: _lookup(response.aaaa)}
 
 
-async def _public_ips(server: str, token: str | None, timeout: float) -> tuple[dict[IpFamily, IPAddress | None], list[str]]:
-    """The address the echo server sees over each family this host can use toward it."""
+async def _public_ips(server: str, token: str | None, timeout: float,
+                      flags: bool = True) -> tuple[dict[IpFamily, IPAddress | None], list[str]]:
+    """The address the echo server sees over each family this host can use toward it
+    (``flags``: this host's IPv6 address flags can be read, to send from the stable address)."""
     found: dict[IpFamily, IPAddress | None] = {IpFamily.IPV4: None, IpFamily.IPV6: None}
     notes: list[str] = []
     try:
@@ -66,7 +71,8 @@ async def _public_ips(server: str, token: str | None, timeout: float) -> tuple[d
             continue
         local: IPAddress | None = None
         if family is IpFamily.IPV6:
-            source = ipv6_source_toward(target if isinstance(target, IPv6Address) else DEFAULT_TOWARD_V6)
+            source = ipv6_source_toward(target if isinstance(target, IPv6Address) else DEFAULT_TOWARD_V6,
+                                        None if flags else ())
             if source.address is None:
                 notes.append("this host has no global IPv6 address")
                 continue
@@ -102,6 +108,9 @@ class NameCheckOptions:
     public_ips_later: bool = False
     """The caller gives the public addresses to :func:`decide_name` (``natprobe check``, whose
     probes learn them), so :func:`look_up_name` does not ask the echo server for them."""
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once); a test injects a set with
+    facilities switched off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +129,8 @@ class NameViews:
     notes: tuple[str, ...]
     temporary: tuple[IPv6Address, ...]
     started: float
+    missing: tuple[Availability, ...] = ()
+    """Facilities the decision would lean on that this machine lacks (the IPv6 address flags)."""
 
 
 async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> NameViews:
@@ -134,8 +145,11 @@ async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()
         valid_name = validate_name(name)
     except InvalidName as exc:
         return NameViews(name, server, None, invalid_name_text(exc), None, None, None, (), (), started)
+    capabilities = options.capabilities or probe_capabilities()
+    flags = capabilities.has(Facility.IPV6_TEMPORARY)
     if temporary is None:
-        temporary = [a.address for a in read_ipv6_addresses() if a.temporary and a.is_global]
+        # Without the flags no address is known to be temporary: the limit says so.
+        temporary = [a.address for a in read_ipv6_addresses() if a.temporary and a.is_global] if flags else []
     timeout = lifetime + 2.0
 
     async def outside() -> DnsResponse | None:
@@ -155,7 +169,7 @@ async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()
             return None
         if server is None:
             return {f: None for f in IpFamily}
-        found, more = await _public_ips(server, token, timeout)
+        found, more = await _public_ips(server, token, timeout, flags)
         notes.extend(more)
         return found
 
@@ -167,7 +181,8 @@ async def look_up_name(name: str, options: NameCheckOptions = NameCheckOptions()
         notes.append("no echo server: this host's resolver only (the local view); give --server for the "
                      "outside view and the public addresses")
     return NameViews(name, server, valid_name, "", local_task.result(), outside_task.result(), public_task.result(),
-                     tuple(notes), tuple(temporary), started)
+                     tuple(notes), tuple(temporary), started,
+                     leaned_on(capabilities, () if options.temporary is not None else (Facility.IPV6_TEMPORARY,)))
 
 
 def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | None] | None = None,
@@ -186,8 +201,16 @@ def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | N
                                seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary))
         for family in IpFamily
     )
+    # The flags matter once IPv6 is in play: an AAAA record, or a public IPv6 address to compare.
+    ipv6_in_play = seen.get(IpFamily.IPV6) is not None or any(
+        (lookup := lookups.get(IpFamily.IPV6)) is not None and lookup.addresses
+        for lookups in (views.local, view) if lookups is not None)
+    limits = views.missing if ipv6_in_play else ()
+    # The IPv6 verdict is what the records and addresses say; its reason names what was not seen.
+    verdicts = tuple(replace(v, reason=with_limits(v.reason, limits)) if v.family is IpFamily.IPV6 else v
+                     for v in verdicts)
     return DnsReport(views.valid_name, True, views.server, views.local, view, seen, verdicts, views.notes,
-                     time.monotonic() - views.started, views.temporary)
+                     time.monotonic() - views.started, views.temporary, limits=word_limits(limits))
 
 
 async def check_name(name: str, options: NameCheckOptions = NameCheckOptions()) -> DnsReport:

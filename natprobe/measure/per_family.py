@@ -18,7 +18,13 @@ from ipaddress import IPv6Address
 from typing import Any, Generic, TypeVar
 
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward, source_address_toward
+from natprobe.adapters.interfaces import (
+    DEFAULT_TOWARD_V6,
+    Ipv6Address,
+    Ipv6Source,
+    ipv6_source_toward,
+    source_address_toward,
+)
 from natprobe.adapters.resolve import resolve_per_family, url_host
 from natprobe.errors import NatprobeError, NetworkError, ServerError
 from natprobe.i18n import _
@@ -50,12 +56,14 @@ class FamilyRun(Generic[T]):
     host or the server lacks)."""
 
 
-def ipv6_source_or_loopback(server_ip: IPAddress | None) -> Ipv6Source:
+def ipv6_source_or_loopback(server_ip: IPAddress | None, addresses: Sequence[Ipv6Address] | None = None) -> Ipv6Source:
     """This host's stable global IPv6 address toward the server; ``::1`` toward a server on
-    ``::1`` (an echo server on this very host, as in a loopback self-test)."""
+    ``::1`` (an echo server on this very host, as in a loopback self-test). ``addresses``:
+    this host's IPv6 addresses with their flags (default: read from the kernel; ``()`` when
+    the flags cannot be read, so the kernel's choice is taken as it is)."""
     if isinstance(server_ip, IPv6Address) and server_ip.is_loopback:
         return Ipv6Source(server_ip, False, server_ip, ())
-    return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6)
+    return ipv6_source_toward(server_ip if isinstance(server_ip, IPv6Address) else DEFAULT_TOWARD_V6, addresses)
 
 
 def _stable_ipv6_source(server_ip: IPAddress | None) -> Ipv6Source:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import Any, Final
 
+from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.interfaces import (
     DEFAULT_TOWARD_V6,
     ipv6_source_toward,
@@ -35,7 +36,10 @@ from natprobe.errors import NetworkError, PortMappingError
 from natprobe.i18n import _
 from natprobe.portmap import natpmp, pcp
 from natprobe.reports.router_report import ProtocolAnswer, RouterReport
+from natprobe.findings.facility_words import word_limits
 from natprobe.findings.router_findings import explain_router
+from natprobe.observations import CapabilitySet, Facility
+from natprobe.verdicts.limits import leaned_on
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
     KeptMapping,
@@ -198,7 +202,8 @@ async def _unfailing(protocol: MappingProtocol, ask: Coroutine[Any, Any, Protoco
 
 
 async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0,
-                       until: asyncio.Event | None = None, list_mappings: bool = True) -> RouterSession:
+                       until: asyncio.Event | None = None, list_mappings: bool = True,
+                       capabilities: CapabilitySet | None = None) -> RouterSession:
     """Ask the default gateway (or ``gateway``) over PCP, NAT-PMP and UPnP, concurrently.
 
     Evidence, not a mapping: each protocol gets one request and one LAN round trip's worth of
@@ -206,19 +211,29 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
     and RFC 6886 section 3.1 are for creating mappings. When ``until`` is set first (the probes
     it accompanies are done), the protocols still silent are reported as such at once
     (:attr:`RouterSession.silent_after_s`), never waited for. ``list_mappings`` reads the
-    router's UPnP table too (one SOAP call per entry), which only ``--map`` needs."""
+    router's UPnP table too (one SOAP call per entry), which only ``--map`` needs.
+    ``capabilities``: what this machine can measure (default: probed once); the report's
+    ``limits`` name the missing facilities its answer leaned on."""
     started = time.monotonic()
+    capabilities = capabilities or probe_capabilities()
+    leaned: list[Facility] = []
     # Whether this host has global IPv6 does not depend on the router: read it first, so even a
     # host without an IPv4 gateway learns it (a UDP connect() picks the source; nothing is sent).
-    ipv6_address = ipv6_source_toward(DEFAULT_TOWARD_V6).address
+    flags = capabilities.has(Facility.IPV6_TEMPORARY)
+    ipv6_address = ipv6_source_toward(DEFAULT_TOWARD_V6, None if flags else ()).address
+    if ipv6_address is not None:
+        leaned.append(Facility.IPV6_TEMPORARY)
     if gateway is None:
         gateway = gateway_from_environment()
     if gateway is None:
-        context = read_local_context()
-        gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
+        leaned.append(Facility.INTERFACES)  # the default gateway is the interfaces' to tell
+        if capabilities.has(Facility.INTERFACES):
+            context = read_local_context()
+            gateway = context.gateway_v4.address if context.gateway_v4 is not None else None
+    limits = word_limits(leaned_on(capabilities, leaned))
     if gateway is None or not isinstance(gateway, IPv4Address):
         report = RouterReport(None, None, (), None, ExternalMeaning.UNKNOWN, False, (), time.monotonic() - started,
-                              ipv6_address, ipv6_address is not None)
+                              ipv6_address, ipv6_address is not None, limits=limits)
         return RouterSession(dataclasses.replace(report, findings=explain_router(report)))
     try:
         local_ip: IPAddress | None = source_address_toward(gateway)
@@ -257,6 +272,7 @@ async def probe_router(*, gateway: IPAddress | None = None, timeout: float = 2.0
         gateway=gateway, local_ip=local_ip, answers=answers, external_address=external, meaning=meaning,
         address_mismatch=answers[0].result == "ADDRESS_MISMATCH", mappings=mappings,
         duration_s=time.monotonic() - started, ipv6_address=ipv6_address, has_global_ipv6=ipv6_address is not None,
+        limits=limits,
     )
     report = dataclasses.replace(report, findings=explain_router(report))
     pcp_ok = answers[0].answered and answers[0].result is None

@@ -31,7 +31,7 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 6
+CHECK_VERSION = 7
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
@@ -42,7 +42,9 @@ that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`).
 5: ``relay`` (null, or the relay check when ``--host NAME`` leads to a relay: a
 :data:`~natprobe.reports.relay_report.RELAY_SCHEMA` body) and ``advice`` (what to do when a
 port forward cannot work: the remedies in order, each with its check command).
-6: ``server`` and ``public_ip`` may be null: no echo server was configured (``server`` null), or
+6: a limit's ``facility`` may be ``bind-below-1024`` (natprobe could not listen on a free port
+below 1024 itself: that port's verdict is ``not-tested``, and ``limits`` says why).
+7: ``server`` and ``public_ip`` may be null: no echo server was configured (``server`` null), or
 none was reached (``public_ip`` null). The report is then still printed, every port
 ``not-tested`` with the reason, and ``families`` says per family why it was not tested."""
 
@@ -151,12 +153,13 @@ class CheckReport:
 _PORT_NUMBER: JsonSchema = {"type": "integer", "minimum": 1, "maximum": 65535}
 
 _DNS_BODY: JsonSchema = embedded(DNS_SCHEMA)
-# Inside the check report the name check carries no schema id of its own (and no duration).
+# Inside the check report the name check carries no schema id of its own (no duration, no
+# limits: the check's own speak for the whole run).
+_OWN_DNS_KEYS = ("schema", "schema_version", "duration_ms", "limits")
 _DNS_BODY = {
     **_DNS_BODY,
-    "properties": {k: v for k, v in _DNS_BODY["properties"].items()
-                   if k not in ("schema", "schema_version", "duration_ms")},
-    "required": [k for k in _DNS_BODY["required"] if k not in ("schema", "schema_version", "duration_ms")],
+    "properties": {k: v for k, v in _DNS_BODY["properties"].items() if k not in _OWN_DNS_KEYS},
+    "required": [k for k in _DNS_BODY["required"] if k not in _OWN_DNS_KEYS],
 }
 
 CHECK_SCHEMA: JsonSchema = report_schema(
@@ -164,9 +167,9 @@ CHECK_SCHEMA: JsonSchema = report_schema(
     CHECK_VERSION,
     "Inbound reachability of ports, proven from outside (natprobe check)",
     {
-        "server": {**STRING_OR_NULL, "description": "The echo server's URL; null (since version 6): none was "
+        "server": {**STRING_OR_NULL, "description": "The echo server's URL; null (since version 7): none was "
                    "configured, and every port is not-tested"},
-        "public_ip": {**STRING_OR_NULL, "description": "The address the echo server saw; null (since version 6): "
+        "public_ip": {**STRING_OR_NULL, "description": "The address the echo server saw; null (since version 7): "
                       "no echo server was reached, and every port is not-tested with the reason"},
         "local_ip": STRING_OR_NULL,
         "topology": obj(

@@ -17,14 +17,19 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
 from natprobe.observations import FamilyLookup, LookupStatus
 
 __all__ = ("DNS_SCHEMA", "DNS_SCHEMA_ID", "DNS_VERSION", "DnsReport")
 
 DNS_SCHEMA_ID = "natprobe/dns"
-DNS_VERSION = 2
-"""2: the verdict ``via-relay`` (a record that leads to this host through a relay)."""
+DNS_VERSION = 3
+"""2: the verdict ``via-relay`` (a record that leads to this host through a relay).
+3: ``limits`` lists the facilities this machine lacked that limited the conclusions, as the
+check report does (:data:`~natprobe.reports.doctor_report.LIMIT`): today the IPv6 address flags,
+without which an AAAA record naming a temporary privacy address is not recognised. Inside a
+check report the ``dns`` object has none: the check's own ``limits`` speak for the whole run."""
 
 
 def _lookups(view: Mapping[IpFamily, FamilyLookup] | None) -> dict[str, Any] | None:
@@ -56,6 +61,8 @@ class DnsReport:
     notes: tuple[str, ...] = ()
     duration_s: float = 0.0
     temporary_addresses: tuple[IPAddress, ...] = field(default=())
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property
     def ok(self) -> bool:
@@ -88,6 +95,7 @@ class DnsReport:
             "schema": DNS_SCHEMA_ID,
             "schema_version": DNS_VERSION,
             **self.body(),
+            "limits": limits_to_list(self.limits),
             "duration_ms": round(self.duration_s * 1000, 1),
         }
 
@@ -112,6 +120,7 @@ DNS_SCHEMA: JsonSchema = report_schema(
             }
         ),
         "notes": STRING_LIST,
+        "limits": LIMITS,
         "duration_ms": {"type": "number"},
     },
 )

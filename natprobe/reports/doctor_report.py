@@ -1,7 +1,8 @@
 """The report of ``natprobe doctor``: what this machine can measure, and why not where it cannot.
 
-Also the shape of one *limit* (:data:`LIMIT`): a missing facility as other reports list it
-when it limited their conclusions (``natprobe check``'s ``limits``).
+Also the shape of one *limit* (:data:`LIMIT`, a list of them :data:`LIMITS`): a missing facility
+as other reports list it when it limited their conclusions (the ``limits`` of ``natprobe check``,
+``nat``, ``dns``, ``exposure``, ``router`` and ``explain jamulus``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Any
 from natprobe.reports.json_schema import STRING_OR_NULL, JsonSchema, enum_of, nullable, obj, report_schema
 from natprobe.observations import Availability, CapabilitySet, Facility, Missing
 
-__all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "DoctorReport", "Limit", "limit_to_dict")
+__all__ = ("DOCTOR_SCHEMA", "DOCTOR_SCHEMA_ID", "DOCTOR_VERSION", "LIMIT", "LIMITS", "DoctorReport", "Limit",
+           "limit_to_dict", "limits_to_list")
 
 DOCTOR_SCHEMA_ID = "natprobe/doctor"
-DOCTOR_VERSION = 1
+DOCTOR_VERSION = 2
+"""2: the facility ``bind-below-1024`` (listening on a port below 1024) is listed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,13 @@ LIMIT: JsonSchema = obj({
     "remedy": STRING_OR_NULL,
     "text": {"type": "string"},
 })
+LIMITS: JsonSchema = {"type": "array", "items": LIMIT}
+"""A report's ``limits``: the facilities this machine lacked that limited its conclusions."""
+
+
+def limits_to_list(limits: tuple[Limit, ...]) -> list[dict[str, Any]]:
+    """A report's ``limits`` in its JSON form (:data:`LIMITS`)."""
+    return [limit_to_dict(entry) for entry in limits]
 
 
 @dataclass(frozen=True, slots=True)

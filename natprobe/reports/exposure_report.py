@@ -14,6 +14,7 @@ import msgspec
 
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.reports.family_result import FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
@@ -40,9 +41,12 @@ __all__ = (
 )
 
 EXPOSURE_SCHEMA_ID = "natprobe/exposure"
-EXPOSURE_VERSION = 2
+EXPOSURE_VERSION = 3
 """2: one scan per address family: each port and scanned entry carries its ``family``, and
-``families`` says per family whether it was scanned, from and at which address, or why not."""
+``families`` says per family whether it was scanned, from and at which address, or why not.
+3: ``limits`` lists the facilities this machine lacked that limited the conclusions, as the
+check report does (:data:`~natprobe.reports.doctor_report.LIMIT`): today the IPv6 address flags,
+without which the address scanned over IPv6 may be a temporary privacy address."""
 BAD_SEVERITIES = frozenset({"problem"})
 
 
@@ -100,6 +104,8 @@ class ExposureReport:
     """What the grades mean and what to do: one finding per grade, port after port in the order
     of ``ports`` (:func:`natprobe.findings.exposure_findings.explain_exposure`, attached by
     :func:`natprobe.scan_exposure`); :attr:`port_findings` groups them per port."""
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     def __post_init__(self) -> None:
         graded = sum(len(p.grades) for p in self.ports)
@@ -187,6 +193,7 @@ class ExposureReport:
                 for family, s in self.scanned
             ],
             "bad": self.bad,
+            "limits": limits_to_list(self.limits),
             "duration_ms": round(self.duration_s * 1000, 1),
         }  # fmt: skip
 
@@ -244,6 +251,7 @@ EXPOSURE_SCHEMA: JsonSchema = report_schema(
         },
         "scanned": {"type": "array", "items": obj(_SCANNED)},
         "bad": {"type": "boolean"},
+        "limits": LIMITS,
         "duration_ms": {"type": "number"},
     },
 )

@@ -26,6 +26,7 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.reports.finding import Finding
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 from natprobe.reports.nat_report import address_dict
@@ -51,10 +52,12 @@ __all__ = (
 )
 
 JAMULUS_MODES_SCHEMA_ID = "natprobe/jamulus-modes"
-JAMULUS_MODES_VERSION = 3
+JAMULUS_MODES_VERSION = 4
 """2: ``private_mode_reachable`` is gone (it repeated ``private_check.reachable``).
 3: ``findings`` (what the verdicts mean, as ``natprobe explain jamulus`` prints them) is added:
-every report carries its findings the same way."""
+every report carries its findings the same way.
+4: ``limits`` lists the facilities this machine lacked that limited the conclusions (those of the
+private-mode check, as the check report lists them: :data:`~natprobe.reports.doctor_report.LIMIT`)."""
 JAMULUS_PING_SCHEMA_ID = "natprobe/jamulus-ping"
 JAMULUS_PING_VERSION = 2
 """2: the id was ``natprobe.jamulus.ping``."""
@@ -95,6 +98,8 @@ class JamulusModesReport:
     findings: tuple[Finding, ...] = ()
     """What the verdicts mean for each mode (:func:`natprobe.jamulus_check.explain_jamulus`, attached when the
     report is assessed)."""
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (the private-mode check's)."""
 
     # --- the named observations of the brief --------------------------------------------------
 
@@ -169,6 +174,7 @@ class JamulusModesReport:
             "notes": list(self.notes),
             "duration_ms": round(self.duration_s * 1000.0, 1),
             "findings": [f.to_dict() for f in self.findings],
+            "limits": limits_to_list(self.limits),
         }
 
 
@@ -358,6 +364,7 @@ JAMULUS_MODES_SCHEMA: JsonSchema = report_schema(
         "notes": STRING_LIST,
         "duration_ms": {"type": "number"},
         "findings": {"type": "array", "items": FINDING},
+        "limits": LIMITS,
     },
 )
 

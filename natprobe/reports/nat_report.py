@@ -25,18 +25,22 @@ from natprobe.reports.json_schema import (
     obj,
     report_schema,
 )
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.reports.finding import Finding
 from natprobe.reports.lifetime_report import LIFETIME_SCHEMA, LifetimeReport
 
 __all__ = ("NAT_SCHEMA", "NAT_SCHEMA_ID", "NAT_VERSION", "NatReport", "address_dict", "verdict_dict")
 
 NAT_SCHEMA_ID = "natprobe/nat"
-NAT_VERSION = 4
+NAT_VERSION = 5
 """2: the id was ``natprobe/nat-report``; each verdict is one object (``mapping.value``), no
 longer a bare ``mapping`` string plus ``verdicts.mapping``.
 3: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
 4: ``findings`` (what the verdicts mean, most important first, as ``natprobe nat`` prints them)
-is added: every report carries its findings the same way."""
+is added: every report carries its findings the same way.
+5: ``limits`` lists the facilities this machine lacked that limited the conclusions, as the
+check report does (:data:`~natprobe.reports.doctor_report.LIMIT`): today the IPv6 address flags,
+without which ``ipv6.address`` may be a temporary privacy address."""
 
 
 def address_dict(address: TransportAddress | None) -> dict[str, Any] | None:
@@ -97,6 +101,8 @@ class NatReport:
     """Whether this host has a global IPv6 address: over IPv6 there is no NAT, only a firewall."""
     findings: tuple[Finding, ...] = ()
     """What the verdicts mean (:func:`natprobe.nat.explain_nat`, attached by :func:`natprobe.discover_nat`)."""
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The versioned JSON form (``natprobe nat --json``)."""
@@ -123,6 +129,7 @@ class NatReport:
                 "address": None if self.ipv6_address is None else str(self.ipv6_address),
             },
             "findings": [f.to_dict() for f in self.findings],
+            "limits": limits_to_list(self.limits),
         }
 
 
@@ -175,5 +182,6 @@ NAT_SCHEMA: JsonSchema = report_schema(
         "lifetime": nullable(embedded(LIFETIME_SCHEMA)),
         "ipv6": obj({"global": BOOL_OR_NULL, "address": STRING_OR_NULL}),
         "findings": {"type": "array", "items": FINDING},
+        "limits": LIMITS,
     },
 )

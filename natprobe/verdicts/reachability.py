@@ -508,7 +508,9 @@ def _decide(observation: PortObservation, context: Context) -> PortDecision:
             protocol=protocol,
             port=port,
         )
-    return _unreached(observation, context, Why.of(Said.REQUEST_UNANSWERED, service=service))
+    # The program holding the port, when natprobe named it (Jamulus on a port of its own choosing).
+    holder = observation.holder if observation.holder is not None and observation.holder.program else None
+    return _unreached(observation, context, Why.of(Said.REQUEST_UNANSWERED, service=service, holder=holder))
 
 
 def _name_matches(name: str, pattern: str) -> bool:

@@ -77,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(render_dns_report(report))
+        from natprobe_cli.render import render_limits
+
+        # Here, not in render_dns_report: inside a check the check's own limits speak for the run.
+        print("\n".join([render_dns_report(report), *render_limits(report.limits)]))
     if report.any_problem:
         return ExitCode.NOT_REACHABLE
     return ExitCode.OK if report.ok else ExitCode.COULD_NOT_TEST  # only the resolvers failed

@@ -151,6 +151,9 @@ def render(report: object) -> str:
             lines.extend(_render_port(port, findings, marks, size))
     lines.append("")
     lines.append(_("Something needs fixing (see BAD above).") if report.bad else _("Nothing graded bad."))
+    from natprobe_cli.render import render_limits
+
+    lines.extend(render_limits(report.limits))
     return "\n".join(lines)
 
 

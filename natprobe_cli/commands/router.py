@@ -128,9 +128,12 @@ def _unmap(session: "RouterSession", port: int) -> int:
 
 
 def render_router(report: RouterReport, findings: Sequence[Finding], style: Style = Style()) -> str:
-    from natprobe_cli.render import render_findings
+    from natprobe.observations import Facility
+    from natprobe_cli.render import render_findings, render_limits
 
-    if report.gateway is None:
+    if report.gateway is None and any(limit.facility is Facility.INTERFACES for limit in report.limits):
+        lines = [_("Gateway: not known (this host's interfaces could not be read)")]
+    elif report.gateway is None:
         lines = [_("Gateway: none")]
     elif report.local_ip is not None:
         lines = [_("Gateway: {gateway} (this host: {address})", gateway=report.gateway, address=report.local_ip)]
@@ -171,4 +174,5 @@ def render_router(report: RouterReport, findings: Sequence[Finding], style: Styl
                                   seconds=max(0, round(k.expires_at - now))))
     if findings:
         lines.append(render_findings(findings, style=style))
+    lines.extend(render_limits(report.limits))
     return "\n".join(lines)

@@ -7,7 +7,9 @@ same ``reachable`` answer with a reason that names the missing facility; never a
 answer. Three labs, one module-scoped fixture each: a home NAT (a forward natprobe listens
 on, no forward, a forward this host's firewall drops, a real WireGuard behind a forward), a
 carrier-grade NAT, and a dual-stack home whose client prefers a temporary IPv6 address.
-Traffic stays inside the namespaces made here.
+The other reports a facility limits (``nat``, ``exposure``, ``router``) run there too, each
+listing in ``limits`` the missing facility its conclusions leaned on. Traffic stays inside the
+namespaces made here.
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from natprobe.lab.ipv6_net import Ipv6Lab, enable_ipv6
 from natprobe.lab.services import start_echo_server
 from natprobe.lab.wireguard import start_wireguard, wireguard_missing
 from natprobe.measure.check import CheckOptions, check_ports
+from natprobe.measure.discovery import DiscoveryOptions, discover_nat
+from natprobe.measure.exposure import ExposureOptions, scan_exposure
+from natprobe.measure.portmapping import ENV_GATEWAY, probe_router
 from natprobe.reports.check_report import CheckReport
 from natprobe.findings.facility_words import limit_sentence
 from natprobe.observations import CapabilitySet, Facility
 from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
+from tests.json_reports import assert_valid_report
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
@@ -106,6 +112,19 @@ def test_home_lab_with_facilities_off(home: Home, off: tuple[Facility, ...]) -> 
         assert report.hops == () and Facility.HOP_TRACE in {e.facility for e in report.limits}
 
 
+def test_the_router_report_without_the_interfaces_knows_no_gateway(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Inside the client namespace the default gateway is the lab's router: let natprobe find it.
+    monkeypatch.delenv(ENV_GATEWAY)
+    with home.lab.client.entered():
+        found = asyncio.run(probe_router(timeout=0.3, capabilities=probe_capabilities())).report
+        blind = asyncio.run(probe_router(timeout=0.3, capabilities=probe_capabilities().without(Facility.INTERFACES)))
+    assert found.gateway == home.lab.router.lan_ip and found.limits == ()
+    report = blind.report
+    assert report.gateway is None and [e.facility for e in report.limits] == [Facility.INTERFACES]
+    assert [f.code for f in report.findings] == ["router-gateway-unknown"]  # not "no default gateway"
+    assert_valid_report(report.to_dict())
+
+
 @pytest.fixture(scope="module")
 def carrier() -> Iterator[Home]:
     with Lab(LabConfig(cgnat=True)) as lab:
@@ -155,3 +174,31 @@ def test_ipv6_with_facilities_off(dual: DualStack, off: tuple[Facility, ...]) ->
         assert family.local_ip == dual.v6.temporary_address()
     else:
         assert verdict.status is PortStatus.REACHABLE and family.local_ip == dual.v6.plan.client_ip
+
+
+def test_nat_names_the_stable_ipv6_address_or_its_limit(dual: DualStack) -> None:
+    lab = dual.home.lab
+    target = f"{lab.server.primary_ip}:3478"
+
+    def nat(caps: CapabilitySet) -> tuple[object, ...]:
+        with lab.client.entered():
+            report = asyncio.run(discover_nat(target, DiscoveryOptions(hairpin=False, capabilities=caps)))
+        assert_valid_report(report.to_dict())
+        return report.ipv6_address, tuple(e.facility for e in report.limits), report.mapped
+
+    assert nat(probe_capabilities())[:2] == (dual.v6.plan.client_ip, ())
+    address, limits, mapped = nat(probe_capabilities().without(Facility.IPV6_TEMPORARY))
+    # The kernel's choice (the temporary address) is named, and the limit says the flags were not read.
+    assert address == dual.v6.temporary_address() and limits == (Facility.IPV6_TEMPORARY,)
+    assert mapped is not None  # the NAT conclusions themselves did not need the flags
+
+
+def test_exposure_over_ipv6_without_the_flags_names_the_limit(dual: DualStack) -> None:
+    caps = probe_capabilities().without(*LINUX_ONLY)
+    with dual.home.lab.client.entered():
+        report = asyncio.run(scan_exposure(dual.home.url, ExposureOptions(families=(IpFamily.IPV6,), capabilities=caps)))
+    data = assert_valid_report(report.to_dict())
+    (family,) = report.families
+    assert family.tested and family.local_ip == dual.v6.temporary_address()
+    # Of the Linux-only facilities, only the address flags bore on the scan.
+    assert [e["facility"] for e in data["limits"]] == ["ipv6-temporary"]

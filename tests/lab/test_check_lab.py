@@ -72,7 +72,7 @@ def _check_cli(lab: Lab, url: str, *args: str, timeout: float = CLI_TIMEOUT_S) -
 def _json_ports(done: subprocess.CompletedProcess[str]) -> dict[tuple[str, int], dict[str, Any]]:
     """The ``--json`` report's ports by (protocol, port), after checking the per-port schema."""
     data = assert_valid_report(json.loads(done.stdout))
-    assert data["schema"] == "natprobe/check" and data["schema_version"] == 6
+    assert data["schema"] == "natprobe/check" and data["schema_version"] == 7
     ports: dict[tuple[str, int], dict[str, Any]] = {}
     for entry in data["ports"]:
         assert {"port", "protocol", "reachable", "status", "reason", "advice"} <= set(entry), entry

@@ -135,7 +135,7 @@ def test_cli_nat_json_in_the_lab() -> None:
                                check=False, timeout=30)
     assert done.returncode == 0, done.stderr
     data = assert_valid_report(json.loads(done.stdout))
-    assert data["schema"] == "natprobe/nat" and data["schema_version"] == 4
+    assert data["schema"] == "natprobe/nat" and data["schema_version"] == 5
     assert data["mapping"]["value"] == "address-and-port-dependent"
     assert data["filtering"]["value"] == "address-and-port-dependent"
     assert data["nat_type"]["value"] == "symmetric"

@@ -228,7 +228,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
 def _report(s: Scanned) -> dict[str, Any]:
     assert s.done.returncode == 1, (s.done.stdout, s.done.stderr)  # bad findings: exit 1
     data: dict[str, Any] = assert_valid_report(json.loads(s.done.stdout))
-    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 2
+    assert data["schema"] == "natprobe/exposure" and data["schema_version"] == 3
     return data
 
 

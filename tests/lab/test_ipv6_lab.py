@@ -214,6 +214,37 @@ def test_aaaa_at_the_temporary_address_and_missing_aaaa(dual: DualStack) -> None
     assert _verdicts(missing) == {"ipv4": "matches", "ipv6": "missing"}
 
 
+def test_without_the_ipv6_flags_the_name_check_names_its_limit(dual: DualStack) -> None:
+    import asyncio
+
+    from natprobe.adapters.capabilities import probe_capabilities
+    from natprobe.lab.dns_server import PRIMARY_NS
+    from natprobe.measure.name_check import NameCheckOptions, check_name
+    from natprobe.observations import Facility
+    from natprobe.verdicts.dns_verdicts import DnsVerdict
+
+    _records(dual, [dual.lab.public_ip], [dual.v6.temporary_address()])
+    url = f"http://[{dual.v6.plan.primary_ip}]:8080"  # the library in-process has no lab resolv.conf
+
+    def run(off: tuple[Facility, ...]) -> Any:
+        caps = probe_capabilities().without(*off)
+        options = NameCheckOptions(server=url, nameservers=(str(PRIMARY_NS),), capabilities=caps, lifetime=2.0)
+        with dual.lab.client.entered():
+            report = asyncio.run(check_name(SITE, options))
+        assert_valid_report(report.to_dict())
+        return report, {v.family.value: v for v in report.verdicts}
+
+    full, verdicts = run(())
+    assert full.limits == () and verdicts["ipv6"].verdict is DnsVerdict.TEMPORARY_ADDRESS
+    blind, verdicts = run((Facility.IPV6_TEMPORARY,))
+    # Without the flags the temporary address is not recognised: the verdict is what the
+    # records and the address the server saw say, and the reason names what was not seen.
+    assert [limit.facility for limit in blind.limits] == [Facility.IPV6_TEMPORARY]
+    assert verdicts["ipv6"].verdict is not DnsVerdict.TEMPORARY_ADDRESS
+    assert blind.limits[0].text in verdicts["ipv6"].reason
+    assert blind.limits[0].text not in verdicts["ipv4"].reason
+
+
 def test_aaaa_while_ipv6_is_blocked(dual: DualStack) -> None:
     data = _name_check(dual, OPEN_V4_ONLY, [dual.lab.public_ip], [dual.v6.plan.client_ip])
     assert _verdicts(data) == {"ipv4": "matches", "ipv6": "unreachable-family"}
@@ -289,6 +320,7 @@ def test_exposure_scans_each_family_pinholed_open_over_ipv6_the_other_filtered(d
     families = {f["family"]: f for f in data["families"]}
     stable = str(dual.v6.plan.client_ip)
     assert families["ipv6"]["tested"] is True and families["ipv6"]["public_ip"] == stable
+    assert data["limits"] == []  # root in the lab: the stable address was told from the temporary one
     assert families["ipv6"]["scanned_from"] == str(dual.v6.plan.alternate_ip)  # the probe source
     assert families["ipv4"]["public_ip"] == str(dual.lab.public_ip)
     ports = _ports(data)

@@ -297,7 +297,7 @@ def test_cli_explain_and_check_in_the_lab() -> None:
         )
     assert explained.returncode == 0, explained.stderr
     data = assert_valid_report(json.loads(explained.stdout))
-    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 3
+    assert data["schema"] == "natprobe/jamulus-modes" and data["schema_version"] == 4
     assert data["public_mode"]["works"] is True and data["private_mode"]["status"] == "needs-port-forward"
     assert data["published_address"] == {"ip": str(lab.public_ip), "port": JAMULUS_PORT}
     assert data["port_preserved"] is True and data["unsolicited_from_new_peer_admitted"] is False

@@ -5,8 +5,9 @@ pinholes, natprobe's echo server on the "Internet", named by the lab's dnsmasq) 
 WireGuard endpoint on UDP 51820 in the client namespace. WireGuard answers nothing to a
 stranger, so natprobe cannot listen on the port nor get an answer: only the one-time token's
 arrival at the interface (the AF_PACKET watch) proves the forward. Without forward/pinhole
-first, then with, then with the watch switched off (an injected capability set). All traffic
-stays inside the namespaces made here.
+first, then with, then with the watch switched off (an injected capability set). A real
+Jamulus server holds UDP 22150 beside it (not Jamulus's own port, so only the holder lookup
+can tell natprobe to speak Jamulus to it). All traffic stays inside the namespaces made here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +41,9 @@ from tests.json_reports import assert_valid_report
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
 WG_PORT = 51820
+JAMULUS_PORT = 22150
+"""Not 22124: natprobe knows the program only from the holder lookup, not from the port."""
+JAMULUS = "/usr/bin/Jamulus"
 ECHO_NAME = "echo.example.test"
 URL = f"http://{ECHO_NAME}:8080"
 CLI_TIMEOUT_S = 40.0
@@ -66,12 +72,16 @@ def silent() -> Iterator[SilentLab]:
             extra=("--primary", str(v6.plan.primary_ip), "--alternate", str(v6.plan.alternate_ip)),
         )
         wg = start_wireguard(lab.client, WG_PORT)
+        if Path(JAMULUS).is_file():
+            lab.client.spawn([JAMULUS, "-s", "-n", "-p", str(JAMULUS_PORT)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         yield SilentLab(lab, v6, echo, wg)
 
 
-def _check(stack: SilentLab) -> tuple[subprocess.CompletedProcess[str], dict[tuple[str, int], dict[str, Any]], dict[str, Any]]:
-    done = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(WG_PORT), "--server", URL,
-                                  "--json"], check=False, timeout=CLI_TIMEOUT_S)
+def _check(stack: SilentLab, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[tuple[str, int], dict[str, Any]],
+                                                  dict[str, Any]]:
+    done = stack.lab.client.exec([sys.executable, "-m", "natprobe_cli", "check", *(args or ("--udp", str(WG_PORT))),
+                                  "--server", URL, "--json"], check=False, timeout=CLI_TIMEOUT_S)
     assert done.stdout, done.stderr
     data = assert_valid_report(json.loads(done.stdout))
     return done, {(p["family"], p["port"]): p for p in data["ports"]}, data
@@ -135,3 +145,36 @@ def test_without_the_arrival_watch_the_held_port_is_untested_and_says_why(silent
     assert "WireGuard" in verdict.reason and "switched off" in verdict.reason
     assert any("Stop WireGuard" in a for a in verdict.advice)
     assert [entry.facility for entry in report.limits] == [Facility.ARRIVAL_WATCH]
+
+
+def _jamulus_bound(stack: SilentLab) -> None:
+    if not Path(JAMULUS).is_file():
+        pytest.skip("Debian's jamulus is not installed (scripts/setup.sh installs it)")
+    for _ in range(100):  # bounded: Jamulus binds within a second or two
+        listing = stack.lab.client.exec(["ss", "-H", "-u", "-l", "-n", "-p"]).stdout
+        if any(f":{JAMULUS_PORT} " in line and "Jamulus" in line for line in listing.splitlines()):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"Jamulus never bound UDP {JAMULUS_PORT}: {listing}")
+
+
+def test_jamulus_holding_another_port_is_named_and_spoken_to(silent: SilentLab) -> None:
+    _jamulus_bound(silent)
+    done, ports, data = _check(silent, "--udp", str(JAMULUS_PORT), "--ipv4")
+    assert done.returncode == 1, done.stderr
+    port = ports[("ipv4", JAMULUS_PORT)]
+    assert port["status"] == "not-forwarded-or-filtered" and port["reachable"] is False, port
+    # The holder lookup named it, so the echo server spoke Jamulus to it, and the reason says who holds the port.
+    assert "the echo server's jamulus request to Jamulus, which holds the port, got no answer" in port["reason"], port
+    assert any(f"forward UDP port {JAMULUS_PORT}" in a for a in port["advice"])
+    assert [f["code"] for f in data["findings"]][:1] == ["jamulus-port-needs-port-forward"], data["findings"]
+    silent.lab.add_forward(PortForward("udp", JAMULUS_PORT))
+    try:
+        done, ports, data = _check(silent, "--udp", str(JAMULUS_PORT), "--ipv4")
+    finally:
+        silent.lab.remove_forwards()
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    port = ports[("ipv4", JAMULUS_PORT)]
+    assert port["status"] == "reachable" and port["details"]["answered"] is True, port
+    assert "Jamulus server 3." in port["reason"] and "spoke jamulus" in port["proof"]
+    assert "jamulus-port-private-works" in [f["code"] for f in data["findings"]], data["findings"]

@@ -2,8 +2,9 @@
 
 One module-scoped lab: the home router forwards UDP 1194 to a real OpenVPN server without
 tls-auth (it answers the echo server's hard reset), UDP 1195 to a real OpenVPN server with
-tls-auth (silent: only the arrival proves the forward), and UDP 53 to a real dnsmasq. The
-probes the echo server sends are captured on the client: bounded in number and never more
+tls-auth (silent: only the arrival proves the forward), UDP 53 to a real dnsmasq, UDP 123 to a
+real chronyd serving NTP and UDP 443 to a real QUIC server (aioquic, whose own Version
+Negotiation answers the echo server's probe). The probes the echo server sends are captured on the client: bounded in number and never more
 bytes than the request asked for. Traffic stays inside the namespaces made here.
 """
 
@@ -23,15 +24,17 @@ from typing import Any
 import pytest
 
 from natprobe.lab import Host, Lab, LabConfig, PortForward
+from natprobe.lab.chrony import chrony_missing, start_chrony
 from natprobe.lab.dns_server import dnsmasq_argv
 from natprobe.lab.openvpn import openvpn_missing, start_openvpn
-from natprobe.lab.services import start_echo_server
+from natprobe.lab.services import start_echo_server, wait_udp_bound
 from natprobe.udp_services import FIRST_PACKETS
 from tests.json_reports import assert_valid_report
+from tests.lab.quic_server import quic_missing, start_quic_server
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
-PLAIN, TLS_AUTH, DNS = 1194, 1195, 53
+PLAIN, TLS_AUTH, DNS, NTP, QUIC = 1194, 1195, 53, 123, 443
 
 
 @dataclass
@@ -42,21 +45,22 @@ class ServicesLab:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesLab]:
-    missing = openvpn_missing()
+    missing = openvpn_missing() or chrony_missing() or quic_missing()
     if missing:
         pytest.skip(missing)
-    forwards = tuple(PortForward("udp", p) for p in (PLAIN, TLS_AUTH, DNS))
+    forwards = tuple(PortForward("udp", p) for p in (PLAIN, TLS_AUTH, DNS, NTP, QUIC))
     with Lab(LabConfig(forwards=forwards)) as lab:
         echo = start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=8080)
         directory = tmp_path_factory.mktemp("openvpn")
         start_openvpn(lab.client, PLAIN, directory)
         start_openvpn(lab.client, TLS_AUTH, directory, tls_auth=True, subnet="10.99.0.1")
-        lab.client.spawn(dnsmasq_argv(lab.client.ip, {"home.example.test": [lab.client.ip]}),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):  # bounded wait for dnsmasq to bind
-            if f"{lab.client.ip}:53 " in lab.client.exec(["ss", "-H", "-u", "-l", "-n"]).stdout:
-                break
-            time.sleep(0.05)
+        dnsmasq_log = directory / "dnsmasq.log"
+        with dnsmasq_log.open("wb") as handle:
+            dnsmasq = lab.client.spawn(dnsmasq_argv(lab.client.ip, {"home.example.test": [lab.client.ip]}),
+                                       stdout=handle, stderr=subprocess.STDOUT)
+        start_chrony(lab.client, NTP, tmp_path_factory.mktemp("chrony"))
+        start_quic_server(lab.client, QUIC, tmp_path_factory.mktemp("quic"))
+        wait_udp_bound(lab.client, dnsmasq, DNS, dnsmasq_log, "dnsmasq")
         yield ServicesLab(lab, echo.http_url)
 
 
@@ -139,3 +143,30 @@ def test_a_service_can_be_named_on_any_port(services: ServicesLab) -> None:
     done, ports = _check(services, "--udp", f"{TLS_AUTH}:dns")
     # dnsmasq does not hold 1195: the OpenVPN server there ignores a DNS query; the arrival decides.
     assert ports[TLS_AUTH]["status"] == "arrived-service-silent", ports
+
+
+def test_a_real_ntp_server_answers_the_client_packet_and_the_probe_is_bounded(services: ServicesLab) -> None:
+    server = services.lab.server
+    with _Capture(services.lab.client, (server.primary_ip, server.alternate_ip), NTP) as capture:
+        done, ports = _check(services, "--udp", str(NTP))
+    assert done.returncode == 0, done.stderr
+    port = ports[NTP]
+    assert port["status"] == "reachable" and port["reachable"] is True, port
+    assert port["details"]["answered"] is True
+    assert "an NTP server (stratum 10)" in port["reason"]  # chronyd's "local stratum 10", not an echo
+    assert 1 <= len(capture.payloads) <= 3
+    assert all(len(p) == FIRST_PACKETS["ntp"].size and p[0] == 0x23 for p in capture.payloads)
+
+
+def test_a_real_quic_server_answers_version_negotiation_and_the_probe_is_bounded(services: ServicesLab) -> None:
+    server = services.lab.server
+    with _Capture(services.lab.client, (server.primary_ip, server.alternate_ip), QUIC) as capture:
+        done, ports = _check(services, "--udp", str(QUIC))
+    assert done.returncode == 0, done.stderr
+    port = ports[QUIC]
+    assert port["status"] == "reachable" and port["reachable"] is True, port
+    assert port["details"]["answered"] is True
+    assert "a QUIC server (versions 0x00000001" in port["reason"]  # aioquic offers QUIC v1 first
+    assert 1 <= len(capture.payloads) <= 3
+    # Each probe is one padded Initial-sized datagram (RFC 9000 section 14.1), never more.
+    assert all(len(p) == FIRST_PACKETS["quic"].size and p[1:5] == bytes.fromhex("1a2a3a4a") for p in capture.payloads)

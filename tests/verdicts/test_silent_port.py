@@ -146,3 +146,15 @@ def test_an_unreached_verdict_names_the_missing_facilities_and_a_reached_one_doe
     reached = assess_port(PortObservation(TransportProtocol.UDP, 9, ProbeMode.NONCE, True, nonce_received=True), HOME)
     assert limits_of(caps, IpFamily.IPV4, (reached,), traced=False) == ()
     assert [e.facility for e in limits_of(caps, IpFamily.IPV6, (reached,), traced=True)] == [Facility.IPV6_TEMPORARY]
+
+
+def test_an_unanswered_jamulus_request_names_the_program_the_lookup_found() -> None:
+    jamulus = PortHolder(HolderKind.JAMULUS, "Jamulus", 77, "/proc")
+    observation = PortObservation(TransportProtocol.UDP, 22150, ProbeMode.JAMULUS, listening=False,
+                                  seen_on_interface=False, holder=jamulus, service="jamulus")
+    verdict = assess_port(observation, HOME)
+    assert verdict.status is PortStatus.NOT_FORWARDED
+    assert verdict.reason.startswith("the echo server's jamulus request to Jamulus, which holds the port, got no answer")
+    unnamed = assess_port(PortObservation(TransportProtocol.UDP, 22124, ProbeMode.JAMULUS, listening=False,
+                                          seen_on_interface=False, service="jamulus"), HOME)
+    assert unnamed.reason.startswith("the echo server's jamulus request got no answer")
