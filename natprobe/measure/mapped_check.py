@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 from collections.abc import Sequence
 
+from natprobe.adapters.kept_mappings import KeptMappings
 from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
@@ -84,16 +85,18 @@ async def check_ports_with_mapping(
     keep: bool = False,
     lease_s: int = DEFAULT_LEASE_S,
     router_timeout: float = 2.0,
+    kept: KeptMappings | None = None,
 ) -> MappedCheck:
-    """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
+    """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``:
+    then they are recorded in ``kept``, by default the user's state file, see :func:`mapped_ports`)."""
     before, session = await _checked_with_router(server, ports, router_timeout, options, bounded=False)
     router = session.report
     topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
-    if not todo:
+    if not todo or not before.server_reached:  # no echo server to prove a mapping: map nothing
         return MappedCheck(before, router, (), lease_s, keep)
     async with mapped_ports(session, [(s.protocol is TransportProtocol.UDP, s.port) for s in todo],
-                            lease_s=lease_s, keep=keep) as outcomes:
+                            lease_s=lease_s, keep=keep, kept=kept) as outcomes:
         created = [spec for spec, outcome in zip(todo, outcomes) if outcome.created]
         # The hop trace was made already: the second check only needs the probes.
         again = dataclasses.replace(options, trace=False)
