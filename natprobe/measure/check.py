@@ -49,6 +49,7 @@ from natprobe.verdicts.reachability import (
     PortStatus,
     PortVerdict,
     decide_hairpin,
+    hairpin_cannot_listen,
     hairpin_untested,
     mode_for_held_port,
 )
@@ -254,6 +255,10 @@ async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> Hair
     """From this host to its own public address and port: does the router loop it back?"""
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
+    if listener is None and port_in_use(spec.protocol.value, spec.port) is False:
+        # natprobe may not bind the port (below 1024, unprivileged) and nothing holds it: the
+        # loop-back would be refused by this host itself, which says nothing of the router.
+        return word_hairpin(hairpin_cannot_listen(spec.protocol, spec.port))
     try:
         if spec.protocol is TransportProtocol.UDP:
             if listener is None:

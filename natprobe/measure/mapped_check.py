@@ -18,6 +18,7 @@ from natprobe.adapters.kept_mappings import KeptMappings
 from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
+from natprobe.observations import Facility
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.router_report import MappedCheck, RouterReport
 from natprobe.verdicts.nat_layers import NatLayers
@@ -49,6 +50,11 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     if probes_done is not None:
         probes_done.set()
     session = await router_task
+    # Without the interfaces the router could not be found: the check's router evidence is what
+    # that limited, and the check's limits say so too.
+    unknown_gateway = tuple(e for e in session.report.limits if e.facility is Facility.INTERFACES)
+    if unknown_gateway and not any(e.facility is Facility.INTERFACES for e in report.limits):
+        report = dataclasses.replace(report, limits=(*report.limits, *unknown_gateway))
     gateway = session.report.external_address
     if gateway is None:
         if session.silent_after_s is not None and session.report.gateway is not None:

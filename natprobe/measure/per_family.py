@@ -119,8 +119,12 @@ async def run_per_family(
             run: FamilyRun[T] = _untested(family, local_ip, note)
             return dataclasses.replace(run, error=exc), exc
         temporary = source is not None and source.temporary
+        # Without the address flags (not Linux, or switched off) the address is in no list of
+        # flagged addresses: natprobe cannot say whether it is the stable one.
+        flags_known = (source is None or source.address is None or source.address.is_loopback
+                       or any(a.address == source.address for a in source.global_addresses))
         status = FamilyResult(family, True, sent_from, measured.public_ip, temporary,
-                              _tested_from(family, sent_from, temporary))
+                              _tested_from(family, sent_from, temporary, flags_known))
         return FamilyRun(status, measured.outcome), None
 
     results = await _all_or_none([one(family) for family in families])
@@ -157,9 +161,12 @@ def _untested(family: IpFamily, local_ip: IPAddress | None, note: str) -> Family
     return FamilyRun(FamilyResult(family, False, local_ip, None, False, note), None)
 
 
-def _tested_from(family: IpFamily, local_ip: IPAddress | None, temporary: bool) -> str:
+def _tested_from(family: IpFamily, local_ip: IPAddress | None, temporary: bool, flags_known: bool = True) -> str:
     if family is IpFamily.IPV4:
         return _("tested from {address}", address=local_ip)
+    if not flags_known:
+        return _("tested from {address} (natprobe cannot tell here whether it is this host's stable address or a "
+                 "temporary privacy address)", address=local_ip)
     if temporary:
         return _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
                  "address)", address=local_ip)
