@@ -25,16 +25,19 @@ if TYPE_CHECKING:
 __all__ = (
     "Availability",
     "CapabilitySet",
+    "FACILITIES_OFF_VARIABLE",
     "Facility",
     "FamilyLookup",
     "HolderKind",
     "HolePunchObservation",
     "LookupStatus",
     "Missing",
+    "OFF_BY_VARIABLE",
     "Observation",
     "PortHolder",
     "PortObservation",
     "Probe",
+    "parse_facilities",
 )
 
 
@@ -54,6 +57,23 @@ class Facility(enum.StrEnum):
     LOW_PORTS = "bind-below-1024"
     """Listening on a port below 1024 (root or ``CAP_NET_BIND_SERVICE`` on Linux; any user on
     macOS and Windows): testing a free port there with natprobe's own listener."""
+
+
+FACILITIES_OFF_VARIABLE = "NATPROBE_FACILITIES_OFF"
+"""The environment variable that switches facilities off for a whole run
+(:func:`natprobe.adapters.capabilities.probe_capabilities` reads it)."""
+OFF_BY_VARIABLE = f"switched off by {FACILITIES_OFF_VARIABLE}"
+"""The :attr:`Availability.detail` of a facility that variable switched off."""
+
+
+def parse_facilities(text: str) -> tuple[Facility, ...]:
+    """Facility names separated by commas (``hop-trace,arrival-watch``; blanks ignored), each
+    once, in the order given. Raises :class:`ValueError` naming an unknown one and the known ones."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in Facility._value2member_map_]
+    if unknown:
+        raise ValueError(f"unknown facility {unknown[0]!r}; known: {', '.join(f.value for f in Facility)}")
+    return tuple(dict.fromkeys(Facility(name) for name in names))
 
 
 class Missing(enum.StrEnum):
@@ -103,10 +123,11 @@ class CapabilitySet:
     def has(self, facility: Facility) -> bool:
         return self[facility].available
 
-    def without(self, *facilities: Facility) -> CapabilitySet:
-        """A copy with ``facilities`` switched off (``Missing.DISABLED``): what a machine without them sees."""
+    def without(self, *facilities: Facility, by: str = "switched off") -> CapabilitySet:
+        """A copy with ``facilities`` switched off (``Missing.DISABLED``): what a machine without
+        them sees. ``by``: who switched them off (the entry's detail, shown by ``natprobe doctor``)."""
         return replace(self, entries=tuple(
-            Availability(e.facility, False, None, Missing.DISABLED, "switched off") if e.facility in facilities else e
+            Availability(e.facility, False, None, Missing.DISABLED, by) if e.facility in facilities else e
             for e in self.entries
         ))
 

@@ -126,6 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return int(ExitCode.USAGE)
+    if os.environ.get("NATPROBE_FACILITIES_OFF", "").strip():
+        # Loaded only when set (startup): a typo must not run with the facility on unnoticed.
+        from natprobe.adapters.capabilities import facilities_off_from_environment
+
+        try:
+            facilities_off_from_environment()
+        except ValueError as exc:
+            print(_("natprobe: {error}", error=exc), file=sys.stderr)
+            return int(ExitCode.USAGE)
     try:
         return int(handler(args))
     except KeyboardInterrupt:

@@ -39,9 +39,10 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
     """The check as text: the drawn path first, then the verdicts and the findings."""
     rows = label_rows(
         [
-            (_("Echo server"), report.server),
+            (_("Echo server"), report.server or _("no echo server")),
             (_("This host"), str(report.local_ip or _("unknown"))),
-            (_("Public address"), _("{address} (as the echo server saw it)", address=report.public_ip)),
+            (_("Public address"), _("{address} (as the echo server saw it)", address=report.public_ip)
+             if report.public_ip is not None else _("unknown")),
             (
                 _("NAT layers"),
                 _(
@@ -52,7 +53,7 @@ def render_check_report(report: CheckReport, style: Style = Style()) -> str:
             ),
         ]
     )
-    indent = " " * (len(rows[0]) - len(report.server))
+    indent = " " * (len(rows[0]) - len(report.server or _("no echo server")))
     lines = [render_path(check_path(report), style), "", *rows]
     for sentence in report.topology.evidence:
         lines.extend(_wrap(sentence, indent + "- "))

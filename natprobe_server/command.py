@@ -58,7 +58,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     try:
         args = resolve_args(args, prog)
     except ValueError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(_("{prog}: {error}", prog=prog, error=exc), file=sys.stderr)
         return 2
     if args.systemd_unit:
         # The credential line only when the token file exists: systemd refuses to start a
@@ -81,7 +81,7 @@ def run_from_args(args: argparse.Namespace, prog: str) -> int:
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(_("{prog}: {error}", prog=prog, error=exc), file=sys.stderr)
         return 2
     missing = [name for name in ("cryptography", "asyncssh") if importlib.util.find_spec(name) is None]
     if settings.http_port is not None and missing:

@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from natprobe.i18n import _
 from natprobe.addressing import TransportAddress
 from natprobe.errors import NetworkError
 
@@ -44,7 +45,8 @@ async def _start_directory(config: JamulusDirectoryConfig | None, required: bool
     except NetworkError as exc:
         if required:
             raise
-        logger.warning("%s; running without the Jamulus directory (use --jamulus-port to pick a port)", exc)
+        logger.warning("%s", _("{error}; running without the Jamulus directory (use --jamulus-port to pick a port)",
+                                 error=exc))
         return None
     return directory
 
@@ -134,7 +136,8 @@ def _metrics_installer(
     try:
         from natprobe_server.api.metrics import install_metrics  # prometheus-client: the natprobe[server] extra
     except ImportError:
-        logger.warning("no /metrics: prometheus-client is not installed (pip install '.[server]' in the natprobe clone)")
+        logger.warning("%s", _("no /metrics: prometheus-client is not installed (pip install '.[server]' in the "
+                               "natprobe clone)"))
         return None
 
     def install(app: web.Application) -> None:

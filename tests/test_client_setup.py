@@ -197,12 +197,6 @@ def test_nat_without_any_usable_server_exits_3_naming_the_list(
     assert "127.0.0.1:9:" in err and "127.0.0.3:9:" in err
 
 
-def test_check_json_without_a_server_keeps_stdout_empty(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert natprobe_main(["check", "--udp", "22124", "--json"]) == ExitCode.COULD_NOT_TEST
-    captured = capsys.readouterr()
-    assert captured.out == "" and "What can be known from inside" in captured.err
-
-
 def test_token_from_stdin(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import io
 

@@ -6,6 +6,7 @@ echo server on loopback), and $NATPROBE_GATEWAY is loopback (tests/conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,6 +209,7 @@ def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
      "cannot reach"),
     (["nat", "--server", "[2001:db8::1"], "'[' sans ']'", "unbalanced"),
     (["schema", "nope"], "schéma inconnu", "unknown schema"),
+    (["nat"], "127.0.0.1:9: pas de réponse après 4 requêtes", "no answer"),  # the session's STUN list: loopback
 ])
 def test_errors_speak_french(home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], french: str,
                              english: str) -> None:
@@ -221,6 +224,43 @@ def test_serve_errors_speak_french(tmp_path: Path, capsys: pytest.CaptureFixture
     assert natprobe_main(["--lang", "fr", "serve", "--config", str(path)]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "clé 'rate' = -5 : doit être un nombre > 0" in err, err
+
+
+@pytest.mark.parametrize("argv, french, english", [
+    (["--alternate-public", "192.0.2.9"], "--alternate-public demande --alternate", "needs --alternate"),
+    (["--primary", "127.0.0.2"], "--primary donné deux fois en IPv4", "given twice"),
+    (["--alternate", "::1"], "mais aucun --primary IPv6 n'a été donné", "was given"),
+    (["--alternate", "127.0.0.1"], "l'adresse secondaire doit différer", "must differ"),
+    (["--primary-public", "::1"], "doivent être de la même version d'IP", "same IP version"),
+    (["--udp-poll-interval", "1"], "--udp-poll-interval doit valoir de 0 à 0,1 s", "udp_poll_interval"),
+    (["--http-port", "0", "--http-keepalive-timeout", "5000"], "--http-keepalive-timeout et --http-request-timeout",
+     "keepalive_timeout and"),
+    (["--http-port", "0", "--exposure-interval", "100000"], "--exposure-interval doit rester entre 0 et 86400 s",
+     "exposure_interval"),
+    (["--http-port", "0", "--http-token-file", "/nonexistent/token"], "impossible de lire le fichier du jeton",
+     "cannot read"),
+    (["--http-port", "0", "--resolver", "bogus"], "pas une adresse IP : 'bogus'", "not an IP address"),
+    (["--http-port", "0", "--metrics-listen", "bogus"], "IP:PORT attendu", "expected IP:PORT"),
+    (["--jamulus-port", "22124", "--no-jamulus"], "--jamulus-port et --no-jamulus se contredisent", "contradict"),
+])
+def test_serve_option_errors_speak_french(capsys: pytest.CaptureFixture[str], argv: list[str], french: str,
+                                          english: str) -> None:
+    assert natprobe_main(["--lang", "fr", "serve", "--primary", "127.0.0.1", "--port", "0", *argv]) == ExitCode.USAGE
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("natprobe serve : ") and french in err and english not in err, err
+
+
+def test_serve_bind_errors_speak_french(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        base = port - port % 2  # STUN wants N and N+1: the port held is one of them
+        code = natprobe_main(["--lang", "fr", "serve", "--primary", "127.0.0.1", "--port", str(base), "--no-tcp",
+                              "--no-echo", "--no-jamulus"])
+    assert code == ExitCode.COULD_NOT_TEST
+    err = capsys.readouterr().err
+    assert "impossible d'écouter sur" in err and "le port est déjà utilisé" in err, err
+    assert "cannot listen" not in err and "already in use" not in err, err
 
 
 def test_the_built_in_stun_list_is_named_in_french() -> None:
@@ -261,6 +301,16 @@ def test_upnp_is_spelt_upnp(home: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert natprobe_main(["router", "--timeout", "0.5"]) in (ExitCode.OK, ExitCode.NOT_REACHABLE)  # loopback gateway
     out = capsys.readouterr().out
     assert "UPnP " in out and "UPNP" not in out, out
+
+
+def test_a_mapping_made_over_upnp_is_spelt_upnp() -> None:
+    from natprobe.findings.router_findings import describe_mapping
+    from natprobe.verdicts.router_verdicts import MappingOutcome, MappingProtocol
+
+    for kept, removed in ((True, None), (False, True), (False, False)):
+        line = describe_mapping(MappingOutcome("udp", 22124, MappingProtocol.UPNP, True, 22124, 600, kept=kept,
+                                               removed=removed))
+        assert "mapped with UPnP" in line and "UPNP" not in line, line
 
 
 @pytest.mark.parametrize("argv, wanted", [
@@ -308,3 +358,91 @@ def test_a_missing_or_wrong_token_names_the_option_the_variable_and_config(tmp_p
     assert "Authorization" not in text
     assert "does not accept this token" in " ".join(wrong.stdout.split() + wrong.stderr.split())
     assert right.returncode == ExitCode.OK, right.stderr
+
+
+# --- 17. check with no reachable echo server: the report says so, on stdout with --json ------------------
+
+
+def _json_report(out: str) -> dict[str, Any]:
+    from tests.json_reports import assert_valid_report
+
+    return assert_valid_report(json.loads(out))
+
+
+def test_check_json_with_a_dead_server_prints_every_port_not_tested(home: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["check", "--udp", "22124", "--tcp", "443:https", "--no-router", "--no-trace", "--ipv4", "--server", DEAD]
+    assert natprobe_main([*argv, "--json"]) == ExitCode.COULD_NOT_TEST  # what the README says: could not test
+    data = _json_report(capsys.readouterr().out)
+    assert (data["schema_version"], data["server"], data["public_ip"]) == (7, DEAD, None), data
+    assert [(p["protocol"], p["port"], p["status"], p["reachable"]) for p in data["ports"]] == [
+        ("udp", 22124, "not-tested", None), ("tcp", 443, "not-tested", None)]
+    for port in data["ports"]:
+        assert "cannot reach echo server http://127.0.0.1:1" in port["reason"], port
+    assert [f["tested"] for f in data["families"]] == [False]
+
+    # The library gives the same report: the CLI only prints it.
+    from natprobe.contract import TransportProtocol
+    from natprobe.measure.check import CheckOptions, check_ports
+    from natprobe.addressing import IpFamily
+    from natprobe.verdicts.port_spec import PortSpec
+
+    specs = [PortSpec(TransportProtocol.UDP, 22124), PortSpec(TransportProtocol.TCP, 443, "https")]
+    report = asyncio.run(check_ports(DEAD, specs, CheckOptions(trace=False, families=(IpFamily.IPV4,))))
+    assert not report.server_reached and not report.any_tested
+    library = _json_report(json.dumps(report.to_dict()))
+    assert {**library, "duration_ms": 0} == {**data, "duration_ms": 0}
+
+    # Without --json: one clear section on stderr, nothing on stdout.
+    assert natprobe_main(argv) == ExitCode.COULD_NOT_TEST
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert captured.out == "" and len(err) == 3 and err[0].startswith("Checking 2 port(s)"), (captured.out, err)
+    assert "cannot reach echo server http://127.0.0.1:1" in err[1] and "nothing could be tested" in err[2], err
+
+
+def test_check_share_with_a_dead_server_says_nothing_was_tested(home: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["check", "--udp", "22124", "--no-router", "--no-trace", "--ipv4", "--share",
+                          "--server", DEAD]) == ExitCode.COULD_NOT_TEST
+    out = capsys.readouterr().out
+    title = out.splitlines()[0]
+    assert title.startswith("### natprobe check:") and "nothing could be tested" in title, out
+    assert "port(s) reachable" not in out and "None" not in out, out
+    assert "| UDP 22124 | ? `not-tested` | not tested |" in out and "cannot reach echo server" in out, out
+    assert "127.0.0.1" not in out, out  # the server's host is removed like every name
+
+
+def test_check_json_without_any_server_prints_the_not_tested_report(home: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert natprobe_main(["check", "--udp", "22124", "--tcp", "80", "--json"]) == ExitCode.COULD_NOT_TEST
+    captured = capsys.readouterr()
+    data = _json_report(captured.out)
+    assert (data["server"], data["public_ip"]) == (None, None), data
+    assert {p["status"] for p in data["ports"]} == {"not-tested"} and len(data["ports"]) == 2, data
+    assert all("no echo server is configured" in p["reason"] for p in data["ports"]), data
+    # The explanation and what is known from inside stay on stderr, out of the JSON.
+    assert "natprobe config set server" in captured.err and "What can be known from inside" in captured.err
+    assert natprobe_main(["check", "--udp", "22124", "--share"]) == ExitCode.COULD_NOT_TEST
+    shared = capsys.readouterr()
+    assert shared.out.startswith("### natprobe check:") and "nothing could be tested" in shared.out.splitlines()[0]
+    assert "no echo server is configured" in shared.out and "What can be known" in shared.err
+
+
+# --- 14. the record of kept mappings: a corrupt file is a warning, once --------------------------------
+
+
+def test_a_corrupt_record_of_kept_mappings_is_one_warning_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    (tmp_path / "natprobe").mkdir()
+    (tmp_path / "natprobe" / "kept-mappings.json").write_text("garbage\n")
+    for argv, code in ((["router", "--timeout", "0.5"], ExitCode.NOT_REACHABLE),  # loopback gateway: no answer
+                       (["router", "--timeout", "0.5", "--unmap", "40000"], ExitCode.COULD_NOT_TEST)):
+        assert natprobe_main(argv) == code
+        err = capsys.readouterr().err.strip().splitlines()
+        warnings = [line for line in err if "is not a record of kept mappings natprobe can read" in line]
+        assert len(warnings) == 1 and warnings[0].startswith("natprobe router: warning:"), err
+        assert "Traceback" not in "\n".join(err)
+    assert (tmp_path / "natprobe" / "kept-mappings.json").read_text() == "garbage\n"  # read-only commands keep it

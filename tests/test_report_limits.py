@@ -116,7 +116,7 @@ def test_a_router_report_without_the_interfaces_does_not_say_there_is_no_gateway
     assert [f.code for f in findings] == ["router-gateway-unknown"]
     assert "--gateway" in findings[0].advice[0]
     data = assert_valid_report(dataclasses.replace(unknown, findings=findings).to_dict())
-    assert data["schema_version"] == 4 and data["limits"][0]["facility"] == "interfaces"
+    assert data["schema_version"] == 5 and data["limits"][0]["facility"] == "interfaces"
     text = render_router(unknown, findings)
     assert text.startswith("Gateway: not known") and "limited: natprobe did not list this host's interfaces" in text
     # Read, and none there: that is a finding of its own.
@@ -165,7 +165,7 @@ async def test_a_check_without_the_low_ports_names_the_limit_and_tests_nothing_t
     assert f"did not listen on TCP port {port}" in verdict.reason and "switched off" in verdict.reason
     assert [(e.facility, e.missing) for e in report.limits] == [(Facility.LOW_PORTS, Missing.DISABLED)]
     data = assert_valid_report(report.to_dict())
-    assert data["schema_version"] == 6 and data["limits"][0]["facility"] == "bind-below-1024"
+    assert data["schema_version"] == 7 and data["limits"][0]["facility"] == "bind-below-1024"
 
 
 def test_listening_below_1024_is_probed_per_platform() -> None:

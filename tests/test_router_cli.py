@@ -76,7 +76,7 @@ def test_router_says_whether_this_host_has_global_ipv6(capsys: pytest.CaptureFix
     expected = ipv6_source_toward(DEFAULT_TOWARD_V6).address
     assert main(["router", "--gateway", "127.0.0.77", "--timeout", "0.5", "--json"]) == 1
     data = assert_valid_report(json.loads(capsys.readouterr().out))
-    assert data["schema_version"] == 4 and isinstance(data["findings"], list)
+    assert data["schema_version"] == 5 and isinstance(data["findings"], list)
     assert data["ipv6"] == {"global": expected is not None, "address": None if expected is None else str(expected)}
 
     def text(address: IPv6Address | None) -> str:

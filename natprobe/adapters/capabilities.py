@@ -4,6 +4,8 @@ Each probe opens and closes one socket or reads one file; nothing is sent. The r
 :class:`~natprobe.observations.CapabilitySet` the measurements take as an argument
 (``CheckOptions.capabilities``), so a test runs the same code with a facility switched off
 (``probe_capabilities().without(Facility.ARRIVAL_WATCH)``) instead of patching internals.
+``$NATPROBE_FACILITIES_OFF`` does the same for a whole run of the command (a Linux user sees
+what a machine without those facilities concludes; the lab tests run the CLI that way).
 
 Importable everywhere: the Linux-only constants are looked up with ``getattr`` and only on
 Linux, so ``import natprobe`` on macOS or Windows never touches them.
@@ -28,10 +30,18 @@ from natprobe.recverr import Hop
 
 from natprobe.i18n import _
 from natprobe.verdicts.port_spec import PortSpec
-from natprobe.observations import Availability, CapabilitySet, Facility, Missing
+from natprobe.observations import (
+    FACILITIES_OFF_VARIABLE as ENV_FACILITIES_OFF,
+    OFF_BY_VARIABLE,
+    Availability,
+    CapabilitySet,
+    Facility,
+    Missing,
+    parse_facilities,
+)
 
-__all__ = ("bind_remedy", "bind_unavailable", "low_ports_remedy", "probe_capabilities", "raw_capture_remedy",
-           "trace_path", "watch_unavailable")
+__all__ = ("ENV_FACILITIES_OFF", "bind_remedy", "bind_unavailable", "facilities_off_from_environment",
+           "low_ports_remedy", "probe_capabilities", "raw_capture_remedy", "trace_path", "watch_unavailable")
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +208,25 @@ def _ipv6_temporary(platform: str) -> Availability:
     return Availability(facility, False, None, Missing.FAILED, "/proc/net/if_inet6 is not readable")
 
 
+def facilities_off_from_environment(environ: dict[str, str] | None = None) -> tuple[Facility, ...]:
+    """The facilities ``$NATPROBE_FACILITIES_OFF`` switches off (none when unset). An unknown
+    name is refused with :class:`ValueError` rather than ignored: a typo would otherwise run
+    with the facility on while the user believes it off."""
+    text = (os.environ if environ is None else environ).get(ENV_FACILITIES_OFF, "")
+    try:
+        return parse_facilities(text)
+    except ValueError as exc:
+        raise ValueError(f"${ENV_FACILITIES_OFF}: {exc}") from None
+
+
 def probe_capabilities(platform: str | None = None) -> CapabilitySet:
-    """What this machine can measure (``platform`` defaults to ``sys.platform``; cached per platform)."""
-    return _probe(platform or sys.platform)
+    """What this machine can measure (``platform`` defaults to ``sys.platform``; the probes are
+    cached per platform), less what ``$NATPROBE_FACILITIES_OFF`` switches off (read at each call).
+
+    Raises :class:`ValueError` when that variable names an unknown facility."""
+    probed = _probe(platform or sys.platform)
+    off = facilities_off_from_environment()
+    return probed.without(*off, by=OFF_BY_VARIABLE) if off else probed
 
 
 @functools.cache

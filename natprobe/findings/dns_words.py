@@ -120,6 +120,11 @@ def _reason(why: Why) -> str:
             return _("the {rr} record of {name} is {addresses}, but this network's public address is now "
                      "{public}: the record is out of date (the dynamic-DNS client did not update it)",
                      rr=p("rr"), name=name, addresses=_join(p("addresses")), public=p("public"))
+        case Said.UNVERIFIED_MAYBE_TEMPORARY:
+            return _("the AAAA record of {name} is {addresses}, in the same network as {public}, the address this "
+                     "host was seen from; natprobe cannot tell here whether that one is a temporary privacy "
+                     "address, so whether the record names this host's stable address is not verified",
+                     name=name, addresses=_join(p("addresses")), public=p("public"))
         case Said.FAMILY_UNREACHABLE:
             if p("version") == 6:
                 return _("the AAAA record of {name} points here ({public}), but no port checked was reachable "

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from natprobe.addressing import IpFamily
 from natprobe.i18n import _
-from natprobe.observations import Availability, Facility, Missing
+from natprobe.observations import FACILITIES_OFF_VARIABLE, OFF_BY_VARIABLE, Availability, Facility, Missing
 from natprobe.reports.doctor_report import Limit
 from natprobe.verdicts.reachability import PortStatus, PortVerdict
 
@@ -38,6 +38,9 @@ def limit_sentence(entry: Availability) -> str:
     what = _what(entry.facility)
     if entry.missing is Missing.PERMISSION:
         text = _("natprobe could not {what}: it needs a privilege this user does not have.", what=what)
+    elif entry.missing is Missing.DISABLED and entry.detail == OFF_BY_VARIABLE:
+        text = _("natprobe did not {what}: the facility was switched off by {variable}.", what=what,
+                 variable=FACILITIES_OFF_VARIABLE)
     elif entry.missing is Missing.DISABLED:
         text = _("natprobe did not {what}: the facility was switched off.", what=what)
     elif entry.missing is Missing.FAILED:

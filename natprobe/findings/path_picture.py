@@ -89,8 +89,10 @@ def _address(ip: IPAddress | None, *, wan: bool = False) -> str | None:
     return _("{address} ({scope})", address=ip, scope=short_scope_word(ip))
 
 
-def _server_name(url: str) -> str:
+def _server_name(url: str | None) -> str:
     """``host:port`` of an echo-server URL (the whole text when it is not a URL)."""
+    if url is None:
+        return _("no echo server")
     parts = urlsplit(url if "//" in url else f"//{url}")
     return parts.netloc or url
 

@@ -198,6 +198,10 @@ def _text(why: Why) -> str:
             return _("a TCP connection from the echo server to the public address was accepted")
         case Said.HAIRPIN_PORT_IN_USE:
             return _("the port is in use here; cannot listen for the loop-back")
+        case Said.HAIRPIN_CANNOT_LISTEN:
+            return _("not tested: natprobe may not listen on {protocol} port {port} here and nothing else does, so a "
+                     "loop-back through it would find nothing to reach whether or not the router hairpins",
+                     protocol=p("protocol"), port=p("port"))
         case Said.HAIRPIN_WORKS:
             return _("this host reached its own public address {address}:{port} (the router hairpins)",
                      address=p("address"), port=p("port"))

@@ -109,7 +109,7 @@ def describe_mapping(outcome: MappingOutcome) -> str:
                  protocol=proto, port=outcome.port, client=c.internal_client, client_port=c.internal_port)
     if not outcome.created:
         return _("{protocol} {port}: not mapped: {refusal}", protocol=proto, port=outcome.port, refusal=outcome.refused)
-    facts = {"protocol": proto, "port": outcome.port, "via": outcome.via.value.upper() if outcome.via is not None else "?",
+    facts = {"protocol": proto, "port": outcome.port, "via": outcome.via.label if outcome.via is not None else "?",
              "external_port": outcome.external_port, "lease": outcome.lease_s}
     if outcome.kept:
         return _("{protocol} {port}: mapped with {via} (external port {external_port}, lease {lease} s); kept as "

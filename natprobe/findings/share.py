@@ -106,7 +106,9 @@ class Scrubber:
         )
 
 
-def _url_host(url: str) -> str | None:
+def _url_host(url: str | None) -> str | None:
+    if url is None:
+        return None
     return urlsplit(url if "//" in url else f"//{url}").hostname
 
 
@@ -135,6 +137,8 @@ def _cell(text: str) -> str:
 def _answered(verdict: PortVerdict) -> str:
     """What answered on the port, from the echo server's result (no names: those are scrubbed)."""
     result = verdict.details
+    if verdict.reachable is None and result is None:
+        return _("not tested")
     if isinstance(result, JamulusResult) and result.answered:
         return _("Jamulus {version}", version=result.version) if result.version else _("Jamulus")
     if isinstance(result, (HttpResult, HttpsResult)) and result.status is not None:
@@ -157,8 +161,11 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
             tls_names += [port.details.tls.subject_cn, *port.details.tls.san]
     scrub = Scrubber([*names, _url_host(report.server), *tls_names], tokens)
     reachable = sum(1 for p in report.ports if p.reachable)
-    title = _("### natprobe check: {reachable} of {total} port(s) reachable", reachable=reachable,
-              total=len(report.ports))
+    if not report.server_reached:
+        title = _("### natprobe check: nothing could be tested (no echo server reached)")
+    else:
+        title = _("### natprobe check: {reachable} of {total} port(s) reachable", reachable=reachable,
+                  total=len(report.ports))
     if report.dns is not None and report.dns.any_problem:
         # The terminal and the exit status count the name's records: the headline does too.
         title += _("; the name's DNS records have a problem")
@@ -168,7 +175,8 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
         _("- NAT layers: `{layers}` ({confidence} confidence)", layers=report.topology.layers.value,
           confidence=confidence_words(report.topology.confidence)),
         _("- This host: {address} ({label})", address=scrub(str(report.local_ip or "?")), label=_scope_label(report.local_ip)),
-        _("- Public address: {address} ({label})", address=scrub(str(report.public_ip)), label=_scope_label(report.public_ip)),
+        _("- Public address: {address} ({label})", address=scrub(str(report.public_ip or "?")),
+          label=_scope_label(report.public_ip)),
         "",
         _("| Port | Verdict | What answered |"),
         "|---|---|---|",
@@ -178,7 +186,8 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
         lines.append(
             f"| {port.protocol.value.upper()} {port.port} | {mark} `{port.status.value}` | {_cell(scrub(_answered(port)))} |"
         )
-    lines += _path_block(check_path(report), scrub)
+    if report.server_reached:  # else there is no path to draw: nothing went out and came back
+        lines += _path_block(check_path(report), scrub)
     lines += ["", _("**Why, and what to do**"), ""]
     for port in report.ports:
         lines.append(f"- {port.protocol.value.upper()} {port.port}: {scrub(port.reason)}")

@@ -11,7 +11,8 @@ Address plan (the same for every lab, so tests and logs read alike)::
            (NO_NAT: 192.0.2.130; router 192.0.2.129)                │ 203.0.113.0/24
                                                        (cgnat: home │ wan0 100.64.0.2,
                                                         carrier in0 │ 100.64.0.1,
-                                                        carrier out0│ 203.0.113.2)
+                                                        carrier out0│ 203.0.113.2;
+                                      double_nat: the same, inside  │ on 192.168.1.0/24)
                                                                     │ [wire, optional]
     server 198.51.100.10/.11/.12 ── 198.51.100.1 [internet] 203.0.113.1
     peer   192.0.2.2             ── 192.0.2.1    [internet]
@@ -83,9 +84,15 @@ class LabConfig:
     behavior: Behavior = Behavior.PORT_RESTRICTED_CONE
     cgnat: bool = False
     """A carrier NAT (EIM, plain masquerade) between the home router and the Internet."""
+    double_nat: bool = False
+    """An ISP's box that NATs too (plain masquerade) between the home router and the Internet,
+    with a private link (192.168.1.0/24) between them: the home router's WAN address is private.
+    Built like ``cgnat`` (the outer NAT is :attr:`Lab.carrier`), on RFC 1918 space instead of
+    RFC 6598."""
     carrier_behavior: Behavior = Behavior.PORT_RESTRICTED_CONE
-    """With ``cgnat``: the carrier NAT's behaviour (a full-cone carrier lets miniupnpd's STUN
-    test pass, so the home router accepts mappings that the carrier never forwards)."""
+    """With ``cgnat`` (or ``double_nat``): the outer NAT's behaviour (a full-cone carrier lets
+    miniupnpd's STUN test pass, so the home router accepts mappings that the carrier never
+    forwards)."""
     hairpin: bool = False
     """The home router hairpins port forwards and dynamic UDP mappings."""
     udp_timeout_s: int | None = None
@@ -108,6 +115,8 @@ class LabConfig:
             # A public address on the client and a carrier NAT in front of it contradict
             # each other: the Internet would never see the client's address.
             raise ValueError("cgnat=True needs a NAT on the home router, not NO_NAT")
+        if self.double_nat and (self.cgnat or self.behavior is Behavior.NO_NAT):
+            raise ValueError("double_nat=True needs a NAT on the home router and no carrier-grade NAT")
         if not isinstance(self.carrier_behavior, Behavior) or not self.carrier_behavior.translates:
             raise ValueError(f"carrier_behavior must be a translating Behavior, not {self.carrier_behavior!r}")
         if self.udp_timeout_s is not None and not 1 <= self.udp_timeout_s <= 86400:
@@ -131,7 +140,7 @@ class LabConfig:
 
 @dataclass(frozen=True, slots=True)
 class AddressPlan:
-    """Every address of a lab. Fixed except for the NO_NAT and CGNAT variants."""
+    """Every address of a lab. Fixed except for the NO_NAT, CGNAT and double-NAT variants."""
 
     lan: IPv4Network
     client_ip: IPv4Address
@@ -172,9 +181,9 @@ class AddressPlan:
         core, outside = a("203.0.113.1"), a("203.0.113.2")
         carrier_in: IPv4Address | None = None
         carrier_out: IPv4Address | None = None
-        if config.cgnat:
-            home_wan = IPv4Network("100.64.0.0/24")
-            wan_ip, gateway = a("100.64.0.2"), a("100.64.0.1")
+        if config.cgnat or config.double_nat:
+            home_wan = IPv4Network("100.64.0.0/24" if config.cgnat else "192.168.1.0/24")
+            wan_ip, gateway = home_wan[2], home_wan[1]
             carrier_in, carrier_out, public = gateway, outside, outside
         else:
             home_wan, wan_ip, gateway = uplink, outside, core

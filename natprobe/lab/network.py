@@ -140,7 +140,7 @@ class Lab:
         self.client = Host(p + "client", plan.client_ip, "client")
         self.router = RouterHost(p + "router", "router", plan.router_lan_ip, plan.router_wan_ip)
         self.carrier: RouterHost | None = None
-        if cfg.cgnat:
+        if cfg.cgnat or cfg.double_nat:  # the outer NAT: a carrier's, or an ISP box's
             assert plan.carrier_inside_ip is not None and plan.carrier_outside_ip is not None
             self.carrier = RouterHost(
                 p + "carrier", "carrier", plan.carrier_inside_ip, plan.carrier_outside_ip

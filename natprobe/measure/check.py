@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from natprobe.measure.name_check import NameViews
     from natprobe.recverr import Hop
     from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.dns_report import DnsReport
+    from natprobe.reports.family_result import FamilyResult
     from natprobe.reports.finding import Finding
     from natprobe.verdicts.nat_layers import TopologyVerdict
     from natprobe.verdicts.reachability import HairpinResult, PortVerdict
@@ -287,11 +289,16 @@ async def _probe_until_token(api: EchoApiClient, request: ProbeRequest,
 
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
+    from natprobe.adapters.holder_lookup import port_in_use
     from natprobe.findings.port_words import word_hairpin
-    from natprobe.verdicts.reachability import decide_hairpin
+    from natprobe.verdicts.reachability import decide_hairpin, hairpin_cannot_listen
 
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
+    if listener is None and port_in_use(spec.protocol.value, spec.port) is False:
+        # natprobe may not bind the port (below 1024, unprivileged) and nothing holds it: the
+        # loop-back would be refused by this host itself, which says nothing of the router.
+        return word_hairpin(hairpin_cannot_listen(spec.protocol, spec.port))
     try:
         if spec.protocol is TransportProtocol.UDP:
             if listener is None:
@@ -460,9 +467,11 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
 
     IPv4 is tested when the server has an IPv4 address; IPv6 when this host has a global IPv6
     address and the server has one too (a name with A and AAAA records is used per family).
-    A family that cannot be tested is said so in the report's ``families``. Raises
-    :class:`~natprobe.errors.ServerError` when the echo server cannot be reached over any
-    family (nothing could be tested); per-port problems are verdicts, not exceptions.
+    A family that cannot be tested is said so in the report's ``families``. When the echo
+    server cannot be reached over any family, nothing could be tested: the report says so
+    (``server_reached`` false, ``public_ip`` None, every port ``not-tested`` with the reason,
+    :func:`not_tested_report`) rather than raise, as ``natprobe check --json`` prints it.
+    Per-port problems are verdicts, not exceptions.
     """
     if not ports:
         raise ValueError("no ports to check")
@@ -485,7 +494,7 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         runs = await run_per_family(
             server, options.families,
             functools.partial(_check_family, server=server, ports=ports, options=options, capabilities=capabilities),
-            ipv6_source=ipv6_source,
+            ipv6_source=ipv6_source, raise_when_none_tested=False,
         )
         views = await name_task if name_task is not None else None
     finally:
@@ -501,7 +510,6 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
     tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
     outcomes = [outcome for _status, outcome in tested]
     statuses = tuple(run.status for run in runs)
-    first_status, first = tested[0]
     # An IPv6 family without a sending address is the one "no global IPv6 address" case.
     has_global_ipv6 = next((s.local_ip is not None for s in statuses if s.family is IpFamily.IPV6), None)
     dns_report = None
@@ -512,6 +520,16 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             views, public_ips={f.family: f.public_ip for f in statuses if f.tested},
             family_reachable=_reachable_per_family(tuple(v for o in outcomes for v in o.verdicts)),
         )
+    if not tested:
+        # The reason is what failed (the server refused, did not answer, does not resolve); only
+        # when nothing failed, what was missing (no address of a family here or on the server).
+        failures = [str(run.error) for run in runs if run.error is not None]
+        return not_tested_report(
+            server, ports, "; ".join(dict.fromkeys(failures or [s.note for s in statuses])), families=statuses,
+            local_ip=next((s.local_ip for s in statuses if s.local_ip is not None), None),
+            has_global_ipv6=has_global_ipv6, dns=dns_report, duration_s=time.monotonic() - started,
+        )
+    first_status, first = tested[0]
     relay_report = None
     if dns_report is not None and options.relay:
         from natprobe.measure.relay_check import RelayCheckOptions, apply_relay, check_relay, relay_candidates
@@ -557,6 +575,42 @@ def _named_by_holder(ports: Sequence[PortSpec], outcomes: Sequence[_FamilyOutcom
                  for i, spec in enumerate(ports))
 
 
+def not_tested_report(
+    server: str | None,
+    ports: Sequence[PortSpec],
+    reason: str,
+    *,
+    families: Sequence[FamilyResult] = (),
+    local_ip: IPAddress | None = None,
+    has_global_ipv6: bool | None = None,
+    dns: DnsReport | None = None,
+    duration_s: float = 0.0,
+) -> CheckReport:
+    """The check when nothing could be tested (no echo server configured, ``server`` None, or
+    none reached): every port ``not-tested`` with ``reason``, the NAT layers from this host's
+    own address alone. What :func:`check_ports` returns then, and ``natprobe check`` prints
+    with ``--json`` even when it has no server to ask."""
+    from natprobe.findings.topology_words import assess_topology
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.verdicts.reachability import PortStatus, PortVerdict
+
+    family = families[0].family if families else IpFamily.IPV4
+    return CheckReport(
+        server=server,
+        public_ip=None,
+        local_ip=local_ip,
+        topology=assess_topology(local_ip, None),
+        hops=(),
+        ports=tuple(PortVerdict(spec.protocol, spec.port, None, PortStatus.UNTESTED, reason, (), family=family)
+                    for spec in ports),
+        hairpin=(),
+        duration_s=duration_s,
+        families=tuple(families),
+        has_global_ipv6=has_global_ipv6,
+        dns=dns,
+    )
+
+
 def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, bool | None]:
     """Per family: every tested port reachable (True), none (False), mixed or untested (None)."""
     result: dict[IpFamily, bool | None] = {}
@@ -566,7 +620,7 @@ def _reachable_per_family(verdicts: Sequence[PortVerdict]) -> dict[IpFamily, boo
     return result
 
 
-__all__ = ("CheckOptions", "check_ports")
+__all__ = ("CheckOptions", "check_ports", "not_tested_report")
 
 
 async def _look_up_name(name: str, server: str, token: str | None,

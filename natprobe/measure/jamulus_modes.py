@@ -350,6 +350,8 @@ async def measure_jamulus_modes(
                          probe_timeout=options.probe_timeout, families=(IpFamily.IPV4,),
                          capabilities=options.capabilities),
         )
+        if not check.server_reached:
+            raise ServerError("; ".join(dict.fromkeys(port.reason for port in check.ports)))
         private_check: PortVerdict | None = check.ports[0] if check.ports else None
         public = await _measure_public(
             server_url, server_ip, port, directory_port, token, listen_ip, name or registration_name(), notes, say

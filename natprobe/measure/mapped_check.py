@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.contract.terms import TransportProtocol
+from natprobe.observations import Facility
 from natprobe.verdicts.port_spec import PortSpec
 
 if TYPE_CHECKING:
+    from natprobe.adapters.kept_mappings import KeptMappings
     from natprobe.measure.portmapping import RouterSession
     from natprobe.observations import CapabilitySet
     from natprobe.reports.check_report import CheckReport
@@ -69,6 +71,11 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     from natprobe.findings.router_reasons import with_gateway_topology
     from natprobe.findings.topology_words import assess_topology
 
+    # Without the interfaces the router could not be found: the check's router evidence is what
+    # that limited, and the check's limits say so too.
+    unknown_gateway = tuple(e for e in session.report.limits if e.facility is Facility.INTERFACES)
+    if unknown_gateway and not any(e.facility is Facility.INTERFACES for e in report.limits):
+        report = dataclasses.replace(report, limits=(*report.limits, *unknown_gateway))
     gateway = session.report.external_address
     if gateway is None:
         if session.silent_after_s is not None and session.report.gateway is not None:
@@ -99,8 +106,10 @@ async def check_ports_with_mapping(
     keep: bool = False,
     lease_s: int = DEFAULT_LEASE_S,
     router_timeout: float = 2.0,
+    kept: KeptMappings | None = None,
 ) -> MappedCheck:
-    """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``)."""
+    """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``:
+    then they are recorded in ``kept``, by default the user's state file, see :func:`mapped_ports`)."""
     from natprobe.findings.router_reasons import with_router_evidence
     from natprobe.measure.portmapping import mapped_ports
     from natprobe.reports.router_report import MappedCheck
@@ -110,10 +119,10 @@ async def check_ports_with_mapping(
     router = session.report
     topology = before.topology
     todo = [spec for spec, verdict in zip(ports, before.ports) if verdict.reachable is not True]
-    if not todo:
+    if not todo or not before.server_reached:  # no echo server to prove a mapping: map nothing
         return MappedCheck(before, router, (), lease_s, keep)
     async with mapped_ports(session, [(s.protocol is TransportProtocol.UDP, s.port) for s in todo],
-                            lease_s=lease_s, keep=keep) as outcomes:
+                            lease_s=lease_s, keep=keep, kept=kept) as outcomes:
         created = [spec for spec, outcome in zip(todo, outcomes) if outcome.created]
         # The hop trace was made already: the second check only needs the probes.
         again = dataclasses.replace(options, trace=False)

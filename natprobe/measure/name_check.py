@@ -196,9 +196,12 @@ def decide_name(views: NameViews, *, public_ips: Mapping[IpFamily, IPAddress | N
     seen = dict(views.seen if views.seen is not None else public_ips or {})
     view = outside_view(views.response) if views.response is not None else None
     reachable = family_reachable or {}
+    # Without the flags the IPv6 address seen may be a temporary one (see decide_family).
+    flags_unknown = any(entry.facility is Facility.IPV6_TEMPORARY for entry in views.missing)
     verdicts = tuple(
         word_dns(decide_family(views.valid_name, family, views.local[family], None if view is None else view[family],
-                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary))
+                               seen.get(family), family_reachable=reachable.get(family), temporary=views.temporary,
+                               flags_unknown=flags_unknown))
         for family in IpFamily
     )
     # The flags matter once IPv6 is in play: an AAAA record, or a public IPv6 address to compare.

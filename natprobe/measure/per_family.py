@@ -11,6 +11,7 @@ could be tested at all, the first server error (or the reasons) is raised.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Address
@@ -50,6 +51,9 @@ class FamilyRun(Generic[T]):
 
     status: FamilyResult
     outcome: T | None
+    error: NatprobeError | None = None
+    """Why the echo server could not be asked over this family (a failure, not a family this
+    host or the server lacks)."""
 
 
 def ipv6_source_or_loopback(server_ip: IPAddress | None, addresses: Sequence[Ipv6Address] | None = None) -> Ipv6Source:
@@ -72,12 +76,15 @@ async def run_per_family(
     measure: Callable[[IpFamily, IPAddress, Ipv6Source | None, IPAddress | None], Awaitable[Measured[T]]],
     *,
     ipv6_source: Callable[[IPAddress | None], Ipv6Source] = _stable_ipv6_source,
+    raise_when_none_tested: bool = True,
 ) -> tuple[FamilyRun[T], ...]:
     """Call ``measure(family, server_ip, source, local_ip)`` for every family at once, the
     runs returned in ``families``' order (``source``: the IPv6 address to send from, ``None``
     over IPv4; ``local_ip``: the address sent from, as far as this host can tell, or ``None``);
     a :class:`ServerError` it raises makes that family "not tested". Raises the first such
-    error (or a :class:`NetworkError` with the reasons) when no family could be tested.
+    error (or a :class:`NetworkError` with the reasons) when no family could be tested, unless
+    ``raise_when_none_tested`` is false: the runs then say why in their notes (``natprobe
+    check`` reports every port as not tested, with that reason).
 
     Concurrent, so the report is ready when the slowest family is, not after their sum; any
     other error cancels the other families and is raised as itself.
@@ -85,7 +92,14 @@ async def run_per_family(
     if not families:
         raise ValueError("no address family to check")
     host = url_host(server)
-    server_ips = await resolve_per_family(host)
+    try:
+        server_ips = await resolve_per_family(host)
+    except NetworkError as exc:
+        if raise_when_none_tested:
+            raise
+        return tuple(dataclasses.replace(_untested(family, None, _("IPv{version} was not tested: {error}",
+                                                                   version=family.version, error=exc)), error=exc)
+                     for family in families)
 
     async def one(family: IpFamily) -> tuple[FamilyRun[T], ServerError | None]:
         server_ip = server_ips.get(family.version)
@@ -101,17 +115,22 @@ async def run_per_family(
         try:
             measured = await measure(family, server_ip, source, sent_from)
         except ServerError as exc:
-            return _untested(family, local_ip, _("IPv{version} was not tested: {error}",
-                                                 version=family.version, error=exc)), exc
+            note = _("IPv{version} was not tested: {error}", version=family.version, error=exc)
+            run: FamilyRun[T] = _untested(family, local_ip, note)
+            return dataclasses.replace(run, error=exc), exc
         temporary = source is not None and source.temporary
+        # Without the address flags (not Linux, or switched off) the address is in no list of
+        # flagged addresses: natprobe cannot say whether it is the stable one.
+        flags_known = (source is None or source.address is None or source.address.is_loopback
+                       or any(a.address == source.address for a in source.global_addresses))
         status = FamilyResult(family, True, sent_from, measured.public_ip, temporary,
-                              _tested_from(family, sent_from, temporary))
+                              _tested_from(family, sent_from, temporary, flags_known))
         return FamilyRun(status, measured.outcome), None
 
     results = await _all_or_none([one(family) for family in families])
     runs = tuple(run for run, _failure in results)
     failures: list[NatprobeError] = [failure for _run, failure in results if failure is not None]
-    if not any(run.status.tested for run in runs):
+    if not any(run.status.tested for run in runs) and raise_when_none_tested:
         if failures:
             raise failures[0]
         raise NetworkError("; ".join(run.status.note for run in runs))
@@ -142,9 +161,12 @@ def _untested(family: IpFamily, local_ip: IPAddress | None, note: str) -> Family
     return FamilyRun(FamilyResult(family, False, local_ip, None, False, note), None)
 
 
-def _tested_from(family: IpFamily, local_ip: IPAddress | None, temporary: bool) -> str:
+def _tested_from(family: IpFamily, local_ip: IPAddress | None, temporary: bool, flags_known: bool = True) -> str:
     if family is IpFamily.IPV4:
         return _("tested from {address}", address=local_ip)
+    if not flags_known:
+        return _("tested from {address} (natprobe cannot tell here whether it is this host's stable address or a "
+                 "temporary privacy address)", address=local_ip)
     if temporary:
         return _("tested from {address} (a temporary privacy address: this host has no stable global IPv6 "
                  "address)", address=local_ip)

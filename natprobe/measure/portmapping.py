@@ -29,6 +29,7 @@ from natprobe.adapters.interfaces import (
     read_local_context,
     source_address_toward,
 )
+from natprobe.adapters.kept_mappings import KeptMappings
 from natprobe.adapters.portmap_udp import GatewaySocket
 from natprobe.adapters.upnp_igd import IgdClient, UpnpMapping, discover_igd
 from natprobe.addressing import IPAddress
@@ -42,13 +43,15 @@ from natprobe.observations import CapabilitySet, Facility
 from natprobe.verdicts.limits import leaned_on
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
+    KeptMapping,
     MappingOutcome,
     MappingProtocol,
     RouterMapping,
     external_meaning,
 )
 
-__all__ = ("DEFAULT_LEASE_S", "ENV_GATEWAY", "RouterSession", "gateway_from_environment", "probe_router", "mapped_ports")
+__all__ = ("DEFAULT_LEASE_S", "ENV_GATEWAY", "RouterSession", "delete_pcp_mapping", "gateway_from_environment",
+           "probe_router", "mapped_ports")
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +354,17 @@ async def _map_upnp(igd: IgdClient, here: str, udp: bool, port: int, lease_s: in
     return _Live(outcome), None, None
 
 
+async def delete_pcp_mapping(gateway: IPAddress, *, udp: bool, internal_port: int,
+                             nonce: bytes) -> pcp.PcpResponse | None:
+    """Delete a PCP mapping: a MAP with lifetime 0 and the nonce, protocol and internal port that
+    made it (RFC 6887 section 15; another nonce gets NOT_AUTHORIZED). SUCCESS also when the
+    mapping was gone already. The gateway's reply, or None when it did not answer."""
+    async with GatewaySocket(gateway) as gw:
+        request = pcp.encode_map_request(client=ip_address(gw.local_address), nonce=nonce, udp=udp,
+                                         internal_port=internal_port, external_port=0, lifetime_s=0)
+        return await gw.request(request, pcp.decode_response, lambda r: r.map is None or r.map.nonce == nonce)
+
+
 async def _remove(session: RouterSession, live: _Live) -> bool:
     outcome = live.outcome
     gateway = session.report.gateway
@@ -358,11 +372,7 @@ async def _remove(session: RouterSession, live: _Live) -> bool:
     try:
         async with asyncio.timeout(REMOVE_TIMEOUT_S):
             if outcome.via is MappingProtocol.PCP and gateway is not None:
-                async with GatewaySocket(gateway) as gw:
-                    request = pcp.encode_map_request(client=ip_address(gw.local_address), nonce=live.nonce, udp=udp,
-                                                     internal_port=outcome.port, external_port=0, lifetime_s=0)
-                    reply = await gw.request(request, pcp.decode_response,
-                                             lambda r: r.map is None or r.map.nonce == live.nonce)
+                reply = await delete_pcp_mapping(gateway, udp=udp, internal_port=outcome.port, nonce=live.nonce)
                 return reply is not None and reply.result == pcp.ResultCode.SUCCESS
             if outcome.via is MappingProtocol.NATPMP and gateway is not None:
                 async with GatewaySocket(gateway) as gw:
@@ -459,22 +469,28 @@ async def _create(session: RouterSession, udp: bool, port: int, lease_s: int) ->
 @contextlib.asynccontextmanager
 async def mapped_ports(
     session: RouterSession, ports: Sequence[tuple[bool, int]], *, lease_s: int = DEFAULT_LEASE_S, keep: bool = False,
+    kept: KeptMappings | None = None,
 ) -> AsyncIterator[list[MappingOutcome]]:
     """Create a mapping of each ``(udp, port)`` to this host; yield the outcomes; remove them.
 
     The list yielded is updated in place on exit (``removed``), so a caller that keeps it
-    sees the final state. Removal runs on every exit path and is bounded in time.
+    sees the final state. Removal runs on every exit path and is bounded in time. With
+    ``keep``, each mapping is recorded as soon as it exists, in ``kept`` (default: the user's
+    state file, :mod:`natprobe.adapters.kept_mappings`), for ``natprobe router --unmap``.
     """
     if not 0 < lease_s <= 86400:
         raise ValueError(_("the lease must be within 1..86400 seconds: natprobe never creates a permanent mapping"))
     outcomes: list[MappingOutcome] = []
     live: list[_Live] = []
+    record = (kept if kept is not None else KeptMappings()) if keep else None
     try:
         for udp, port in ports:
             made = await _create(session, udp, port, lease_s)
             if isinstance(made, _Live):
                 live.append(made)
                 outcomes.append(made.outcome)
+                if record is not None:
+                    _record_kept(record, session, made, lease_s)
             else:
                 outcomes.append(made)
         yield outcomes
@@ -487,6 +503,14 @@ async def mapped_ports(
             # Shielded: a second cancellation must not interrupt the clean-up halfway.
             removed = await asyncio.shield(_remove(session, item))
             outcomes[index] = _replace(item.outcome, removed=removed)
+
+
+def _record_kept(record: KeptMappings, session: RouterSession, live: _Live, lease_s: int) -> None:
+    outcome, gateway = live.outcome, session.report.gateway
+    if gateway is None or outcome.via is None:
+        return
+    record.add(KeptMapping(outcome.protocol, outcome.port, outcome.external_port or outcome.port, gateway,
+                           outcome.via, time.time() + (outcome.lease_s or lease_s), live.nonce))
 
 
 def _replace(outcome: MappingOutcome, *, kept: bool = False, removed: bool | None = None) -> MappingOutcome:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from natprobe.i18n import _
 from natprobe.addressing import TransportAddress
 from natprobe.adapters.resolve import resolve_host
 from natprobe.adapters.stun_udp import StunEndpoint
@@ -68,12 +69,13 @@ async def validate_stun_server(name: str, policy: RetransmissionPolicy = VALIDAT
     except NatprobeError as exc:
         return Candidate(name, target, str(exc))
     if response is None:
-        return Candidate(name, target, f"no answer after {policy.max_sends} requests")
+        return Candidate(name, target, _("no answer after {count} requests", count=policy.max_sends))
     message = response.message
     if response.source != target:
-        return Candidate(name, target, f"the reply came from {response.source}, not from {target}")
+        return Candidate(name, target, _("the reply came from {source}, not from {target}", source=response.source,
+                                         target=target))
     if message.reflexive_address is None:
-        return Candidate(name, target, "the reply carried no mapped address")
+        return Candidate(name, target, _("the reply carried no mapped address"))
     observation = Observation(Probe.MAPPING_PRIMARY, endpoint.local_address, target, response.sends, True,
                               response_source=response.source, mapped=message.reflexive_address,
                               other_address=message.other_address)
@@ -81,8 +83,9 @@ async def validate_stun_server(name: str, policy: RetransmissionPolicy = VALIDAT
         reason = unreachable_alternate_reason(observation)
         if reason is None:
             other = message.other_address
-            reason = ("no OTHER-ADDRESS: not an RFC 5780 server" if other is None
-                      else f"OTHER-ADDRESS {other} does not differ from {target} in both IP and port")
+            reason = (_("no OTHER-ADDRESS: not an RFC 5780 server") if other is None
+                      else _("OTHER-ADDRESS {other} does not differ from {target} in both IP and port", other=other,
+                             target=target))
         return Candidate(name, target, reason)
     return Candidate(name, target, None)
 

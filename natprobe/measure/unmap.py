@@ -9,10 +9,11 @@ another machine:
   ``DeletePortMapping``, and read back to prove it is gone.
 * NAT-PMP (RFC 6886 section 3.4): a request with lifetime 0 for the internal port deletes
   the requesting client's own mapping of that port, and nobody else's.
-
-PCP needs the mapping's nonce to delete it (RFC 6887 section 11.1), which a later natprobe
-run does not have; a PCP mapping a router does not list over UPnP or NAT-PMP expires with its
-lease.
+* PCP (RFC 6887 section 15): a MAP with lifetime 0 deletes a mapping only when it carries the
+  nonce that made it. ``check --map --keep`` records that nonce
+  (:mod:`natprobe.adapters.kept_mappings`), so a PCP mapping natprobe kept on this gateway is
+  deleted first, then its record is dropped. A PCP mapping natprobe has no record of (another
+  program's, or a record lost) expires with its lease.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from natprobe.adapters.portmap_udp import GatewaySocket
 from natprobe.errors import NetworkError, PortMappingError
-from natprobe.measure.portmapping import RouterSession
-from natprobe.portmap import natpmp
-from natprobe.verdicts.router_verdicts import MappingProtocol
+from natprobe.adapters.kept_mappings import KeptMappings
+from natprobe.measure.portmapping import RouterSession, delete_pcp_mapping
+from natprobe.portmap import natpmp, pcp
+from natprobe.verdicts.router_verdicts import KeptMapping, MappingProtocol
 
-__all__ = ("UnmapOutcome", "UnmapResult", "unmap_port")
+__all__ = ("UnmapOutcome", "UnmapResult", "kept_on", "unmap_port")
 
 logger = logging.getLogger(__name__)
 
@@ -106,21 +109,64 @@ async def _unmap_natpmp(session: RouterSession, proto: str, port: int) -> UnmapO
     return UnmapOutcome(proto, port, MappingProtocol.NATPMP, UnmapResult.CLEARED)
 
 
-async def unmap_port(session: RouterSession, port: int, protocols: tuple[str, ...] = ("udp", "tcp")) -> tuple[UnmapOutcome, ...]:
-    """Remove this host's mappings of ``port`` (each of ``protocols``) on the router of ``session``."""
+async def _unmap_pcp(session: RouterSession, record: KeptMapping) -> UnmapOutcome:
+    """Delete a PCP mapping natprobe kept, with its recorded nonce."""
+    proto, port = record.protocol, record.internal_port
+    try:
+        reply = await delete_pcp_mapping(record.gateway, udp=proto == "udp", internal_port=port, nonce=record.nonce)
+    except NetworkError as exc:
+        return UnmapOutcome(proto, port, MappingProtocol.PCP, UnmapResult.FAILED, str(exc))
+    if reply is None:
+        return UnmapOutcome(proto, port, MappingProtocol.PCP, UnmapResult.FAILED, "no answer")
+    if reply.result != pcp.ResultCode.SUCCESS:
+        name = reply.result.name if isinstance(reply.result, pcp.ResultCode) else str(reply.result)
+        return UnmapOutcome(proto, port, MappingProtocol.PCP, UnmapResult.FAILED, name)
+    # SUCCESS: the mapping of that nonce no longer exists (deleted now, or gone already).
+    return UnmapOutcome(proto, port, MappingProtocol.PCP, UnmapResult.REMOVED)
+
+
+def kept_on(session: RouterSession, records: Sequence[KeptMapping], port: int, proto: str) -> list[KeptMapping]:
+    """The records of ``port`` (internal or external) over ``proto`` on this session's gateway."""
+    return [r for r in records if r.protocol == proto and port in (r.internal_port, r.external_port)
+            and r.gateway == session.report.gateway]
+
+
+async def unmap_port(session: RouterSession, port: int, protocols: tuple[str, ...] = ("udp", "tcp"), *,
+                     kept: KeptMappings | None = None) -> tuple[UnmapOutcome, ...]:
+    """Remove this host's mappings of ``port`` (each of ``protocols``) on the router of ``session``;
+    a PCP mapping with the nonce ``kept`` recorded for it (default: the user's state file),
+    whose records of removed mappings are then dropped."""
     if not 1 <= port <= 65535:
         raise ValueError(f"port out of range: {port}")
+    store = kept if kept is not None else KeptMappings()
+    records = store.load()
     here = session.report.local_ip
     outcomes: list[UnmapOutcome] = []
+    removed: list[KeptMapping] = []
     for proto in protocols:
+        mine = kept_on(session, records, port, proto)
+        for record in mine:
+            if record.via is MappingProtocol.PCP:
+                async with asyncio.timeout(UNMAP_TIMEOUT_S):
+                    outcome = await _unmap_pcp(session, record)
+                outcomes.append(outcome)
+                if outcome.result is UnmapResult.REMOVED:
+                    removed.append(record)
+        count = len(outcomes)
         async with asyncio.timeout(UNMAP_TIMEOUT_S):
             upnp = await _unmap_upnp(session, proto, port, str(here)) if here is not None else None
         if upnp is not None:
             outcomes.append(upnp)
-            if upnp.result is UnmapResult.OTHER_HOST:
-                continue  # a NAT-PMP delete could not touch it, and nothing of ours is there
-        async with asyncio.timeout(UNMAP_TIMEOUT_S):
-            natpmp_outcome = await _unmap_natpmp(session, proto, port)
-        if natpmp_outcome is not None:
-            outcomes.append(natpmp_outcome)
+        # A mapping to another host: a NAT-PMP delete could not touch it, and nothing of ours is there.
+        if upnp is None or upnp.result is not UnmapResult.OTHER_HOST:
+            async with asyncio.timeout(UNMAP_TIMEOUT_S):
+                natpmp_outcome = await _unmap_natpmp(session, proto, port)
+            if natpmp_outcome is not None:
+                outcomes.append(natpmp_outcome)
+        # A UPnP or NAT-PMP record is done with once the router says nothing of ours is left.
+        answers = outcomes[count:]
+        if answers and not any(o.result is UnmapResult.FAILED for o in answers):
+            removed += [r for r in mine if r.via is not MappingProtocol.PCP]
+    if removed:
+        store.discard(removed)
     return tuple(outcomes)

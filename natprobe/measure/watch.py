@@ -128,9 +128,12 @@ async def measure_set(watch: WatchSet) -> tuple[dict[str, Any], list[ItemState],
                 completed.add("router")
             else:
                 check = await check_ports(watch.server, specs, options)
-            reports["check"] = check.to_dict()
-            items += items_from_check(check)
-            completed.add("check")
+            if check.server_reached:
+                reports["check"] = check.to_dict()
+                items += items_from_check(check)
+                completed.add("check")
+            else:  # nothing measured: an error of this run, not a change
+                errors.append("check: " + "; ".join(dict.fromkeys(port.reason for port in check.ports)))
         except (NatprobeError, OSError) as exc:
             errors.append(f"check: {exc}")
     elif watch.name:

@@ -31,7 +31,7 @@ from natprobe.verdicts.reachability import HairpinResult, PortStatus, PortVerdic
 __all__ = ("CHECK_SCHEMA", "CHECK_SCHEMA_ID", "CHECK_VERSION", "CheckReport")
 
 CHECK_SCHEMA_ID = "natprobe/check"
-CHECK_VERSION = 6
+CHECK_VERSION = 7
 """2: the id was ``natprobe/check-report``; the NAT layers are only ``topology.layers`` (no
 top-level ``nat_layers``); ``findings`` replaces the optional ``jamulus`` list.
 3: each port carries its ``family``; ``families``, ``has_global_ipv6`` and ``dns`` (the
@@ -43,13 +43,18 @@ that limited the conclusions (:data:`~natprobe.reports.doctor_report.LIMIT`).
 :data:`~natprobe.reports.relay_report.RELAY_SCHEMA` body) and ``advice`` (what to do when a
 port forward cannot work: the remedies in order, each with its check command).
 6: a limit's ``facility`` may be ``bind-below-1024`` (natprobe could not listen on a free port
-below 1024 itself: that port's verdict is ``not-tested``, and ``limits`` says why)."""
+below 1024 itself: that port's verdict is ``not-tested``, and ``limits`` says why).
+7: ``server`` and ``public_ip`` may be null: no echo server was configured (``server`` null), or
+none was reached (``public_ip`` null). The report is then still printed, every port
+``not-tested`` with the reason, and ``families`` says per family why it was not tested."""
 
 
 @dataclass(frozen=True, slots=True)
 class CheckReport:
-    server: str
-    public_ip: IPAddress
+    server: str | None
+    """The echo server's URL (None: no echo server was configured, nothing could be tested)."""
+    public_ip: IPAddress | None
+    """The address the echo server saw (None: no echo server was reached)."""
     local_ip: IPAddress | None
     topology: TopologyVerdict
     hops: tuple[Hop, ...]
@@ -80,6 +85,12 @@ class CheckReport:
         return all(p.reachable or (p.protocol, p.port) in via_relay for p in self.ports)
 
     @property
+    def server_reached(self) -> bool:
+        """The echo server answered over some family (else every port is ``not-tested``, and the
+        ports' reason and ``families`` say why)."""
+        return self.public_ip is not None
+
+    @property
     def any_tested(self) -> bool:
         return any(p.reachable is not None for p in self.ports)
 
@@ -89,7 +100,7 @@ class CheckReport:
             "schema": CHECK_SCHEMA_ID,
             "schema_version": CHECK_VERSION,
             "server": self.server,
-            "public_ip": str(self.public_ip),
+            "public_ip": None if self.public_ip is None else str(self.public_ip),
             "local_ip": None if self.local_ip is None else str(self.local_ip),
             "topology": {
                 "layers": self.topology.layers.value,
@@ -156,8 +167,10 @@ CHECK_SCHEMA: JsonSchema = report_schema(
     CHECK_VERSION,
     "Inbound reachability of ports, proven from outside (natprobe check)",
     {
-        "server": {"type": "string"},
-        "public_ip": {"type": "string"},
+        "server": {**STRING_OR_NULL, "description": "The echo server's URL; null (since version 7): none was "
+                   "configured, and every port is not-tested"},
+        "public_ip": {**STRING_OR_NULL, "description": "The address the echo server saw; null (since version 7): "
+                      "no echo server was reached, and every port is not-tested with the reason"},
         "local_ip": STRING_OR_NULL,
         "topology": obj(
             {"layers": enum_of(NatLayers), "confidence": enum_of(Confidence), "evidence": STRING_LIST}

@@ -25,6 +25,7 @@ from natprobe.reports.json_schema import (
 )
 from natprobe.verdicts.router_verdicts import (
     ExternalMeaning,
+    KeptMapping,
     MappingOutcome,
     MappingProtocol,
     RouterMapping,
@@ -49,14 +50,16 @@ __all__ = (
 
 
 ROUTER_SCHEMA_ID = "natprobe/router"
-ROUTER_VERSION = 4
+ROUTER_VERSION = 5
 """2: ``ipv6`` says whether this host has global IPv6 (``global``) and its stable ``address``.
 3: ``findings`` (what the router's answers mean, as ``natprobe router`` prints them) is added:
 every report carries its findings the same way.
 4: ``limits`` lists the facilities this machine lacked that limited the conclusions, as the
 check report does (:data:`~natprobe.reports.doctor_report.LIMIT`): the interfaces (without
 them the default gateway is not found) and the IPv6 address flags (without them
-``ipv6.address`` may be a temporary privacy address)."""
+``ipv6.address`` may be a temporary privacy address).
+5: ``kept`` lists the mappings ``check --map --keep`` left whose lease has not ended, as
+natprobe recorded them (``natprobe router --unmap PORT`` removes one); without their PCP nonce."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,9 @@ class RouterReport:
     """What the answers mean (:func:`natprobe.router.explain_router`, attached by :func:`natprobe.probe_router`)."""
     limits: tuple[Limit, ...] = ()
     """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
+    kept: tuple[KeptMapping, ...] = ()
+    """The mappings ``check --map --keep`` left, as natprobe recorded them (attached by ``natprobe
+    router``, from :class:`~natprobe.adapters.kept_mappings.KeptMappings`)."""
 
     @property
     def any_answered(self) -> bool:
@@ -127,16 +133,19 @@ class RouterReport:
             "duration_ms": round(self.duration_s * 1000, 1),
             "findings": [f.to_dict() for f in self.findings],
             "limits": limits_to_list(self.limits),
+            "kept": [k.to_dict() for k in self.kept],
         }
 
 
 
 
 CHECK_MAP_SCHEMA_ID = "natprobe/check-map"
-CHECK_MAP_VERSION = 3
+CHECK_MAP_VERSION = 4
 """2: the embedded ``router`` report is :data:`ROUTER_SCHEMA` version 3 (with ``findings``).
 3: the embedded ``router`` report is version 4 (with ``limits``), the embedded ``check`` report
-version 6 (a limit may be ``bind-below-1024``)."""
+version 6 (a limit may be ``bind-below-1024``).
+4: the embedded ``check`` is version 7 (``server`` and ``public_ip`` null when nothing could
+be tested; nothing is mapped then), the embedded ``router`` version 5 (with ``kept``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +200,10 @@ ROUTER_SCHEMA: JsonSchema = report_schema(
         "duration_ms": {"type": "number"},
         "findings": {"type": "array", "items": FINDING},
         "limits": LIMITS,
+        "kept": {"type": "array", "items": obj({
+            "protocol": {"type": "string", "enum": ["udp", "tcp"]}, "internal_port": PORT, "external_port": PORT,
+            "gateway": {"type": "string"}, "via": enum_of(MappingProtocol), "expires_at": {"type": "string"},
+        })},
     },
 )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv6Address
+from ipaddress import IPv6Address, ip_network
 
 from natprobe.observations import FamilyLookup, LookupStatus
 from natprobe.addressing import AddressScope, IPAddress, IpFamily, classify, is_globally_routable
@@ -178,6 +178,7 @@ class Said(enum.StrEnum):
     IPV6_UNREACHABLE = "dns.ipv6-unreachable"
     UNVERIFIED_NO_IPV4 = "dns.unverified-no-ipv4"
     STALE = "dns.stale"
+    UNVERIFIED_MAYBE_TEMPORARY = "dns.unverified-maybe-temporary"
     FAMILY_UNREACHABLE = "dns.family-unreachable"
     SPLIT_HORIZON = "dns.split-horizon"
     MATCHES = "dns.matches"
@@ -264,6 +265,7 @@ def decide_family(
     *,
     family_reachable: bool | None = None,
     temporary: Collection[IPv6Address] = (),
+    flags_unknown: bool = False,
 ) -> DnsDecision:
     """The decision for ``family`` of ``name``.
 
@@ -271,7 +273,8 @@ def decide_family(
     ``public_ip``: the address the echo server saw over this family (None: the family does
     not work, or there was no echo server). ``family_reachable``: the family's ports were all
     reachable (True), none was (False), or no port was tested (None). ``temporary``: this
-    host's temporary IPv6 addresses.
+    host's temporary IPv6 addresses. ``flags_unknown``: this machine cannot tell a temporary IPv6
+    address from a stable one, so the address the echo server saw may be a temporary one.
     """
     rr = record_type(family)
     version = family.version
@@ -308,6 +311,15 @@ def decide_family(
             return DnsDecision(family, DnsVerdict.UNREACHABLE_FAMILY,
                                Why.of(Said.IPV6_UNREACHABLE, addresses=addresses, **facts), (Why.of(Said.FIX_IPV6),))
         return DnsDecision(family, DnsVerdict.UNVERIFIED, Why.of(Said.UNVERIFIED_NO_IPV4, addresses=addresses, **facts))
+    if public_ip not in addresses and flags_unknown and isinstance(public_ip, IPv6Address) and any(
+        isinstance(a, IPv6Address) and ip_network(f"{a}/64", strict=False) == ip_network(f"{public_ip}/64", strict=False)
+        for a in addresses
+    ):
+        # The echo server saw an address of this /64 that may be a temporary one (natprobe cannot
+        # read the flags here), while the record names another one of the same /64, maybe the
+        # stable address: "out of date" would be a guess. Not verified, and why.
+        return DnsDecision(family, DnsVerdict.UNVERIFIED, Why.of(Said.UNVERIFIED_MAYBE_TEMPORARY, addresses=addresses,
+                                                                 public=public_ip, **facts), (), local_note)
     if public_ip not in addresses:
         return DnsDecision(family, DnsVerdict.STALE, Why.of(Said.STALE, addresses=addresses, public=public_ip, **facts),
                            (Why.of(Said.UPDATE_RECORD, rr=rr, public=public_ip),), local_note)

@@ -148,6 +148,7 @@ class Said(enum.StrEnum):
     # hairpinning
     HAIRPIN_UNTESTED = "hairpin.untested"
     HAIRPIN_PORT_IN_USE = "hairpin.port-in-use"
+    HAIRPIN_CANNOT_LISTEN = "hairpin.cannot-listen"
     HAIRPIN_WORKS = "hairpin.works"
     HAIRPIN_FAILS = "hairpin.fails"
     HAIRPIN_SPLIT_DNS = "hairpin.advice.split-dns"
@@ -525,6 +526,13 @@ def hairpin_untested(protocol: TransportProtocol, port: int) -> HairpinDecision:
     A router hairpins only what it forwards, so "no loop-back" there would blame the router for
     the missing forward (``natprobe nat`` may well measure hairpinning *yes* on the same network)."""
     return HairpinDecision(protocol, port, None, Why.of(Said.HAIRPIN_UNTESTED, protocol=protocol.value.upper(),
+                                                         port=port))
+
+
+def hairpin_cannot_listen(protocol: TransportProtocol, port: int) -> HairpinDecision:
+    """natprobe may not listen on the port (below 1024, unprivileged) and nothing else does: a
+    loop-back through it finds nothing to reach whether or not the router hairpins."""
+    return HairpinDecision(protocol, port, None, Why.of(Said.HAIRPIN_CANNOT_LISTEN, protocol=protocol.value.upper(),
                                                          port=port))
 
 

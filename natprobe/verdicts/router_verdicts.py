@@ -11,6 +11,7 @@ rule that forwards the port to another LAN host.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = (
     "MappingProtocol",
     "ExternalMeaning",
     "RouterMapping",
+    "KeptMapping",
     "MappingOutcome",
     "PortRevision",
     "Said",
@@ -112,6 +114,33 @@ class MappingOutcome:
             "external_address": None if self.external_address is None else str(self.external_address),
             "refused": self.refused, "conflict": None if self.conflict is None else mapping_dict(self.conflict),
             "kept": self.kept, "removed": self.removed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMapping:
+    """A mapping ``check --map --keep`` left on a router, as natprobe records it, so that a later
+    ``natprobe router --unmap PORT`` can take it back before its lease ends: a PCP mapping can
+    be deleted only with the nonce that made it (RFC 6887 sections 11.1 and 15)."""
+
+    protocol: str
+    """``udp`` or ``tcp``."""
+    internal_port: int
+    external_port: int
+    gateway: IPAddress
+    via: MappingProtocol
+    """The protocol that created it."""
+    expires_at: float
+    """When its lease ends (seconds since the epoch): the record is dropped then."""
+    nonce: bytes = b""
+    """PCP's mapping nonce (12 bytes); empty for NAT-PMP and UPnP, which need none to delete."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a report shows it: without the nonce, which is what deletes the mapping."""
+        return {
+            "protocol": self.protocol, "internal_port": self.internal_port, "external_port": self.external_port,
+            "gateway": str(self.gateway), "via": self.via.value,
+            "expires_at": datetime.fromtimestamp(self.expires_at, timezone.utc).isoformat(timespec="seconds"),
         }
 
 

@@ -20,6 +20,7 @@ from natprobe.contract.terms import TransportProtocol
 from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
 
 if TYPE_CHECKING:
+    from natprobe.adapters.kept_mappings import KeptMappings
     from natprobe.measure.check import CheckOptions
     from natprobe.reports.router_report import MappedCheck
     from natprobe.reports.check_report import CheckReport
@@ -57,11 +58,11 @@ def port_spec(protocol: TransportProtocol, port: int, service: str | None, host:
         raise ValueError(message) from None
 
 
-async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec],
-                      options: "CheckOptions") -> "MappedCheck":
+async def _run_mapped(args: argparse.Namespace, server: str, specs: list[PortSpec], options: "CheckOptions",
+                      kept: "KeptMappings | None") -> "MappedCheck":
     from natprobe.measure.mapped_check import check_ports_with_mapping
 
-    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease)
+    return await check_ports_with_mapping(server, specs, options, keep=args.keep, lease_s=args.lease, kept=kept)
 
 
 async def _run_with_router(server: str, specs: list[PortSpec], options: "CheckOptions") -> "CheckReport":
@@ -144,15 +145,43 @@ def _bad_host(text: str) -> str | None:
     return None
 
 
-def _no_server(args: argparse.Namespace) -> int:
-    """No server anywhere: explain, report what is known from inside, exit 3 (could not test)."""
+def _no_server(args: argparse.Namespace, specs: list[PortSpec], families: tuple[IpFamily, ...]) -> int:
+    """No server anywhere: explain, report what is known from inside, exit 3 (could not test).
+    With ``--json`` or ``--share`` the report (every port not tested, and why) is printed on
+    stdout as always, and the rest goes to stderr."""
+    from natprobe.adapters.interfaces import read_local_context
+    from natprobe.measure.check import not_tested_report
+    from natprobe.reports.family_result import FamilyResult
     from natprobe_cli.no_server import inside_report, no_server_message
 
     print(no_server_message("natprobe check"), file=sys.stderr)
     print(file=sys.stderr)
-    # With --json, stdout stays empty (no report could be made) rather than carry prose.
-    print(inside_report(), file=sys.stderr if args.json else sys.stdout)
+    if not (args.json or args.share):
+        print(inside_report())
+        return ExitCode.COULD_NOT_TEST
+    reason = _("no echo server is configured: nothing could be proven from outside")
+    report = not_tested_report(None, specs, reason,
+                               families=[FamilyResult(family, False, None, None, False, reason) for family in families],
+                               local_ip=read_local_context().primary_address_v4)
+    _print_report(args, report, None, None)
+    print(inside_report(), file=sys.stderr)
     return ExitCode.COULD_NOT_TEST
+
+
+def _print_report(args: argparse.Namespace, report: "CheckReport", mapped: "MappedCheck | None",
+                  token: str | None) -> None:
+    """The report as ``--json``, ``--share`` or text on stdout."""
+    if args.json:
+        data = report.to_dict() if mapped is None else mapped.to_dict()
+        print(json.dumps(data, indent=2))
+    elif args.share:
+        from natprobe_cli.render_share import share_check
+
+        print(share_check(report, names=[args.host], tokens=[token]))
+    else:
+        from natprobe_cli.render_check import render_check_report
+
+        print(render_check_report(report, style_for(sys.stdout, os.environ)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,14 +234,14 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(resolved, ExitCode):
         return resolved
     setting, token = resolved
+    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if setting is None:
         if args.host:
             from natprobe_cli.relay_from_here import relay_from_here
 
             return relay_from_here(args, specs)
-        return _no_server(args)
+        return _no_server(args, specs, families)
     server = setting.value
-    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
     if not (args.json or args.share):
         if setting.origin == "--server":
             print(_("Checking {count} port(s) through {server} ...", count=len(specs), server=server), file=sys.stderr)
@@ -223,12 +252,17 @@ def run(args: argparse.Namespace) -> int:
     # connect that lead to the first packet; the check loads its own decisions and words once
     # its connection is under way (natprobe.measure.check.LOADED_AFTER_CONNECT).
     mapped = None
+    kept = None
+    if args.keep:  # the record of what --keep leaves on the router, for natprobe router --unmap
+        from natprobe.adapters.kept_mappings import KeptMappings
+
+        kept = KeptMappings()
     started = time.monotonic()
     try:
         options = CheckOptions(token=token, hairpin=args.hairpin, trace=not args.no_trace, probe_timeout=args.timeout,
                                families=families, name=args.host)
         if args.map:
-            mapped = asyncio.run(_run_mapped(args, server, specs, options))
+            mapped = asyncio.run(_run_mapped(args, server, specs, options, kept))
             report = mapped.report
         elif args.no_router:
             report = asyncio.run(check_ports(server, specs, options))
@@ -246,6 +280,19 @@ def run(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, duration_s=max(report.duration_s, time.monotonic() - started))
     if mapped is not None:
         mapped = dataclasses.replace(mapped, report=report)
+    for problem in kept.problems if kept is not None else ():
+        print(_("natprobe check: {error}", error=problem), file=sys.stderr)
+    if not report.server_reached:
+        # Nothing could be tested: the report (every port not tested, and why) for programs
+        # and forums; for people, the reason in one place instead of a picture of nothing.
+        if args.json or args.share:
+            _print_report(args, report, mapped, token)
+        else:
+            print(_("natprobe check: {error}", error="; ".join(dict.fromkeys(p.reason for p in report.ports))),
+                  file=sys.stderr)
+            print(_("natprobe check: nothing could be tested; is the echo server running and reachable?"),
+                  file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
     if mapped is not None and not (args.json or args.share):
         from natprobe.findings.router_findings import describe_mapping
 
@@ -254,17 +301,9 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         for outcome in mapped.mappings:
             print(_("Router mapping: {mapping}", mapping=describe_mapping(outcome)), file=sys.stderr)
-    if args.json:
-        data = report.to_dict() if mapped is None else mapped.to_dict()
-        print(json.dumps(data, indent=2))
-    elif args.share:
-        from natprobe_cli.render_share import share_check
-
-        print(share_check(report, names=[args.host], tokens=[token]))
-    else:
-        from natprobe_cli.render_check import render_check_report
-
-        print(render_check_report(report, style_for(sys.stdout, os.environ)))
+        if any(outcome.kept for outcome in mapped.mappings):
+            print(_("To remove a kept mapping before its lease ends: natprobe router --unmap PORT"), file=sys.stderr)
+    _print_report(args, report, mapped, token)
     if not report.any_tested:
         return ExitCode.COULD_NOT_TEST
     # A failing resolver is no finding about the name: only a wrong record changes the status.

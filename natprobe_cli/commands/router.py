@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -77,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.COULD_NOT_TEST
     if args.unmap is not None:
         return _unmap(session, args.unmap)
-    report = session.report
+    from natprobe.adapters.kept_mappings import KeptMappings
+
+    kept = KeptMappings()
+    report = dataclasses.replace(session.report, kept=kept.load())
+    for problem in kept.problems:
+        print(_("natprobe router: {error}", error=problem), file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -90,13 +97,22 @@ def run(args: argparse.Namespace) -> int:
 def _unmap(session: "RouterSession", port: int) -> int:
     """Remove this host's mappings of ``port``, say what happened to each: 0 done, 1 a removal
     failed, 3 no router to ask."""
-    from natprobe.measure.unmap import UnmapResult, unmap_port
+    from natprobe.adapters.kept_mappings import KeptMappings
+    from natprobe.measure.unmap import UnmapResult, kept_on, unmap_port
 
-    if session.report.gateway is None or (session.igd is None and not session.natpmp_ok):
-        print(_("natprobe router: the router answers neither UPnP nor NAT-PMP, so nothing could be removed "
-                "(a PCP mapping expires at the end of its lease)"), file=sys.stderr)
+    kept = KeptMappings()
+    records = kept.load()
+    recorded = [r for proto in ("udp", "tcp") for r in kept_on(session, records, port, proto)]
+    if session.report.gateway is None or (session.igd is None and not session.natpmp_ok and not recorded):
+        for problem in kept.problems:
+            print(_("natprobe router: {error}", error=problem), file=sys.stderr)
+        print(_("natprobe router: the router answers neither UPnP nor NAT-PMP, and natprobe kept no PCP mapping of "
+                "this port on it, so nothing could be removed (another program's PCP mapping expires at the end of "
+                "its lease)"), file=sys.stderr)
         return ExitCode.COULD_NOT_TEST
-    outcomes = asyncio.run(unmap_port(session, port))
+    outcomes = asyncio.run(unmap_port(session, port, kept=kept))
+    for problem in dict.fromkeys(kept.problems):  # the file was read twice: each warning once
+        print(_("natprobe router: {error}", error=problem), file=sys.stderr)
     for outcome in outcomes:
         what = f"{outcome.protocol.upper()} {outcome.port} ({outcome.via.label})"
         text = {
@@ -148,6 +164,14 @@ def render_router(report: RouterReport, findings: Sequence[Finding], style: Styl
             mark = "  " + _("<- this host") if m.points_here else ""
             lines.append(f"  {m.protocol} {m.external_port} -> {m.internal_client}:{m.internal_port}"
                          f" '{m.description}', {lease}{mark}")
+    if report.kept:
+        lines.append(_("Mappings natprobe kept (check --map --keep; natprobe router --unmap PORT removes one):"))
+        now = time.time()
+        for k in report.kept:
+            lines.append("  " + _("{protocol} {external_port} -> this host:{internal_port} with {via} on {gateway}, "
+                                  "expires in {seconds} s", protocol=k.protocol.upper(), external_port=k.external_port,
+                                  internal_port=k.internal_port, via=k.via.label, gateway=k.gateway,
+                                  seconds=max(0, round(k.expires_at - now))))
     if findings:
         lines.append(render_findings(findings, style=style))
     lines.extend(render_limits(report.limits))

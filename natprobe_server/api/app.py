@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from natprobe.i18n import _
 from natprobe.errors import NetworkError
 
 from natprobe_server.api.connection_limits import (
@@ -104,7 +105,8 @@ def _verify_context(config: HttpApiConfig) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=config.tls_ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise NetworkError(f"cannot load the TLS trust store {config.tls_ca_file}: {exc}") from exc
+        raise NetworkError(_("cannot load the TLS trust store {path}: {error}", path=config.tls_ca_file,
+                             error=exc)) from exc
 
 
 async def _plain_server_header(_request: web.Request, response: web.StreamResponse) -> None:
@@ -213,7 +215,8 @@ async def start_http_api(
         sock = socket.create_server((host, port), family=family, backlog=128)
     except OSError as exc:
         await runner.cleanup()
-        raise NetworkError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror or exc}") from exc
+        raise NetworkError(_("cannot listen for HTTP on {host}:{port}: {error}", host=host, port=port,
+                             error=exc.strerror or exc)) from exc
     try:
         await GatedSite(runner, sock, gate, connection_options).start()
     except BaseException:

@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 
 from natprobe_server.api.routes.exposure import EXPOSURE_KEY, exposure_stats
 from natprobe_server.probes.exposure_scan import ExposureStats
+from natprobe.i18n import _
 from natprobe.errors import NetworkError
 from natprobe_server.api.guards import STATE_KEY, ApiState, peer_address
 
@@ -195,5 +196,6 @@ async def start_metrics_site(registry: CollectorRegistry, host: str, port: int) 
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
-        raise NetworkError(f"cannot listen for /metrics on {host}:{port}: {exc.strerror or exc}") from exc
+        raise NetworkError(_("cannot listen for /metrics on {host}:{port}: {error}", host=host, port=port,
+                             error=exc.strerror or exc)) from exc
     return runner

@@ -140,38 +140,39 @@ class HttpApiConfig:
 
     def __post_init__(self) -> None:
         if self.probe_source_ip.is_unspecified or self.probe_source_ip.is_multicast:
-            raise ValueError("probe_source_ip must be a specific unicast address, not 0.0.0.0, :: or multicast")
+            raise ValueError(_("the probe-backs' source address must be a specific unicast address, not 0.0.0.0, :: or "
+                               "multicast"))
         if not 0 <= self.udp_probe_port <= 0xFFFF:
-            raise ValueError(f"udp_probe_port must be 0-65535, got {self.udp_probe_port}")
+            raise ValueError(_("--udp-probe-port must be 0-65535, got {port}", port=self.udp_probe_port))
         if self.token is not None and not _TOKEN.fullmatch(self.token):
-            raise ValueError("token must be non-empty and use only A-Z a-z 0-9 . _ ~ + / - (and trailing =)")
+            raise ValueError(_("the token must be non-empty and use only A-Z a-z 0-9 . _ ~ + / - (and trailing =)"))
         if not (self.rate_per_s > 0 and math.isfinite(self.rate_per_s)) or not (
             self.burst >= 1 and math.isfinite(self.burst)
         ):
-            raise ValueError("rate_per_s must be > 0 and burst >= 1")
+            raise ValueError(_("--probe-rate must be > 0 and --probe-burst at least 1"))
         if not (self.target_rate_per_s > 0 and math.isfinite(self.target_rate_per_s)) or not (
             self.target_burst >= 1 and math.isfinite(self.target_burst)
         ):
-            raise ValueError("relay probe rate must be > 0 and burst >= 1")
+            raise ValueError(_("--relay-probe-rate must be > 0 and --relay-probe-burst at least 1"))
         if min(self.max_sources, self.max_in_flight, self.max_in_flight_per_source) < 1:
-            raise ValueError("max_sources, max_in_flight and max_in_flight_per_source must be >= 1")
+            raise ValueError(_("the limits on sources and on probes in flight must be at least 1"))
         if self.max_body_bytes < 256:
-            raise ValueError("max_body_bytes must be at least 256 (a probe request needs room)")
+            raise ValueError(_("the request body limit must be at least 256 bytes (a probe request needs room)"))
         if any(not 1 <= port <= 0xFFFF for port in self.denied_ports):
-            raise ValueError("denied_ports must be 1-65535")
+            raise ValueError(_("the denied ports must be 1-65535"))
         if not 0 <= self.udp_nonce_spacing <= 1:
-            raise ValueError("udp_nonce_spacing must be 0-1 s")
+            raise ValueError(_("the spacing of a UDP probe's datagrams must be 0-1 s"))
         for resolver in self.resolvers:
             try:
                 ipaddress.ip_address(resolver)
             except ValueError:
-                raise ValueError(f"resolver {resolver!r} is not an IP address") from None
+                raise ValueError(_("--resolver {value!r} is not an IP address", value=resolver)) from None
         if min(self.max_connections, self.max_connections_per_source) < 1:
-            raise ValueError("max_connections and max_connections_per_source must be >= 1")
+            raise ValueError(_("--http-max-connections and --http-max-connections-per-source must be at least 1"))
         if not (0 < self.keepalive_timeout <= 3600 and 0 < self.request_timeout <= 3600):
-            raise ValueError("keepalive_timeout and request_timeout must be within 0-3600 s")
+            raise ValueError(_("--http-keepalive-timeout and --http-request-timeout must be within 0-3600 s"))
         if self.exposure_interval is not None and not 0 <= self.exposure_interval <= 86400:
-            raise ValueError("exposure_interval must be within 0-86400 s")
+            raise ValueError(_("--exposure-interval must be within 0-86400 s"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -219,21 +220,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=DEFAULT_TARGET_RATE_PER_S,
         metavar="R",
-        help="relay probes per second per target address, whoever asks (default %(default)s)",
+        help=_("relay probes per second per target address, whoever asks (default %(default)s)"),
     )
     parser.add_argument(
         "--relay-probe-burst",
         type=at_least_one,
         default=DEFAULT_TARGET_BURST,
         metavar="B",
-        help="relay probes allowed in a burst per target address (default %(default)s)",
+        help=_("relay probes allowed in a burst per target address (default %(default)s)"),
     )
     parser.add_argument(
         "--exposure-interval",
         type=float,
         default=None,
         metavar="S",
-        help="seconds between two exposure scans of one address or IPv6 /64 (default 180)",
+        help=_("seconds between two exposure scans of one address or IPv6 /64 (default 180)"),
     )
     _add_limit_arguments(parser)
     add_resolver_argument(parser)
@@ -283,9 +284,9 @@ def _listen_address(text: str) -> tuple[IPAddress, int]:
         address = ipaddress.ip_address(host.strip("[]"))
         number = int(port)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected IP:PORT (IPv6 as [IP]:PORT), got {text!r}") from None
+        raise argparse.ArgumentTypeError(_("expected IP:PORT (IPv6 as [IP]:PORT), got {value!r}", value=text)) from None
     if not 1 <= number <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"port out of range in {text!r}")
+        raise argparse.ArgumentTypeError(_("port out of range in {value!r}", value=text))
     return address, number
 
 
@@ -293,14 +294,14 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a network (CIDR) or address: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not a network (CIDR) or address: {value!r}", value=text)) from None
 
 
 def _resolver_ip(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not an IP address: {value!r}", value=text)) from None
 
 
 def _read_token(path: Path) -> str:
@@ -308,7 +309,7 @@ def _read_token(path: Path) -> str:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ValueError(f"cannot read the token file {path}: {reason}") from exc
+        raise ValueError(_("cannot read the token file {path}: {error}", path=path, error=reason)) from exc
     return lines[0].strip() if lines else ""
 
 

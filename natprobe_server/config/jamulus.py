@@ -67,13 +67,13 @@ class JamulusDirectoryConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ip, ipaddress.IPv4Address):
-            raise ValueError("the Jamulus directory is IPv4 only (CLM_SEND_EMPTY_MESSAGE carries an IPv4 address)")
+            raise ValueError(_("the Jamulus directory is IPv4 only (CLM_SEND_EMPTY_MESSAGE carries an IPv4 address)"))
         if self.ip.is_unspecified or self.ip.is_multicast:
-            raise ValueError("the Jamulus directory needs a specific unicast address")
+            raise ValueError(_("the Jamulus directory needs a specific unicast address"))
         if not 0 <= self.port <= 0xFFFF:
-            raise ValueError(f"Jamulus port out of range: {self.port}")
+            raise ValueError(_("--jamulus-port out of range: {port}", port=self.port))
         if self.rate_table_size < 1 or self.rate_per_source <= 0 or self.burst_per_source < 1:
-            raise ValueError("rate_table_size must be >= 1, rate_per_source > 0, burst_per_source >= 1")
+            raise ValueError(_("the Jamulus directory's rate limits must be positive (table size and burst at least 1)"))
         self.table_limits  # validates the table's share of the settings
 
     @property
@@ -131,13 +131,13 @@ def config_from_args(
     explicit = args.jamulus_port is not None
     if args.no_jamulus:
         if explicit:
-            raise ValueError("--jamulus-port and --no-jamulus contradict each other")
+            raise ValueError(_("--jamulus-port and --no-jamulus contradict each other"))
         return None, False
     if not explicit and getattr(args, "http_port", None) is None:
         return None, False
     if not isinstance(primary, ipaddress.IPv4Address):
         if explicit:
-            raise ValueError("the Jamulus directory needs an IPv4 --primary address (Jamulus directories are IPv4 only)")
+            raise ValueError(_("the Jamulus directory needs an IPv4 --primary address (Jamulus directories are IPv4 only)"))
         return None, False
     port = args.jamulus_port if explicit else DEFAULT_DIRECTORY_PORT
     return JamulusDirectoryConfig(

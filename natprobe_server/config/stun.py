@@ -25,7 +25,6 @@ from typing import Union
 
 from natprobe.i18n import _
 from natprobe.stun import DEFAULT_PORT
-from natprobe.i18n import _
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
@@ -97,43 +96,44 @@ class EchoServerConfig:
     def __post_init__(self) -> None:
         if self.alternate is not None:
             if self.alternate.version != self.primary.version:
-                raise ValueError("primary and alternate must be the same IP version")
+                raise ValueError(_("--primary and --alternate must be the same IP version"))
             if self.alternate == self.primary:
-                raise ValueError("the alternate address must differ from the primary")
+                raise ValueError(_("the alternate address must differ from the primary"))
         if self.primary.is_unspecified or (self.alternate is not None and self.alternate.is_unspecified):
             # RESPONSE-ORIGIN and OTHER-ADDRESS must name a real address, and replies must
             # leave from a known one, so wildcard binds are refused.
-            raise ValueError("listen addresses must be specific, not 0.0.0.0 or ::")
+            raise ValueError(_("listen addresses must be specific, not 0.0.0.0 or ::"))
         self._check_public()
         if self.port != 0 and not 1 <= self.port <= 0xFFFE:
-            raise ValueError(f"port must be 1-65534 (N+1 is used too) or 0, got {self.port}")
+            raise ValueError(_("--port must be 1-65534 (N+1 is used too) or 0, got {port}", port=self.port))
         if self.echo_port is not None and not 0 <= self.echo_port <= 0xFFFF:
-            raise ValueError(f"echo port out of range: {self.echo_port}")
+            raise ValueError(_("--echo-port out of range: {port}", port=self.echo_port))
         if self.echo and self.port != 0 and self.effective_echo_port in (self.port, self.port + 1):
-            raise ValueError("the echo port must differ from the STUN ports N and N+1")
+            raise ValueError(_("the echo port must differ from the STUN ports N and N+1"))
         if self.rate_per_source <= 0 or self.burst_per_source < 1:
-            raise ValueError("rate_per_source must be > 0 and burst_per_source >= 1")
+            raise ValueError(_("--rate must be > 0 and --burst at least 1"))
         if min(self.rate_table_size, self.max_tcp_connections, self.max_tcp_per_source, self.max_batch) < 1:
-            raise ValueError("rate_table_size, max_tcp_connections, max_tcp_per_source and max_batch must be >= 1")
+            raise ValueError(_("--max-tcp-connections and --max-tcp-per-source must be at least 1 (and the rate table and the read batch too)"))
         if self.tcp_idle_timeout <= 0 or self.tcp_message_timeout <= 0:
-            raise ValueError("tcp_idle_timeout and tcp_message_timeout must be > 0")
+            raise ValueError(_("--tcp-message-timeout (and the TCP idle timeout) must be > 0"))
         if not 0 <= self.udp_poll_interval <= 0.1:
-            raise ValueError("udp_poll_interval must be 0-0.1 s")
+            raise ValueError(_("--udp-poll-interval must be 0-0.1 s"))
         if not 0 <= self.padding_mtu <= 0xFFFF:
-            raise ValueError("padding_mtu must be 0-65535")
+            raise ValueError(_("the padding MTU must be 0-65535"))
 
     def _check_public(self) -> None:
         if self.alternate_public is not None and self.alternate is None:
-            raise ValueError("--alternate-public needs --alternate (the private address it is mapped onto)")
+            raise ValueError(_("--alternate-public needs --alternate (the private address it is mapped onto)"))
         for public, private in ((self.primary_public, self.primary), (self.alternate_public, self.alternate)):
             if public is None or private is None:
                 continue
             if public.version != private.version:
-                raise ValueError(f"the public address {public} and {private} must be the same IP version")
+                raise ValueError(_("the public address {public} and {private} must be the same IP version", public=public,
+                                   private=private))
             if public.is_unspecified or public.is_multicast:
-                raise ValueError(f"a public address must be a specific unicast address, not {public}")
+                raise ValueError(_("a public address must be a specific unicast address, not {public}", public=public))
         if self.alternate is not None and self.public_of(self.primary) == self.public_of(self.alternate):
-            raise ValueError("the primary and alternate public addresses must differ")
+            raise ValueError(_("the primary and alternate public addresses must differ"))
 
     def public_of(self, ip: IPAddress) -> IPAddress:
         """The address clients know ``ip`` (the primary or the alternate) by."""
@@ -200,7 +200,7 @@ def _ip(text: str) -> IPAddress:
     try:
         return ipaddress.ip_address(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not an IP address: {value!r}", value=text)) from None
 
 
 def port_argument(text: str) -> int:
@@ -208,9 +208,9 @@ def port_argument(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        raise argparse.ArgumentTypeError(_("not a port number: {value!r}", value=text)) from None
     if not 0 <= value <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+        raise argparse.ArgumentTypeError(_("port out of range: {value}", value=value))
     return value
 
 
@@ -339,18 +339,19 @@ def pair_by_family(
     by_family: dict[int, IPAddress] = {}
     for ip in primaries:
         if ip.version in by_family:
-            raise ValueError(f"--primary given twice for IPv{ip.version} ({by_family[ip.version]} and {ip}); "
-                             "give one IPv4 and one IPv6 address at most")
+            raise ValueError(_("--primary given twice for IPv{version} ({first} and {second}); give one IPv4 and "
+                               "one IPv6 address at most", version=ip.version, first=by_family[ip.version], second=ip))
         by_family[ip.version] = ip
     alternate_by_family: dict[int, IPAddress] = {}
     for ip in alternates:
         if ip.version in alternate_by_family:
-            raise ValueError(f"--alternate given twice for IPv{ip.version}")
+            raise ValueError(_("--alternate given twice for IPv{version}", version=ip.version))
         if ip.version not in by_family:
-            raise ValueError(f"--alternate {ip} is IPv{ip.version} but no IPv{ip.version} --primary was given")
+            raise ValueError(_("--alternate {address} is IPv{version} but no IPv{version} --primary was given", address=ip,
+                               version=ip.version))
         alternate_by_family[ip.version] = ip
     if not by_family:
-        raise ValueError("give at least one --primary address")
+        raise ValueError(_("give at least one --primary address"))
     return tuple((ip, alternate_by_family.get(ip.version)) for ip in by_family.values())
 
 
@@ -370,7 +371,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[EchoServerConfig, ...]:
     args = unwrap(args)
     primaries = _as_list(args.primary)
     if not primaries:
-        raise ValueError("the primary address is required: --primary IP (or 'primary' in the --config file)")
+        raise ValueError(_("the primary address is required: --primary IP (or 'primary' in the --config file)"))
     pairs = sorted(pair_by_family(primaries, _as_list(args.alternate)), key=lambda pair: pair[0].version)
 
     def public(ip: IPAddress | None, index: int) -> IPAddress | None:

@@ -49,6 +49,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from natprobe.i18n import _
 from natprobe.addressing import TransportAddress
 from natprobe.contract.terms import HOLE_PUNCH_FULL_BUDGET, HOLE_PUNCH_MIN_BUDGET
 from natprobe.errors import NetworkError
@@ -101,7 +102,8 @@ class JamulusDirectory:
                 family=socket.AF_INET,
             )
         except OSError as exc:
-            raise NetworkError(f"cannot listen on udp {address} for the Jamulus directory: {exc.strerror or exc}") from exc
+            raise NetworkError(_("cannot listen on udp {address} for the Jamulus directory: {error}", address=address,
+                                 error=exc.strerror or exc)) from exc
         self._protocol = protocol
         self._endpoint = TransportAddress(self.config.ip, int(transport.get_extra_info("sockname")[1]))
         self._timer = asyncio.create_task(

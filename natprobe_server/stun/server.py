@@ -22,6 +22,7 @@ import socket
 from dataclasses import dataclass
 from types import TracebackType
 
+from natprobe.i18n import _
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.errors import NetworkError
 
@@ -141,14 +142,14 @@ def _bind_all(config: EchoServerConfig, base: int, echo_port: int | None) -> _So
 def _explain(failure: _BindFailure) -> str:
     code = failure.error.errno
     if code == errno.EADDRNOTAVAIL:
-        reason = "that address is not configured on this host"
+        reason = _("that address is not configured on this host")
     elif code == errno.EADDRINUSE:
-        reason = "the port is already in use"
+        reason = _("the port is already in use")
     elif code == errno.EACCES:
-        reason = "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+        reason = _("permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)")
     else:
         reason = failure.error.strerror or str(failure.error)
-    return f"cannot listen on {failure.what}: {reason}"
+    return _("cannot listen on {what}: {reason}", what=failure.what, reason=reason)
 
 
 class EchoServer:
@@ -238,7 +239,7 @@ class EchoServer:
                 raise NetworkError(_explain(failure)) from failure.error
         # Port 0: random even bases until every socket binds; only "in use" is worth a retry.
         last: _BindFailure | None = None
-        for _ in range(_RANDOM_BASE_ATTEMPTS):
+        for _attempt in range(_RANDOM_BASE_ATTEMPTS):
             base = random.randrange(*_RANDOM_BASE_RANGE, 2)
             echo_port = config.effective_echo_port
             if config.echo and config.echo_port is None:
@@ -250,7 +251,8 @@ class EchoServer:
                     raise NetworkError(_explain(failure)) from failure.error
                 last = failure
         assert last is not None
-        raise NetworkError(f"no free port pair found in {_RANDOM_BASE_ATTEMPTS} attempts; last: {_explain(last)}")
+        raise NetworkError(_("no free port pair found in {count} attempts; last: {error}", count=_RANDOM_BASE_ATTEMPTS,
+                             error=_explain(last)))
 
     # --- what is running ---------------------------------------------------------------------------
 

@@ -33,7 +33,6 @@ import pytest
 from natprobe.reports.check_report import CheckReport
 from natprobe.verdicts.port_spec import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
-from natprobe.errors import ServerError
 from natprobe.jamulus.messages import is_connection_less_id, parse_frame
 from natprobe.lab import Host, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
@@ -73,7 +72,7 @@ def _check_cli(lab: Lab, url: str, *args: str, timeout: float = CLI_TIMEOUT_S) -
 def _json_ports(done: subprocess.CompletedProcess[str]) -> dict[tuple[str, int], dict[str, Any]]:
     """The ``--json`` report's ports by (protocol, port), after checking the per-port schema."""
     data = assert_valid_report(json.loads(done.stdout))
-    assert data["schema"] == "natprobe/check" and data["schema_version"] == 6
+    assert data["schema"] == "natprobe/check" and data["schema_version"] == 7
     ports: dict[tuple[str, int], dict[str, Any]] = {}
     for entry in data["ports"]:
         assert {"port", "protocol", "reachable", "status", "reason", "advice"} <= set(entry), entry
@@ -424,11 +423,17 @@ def test_echo_server_down_exits_3_with_a_clear_message(how: str) -> None:
         if how == "dropped":  # ... and a firewall on the server host silently drops the SYN
             lab.server.exec(["nft", "-f", "-"], input=SERVER_FIREWALL % HTTP_API_PORT, timeout=10)
         done, _ = _check_cli(lab, url, "--udp", str(UDP_PORT), timeout=30)
-        with pytest.raises(ServerError, match="cannot reach echo server"):
-            _check_lib(lab, url, [PortSpec(TransportProtocol.UDP, UDP_PORT)])
+        as_json, _ = _check_cli(lab, url, "--udp", str(UDP_PORT), "--json", timeout=30)
+        # The library does not raise: its report says nothing could be tested, and why.
+        report = _check_lib(lab, url, [PortSpec(TransportProtocol.UDP, UDP_PORT)])
     assert done.returncode == 3, (done.stdout, done.stderr)
     assert "cannot reach echo server" in done.stderr and "nothing could be tested" in done.stderr, done.stderr
     assert done.stdout == ""
+    assert not report.server_reached and [p.status for p in report.ports] == [PortStatus.UNTESTED]
+    assert "cannot reach echo server" in report.ports[0].reason
+    assert as_json.returncode == 3, as_json.stderr
+    printed = assert_valid_report(json.loads(as_json.stdout))
+    assert printed["public_ip"] is None and printed["ports"][0]["reason"] == report.ports[0].reason
     if how == "dropped":
         assert "no connection within 3 s" in done.stderr, done.stderr
 

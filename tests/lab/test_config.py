@@ -119,3 +119,12 @@ def test_namespace_names_carry_the_creator_pid() -> None:
     assert m is not None and m["pid"] == "4242"
     assert _NAME_RE.match("npw-4242-a1b2-x") is None
     assert _NAME_RE.match("np-abc-a1b2-router") is None
+
+
+def test_double_nat_puts_the_home_routers_wan_in_private_space_behind_a_second_nat() -> None:
+    plan = AddressPlan.for_config(LabConfig(double_nat=True))
+    assert str(plan.router_wan_ip) == "192.168.1.2" and str(plan.carrier_inside_ip) == "192.168.1.1"
+    assert plan.public_ip == plan.carrier_outside_ip == IPv4Address("203.0.113.2")
+    for bad in (dict(double_nat=True, cgnat=True), dict(double_nat=True, behavior=Behavior.NO_NAT)):
+        with pytest.raises(ValueError, match="double_nat"):
+            LabConfig(**bad)  # type: ignore[arg-type]

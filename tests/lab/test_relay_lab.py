@@ -116,7 +116,7 @@ def test_ssh_reverse_tunnel_and_nginx_stream_with_proxy_protocol(relay: Relay) -
     if relay.relay.tunnel is None:
         relay.relay.start_tunnel(*TUNNEL)
     done, report = relay.check("--tcp", f"{SSH_PORT},{STREAM_PORT}", "--host", RELAY)
-    assert report["schema_version"] == 6
+    assert report["schema_version"] == 7
     # Behind CGNAT the direct check fails; the name leads here through the relay.
     assert {p["status"] for p in report["ports"]} == {"behind-cgnat"}
     assert report["dns"]["verdicts"]["ipv4"]["verdict"] == "via-relay"

@@ -17,12 +17,14 @@ import sys
 import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from natprobe.lab import Behavior, Lab, LabConfig
 from natprobe.lab.miniupnpd import Miniupnpd, miniupnpd_missing
+from natprobe.lab.netns import namespace_environment
 from natprobe.lab.services import start_echo_server
 from natprobe.measure.portmapping import mapped_ports, probe_router
 from tests.json_reports import assert_valid_report
@@ -62,9 +64,12 @@ def _fresh_nat_state(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("home")[0].flush_nat_state()
 
 
-def _cli(lab: Lab, *args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+def _cli(lab: Lab, *args: str, lang: str = "en", state: Path | None = None) -> subprocess.CompletedProcess[str]:
     # The language is explicit: the English assertions must not depend on the tester's locale.
-    return lab.client.exec([sys.executable, "-m", "natprobe_cli", "--lang", lang, *args], check=False, timeout=CLI_TIMEOUT_S)
+    # ``state``: the folder natprobe records kept mappings in ($XDG_STATE_HOME), for this test alone.
+    env = {**namespace_environment(), **({"XDG_STATE_HOME": str(state)} if state is not None else {})}
+    return lab.client.exec([sys.executable, "-m", "natprobe_cli", "--lang", lang, *args], check=False,
+                           timeout=CLI_TIMEOUT_S, env=env)
 
 
 def _router_json(lab: Lab, *args: str) -> tuple[int, dict[str, Any]]:
@@ -154,6 +159,40 @@ def test_keep_leaves_the_mapping_and_a_plain_check_then_finds_the_port_open(home
         lab.client.exec(["upnpc", "-i", "-d", str(PORT), "TCP"], check=False, timeout=20)
         remaining = daemon.dnat_rules()
     assert not any(f"dport {PORT}" in r for r in remaining), remaining
+
+
+def test_router_unmap_deletes_a_kept_pcp_mapping_with_the_nonce_natprobe_recorded(home: tuple[Lab, str],
+                                                                                  tmp_path: Path) -> None:
+    """A router that speaks PCP and NAT-PMP but no UPnP: no listing to delete through, and a
+    NAT-PMP deletion does not touch a PCP mapping. Only the nonce that made it deletes it
+    (RFC 6887 section 15), which ``--keep`` recorded in the user's state folder."""
+    lab, url = home
+    state = tmp_path / "state"
+    record = state / "natprobe" / "kept-mappings.json"
+    with Miniupnpd(lab, upnp=False) as daemon:
+        kept = _cli(lab, "check", "--tcp", str(PORT), "--map", "--keep", "--lease", "120", "--no-trace", "--json",
+                    "--server", url, state=state)
+        during = daemon.dnat_rules()
+        recorded = json.loads(record.read_text())["mappings"]
+        status, listed = _cli(lab, "router", "--json", state=state), _cli(lab, "router", state=state)
+        done = _cli(lab, "router", "--unmap", str(PORT), state=state)
+        after = daemon.dnat_rules()
+        again = _cli(lab, "router", "--json", state=state)
+    [mapping] = _port_entry(kept)[0]["mappings"]
+    assert mapping["via"] == "pcp" and mapping["kept"] is True, mapping
+    assert any(f"0x6 th dport {PORT}" in r and str(lab.client.ip) in r for r in during), during
+    assert [(r["protocol"], r["internal_port"], r["via"], len(bytes.fromhex(r["nonce"]))) for r in recorded] == [
+        ("tcp", PORT, "pcp", 12)]
+    assert (record.stat().st_mode & 0o777) == 0o600
+    [shown] = assert_valid_report(json.loads(status.stdout))["kept"]
+    assert (shown["via"], shown["internal_port"], shown["gateway"]) == ("pcp", PORT, str(lab.router.lan_ip))
+    assert "nonce" not in shown
+    assert f"TCP {PORT} -> this host:{PORT} with PCP on {lab.router.lan_ip}, expires in" in listed.stdout, listed.stdout
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert f"TCP {PORT} (PCP): this host's mapping removed" in done.stdout, done.stdout
+    assert after == [], after  # gone on miniupnpd itself
+    assert assert_valid_report(json.loads(again.stdout))["kept"] == []
+    assert json.loads(record.read_text())["mappings"] == []
 
 
 def test_sigint_in_the_middle_still_removes_the_mapping(home: tuple[Lab, str]) -> None:
