@@ -41,7 +41,7 @@ from natprobe.stun import decode as decode_stun
 from natprobe.stun import encode as encode_stun
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.contract import TransportProtocol
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 
 LOOPBACK = "127.0.0.1"
 FAST = RetransmissionPolicy(rto=0.05, max_sends=3, last_wait=0.1)

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from natprobe.reports.lifetime_report import LifetimeReport
     from natprobe.reports.nat_report import NatReport
     from natprobe.reports.router_report import RouterReport
-    from natprobe.verdicts.reachability import PortSpec
+    from natprobe.verdicts.port_spec import PortSpec
     from natprobe.reports.doctor_report import DoctorReport
     from natprobe.measure.relay_check import RelayCheckOptions, check_relay
     from natprobe.reports.relay_report import RelayReport
@@ -109,7 +109,7 @@ _LAZY_EXPORTS = {
     "LifetimeReport": "natprobe.reports.lifetime_report",
     "NameCheckOptions": "natprobe.measure.name_check",
     "NatReport": "natprobe.reports.nat_report",
-    "PortSpec": "natprobe.verdicts.reachability",
+    "PortSpec": "natprobe.verdicts.port_spec",
     "RelayCheckOptions": "natprobe.measure.relay_check",
     "RelayReport": "natprobe.reports.relay_report",
     "RouterReport": "natprobe.reports.router_report",

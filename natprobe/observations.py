@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from natprobe.addressing import IPAddress, TransportAddress
 from natprobe.contract.terms import ProbeMode, TransportProtocol
-from natprobe.jamulus import JAMULUS_KEEPALIVE_S
+from natprobe.jamulus.constants import JAMULUS_KEEPALIVE_S
 
 if TYPE_CHECKING:
     # Only a type here: the record codec (msgspec) stays unloaded in a STUN-only echo server.

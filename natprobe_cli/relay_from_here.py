@@ -21,7 +21,7 @@ from natprobe_cli.render_check import render_relay_section
 from natprobe_cli.terminal import style_for
 from natprobe.addressing import IpFamily, classify, is_globally_routable
 from natprobe.i18n import _
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 
 __all__ = ("relay_from_here",)
 

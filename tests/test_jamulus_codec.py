@@ -422,3 +422,24 @@ def test_any_single_bit_flip_is_detected(message: Message, data: st.DataObject) 
     bit = data.draw(st.integers(0, len(wire) * 8 - 1))
     wire[bit // 8] ^= 1 << (bit % 8)
     assert not is_protocol_frame(bytes(wire))
+
+
+def test_fixed_message_sizes_equal_the_codec() -> None:
+    """``natprobe.jamulus.constants`` states the sizes without the codec (the contract loads it
+    before ``check``'s first packet); they must be what :func:`encode` produces."""
+    from natprobe.jamulus import constants
+
+    assert constants.PING_BYTES == len(encode(PingMs(0))) == len(encode(PingMs(0xFFFFFFFF)))
+    assert constants.PING_WITH_NUM_CLIENTS_BYTES == len(encode(PingMsWithNumClients(7, 3)))
+    assert constants.REQ_VERSION_AND_OS_BYTES == len(encode(ReqVersionAndOs()))
+    assert constants.SEND_EMPTY_BYTES == len(encode(SendEmptyMessage(IPv4Address("198.51.100.7"), 22124)))
+
+
+def test_the_constants_load_without_the_codec() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, natprobe.contract.terms, natprobe.jamulus.constants; "
+            "print(sorted(m for m in sys.modules if m.startswith('natprobe.jamulus')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['natprobe.jamulus', 'natprobe.jamulus.constants']", done.stderr

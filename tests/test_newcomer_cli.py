@@ -385,7 +385,7 @@ def test_check_json_with_a_dead_server_prints_every_port_not_tested(home: Path,
     from natprobe.contract import TransportProtocol
     from natprobe.measure.check import CheckOptions, check_ports
     from natprobe.addressing import IpFamily
-    from natprobe.verdicts.reachability import PortSpec
+    from natprobe.verdicts.port_spec import PortSpec
 
     specs = [PortSpec(TransportProtocol.UDP, 22124), PortSpec(TransportProtocol.TCP, 443, "https")]
     report = asyncio.run(check_ports(DEAD, specs, CheckOptions(trace=False, families=(IpFamily.IPV4,))))

@@ -148,7 +148,8 @@ async def test_a_check_without_the_low_ports_names_the_limit_and_tests_nothing_t
     from natprobe.adapters.capabilities import probe_capabilities
     from natprobe.contract import TransportProtocol
     from natprobe.measure.check import CheckOptions, check_ports
-    from natprobe.verdicts.reachability import PortSpec, PortStatus
+    from natprobe.verdicts.port_spec import PortSpec
+    from natprobe.verdicts.reachability import PortStatus
     from natprobe_server.config.http import HttpApiConfig
     from tests.echo_server import loopback_api
 

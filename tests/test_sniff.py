@@ -14,18 +14,18 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from natprobe.adapters.sniff import ArrivalWatcher, Match, bpf_program, matches, open_packet_socket
+from natprobe.adapters.sniff import ArrivalWatcher, Match, bpf_program, matches, open_packet_socket, snap_bytes
 from natprobe.lab.netns import Host, create_namespaces, delete_namespaces, new_run_id, require_lab
 
 
-def _udp4(source: str, port: int) -> bytes:
-    header = bytes([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0]) + IPv4Address(source).packed + bytes(4)
-    return header + struct.pack("!HHHH", 40000, port, 8, 0)
+def _udp4(source: str, port: int, payload: bytes = b"") -> bytes:
+    header = bytes([0x45, 0, 0, 28 + len(payload), 0, 0, 0, 0, 64, 17, 0, 0]) + IPv4Address(source).packed + bytes(4)
+    return header + struct.pack("!HHHH", 40000, port, 8 + len(payload), 0) + payload
 
 
-def _udp6(source: str, port: int, next_header: int = 17) -> bytes:
-    header = bytes([0x60, 0, 0, 0, 0, 8, next_header, 64]) + IPv6Address(source).packed + bytes(16)
-    return header + struct.pack("!HHHH", 40000, port, 8, 0)
+def _udp6(source: str, port: int, next_header: int = 17, payload: bytes = b"") -> bytes:
+    header = bytes([0x60, 0, 0, 0, 0, 8 + len(payload), next_header, 64]) + IPv6Address(source).packed + bytes(16)
+    return header + struct.pack("!HHHH", 40000, port, 8 + len(payload), 0) + payload
 
 
 def test_matches_checks_family_protocol_source_and_port() -> None:
@@ -38,6 +38,32 @@ def test_matches_checks_family_protocol_source_and_port() -> None:
     assert matches(_udp6("2001:db8::10", 51820), v6)
     assert not matches(_udp6("2001:db8::10", 51820, next_header=6), v6)
     assert not matches(b"\x60", v6) and not matches(b"", v6)
+
+
+TOKEN = b"natprobe-nonce:" + b"ab" * 16
+EARLIER_TOKEN = b"natprobe-nonce:" + b"cd" * 16
+
+
+def test_a_payload_match_counts_only_this_runs_token() -> None:
+    for source, packet in (("198.51.100.10", _udp4), ("2001:db8::10", _udp6)):
+        wanted = Match("udp", ip_address(source), 22124, payload=TOKEN)
+        assert matches(packet(source, 22124, payload=TOKEN), wanted)
+        assert matches(packet(source, 22124, payload=TOKEN + b"more"), wanted)
+        assert not matches(packet(source, 22124, payload=EARLIER_TOKEN), wanted)  # an earlier run's
+        assert not matches(packet(source, 22124, payload=TOKEN[:-1]), wanted)  # cut short
+        assert not matches(packet(source, 22124), wanted)
+        assert not matches(packet(source, 22125, payload=TOKEN), wanted)
+        assert matches(packet(source, 22124, payload=EARLIER_TOKEN), Match("udp", ip_address(source), 22124))
+        # The kernel keeps enough of each packet for the payload behind the longest IPv4 header.
+        assert snap_bytes(wanted) >= 60 + 8 + len(TOKEN)
+        insns = bpf_program(wanted)
+        assert struct.unpack("=HBBI", insns[-16:-8])[3] == snap_bytes(wanted)
+
+
+def test_a_payload_match_needs_udp_and_a_bounded_payload() -> None:
+    for protocol, payload in (("tcp", TOKEN), ("udp", b""), ("udp", bytes(129))):
+        with pytest.raises(ValueError):
+            Match(protocol, IPv4Address("198.51.100.10"), 1, payload=payload)
 
 
 def test_the_bpf_program_is_straight_line_and_ends_in_accept_then_reject() -> None:
@@ -65,10 +91,10 @@ def loopback_ns() -> Iterator[Host]:
         delete_namespaces([name])
 
 
-def _send(source: str, port: int) -> None:
+def _send(source: str, port: int, payload: bytes = b"token") -> None:
     family = socket.AF_INET6 if ":" in source else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.sendto(b"token", (source, port))
+        sock.sendto(payload, (source, port))
 
 
 @pytest.mark.lab
@@ -105,6 +131,27 @@ def test_the_watcher_sees_the_probe_and_not_another_port(loopback_ns: Host, sour
     with loopback_ns.entered():
         assert asyncio.run(watch(40001)) is True
         assert asyncio.run(watch(40002)) is False
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("source", ["127.0.0.1", "::1"])
+def test_a_token_watcher_ignores_an_earlier_runs_datagrams(loopback_ns: Host, source: str) -> None:
+    async def watch() -> tuple[bool | None, bool | None]:
+        async with ArrivalWatcher(Match("udp", ip_address(source), 40001, payload=TOKEN)) as watcher:
+            for _ in range(5):
+                _send(source, 40001, EARLIER_TOKEN)  # late datagrams of an earlier run, same port
+            for _ in range(20):  # bounded: at most 20 loop turns of 10 ms
+                await asyncio.sleep(0.01)
+            before = watcher.seen
+            _send(source, 40001, TOKEN)
+            for _ in range(20):
+                if watcher.seen:
+                    break
+                await asyncio.sleep(0.01)
+            return before, watcher.seen
+
+    with loopback_ns.entered():
+        assert asyncio.run(watch()) == (False, True)
 
 
 def test_a_disabled_watcher_says_so_and_sees_nothing() -> None:

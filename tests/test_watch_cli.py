@@ -99,7 +99,7 @@ def _measured(*values: str) -> Any:
 
 def _watch_set() -> WatchSet:
     from natprobe.contract.terms import TransportProtocol
-    from natprobe.verdicts.reachability import PortSpec
+    from natprobe.verdicts.port_spec import PortSpec
 
     return WatchSet(server=SERVER, ports=(PortSpec(TransportProtocol.UDP, 22124, "jamulus"),))
 

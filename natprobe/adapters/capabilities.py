@@ -14,13 +14,13 @@ Linux, so ``import natprobe`` on macOS or Windows never touches them.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import functools
 import logging
 import os
 import shlex
 import socket
 import sys
+import threading
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from natprobe.errors import NetworkError
 from natprobe.recverr import Hop
 
 from natprobe.i18n import _
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.observations import (
     FACILITIES_OFF_VARIABLE as ENV_FACILITIES_OFF,
     OFF_BY_VARIABLE,
@@ -93,7 +93,9 @@ def _arrival_watch(platform: str) -> Availability:
         return Availability(facility, False, None, Missing.PERMISSION, str(exc), raw_capture_remedy())
     except OSError as exc:
         return Availability(facility, False, None, Missing.FAILED, str(exc))
-    sock.close()
+    # Closing a packet socket waits out the kernel's RCU grace period (8-18 ms here), and the
+    # probe runs before check's and nat's first packet: the close happens in a thread instead.
+    threading.Thread(target=sock.close, name="natprobe-close-probe", daemon=True).start()
     return Availability(facility, True, "AF_PACKET + BPF (IPv4 and IPv6)")
 
 
@@ -106,6 +108,8 @@ def _hop_trace(platform: str) -> Availability:
             return Availability(facility, False, None, Missing.FAILED, str(exc))
         return Availability(facility, True, "ICMP datagram socket + IP_TTL")
     if platform == "win32":  # IcmpSendEcho2 needs no administrator
+        import ctypes  # here only: ``check`` probes the capabilities before its first packet
+
         try:
             ctypes.WinDLL("iphlpapi.dll")  # type: ignore[attr-defined,unused-ignore]
         except (OSError, AttributeError) as exc:

@@ -9,34 +9,22 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from natprobe.i18n import _
-from natprobe.contract import (
-    HOLE_PUNCH_FULL_BUDGET,
-    JAMULUS_PROBE_BODY_BYTES,
-    ErrorBody,
-    HolePunchRequest,
-    HolePunchResponse,
-    ProbeMode,
-    ProbeRequest,
-    ProbeResponse,
-    WhoAmI,
-    decode,
-    decode_hole_punch_response,
-    decode_probe_response,
-    decode_whoami,
-    encode,
-    udp_nonce_body_bytes,
-)
 from natprobe.addressing import IPAddress
-from natprobe.contract import dns as dns_contract
 from natprobe.adapters.http11 import HttpConnection, HttpError, HttpTimeout
-from natprobe.contract.terms import udp_service_body_bytes
+from natprobe.contract.terms import HOLE_PUNCH_FULL_BUDGET, JAMULUS_PROBE_BODY_BYTES, ProbeMode, udp_service_body_bytes
 from natprobe.errors import DecodeError, ServerError
 from natprobe.adapters.resolve import normalise_server_url
 from natprobe.i18n import _
+
+if TYPE_CHECKING:
+    from natprobe.contract import HolePunchResponse, ProbeRequest, ProbeResponse, WhoAmI
+    from natprobe.contract import dns as dns_contract
+
+# The records and their decoders (msgspec) load with the first answer, not with this module:
+# ``natprobe check`` opens its connection to the server before it needs them.
 
 __all__ = ("EchoApiClient",)
 
@@ -145,6 +133,8 @@ class EchoApiClient:
                 "natprobe config set token - (or --token, $NATPROBE_TOKEN)"
             ), status)
         if status >= 400:
+            from natprobe.contract import ErrorBody, decode
+
             code: str | None = None
             try:
                 detail = decode(body, ErrorBody).error
@@ -160,10 +150,18 @@ class EchoApiClient:
 
     async def whoami(self) -> WhoAmI:
         """``GET /v1/whoami``: this host's address as the server sees it."""
+        def decode_whoami(body: bytes) -> WhoAmI:
+            # Its decoder loads with the answer: the request goes out first (a check's first packet).
+            from natprobe.contract import decode_whoami
+
+            return decode_whoami(body)
+
         return await self._call("GET", "/v1/whoami", decode_whoami)
 
     async def probe(self, request: ProbeRequest) -> ProbeResponse[Any]:
         """``POST /v1/probe``; ``result`` is the mode's record (:data:`natprobe.contract.RESULT_TYPES`)."""
+        from natprobe.contract import decode_probe_response, encode, udp_nonce_body_bytes
+
         pad_to = udp_nonce_body_bytes(request)
         if request.mode is ProbeMode.JAMULUS:
             pad_to = JAMULUS_PROBE_BODY_BYTES
@@ -177,11 +175,15 @@ class EchoApiClient:
 
     async def dns(self, name: str) -> dns_contract.DnsResponse:
         """``POST /v1/dns``: the echo server's resolver's A and AAAA answers for ``name``."""
+        from natprobe.contract import dns as dns_contract
+
         payload = dns_contract.encode(dns_contract.DnsRequest(name))
         return await self._call("POST", dns_contract.PATH, dns_contract.decode_response, payload)
 
     async def jamulus_hole_punch(self, name: str) -> HolePunchResponse:
         """``POST /v1/jamulus/hole-punch`` for this host's registration ``name``."""
+        from natprobe.contract import HolePunchRequest, decode_hole_punch_response, encode
+
         payload = encode(HolePunchRequest(name))
         return await self._call(
             "POST", "/v1/jamulus/hole-punch", decode_hole_punch_response, payload, pad_to=HOLE_PUNCH_FULL_BUDGET

@@ -13,6 +13,7 @@ anything odd is logged and skipped rather than allowed to fail the whole read.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import netifaces
 
 from natprobe.i18n import _
 from natprobe.addressing import AddressScope, IPAddress, classify, unmap
-from natprobe.errors import NetworkError
+from natprobe.errors import NetworkError, PortMappingError
 
 __all__ = (
     "InterfaceAddress",
@@ -41,6 +42,8 @@ __all__ = (
     "Ipv6Source",
     "ipv6_source_toward",
     "choose_ipv6_source",
+    "ENV_GATEWAY",
+    "gateway_from_environment",
 )
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,23 @@ DEFAULT_TOWARD_V6: Final = IPv6Address("2001:db8::1")
 
 # Any port works for a route lookup; 9 ("discard") makes the intent obvious in strace.
 _LOOKUP_PORT: Final = 9
+
+
+ENV_GATEWAY: Final = "NATPROBE_GATEWAY"
+"""The router to ask instead of the default gateway (a host with several routers; the tests
+set it to loopback so no test outside the lab ever talks to the machine's real router)."""
+
+
+def gateway_from_environment(environ: dict[str, str] | None = None) -> IPv4Address | None:
+    """``$NATPROBE_GATEWAY`` as an IPv4 address; None when unset. A bad value is refused
+    rather than ignored: silently falling back to the default gateway would ask the wrong router."""
+    text = (os.environ if environ is None else environ).get(ENV_GATEWAY, "").strip()
+    if not text:
+        return None
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise PortMappingError(f"${ENV_GATEWAY} must be an IPv4 address, got {text!r}") from None
 
 
 @dataclass(frozen=True, slots=True)

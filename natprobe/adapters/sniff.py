@@ -21,6 +21,7 @@ import ctypes
 import logging
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 
 from natprobe.addressing import IPAddress
@@ -37,7 +38,12 @@ _IPV6_HEADER = 40
 MAX_PACKETS = 100_000
 """Bound on packets inspected per watch, so a busy interface cannot keep us looping."""
 SNAP_BYTES = 96
-"""Bytes of each packet the filter keeps: the IPv6 header (40) and the transport ports are enough."""
+"""Bytes of each packet the filter keeps: the IPv6 header (40) and the transport ports are enough
+(plus the payload a :class:`Match` names, see :func:`snap_bytes`)."""
+MAX_PAYLOAD = 128
+"""The longest payload prefix a :class:`Match` may require (a token is 15 + 32 bytes)."""
+_UDP_HEADER = 8
+_MAX_IPV4_HEADER = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +53,26 @@ class Match:
     protocol: str
     source: IPAddress
     port: int
+    payload: bytes | None = None
+    """UDP only: the datagram must begin with these bytes. A probe's one-time token here makes
+    the watch count only this run's datagrams: the echo server paces its datagrams, and those of
+    an earlier run that ended at its first one may still arrive while the next run watches."""
+
+    def __post_init__(self) -> None:
+        if self.payload is not None and (self.protocol != "udp" or not 0 < len(self.payload) <= MAX_PAYLOAD):
+            raise ValueError(f"a payload match needs UDP and 1-{MAX_PAYLOAD} bytes")
+
+
+def snap_bytes(wanted: Match) -> int:
+    """Bytes of each matching packet the kernel filter keeps (and the watcher reads)."""
+    if wanted.payload is None:
+        return SNAP_BYTES
+    return max(SNAP_BYTES, _MAX_IPV4_HEADER + _UDP_HEADER + len(wanted.payload))
 
 
 def matches(packet: bytes, wanted: Match) -> bool:
     """Is ``packet`` (an IPv4 or IPv6 packet, no link header) from ``wanted.source`` to
-    ``wanted.port`` over ``wanted.protocol``?
+    ``wanted.port`` over ``wanted.protocol`` (and, with ``wanted.payload``, carrying it)?
 
     IPv6 packets count only when the transport header follows the fixed header directly (no
     extension header): what the echo server sends, and what the filter can check cheaply.
@@ -69,12 +90,19 @@ def matches(packet: bytes, wanted: Match) -> bool:
             return False
         if packet[12:16] != wanted.source.packed:
             return False
-        return int.from_bytes(packet[header_length + 2 : header_length + 4], "big") == wanted.port
-    if len(packet) < _IPV6_HEADER + 4 or packet[6] != _IPPROTO[wanted.protocol]:
+        transport = header_length
+    else:
+        if len(packet) < _IPV6_HEADER + 4 or packet[6] != _IPPROTO[wanted.protocol]:
+            return False
+        if packet[8:24] != wanted.source.packed:
+            return False
+        transport = _IPV6_HEADER
+    if int.from_bytes(packet[transport + 2 : transport + 4], "big") != wanted.port:
         return False
-    if packet[8:24] != wanted.source.packed:
-        return False
-    return int.from_bytes(packet[_IPV6_HEADER + 2 : _IPV6_HEADER + 4], "big") == wanted.port
+    if wanted.payload is None:
+        return True
+    start = transport + _UDP_HEADER
+    return packet[start : start + len(wanted.payload)] == wanted.payload
 
 
 # --- classic BPF (linux/filter.h) ------------------------------------------------------------
@@ -95,7 +123,8 @@ def bpf_program(wanted: Match) -> bytes:
     """The classic BPF program (``struct sock_filter[]``) that accepts only ``wanted``'s packets.
 
     Each test jumps to the final "reject" on a mismatch; the program is straight-line, so the
-    kernel's verifier accepts it and it ends in bounded time.
+    kernel's verifier accepts it and it ends in bounded time. A payload is checked in Python
+    (:func:`matches`), on the :func:`snap_bytes` the program keeps.
     """
     proto = _IPPROTO[wanted.protocol]
     source = wanted.source.packed
@@ -113,7 +142,7 @@ def bpf_program(wanted: Match) -> bytes:
     else:
         insns.append((_LD_H_ABS, 0, 0, _IPV6_HEADER + 2))
     insns.append((_JEQ_K, 0, -1, wanted.port))
-    insns.append((_RET_K, 0, 0, SNAP_BYTES))
+    insns.append((_RET_K, 0, 0, snap_bytes(wanted)))
     insns.append((_RET_K, 0, 0, 0))
     reject = len(insns) - 1
     out = bytearray()
@@ -194,9 +223,10 @@ class ArrivalWatcher:
     def _readable(self) -> None:
         if self._sock is None or self._match is None:
             return
+        size = snap_bytes(self._match)
         for _ in range(256):
             try:
-                packet, address = self._sock.recvfrom(256)
+                packet, address = self._sock.recvfrom(size)
             except (BlockingIOError, OSError):
                 return
             self._inspected += 1
@@ -209,7 +239,9 @@ class ArrivalWatcher:
     def _stop(self) -> None:
         if self._sock is not None:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
-            self._sock.close()
+            # Closing a packet socket waits out the kernel's RCU grace period (8-18 ms): not on
+            # the event loop, which has the next port's probe to run.
+            threading.Thread(target=self._sock.close, name="natprobe-close-watch", daemon=True).start()
             self._sock = None
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -6,7 +6,6 @@ keys mean stays with each caller (:mod:`natprobe_server.config.file`, the CLI se
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,16 @@ def read_toml(
     """
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read()
     except OSError as exc:
         if missing is not None and isinstance(exc, FileNotFoundError):
             return missing
         raise error(_("{path}: cannot read the configuration file: {error}", path=path,
                       error=exc.strerror or exc)) from None
+    import tomllib  # only for a file that exists: no settings file, no TOML parser to load
+
+    try:
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise error(_("{path}: not a valid TOML file: {error}", path=path, error=exc)) from None
     except UnicodeDecodeError:

@@ -11,13 +11,13 @@ import enum
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from natprobe.jamulus import (
+from natprobe.jamulus.constants import (
     MAX_LEN_SERVER_NAME,
-    PingMsWithNumClients,
-    ReqVersionAndOs,
-    encode,
+    PING_BYTES,
+    PING_WITH_NUM_CLIENTS_BYTES,
+    REQ_VERSION_AND_OS_BYTES,
+    SEND_EMPTY_BYTES,
 )
-from natprobe.jamulus.directory_table import PING_BYTES, SEND_EMPTY_BYTES
 
 __all__ = (
     "API_SERVER_NAME",
@@ -202,9 +202,9 @@ HOLE_PUNCH_FULL_BUDGET: Final = (
 )
 """Request body bytes that pay for every retry (110): pad the JSON to this size."""
 
-JAMULUS_PROBE_ROUND_BYTES: Final = len(encode(PingMsWithNumClients(0, 0))) + len(encode(ReqVersionAndOs()))
+JAMULUS_PROBE_ROUND_BYTES: Final = PING_WITH_NUM_CLIENTS_BYTES + REQ_VERSION_AND_OS_BYTES
 """Bytes of one ``mode: jamulus`` ping round: CLM_PING_MS_WITHNUMCLIENTS (14) + CLM_REQ_VERSION_AND_OS (9)."""
-JAMULUS_PROBE_RESEND_BYTES: Final = len(encode(ReqVersionAndOs()))
+JAMULUS_PROBE_RESEND_BYTES: Final = REQ_VERSION_AND_OS_BYTES
 """After an answer the probe may re-ask for the version once (natprobe.jamulus.probe.PingProbe)."""
 JAMULUS_PROBE_ROUNDS: Final = 3
 """Ping rounds at most in ``mode: jamulus``; fewer when the request body pays for fewer."""

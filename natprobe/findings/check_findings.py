@@ -12,7 +12,7 @@ from natprobe.findings.silent_findings import silent_port_findings
 from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 
 __all__ = ("explain_check",)
 

@@ -14,7 +14,8 @@ from natprobe.verdicts.behavior import MappingBehavior
 from natprobe.verdicts.jamulus_verdicts import ModeStatus, keepalive_outlives
 from natprobe.verdicts.nat_layers import NatLayers
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 
 __all__ = (
     "explain_jamulus",

@@ -20,7 +20,8 @@ from natprobe.contract.terms import TransportProtocol
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.relay_report import RelayReport
-from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.verdicts.relay_verdicts import ClientAddress, RelayPortVerdict, RelayStatus, RelayVia
 
 __all__ = ("explain_relay", "forwarding_remedies", "needs_remedies")

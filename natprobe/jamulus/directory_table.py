@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from natprobe.addressing import TransportAddress, source_key
+from natprobe.jamulus.constants import PING_BYTES, SEND_EMPTY_BYTES
 from natprobe.jamulus.messages import (
     JAMULUS_KEEPALIVE_S,
     EmptyMessage,
@@ -44,7 +45,6 @@ from natprobe.jamulus.messages import (
     RegisterServer,
     RegisterServerEx,
     RegisterServerResp,
-    SendEmptyMessage,
     encode,
 )
 
@@ -61,8 +61,6 @@ __all__ = (
 
 RESP_BYTES = len(encode(RegisterServerResp(ESvrRegResult.REGISTERED)))
 EMPTY_BYTES = len(encode(EmptyMessage()))
-PING_BYTES = len(encode(PingMs(0)))
-SEND_EMPTY_BYTES = len(encode(SendEmptyMessage(ipaddress.IPv4Address(0), 0)))
 
 MAX_BANKED_BYTES = 4096
 """A registration's byte budget never grows past this (an old, chatty server banks no more)."""

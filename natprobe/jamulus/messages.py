@@ -38,6 +38,18 @@ from ipaddress import IPv4Address
 from typing import ClassVar, Self, TypeAlias
 
 from natprobe.errors import DecodeError
+from natprobe.jamulus.constants import (
+    DEFAULT_PORT,
+    DIRECTORY_PORT,
+    FRAME_OVERHEAD,
+    HEADER_LENGTH,
+    JAMULUS_KEEPALIVE_S,
+    MAX_LEN_FADER_TAG,
+    MAX_LEN_IP_ADDRESS,
+    MAX_LEN_SERVER_CITY,
+    MAX_LEN_SERVER_NAME,
+    MAX_LEN_VERSION_TEXT,
+)
 from natprobe.jamulus.crc import crc16_genibus
 
 __all__ = (
@@ -84,26 +96,6 @@ __all__ = (
     "decode",
     "matches_request",
 )
-
-DEFAULT_PORT = 22124
-"""``DEFAULT_PORT_NUMBER`` (src/global.h): the server port and the port assumed when none is given."""
-DIRECTORY_PORT = 22224
-"""Port of the second any-genre directory (src/global.h, 3.9.x). natprobe's echo server plays
-a directory on it by default (``natprobe serve --http-port``)."""
-JAMULUS_KEEPALIVE_S = 59.0
-"""Servers and directories refresh their registration, and so their NAT mapping, every 59 s
-(``SERVLIST_UPDATE_PING_SERVERS_MS``, src/serverlist.h)."""
-HEADER_LENGTH = 7
-"""``MESS_HEADER_LENGTH_BYTE``: tag (2), id (2), cnt (1), length (2)."""
-FRAME_OVERHEAD = 9
-"""``MESS_LEN_WITHOUT_DATA_BYTE``: header plus CRC; the smallest frame."""
-
-# Text limits in characters (Qt ``QString::size()``, i.e. UTF-16 code units), src/global.h.
-MAX_LEN_SERVER_NAME = 20
-MAX_LEN_SERVER_CITY = 20
-MAX_LEN_IP_ADDRESS = 15
-MAX_LEN_VERSION_TEXT = 30
-MAX_LEN_FADER_TAG = 16
 
 _MAX_PAYLOAD = 0xFFFF  # the length field is 16 bits
 

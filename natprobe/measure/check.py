@@ -25,39 +25,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from natprobe.errors import NatprobeError, NetworkError, ServerError
-from natprobe.findings.check_findings import explain_check
-from natprobe.findings.facility_words import limit_sentence, limit_verdict, word_limits
-from natprobe.findings.port_words import assess_port, privileged_port_reason, unbound_low_port_reason, word_hairpin
-from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
-from natprobe.findings.topology_words import assess_topology
 from natprobe.measure.per_family import Measured, run_per_family
-from natprobe.reports.check_report import CheckReport
-from natprobe.reports.dns_report import DnsReport
-from natprobe.reports.family_result import FamilyResult
-from natprobe.reports.finding import Finding
-from natprobe.recverr import Hop
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, Ipv6Source, ipv6_source_toward
 from natprobe.observations import Availability, CapabilitySet, Facility, HolderKind, Missing, PortHolder, PortObservation
-from natprobe.verdicts.reachability import (
-    SERVICE_BY_NAME,
-    Context,
-    PortSpec,
-    HairpinResult,
-    PortStatus,
-    PortVerdict,
-    decide_hairpin,
-    hairpin_cannot_listen,
-    hairpin_untested,
-    mode_for_held_port,
-)
-from natprobe.contract import HOST_MODES, NONCE_PREFIX, ProbeMode, ProbeRequest, TransportProtocol, WhoAmI
+from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, mode_for_held_port
+from natprobe.contract.terms import HOST_MODES, NONCE_PREFIX, ProbeMode, TransportProtocol
 from natprobe.addressing import IPAddress, IpFamily
-from natprobe.verdicts.nat_layers import TopologyVerdict
 from natprobe.adapters.echo_client import EchoApiClient
-from natprobe.adapters.sniff import ArrivalWatcher, Match
 from natprobe.adapters.capabilities import (
     bind_remedy,
     bind_unavailable,
@@ -65,11 +42,17 @@ from natprobe.adapters.capabilities import (
     trace_path,
     watch_unavailable,
 )
-from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
-from natprobe.verdicts.limits import limits_of
 
 if TYPE_CHECKING:
+    from natprobe.contract import ProbeRequest, ProbeResponse, WhoAmI
     from natprobe.measure.name_check import NameViews
+    from natprobe.recverr import Hop
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.dns_report import DnsReport
+    from natprobe.reports.family_result import FamilyResult
+    from natprobe.reports.finding import Finding
+    from natprobe.verdicts.nat_layers import TopologyVerdict
+    from natprobe.verdicts.reachability import HairpinResult, PortVerdict
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +60,27 @@ ARRIVAL_GRACE_S = 1.0
 """How long to keep listening after the echo server says it has sent the probe."""
 TRACE_PORT = 33434
 """Traceroute's classic port: nothing listens there, so the path's end answers "port unreachable"."""
+LOADED_AFTER_CONNECT = (
+    "natprobe.contract.probe_route",
+    "natprobe.adapters.sniff",
+    "natprobe.adapters.holder_lookup",
+    "natprobe.findings.port_words",
+    "natprobe.findings.topology_words",
+    "natprobe.findings.facility_words",
+    "natprobe.findings.relay_findings",
+    "natprobe.findings.check_findings",
+    "natprobe.verdicts.limits",
+    "natprobe.reports.check_report",
+)
+"""What a check needs only once its connection to the echo server is under way: the answers'
+records, the packet watcher, the decisions and their words. They load in a thread while that
+connection opens: most of the check's imports, which used to delay its first packet."""
+
+
+def _load_after_connect() -> None:
+    for name in LOADED_AFTER_CONNECT:
+        importlib.import_module(name)
+
 
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, nonce: bytes) -> None:
@@ -167,6 +171,8 @@ def _tcp_port_has_listener(port: int, listen_ip: str) -> bool | None:
 def _held_udp_mode(spec: PortSpec) -> tuple[ProbeMode, PortHolder | None]:
     """A UDP port held by a program natprobe has no protocol for: name the program (Jamulus is
     spoken to), else send the one-time token anyway and watch for its arrival."""
+    from natprobe.adapters.holder_lookup import find_udp_holder
+
     holder = find_udp_holder(spec.port)
     if holder is not None and holder.kind is HolderKind.JAMULUS:
         return ProbeMode.JAMULUS, holder
@@ -179,6 +185,12 @@ async def _observe_port(
     api: EchoApiClient, spec: PortSpec, whoami: WhoAmI, listen_ip: str, timeout: float,
     capabilities: CapabilitySet,
 ) -> PortObservation:
+    from natprobe.adapters.holder_lookup import find_udp_holder, port_in_use
+    from natprobe.adapters.sniff import ArrivalWatcher, Match
+    from natprobe.contract import ProbeRequest
+    from natprobe.findings.facility_words import limit_sentence
+    from natprobe.findings.port_words import privileged_port_reason, unbound_low_port_reason
+
     token = secrets.token_hex(16)
     nonce = NONCE_PREFIX + token.encode()
     forced = SERVICE_BY_NAME[spec.service][1] if spec.service else None
@@ -208,7 +220,10 @@ async def _observe_port(
         return PortObservation(spec.protocol, spec.port, mode, listening=False, holder=holder,
                                watch_missing=capabilities[Facility.ARRIVAL_WATCH])
     source = whoami.probe_source
-    watch = Match(spec.protocol.value, source, spec.port)
+    udp_token = mode is ProbeMode.NONCE and spec.protocol is TransportProtocol.UDP
+    # Over UDP the watch counts only datagrams that carry this run's token: the server paces
+    # its datagrams, and an earlier run that ended at its first one leaves the others in flight.
+    watch = Match(spec.protocol.value, source, spec.port, payload=nonce if udp_token else None)
     try:
         async with ArrivalWatcher(watch, enabled=watching) as watcher:
             request = ProbeRequest.build(
@@ -218,14 +233,11 @@ async def _observe_port(
                 timeout=timeout,
             )
             try:
-                answer = await api.probe(request)
+                answer = await _probe_until_token(api, request, listener.received if udp_token and listener else None)
             except ServerError as exc:
                 return PortObservation(spec.protocol, spec.port, mode, listener is not None, error=str(exc))
             received: bool | None = None
             if listener is not None:
-                # Waited for even when the token has arrived: the server is still pacing its
-                # datagrams, and one that came after natprobe left would reach the next run's
-                # packet watcher and be taken for this host's firewall dropping a probe.
                 event = listener.received
                 try:
                     async with asyncio.timeout(ARRIVAL_GRACE_S):
@@ -238,7 +250,7 @@ async def _observe_port(
             return PortObservation(
                 spec.protocol, spec.port, mode, listener is not None,
                 nonce_received=received, seen_on_interface=watcher.seen,
-                server_result=answer.result,
+                server_result=None if answer is None else answer.result,
                 service=spec.service or (mode.value if mode is not ProbeMode.NONCE else None),
                 host=spec.host,
                 local_listener=True if listener is not None
@@ -251,8 +263,36 @@ async def _observe_port(
             await listener.close()
 
 
+async def _probe_until_token(api: EchoApiClient, request: ProbeRequest,
+                             token: asyncio.Event | None) -> ProbeResponse[Any] | None:
+    """The server's answer to ``request``; with ``token`` (a UDP token natprobe listens for),
+    ``None`` as soon as the token has arrived: it proves the whole path, and the answer would
+    come only after the server's remaining paced datagrams. The request is then abandoned (its
+    connection closed, the next request opens another); the datagrams still in flight are
+    told apart from the next run's by their token (:attr:`Match.payload`)."""
+    if token is None:
+        return await api.probe(request)
+    probing = asyncio.create_task(api.probe(request))
+    arrived = asyncio.create_task(token.wait())
+    try:
+        await asyncio.wait((probing, arrived), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (arrived, probing):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if probing.cancelled() or (token.is_set() and probing.exception() is not None):
+        return None  # the token is the proof; an answer that failed meanwhile changes nothing
+    return probing.result()  # the answer came first (or the server refused: ServerError)
+
+
 async def _hairpin(spec: PortSpec, public_ip: IPAddress, listen_ip: str) -> HairpinResult:
     """From this host to its own public address and port: does the router loop it back?"""
+    from natprobe.adapters.holder_lookup import port_in_use
+    from natprobe.findings.port_words import word_hairpin
+    from natprobe.verdicts.reachability import decide_hairpin, hairpin_cannot_listen
+
     nonce = NONCE_PREFIX + secrets.token_hex(16).encode()
     listener = await _open_listener(spec, nonce, listen_ip)
     if listener is None and port_in_use(spec.protocol.value, spec.port) is False:
@@ -376,8 +416,12 @@ async def _check_family(
         # what it has not heard when the probes are done is "no answer", not waited for.
         probes_done = asyncio.Event()
         trace_task = asyncio.create_task(_trace(server_ip, capabilities, probes_done)) if traced else None
+        # Created before whoami's connect, it starts after it (at whoami's first wait): the
+        # first packet goes out before the rest of the check loads.
+        loading = asyncio.create_task(asyncio.to_thread(_load_after_connect))
         try:
             whoami = await api.whoami()
+            await loading
             if family is IpFamily.IPV6 and local_ip is not None:
                 listen_ip = str(local_ip)  # the address under test, not whichever one the probe finds
             observations = []
@@ -386,10 +430,17 @@ async def _check_family(
             probes_done.set()  # what the trace has not heard by now stays "no answer"
             hops: tuple[Hop, ...] = await trace_task if trace_task is not None else ()
         finally:
-            if trace_task is not None and not trace_task.done():
-                trace_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await trace_task
+            for task in (trace_task, loading):
+                if task is not None and not task.done():
+                    task.cancel()  # the loading thread finishes its import, harmless; nothing waits for it
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        from natprobe.findings.facility_words import limit_verdict
+        from natprobe.findings.port_words import assess_port, word_hairpin
+        from natprobe.findings.topology_words import assess_topology
+        from natprobe.verdicts.limits import limits_of
+        from natprobe.verdicts.reachability import Context, hairpin_untested
+
         topology = assess_topology(local_ip, whoami.public_ip, hops=tuple(h.address for h in hops))
         context = Context(local_ip, whoami.public_ip, topology.layers, family,
                           temporary_address=source is not None and source.temporary)
@@ -451,6 +502,11 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
             name_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await name_task
+    from natprobe.findings.check_findings import explain_check
+    from natprobe.findings.facility_words import word_limits
+    from natprobe.findings.relay_findings import forwarding_remedies, needs_remedies
+    from natprobe.reports.check_report import CheckReport
+
     tested = [(run.status, run.outcome) for run in runs if run.outcome is not None]
     outcomes = [outcome for _status, outcome in tested]
     statuses = tuple(run.status for run in runs)
@@ -534,6 +590,10 @@ def not_tested_report(
     none reached): every port ``not-tested`` with ``reason``, the NAT layers from this host's
     own address alone. What :func:`check_ports` returns then, and ``natprobe check`` prints
     with ``--json`` even when it has no server to ask."""
+    from natprobe.findings.topology_words import assess_topology
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.verdicts.reachability import PortStatus, PortVerdict
+
     family = families[0].family if families else IpFamily.IPV4
     return CheckReport(
         server=server,

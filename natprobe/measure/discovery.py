@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -35,8 +36,6 @@ from natprobe.observations import CapabilitySet, Facility, Observation, Probe
 from natprobe.errors import NatprobeError, NetworkError
 from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.interfaces import DEFAULT_TOWARD_V6, ipv6_source_toward, source_address_toward
-from natprobe.findings.facility_words import word_limits
-from natprobe.verdicts.limits import leaned_on
 from natprobe.measure.lifetime import LifetimeOptions, LifetimeProgress, measure_mapping_lifetime
 from natprobe.reports.nat_report import NatReport
 from natprobe.stun.attributes import ChangeRequest
@@ -236,19 +235,33 @@ async def discover_nat(
     bind = (str(bind_ip), 0)
 
     async with await StunEndpoint.open(bind) as main_socket:
-        first, tcp_reachable = await _first_contact(main_socket, target, options)
-        observations = [first]
-        if first.answered and first.error_code is None and first.mapped is not None:
-            # Only a usable first answer leads on; an error or an answer without a mapped
-            # address ends here, and the classifier says why the verdicts are inconclusive.
-            observations += await _run_concurrent_tests(main_socket, first, first.mapped, target, local_ip, options)
-        classification = classify(observations, local_ip=local_ip, tcp_reachable=tcp_reachable)
-        local = TransportAddress(local_ip, main_socket.local_address.port) if local_ip is not None else None
-        lifetime_report = None
-        if options.lifetime_max_s is not None and first.answered and first.mapped is not None:
-            lifetime_report = await measure_mapping_lifetime(
-                target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip), progress=lifetime_progress
-            )
+        # The limits' words load the port verdicts and their records (msgspec), which nothing
+        # before the report needs: in a thread, started after the first request is out.
+        loading = asyncio.create_task(_load_after_first_request("natprobe.findings.facility_words"))
+        try:
+            first, tcp_reachable = await _first_contact(main_socket, target, options)
+            observations = [first]
+            if first.answered and first.error_code is None and first.mapped is not None:
+                # Only a usable first answer leads on; an error or an answer without a mapped
+                # address ends here, and the classifier says why the verdicts are inconclusive.
+                observations += await _run_concurrent_tests(main_socket, first, first.mapped, target, local_ip, options)
+            classification = classify(observations, local_ip=local_ip, tcp_reachable=tcp_reachable)
+            local = TransportAddress(local_ip, main_socket.local_address.port) if local_ip is not None else None
+            lifetime_report = None
+            if options.lifetime_max_s is not None and first.answered and first.mapped is not None:
+                lifetime_report = await measure_mapping_lifetime(
+                    target, LifetimeOptions(max_wait_s=options.lifetime_max_s, bind_ip=bind_ip),
+                    progress=lifetime_progress,
+                )
+            await loading
+        finally:
+            if not loading.done():
+                loading.cancel()  # the thread finishes its import, harmless
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loading
+
+    from natprobe.findings.facility_words import word_limits
+    from natprobe.verdicts.limits import leaned_on
 
     report = NatReport(
         server=target,
@@ -273,6 +286,11 @@ async def discover_nat(
         limits=word_limits(leaned_on(capabilities, (Facility.IPV6_TEMPORARY,) if ipv6.address is not None else ())),
     )
     return dataclasses.replace(report, findings=explain_nat(report))
+
+
+async def _load_after_first_request(module: str) -> None:
+    await asyncio.sleep(0)  # one turn: the first request's task, created after this one, sends first
+    await asyncio.to_thread(importlib.import_module, module)
 
 
 async def _run_concurrent_tests(

@@ -43,7 +43,7 @@ from typing import Any, cast
 
 from natprobe.version import __version__
 from natprobe.i18n import _
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.errors import DecodeError, NatprobeError, NetworkError, ServerError
 from natprobe.jamulus.messages import DIRECTORY_PORT

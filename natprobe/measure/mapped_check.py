@@ -12,22 +12,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from natprobe.adapters.kept_mappings import KeptMappings
-from natprobe.findings.router_findings import router_silent
 from natprobe.measure.check import CheckOptions, check_ports
-from natprobe.measure.portmapping import DEFAULT_LEASE_S, RouterSession, mapped_ports, probe_router
-from natprobe.observations import Facility
-from natprobe.reports.check_report import CheckReport
-from natprobe.reports.router_report import MappedCheck, RouterReport
-from natprobe.verdicts.nat_layers import NatLayers
-from natprobe.findings.topology_words import assess_topology
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import PortSpec, PortVerdict
-from natprobe.findings.router_reasons import with_gateway_topology, with_router_evidence
+from natprobe.observations import Facility
+from natprobe.verdicts.port_spec import PortSpec
 
-__all__ = ("MappedCheck", "check_ports_with_router", "check_ports_with_mapping")
+if TYPE_CHECKING:
+    from natprobe.adapters.kept_mappings import KeptMappings
+    from natprobe.measure.portmapping import RouterSession
+    from natprobe.observations import CapabilitySet
+    from natprobe.reports.check_report import CheckReport
+    from natprobe.reports.router_report import MappedCheck, RouterReport
+    from natprobe.verdicts.reachability import PortVerdict
+
+__all__ = ("check_ports_with_router", "check_ports_with_mapping")
+
+DEFAULT_LEASE_S = 600
+"""``natprobe.measure.portmapping.DEFAULT_LEASE_S`` (a test keeps them equal), not imported
+from there: the router's modules load only once the check's first packet is out."""
+
+
+async def _ask_router(timeout: float, until: asyncio.Event | None, list_mappings: bool,
+                      capabilities: CapabilitySet | None) -> RouterSession:
+    # One turn of the loop first: the check, started just before, creates its per-family tasks
+    # and opens its connection to the echo server (the first packet); the router's modules
+    # then load in a thread while that connection is under way. Only a matter of speed.
+    await asyncio.sleep(0)
+    await asyncio.to_thread(importlib.import_module, "natprobe.measure.portmapping")
+    from natprobe.measure.portmapping import probe_router
+
+    return await probe_router(timeout=timeout, until=until, list_mappings=list_mappings, capabilities=capabilities)
 
 
 async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_timeout: float,
@@ -38,8 +56,7 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     probes_done = asyncio.Event() if bounded else None
     # Not a TaskGroup: the check's own errors (ServerError: nothing could be tested) must reach
     # the caller as themselves, not wrapped in an ExceptionGroup; the router probe never raises.
-    router_task = asyncio.create_task(probe_router(timeout=router_timeout, until=probes_done,
-                                                   list_mappings=not bounded, capabilities=options.capabilities))
+    router_task = asyncio.create_task(_ask_router(router_timeout, probes_done, not bounded, options.capabilities))
     try:
         report = await check_ports(server, ports, options)
     except BaseException:
@@ -50,6 +67,10 @@ async def _checked_with_router(server: str, ports: Sequence[PortSpec], router_ti
     if probes_done is not None:
         probes_done.set()
     session = await router_task
+    from natprobe.findings.router_findings import router_silent
+    from natprobe.findings.router_reasons import with_gateway_topology
+    from natprobe.findings.topology_words import assess_topology
+
     # Without the interfaces the router could not be found: the check's router evidence is what
     # that limited, and the check's limits say so too.
     unknown_gateway = tuple(e for e in session.report.limits if e.facility is Facility.INTERFACES)
@@ -89,6 +110,11 @@ async def check_ports_with_mapping(
 ) -> MappedCheck:
     """Check ``ports``; map those not reachable, check them again, then unmap (unless ``keep``:
     then they are recorded in ``kept``, by default the user's state file, see :func:`mapped_ports`)."""
+    from natprobe.findings.router_reasons import with_router_evidence
+    from natprobe.measure.portmapping import mapped_ports
+    from natprobe.reports.router_report import MappedCheck
+    from natprobe.verdicts.nat_layers import NatLayers
+
     before, session = await _checked_with_router(server, ports, router_timeout, options, bounded=False)
     router = session.report
     topology = before.topology

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -24,6 +23,8 @@ from typing import Any, Final
 from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.adapters.interfaces import (
     DEFAULT_TOWARD_V6,
+    ENV_GATEWAY,
+    gateway_from_environment,
     ipv6_source_toward,
     read_local_context,
     source_address_toward,
@@ -53,22 +54,6 @@ __all__ = ("DEFAULT_LEASE_S", "ENV_GATEWAY", "RouterSession", "delete_pcp_mappin
            "probe_router", "mapped_ports")
 
 logger = logging.getLogger(__name__)
-
-ENV_GATEWAY: Final = "NATPROBE_GATEWAY"
-"""The router to ask instead of the default gateway (a host with several routers; the tests
-set it to loopback so no test outside the lab ever talks to the machine's real router)."""
-
-
-def gateway_from_environment(environ: dict[str, str] | None = None) -> IPv4Address | None:
-    """``$NATPROBE_GATEWAY`` as an IPv4 address; None when unset. A bad value is refused
-    rather than ignored: silently falling back to the default gateway would ask the wrong router."""
-    text = (os.environ if environ is None else environ).get(ENV_GATEWAY, "").strip()
-    if not text:
-        return None
-    try:
-        return IPv4Address(text)
-    except ValueError:
-        raise PortMappingError(f"${ENV_GATEWAY} must be an IPv4 address, got {text!r}") from None
 
 DEFAULT_LEASE_S: Final = 600
 """Long enough for a check and for a user to test by hand; short enough that a mapping left by

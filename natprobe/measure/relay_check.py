@@ -45,7 +45,7 @@ from natprobe.i18n import _
 from natprobe.reports.dns_report import DnsReport
 from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
-from natprobe.verdicts.reachability import WELL_KNOWN_SERVICE, PortSpec, mode_for_held_port
+from natprobe.verdicts.port_spec import WELL_KNOWN_SERVICE, PortSpec, mode_for_held_port
 from natprobe.verdicts.relay_verdicts import (
     ClientAddress,
     RelayObservation,

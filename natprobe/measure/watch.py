@@ -49,7 +49,7 @@ from natprobe.reports.watch_report import (
     render_metrics,
     watch_run_document,
 )
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.verdicts.watch_changes import ItemState, WatchEvent, detect_changes
 
 __all__ = ("DEFAULT_REPEAT_S", "RunOutcome", "WatchSet", "measure_set", "run_once", "watch_loop")

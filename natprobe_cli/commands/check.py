@@ -12,18 +12,17 @@ import time
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe_cli.preload import preload
 from natprobe.addressing import IpFamily
 from natprobe_cli.terminal import style_for
 from natprobe.i18n import _
 from natprobe.errors import NatprobeError, ServerError
 from natprobe.contract.terms import TransportProtocol
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
+from natprobe.verdicts.port_spec import SERVICE_BY_NAME, PortSpec, PortSpecError, PortSpecProblem
 
 if TYPE_CHECKING:
     from natprobe.adapters.kept_mappings import KeptMappings
     from natprobe.measure.check import CheckOptions
-    from natprobe.measure.mapped_check import MappedCheck
+    from natprobe.reports.router_report import MappedCheck
     from natprobe.reports.check_report import CheckReport
 
 
@@ -222,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
         print(_("natprobe check: --lease must be between 60 and 86400 seconds"), file=sys.stderr)
         return ExitCode.USAGE
     if not args.no_router:
-        from natprobe.measure.portmapping import gateway_from_environment
+        from natprobe.adapters.interfaces import gateway_from_environment
 
         try:
             gateway_from_environment()  # a bad $NATPROBE_GATEWAY is a setting error, like a bad config
@@ -249,8 +248,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(_("Checking {count} port(s) through {server} (from {origin}) ...", count=len(specs), server=server,
                     origin=setting.origin), file=sys.stderr)
-    # What is needed only after the probes loads while they wait on the network.
-    preload("natprobe.findings.jamulus_findings", *(() if args.json or args.share else ("natprobe_cli.render_check",)))
+    # Nothing is preloaded here: a thread started now would compete with the imports and the
+    # connect that lead to the first packet; the check loads its own decisions and words once
+    # its connection is under way (natprobe.measure.check.LOADED_AFTER_CONNECT).
     mapped = None
     kept = None
     if args.keep:  # the record of what --keep leaves on the router, for natprobe router --unmap

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     try:
         if gateway is None:
-            from natprobe.measure.portmapping import gateway_from_environment
+            from natprobe.adapters.interfaces import gateway_from_environment
 
             gateway_from_environment()  # a bad $NATPROBE_GATEWAY is a setting error: exit 2, below
     except NatprobeError as exc:

@@ -17,7 +17,7 @@ from natprobe.contract.explain import MAX_PORTS
 from natprobe.contract.terms import HOST_MODES
 from natprobe.i18n import LANGUAGES, _, template
 from natprobe.jamulus.messages import DEFAULT_PORT as JAMULUS_PORT
-from natprobe.verdicts.reachability import SERVICE_BY_NAME, WELL_KNOWN_SERVICE
+from natprobe.verdicts.port_spec import SERVICE_BY_NAME, WELL_KNOWN_SERVICE
 
 from natprobe_server.api.guards import peer_address
 from natprobe_server.api.routes.explain import STUN_TARGETS_KEY, language

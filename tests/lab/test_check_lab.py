@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from natprobe.reports.check_report import CheckReport
-from natprobe.verdicts.reachability import PortSpec
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.jamulus.messages import is_connection_less_id, parse_frame
 from natprobe.lab import Host, Lab, LabConfig, PortForward
@@ -169,6 +169,61 @@ def test_a_removed_forward_is_not_reachable_right_after_even_with_its_flow_still
     assert before.returncode == 0, (before.stdout, before.stderr)
     assert after.returncode == 1, (after.stdout, after.stderr)
     assert _json_ports(after)[("udp", UDP_PORT)]["status"] == "not-forwarded-or-filtered"
+
+
+@contextmanager
+def _send_again(router: Host, source: IPv4Address, target: tuple[str, int], payload: bytes) -> Iterator[None]:
+    """While the block runs, send ``payload`` from ``source`` (the echo server's address) to
+    ``target`` on the LAN every 20 ms, from the router (IP_TRANSPARENT: a source that is not
+    the router's own), as an earlier probe's late datagram arrives after the router's forward;
+    bounded in count and time."""
+    with router.entered():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, 19, 1)  # IP_TRANSPARENT (linux/in.h): bind and send from it
+    sock.bind((str(source), 0))
+    stop = threading.Event()
+
+    def sender() -> None:
+        deadline = time.monotonic() + 20
+        for _ in range(1000):
+            if stop.wait(0.02) or time.monotonic() > deadline:
+                return
+            sock.sendto(payload, target)
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        sock.close()
+
+
+def test_an_earlier_checks_late_datagrams_do_not_count_for_the_next() -> None:
+    """A check ends as soon as its token arrives, while the server still paces its other
+    datagrams. The next check of the same port, right after and with the forward gone, must
+    not take them for its own probe reaching this host (and blame this host's firewall): its
+    watch counts only datagrams carrying its own token. The first check's token is also sent
+    again during the second, so the two overlap whatever the timing; the capture proves that
+    it did arrive then."""
+    spec = [PortSpec(TransportProtocol.UDP, UDP_PORT)]
+    with Lab(LabConfig(forwards=(PortForward("udp", UDP_PORT),))) as lab:
+        echo = _echo(lab)
+        _, whoami, _ = _api(lab.client, lab.server.primary_ip, "GET", "/v1/whoami")
+        probe_source = IPv4Address(whoami["probe_source_ip"])
+        with _capture_udp(lab.client, probe_source, UDP_PORT) as first_arrived:
+            first = _check_lib(lab, echo.http_url, spec, trace=False)
+        assert first.ports[0].status is PortStatus.REACHABLE, first.ports[0]
+        assert first_arrived and first_arrived[0].startswith(b"natprobe-nonce:"), first_arrived
+        earlier_token = first_arrived[0]
+        lab.remove_forwards()  # the second probe leaves from a fresh port: the router drops it
+        with _capture_udp(lab.client, probe_source, UDP_PORT) as second_arrived, \
+                _send_again(lab.router, probe_source, (str(lab.client.ip), UDP_PORT), earlier_token):
+            second = _check_lib(lab, echo.http_url, spec, trace=False)
+    assert second_arrived and set(second_arrived) == {earlier_token}, second_arrived[:3]
+    verdict = second.ports[0]
+    assert verdict.status is PortStatus.NOT_FORWARDED, verdict
 
 
 def test_udp_without_forward_is_not_reachable_and_says_to_forward_it() -> None:

@@ -55,7 +55,8 @@ from natprobe.lab.services import start_echo_server
 from natprobe.lab.wireguard import start_wireguard, wireguard_missing
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.observations import Facility
-from natprobe.verdicts.reachability import PortSpec, PortStatus
+from natprobe.verdicts.port_spec import PortSpec
+from natprobe.verdicts.reachability import PortStatus
 from tests.json_reports import assert_valid_report
 from tests.lab.client_catalogue import CARRIER, DOUBLE, HOME, LINUX_ONLY, Seen, judge, seen_in_report
 from tests.lab.nginx_tls import nginx_missing, start_nginx_tls

@@ -57,9 +57,12 @@ def _start(client_global: bool) -> Iterator[DualStack]:
         dns.serve({ECHO_NAME: [lab.server.primary_ip, v6.plan.primary_ip]})
         dns.use(lab.client)
         dns.use(lab.server)  # before the echo server starts: ip netns exec mounts it then
+        # The module's checks run back to back against this one server, each done as soon as
+        # its token arrives: more than the default burst of 10 probes per source within seconds.
         echo = start_echo_server(
             lab.server, lab.server.primary_ip, lab.server.alternate_ip, http_port=8080,
-            extra=("--primary", str(v6.plan.primary_ip), "--alternate", str(v6.plan.alternate_ip)),
+            extra=("--primary", str(v6.plan.primary_ip), "--alternate", str(v6.plan.alternate_ip),
+                   "--probe-burst", "60"),
         )
         yield DualStack(lab, v6, dns, echo)
 

@@ -33,6 +33,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.interop]
 
 HTTP_API_PORT = 8080
 PORT = 22124
+SIGINT_PORT = 22131
+"""The port the interrupted --map blocks on the client's firewall."""
 CLI_TIMEOUT_S = 40.0
 
 
@@ -195,14 +197,18 @@ def test_router_unmap_deletes_a_kept_pcp_mapping_with_the_nonce_natprobe_recorde
 
 def test_sigint_in_the_middle_still_removes_the_mapping(home: tuple[Lab, str]) -> None:
     lab, url = home
+    # This host's firewall drops the port (no other test uses it): the check through the new
+    # mapping then waits for the server's answer and its grace, long enough to be interrupted;
+    # a token that arrived would end it within milliseconds.
+    lab.block_on_client("udp", SIGINT_PORT)
     with Miniupnpd(lab) as daemon:
-        proc = lab.client.spawn([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(PORT), "--map", "--no-trace",
-                                 "--timeout", "5", "--server", url],
+        proc = lab.client.spawn([sys.executable, "-m", "natprobe_cli", "check", "--udp", str(SIGINT_PORT), "--map",
+                                 "--no-trace", "--timeout", "5", "--server", url],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
         seen = False
         while time.monotonic() < deadline and proc.poll() is None:
-            if any(f"dport {PORT}" in r for r in daemon.dnat_rules()):
+            if any(f"dport {SIGINT_PORT}" in r for r in daemon.dnat_rules()):
                 seen = True
                 proc.send_signal(signal.SIGINT)
                 break

@@ -35,7 +35,8 @@ from natprobe.lab.wireguard import WireGuard, start_wireguard, wireguard_missing
 from natprobe.measure.check import CheckOptions, check_ports
 from natprobe.reports.check_report import CheckReport
 from natprobe.observations import Facility
-from natprobe.verdicts.reachability import PortSpec, PortStatus
+from natprobe.verdicts.reachability import PortStatus
+from natprobe.verdicts.port_spec import PortSpec
 from tests.json_reports import assert_valid_report
 
 pytestmark = [pytest.mark.lab, pytest.mark.interop]

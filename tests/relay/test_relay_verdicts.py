@@ -9,7 +9,8 @@ from natprobe.findings.relay_findings import explain_relay, forwarding_remedies,
 from natprobe.i18n import use_language
 from natprobe.proxy_header import parse_proxy_header
 from natprobe.reports.relay_report import RELAY_SCHEMA, RelayReport
-from natprobe.verdicts.reachability import PortSpec, PortStatus, PortVerdict
+from natprobe.verdicts.reachability import PortStatus, PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 from natprobe.verdicts.relay_verdicts import (
     ClientAddress,
     RelayObservation,

@@ -4,7 +4,7 @@ check and by the relay check)."""
 from __future__ import annotations
 
 from natprobe.contract import ProbeMode, TransportProtocol
-from natprobe.verdicts.reachability import PortSpec, mode_for_held_port
+from natprobe.verdicts.port_spec import PortSpec, mode_for_held_port
 
 TCP, UDP = TransportProtocol.TCP, TransportProtocol.UDP
 

@@ -55,7 +55,8 @@ from natprobe.findings.behavior_words import word_verdict
 from natprobe.findings.dns_words import word_dns
 from natprobe.findings.port_words import assess_port
 from natprobe.observations import PortObservation
-from natprobe.verdicts.reachability import Context, PortSpec, PortVerdict
+from natprobe.verdicts.reachability import Context, PortVerdict
+from natprobe.verdicts.port_spec import PortSpec
 
 from natprobe_server.api.guards import ApiError, ErrorCode, accept
 
