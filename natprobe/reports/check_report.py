@@ -130,17 +130,7 @@ class CheckReport:
                 for h in self.hairpin
             ],
             "findings": [f.to_dict() for f in self.findings],
-            "families": [
-                {
-                    "family": f.family.value,
-                    "tested": f.tested,
-                    "local_ip": None if f.local_ip is None else str(f.local_ip),
-                    "public_ip": None if f.public_ip is None else str(f.public_ip),
-                    "temporary_address": f.temporary_address,
-                    "note": f.note,
-                }
-                for f in self.families
-            ],
+            "families": [f.to_dict() for f in self.families],
             "has_global_ipv6": self.has_global_ipv6,
             "dns": None if self.dns is None else self.dns.body(),
             "relay": None if self.relay is None else self.relay.body(),

@@ -159,13 +159,8 @@ class ExposureReport:
             "summary": {state.value: self.count(state) for state in PortState},
             "families": [
                 {
-                    "family": f.family.value,
-                    "tested": f.tested,
-                    "local_ip": None if f.local_ip is None else str(f.local_ip),
-                    "public_ip": None if f.public_ip is None else str(f.public_ip),
+                    **f.to_dict(),
                     "scanned_from": f.scanned_from,
-                    "temporary_address": f.temporary_address,
-                    "note": f.note,
                     "summary": {state.value: self.count(state, f.family) for state in PortState},
                 }
                 for f in self.families

@@ -4,6 +4,7 @@ every report that runs once per family: ``natprobe check`` and ``natprobe exposu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from natprobe.addressing import IPAddress, IpFamily
 
@@ -23,3 +24,14 @@ class FamilyResult:
     temporary_address: bool
     """``local_ip`` is a temporary privacy address (there was no stable one)."""
     note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys every report's ``families`` entry has (a report adds its own after them)."""
+        return {
+            "family": self.family.value,
+            "tested": self.tested,
+            "local_ip": None if self.local_ip is None else str(self.local_ip),
+            "public_ip": None if self.public_ip is None else str(self.public_ip),
+            "temporary_address": self.temporary_address,
+            "note": self.note,
+        }
