@@ -46,8 +46,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ("CONCURRENCY", "ExposureStats", "ScanLimits", "banner_text", "identify_banner", "scan_address", "summary")
 
-CONCURRENCY = 12
-"""Ports probed at once: 21 default ports that all time out take two rounds of the connect timeout."""
+CONCURRENCY = 24
+"""Ports probed at once: the 21 default ports and a few expected ones in one round, so a scan of
+a router that drops everything takes one connect timeout, not two. Still a small burst to one
+address (a scan runs only for the requester's own address, within the route's rate limit)."""
 BANNER_MAX = 512
 """Bytes of a service's greeting read at most."""
 WEB_FIRST_PLAIN = frozenset({"http", "http-alt", "upnp", "tr-069"})

@@ -168,7 +168,8 @@ def test_targets_use_medians_and_judge_ratios() -> None:
 def test_quick_benchmark_times_all_three_tools(tmp_path: Path) -> None:
     out = tmp_path / "discovery.json"
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.discovery", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "benchmarks.discovery", "--quick", "--behaviors", "port-restricted-cone",
+         "--json", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -176,8 +177,8 @@ def test_quick_benchmark_times_all_three_tools(tmp_path: Path) -> None:
     assert data["complete"] is True
     runs = data["runs"]
     assert {r["tool"] for r in runs} == {"natprobe", "natdiscovery", "pystun3"}
-    assert {(r["condition"], r["behavior"]) for r in runs} == {
-        ("clean", "full-cone"), ("clean", "port-restricted-cone")}
+    # One cell is enough for a smoke test (the benchmark's own run covers every behaviour).
+    assert {(r["condition"], r["behavior"]) for r in runs} == {("clean", "port-restricted-cone")}
     natprobe = [r for r in runs if r["tool"] == "natprobe"]
     assert natprobe and all(r["correct"] for r in natprobe), natprobe
     # The in-process protocol time is recorded and is part of the whole run's wall time.
@@ -188,5 +189,5 @@ def test_quick_benchmark_times_all_three_tools(tmp_path: Path) -> None:
     assert len([r for r in runs if r["tool"] == "natdiscovery"][0]["exit_codes"]) == 2  # -m -f, then -H
     assert {c["tool"] for c in data["cells"]} == {"natprobe", "natdiscovery", "pystun3"}
     # natprobe's CLI start-up is sampled once per cell, to explain wall - in-proc.
-    assert len(data["natprobe_cli_startup_s"]) == 2 and all(0 < t < 30 for t in data["natprobe_cli_startup_s"])
+    assert len(data["natprobe_cli_startup_s"]) == 1 and all(0 < t < 30 for t in data["natprobe_cli_startup_s"])
     assert "Targets" in done.stdout and "port-restricted-cone" in done.stdout
