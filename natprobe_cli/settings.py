@@ -20,3 +20,18 @@ def client_settings(prog: str, server: str | None, token: str | None) -> tuple[S
     for warning in settings.warnings:
         print(_("{prog}: warning: {warning}", prog=prog, warning=warning), file=sys.stderr)
     return settings.server, settings.token
+
+
+def required_server(prog: str, server: str | None, token: str | None) -> tuple[str, str | None] | ExitCode:
+    """(the server's URL, the token) for a command that cannot run without an echo server: as
+    :func:`client_settings`, and when none is known, why one is needed and "could not test"."""
+    resolved = client_settings(prog, server, token)
+    if isinstance(resolved, ExitCode):
+        return resolved
+    setting, token = resolved
+    if setting is None:
+        from natprobe_cli.no_server import no_server_message
+
+        print(no_server_message(prog), file=sys.stderr)
+        return ExitCode.COULD_NOT_TEST
+    return setting.value, token
