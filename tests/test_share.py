@@ -87,3 +87,28 @@ def test_ipv6_public_host_is_masked_everywhere() -> None:
     text = share_check(report)
     assert str(public) not in text and "2001:db8:x:x:x:x:x:x" in text
     assert IPv4Address("198.51.100.10").exploded not in text
+
+
+def test_share_check_carries_the_relay_the_limits_and_the_remedies_the_terminal_shows() -> None:
+    from natprobe.findings.facility_words import word_limits
+    from natprobe.findings.relay_findings import explain_relay
+    from natprobe.observations import Availability, Facility, Missing
+    from natprobe.reports.finding import Finding, Severity
+    from natprobe.reports.relay_report import RelayReport
+    from natprobe.verdicts.relay_verdicts import RelayObservation, RelayVia, decide_relay_port
+
+    relay_ip = IPv4Address("203.0.113.50")
+    seen = RelayObservation(TransportProtocol.UDP, 22124, relay_ip, RelayVia.ECHO_SERVER,
+                            prober=IPv4Address("198.51.100.10"), nonce_received=True, peer=IPv4Address("10.9.0.1"))
+    relay = RelayReport("music.example.org", (relay_ip,), RelayVia.ECHO_SERVER, (decide_relay_port(seen),), 0.5)
+    relay = replace(relay, findings=explain_relay(relay))
+    limits = word_limits((Availability(Facility.HOP_TRACE, False, None, Missing.UNSUPPORTED, "darwin"),))
+    remedy = Finding(Severity.INFO, "Use a tunnel to a VPS at 203.0.113.50", "detail", ("step",), code="remedy-tunnel")
+    report = replace(check_report(NatLayers.CGNAT, verdict(PortStatus.CGNAT, False)),
+                     relay=relay, limits=limits, advice=(remedy,))
+    text = share_check(report, names=["music.example.org"])
+    assert "UDP 22124 via 203.x.x.x: ✓ `reachable-via-relay`" in text
+    assert f"`{relay.ports[0].client_address.value}`" in text
+    assert limits[0].text in text and "**What this machine could not measure**" in text
+    assert "Use a tunnel to a VPS at 203.x.x.x" in text
+    assert "203.0.113.50" not in text and "music.example.org" not in text

@@ -26,9 +26,11 @@ from natprobe.reports.check_report import CheckReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
+from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.dns_verdicts import record_type
 from natprobe.verdicts.nat_layers import Confidence
 from natprobe.verdicts.reachability import PortVerdict
+from natprobe.verdicts.relay_verdicts import RelayVia
 
 __all__ = ("Scrubber", "confidence_words", "mask_address", "share_check", "share_jamulus", "share_nat")
 
@@ -119,7 +121,11 @@ def _path_block(nodes: Sequence[PathNode], scrub: Scrubber) -> list[str]:
 def _findings_block(findings: Sequence[Finding], scrub: Scrubber) -> list[str]:
     if not findings:
         return []
-    lines = ["", _("**What it means**"), ""]
+    return ["", _("**What it means**"), "", *_findings_lines(findings, scrub)]
+
+
+def _findings_lines(findings: Sequence[Finding], scrub: Scrubber) -> list[str]:
+    lines = []
     for finding in findings:
         lines.append(f"- **{scrub(finding.title)}** ({finding.severity.value}): {scrub(finding.detail)}")
         lines += [f"  - {scrub(advice)}" for advice in finding.advice]
@@ -199,9 +205,32 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
         lines += [f"  - {scrub(advice)}" for advice in hairpin.advice]
     if report.dns is not None:
         lines += _dns_block(report, scrub)
+    if report.relay is not None:
+        lines += _relay_block(report.relay, scrub)
     lines += _findings_block(report.findings, scrub)
+    if report.limits:
+        lines += ["", _("**What this machine could not measure**"), ""]
+        lines += [f"- {scrub(limit.text)}" for limit in report.limits]
+    if report.advice:
+        lines += ["", _("**A port forward cannot work here. What can, in order:**"), ""]
+        lines += _findings_lines(report.advice, scrub)
     lines += _footer()
     return "\n".join(lines)
+
+
+def _relay_block(relay: RelayReport, scrub: Scrubber) -> list[str]:
+    """The check through the relay the ``--host`` name leads to, as the terminal shows it (the
+    name removed, the relay's public addresses masked)."""
+    via = (_("sent by the echo server") if relay.via is RelayVia.ECHO_SERVER
+           else _("sent from this host through the relay's public address (no echo server)"))
+    lines = ["", _("**Through the relay** ({via})", via=via), ""]
+    for port in relay.ports:
+        mark = {True: "✓", False: "✗", None: "?"}[port.reachable]
+        lines.append(_("- {protocol} {port} via {relay}: {mark} `{status}` (the service sees: `{client_address}`)",
+                       protocol=port.protocol.value.upper(), port=port.port, relay=scrub(str(port.relay_ip)),
+                       mark=mark, status=port.status.value, client_address=port.client_address.value))
+    lines += _findings_lines(relay.findings, scrub)
+    return lines
 
 
 def _dns_block(report: CheckReport, scrub: Scrubber) -> list[str]:
