@@ -98,7 +98,7 @@ CLI_RANKS: dict[str, int] = {
     "render_dns": 1,
     "render_history": 1,
     "systemd_timer": 1,
-    "settings": 1,
+    "settings": 2,  # above no_server: a command that needs a server says why through it
     "render_jamulus": 2,
     "render_nat": 2,
     "render_share": 2,

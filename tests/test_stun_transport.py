@@ -178,3 +178,13 @@ async def test_tcp_connection_refused_is_a_network_error() -> None:
         port = unused.local_address.port
     with pytest.raises(NetworkError):
         await tcp_transact(binding_request(), TransportAddress.parse("127.0.0.1", port), timeout=2)
+
+
+async def test_bind_failure_is_a_network_error_naming_the_address() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(NetworkError, match=f"cannot bind UDP 127.0.0.1:{port}: "):
+            await StunEndpoint.open(("127.0.0.1", port))

@@ -25,6 +25,7 @@ from ipaddress import ip_address
 
 from natprobe.i18n import _
 from natprobe.adapters.resolve import resolve_host
+from natprobe.adapters.udp_bind import bind_udp
 from natprobe.adapters.stun_udp import INBOX_LIMIT  # one bound for every client socket's inbox
 from natprobe.addressing import IPAddress
 from natprobe.errors import DecodeError, NetworkError
@@ -93,22 +94,14 @@ class JamulusSocket:
         sock: socket.socket | None = None,
     ) -> JamulusSocket:
         """Bind a UDP socket at ``local_addr`` (default: any address, any port) or adopt ``sock``."""
-        loop = asyncio.get_running_loop()
-        try:
-            if sock is not None:
-                if local_addr is not None:
-                    raise ValueError("give either sock or local_addr, not both")
-                transport, protocol = await loop.create_datagram_endpoint(_Protocol, sock=sock)
-            else:
-                if local_addr is None:
-                    local_addr = ("::" if family == socket.AF_INET6 else "0.0.0.0", 0)
-                transport, protocol = await loop.create_datagram_endpoint(
-                    _Protocol, local_addr=local_addr, family=family
-                )
-        except OSError as exc:
-            where = f"{local_addr[0]}:{local_addr[1]}" if local_addr else "the given socket"
-            raise NetworkError(_("cannot bind UDP {address}: {error}", address=where, error=exc.strerror or exc)) from exc
-        self = cls(transport, loop)
+        if sock is not None and local_addr is not None:
+            raise ValueError("give either sock or local_addr, not both")
+        where = "the given socket" if sock is not None else None
+        if local_addr is None:
+            local_addr = ("::" if family == socket.AF_INET6 else "0.0.0.0", 0)
+        transport, protocol = await bind_udp(_Protocol, local_addr, family=family, sock=sock,
+                                             where=where or f"{local_addr[0]}:{local_addr[1]}")
+        self = cls(transport, asyncio.get_running_loop())
         protocol.owner = self
         logger.debug("Jamulus socket bound at %s:%d", *self.local_address)
         return self

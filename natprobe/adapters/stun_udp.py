@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from natprobe.i18n import _
 from natprobe.errors import DecodeError, NetworkError
 from natprobe.addressing import TransportAddress
+from natprobe.adapters.udp_bind import bind_udp
 from natprobe.stun.message import Message, decode, encode, new_transaction_id
 from natprobe.stun.transaction import (
     INTERACTIVE,
@@ -118,17 +119,9 @@ class StunEndpoint:
         sock: socket.socket | None = None,
     ) -> StunEndpoint:
         """Bind a UDP socket at ``local`` (or adopt ``sock``, already bound)."""
-        loop = asyncio.get_running_loop()
-        try:
-            if sock is not None:
-                transport, protocol = await loop.create_datagram_endpoint(_Protocol, sock=sock)
-            else:
-                family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
-                transport, protocol = await loop.create_datagram_endpoint(_Protocol, local_addr=local, family=family)
-        except OSError as exc:
-            where = f"{local[0]}:{local[1]}"
-            raise NetworkError(_("cannot bind UDP {address}: {error}", address=where, error=exc.strerror or exc)) from exc
-        endpoint = cls(transport, loop)
+        family = socket.AF_INET6 if ":" in local[0] else socket.AF_INET
+        transport, protocol = await bind_udp(_Protocol, local, family=family, sock=sock, where=f"{local[0]}:{local[1]}")
+        endpoint = cls(transport, asyncio.get_running_loop())
         protocol.endpoint = endpoint
         return endpoint
 

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from natprobe.errors import LabError
-from natprobe.lab.netns import NETNS_DIR, Host
+from natprobe.lab.netns import NETNS_DIR, Host, stop_process
 from natprobe.lab.resolv import write_resolv_conf
 from natprobe.lab.network import Lab
 
@@ -140,12 +140,7 @@ class LabDns:
         proc = self._servers.pop(address, None)
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(2.0)
+        stop_process(proc, 2.0)
         if proc.stderr is not None:
             with contextlib.suppress(OSError):
                 proc.stderr.close()

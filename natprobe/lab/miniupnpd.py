@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from natprobe.errors import LabError
+from natprobe.lab.netns import stop_process
 from natprobe.lab.network import Lab, RouterHost
 
 __all__ = ("Miniupnpd", "NFT_TABLE", "miniupnpd_missing")
@@ -198,13 +199,8 @@ class Miniupnpd:
     def close(self) -> None:
         """Stop the daemon (by PID) and delete its nftables table and the STUN accept rule."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            stop_process(proc, 5)
         if proc is not None and proc.stderr is not None:
             with contextlib.suppress(OSError, ValueError):
                 rest = proc.stderr.read()

@@ -42,6 +42,7 @@ __all__ = (
     "write_sysctls",
     "pids_in_namespaces",
     "terminate_pids",
+    "stop_process",
     "require_lab",
     "cleanup_stale_namespaces",
 )
@@ -215,6 +216,19 @@ def terminate_pids(pids: Iterable[int], grace_s: float = _TERM_GRACE_S) -> None:
         if not pending:
             return
     logger.warning("processes still alive after SIGKILL: %s", pending)
+
+
+def stop_process(proc: subprocess.Popen[Any], grace_s: float = _TERM_GRACE_S) -> None:
+    """SIGTERM one started process (its PID only), wait up to ``grace_s``, then SIGKILL it and
+    wait as long again; nothing when it has already ended."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace_s)
 
 
 class Host:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from natprobe.errors import LabError
-from natprobe.lab.netns import Host, write_sysctls
+from natprobe.lab.netns import Host, stop_process, write_sysctls
 from natprobe.lab.network import Lab
 from natprobe.lab.services import make_nginx_dirs, nginx_preamble
 
@@ -169,13 +169,7 @@ class RelayLab:
     def stop_tunnel(self) -> None:
         if self.tunnel is None:
             return
-        proc = self.tunnel.process
-        proc.terminate()
-        try:
-            proc.wait(3.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(3.0)
+        stop_process(self.tunnel.process, 3.0)
         self.tunnel = None
 
     # ------------------------------------------------------------------ nginx
@@ -286,12 +280,7 @@ stream {{
         proc = self._wg.pop(self.home.name, None)
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(3.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(3.0)
+        stop_process(proc, 3.0)
         _wait("the tunnel at home to go",
               lambda: self.home.exec(["ip", "link", "show", self.wg_home], check=False).returncode != 0)
 
@@ -301,14 +290,8 @@ stream {{
         """Stop what this object started (the lab kills anything left by PID when it closes)."""
         self.stop_tunnel()
         for proc in [self._nginx, self._sshd, *self._wg.values()]:
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(3.0)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(3.0)
+            if proc is not None:
+                stop_process(proc, 3.0)
         self._wg.clear()
         if self._made_run_sshd:
             with contextlib.suppress(OSError):

@@ -8,7 +8,7 @@ from typing import Any
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.recverr import Hop, HopOutcome
 from natprobe.reports.dns_report import DNS_SCHEMA, DnsReport
-from natprobe.reports.family_result import FamilyResult
+from natprobe.reports.family_result import FAMILY_RESULT_PROPERTIES, FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.reports.relay_report import RELAY_BODY, RelayReport
 from natprobe.reports.doctor_report import LIMIT, Limit, limit_to_dict
@@ -200,19 +200,7 @@ CHECK_SCHEMA: JsonSchema = report_schema(
             ),
         },
         "findings": {"type": "array", "items": FINDING},
-        "families": {
-            "type": "array",
-            "items": obj(
-                {
-                    "family": enum_of(IpFamily),
-                    "tested": {"type": "boolean"},
-                    "local_ip": STRING_OR_NULL,
-                    "public_ip": STRING_OR_NULL,
-                    "temporary_address": {"type": "boolean"},
-                    "note": {"type": "string"},
-                }
-            ),
-        },
+        "families": {"type": "array", "items": obj(FAMILY_RESULT_PROPERTIES)},
         "has_global_ipv6": BOOL_OR_NULL,
         "dns": nullable(_DNS_BODY),
         "relay": nullable(obj(RELAY_BODY)),

@@ -15,7 +15,7 @@ import msgspec
 from natprobe.addressing import IPAddress, IpFamily
 from natprobe.contract.exposure_route import PortState, ScannedPort, ScanProtocol
 from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
-from natprobe.reports.family_result import FamilyResult
+from natprobe.reports.family_result import FAMILY_RESULT_PROPERTIES, FamilyResult
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     FINDING,
@@ -220,13 +220,8 @@ EXPOSURE_SCHEMA: JsonSchema = report_schema(
             "type": "array",
             "items": obj(
                 {
-                    "family": enum_of(IpFamily),
-                    "tested": {"type": "boolean"},
-                    "local_ip": STRING_OR_NULL,
-                    "public_ip": STRING_OR_NULL,
+                    **FAMILY_RESULT_PROPERTIES,
                     "scanned_from": STRING_OR_NULL,
-                    "temporary_address": {"type": "boolean"},
-                    "note": {"type": "string"},
                     "summary": _SUMMARY,
                 }
             ),

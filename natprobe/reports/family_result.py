@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from natprobe.addressing import IPAddress, IpFamily
+from natprobe.reports.json_schema import STRING_OR_NULL, JsonSchema, enum_of
 
-__all__ = ("FamilyResult",)
+__all__ = ("FAMILY_RESULT_PROPERTIES", "FamilyResult")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +36,14 @@ class FamilyResult:
             "temporary_address": self.temporary_address,
             "note": self.note,
         }
+
+
+FAMILY_RESULT_PROPERTIES: dict[str, JsonSchema] = {
+    "family": enum_of(IpFamily),
+    "tested": {"type": "boolean"},
+    "local_ip": STRING_OR_NULL,
+    "public_ip": STRING_OR_NULL,
+    "temporary_address": {"type": "boolean"},
+    "note": {"type": "string"},
+}
+"""The schema of :meth:`FamilyResult.to_dict`'s keys (a report adds its own after them)."""

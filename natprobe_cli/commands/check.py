@@ -228,13 +228,13 @@ def run(args: argparse.Namespace) -> int:
         except NatprobeError as exc:
             print(_("natprobe check: {error}", error=exc), file=sys.stderr)
             return ExitCode.USAGE
-    from natprobe_cli.settings import client_settings
+    from natprobe_cli.settings import chosen_families, client_settings
 
     resolved = client_settings("natprobe check", args.server, args.token)
     if isinstance(resolved, ExitCode):
         return resolved
     setting, token = resolved
-    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
+    families = chosen_families(args.ipv4, args.ipv6)
     if setting is None:
         if args.host:
             from natprobe_cli.relay_from_here import relay_from_here

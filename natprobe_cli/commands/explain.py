@@ -105,17 +105,12 @@ def run_jamulus(args: argparse.Namespace) -> int:
     if args.lifetime and not 2 <= args.lifetime_max <= 3600:
         print(_("natprobe explain jamulus: --lifetime-max must be between 2 and 3600 seconds"), file=sys.stderr)
         return ExitCode.USAGE
-    from natprobe_cli.settings import client_settings
+    from natprobe_cli.settings import required_server
 
-    resolved = client_settings("natprobe explain jamulus", args.server, args.token)
+    resolved = required_server("natprobe explain jamulus", args.server, args.token)
     if isinstance(resolved, ExitCode):
         return resolved
-    setting, token = resolved
-    if setting is None:
-        from natprobe_cli.no_server import no_server_message
-
-        print(no_server_message("natprobe explain jamulus"), file=sys.stderr)
-        return ExitCode.COULD_NOT_TEST
+    server, token = resolved
     progress = ProgressLine(every_s=10.0, enabled=not (args.json or args.share))
 
     def on_lifetime(state: LifetimeProgress) -> None:
@@ -124,7 +119,7 @@ def run_jamulus(args: argparse.Namespace) -> int:
     try:
         report = asyncio.run(
             measure_jamulus_modes(
-                setting.value,
+                server,
                 JamulusModesOptions(
                     port=args.port,
                     token=token,

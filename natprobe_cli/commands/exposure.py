@@ -9,7 +9,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from natprobe_cli.exit_codes import ExitCode
-from natprobe.addressing import IpFamily
 from natprobe.i18n import N_, _
 from natprobe.contract.exposure_route import DEFAULT_PORTS, MAX_EXTRA_PORTS, PortRef, PortState, ScanProtocol, valid_host
 from natprobe.errors import NatprobeError, ServerError
@@ -74,7 +73,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    from natprobe_cli.no_server import no_server_message
     from natprobe.measure.exposure import ExposureOptions, scan_exposure  # aiohttp loads only when a scan runs
 
     try:
@@ -90,19 +88,15 @@ def run(args: argparse.Namespace) -> int:
     if expect is not None and len([r for r in expect if (r.port, r.protocol) not in standard]) > MAX_EXTRA_PORTS:
         print(_("natprobe exposure: at most {count} ports outside the standard list", count=MAX_EXTRA_PORTS), file=sys.stderr)
         return ExitCode.USAGE
-    from natprobe_cli.settings import client_settings
+    from natprobe_cli.settings import chosen_families, required_server
 
-    resolved = client_settings("natprobe exposure", args.server, args.token)
+    resolved = required_server("natprobe exposure", args.server, args.token)
     if isinstance(resolved, ExitCode):
         return resolved
-    setting, token = resolved
-    if setting is None:
-        print(no_server_message("natprobe exposure"), file=sys.stderr)
-        return ExitCode.COULD_NOT_TEST
-    server = setting.value
+    server, token = resolved
     if not args.json:
         print(_("Asking {server} to scan this network's public address (up to 15 s) ...", server=server), file=sys.stderr)
-    families = (IpFamily.IPV4,) if args.ipv4 else (IpFamily.IPV6,) if args.ipv6 else (IpFamily.IPV4, IpFamily.IPV6)
+    families = chosen_families(args.ipv4, args.ipv6)
     try:
         options = ExposureOptions(expect=None if expect is None else tuple(expect), host=args.host, token=token,
                                   families=families)  # fmt: skip
