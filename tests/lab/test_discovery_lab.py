@@ -101,7 +101,11 @@ def test_verdicts_stay_right_at_ten_percent_loss(behavior: Behavior) -> None:
     with Lab(LabConfig(behavior=behavior, loss_percent=10)) as lab:
         start_echo_server(lab.server, lab.server.primary_ip, lab.server.alternate_ip)
         outcomes = Counter(_discover(lab).nat_type.value.value for _ in range(runs))
-    assert outcomes == Counter({behavior.value: runs})
+    # Never a wrong verdict; loss may leave a run honestly inconclusive, which the target
+    # allows (right in at least 99 of 100 runs, measured by benchmarks.discovery --target-runs):
+    # one in 15 here, so a shared machine's rare miss is not taken for a regression.
+    assert set(outcomes) <= {behavior.value, "inconclusive"}, outcomes
+    assert outcomes[behavior.value] >= runs - 1, outcomes
 
 
 def test_fifty_ms_rtt_full_report() -> None:
