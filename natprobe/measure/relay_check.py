@@ -17,7 +17,9 @@ address (:func:`~natprobe.verdicts.relay_verdicts.classify_client_address`). For
 kernel is asked where the reply would leave (``ip route get``), which exposes the WireGuard
 relay without policy routing: the probe came in through the tunnel, the answer leaves through
 the ISP. As root, a packet watcher also notes a TCP probe that reached this host but never
-completed its handshake (the same asymmetric routing).
+completed its handshake (the same asymmetric routing). Without the watch (not root, another
+platform, the facility switched off) such a TCP port is ``not-tested``, naming the missing
+facility, rather than a guessed dead tunnel; the report's ``limits`` lists it.
 """
 
 from __future__ import annotations

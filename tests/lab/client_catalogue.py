@@ -12,7 +12,10 @@ Judging (:func:`judge`): a verdict is *right* when it is the truth; it is *hones
 is not the truth but its reason names what natprobe could not do here (a missing facility's
 sentence from the report's ``limits``, or the missing privilege to listen below 1024) and it
 does not contradict the truth (a port that is reachable is never called unreachable, and the
-other way round). Anything else is a wrong verdict: a bug in natprobe.
+other way round). Anything else is a wrong verdict: a bug in natprobe. :func:`judge_verdict` is
+the same rule for any verdict with a status, a yes/no and a reason: the relay lab
+(``test_relay_lab.py``) and the Jamulus lab (``test_jamulus_lab.py``) hold their runs with every
+Linux-only facility off to it.
 """
 
 from __future__ import annotations
