@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from natprobe.contract.terms import TransportProtocol
+from natprobe.findings.facility_words import limit_sentence
 from natprobe.i18n import N_, _
 from natprobe.reports.finding import Finding, Severity
 from natprobe.reports.relay_report import RelayReport
@@ -98,6 +99,14 @@ def _status_finding(name: str, v: RelayPortVerdict) -> Finding:
               "gone.", relay=relay),
             (_("Update the record of {name} to this network's public address, or to your relay's.", name=name),),
             code="relay-stale")
+    missing = v.observation.watch_missing
+    if missing is not None and v.observation.error is None:
+        return Finding(
+            Severity.INFO, _("{port}: inconclusive through the relay {relay}", port=port, relay=relay),
+            _("Nothing completed a connection here and nothing answered at {relay}: either the tunnel behind the "
+              "relay is down, or the probe arrived and this host's reply left another way. Only watching this "
+              "host's interfaces tells them apart.", relay=relay) + " " + limit_sentence(missing),
+            code="relay-not-tested")
     return Finding(Severity.INFO, _("{port}: the relay {relay} was not tested", port=port, relay=relay),
                    v.observation.error or "", code="relay-not-tested")
 

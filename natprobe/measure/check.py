@@ -537,12 +537,15 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         relay_ips = relay_candidates(dns_report)
         if relay_ips:
             relay_report = await check_relay(dns_report.name, relay_ips, ports, RelayCheckOptions(
-                server=server, token=options.token, listen_ip=str(options.listen_ip), timeout=options.probe_timeout))
+                server=server, token=options.token, listen_ip=str(options.listen_ip), timeout=options.probe_timeout,
+                capabilities=capabilities))
             dns_report = apply_relay(dns_report, relay_report)
     all_verdicts = tuple(v for o in outcomes for v in o.verdicts)
     advice: tuple[Finding, ...] = ()
     if needs_remedies(all_verdicts, first.topology.layers.value) and not (relay_report and relay_report.all_reachable):
         advice = forwarding_remedies(ports, name=options.name, server=server, has_ipv6=has_global_ipv6)
+    # The relay check's limits join the check's own (one list for the whole run).
+    limits = word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits)))
     report = CheckReport(
         relay=relay_report,
         advice=advice,
@@ -557,7 +560,8 @@ async def check_ports(server: str, ports: Sequence[PortSpec], options: CheckOpti
         families=statuses,
         has_global_ipv6=has_global_ipv6,
         dns=dns_report,
-        limits=word_limits(tuple(dict.fromkeys(entry for o in outcomes for entry in o.limits))),
+        limits=limits + tuple(e for e in (relay_report.limits if relay_report else ())
+                              if e.facility not in {own.facility for own in limits}),
     )
     layers = {status.family: outcome.topology.layers for status, outcome in tested}
     return dataclasses.replace(report, findings=explain_check(report, _named_by_holder(ports, outcomes), layers))

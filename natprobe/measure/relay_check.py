@@ -17,7 +17,9 @@ address (:func:`~natprobe.verdicts.relay_verdicts.classify_client_address`). For
 kernel is asked where the reply would leave (``ip route get``), which exposes the WireGuard
 relay without policy routing: the probe came in through the tunnel, the answer leaves through
 the ISP. As root, a packet watcher also notes a TCP probe that reached this host but never
-completed its handshake (the same asymmetric routing).
+completed its handshake (the same asymmetric routing). Without the watch (not root, another
+platform, the facility switched off) such a TCP port is ``not-tested``, naming the missing
+facility, rather than a guessed dead tunnel; the report's ``limits`` lists it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from natprobe.adapters.capabilities import probe_capabilities, watch_unavailable
 from natprobe.adapters.echo_client import EchoApiClient
 from natprobe.adapters.relay_listener import RelayListener, open_relay_listener, reply_interface
 from natprobe.adapters.sniff import ArrivalWatcher, Match
@@ -40,8 +43,10 @@ from natprobe.contract import ConnectResult, HttpResult, JamulusResult, ProbeMod
 from natprobe.contract.relay_rule import allow_record
 from natprobe.contract.terms import HTTP_NONCE_PATH, NONCE_PREFIX, TransportProtocol
 from natprobe.errors import ServerError
+from natprobe.findings.facility_words import word_limits
 from natprobe.findings.relay_findings import explain_relay
 from natprobe.i18n import _
+from natprobe.observations import CapabilitySet, Facility
 from natprobe.reports.dns_report import DnsReport
 from natprobe.reports.relay_report import RelayReport
 from natprobe.verdicts.dns_verdicts import DnsVerdict, FamilyDnsVerdict
@@ -79,6 +84,9 @@ class RelayCheckOptions:
     """Where the echo server's probes come from (its ``whoami``)."""
     listen_ip: str = "0.0.0.0"
     timeout: float = 2.0
+    capabilities: CapabilitySet | None = None
+    """What this machine can measure (default: probed once); a test injects a set with
+    facilities switched off."""
 
 
 def _is_http(spec: PortSpec) -> bool:
@@ -105,7 +113,7 @@ async def _reply_route(listener: RelayListener | None) -> ReplyRoute | None:
 
 
 async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: PortSpec,
-                      options: RelayCheckOptions) -> RelayObservation:
+                      options: RelayCheckOptions, capabilities: CapabilitySet) -> RelayObservation:
     token = secrets.token_hex(16)
     listener = await open_relay_listener(spec.protocol, spec.port, token, options.listen_ip)
     # An HTTP reverse proxy would not carry a raw token: it travels in the GET's path instead.
@@ -117,7 +125,7 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
     source = options.probe_source
     watch = Match(spec.protocol.value, source, spec.port) if isinstance(source, IPv4Address) else None
     try:
-        async with ArrivalWatcher(watch) as watcher:
+        async with ArrivalWatcher(watch, enabled=capabilities.has(Facility.ARRIVAL_WATCH)) as watcher:
             request = ProbeRequest.build(
                 spec.protocol, spec.port, mode, nonce=token if listener is not None else None,
                 host=name if mode in (ProbeMode.HTTP, ProbeMode.HTTPS) else None, timeout=options.timeout,
@@ -142,6 +150,8 @@ async def _via_server(api: EchoApiClient, name: str, relay_ip: IPAddress, spec: 
                 relay_status=(result.status if isinstance(result, HttpResult) and result.status is not None
                               and result.status >= 500 else None),
                 seen_on_interface=watcher.seen if not received else True,
+                watch_missing=(None if received or watcher.unavailable is None
+                               else watch_unavailable(watcher.unavailable, capabilities)),
                 reply=await _reply_route(listener),
                 service_answered=(result.answered if isinstance(result, JamulusResult)
                                   else result.status is not None and result.status < 500
@@ -234,15 +244,22 @@ async def check_relay(name: str, relay_ips: Sequence[IPAddress], ports: Sequence
             if options.public_ip is None or options.probe_source is None:
                 whoami = await api.whoami()
                 options = dataclasses.replace(options, public_ip=whoami.public_ip, probe_source=whoami.probe_source)
+            capabilities = options.capabilities or probe_capabilities()
             for relay_ip in relay_ips:
                 for spec in ports:
-                    verdicts.append(decide_relay_port(await _via_server(api, name, relay_ip, spec, options)))
+                    verdicts.append(decide_relay_port(await _via_server(api, name, relay_ip, spec, options,
+                                                                        capabilities)))
     else:
         for relay_ip in relay_ips:
             for spec in ports:
                 verdicts.append(decide_relay_port(await _via_this_host(name, relay_ip, spec, options)))
     via = RelayVia.ECHO_SERVER if options.server is not None else RelayVia.THIS_HOST
-    report = RelayReport(name, tuple(relay_ips), via, _infer_held(verdicts), time.monotonic() - started)
+    # Only a verdict the watch would have changed lists it (one that arrived needed no watch).
+    limits = word_limits(tuple(dict.fromkeys(v.observation.watch_missing for v in verdicts
+                                             if v.observation.watch_missing is not None
+                                             and v.status is RelayStatus.NOT_TESTED)))
+    report = RelayReport(name, tuple(relay_ips), via, _infer_held(verdicts), time.monotonic() - started,
+                         limits=limits)
     return dataclasses.replace(report, findings=explain_relay(report))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from natprobe.addressing import IPAddress
 from natprobe.contract import TransportProtocol
+from natprobe.reports.doctor_report import LIMITS, Limit, limits_to_list
 from natprobe.reports.finding import Finding
 from natprobe.reports.json_schema import (
     BOOL_OR_NULL,
@@ -24,7 +25,11 @@ from natprobe.verdicts.relay_verdicts import ClientAddress, ProxyProtocol, Relay
 __all__ = ("RELAY_SCHEMA", "RELAY_SCHEMA_ID", "RELAY_VERSION", "RelayReport")
 
 RELAY_SCHEMA_ID = "natprobe/relay"
-RELAY_VERSION = 1
+RELAY_VERSION = 2
+"""2: ``limits`` lists the facilities this machine lacked that limited the conclusions (today the
+arrival watch, without which a TCP token that never completed is ``not-tested``, not a dead tunnel),
+as the check report does. Inside a check report the ``relay`` object has none: the check's own
+``limits`` speak for the whole run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,8 @@ class RelayReport:
     ports: tuple[RelayPortVerdict, ...]
     duration_s: float
     findings: tuple[Finding, ...] = ()
+    limits: tuple[Limit, ...] = ()
+    """Facilities this machine lacked that limited the conclusions (what ``natprobe doctor`` lists)."""
 
     @property
     def all_reachable(self) -> bool:
@@ -70,7 +77,7 @@ class RelayReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": RELAY_SCHEMA_ID, "schema_version": RELAY_VERSION, **self.body(),
-                "duration_ms": round(self.duration_s * 1000, 1)}
+                "limits": limits_to_list(self.limits), "duration_ms": round(self.duration_s * 1000, 1)}
 
 
 RELAY_BODY: dict[str, JsonSchema] = {
@@ -98,5 +105,5 @@ RELAY_BODY: dict[str, JsonSchema] = {
 
 RELAY_SCHEMA: JsonSchema = report_schema(
     RELAY_SCHEMA_ID, RELAY_VERSION, "A service reached through a relay or tunnel, proven with a token (natprobe check --host)",
-    {**RELAY_BODY, "duration_ms": {"type": "number"}},
+    {**RELAY_BODY, "limits": LIMITS, "duration_ms": {"type": "number"}},
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from natprobe.addressing import IPAddress, classify, is_globally_routable
 from natprobe.contract.terms import TransportProtocol
+from natprobe.observations import Availability
 from natprobe.proxy_header import ProxyHeader
 
 __all__ = (
@@ -122,6 +123,9 @@ class RelayObservation:
     service_answered: bool | None = None
     """For a port a service holds: the service answered through the relay."""
     error: str | None = None
+    watch_missing: Availability | None = None
+    """The arrival watch could not run here (switched off, no privilege, unsupported): a TCP
+    token that never completed cannot be told apart from one that arrived (None: it ran)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +223,11 @@ def decide_relay_port(observation: RelayObservation) -> RelayPortVerdict:
     if observation.seen_on_interface:
         # It arrived at this host but never completed: the answer left by another path.
         return verdict(RelayStatus.RELAY_REPLY_PATH_BROKEN)
+    if (observation.watch_missing is not None and observation.protocol is TransportProtocol.TCP
+            and not observation.relay_answered and observation.relay_status is None):
+        # Nothing completed here and nothing answered at the relay: a dead tunnel, or a probe
+        # that arrived and whose answer left by another path. Only the watch tells them apart.
+        return verdict(RelayStatus.NOT_TESTED)
     if (observation.relay_answered or observation.relay_status is not None
             or observation.via is RelayVia.ECHO_SERVER):
         # Something at the relay accepted, or its owner declared it a relay (the server was

@@ -12,7 +12,10 @@ Judging (:func:`judge`): a verdict is *right* when it is the truth; it is *hones
 is not the truth but its reason names what natprobe could not do here (a missing facility's
 sentence from the report's ``limits``, or the missing privilege to listen below 1024) and it
 does not contradict the truth (a port that is reachable is never called unreachable, and the
-other way round). Anything else is a wrong verdict: a bug in natprobe.
+other way round). Anything else is a wrong verdict: a bug in natprobe. :func:`judge_verdict` is
+the same rule for any verdict with a status, a yes/no and a reason: the relay lab
+(``test_relay_lab.py``) and the Jamulus lab (``test_jamulus_lab.py``) hold their runs with every
+Linux-only facility off to it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = (
     "Scenario",
     "Seen",
     "judge",
+    "judge_verdict",
     "seen_in_report",
 )
 
@@ -155,13 +159,23 @@ def judge(seen: Seen, truth: PortStatus, limit_texts: Iterable[str], *, unprivil
 
     ``limit_texts``: the sentences of the run's ``limits`` (the facilities it lacked);
     ``unprivileged``: the run may not listen below 1024, and may say so instead."""
-    if seen.status == truth.value:
-        return None if seen.reachable is _reachable(truth) else f"{seen}: right status, wrong reachable"
-    named = [text for text in limit_texts if text and text in seen.reason]
+    extra = []
     if unprivileged and seen.port < 1024 and "ports below 1024" in seen.reason and "sudo natprobe" in seen.reason:
-        named.append("the privilege to listen below 1024")
+        extra.append("the privilege to listen below 1024")
+    return judge_verdict(str(seen), seen.status, seen.reachable, seen.reason, truth.value, _reachable(truth),
+                         limit_texts, also_named=extra)
+
+
+def judge_verdict(label: str, status: str, reachable: bool | None, reason: str, truth: str,
+                  truth_reachable: bool | None, limit_texts: Iterable[str], *,
+                  also_named: Iterable[str] = ()) -> str | None:
+    """The rule of :func:`judge` for any verdict that has a status, a yes/no/unknown and a reason
+    (a relay port, a Jamulus mode): ``None`` when right or honest, otherwise why it is wrong."""
+    if status == truth:
+        return None if reachable is truth_reachable else f"{label}: right status, wrong yes/no ({reachable})"
+    named = [text for text in limit_texts if text and text in reason] + list(also_named)
     if not named:
-        return f"{seen.status} instead of {truth.value} without naming what was missing: {seen.reason}"
-    if seen.reachable not in (_reachable(truth), None):
-        return f"{seen.status} contradicts {truth.value} (reachable {seen.reachable}): {seen.reason}"
+        return f"{label}: {status} instead of {truth} without naming what was missing: {reason}"
+    if reachable not in (truth_reachable, None):
+        return f"{label}: {status} contradicts {truth} ({reachable}): {reason}"
     return None

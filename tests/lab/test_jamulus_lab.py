@@ -37,6 +37,9 @@ from natprobe.verdicts.jamulus_verdicts import ModeStatus
 from natprobe.findings.jamulus_findings import explain_jamulus
 from natprobe.measure.jamulus_modes import JamulusModesOptions, measure_jamulus_modes
 from tests.json_reports import assert_valid_report
+from tests.lab.client_catalogue import LINUX_ONLY, judge_verdict
+from natprobe.adapters.capabilities import probe_capabilities
+from natprobe.observations import CapabilitySet
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.reports.jamulus_report import JamulusServerEntry
@@ -159,9 +162,11 @@ def _echo_server(lab: Lab) -> EchoServerProcess:
                              extra=("--jamulus-port", str(DIRECTORY_PORT)))
 
 
-def _natprobe(lab: Lab, echo: EchoServerProcess, lifetime_max_s: float | None = None) -> JamulusModesReport:
+def _natprobe(lab: Lab, echo: EchoServerProcess, lifetime_max_s: float | None = None,
+             capabilities: CapabilitySet | None = None) -> JamulusModesReport:
     with lab.client.entered():
-        return asyncio.run(measure_jamulus_modes(echo.http_url, JamulusModesOptions(port=JAMULUS_PORT, lifetime_max_s=lifetime_max_s)))
+        return asyncio.run(measure_jamulus_modes(echo.http_url, JamulusModesOptions(
+            port=JAMULUS_PORT, lifetime_max_s=lifetime_max_s, capabilities=capabilities)))
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,8 @@ def test_natprobe_verdicts_match_real_jamulus(name: str, tmp_path: Path, outcome
     with Lab(case.config) as lab:
         echo = _echo_server(lab)
         report = _natprobe(lab, echo)
+        lab.flush_nat_state()  # each run starts from a NAT that has seen nothing
+        limited = _natprobe(lab, echo, capabilities=probe_capabilities().without(*LINUX_ONLY))
         real = _real_jamulus(lab, tmp_path)
     entry = real.public_entry
     outcomes.append(
@@ -211,6 +218,12 @@ def test_natprobe_verdicts_match_real_jamulus(name: str, tmp_path: Path, outcome
         f"published={report.published_address} preserved={report.port_preserved} "
         f"stranger_admitted={report.unsolicited_from_new_peer_admitted} punch_port={report.punch_sent_from_port} "
         f"punched_ping={report.punched_ping_answered} ({report.duration_s:.1f} s)"
+    )
+
+    outcomes.append(
+        f"[{name}] natprobe, Linux-only facilities off: private={limited.private_mode.status} "
+        f"public={limited.public_mode.status} limits={[e.facility.value for e in limited.limits]} "
+        f"({limited.duration_s:.1f} s)"
     )
 
     # What real Jamulus did.
@@ -236,6 +249,17 @@ def test_natprobe_verdicts_match_real_jamulus(name: str, tmp_path: Path, outcome
     titles = [f.title for f in explain_jamulus(report)]
     assert ("Public mode works without a port forward" in titles) is case.public_reachable
     assert ("Private mode needs a port forward" in titles) is (case.private_status is ModeStatus.NEEDS_PORT_FORWARD)
+
+    # Every Linux-only facility off (what a Mac or Windows host can do): each mode's verdict is the
+    # full run's, or an honest undecided one whose reason names the missing facility, listed in limits.
+    texts = [entry.text for entry in limited.limits]
+    assert {entry.facility for entry in limited.limits} <= set(LINUX_ONLY), limited.limits
+    for mode, full, seen in (("public", report.public_mode, limited.public_mode),
+                             ("private", report.private_mode, limited.private_mode)):
+        problem = judge_verdict(f"{mode} mode", seen.status.value, seen.works, seen.reason, full.status.value,
+                                full.works, texts)
+        assert problem is None, problem
+    assert_valid_report(limited.to_dict())
 
 
 def _wait_mappings_gone(lab: Lab, port: int, *, timeout: float) -> None:

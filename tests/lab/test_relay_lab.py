@@ -26,9 +26,12 @@ import pytest
 from natprobe.measure import jamulus_query
 from natprobe.lab import Lab, LabConfig
 from natprobe.lab.dns_server import PRIMARY_NS, LabDns
+from natprobe.lab.netns import namespace_environment
 from natprobe.lab.relay import HOME_TUNNEL_IP, THIRD_PARTY_IP, VPS_IP, VPS_TUNNEL_IP, RelayLab, relay_lab_missing
 from natprobe.lab.services import EchoServerProcess, start_echo_server
+from natprobe.observations import FACILITIES_OFF_VARIABLE
 from tests.json_reports import assert_valid_report
+from tests.lab.client_catalogue import LINUX_ONLY, judge_verdict
 
 pytestmark = pytest.mark.lab
 
@@ -51,12 +54,17 @@ class Relay:
     relay: RelayLab
     echo: EchoServerProcess
 
-    def check(self, *args: str, server: bool = True) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    def check(self, *args: str, server: bool = True,
+              facilities_off: str | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
         argv = [sys.executable, "-m", "natprobe_cli", "check", *args, "--json", "--no-router",
                 "--timeout", "1"]
         if server:
             argv += ["--server", self.echo.http_url]
-        done = self.lab.client.exec(argv, check=False, timeout=CLI_TIMEOUT_S)
+        env = namespace_environment()
+        env.pop(FACILITIES_OFF_VARIABLE, None)
+        if facilities_off is not None:
+            env[FACILITIES_OFF_VARIABLE] = facilities_off
+        done = self.lab.client.exec(argv, check=False, timeout=CLI_TIMEOUT_S, env=env)
         assert done.stdout, done.stderr
         return done, assert_valid_report(json.loads(done.stdout))
 
@@ -217,16 +225,46 @@ def test_wireguard_without_masquerade_with_policy_routing_keeps_the_client(relay
     assert done.returncode == 0, done.stderr
 
 
+REPLY_PATH_BROKEN = {("udp", WG_UDP): "relay-reply-path-broken",
+                     ("tcp", WG_TCP): "relay-reply-path-broken"}  # TCP: seen arriving (root), never connected
+"""WireGuard DNAT without MASQUERADE or policy routing: what the check finds with every facility."""
+
+
 def test_wireguard_without_policy_routing_is_relay_reply_path_broken(relay: Relay) -> None:
     relay.relay.set_masquerade(False)
     relay.relay.set_policy_routing(False)
     done, report = relay.check("--tcp", str(WG_TCP), "--udp", str(WG_UDP), "--host", RELAY)
     ports = _ports(report)
-    assert ports[("udp", WG_UDP)]["status"] == "relay-reply-path-broken"
-    assert ports[("tcp", WG_TCP)]["status"] == "relay-reply-path-broken"  # seen arriving (root), never connected
+    assert {key: ports[key]["status"] for key in REPLY_PATH_BROKEN} == REPLY_PATH_BROKEN
     assert report["dns"]["verdicts"]["ipv4"]["verdict"] == "via-relay"  # it arrived: not a stale record
     details = " ".join(f["detail"] for f in report["relay"]["findings"])
     assert relay.relay.wg_home in details and "eth0" in details
+    assert done.returncode == 1
+
+
+def test_without_the_linux_only_facilities_the_relay_verdicts_are_right_or_honest(relay: Relay) -> None:
+    """The relay check with every Linux-only facility off (what a Mac or Windows host can do):
+    each relay port's verdict is the full run's, or an honest not-tested whose words name the
+    missing facility, and ``limits`` lists it. Without the arrival watch, a TCP token that never
+    completed cannot tell a dead tunnel from a reply that leaves the wrong way."""
+    relay.relay.set_masquerade(False)
+    relay.relay.set_policy_routing(False)
+    done, report = relay.check("--tcp", str(WG_TCP), "--udp", str(WG_UDP), "--host", RELAY,
+                               facilities_off=",".join(f.value for f in LINUX_ONLY))
+    limits = {entry["facility"]: entry["text"] for entry in report["limits"]}
+    assert set(limits) <= {f.value for f in LINUX_ONLY}, limits
+    assert FACILITIES_OFF_VARIABLE in limits["arrival-watch"]
+    ports = _ports(report)
+    findings = report["relay"]["findings"]
+    for (protocol, port), truth in REPLY_PATH_BROKEN.items():
+        seen = ports[(protocol, port)]
+        words = " ".join(f"{f['title']} {f['detail']}" for f in findings if f"{protocol.upper()} {port}" in f["title"])
+        problem = judge_verdict(f"{protocol} {port}", seen["status"], seen["reachable"], words, truth, False,
+                                limits.values())
+        assert problem is None, problem
+    # UDP needs no watch (the datagram reaches natprobe's socket); TCP becomes honest.
+    assert ports[("udp", WG_UDP)]["status"] == "relay-reply-path-broken"
+    assert ports[("tcp", WG_TCP)]["status"] == "not-tested" and ports[("tcp", WG_TCP)]["reachable"] is None
     assert done.returncode == 1
 
 

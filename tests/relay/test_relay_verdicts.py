@@ -124,3 +124,24 @@ def test_needs_remedies_only_when_a_forward_cannot_work():
     assert needs_remedies([missing], "double-nat")
     assert not needs_remedies([missing], "one-nat")
     assert not needs_remedies([ok], "cgnat")
+
+
+def test_without_the_arrival_watch_a_tcp_token_that_never_completed_is_not_tested_and_says_why():
+    """A dead tunnel and a reply that leaves the wrong way look alike over TCP without the watch:
+    not-tested, and the finding names the missing facility (not "the tunnel is down")."""
+    from natprobe.findings.facility_words import limit_sentence, word_limits
+    from natprobe.observations import Availability, Facility, Missing, OFF_BY_VARIABLE
+
+    off = Availability(Facility.ARRIVAL_WATCH, False, None, Missing.DISABLED, OFF_BY_VARIABLE)
+    unseen = decide_relay_port(obs(nonce_received=False, relay_answered=False, watch_missing=off))
+    assert (unseen.status, unseen.reachable) == (RelayStatus.NOT_TESTED, None)
+    # What the watch would not change keeps its verdict: nginx's 502, a UDP token that never came.
+    assert decide_relay_port(obs(nonce_received=False, relay_status=502, watch_missing=off)).status \
+        is RelayStatus.RELAY_TUNNEL_DOWN
+    assert decide_relay_port(obs(protocol=UDP, nonce_received=False, watch_missing=off)).status \
+        is RelayStatus.RELAY_TUNNEL_DOWN
+    report = RelayReport("x.test", (RELAY,), RelayVia.ECHO_SERVER, (unseen,), 1.0, limits=word_limits((off,)))
+    finding = explain_relay(report)[0]
+    assert finding.code == "relay-not-tested" and limit_sentence(off) in finding.detail
+    data = assert_valid_report(report.to_dict())
+    assert [entry["facility"] for entry in data["limits"]] == ["arrival-watch"]
