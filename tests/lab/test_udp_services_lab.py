@@ -145,28 +145,24 @@ def test_a_service_can_be_named_on_any_port(services: ServicesLab) -> None:
     assert ports[TLS_AUTH]["status"] == "arrived-service-silent", ports
 
 
-def test_a_real_ntp_server_answers_the_client_packet_and_the_probe_is_bounded(services: ServicesLab) -> None:
+@pytest.mark.parametrize(("port", "mode", "answered_by", "first_bytes"), [
+    # chronyd's "local stratum 10", not an echo; the client packet starts LI 0, VN 4, mode 3.
+    (NTP, "ntp", "an NTP server (stratum 10)", (0, bytes([0x23]))),
+    # aioquic offers QUIC v1 first; each probe is one padded Initial-sized datagram (RFC 9000
+    # section 14.1) with the reserved version 0x1a2a3a4a that forces a Version Negotiation.
+    (QUIC, "quic", "a QUIC server (versions 0x00000001", (1, bytes.fromhex("1a2a3a4a"))),
+], ids=["ntp", "quic"])
+def test_a_real_server_answers_the_first_packet_and_the_probe_is_bounded(
+        services: ServicesLab, port: int, mode: str, answered_by: str, first_bytes: tuple[int, bytes]) -> None:
     server = services.lab.server
-    with _Capture(services.lab.client, (server.primary_ip, server.alternate_ip), NTP) as capture:
-        done, ports = _check(services, "--udp", str(NTP))
+    with _Capture(services.lab.client, (server.primary_ip, server.alternate_ip), port) as capture:
+        done, ports = _check(services, "--udp", str(port))
     assert done.returncode == 0, done.stderr
-    port = ports[NTP]
-    assert port["status"] == "reachable" and port["reachable"] is True, port
-    assert port["details"]["answered"] is True
-    assert "an NTP server (stratum 10)" in port["reason"]  # chronyd's "local stratum 10", not an echo
+    verdict = ports[port]
+    assert verdict["status"] == "reachable" and verdict["reachable"] is True, verdict
+    assert verdict["details"]["answered"] is True
+    assert answered_by in verdict["reason"]
     assert 1 <= len(capture.payloads) <= 3
-    assert all(len(p) == FIRST_PACKETS["ntp"].size and p[0] == 0x23 for p in capture.payloads)
-
-
-def test_a_real_quic_server_answers_version_negotiation_and_the_probe_is_bounded(services: ServicesLab) -> None:
-    server = services.lab.server
-    with _Capture(services.lab.client, (server.primary_ip, server.alternate_ip), QUIC) as capture:
-        done, ports = _check(services, "--udp", str(QUIC))
-    assert done.returncode == 0, done.stderr
-    port = ports[QUIC]
-    assert port["status"] == "reachable" and port["reachable"] is True, port
-    assert port["details"]["answered"] is True
-    assert "a QUIC server (versions 0x00000001" in port["reason"]  # aioquic offers QUIC v1 first
-    assert 1 <= len(capture.payloads) <= 3
-    # Each probe is one padded Initial-sized datagram (RFC 9000 section 14.1), never more.
-    assert all(len(p) == FIRST_PACKETS["quic"].size and p[1:5] == bytes.fromhex("1a2a3a4a") for p in capture.payloads)
+    offset, expected = first_bytes
+    assert all(len(p) == FIRST_PACKETS[mode].size and p[offset:offset + len(expected)] == expected
+               for p in capture.payloads)
