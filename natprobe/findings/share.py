@@ -23,6 +23,7 @@ from natprobe.findings.path_picture import PathNode, check_path, draw_path, jamu
 from natprobe.findings.scope_words import shared_label
 from natprobe.i18n import N_, _
 from natprobe.reports.check_report import CheckReport
+from natprobe.reports.dns_report import DnsReport
 from natprobe.reports.finding import Finding
 from natprobe.reports.jamulus_report import JamulusModesReport
 from natprobe.reports.nat_report import NatReport
@@ -204,7 +205,7 @@ def share_check(report: CheckReport, *, names: Iterable[str | None] = (), tokens
                        port=hairpin.port, state=state, reason=scrub(hairpin.reason)))
         lines += [f"  - {scrub(advice)}" for advice in hairpin.advice]
     if report.dns is not None:
-        lines += _dns_block(report, scrub)
+        lines += _dns_block(report.dns, scrub)
     if report.relay is not None:
         lines += _relay_block(report.relay, scrub)
     lines += _findings_block(report.findings, scrub)
@@ -233,13 +234,12 @@ def _relay_block(relay: RelayReport, scrub: Scrubber) -> list[str]:
     return lines
 
 
-def _dns_block(report: CheckReport, scrub: Scrubber) -> list[str]:
+def _dns_block(dns: DnsReport, scrub: Scrubber) -> list[str]:
     """The ``--host`` name's verdicts (the name itself removed), as the terminal shows them."""
-    assert report.dns is not None
     lines = ["", _("**The name's DNS records**"), ""]
-    for note in report.dns.notes:
+    for note in dns.notes:
         lines.append(f"- {scrub(note)}")
-    for verdict in report.dns.verdicts:
+    for verdict in dns.verdicts:
         mark = "✓" if verdict.ok else "✗"
         lines.append(f"- {record_type(verdict.family)}: {mark} `{verdict.verdict.value}`: {scrub(verdict.reason)}")
         lines += [f"  - {scrub(advice)}" for advice in verdict.advice]
