@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from natprobe.jamulus import PingMs, decode, encode, is_protocol_frame
+from natprobe.lab.netns import stop_process
 
 JAMULUS = Path("/usr/bin/Jamulus")
 
@@ -58,13 +59,7 @@ def answers_ping(process: subprocess.Popen[bytes], port: int, deadline_s: float 
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()  # SIGTERM to this PID only; a registered server unregisters on it
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    stop_process(process, 5.0)  # SIGTERM to this PID only; a registered server unregisters on it
 
 
 def start_jamulus(

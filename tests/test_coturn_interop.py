@@ -17,6 +17,7 @@ from natprobe.addressing import TransportAddress
 from natprobe.stun import binding_request
 from natprobe.stun.transaction import RetransmissionPolicy
 from natprobe.adapters.stun_udp import StunEndpoint
+from natprobe.lab.netns import stop_process
 
 pytestmark = pytest.mark.interop
 
@@ -40,12 +41,7 @@ def coturn() -> Iterator[int]:
     try:
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, 5.0)
         pidfile.unlink(missing_ok=True)
 
 

@@ -41,6 +41,7 @@ from tests.lab.client_catalogue import LINUX_ONLY, judge_verdict
 from natprobe.adapters.capabilities import probe_capabilities
 from natprobe.observations import CapabilitySet
 from natprobe.lab import Behavior, Lab, LabConfig, PortForward
+from natprobe.lab.netns import stop_process
 from natprobe.lab.services import EchoServerProcess, start_echo_server
 from natprobe.reports.jamulus_report import JamulusServerEntry
 from natprobe.measure.jamulus_query import list_servers, ping
@@ -113,12 +114,7 @@ def _start_server(lab: Lab, tmp_path: Path, *, public: bool) -> subprocess.Popen
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
     """Stop one Jamulus we started, by its PID (it unregisters on SIGTERM)."""
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc, 5.0)
 
 
 def _listed_by_directory(lab: Lab) -> JamulusServerEntry:
